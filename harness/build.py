@@ -1,0 +1,136 @@
+"""Build the harness's images locally, tagged by the hash of what went into them.
+
+No public registry is assumed: when ``debian:bookworm-slim`` cannot be had,
+a base image is bootstrapped with debootstrap and imported. An image whose
+inputs did not change is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, BuildError, ImageNotFound
+
+from harness.dockerhost import LABEL_PREFIX
+from harness.errors import EnvironmentProblem, HarnessError
+
+DOCKERFILES = Path(__file__).parent / "dockerfiles"
+UPSTREAM_BASE = "debian:bookworm-slim"
+BOOTSTRAPPED_BASE = "chaos-harness/debian:bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image: a build context under ``dockerfiles/`` plus build arguments."""
+
+    context: str
+    build_args: dict[str, str] = field(default_factory=dict)
+
+    def content_hash(self, base_image_id: str) -> str:
+        digest = hashlib.sha256(base_image_id.encode())
+        digest.update(json.dumps(self.build_args, sort_keys=True).encode())
+        root = DOCKERFILES / self.context
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:12]
+
+
+NODE_IMAGE = ImageSpec("node")
+REGISTRY_IMAGE = ImageSpec("registry")
+# The stack under test, keyed by (repository, tag) as pushed to the cluster registry.
+STACK_IMAGES: dict[tuple[str, str], ImageSpec] = {
+    ("web", "v1"): ImageSpec("web", {"APP_VERSION": "v1"}),
+    ("web", "v2"): ImageSpec("web", {"APP_VERSION": "v2"}),
+    ("web", "v3-broken"): ImageSpec("web", {"APP_VERSION": "v3-broken", "APP_HEALTHY": "0"}),
+    ("db", "v1"): ImageSpec("db"),
+    ("lb", "v1"): ImageSpec("lb"),
+}
+
+
+class ImageBuilder:
+    """Builds images on the local engine; every build is idempotent."""
+
+    def __init__(self, client: docker.DockerClient, progress: Progress = lambda _: None) -> None:
+        self._client = client
+        self._progress = progress
+        self._base: str | None = None
+
+    def base_image(self) -> str:
+        """The Debian base every image builds on: upstream if present, else bootstrapped."""
+        if self._base is None:
+            self._base = self._find_or_make_base()
+        return self._base
+
+    def build(self, spec: ImageSpec) -> str:
+        """Build ``spec`` unless an image with the same content hash exists; return its tag."""
+        base = self.base_image()
+        base_id = self._client.images.get(base).id
+        tag = f"chaos-harness/{spec.context}:{spec.content_hash(base_id)}"
+        if self._exists(tag):
+            return tag
+        self._progress(f"building {tag}")
+        try:
+            self._client.images.build(
+                path=str(DOCKERFILES / spec.context),
+                tag=tag,
+                buildargs={"BASE_IMAGE": base, **spec.build_args},
+                labels={f"{LABEL_PREFIX}.image": spec.context},
+                rm=True,
+                forcerm=True,
+            )
+        except BuildError as error:
+            log = "".join(chunk.get("stream", "") for chunk in error.build_log)[-2000:]
+            raise HarnessError(f"building image {tag} failed: {error.msg}\n{log}") from error
+        except APIError as error:
+            raise EnvironmentProblem(f"the Docker engine refused to build {tag}: {error}") from error
+        return tag
+
+    def _exists(self, tag: str) -> bool:
+        try:
+            self._client.images.get(tag)
+            return True
+        except ImageNotFound:
+            return False
+
+    def _find_or_make_base(self) -> str:
+        for name in (UPSTREAM_BASE, BOOTSTRAPPED_BASE):
+            if self._exists(name):
+                return name
+        try:
+            self._client.images.pull(UPSTREAM_BASE)
+            return UPSTREAM_BASE
+        except APIError:
+            self._progress(f"{UPSTREAM_BASE} cannot be pulled; bootstrapping {BOOTSTRAPPED_BASE}")
+        self._bootstrap_base()
+        return BOOTSTRAPPED_BASE
+
+    def _bootstrap_base(self) -> None:
+        if shutil.which("debootstrap") is None:
+            raise EnvironmentProblem(
+                f"{UPSTREAM_BASE} cannot be pulled and debootstrap is missing: "
+                "install it with `apt-get install -y debootstrap` (needs root)."
+            )
+        with tempfile.TemporaryDirectory(prefix="chaos-base-") as tmp:
+            rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
+            _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), DEBIAN_MIRROR])
+            _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
+            repository, tag = BOOTSTRAPPED_BASE.split(":")
+            self._client.api.import_image(src=str(archive), repository=repository, tag=tag)
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EnvironmentProblem(f"`{' '.join(argv)}` failed: {result.stderr.strip()[-1500:]}")
