@@ -1,0 +1,183 @@
+"""The cluster as one object: bring it up, look at it, take it down.
+
+Every Docker object made here carries the cluster label (or, for the nodes'
+own volumes, the cluster's name prefix) so that ``down`` removes exactly what
+the harness made and nothing else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+from collections.abc import Callable
+
+import docker
+from docker.errors import APIError, NotFound
+
+from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, ImageBuilder
+from harness.cluster.config import ClusterConfig, ClusterState
+from harness.cluster.registry import Registry
+from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
+from harness.dockerhost import CLUSTER_LABEL, host_docker
+from harness.engine.swarm import SwarmEngine
+from harness.errors import ClusterError, EngineError
+
+Progress = Callable[[str], None]
+SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
+FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
+DB_LABEL = "chaos.db"
+LB_LABEL = "chaos.lb"
+
+
+class Cluster:
+    """A running (or to-be-started) cluster: Vagrant nodes, registry and Swarm."""
+
+    def __init__(self, config: ClusterConfig, progress: Progress = lambda _: None) -> None:
+        self.config = config
+        self._progress = progress
+        self._client = host_docker()
+        self._state = ClusterState.load(config.state_dir)
+
+    # -- what exists -----------------------------------------------------------
+
+    @property
+    def state(self) -> ClusterState:
+        if self._state is None:
+            raise ClusterError(f"cluster {self.config.name!r} is not up; run `chaos-harness cluster up`")
+        return self._state
+
+    @property
+    def nodes(self) -> VagrantNodes:
+        return VagrantNodes(self.state, self.config.state_dir)
+
+    @property
+    def engine(self) -> SwarmEngine:
+        state = self.state
+        return SwarmEngine({n: state.api_url(n) for n in state.nodes}, state.manager, self._run_on_manager)
+
+    @property
+    def lb_url(self) -> str:
+        return f"http://127.0.0.1:{self.state.lb_port}"
+
+    @property
+    def db_node(self) -> str:
+        return self.state.nodes[-1]
+
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
+        """Run a command on a node."""
+        return self.nodes.exec(node, argv, stdin)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def up(self) -> ClusterState:
+        """Build images, start nodes and registry, form the swarm, push the stack's images. Idempotent."""
+        builder = ImageBuilder(self._client, self._progress)
+        node_image = builder.build(NODE_IMAGE)
+        if self._state is None:
+            self._state = self._plan(node_image)
+        self._state.node_image = node_image
+        self._state.save(self.config.state_dir)
+        self._ensure_volumes()
+        statuses = self.nodes.status()
+        if any(s != RUNNING for s in statuses.values()):
+            self._progress(f"starting {len(self._state.nodes)} nodes ({self._state.provider} provider)")
+            self.nodes.up()
+        registry = Registry(self._client, self.config.name, self.config.network_name, self._state.registry_port)
+        registry.ensure_running(builder.build(REGISTRY_IMAGE))
+        for (repository, tag), spec in STACK_IMAGES.items():
+            registry.push(builder.build(spec), repository, tag)
+        engine = self.engine
+        engine.wait_for_engines()
+        self._progress("forming the swarm")
+        engine.form(self._state.node_ips)
+        engine.label_node(self._state.manager, {LB_LABEL: "true"})
+        engine.label_node(self.db_node, {DB_LABEL: "true"})
+        return self._state
+
+    def down(self) -> list[str]:
+        """Remove every node, container, network and volume of this cluster; return what was removed."""
+        removed: list[str] = []
+        if self._state is not None:
+            self.nodes.destroy()
+        label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
+        for container in self._client.containers.list(all=True, filters=label):
+            container.remove(force=True, v=True)
+            removed.append(f"container {container.name}")
+        for network in self._client.networks.list(filters=label):
+            network.remove()
+            removed.append(f"network {network.name}")
+        for volume in self._client.volumes.list(filters=label):
+            volume.remove(force=True)
+            removed.append(f"volume {volume.name}")
+        shutil.rmtree(self.config.state_dir, ignore_errors=True)
+        self._state = None
+        return removed
+
+    # -- internals ------------------------------------------------------------------
+
+    def _plan(self, node_image: str) -> ClusterState:
+        network = self._ensure_network()
+        subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+        names = self.config.node_names
+        ips = {name: str(subnet.network_address + FIRST_NODE_HOST + i) for i, name in enumerate(names, 1)}
+        return ClusterState(
+            name=self.config.name,
+            provider=self.config.provider,
+            nodes=names,
+            node_ips=ips,
+            lb_port=self.config.lb_port,
+            lb_admin_port=self.config.lb_admin_port,
+            registry_port=self.config.registry_port,
+            node_image=node_image,
+            privileged=self._privileged_ok(node_image),
+        )
+
+    def _ensure_network(self):
+        try:
+            return self._client.networks.get(self.config.network_name)
+        except NotFound:
+            pass
+        subnet = self._free_subnet()
+        # Docker hands out addresses only from the upper half; node addresses are fixed below it.
+        pool = docker.types.IPAMPool(subnet=str(subnet), iprange=str(list(subnet.subnets())[1]))
+        return self._client.networks.create(
+            self.config.network_name,
+            driver="bridge",
+            ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+            labels={CLUSTER_LABEL: self.config.name},
+        )
+
+    def _free_subnet(self) -> ipaddress.IPv4Network:
+        """The first /24 of SUBNET_POOL that no Docker network on this engine overlaps."""
+        taken = [
+            ipaddress.ip_network(config["Subnet"])
+            for network in self._client.networks.list(greedy=True)
+            for config in (network.attrs.get("IPAM") or {}).get("Config") or []
+            if "Subnet" in config and ":" not in config["Subnet"]
+        ]
+        for candidate in SUBNET_POOL.subnets(new_prefix=24):
+            if not any(candidate.overlaps(t) for t in taken):
+                return candidate
+        raise ClusterError(f"no free /24 left in {SUBNET_POOL} for the cluster network")
+
+    def _ensure_volumes(self) -> None:
+        for node in self.state.nodes:
+            name = self.config.resource_name(f"{node}-docker")
+            try:
+                self._client.volumes.get(name)
+            except NotFound:
+                self._client.volumes.create(name, labels={CLUSTER_LABEL: self.config.name})
+
+    def _privileged_ok(self, image: str) -> bool:
+        """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""
+        try:
+            self._client.containers.run(image, entrypoint=["true"], privileged=True, remove=True)
+            return True
+        except APIError:
+            return False
+
+    def _run_on_manager(self, argv: list[str], stdin: bytes | None) -> str:
+        result = self.exec(self.state.manager, argv, stdin)
+        if not result.ok:
+            raise EngineError(f"`{' '.join(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
+        return result.output

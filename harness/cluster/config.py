@@ -1,0 +1,82 @@
+"""Cluster configuration (what the user asks for) and state (what was made)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PROVIDERS = ("docker", "libvirt", "virtualbox")
+MANAGER_API_PORT = 2375
+
+
+def default_workdir() -> Path:
+    """Where cluster state lives: ``$CHAOS_HOME`` or ``./.chaos``."""
+    return Path(os.environ.get("CHAOS_HOME", ".chaos")).resolve()
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """What a cluster should look like. Node 1 is the Swarm manager and hosts the load balancer."""
+
+    name: str = "chaos"
+    nodes: int = 3
+    provider: str = "docker"
+    lb_port: int = 18080
+    lb_admin_port: int = 19999
+    registry_port: int = 15000
+    workdir: Path = field(default_factory=default_workdir)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workdir / "clusters" / self.name
+
+    @property
+    def node_names(self) -> list[str]:
+        return [f"node{i}" for i in range(1, self.nodes + 1)]
+
+    @property
+    def manager(self) -> str:
+        return self.node_names[0]
+
+    @property
+    def network_name(self) -> str:
+        return f"{self.name}-net"
+
+    def resource_name(self, suffix: str) -> str:
+        """Name of a Docker object the cluster owns, e.g. ``chaos-registry``."""
+        return f"{self.name}-{suffix}"
+
+
+@dataclass
+class ClusterState:
+    """What ``cluster up`` made, saved so later commands can find it."""
+
+    name: str
+    provider: str
+    nodes: list[str]
+    node_ips: dict[str, str]
+    lb_port: int
+    lb_admin_port: int
+    registry_port: int
+    node_image: str
+    privileged: bool = False
+
+    @property
+    def manager(self) -> str:
+        return self.nodes[0]
+
+    def api_url(self, node: str) -> str:
+        return f"tcp://{self.node_ips[node]}:{MANAGER_API_PORT}"
+
+    def save(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / "cluster.json").write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, state_dir: Path) -> ClusterState | None:
+        path = state_dir / "cluster.json"
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))

@@ -1,0 +1,126 @@
+"""Node lifecycle through python-vagrant, and running commands on a node.
+
+``vagrant docker-exec`` is broken in Debian's Vagrant 2.3.4, so on the docker
+provider commands run through the Docker SDK in the node's container; on VM
+providers they run through ``vagrant ssh -c``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import vagrant
+from docker.errors import DockerException
+
+from harness.cluster.config import ClusterState
+from harness.dockerhost import host_docker
+from harness.errors import ClusterError, EnvironmentProblem
+
+VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", Path(__file__).parents[2] / "Vagrantfile"))
+RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED, vagrant.Vagrant.NOT_CREATED
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """Exit code and combined output of a command run on a node."""
+
+    exit_code: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class VagrantNodes:
+    """The cluster's nodes as Vagrant machines."""
+
+    def __init__(self, state: ClusterState, state_dir: Path) -> None:
+        if not VAGRANTFILE.exists():
+            raise EnvironmentProblem(f"no Vagrantfile at {VAGRANTFILE}; set CHAOS_VAGRANTFILE to its path")
+        self._state = state
+        self._dotfile = state_dir / "vagrant"
+        self._log = state_dir / "vagrant.log"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "VAGRANT_CHECKPOINT_DISABLE": "1",
+            "VAGRANT_DOTFILE_PATH": str(self._dotfile),
+            "VAGRANT_DEFAULT_PROVIDER": state.provider,
+            "CHAOS_CLUSTER": state.name,
+            "CHAOS_NODES": str(len(state.nodes)),
+            "CHAOS_NODE_IMAGE": state.node_image,
+            "CHAOS_NETWORK": f"{state.name}-net",
+            "CHAOS_NODE_IPS": ",".join(state.node_ips[n] for n in state.nodes),
+            "CHAOS_NODE_PRIVILEGED": "1" if state.privileged else "0",
+            "CHAOS_MANAGER_PORTS": ",".join(
+                [f"127.0.0.1:{state.lb_port}:8080", f"127.0.0.1:{state.lb_admin_port}:9999"]
+            ),
+        }
+        self._vagrant = vagrant.Vagrant(
+            root=str(VAGRANTFILE.parent), env=env, err_cm=vagrant.make_file_cm(str(self._log))
+        )
+
+    def up(self, node: str | None = None) -> None:
+        """Create and start every node, or start one stopped node."""
+        self._call("up", lambda: self._vagrant.up(vm_name=node, provider=self._state.provider), node)
+
+    def halt(self, node: str, force: bool = False) -> None:
+        """Stop a node: gracefully (its engine shuts down cleanly) or forced."""
+        self._call("halt", lambda: self._vagrant.halt(vm_name=node, force=force), node)
+
+    def destroy(self) -> None:
+        """Remove every node Vagrant knows of."""
+        if self._dotfile.exists():
+            self._call("destroy", lambda: self._vagrant.destroy(), None)
+
+    def status(self) -> dict[str, str]:
+        """Node name to ``running``, ``stopped`` or ``not_created``."""
+        if not self._dotfile.exists():
+            return {node: NOT_CREATED for node in self._state.nodes}
+        statuses = self._call("status", self._vagrant.status, None)
+        return {status.name: status.state for status in statuses}
+
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
+        """Run ``argv`` on ``node``; ``stdin`` is fed to it when given."""
+        command = shlex.join(argv)
+        if stdin is not None:
+            command = f"echo {base64.b64encode(stdin).decode()} | base64 -d | {command}"
+        if self._state.provider != "docker":
+            return self._ssh(node, command)
+        try:
+            result = self.container(node).exec_run(["sh", "-c", command])
+        except DockerException as error:
+            raise ClusterError(f"cannot run `{command[:80]}` on {node}: {error}") from error
+        return ExecResult(result.exit_code, result.output.decode(errors="replace"))
+
+    def container(self, node: str):
+        """The Docker container behind ``node`` (docker provider only)."""
+        id_file = self._dotfile / "machines" / node / "docker" / "id"
+        if self._state.provider != "docker" or not id_file.exists():
+            raise ClusterError(f"{node} has no container (provider {self._state.provider}, or not created)")
+        try:
+            return host_docker().containers.get(id_file.read_text().strip())
+        except DockerException as error:
+            raise ClusterError(f"the container of {node} is gone: {error}") from error
+
+    def _ssh(self, node: str, command: str) -> ExecResult:
+        try:
+            return ExecResult(0, self._vagrant.ssh(vm_name=node, command=command))
+        except subprocess.CalledProcessError as error:
+            return ExecResult(error.returncode, str(error.output or ""))
+
+    def _call(self, action: str, operation, node: str | None):
+        try:
+            return operation()
+        except FileNotFoundError as error:
+            raise EnvironmentProblem("vagrant is not installed: `apt-get install -y vagrant`") from error
+        except subprocess.CalledProcessError as error:
+            tail = self._log.read_text()[-1500:] if self._log.exists() else ""
+            target = node or "the cluster"
+            raise ClusterError(f"`vagrant {action}` failed for {target} (exit {error.returncode}):\n{tail}") from error

@@ -1,0 +1,105 @@
+"""What the harness needs from a deployment engine, independent of Swarm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+FailureAction = Literal["pause", "continue", "rollback"]
+UpdateOrder = Literal["stop-first", "start-first"]
+
+
+@dataclass(frozen=True)
+class UpdatePolicy:
+    """How a rolling update proceeds. Every field is always sent to the engine."""
+
+    parallelism: int = 1
+    delay: float = 2.0
+    order: UpdateOrder = "stop-first"
+    failure_action: FailureAction = "pause"
+    monitor: float = 5.0
+    max_failure_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node as the engine sees it."""
+
+    hostname: str
+    state: str  # ready, down, unknown, disconnected
+    availability: str  # active, pause, drain
+    role: str  # manager, worker
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One task (container slot) of a service."""
+
+    id: str
+    slot: int
+    node: str
+    image: str
+    desired_state: str
+    state: str
+    error: str
+
+    @property
+    def version(self) -> str:
+        """The image tag, without registry, repository or digest."""
+        return image_version(self.image)
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    """A service's spec image, desired replicas, update status and tasks at one moment."""
+
+    name: str
+    image: str
+    replicas: int
+    update_state: str | None
+    update_message: str
+    tasks: tuple[TaskInfo, ...]
+
+    def running(self, version: str | None = None) -> list[TaskInfo]:
+        """Tasks running now (optionally only those of ``version``)."""
+        return [
+            t for t in self.tasks
+            if t.state == "running" and t.desired_state == "running" and (version is None or t.version == version)
+        ]
+
+    def converged_on(self, version: str) -> bool:
+        """True when exactly the desired number of tasks run, all on ``version``."""
+        running = self.running()
+        return len(running) == self.replicas and all(t.version == version for t in running)
+
+
+def image_version(image: str) -> str:
+    """``registry:5000/chaos/web:v2@sha256:..`` -> ``v2``."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+class Engine(Protocol):
+    """A deployment engine the harness can upgrade, roll back and watch."""
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node with its state."""
+        ...
+
+    def deploy_stack(self, stack: str, compose: str) -> None:
+        """Create or converge a stack from a compose document."""
+        ...
+
+    def service(self, name: str) -> ServiceSnapshot:
+        """The current state of one service."""
+        ...
+
+    def update_image(self, service: str, image: str, policy: UpdatePolicy) -> None:
+        """Start a rolling update of ``service`` to ``image``."""
+        ...
+
+    def rollback(self, service: str) -> None:
+        """Ask the engine to roll ``service`` back to its previous spec."""
+        ...

@@ -1,0 +1,193 @@
+"""Docker Swarm through each node's Docker API (docker SDK).
+
+docker-py has no call for ``POST /services/{id}/update?rollback=previous`` and
+its UpdateConfig defaults differ from Swarm's, so service updates are sent as
+whole specs through the low-level API with every update field set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+
+from harness.engine.base import NodeInfo, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.errors import EngineError
+from harness.waiting import wait_until
+
+NANOS = 1_000_000_000
+RunOnManager = Callable[[list[str], bytes | None], str]
+
+
+class SwarmEngine:
+    """Docker Swarm across the cluster's nodes; node 1 is the manager."""
+
+    def __init__(self, api_urls: dict[str, str], manager: str, run_on_manager: RunOnManager) -> None:
+        self._api_urls = api_urls
+        self._manager_name = manager
+        self._run_on_manager = run_on_manager
+        self._clients: dict[str, docker.DockerClient] = {}
+
+    def client(self, node: str) -> docker.DockerClient:
+        """A Docker client for one node's engine."""
+        if node not in self._clients:
+            self._clients[node] = docker.DockerClient(base_url=self._api_urls[node], timeout=30, version="auto")
+        return self._clients[node]
+
+    @property
+    def manager(self) -> docker.DockerClient:
+        return self.client(self._manager_name)
+
+    # -- formation -----------------------------------------------------------------
+
+    def wait_for_engines(self, timeout: float = 60) -> None:
+        """Wait until every node's Docker API answers."""
+        for node in self._api_urls:
+            wait_until(lambda: self.client(node).ping(), timeout=timeout, what=f"the Docker engine on {node}",
+                       hint="See the node's log with `docker logs <cluster>-<node>`.")
+
+    def form(self, node_ips: dict[str, str]) -> None:
+        """Init the swarm on the manager and join every other node; idempotent."""
+        manager_ip = node_ips[self._manager_name]
+        if self._swarm_state(self._manager_name) != "active":
+            self._translate("init the swarm", lambda: self.manager.swarm.init(
+                advertise_addr=manager_ip, listen_addr=f"{manager_ip}:2377"))
+        self.manager.swarm.reload()
+        token = self.manager.swarm.attrs["JoinTokens"]["Worker"]
+        for node, ip in node_ips.items():
+            if node != self._manager_name and self._swarm_state(node) != "active":
+                self._translate(f"join {node} to the swarm", lambda: self.client(node).swarm.join(
+                    remote_addrs=[f"{manager_ip}:2377"], join_token=token, advertise_addr=ip, listen_addr=f"{ip}:2377"))
+        wait_until(lambda: all(n.state == "ready" for n in self.nodes()) and len(self.nodes()) >= len(node_ips),
+                   timeout=60, what="every node Ready in the swarm")
+
+    def label_node(self, hostname: str, labels: dict[str, str]) -> None:
+        """Set labels (host tags) on a swarm node, keeping the others."""
+        node = self._node_object(hostname)
+        spec = dict(node.attrs["Spec"])
+        spec["Labels"] = {**spec.get("Labels", {}), **labels}
+        self._translate(f"label {hostname}", lambda: node.update(spec))
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every swarm node with state, availability, role and labels."""
+        return [
+            NodeInfo(
+                hostname=n.attrs["Description"]["Hostname"],
+                state=n.attrs["Status"]["State"],
+                availability=n.attrs["Spec"].get("Availability", "active"),
+                role=n.attrs["Spec"].get("Role", "worker"),
+                labels=dict(n.attrs["Spec"].get("Labels") or {}),
+            )
+            for n in self._translate("list nodes", self.manager.nodes.list)
+        ]
+
+    # -- stacks and services ---------------------------------------------------------------
+
+    def deploy_stack(self, stack: str, compose: str) -> None:
+        """``docker stack deploy`` on the manager: the CLI is the reference compose translator."""
+        self._run_on_manager(
+            ["docker", "stack", "deploy", "--resolve-image", "always", "--prune", "-c", "-", stack],
+            compose.encode(),
+        )
+
+    def remove_stack(self, stack: str) -> None:
+        """``docker stack rm`` and wait until its services are gone."""
+        self._run_on_manager(["docker", "stack", "rm", stack], None)
+        wait_until(lambda: not self.manager.services.list(filters={"label": f"com.docker.stack.namespace={stack}"}),
+                   timeout=60, what=f"stack {stack} removed")
+
+    def service(self, name: str) -> ServiceSnapshot:
+        """Spec image, replicas, UpdateStatus and tasks of one service."""
+        service = self._service_object(name)
+        spec = service.attrs["Spec"]
+        status = service.attrs.get("UpdateStatus") or {}
+        hostnames = {n.id: n.attrs["Description"]["Hostname"] for n in self.manager.nodes.list()}
+        tasks = tuple(
+            TaskInfo(
+                id=t["ID"],
+                slot=t.get("Slot", 0),
+                node=hostnames.get(t.get("NodeID", ""), ""),
+                image=t["Spec"]["ContainerSpec"]["Image"],
+                desired_state=t["DesiredState"],
+                state=t["Status"]["State"],
+                error=t["Status"].get("Err", ""),
+            )
+            for t in self._translate(f"list tasks of {name}", service.tasks)
+        )
+        return ServiceSnapshot(
+            name=name,
+            image=spec["TaskTemplate"]["ContainerSpec"]["Image"],
+            replicas=spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0),
+            update_state=status.get("State"),
+            update_message=status.get("Message", ""),
+            tasks=tasks,
+        )
+
+    def update_image(self, service: str, image: str, policy: UpdatePolicy) -> None:
+        """Start a rolling update to ``image`` with every update field set from ``policy``."""
+        def change(spec: dict) -> None:
+            spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
+            spec["UpdateConfig"] = _update_config(policy)
+            spec["RollbackConfig"] = _update_config(policy, rollback=True)
+        self._update(service, change)
+
+    def force_redistribute(self, service: str) -> None:
+        """Restart every task so the scheduler spreads them over the ready nodes again."""
+        def change(spec: dict) -> None:
+            spec["TaskTemplate"]["ForceUpdate"] = spec["TaskTemplate"].get("ForceUpdate", 0) + 1
+        self._update(service, change)
+
+    def rollback(self, service: str) -> None:
+        """``POST /services/{id}/update?rollback=previous``."""
+        self._update(service, lambda spec: None, rollback="previous")
+
+    # -- internals --------------------------------------------------------------------
+
+    def _update(self, name: str, change: Callable[[dict], None], **params: str) -> None:
+        service = self._service_object(name)
+        spec = service.attrs["Spec"]
+        change(spec)
+        api = self.manager.api
+        url = api._url("/services/{0}/update", service.id)
+        query = {"version": service.attrs["Version"]["Index"], **params}
+        self._translate(f"update {name}", lambda: api._raise_for_status(api._post_json(url, data=spec, params=query)))
+
+    def _service_object(self, name: str):
+        try:
+            return self.manager.services.get(name)
+        except NotFound as error:
+            raise EngineError(f"service {name} does not exist; was the stack deployed?") from error
+        except DockerException as error:
+            raise EngineError(f"cannot inspect service {name}: {error}") from error
+
+    def _node_object(self, hostname: str):
+        for node in self.manager.nodes.list():
+            if node.attrs["Description"]["Hostname"] == hostname:
+                return node
+        raise EngineError(f"no swarm node named {hostname}")
+
+    def _swarm_state(self, node: str) -> str:
+        return self.client(node).info()["Swarm"]["LocalNodeState"]
+
+    @staticmethod
+    def _translate(what: str, operation):
+        try:
+            return operation()
+        except APIError as error:
+            raise EngineError(f"Swarm refused to {what}: {error.explanation or error}") from error
+        except DockerException as error:
+            raise EngineError(f"cannot {what}: {error}") from error
+
+
+def _update_config(policy: UpdatePolicy, rollback: bool = False) -> dict:
+    # Swarm rejects failure_action "rollback" inside a rollback config.
+    action = "pause" if rollback and policy.failure_action == "rollback" else policy.failure_action
+    return {
+        "Parallelism": policy.parallelism,
+        "Delay": int(policy.delay * NANOS),
+        "FailureAction": action,
+        "Monitor": int(policy.monitor * NANOS),
+        "MaxFailureRatio": policy.max_failure_ratio,
+        "Order": policy.order,
+    }
