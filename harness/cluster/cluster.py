@@ -67,6 +67,18 @@ class Cluster:
         """Run a command on a node."""
         return self.nodes.exec(node, argv, stdin)
 
+    def halt_node(self, node: str, force: bool = False) -> None:
+        """Stop one node (``vagrant halt``)."""
+        self.nodes.halt(node, force=force)
+
+    def start_node(self, node: str) -> None:
+        """Start one stopped node (``vagrant up NODE``)."""
+        self.nodes.up(node)
+
+    def node_states(self) -> dict[str, str]:
+        """Node name to Vagrant state: running, stopped or not_created."""
+        return self.nodes.status()
+
     # -- lifecycle ---------------------------------------------------------------
 
     def up(self) -> ClusterState:

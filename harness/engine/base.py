@@ -59,6 +59,7 @@ class ServiceSnapshot:
     replicas: int
     update_state: str | None
     update_message: str
+    update_started_at: str | None
     tasks: tuple[TaskInfo, ...]
 
     def running(self, version: str | None = None) -> list[TaskInfo]:

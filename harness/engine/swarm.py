@@ -121,6 +121,7 @@ class SwarmEngine:
             replicas=spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0),
             update_state=status.get("State"),
             update_message=status.get("Message", ""),
+            update_started_at=status.get("StartedAt"),
             tasks=tasks,
         )
 

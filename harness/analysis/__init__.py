@@ -1,0 +1,92 @@
+"""Analysis: pure functions from a run directory's samples and journal to a report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from harness.analysis import downtime as dt
+from harness.analysis.outcome import (
+    fault_timeline, first, lost_writes, phase_spans, rollback_outcome, upgrade_outcome,
+)
+from harness.analysis.samples import Sample, read_samples
+from harness.analysis.verdicts import Verdict, judge
+from harness.analysis.versions import per_second, version_mix
+from harness.journal import JOURNAL_FILE, Event, read_journal
+from harness.load.runner import SAMPLES_FILE
+from harness.scenario import Scenario
+
+REPORT_SCHEMA = "chaos-harness/report@1"
+
+__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir"]
+
+
+def analyze_run_dir(run_dir: Path) -> dict:
+    """Analyse a run directory from its files alone."""
+    return analyze(read_journal(run_dir / JOURNAL_FILE), read_samples(run_dir / SAMPLES_FILE))
+
+
+def analyze(events: list[Event], samples: list[Sample]) -> dict:
+    """The report document (schema ``chaos-harness/report@1``) of one run."""
+    start = first(events, "run.start")
+    if start is None:
+        raise ValueError("the journal has no run.start event")
+    scenario = Scenario.model_validate(start.get("scenario"))
+    old, new = scenario.stack.from_version, scenario.stack.to_version
+    windows = dt.outages(samples)
+    spans = phase_spans(events)
+    upgrade = upgrade_outcome(events)
+    rollback = rollback_outcome(events, samples, old, scenario.phases.verify_window)
+    writes = lost_writes(events, samples)
+    figures = {
+        "downtime": dt.downtime(windows),
+        "longest_outage": dt.longest(windows),
+        "availability": dt.availability(samples),
+        "upgrade_outcome": upgrade["outcome"],
+        "rollback": rollback,
+        "lost_writes": writes["lost"],
+    }
+    verdicts = judge(scenario.expect, figures)
+    end = first(events, "run.end")
+    origin = start.t
+    return {
+        "schema": REPORT_SCHEMA,
+        "run_id": start.get("run_id"),
+        "scenario": scenario.model_dump(mode="json"),
+        "cluster": start.get("cluster"),
+        "started_at": start.t,
+        "ended_at": end.t if end else None,
+        "status": end.get("status") if end else "incomplete",
+        "load": {**(start.get("load") or {}), "samples": len(samples),
+                 "failed": sum(not s.ok for s in samples),
+                 "errors": _count(s.error for s in samples if not s.ok)},
+        "availability": figures["availability"],
+        "downtime": figures["downtime"],
+        "longest_outage": figures["longest_outage"],
+        "outages": [{**asdict(w), "duration": w.duration} for w in windows],
+        "phases": {
+            name: {"start": s, "end": e, "samples": len(chunk := _within(samples, s, e)),
+                   "availability": dt.availability(chunk), "latency": dt.latency_summary(chunk)}
+            for name, (s, e) in spans.items()
+        },
+        "latency": dt.latency_summary(samples),
+        "versions": {**asdict(version_mix(samples, old, new)), "old": old, "new": new},
+        "timeline": per_second(samples, origin),
+        "upgrade": upgrade,
+        "rollback": rollback,
+        "writes": writes,
+        "faults": fault_timeline(events),
+        "verdicts": [asdict(v) for v in verdicts],
+        "passed": all(v.passed for v in verdicts) and (end is None or end.get("status") == "completed"),
+    }
+
+
+def _within(samples: list[Sample], start: float, end: float | None) -> list[Sample]:
+    return [s for s in samples if s.t >= start and (end is None or s.t < end)]
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    return counts

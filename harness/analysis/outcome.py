@@ -1,0 +1,123 @@
+"""Upgrade, rollback, write-integrity and fault outcomes read from the journal and samples."""
+
+from __future__ import annotations
+
+from harness.analysis.samples import Sample
+from harness.journal import Event
+
+
+def first(events: list[Event], type: str, after: float = float("-inf"), **match) -> Event | None:
+    """The first event of ``type`` at or after ``after`` whose fields match."""
+    for event in events:
+        if event.type == type and event.t >= after and all(event.get(k) == v for k, v in match.items()):
+            return event
+    return None
+
+
+def phase_spans(events: list[Event]) -> dict[str, tuple[float, float | None]]:
+    """Phase name to (start, end) from phase.start/phase.end events."""
+    spans: dict[str, tuple[float, float | None]] = {}
+    for event in events:
+        if event.type == "phase.start":
+            spans[event.get("phase")] = (event.t, None)
+        elif event.type == "phase.end" and event.get("phase") in spans:
+            spans[event.get("phase")] = (spans[event.get("phase")][0], event.t)
+    return spans
+
+
+def upgrade_outcome(events: list[Event]) -> dict:
+    """Outcome and time to settle of the upgrade, as the runner judged it from the engine."""
+    requested = first(events, "upgrade.requested")
+    settled = first(events, "upgrade.settled")
+    if requested is None:
+        return {"outcome": "not_started", "duration": None, "engine_state": None, "message": ""}
+    if settled is None:
+        return {"outcome": "failed", "duration": None, "engine_state": None, "message": "the run ended before the upgrade settled"}
+    return {
+        "outcome": settled.get("outcome"),
+        "duration": settled.t - requested.t,
+        "engine_state": settled.get("update_state"),
+        "message": settled.get("message", ""),
+    }
+
+
+def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verify_window: float) -> dict:
+    """Rollback verified three ways: engine state, running tasks, and what clients were served.
+
+    Success needs all of: the engine reports rollback complete (or the switch
+    back happened); every running task runs ``old`` at the desired count; and
+    every response in the last ``verify_window`` seconds of the run is a
+    success from ``old``. Time to rollback runs from the trigger to the later
+    of the engine's completion and the start of the final unbroken run of
+    good old-version responses.
+    """
+    requested = first(events, "upgrade.requested")
+    after = requested.t if requested else float("-inf")
+    trigger = first(events, "rollback.requested", after) or first(events, "engine.update_state", after, state="rollback_started")
+    if trigger is None:
+        return {"triggered": False, "success": None, "time_to_rollback": None, "reasons": []}
+    completed = first(events, "engine.update_state", trigger.t, state="rollback_completed") or first(
+        events, "rollback.switched_back", trigger.t)
+    final = first(events, "engine.final")
+    spans = phase_spans(events)
+    observe_end = (spans.get("observe") or (None, None))[1] or (samples[-1].end if samples else trigger.t)
+    window = [s for s in samples if observe_end - verify_window <= s.t <= observe_end]
+    reasons = []
+    if completed is None:
+        reasons.append("the engine never reported the rollback complete")
+    if final is None or not _all_on(final, old):
+        running = final.get("running") if final else "unknown"
+        reasons.append(f"running tasks at the end were {running}, not {final.get('replicas') if final else '?'} x {old}")
+    bad = [s for s in window if not (s.ok and s.version == old)]
+    if not window:
+        reasons.append("no requests in the verification window")
+    elif bad:
+        reasons.append(f"{len(bad)} of {len(window)} responses in the last {verify_window:g}s were not successes from {old}")
+    steady = _steady_since(samples, old, trigger.t, observe_end)
+    success = not reasons
+    time_to_rollback = (max(completed.t, steady) - trigger.t) if success and completed and steady else None
+    return {"triggered": True, "trigger": trigger.type, "success": success,
+            "time_to_rollback": time_to_rollback, "reasons": reasons}
+
+
+def _all_on(final: Event, version: str) -> bool:
+    running = final.get("running") or {}
+    return set(running) == {version} and running[version] == final.get("replicas")
+
+
+def _steady_since(samples: list[Sample], version: str, since: float, until: float) -> float | None:
+    """Start of the final unbroken run of successes from ``version`` between ``since`` and ``until``."""
+    steady = None
+    for sample in samples:
+        if since <= sample.t <= until:
+            good = sample.ok and sample.version == version
+            steady = (steady or sample.t) if good else None
+    return steady
+
+
+def lost_writes(events: list[Event], samples: list[Sample]) -> dict:
+    """Acknowledged writes that could not be read back at the end (None when read-back failed)."""
+    acknowledged = {s.write_id for s in samples if s.kind == "write" and s.ok and s.write_id}
+    readback = first(events, "readback")
+    if readback is None or not readback.get("ok"):
+        return {"acknowledged": len(acknowledged), "lost": None, "lost_ids": [],
+                "error": readback.get("error") if readback else "no read-back was made"}
+    lost = sorted(acknowledged - set(readback.get("ids") or []))
+    return {"acknowledged": len(acknowledged), "lost": len(lost), "lost_ids": lost[:100], "error": None}
+
+
+def fault_timeline(events: list[Event]) -> list[dict]:
+    """Each injected fault: target, inject and heal times, and when the engine first saw its effect."""
+    faults = []
+    for inject in (e for e in events if e.type == "fault.inject"):
+        fault_id, target = inject.get("id"), inject.get("target")
+        heal = first(events, "fault.heal", inject.t, id=fault_id)
+        effect = next((e for e in events if e.t >= inject.t and e.type == "engine.node_state"
+                       and e.get("node") == target and e.get("state") != "ready"), None)
+        faults.append({
+            "id": fault_id, "kind": inject.get("kind"), "target": target, "injected_at": inject.t,
+            "healed_at": heal.t if heal else None, "heal_ok": heal.get("ok") if heal else None,
+            "engine_effect": f"node {effect.get('state')}" if effect else None,
+            "time_to_effect": (effect.t - inject.t) if effect else None,
+        })
+    return faults

@@ -1,0 +1,44 @@
+"""Which version served the clients, over time."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from harness.analysis.samples import Sample
+
+
+@dataclass(frozen=True)
+class VersionMix:
+    """First new-version and last old-version responses, and their overlap."""
+
+    first_new: float | None
+    last_old: float | None
+    mixed_window: float  # seconds both versions answered; 0 when they never overlapped
+    counts: dict[str, int]
+
+
+def version_mix(samples: list[Sample], old: str, new: str) -> VersionMix:
+    """Summarise the version mix of successful responses."""
+    served = [s for s in samples if s.ok and s.version]
+    first_new = min((s.t for s in served if s.version == new), default=None)
+    last_old = max((s.t for s in served if s.version == old), default=None)
+    mixed = max(0.0, last_old - first_new) if first_new is not None and last_old is not None else 0.0
+    return VersionMix(first_new, last_old, mixed, dict(Counter(s.version for s in served)))
+
+
+def per_second(samples: list[Sample], origin: float) -> list[dict]:
+    """Per one-second bucket from ``origin``: requests, failures and responses per version."""
+    if not samples:
+        return []
+    buckets: dict[int, dict] = {}
+    for sample in samples:
+        second = math.floor(sample.t - origin)
+        bucket = buckets.setdefault(second, {"second": second, "requests": 0, "failures": 0, "versions": {}})
+        bucket["requests"] += 1
+        if not sample.ok:
+            bucket["failures"] += 1
+        elif sample.version:
+            bucket["versions"][sample.version] = bucket["versions"].get(sample.version, 0) + 1
+    return [buckets[k] for k in sorted(buckets)]

@@ -1,0 +1,41 @@
+"""Halt a node mid-upgrade, gracefully or forced; heal by bringing it back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.faults.base import BaseFault, FaultContext
+from harness.waiting import wait_until
+
+
+class NodeHaltParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["graceful", "forced"] = "graceful"
+    rejoin_timeout: float = 90.0
+
+
+class NodeHalt(BaseFault):
+    """The node stops (its engine with it); Swarm marks it Down and reschedules its tasks."""
+
+    name = "node-halt"
+    description = "Halt a node (graceful or forced); heal brings it back and waits until Swarm has it Ready."
+    Params = NodeHaltParams
+    params: NodeHaltParams
+
+    def inject(self, ctx: FaultContext) -> None:
+        ctx.cluster.halt_node(self.target, force=self.params.mode == "forced")
+
+    def heal(self, ctx: FaultContext) -> None:
+        if ctx.cluster.node_states().get(self.target) != "running":
+            ctx.cluster.start_node(self.target)
+        wait_until(
+            lambda: any(n.hostname == self.target and n.state == "ready" for n in ctx.cluster.engine.nodes()),
+            timeout=self.params.rejoin_timeout,
+            what=f"{self.target} Ready in the swarm again",
+        )
+
+    def verify(self, ctx: FaultContext) -> bool:
+        return ctx.cluster.node_states().get(self.target) == "stopped"

@@ -1,0 +1,97 @@
+"""When faults are injected and healed during a run, with the heal ledger behind every step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harness.engine.base import ServiceSnapshot
+from harness.faults import registry, targets
+from harness.faults.base import Fault, FaultContext
+from harness.journal import Journal
+from harness.ledger import HealLedger, LedgerEntry
+from harness.scenario import FaultSpec
+
+
+@dataclass
+class _Active:
+    entry: LedgerEntry
+    fault: Fault
+    injected_at: float
+    duration: float | None
+
+
+class FaultScheduler:
+    """Injects each scenario fault when its trigger fires and heals it when its time is up."""
+
+    def __init__(self, specs: list[FaultSpec], ctx: FaultContext, journal: Journal, ledger: HealLedger,
+                 cluster: str) -> None:
+        self._waiting = list(enumerate(specs))
+        self._active: list[_Active] = []
+        self._ctx = ctx
+        self._journal = journal
+        self._ledger = ledger
+        self._cluster = cluster
+
+    def tick(self, phase_starts: dict[str, float], snapshot: ServiceSnapshot | None, tasks_replaced: int) -> None:
+        """Inject what is due, heal what has held long enough."""
+        now = time.time()
+        for index, spec in list(self._waiting):
+            if _due(spec, phase_starts, tasks_replaced, now):
+                self._waiting.remove((index, spec))
+                self._inject(index, spec, snapshot)
+        for active in list(self._active):
+            if active.duration is not None and now >= active.injected_at + active.duration:
+                self._heal(active)
+
+    def heal_all(self) -> None:
+        """Heal every fault still pending in the ledger, last in first out."""
+        self._active.clear()
+        heal_pending(self._ledger, self._ctx, self._journal)
+
+    def _inject(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None) -> None:
+        nodes = self._ctx.cluster.engine.nodes()
+        target = targets.choose(spec.target, nodes, snapshot.running() if snapshot else [])
+        entry = LedgerEntry(id=f"{index}-{spec.kind}", kind=spec.kind, target=target, params=spec.params,
+                            cluster=self._cluster)
+        fault = registry.create(spec.kind, spec.params, target)
+        self._ledger.record(entry)
+        event = self._journal.write("fault.inject", id=entry.id, kind=spec.kind, target=target, params=spec.params)
+        fault.inject(self._ctx)
+        self._journal.write("fault.verify", id=entry.id, holds=fault.verify(self._ctx))
+        self._active.append(_Active(entry, fault, event.t, spec.duration))
+
+    def _heal(self, active: _Active) -> None:
+        self._active.remove(active)
+        heal_entry(active.entry, active.fault, self._ctx, self._ledger, self._journal)
+
+
+def heal_entry(entry: LedgerEntry, fault: Fault, ctx: FaultContext, ledger: HealLedger,
+               journal: Journal | None) -> bool:
+    """Heal one fault; on failure it stays pending in the ledger for ``chaos-harness heal``."""
+    try:
+        fault.heal(ctx)
+        holds = fault.verify(ctx)
+    except Exception as error:  # one failed heal must not stop the others
+        if journal:
+            journal.write("fault.heal", id=entry.id, target=entry.target, ok=False, error=str(error))
+        return False
+    ledger.mark_healed(entry.id)
+    if journal:
+        journal.write("fault.heal", id=entry.id, target=entry.target, ok=not holds, still_holds=holds)
+    return not holds
+
+
+def heal_pending(ledger: HealLedger, ctx: FaultContext, journal: Journal | None = None) -> list[tuple[str, bool]]:
+    """Heal everything the ledger still lists, most recent first; return (id, healed) pairs."""
+    return [
+        (entry.id, heal_entry(entry, registry.create(entry.kind, entry.params, entry.target), ctx, ledger, journal))
+        for entry in ledger.pending()
+    ]
+
+
+def _due(spec: FaultSpec, phase_starts: dict[str, float], tasks_replaced: int, now: float) -> bool:
+    if spec.at.tasks_replaced is not None:
+        return tasks_replaced >= spec.at.tasks_replaced
+    started = phase_starts.get(spec.at.phase or "")
+    return started is not None and now >= started + spec.at.offset

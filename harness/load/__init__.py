@@ -1,0 +1,1 @@
+"""Client load: Locust in a process of its own (it patches everything with gevent)."""

@@ -1,0 +1,85 @@
+"""Start and stop the Locust process; the harness never imports Locust itself."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from harness.errors import HarnessError, UsageError
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+SAMPLES_FILE = "samples.jsonl"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def users_for(rate: float, timeout: float) -> int:
+    """Enough users that the rate holds while every request waits its full timeout."""
+    return max(10, math.ceil(rate * timeout * 2))
+
+
+class LoadProcess:
+    """One Locust run: constant rate against ``host`` until stopped or ``max_seconds`` pass."""
+
+    def __init__(self, host: str, run_dir: Path, rate: float, timeout: float, write_ratio: float,
+                 max_seconds: float) -> None:
+        if urlparse(host).hostname not in LOOPBACK:
+            raise UsageError(f"load may target loopback only, not {host}")
+        self.host = host
+        self.samples_path = run_dir / SAMPLES_FILE
+        self.log_path = run_dir / "locust.log"
+        self.rate = rate
+        self.timeout = timeout
+        self.write_ratio = write_ratio
+        self.max_seconds = max_seconds
+        self.users = users_for(rate, timeout)
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        """Spawn Locust headless; every request it makes lands in ``samples.jsonl``."""
+        env = {
+            **os.environ,
+            "CHAOS_RATE": str(self.rate),
+            "CHAOS_USERS": str(self.users),
+            "CHAOS_TIMEOUT": str(self.timeout),
+            "CHAOS_WRITE_RATIO": str(self.write_ratio),
+            "CHAOS_MAX_REQUESTS": str(math.ceil(self.rate * self.max_seconds * 1.2) + 100),
+            "CHAOS_SAMPLES": str(self.samples_path),
+        }
+        argv = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            "--host", self.host, "--users", str(self.users), "--spawn-rate", str(self.users),
+            "--run-time", f"{math.ceil(self.max_seconds)}s", "--stop-timeout", "2",
+            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+        ]
+        log = self.log_path.open("ab")
+        try:
+            self._process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as error:
+            raise HarnessError(f"cannot start Locust: {error}") from error
+        finally:
+            log.close()
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        """Ask Locust to stop (SIGINT to the PID we started), then make sure it is gone."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return process.returncode if process else None
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait(timeout=5)
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None

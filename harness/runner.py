@@ -1,0 +1,201 @@
+"""One scenario run: phases in order, every step in the journal, faults always healed.
+
+    prepare  the stack converged on the old version, serving through the LB
+    warmup   load running, no change
+    upgrade  the strategy upgrades; faults fire on their triggers
+    observe  the system after the upgrade settled; its tail verifies rollback
+
+Whatever happens (failure, Ctrl-C, SIGTERM), faults are healed from the heal
+ledger and the load process is stopped before the run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import stack
+from harness.analysis import analyze_run_dir
+from harness.cluster import Cluster
+from harness.errors import HarnessError, RunInterrupted
+from harness.faults.base import FaultContext
+from harness.faults.schedule import FaultScheduler
+from harness.journal import JOURNAL_FILE, Journal
+from harness.ledger import HealLedger
+from harness.load.runner import LoadProcess
+from harness.scenario import Scenario
+from harness.strategies.in_service import InServiceUpgrade
+from harness.waiting import wait_until
+from harness.watch import EngineWatcher
+
+POLL_INTERVAL = 0.5
+READBACK_TIMEOUT = 30.0
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run's files are and what its report says."""
+
+    run_dir: Path
+    report: dict
+
+
+class Runner:
+    """Runs one scenario against a cluster that is up."""
+
+    def __init__(self, scenario: Scenario, cluster: Cluster, reports_dir: Path,
+                 progress: Progress = lambda _: None) -> None:
+        self.scenario = scenario
+        self.cluster = cluster
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}"
+        self.run_dir = reports_dir / self.run_id
+        self._progress = progress
+        self._phase_starts: dict[str, float] = {}
+
+    def run(self) -> RunResult:
+        """Run every phase; return the analysed result (also written to ``report.json``)."""
+        self.run_dir.mkdir(parents=True, exist_ok=False)
+        journal = Journal(self.run_dir / JOURNAL_FILE)
+        engine = self.cluster.engine
+        scenario = self.scenario
+        load = LoadProcess(self.cluster.lb_url, self.run_dir, scenario.load.rate, scenario.load.timeout,
+                           scenario.load.write_ratio, max_seconds=self._max_seconds())
+        watcher = EngineWatcher(engine, journal, stack.WEB_SERVICE)
+        faults = FaultScheduler(scenario.faults, FaultContext(self.cluster), journal, HealLedger(self.run_dir),
+                                self.cluster.config.name)
+        upgrade = InServiceUpgrade(engine, stack.WEB_SERVICE, scenario.stack.from_version,
+                                   scenario.stack.to_version, scenario.strategy.update_config.policy())
+        journal.write("run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
+                      cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
+                               "provider": self.cluster.state.provider},
+                      load={"rate": scenario.load.rate, "timeout": scenario.load.timeout,
+                            "users": load.users, "target": self.cluster.lb_url})
+        status, failure = "failed", None
+        try:
+            with _signals_raise_interrupt():
+                with self._phase(journal, "prepare"):
+                    stack.deploy_and_wait(engine, self.cluster.lb_url, scenario.stack.from_version,
+                                          scenario.stack.replicas)
+                load.start()
+                journal.write("load.start", pid=load.pid, users=load.users, rate=load.rate)
+                with self._phase(journal, "warmup"):
+                    self._watch(watcher, faults, upgrade, scenario.phases.warmup, load)
+                with self._phase(journal, "upgrade"):
+                    self._upgrade(journal, watcher, faults, upgrade, load)
+                with self._phase(journal, "observe"):
+                    self._watch(watcher, faults, upgrade, scenario.phases.observe, load)
+                    self._record_final(journal, engine)
+            status = "completed"
+        except (KeyboardInterrupt, RunInterrupted) as error:
+            status, failure = "interrupted", RunInterrupted(f"run {self.run_id} interrupted; faults were healed")
+            failure.__cause__ = error
+        except HarnessError as error:
+            journal.write("run.error", error=str(error), kind=type(error).__name__)
+            failure = error
+        finally:
+            with _signals_deferred():
+                self._progress("healing faults and stopping load")
+                faults.heal_all()
+                journal.write("load.stop", exit_code=load.stop())
+                self._readback(journal)
+                journal.write("run.end", status=status)
+                journal.close()
+        report = analyze_run_dir(self.run_dir)
+        (self.run_dir / "report.json").write_text(json.dumps(report, indent=2))
+        if failure is not None:
+            raise failure
+        return RunResult(self.run_dir, report)
+
+    # -- phases -------------------------------------------------------------------------
+
+    @contextmanager
+    def _phase(self, journal: Journal, name: str) -> Iterator[None]:
+        self._progress(f"phase {name}")
+        self._phase_starts[name] = journal.write("phase.start", phase=name).t
+        yield
+        journal.write("phase.end", phase=name)
+
+    def _watch(self, watcher, faults, upgrade, seconds: float, load: LoadProcess) -> None:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            self._tick(watcher, faults, upgrade, load)
+
+    def _upgrade(self, journal: Journal, watcher, faults, upgrade: InServiceUpgrade, load: LoadProcess) -> None:
+        upgrade.start(journal)
+        deadline = time.time() + self.scenario.strategy.timeout
+        outcome = None
+        while outcome is None:
+            snapshot = self._tick(watcher, faults, upgrade, load)
+            outcome = upgrade.outcome(snapshot) if snapshot else None
+            if outcome is None and time.time() >= deadline:
+                outcome = "failed" if snapshot and snapshot.update_state == "completed" else "timed_out"
+        last = watcher.last
+        journal.write("upgrade.settled", outcome=outcome, update_state=last.update_state if last else None,
+                      message=last.update_message if last else "",
+                      running=dict(Counter(t.version for t in last.running())) if last else {})
+        self._progress(f"upgrade {outcome}")
+
+    def _tick(self, watcher, faults, upgrade, load: LoadProcess):
+        started = time.time()
+        snapshot = watcher.poll()
+        faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshot) if snapshot else 0)
+        if not load.running():
+            raise HarnessError(f"the load process stopped early; see {load.log_path}")
+        time.sleep(max(0.0, POLL_INTERVAL - (time.time() - started)))
+        return snapshot
+
+    def _record_final(self, journal: Journal, engine) -> None:
+        snapshot = engine.service(stack.WEB_SERVICE)
+        journal.write("engine.final", service=stack.WEB_SERVICE, replicas=snapshot.replicas,
+                      update_state=snapshot.update_state,
+                      running=dict(Counter(t.version for t in snapshot.running())))
+
+    def _readback(self, journal: Journal) -> None:
+        """Read every stored write id back through the load balancer."""
+        def fetch() -> list[str]:
+            with urllib.request.urlopen(f"{self.cluster.lb_url}/writes", timeout=3) as response:
+                return response.read().decode().split()
+        try:
+            ids = wait_until(lambda: [fetch()], timeout=READBACK_TIMEOUT, what="the write read-back")[0]
+            journal.write("readback", ok=True, ids=ids)
+        except HarnessError as error:
+            journal.write("readback", ok=False, error=str(error))
+
+    def _max_seconds(self) -> float:
+        phases = self.scenario.phases
+        return phases.warmup + self.scenario.strategy.timeout + phases.observe + 300
+
+
+@contextmanager
+def _signals_raise_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: the run unwinds through its ``finally``."""
+    def interrupt(signum, _frame):
+        raise RunInterrupted(f"received signal {signal.Signals(signum).name}")
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While healing, a second Ctrl-C or SIGTERM is noted but does not cut the heals short."""
+    received: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda s, _f: received.append(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if received:
+            raise RunInterrupted("interrupted again while healing; faults were healed first")

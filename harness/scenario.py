@@ -1,0 +1,214 @@
+"""Scenario files: YAML in, a validated, typed ``Scenario`` out.
+
+Every problem is reported before anything starts, each naming the file, the
+key path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from harness.build import STACK_IMAGES
+from harness.engine.base import UpdatePolicy
+from harness.errors import ScenarioError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+WEB_VERSIONS = tuple(tag for (repository, tag) in STACK_IMAGES if repository == "web")
+Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
+Role = Literal["web-worker", "most-web", "worker", "manager", "db"]
+PhaseName = Literal["warmup", "upgrade", "observe"]
+
+
+def parse_duration(value: Any) -> Any:
+    """``"500ms"``, ``"5s"``, ``"2m"``, ``"1h"`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 5s, 500ms or 2m")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("a duration such as 5s, 500ms or 2m")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently change a run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UpdateConfig(Strict):
+    """Swarm's update_config; every field is always sent (docker-py's defaults differ)."""
+
+    parallelism: int = Field(1, ge=0)
+    delay: Duration = 2.0
+    order: Literal["stop-first", "start-first"] = "stop-first"
+    failure_action: Literal["pause", "continue", "rollback"] = "pause"
+    monitor: Duration = 5.0
+    max_failure_ratio: float = Field(0.0, ge=0, le=1)
+
+    def policy(self) -> UpdatePolicy:
+        return UpdatePolicy(**self.model_dump())
+
+
+class Stack(Strict):
+    """The stack under test and the upgrade to perform."""
+
+    from_version: Literal[WEB_VERSIONS] = "v1"  # type: ignore[valid-type]
+    to_version: Literal[WEB_VERSIONS] = "v2"  # type: ignore[valid-type]
+    replicas: int = Field(3, ge=1, le=12)
+
+
+class Strategy(Strict):
+    """How the upgrade is performed."""
+
+    kind: Literal["in-service"] = "in-service"
+    update_config: UpdateConfig = UpdateConfig()
+    timeout: Duration = 180.0
+
+
+class Load(Strict):
+    """Client load through the load balancer."""
+
+    rate: float = Field(50.0, gt=0, le=500, description="total requests per second")
+    timeout: Duration = 1.0
+    write_ratio: float = Field(0.2, ge=0, le=1)
+
+
+class Phases(Strict):
+    """Phase lengths around the upgrade (which lasts until the engine settles)."""
+
+    warmup: Duration = 10.0
+    observe: Duration = 20.0
+    verify_window: Duration = Field(5.0, description="last part of observe used to verify rollback")
+
+    @model_validator(mode="after")
+    def _window_inside_observe(self) -> Phases:
+        if self.verify_window > self.observe:
+            raise ValueError(f"verify_window ({self.verify_window}s) must not exceed observe ({self.observe}s)")
+        return self
+
+
+class Target(Strict):
+    """Which node a fault hits: by name, by label, or by role; ``seed`` picks among candidates."""
+
+    node: str | None = None
+    label: str | None = Field(None, description="key=value")
+    role: Role | None = None
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        chosen = [k for k in ("node", "label", "role") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"give exactly one of node, label or role (got {chosen or 'none'})")
+        if self.label is not None and "=" not in self.label:
+            raise ValueError(f"label must be key=value, got {self.label!r}")
+        return self
+
+
+class Timing(Strict):
+    """When a fault is injected: a phase start plus an offset, or after N tasks were replaced."""
+
+    phase: PhaseName | None = None
+    offset: Duration = 0.0
+    tasks_replaced: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Timing:
+        if (self.phase is None) == (self.tasks_replaced is None):
+            raise ValueError("give either phase (with an optional offset) or tasks_replaced")
+        return self
+
+
+class FaultSpec(Strict):
+    """One fault of the scenario. ``params`` are checked against the plugin's own model."""
+
+    kind: str
+    target: Target = Target(role="web-worker")
+    at: Timing = Timing(phase="upgrade", offset=1.0)
+    duration: Duration | None = Field(None, description="seconds the fault holds; none = until the run ends")
+    params: dict[str, Any] = {}
+
+
+class Expect(Strict):
+    """Service-level expectations, each judged pass or fail."""
+
+    max_downtime: Duration | None = None
+    max_longest_outage: Duration | None = None
+    min_availability: float | None = Field(None, ge=0, le=1)
+    upgrade_outcome: list[Outcome] | None = None
+    rollback_succeeds: bool | None = None
+    max_lost_writes: int | None = Field(0, ge=0)
+
+
+class Scenario(Strict):
+    """A failure scenario: the upgrade, the load, the faults and what must hold."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    stack: Stack = Stack()
+    strategy: Strategy = Strategy()
+    load: Load = Load()
+    phases: Phases = Phases()
+    faults: list[FaultSpec] = []
+    expect: Expect = Expect()
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario file, including each fault's parameters."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read the scenario: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise ScenarioError(f"{path}: a scenario is a mapping of keys (name, stack, strategy, ...), got {document!r}")
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as error:
+        raise ScenarioError(format_errors(path, error.errors())) from error
+    _check_faults(path, scenario)
+    return scenario
+
+
+def _check_faults(path: Path, scenario: Scenario) -> None:
+    from harness.faults import registry  # late: plugins may import the scenario model
+
+    problems: list[dict[str, Any]] = []
+    known = registry.available()
+    for index, fault in enumerate(scenario.faults):
+        where = ("faults", index)
+        if fault.kind not in known:
+            problems.append({"loc": (*where, "kind"), "input": fault.kind,
+                             "msg": f"unknown fault; known faults: {', '.join(sorted(known))}"})
+            continue
+        try:
+            known[fault.kind].Params.model_validate(fault.params)
+        except ValidationError as error:
+            problems.extend({**e, "loc": (*where, "params", *e["loc"])} for e in error.errors())
+    if problems:
+        raise ScenarioError(format_errors(path, problems))
+
+
+def format_errors(path: Path, errors: list[dict[str, Any]]) -> str:
+    """One line per problem: file, key path, bad value, what is allowed."""
+    lines = [f"{path}: invalid scenario ({len(errors)} problem{'s' if len(errors) != 1 else ''})"]
+    for error in errors:
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error.get("type") == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {key}: got {error.get('input')!r}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Upgrade strategies: how a stack moves from one version to the next."""

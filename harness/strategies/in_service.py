@@ -1,0 +1,44 @@
+"""In-service (rolling) upgrade: Swarm replaces tasks in place, per the update_config."""
+
+from __future__ import annotations
+
+from harness.engine.base import Engine, ServiceSnapshot, UpdatePolicy
+from harness.journal import Journal
+from harness.stack import web_image
+
+SETTLED_STATES = {"completed": "completed", "rollback_completed": "rolled_back",
+                  "paused": "paused", "rollback_paused": "paused"}
+
+
+class InServiceUpgrade:
+    """``docker service update --image`` with every update_config field set, judged from UpdateStatus."""
+
+    name = "in-service"
+
+    def __init__(self, engine: Engine, service: str, old: str, new: str, policy: UpdatePolicy) -> None:
+        self._engine = engine
+        self._service = service
+        self.old = old
+        self.new = new
+        self._policy = policy
+        self._baseline_started_at: str | None = None
+
+    def start(self, journal: Journal) -> None:
+        """Ask the engine to start the rolling update."""
+        self._baseline_started_at = self._engine.service(self._service).update_started_at
+        journal.write("upgrade.requested", strategy=self.name, service=self._service,
+                      from_version=self.old, to_version=self.new, policy=self._policy.__dict__)
+        self._engine.update_image(self._service, web_image(self.new), self._policy)
+
+    def tasks_replaced(self, snapshot: ServiceSnapshot) -> int:
+        """How many tasks of the new version the update has created so far."""
+        return sum(1 for t in snapshot.tasks if t.version == self.new)
+
+    def outcome(self, snapshot: ServiceSnapshot) -> str | None:
+        """The settled outcome, or None while the engine is still working on this update."""
+        if snapshot.update_started_at == self._baseline_started_at:
+            return None  # the engine has not picked up this update yet
+        outcome = SETTLED_STATES.get(snapshot.update_state or "")
+        if outcome == "completed" and not snapshot.converged_on(self.new):
+            return None  # the engine says done; wait until the tasks agree (or time out)
+        return outcome
