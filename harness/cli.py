@@ -1,0 +1,225 @@
+"""The ``chaos-harness`` command.
+
+Exit codes: 0 every expectation met, 1 an expectation failed, 2 invalid
+input, 3 environment or cluster problem, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from harness.cluster import Cluster, ClusterConfig
+from harness.errors import ClusterError, HarnessError
+
+console = Console(stderr=True)
+DEFAULT_REPORTS = Path("reports")
+
+
+def _fails_cleanly(command):
+    """Turn a HarnessError into its message and exit code."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except HarnessError as error:
+            console.print(f"[red]error:[/] {error}", highlight=False)
+            sys.exit(error.exit_code)
+    return wrapper
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]·[/] {message}", highlight=False)
+
+
+@click.group()
+@click.option("--cluster", "cluster_name", default="chaos", show_default=True, help="Cluster name (its label).")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(2, 9), help="Nodes for `cluster up`.")
+@click.option("--provider", default="docker", show_default=True, type=click.Choice(["docker", "libvirt", "virtualbox"]))
+@click.pass_context
+def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str) -> None:
+    """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
+    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, provider=provider)
+
+
+@main.command()
+@click.pass_obj
+@_fails_cleanly
+def setup(config: ClusterConfig) -> None:
+    """Build every image the harness needs (skips what is already built)."""
+    from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, ImageBuilder
+    from harness.dockerhost import host_docker
+
+    builder = ImageBuilder(host_docker(), _progress)
+    for spec in (NODE_IMAGE, REGISTRY_IMAGE, *STACK_IMAGES.values()):
+        builder.build(spec)
+    _progress("images ready")
+
+
+@main.command()
+@_fails_cleanly
+def doctor() -> None:
+    """Check that the tools the harness needs are present and working."""
+    from harness.dockerhost import host_docker
+
+    problems = [f"{tool} is not installed" for tool in ("vagrant", "debootstrap") if shutil.which(tool) is None]
+    try:
+        version = host_docker().version()["Version"]
+        _progress(f"Docker engine {version} answers")
+    except HarnessError as error:
+        problems.append(str(error))
+    for problem in problems:
+        console.print(f"[red]✗[/] {problem}")
+    if problems:
+        sys.exit(3)
+    _progress("all set")
+
+
+@main.group()
+def cluster() -> None:
+    """Bring the cluster up, look at it, take it down."""
+
+
+@cluster.command("up")
+@click.pass_obj
+@_fails_cleanly
+def cluster_up(config: ClusterConfig) -> None:
+    """Start nodes, registry and swarm (idempotent)."""
+    state = Cluster(config, _progress).up()
+    _progress(f"cluster {state.name} up: {', '.join(f'{n} {state.node_ips[n]}' for n in state.nodes)}; "
+              f"load balancer on 127.0.0.1:{state.lb_port}")
+
+
+@cluster.command("status")
+@click.pass_obj
+@_fails_cleanly
+def cluster_status(config: ClusterConfig) -> None:
+    """Nodes as Vagrant and as the swarm see them."""
+    handle = Cluster(config)
+    vagrant_states = handle.node_states()
+    swarm = {n.hostname: n for n in handle.engine.nodes()} if "running" in vagrant_states.values() else {}
+    for node, state in vagrant_states.items():
+        info = swarm.get(node)
+        detail = f"swarm {info.state}/{info.availability} {info.role} {info.labels}" if info else "not in swarm"
+        click.echo(f"{node}\t{state}\t{detail}")
+
+
+def _down(config: ClusterConfig) -> None:
+    for item in Cluster(config, _progress).down():
+        _progress(f"removed {item}")
+
+
+@cluster.command("down")
+@click.pass_obj
+@_fails_cleanly
+def cluster_down(config: ClusterConfig) -> None:
+    """Remove everything this cluster's label names, and nothing else."""
+    _down(config)
+
+
+@main.command("down")
+@click.pass_obj
+@_fails_cleanly
+def down(config: ClusterConfig) -> None:
+    """Same as `cluster down`."""
+    _down(config)
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_fails_cleanly
+def validate(scenarios: tuple[Path, ...]) -> None:
+    """Check scenario files without touching anything."""
+    from harness.scenario import load_scenario
+
+    for path in scenarios:
+        load_scenario(path)
+        _progress(f"{path}: valid")
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report documents as JSON on stdout.")
+@click.pass_obj
+@_fails_cleanly
+def run(config: ClusterConfig, scenarios: tuple[Path, ...], reports_dir: Path, as_json: bool) -> None:
+    """Run scenarios (every file is validated before anything starts)."""
+    from harness.report.terminal import print_summary
+    from harness.runner import Runner
+    from harness.scenario import load_scenario
+
+    loaded = [load_scenario(path) for path in scenarios]
+    handle = Cluster(config, _progress)
+    handle.up()
+    reports = []
+    for scenario in loaded:
+        _progress(f"running {scenario.name}")
+        result = Runner(scenario, handle, reports_dir, _progress).run()
+        print_summary(result.report, console)
+        _progress(f"report: {result.run_dir / 'report.json'}")
+        reports.append(result.report)
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    sys.exit(0 if all(r["passed"] for r in reports) else 1)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_fails_cleanly
+def report(run_dir: Path) -> None:
+    """Re-analyse a run directory and re-render its reports."""
+    from harness.analysis import analyze_run_dir
+    from harness.report.terminal import print_summary
+
+    document = analyze_run_dir(run_dir)
+    (run_dir / "report.json").write_text(json.dumps(document, indent=2))
+    print_summary(document, console)
+    sys.exit(0 if document["passed"] else 1)
+
+
+@main.command()
+@click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.pass_obj
+@_fails_cleanly
+def heal(config: ClusterConfig, run_dir: Path | None, reports_dir: Path) -> None:
+    """Heal faults left pending by a crashed run (RUN_DIR, or every run under --reports)."""
+    from harness.faults.base import FaultContext
+    from harness.faults.schedule import heal_pending
+    from harness.ledger import HealLedger, runs_with_pending_heals
+
+    runs = [run_dir] if run_dir else runs_with_pending_heals(reports_dir)
+    if not runs:
+        _progress("nothing to heal")
+        return
+    ctx = FaultContext(Cluster(config, _progress))
+    failed = False
+    for path in runs:
+        for fault_id, healed in heal_pending(HealLedger(path), ctx):
+            _progress(f"{path.name}: {fault_id} {'healed' if healed else 'NOT healed'}")
+            failed |= not healed
+    if failed:
+        raise ClusterError("some faults could not be healed; see the messages above and retry `chaos-harness heal`")
+
+
+@main.group()
+def faults() -> None:
+    """Fault plugins."""
+
+
+@faults.command("list")
+@_fails_cleanly
+def faults_list() -> None:
+    """Every installed fault with its parameters."""
+    from harness.faults.registry import available
+
+    for name, plugin in sorted(available().items()):
+        params = ", ".join(f"{key}={field.default!r}" for key, field in plugin.Params.model_fields.items())
+        click.echo(f"{name}\t{plugin.description}\n\tparams: {params or 'none'}")

@@ -1,0 +1,1 @@
+"""Reports rendered from an analysed run (report.json)."""
