@@ -35,10 +35,13 @@ class EngineWatcher:
         if state != self._update_state:
             self._update_state = state
             self._journal.write("engine.update_state", service=self._service, state=state[0], message=state[1])
+        first_look = not self._tasks
         for task in snapshot.tasks:
             seen = (task.state, task.error)
             if self._tasks.get(task.id) != seen:
                 self._tasks[task.id] = seen
+                if first_look and task.desired_state != "running":
+                    continue  # history from earlier runs, not this run's news
                 self._journal.write("engine.task", service=self._service, task=task.id, slot=task.slot,
                                     node=task.node, version=task.version, state=task.state,
                                     desired=task.desired_state, error=task.error)

@@ -69,6 +69,15 @@ class ServiceSnapshot:
             if t.state == "running" and t.desired_state == "running" and (version is None or t.version == version)
         ]
 
+    def placed(self) -> list[TaskInfo]:
+        """Tasks on a node that run now or are meant to: what a node "runs" from the outside."""
+        return [t for t in self.tasks if t.node and (t.state == "running" or t.desired_state == "running")]
+
+    @property
+    def settled(self) -> bool:
+        """No update or rollback is in progress."""
+        return self.update_state not in ("updating", "rollback_started")
+
     def converged_on(self, version: str) -> bool:
         """True when exactly the desired number of tasks run, all on ``version``."""
         running = self.running()

@@ -51,7 +51,7 @@ class FaultScheduler:
 
     def _inject(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None) -> None:
         nodes = self._ctx.cluster.engine.nodes()
-        target = targets.choose(spec.target, nodes, snapshot.running() if snapshot else [])
+        target = targets.choose(spec.target, nodes, snapshot.placed() if snapshot else [])
         entry = LedgerEntry(id=f"{index}-{spec.kind}", kind=spec.kind, target=target, params=spec.params,
                             cluster=self._cluster)
         fault = registry.create(spec.kind, spec.params, target)

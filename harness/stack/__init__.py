@@ -41,7 +41,7 @@ def probe(lb_url: str, timeout: float = 1.0) -> str | None:
 def deploy_and_wait(engine: SwarmEngine, lb_url: str, version: str, replicas: int, timeout: float = 180) -> None:
     """Converge the stack on ``version`` with web tasks spread over the nodes, serving through the LB."""
     engine.deploy_stack(STACK_NAME, render(version, replicas))
-    wait_until(lambda: engine.service(WEB_SERVICE).converged_on(version), timeout=timeout,
+    wait_until(lambda: _settled_on(engine.service(WEB_SERVICE), version), timeout=timeout,
                what=f"{replicas} web tasks running {version}", interval=1.0)
     if not _spread(engine.service(WEB_SERVICE), ready_nodes=len([n for n in engine.nodes() if n.state == "ready"])):
         engine.force_redistribute(WEB_SERVICE)
@@ -60,4 +60,8 @@ def _spread(snapshot: ServiceSnapshot, ready_nodes: int) -> bool:
 def _settled_and_spread(engine: SwarmEngine, version: str) -> bool:
     snapshot = engine.service(WEB_SERVICE)
     ready = len([n for n in engine.nodes() if n.state == "ready"])
-    return snapshot.update_state in (None, "completed") and snapshot.converged_on(version) and _spread(snapshot, ready)
+    return _settled_on(snapshot, version) and _spread(snapshot, ready)
+
+
+def _settled_on(snapshot: ServiceSnapshot, version: str) -> bool:
+    return snapshot.settled and snapshot.converged_on(version)

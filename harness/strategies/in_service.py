@@ -22,17 +22,22 @@ class InServiceUpgrade:
         self.new = new
         self._policy = policy
         self._baseline_started_at: str | None = None
+        self._baseline_tasks: set[str] | None = None
 
     def start(self, journal: Journal) -> None:
         """Ask the engine to start the rolling update."""
-        self._baseline_started_at = self._engine.service(self._service).update_started_at
+        baseline = self._engine.service(self._service)
+        self._baseline_started_at = baseline.update_started_at
+        self._baseline_tasks = {t.id for t in baseline.tasks}
         journal.write("upgrade.requested", strategy=self.name, service=self._service,
                       from_version=self.old, to_version=self.new, policy=self._policy.__dict__)
         self._engine.update_image(self._service, web_image(self.new), self._policy)
 
     def tasks_replaced(self, snapshot: ServiceSnapshot) -> int:
-        """How many tasks of the new version the update has created so far."""
-        return sum(1 for t in snapshot.tasks if t.version == self.new)
+        """How many tasks of the new version this update has created so far (0 before it starts)."""
+        if self._baseline_tasks is None:
+            return 0
+        return sum(1 for t in snapshot.tasks if t.version == self.new and t.id not in self._baseline_tasks)
 
     def outcome(self, snapshot: ServiceSnapshot) -> str | None:
         """The settled outcome, or None while the engine is still working on this update."""
