@@ -1,0 +1,88 @@
+"""Fakes for fast unit tests: no Docker, no Vagrant. Never used on the main path."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.cluster.vagrant import ExecResult
+from harness.engine.base import NodeInfo, ServiceSnapshot, TaskInfo, UpdatePolicy
+
+__all__ = ["FakeCluster", "FakeEngine", "make_node", "make_task", "write_run_dir"]
+
+
+def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
+    """A swarm node as the engine would report it."""
+    return NodeInfo(hostname=hostname, state=state, availability="active", role=role, labels=dict(labels))
+
+
+def make_task(node: str, version: str = "v1", state: str = "running", desired: str = "running",
+              slot: int = 1) -> TaskInfo:
+    """A task of the web service."""
+    return TaskInfo(id=f"{node}-{version}-{slot}-{state}", slot=slot, node=node,
+                    image=f"registry:5000/chaos/web:{version}", desired_state=desired, state=state, error="")
+
+
+@dataclass
+class FakeEngine:
+    """An engine whose nodes follow the fake cluster's halts and whose service is set by the test."""
+
+    cluster: FakeCluster
+    snapshot: ServiceSnapshot | None = None
+    calls: list[tuple] = field(default_factory=list)
+
+    def nodes(self) -> list[NodeInfo]:
+        return [
+            NodeInfo(n.hostname, "ready" if self.cluster.states[n.hostname] == "running" else "down",
+                     n.availability, n.role, n.labels)
+            for n in self.cluster.node_infos
+        ]
+
+    def deploy_stack(self, stack: str, compose: str) -> None:
+        self.calls.append(("deploy_stack", stack))
+
+    def service(self, name: str) -> ServiceSnapshot:
+        assert self.snapshot is not None, "set FakeEngine.snapshot first"
+        return self.snapshot
+
+    def update_image(self, service: str, image: str, policy: UpdatePolicy) -> None:
+        self.calls.append(("update_image", service, image, policy))
+
+    def rollback(self, service: str) -> None:
+        self.calls.append(("rollback", service))
+
+
+class FakeCluster:
+    """Implements ``NodeControl`` in memory: halts and starts flip node states."""
+
+    def __init__(self, nodes: list[NodeInfo] | None = None) -> None:
+        self.node_infos = nodes or [
+            make_node("node1", role="manager", **{"chaos.lb": "true"}),
+            make_node("node2"),
+            make_node("node3", **{"chaos.db": "true"}),
+        ]
+        self.states = {n.hostname: "running" for n in self.node_infos}
+        self.commands: list[tuple[str, list[str]]] = []
+        self.engine = FakeEngine(self)
+
+    def halt_node(self, node: str, force: bool = False) -> None:
+        self.states[node] = "stopped"
+
+    def start_node(self, node: str) -> None:
+        self.states[node] = "running"
+
+    def node_states(self) -> dict[str, str]:
+        return dict(self.states)
+
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
+        self.commands.append((node, argv))
+        return ExecResult(0, "")
+
+
+def write_run_dir(run_dir: Path, events: list[dict], samples: list[dict]) -> Path:
+    """Write a journal and samples file as a real run would, for analysis and report tests."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (run_dir / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    return run_dir

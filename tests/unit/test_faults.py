@@ -1,0 +1,116 @@
+"""Fault discovery, target selection, the heal ledger and the scheduler, against fakes."""
+
+import pytest
+
+from harness.errors import ClusterError
+from harness.faults import registry, targets
+from harness.faults.base import Fault, FaultContext
+from harness.faults.schedule import FaultScheduler, heal_pending
+from harness.journal import Journal, read_journal
+from harness.ledger import HealLedger, LedgerEntry, runs_with_pending_heals
+from harness.scenario import FaultSpec, Target
+from harness.testing import FakeCluster, make_node, make_task
+from harness.engine.base import ServiceSnapshot
+
+NODES = FakeCluster().node_infos
+
+
+def test_node_halt_is_discovered_through_the_entry_point_group():
+    plugins = registry.available()
+    assert "node-halt" in plugins
+    for name, plugin in plugins.items():
+        assert plugin.name == name and plugin.description
+        assert isinstance(registry.create(name, {}, "node2"), Fault)
+
+
+@pytest.mark.parametrize("target, tasks, expected", [
+    (Target(role="web-worker"), [make_task("node1"), make_task("node2"), make_task("node3")], ["node2"]),
+    (Target(role="most-web"), [make_task("node1"), make_task("node3", slot=1), make_task("node3", slot=2)], ["node3"]),
+    (Target(role="manager"), [], ["node1"]),
+    (Target(role="worker"), [], ["node2", "node3"]),
+    (Target(role="db"), [], ["node3"]),
+    (Target(label="chaos.lb=true"), [], ["node1"]),
+    (Target(node="node2"), [], ["node2"]),
+    (Target(node="node9"), [], []),
+])
+def test_target_candidates(target, tasks, expected):
+    assert targets.candidates(target, NODES, tasks) == expected
+
+
+def test_a_seed_makes_the_random_choice_repeatable():
+    picks = {targets.choose(Target(role="worker", seed=7), NODES, []) for _ in range(5)}
+    assert len(picks) == 1
+
+
+def test_no_matching_node_is_an_error_naming_the_target():
+    with pytest.raises(ClusterError, match="web-worker"):
+        targets.choose(Target(role="web-worker"), NODES, [make_task("node1")])
+
+
+def test_the_ledger_returns_pending_heals_last_in_first_out(tmp_path):
+    run_dir = tmp_path / "run-1"
+    run_dir.mkdir()
+    ledger = HealLedger(run_dir)
+    for i in range(3):
+        ledger.record(LedgerEntry(id=str(i), kind="node-halt", target=f"node{i}"))
+    ledger.mark_healed("1")
+    assert [e.id for e in ledger.pending()] == ["2", "0"]
+    assert runs_with_pending_heals(tmp_path) == [run_dir]
+    # a fresh ledger object (a new process after a crash) sees the same
+    assert [e.id for e in HealLedger(run_dir).pending()] == ["2", "0"]
+
+
+def test_heal_pending_rebuilds_faults_from_the_ledger_and_heals_them(tmp_path):
+    cluster = FakeCluster()
+    cluster.halt_node("node2")
+    ledger = HealLedger(tmp_path)
+    ledger.record(LedgerEntry(id="0-node-halt", kind="node-halt", target="node2", params={"rejoin_timeout": 1}))
+    assert heal_pending(ledger, FaultContext(cluster)) == [("0-node-halt", True)]
+    assert cluster.states["node2"] == "running"
+    assert ledger.pending() == []
+
+
+def snapshot_with(*tasks):
+    return ServiceSnapshot("chaos_web", "web:v1", 3, "updating", "", "x", tuple(tasks))
+
+
+def test_the_scheduler_records_the_heal_before_injecting_and_heals_at_the_end(tmp_path):
+    cluster = FakeCluster()
+    journal = Journal(tmp_path / "journal.jsonl")
+    ledger = HealLedger(tmp_path)
+    spec = FaultSpec(kind="node-halt", at={"tasks_replaced": 1}, params={"rejoin_timeout": 1})
+    scheduler = FaultScheduler([spec], FaultContext(cluster), journal, ledger, "chaos")
+    tasks = snapshot_with(make_task("node1"), make_task("node2"), make_task("node3"))
+
+    scheduler.tick({"upgrade": 0.0}, tasks, tasks_replaced=0)
+    assert cluster.states["node2"] == "running"
+    scheduler.tick({"upgrade": 0.0}, tasks, tasks_replaced=1)
+    assert cluster.states["node2"] == "stopped"
+    assert [e.target for e in ledger.pending()] == ["node2"]
+
+    scheduler.heal_all()
+    assert cluster.states["node2"] == "running"
+    assert ledger.pending() == []
+    types = [e.type for e in read_journal(journal.path)]
+    assert types == ["fault.inject", "fault.verify", "fault.heal"]
+
+
+def test_a_fault_with_a_duration_is_healed_when_its_time_is_up(tmp_path):
+    cluster = FakeCluster()
+    spec = FaultSpec(kind="node-halt", at={"phase": "upgrade"}, duration=0, params={"rejoin_timeout": 1})
+    scheduler = FaultScheduler([spec], FaultContext(cluster), Journal(tmp_path / "j.jsonl"), HealLedger(tmp_path), "c")
+    tasks = snapshot_with(make_task("node2"))
+    scheduler.tick({"upgrade": 0.0}, tasks, 0)
+    assert cluster.states["node2"] == "stopped"
+    scheduler.tick({"upgrade": 0.0}, tasks, 0)
+    assert cluster.states["node2"] == "running"
+
+
+def test_a_heal_that_fails_stays_pending_for_the_heal_command(tmp_path):
+    cluster = FakeCluster([make_node("node1", role="manager"), make_node("node2")])
+    cluster.start_node = lambda node: (_ for _ in ()).throw(RuntimeError("vagrant exploded"))
+    cluster.halt_node("node2")
+    ledger = HealLedger(tmp_path)
+    ledger.record(LedgerEntry(id="f", kind="node-halt", target="node2"))
+    assert heal_pending(ledger, FaultContext(cluster)) == [("f", False)]
+    assert [e.id for e in ledger.pending()] == ["f"]

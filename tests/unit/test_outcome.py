@@ -1,0 +1,88 @@
+"""Upgrade, rollback and write-integrity verdicts from synthetic journals and samples."""
+
+from harness.analysis import analyze
+from harness.analysis.outcome import lost_writes, rollback_outcome, upgrade_outcome
+from harness.analysis.samples import Sample
+from harness.journal import Event
+from harness.scenario import Scenario
+
+
+def ev(t, type, **data):
+    return Event(t, type, data)
+
+
+def served(t, version="v1", ok=True):
+    return Sample(t=t, end=t + 0.01, ok=ok, version=version if ok else None)
+
+
+ROLLBACK_JOURNAL = [
+    ev(0, "run.start", scenario=Scenario(name="x").model_dump(mode="json"), run_id="r"),
+    ev(10, "upgrade.requested", from_version="v1", to_version="v3-broken"),
+    ev(15, "engine.update_state", state="rollback_started"),
+    ev(22, "engine.update_state", state="rollback_completed"),
+    ev(23, "upgrade.settled", outcome="rolled_back", update_state="rollback_completed"),
+    ev(23, "phase.start", phase="observe"),
+    ev(40, "engine.final", replicas=3, running={"v1": 3}),
+    ev(40, "phase.end", phase="observe"),
+]
+
+
+def test_upgrade_outcome_and_time_to_settle_come_from_the_journal():
+    result = upgrade_outcome(ROLLBACK_JOURNAL)
+    assert result["outcome"] == "rolled_back"
+    assert result["duration"] == 13
+
+
+def test_a_verified_rollback_times_from_trigger_to_steady_old_version():
+    samples = [served(t) for t in range(10, 16)] + [served(16, ok=False), served(17, "v3-broken")]
+    samples += [served(t) for t in range(18, 40)]
+    result = rollback_outcome(ROLLBACK_JOURNAL, samples, "v1", verify_window=5)
+    assert result["success"] is True and result["reasons"] == []
+    assert result["time_to_rollback"] == 22 - 15  # engine completion came after steady v1 (t=18)
+
+
+def test_rollback_that_the_engine_calls_complete_fails_when_new_version_still_serves():
+    samples = [served(t) for t in range(10, 37)] + [served(37, "v3-broken"), served(38), served(39)]
+    result = rollback_outcome(ROLLBACK_JOURNAL, samples, "v1", verify_window=5)
+    assert result["success"] is False
+    assert "1 of 5 responses" in result["reasons"][0]
+    assert result["time_to_rollback"] is None
+
+
+def test_rollback_fails_when_tasks_at_the_end_are_not_all_old():
+    journal = [e if e.type != "engine.final" else ev(40, "engine.final", replicas=3, running={"v1": 2, "v3-broken": 1})
+               for e in ROLLBACK_JOURNAL]
+    result = rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)
+    assert result["success"] is False
+    assert "running tasks at the end" in result["reasons"][0]
+
+
+def test_no_rollback_event_means_not_triggered():
+    journal = [e for e in ROLLBACK_JOURNAL if "rollback" not in str(e.get("state"))]
+    assert rollback_outcome(journal, [], "v1", 5)["triggered"] is False
+
+
+def test_lost_writes_are_acknowledged_ids_missing_from_the_readback():
+    samples = [Sample(t=1, end=1.1, ok=True, kind="write", write_id=i) for i in ("a", "b", "c")]
+    samples.append(Sample(t=2, end=3, ok=False, kind="write", write_id="d"))  # never acknowledged
+    result = lost_writes([ev(50, "readback", ok=True, ids=["a", "c"])], samples)
+    assert result == {"acknowledged": 3, "lost": 1, "lost_ids": ["b"], "error": None}
+
+
+def test_a_failed_readback_leaves_lost_writes_unknown():
+    result = lost_writes([ev(50, "readback", ok=False, error="timed out")], [])
+    assert result["lost"] is None and result["error"] == "timed out"
+
+
+def test_the_report_judges_expectations_and_fails_on_an_unmet_one():
+    scenario = Scenario(name="x", expect={"max_downtime": 1, "max_lost_writes": 0}).model_dump(mode="json")
+    journal = [ev(0, "run.start", scenario=scenario, run_id="r", load={"rate": 10}),
+               ev(60, "readback", ok=True, ids=[]), ev(61, "run.end", status="completed")]
+    samples = [served(1), served(2, ok=False), served(4)]
+    report = analyze(journal, samples)
+    verdicts = {v["name"]: v for v in report["verdicts"]}
+    assert report["downtime"] == 2
+    assert verdicts["max_downtime"]["passed"] is False
+    assert verdicts["max_downtime"]["measured"] == "2.000s"
+    assert verdicts["max_lost_writes"]["passed"] is True
+    assert report["passed"] is False

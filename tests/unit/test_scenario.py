@@ -1,0 +1,88 @@
+"""Scenario validation: every error names the file, the key, the bad value and what is allowed."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ScenarioError
+from harness.scenario import load_scenario, parse_duration
+
+SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_every_shipped_scenario_is_valid(path):
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem
+
+
+def test_the_shipped_scenarios_include_both_seed_scenarios():
+    assert {"halted-node.yaml", "bad-release-rollback.yaml"} <= {p.name for p in SCENARIOS}
+
+
+def write(tmp_path, text):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+def error_of(path) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.exit_code == 2
+    return str(caught.value)
+
+
+def test_a_bad_enum_value_names_file_key_value_and_allowed_values(tmp_path):
+    path = write(tmp_path, "name: x\nstrategy:\n  update_config:\n    failure_action: explode\n")
+    message = error_of(path)
+    assert str(path) in message
+    assert "strategy.update_config.failure_action" in message
+    assert "'explode'" in message
+    assert "'pause', 'continue' or 'rollback'" in message
+
+
+def test_a_typo_in_a_key_is_an_error_not_ignored(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nload:\n  rat: 50\n"))
+    assert "load.rat" in message and "unknown key" in message
+
+
+def test_a_bad_duration_says_what_a_duration_looks_like(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nphases:\n  warmup: soon\n"))
+    assert "phases.warmup" in message and "'soon'" in message and "5s, 500ms or 2m" in message
+
+
+def test_an_unknown_web_version_lists_the_versions_there_are(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nstack:\n  to_version: v9\n"))
+    assert "stack.to_version" in message and "'v9'" in message and "'v3-broken'" in message
+
+
+def test_an_unknown_fault_lists_the_known_faults(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nfaults:\n  - kind: meteor\n"))
+    assert "faults.0.kind" in message and "'meteor'" in message and "node-halt" in message
+
+
+def test_fault_parameters_are_checked_against_the_plugin_model(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nfaults:\n  - kind: node-halt\n    params: {mode: gently}\n"))
+    assert "faults.0.params.mode" in message and "'gently'" in message and "'graceful' or 'forced'" in message
+
+
+def test_a_target_needs_exactly_one_selector(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nfaults:\n  - kind: node-halt\n    target: {node: node2, role: db}\n"))
+    assert "faults.0.target" in message and "exactly one of node, label or role" in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    message = error_of(write(tmp_path, "name: Bad Name\nload:\n  rate: -1\n"))
+    assert "2 problems" in message and "name" in message and "load.rate" in message
+
+
+def test_invalid_yaml_and_missing_files_are_scenario_errors(tmp_path):
+    assert "not valid YAML" in error_of(write(tmp_path, "name: [unclosed\n"))
+    assert "cannot read" in error_of(tmp_path / "missing.yaml")
+    assert "a scenario is a mapping" in error_of(write(tmp_path, "- just\n- a list\n"))
+
+
+@pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("5s", 5.0), ("2m", 120.0), (3, 3.0), ("1.5s", 1.5)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
