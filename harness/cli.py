@@ -223,3 +223,7 @@ def faults_list() -> None:
     for name, plugin in sorted(available().items()):
         params = ", ".join(f"{key}={field.default!r}" for key, field in plugin.Params.model_fields.items())
         click.echo(f"{name}\t{plugin.description}\n\tparams: {params or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -182,11 +182,15 @@ class Cluster:
 
     def _privileged_ok(self, image: str) -> bool:
         """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""
+        probe = self._client.containers.create(image, entrypoint=["true"], privileged=True,
+                                               labels={CLUSTER_LABEL: self.config.name})
         try:
-            self._client.containers.run(image, entrypoint=["true"], privileged=True, remove=True)
+            probe.start()
             return True
         except APIError:
             return False
+        finally:
+            probe.remove(force=True, v=True)
 
     def _run_on_manager(self, argv: list[str], stdin: bytes | None) -> str:
         result = self.exec(self.state.manager, argv, stdin)

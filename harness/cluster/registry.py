@@ -38,6 +38,8 @@ class Registry:
             if container.status != "running":
                 container.start()
         except NotFound:
+            volume = self._client.volumes.create(f"{self.container_name}-data",
+                                                 labels={CLUSTER_LABEL: self._cluster})
             self._client.containers.run(
                 image,
                 name=self.container_name,
@@ -45,7 +47,7 @@ class Registry:
                 network=self._network,
                 networking_config={self._network: self._client.api.create_endpoint_config(aliases=[REGISTRY_ALIAS])},
                 ports={"5000/tcp": ("127.0.0.1", self._port)},
-                volumes={f"{self.container_name}-data": {"bind": "/var/lib/docker-registry", "mode": "rw"}},
+                volumes={volume.name: {"bind": "/var/lib/docker-registry", "mode": "rw"}},
                 labels={CLUSTER_LABEL: self._cluster, ROLE_LABEL: "registry"},
                 restart_policy={"Name": "unless-stopped"},
             )

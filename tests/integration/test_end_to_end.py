@@ -1,0 +1,115 @@
+"""The seed scenarios, shortened, on a real cluster: Vagrant nodes, Swarm, registry, HAProxy, Locust."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from harness import stack
+from harness.analysis import downtime as dt
+from harness.analysis.samples import read_samples
+from harness.dockerhost import CLUSTER_LABEL, host_docker
+from harness.journal import read_journal
+from harness.ledger import HealLedger
+from harness.runner import Runner
+from harness.scenario import Phases, load_scenario
+from harness.waiting import wait_until
+
+pytestmark = pytest.mark.docker
+SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios")
+
+
+def shortened(name: str, **phases):
+    scenario = load_scenario(os.path.join(SCENARIOS, f"{name}.yaml"))
+    return scenario.model_copy(update={"phases": Phases(**{**scenario.phases.model_dump(), **phases})})
+
+
+def events_of(run_dir, type):
+    return [e for e in read_journal(run_dir / "journal.jsonl") if e.type == type]
+
+
+def test_halted_node_during_in_service_upgrade(cluster, tmp_path):
+    scenario = shortened("halted-node", warmup=5, observe=8, verify_window=5)
+    result = Runner(scenario, cluster, tmp_path).run()
+    report, run_dir = result.report, result.run_dir
+
+    (inject,) = events_of(run_dir, "fault.inject")
+    assert inject.get("target") not in (cluster.state.manager, cluster.db_node)
+    downs = [e for e in events_of(run_dir, "engine.node_state") if e.get("node") == inject.get("target")]
+    assert any(e.get("state") == "down" for e in downs), "Swarm never reported the halted node down"
+    assert report["faults"][0]["time_to_effect"] > 0
+
+    samples = read_samples(run_dir / "samples.jsonl")
+    (start,), (stop,) = events_of(run_dir, "load.start"), events_of(run_dir, "load.stop")
+    expected = scenario.load.rate * (stop.t - start.t)
+    assert len(samples) == report["load"]["samples"]
+    assert 0.8 * expected <= len(samples) <= 1.25 * expected, (len(samples), expected)
+
+    (settled,) = events_of(run_dir, "upgrade.settled")
+    assert report["upgrade"]["outcome"] == settled.get("outcome") == "completed"
+    assert report["downtime"] == pytest.approx(dt.downtime(dt.outages(samples)))
+    assert report["writes"]["lost"] == 0
+    assert cluster.engine.service(stack.WEB_SERVICE).converged_on("v2")
+    assert HealLedger(run_dir).pending() == []
+
+
+def test_bad_release_is_rolled_back_and_v1_serves_again(cluster, tmp_path):
+    scenario = shortened("bad-release-rollback", warmup=5, observe=12, verify_window=8)
+    report = Runner(scenario, cluster, tmp_path).run().report
+
+    assert report["upgrade"]["outcome"] == "rolled_back"
+    assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
+    assert report["rollback"]["time_to_rollback"] > 0
+    assert "v3-broken" not in Counter(t.version for t in cluster.engine.service(stack.WEB_SERVICE).running())
+    assert [stack.probe(cluster.lb_url) for _ in range(10)] == ["v1"] * 10
+    assert report["passed"] is True, report["verdicts"]
+
+
+def test_an_interrupted_run_heals_its_fault(cluster, tmp_path):
+    scenario = tmp_path / "hold.yaml"
+    scenario.write_text(
+        "name: interrupted\nphases: {warmup: 60s, observe: 1s, verify_window: 1s}\n"
+        "faults:\n  - kind: node-halt\n    target: {role: worker, seed: 1}\n    at: {phase: warmup, offset: 1s}\n"
+    )
+    config = cluster.config
+    env = {**os.environ, "CHAOS_HOME": str(config.workdir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "--cluster", config.name, "run", str(scenario),
+         "--reports", str(tmp_path / "reports")], env=env)
+    try:
+        ledger_path = wait_until(lambda: next((tmp_path / "reports").glob("*/heal-ledger.jsonl"), None),
+                                 timeout=120, what="the fault to be recorded")
+        target = HealLedger(ledger_path.parent).pending()[0].target
+        wait_until(lambda: cluster.node_states()[target] == "stopped", timeout=60, what=f"{target} halted")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=180) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert cluster.node_states()[target] == "running"
+    assert HealLedger(ledger_path.parent).pending() == []
+    assert events_of(ledger_path.parent, "run.end")[0].get("status") == "interrupted"
+
+
+def test_teardown_removes_everything_the_cluster_made_and_nothing_else(cluster):
+    name = cluster.config.name
+    client = host_docker()
+    assert f"{name}-node1" in {c.name for c in client.containers.list(all=True)}
+    bystander = client.volumes.create(f"{name}-bystander-not-ours")  # named like ours, but not labelled
+    try:
+        cluster.down()
+        assert client.volumes.get(bystander.name) is not None
+    finally:
+        bystander.remove()
+    label = {"label": f"{CLUSTER_LABEL}={name}"}
+    assert client.containers.list(all=True, filters=label) == []
+    assert client.networks.list(filters=label) == []
+    assert client.volumes.list(filters=label) == []
+    assert not [v for v in client.volumes.list() if v.name.startswith(f"{name}-node")]
+    assert not cluster.config.state_dir.exists()

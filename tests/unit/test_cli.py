@@ -1,0 +1,48 @@
+"""The command line: invalid input is refused before anything starts, with exit code 2."""
+
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.testing import write_run_dir
+from harness.scenario import Scenario
+
+
+def test_run_refuses_an_invalid_scenario_before_touching_docker(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nload: {rate: 0}\n")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster must not be touched for an invalid scenario")
+
+    monkeypatch.setattr("harness.cli.Cluster", no_cluster)
+    result = CliRunner().invoke(main, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert "load.rate" in result.output and "greater than 0" in result.output
+
+
+def test_validate_accepts_the_shipped_scenarios():
+    result = CliRunner().invoke(main, ["validate", "scenarios/halted-node.yaml", "scenarios/bad-release-rollback.yaml"])
+    assert result.exit_code == 0, result.output
+
+
+def test_faults_list_names_every_fault_with_its_parameters():
+    result = CliRunner().invoke(main, ["faults", "list"])
+    assert result.exit_code == 0
+    assert "node-halt" in result.output and "mode='graceful'" in result.output
+
+
+def test_report_re_renders_from_the_run_directory_and_exits_1_on_a_failed_expectation(tmp_path):
+    scenario = Scenario(name="x", expect={"max_downtime": 0.5}).model_dump(mode="json")
+    run_dir = write_run_dir(tmp_path / "run", [
+        {"t": 0, "type": "run.start", "scenario": scenario, "run_id": "run", "load": {"rate": 1, "timeout": 1}},
+        {"t": 9, "type": "readback", "ok": True, "ids": []},
+        {"t": 10, "type": "run.end", "status": "completed"},
+    ], [
+        {"t": 1, "end": 1.1, "ok": True, "version": "v1"},
+        {"t": 2, "end": 3.0, "ok": False, "error": "timeout"},
+        {"t": 3, "end": 3.1, "ok": True, "version": "v1"},
+    ])
+    result = CliRunner().invoke(main, ["report", str(run_dir)])
+    assert result.exit_code == 1
+    assert (run_dir / "report.json").exists()
+    assert "max_downtime" in result.output and "FAIL" in result.output
