@@ -25,6 +25,7 @@ from pathlib import Path
 from harness import stack
 from harness.analysis import analyze_run_dir
 from harness.cluster import Cluster
+from harness.engine.base import Engine, ServiceSnapshot
 from harness.errors import HarnessError, RunInterrupted
 from harness.faults.base import FaultContext
 from harness.faults.schedule import FaultScheduler
@@ -64,6 +65,7 @@ class Runner:
     def run(self) -> RunResult:
         """Run every phase; return the analysed result (also written to ``report.json``)."""
         self.run_dir.mkdir(parents=True, exist_ok=False)
+        self._progress(f"run directory {self.run_dir}")
         journal = Journal(self.run_dir / JOURNAL_FILE)
         engine = self.cluster.engine
         scenario = self.scenario
@@ -124,12 +126,14 @@ class Runner:
         yield
         journal.write("phase.end", phase=name)
 
-    def _watch(self, watcher, faults, upgrade, seconds: float, load: LoadProcess) -> None:
+    def _watch(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: InServiceUpgrade,
+               seconds: float, load: LoadProcess) -> None:
         deadline = time.time() + seconds
         while time.time() < deadline:
             self._tick(watcher, faults, upgrade, load)
 
-    def _upgrade(self, journal: Journal, watcher, faults, upgrade: InServiceUpgrade, load: LoadProcess) -> None:
+    def _upgrade(self, journal: Journal, watcher: EngineWatcher, faults: FaultScheduler,
+                 upgrade: InServiceUpgrade, load: LoadProcess) -> None:
         upgrade.start(journal)
         deadline = time.time() + self.scenario.strategy.timeout
         outcome = None
@@ -144,7 +148,8 @@ class Runner:
                       running=dict(Counter(t.version for t in last.running())) if last else {})
         self._progress(f"upgrade {outcome}")
 
-    def _tick(self, watcher, faults, upgrade, load: LoadProcess):
+    def _tick(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: InServiceUpgrade,
+              load: LoadProcess) -> ServiceSnapshot | None:
         started = time.time()
         snapshot = watcher.poll()
         faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshot) if snapshot else 0)
@@ -153,7 +158,7 @@ class Runner:
         time.sleep(max(0.0, POLL_INTERVAL - (time.time() - started)))
         return snapshot
 
-    def _record_final(self, journal: Journal, engine) -> None:
+    def _record_final(self, journal: Journal, engine: Engine) -> None:
         snapshot = engine.service(stack.WEB_SERVICE)
         journal.write("engine.final", service=stack.WEB_SERVICE, replicas=snapshot.replicas,
                       update_state=snapshot.update_state,

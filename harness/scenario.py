@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -209,6 +209,24 @@ def format_errors(path: Path, errors: list[dict[str, Any]]) -> str:
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = error["msg"]
         if error.get("type") == "extra_forbidden":
-            message = "unknown key"
+            allowed = _keys_at(tuple(error["loc"][:-1]))
+            message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
         lines.append(f"  {key}: got {error.get('input')!r}: {message}")
     return "\n".join(lines)
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the scenario model accepts at ``loc`` (list indexes skipped)."""
+    model: type[BaseModel] | None = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if model else None
+        model = _model_in(field.annotation) if field else None
+    return sorted(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg))), None)

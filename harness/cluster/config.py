@@ -22,6 +22,7 @@ class ClusterConfig:
 
     name: str = "chaos"
     nodes: int = 3
+    node_prefix: str = "node"
     provider: str = "docker"
     lb_port: int = 18080
     lb_admin_port: int = 19999
@@ -34,7 +35,7 @@ class ClusterConfig:
 
     @property
     def node_names(self) -> list[str]:
-        return [f"node{i}" for i in range(1, self.nodes + 1)]
+        return [f"{self.node_prefix}{i}" for i in range(1, self.nodes + 1)]
 
     @property
     def manager(self) -> str:

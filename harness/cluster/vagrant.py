@@ -54,6 +54,7 @@ class VagrantNodes:
             "VAGRANT_DEFAULT_PROVIDER": state.provider,
             "CHAOS_CLUSTER": state.name,
             "CHAOS_NODES": str(len(state.nodes)),
+            "CHAOS_NODE_PREFIX": state.nodes[0].rstrip("0123456789"),
             "CHAOS_NODE_IMAGE": state.node_image,
             "CHAOS_NETWORK": f"{state.name}-net",
             "CHAOS_NODE_IPS": ",".join(state.node_ips[n] for n in state.nodes),

@@ -44,7 +44,12 @@ def test_a_bad_enum_value_names_file_key_value_and_allowed_values(tmp_path):
 
 def test_a_typo_in_a_key_is_an_error_not_ignored(tmp_path):
     message = error_of(write(tmp_path, "name: x\nload:\n  rat: 50\n"))
-    assert "load.rat" in message and "unknown key" in message
+    assert "load.rat" in message and "unknown key; allowed here: rate, timeout, write_ratio" in message
+
+
+def test_an_unknown_key_inside_a_list_item_lists_that_item_keys(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nfaults:\n  - kind: node-halt\n    when: now\n"))
+    assert "faults.0.when" in message and "allowed here: at, duration, kind, params, target" in message
 
 
 def test_a_bad_duration_says_what_a_duration_looks_like(tmp_path):
