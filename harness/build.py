@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -30,16 +31,21 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 Progress = Callable[[str], None]
 
 
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
+TOXIPROXY_VERSION = "v2.5.0"
+
+
 @dataclass(frozen=True)
 class ImageSpec:
-    """One image: a build context under ``dockerfiles/`` plus build arguments."""
+    """One image: a build context under ``dockerfiles/``, build arguments, and binaries built on the host."""
 
     context: str
     build_args: dict[str, str] = field(default_factory=dict)
+    go_binaries: dict[str, str] = field(default_factory=dict)  # file name in the context -> module@version
 
     def content_hash(self, base_image_id: str) -> str:
         digest = hashlib.sha256(base_image_id.encode())
-        digest.update(json.dumps(self.build_args, sort_keys=True).encode())
+        digest.update(json.dumps([self.build_args, self.go_binaries], sort_keys=True).encode())
         root = DOCKERFILES / self.context
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(root)).encode())
@@ -49,6 +55,7 @@ class ImageSpec:
 
 NODE_IMAGE = ImageSpec("node")
 REGISTRY_IMAGE = ImageSpec("registry")
+TOXIPROXY_IMAGE = ImageSpec("toxiproxy", go_binaries={"toxiproxy-server": f"{TOXIPROXY_MODULE}@{TOXIPROXY_VERSION}"})
 # The stack under test, keyed by (repository, tag) as pushed to the cluster registry.
 STACK_IMAGES: dict[tuple[str, str], ImageSpec] = {
     ("web", "v1"): ImageSpec("web", {"APP_VERSION": "v1"}),
@@ -81,9 +88,18 @@ class ImageBuilder:
         if self._exists(tag):
             return tag
         self._progress(f"building {tag}")
+        with tempfile.TemporaryDirectory(prefix="chaos-build-") as tmp:
+            context = Path(tmp) / spec.context
+            shutil.copytree(DOCKERFILES / spec.context, context)
+            for name, module in spec.go_binaries.items():
+                shutil.copy(go_install(module, self._progress), context / name)
+            self._build(spec, tag, base, context)
+        return tag
+
+    def _build(self, spec: ImageSpec, tag: str, base: str, context: Path) -> None:
         try:
             self._client.images.build(
-                path=str(DOCKERFILES / spec.context),
+                path=str(context),
                 tag=tag,
                 buildargs={"BASE_IMAGE": base, **spec.build_args},
                 labels={f"{LABEL_PREFIX}.image": spec.context},
@@ -95,7 +111,6 @@ class ImageBuilder:
             raise HarnessError(f"building image {tag} failed: {error.msg}\n{log}") from error
         except APIError as error:
             raise EnvironmentProblem(f"the Docker engine refused to build {tag}: {error}") from error
-        return tag
 
     def _exists(self, tag: str) -> bool:
         try:
@@ -128,6 +143,23 @@ class ImageBuilder:
             _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
             repository, tag = BOOTSTRAPPED_BASE.split(":")
             self._client.api.import_image(src=str(archive), repository=repository, tag=tag)
+
+
+def go_install(module: str, progress: Progress) -> Path:
+    """Build a Go module's command with the machine's Go, cached per module and version."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chaos-harness" / "go"
+    binary = cache / hashlib.sha256(module.encode()).hexdigest()[:12] / module.split("@")[0].rsplit("/", 1)[-1]
+    if binary.exists():
+        return binary
+    if shutil.which("go") is None:
+        raise EnvironmentProblem(f"building {module} needs Go: `apt-get install -y golang-go`")
+    progress(f"go install {module}")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["go", "install", module], capture_output=True, text=True,
+                            env={**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"})
+    if result.returncode != 0:
+        raise EnvironmentProblem(f"`go install {module}` failed: {result.stderr.strip()[-1500:]}")
+    return binary
 
 
 def _run(argv: list[str]) -> None:

@@ -53,11 +53,11 @@ def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str) -> No
 @_fails_cleanly
 def setup(config: ClusterConfig) -> None:
     """Build every image the harness needs (skips what is already built)."""
-    from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, ImageBuilder
+    from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, TOXIPROXY_IMAGE, ImageBuilder
     from harness.dockerhost import host_docker
 
     builder = ImageBuilder(host_docker(), _progress)
-    for spec in (NODE_IMAGE, REGISTRY_IMAGE, *STACK_IMAGES.values()):
+    for spec in (NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, *STACK_IMAGES.values()):
         builder.build(spec)
     _progress("images ready")
 
@@ -221,7 +221,8 @@ def faults_list() -> None:
     from harness.faults.registry import available
 
     for name, plugin in sorted(available().items()):
-        params = ", ".join(f"{key}={field.default!r}" for key, field in plugin.Params.model_fields.items())
+        params = ", ".join(f"{key}={field.get_default(call_default_factory=True)!r}"
+                           for key, field in plugin.Params.model_fields.items())
         click.echo(f"{name}\t{plugin.description}\n\tparams: {params or 'none'}")
 
 

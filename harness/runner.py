@@ -75,7 +75,8 @@ class Runner:
         faults = FaultScheduler(scenario.faults, FaultContext(self.cluster), journal, HealLedger(self.run_dir),
                                 self.cluster.config.name)
         upgrade = InServiceUpgrade(engine, stack.WEB_SERVICE, scenario.stack.from_version,
-                                   scenario.stack.to_version, scenario.strategy.update_config.policy())
+                                   scenario.stack.to_version, scenario.strategy.update_config.policy(),
+                                   scenario.stack.publish_on_upgrade)
         journal.write("run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
                       cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
                                "provider": self.cluster.state.provider},
@@ -85,8 +86,9 @@ class Runner:
         try:
             with _signals_raise_interrupt():
                 with self._phase(journal, "prepare"):
-                    stack.deploy_and_wait(engine, self.cluster.lb_url, scenario.stack.from_version,
-                                          scenario.stack.replicas)
+                    stack.deploy_and_wait(engine, self.cluster.lb_url, scenario.stack)
+                    if scenario.stack.fresh_pull:
+                        stack.forget_image(self.cluster.state.nodes, self.cluster.exec, scenario.stack.to_version)
                 load.start()
                 journal.write("load.start", pid=load.pid, users=load.users, rate=load.rate)
                 with self._phase(journal, "warmup"):

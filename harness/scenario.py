@@ -66,6 +66,10 @@ class Stack(Strict):
     from_version: Literal[WEB_VERSIONS] = "v1"  # type: ignore[valid-type]
     to_version: Literal[WEB_VERSIONS] = "v2"  # type: ignore[valid-type]
     replicas: int = Field(3, ge=1, le=12)
+    publish_on_upgrade: int | None = Field(None, ge=1024, le=65535,
+                                           description="the new version also publishes web on this host port")
+    db_placement: Literal["pinned", "floating"] = "pinned"
+    fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")
 
 
 class Strategy(Strict):

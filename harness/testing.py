@@ -46,8 +46,8 @@ class FakeEngine:
         assert self.snapshot is not None, "set FakeEngine.snapshot first"
         return self.snapshot
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy) -> None:
-        self.calls.append(("update_image", service, image, policy))
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None) -> None:
+        self.calls.append(("update_image", service, image, policy, publish))
 
     def rollback(self, service: str) -> None:
         self.calls.append(("rollback", service))
@@ -74,6 +74,9 @@ class FakeCluster:
 
     def node_states(self) -> dict[str, str]:
         return dict(self.states)
+
+    def node_addresses(self) -> dict[str, str]:
+        return {n.hostname: f"10.0.0.{i}" for i, n in enumerate(self.node_infos, 1)}
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
         self.commands.append((node, argv))

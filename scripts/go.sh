@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io vagrant debootstrap python3-venv iptables ca-certificates)
+APT_PACKAGES=(docker.io vagrant debootstrap golang-go python3-venv iptables ca-certificates)
 VENV=.venv
 DOCKERD_LOG=/var/log/chaos-harness-dockerd.log
 

@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 import docker
 from docker.errors import APIError, NotFound
+from toxiproxy.proxy import Proxy
 
-from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, ImageBuilder
+from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, TOXIPROXY_IMAGE, ImageBuilder
 from harness.cluster.config import ClusterConfig, ClusterState
-from harness.cluster.registry import Registry
+from harness.cluster.registry import Registry, RegistryProxy
 from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
@@ -79,6 +80,18 @@ class Cluster:
         """Node name to Vagrant state: running, stopped or not_created."""
         return self.nodes.status()
 
+    def registry_proxy_server(self) -> RegistryProxy:
+        """The Toxiproxy server the nodes pull through."""
+        return RegistryProxy(self._client, self.config.name, self.config.network_name, self.state.toxiproxy_port)
+
+    def registry_proxy(self) -> Proxy:
+        """The Toxiproxy proxy between the nodes and the registry."""
+        return self.registry_proxy_server().proxy()
+
+    def node_addresses(self) -> dict[str, str]:
+        """Node name to its address on the cluster network."""
+        return dict(self.state.node_ips)
+
     # -- lifecycle ---------------------------------------------------------------
 
     def up(self) -> ClusterState:
@@ -96,6 +109,8 @@ class Cluster:
             self.nodes.up()
         registry = Registry(self._client, self.config.name, self.config.network_name, self._state.registry_port)
         registry.ensure_running(builder.build(REGISTRY_IMAGE))
+        self._progress("starting Toxiproxy in front of the registry")
+        self.registry_proxy_server().ensure_running(builder.build(TOXIPROXY_IMAGE))
         for (repository, tag), spec in STACK_IMAGES.items():
             registry.push(builder.build(spec), repository, tag)
         engine = self.engine
@@ -140,6 +155,7 @@ class Cluster:
             lb_port=self.config.lb_port,
             lb_admin_port=self.config.lb_admin_port,
             registry_port=self.config.registry_port,
+            toxiproxy_port=self.config.toxiproxy_port,
             node_image=node_image,
             privileged=self._privileged_ok(node_image),
         )

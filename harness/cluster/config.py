@@ -27,6 +27,7 @@ class ClusterConfig:
     lb_port: int = 18080
     lb_admin_port: int = 19999
     registry_port: int = 15000
+    toxiproxy_port: int = 18474
     workdir: Path = field(default_factory=default_workdir)
 
     @property
@@ -61,6 +62,7 @@ class ClusterState:
     lb_port: int
     lb_admin_port: int
     registry_port: int
+    toxiproxy_port: int
     node_image: str
     privileged: bool = False
 

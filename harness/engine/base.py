@@ -106,8 +106,8 @@ class Engine(Protocol):
         """The current state of one service."""
         ...
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy) -> None:
-        """Start a rolling update of ``service`` to ``image``."""
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None) -> None:
+        """Start a rolling update of ``service`` to ``image`` (optionally publishing a new host port)."""
         ...
 
     def rollback(self, service: str) -> None:

@@ -125,12 +125,20 @@ class SwarmEngine:
             tasks=tasks,
         )
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy) -> None:
-        """Start a rolling update to ``image`` with every update field set from ``policy``."""
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None) -> None:
+        """Start a rolling update to ``image`` with every update field set from ``policy``.
+
+        ``publish`` makes the new version also publish its port 8080 on that
+        host port (host mode), as a release that opens a port does.
+        """
         def change(spec: dict) -> None:
             spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
             spec["UpdateConfig"] = _update_config(policy)
             spec["RollbackConfig"] = _update_config(policy, rollback=True)
+            if publish is not None:
+                endpoint = spec.setdefault("EndpointSpec", {"Mode": "dnsrr"})
+                endpoint["Ports"] = [*endpoint.get("Ports", []), {"Protocol": "tcp", "TargetPort": 8080,
+                                                                   "PublishedPort": publish, "PublishMode": "host"}]
         self._update(service, change)
 
     def force_redistribute(self, service: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
+from toxiproxy.proxy import Proxy
 
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import Engine
@@ -29,6 +30,10 @@ class NodeControl(Protocol):
     def start_node(self, node: str) -> None: ...
 
     def node_states(self) -> dict[str, str]: ...
+
+    def node_addresses(self) -> dict[str, str]: ...
+
+    def registry_proxy(self) -> Proxy: ...
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult: ...
 

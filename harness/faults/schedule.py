@@ -11,6 +11,7 @@ from harness.faults.base import Fault, FaultContext
 from harness.journal import Journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario import FaultSpec
+from harness.stack import DB_SERVICE
 
 
 @dataclass
@@ -50,8 +51,9 @@ class FaultScheduler:
         heal_pending(self._ledger, self._ctx, self._journal)
 
     def _inject(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None) -> None:
-        nodes = self._ctx.cluster.engine.nodes()
-        target = targets.choose(spec.target, nodes, snapshot.placed() if snapshot else [])
+        engine = self._ctx.cluster.engine
+        db_tasks = engine.service(DB_SERVICE).placed() if spec.target.role == "db" else []
+        target = targets.choose(spec.target, engine.nodes(), snapshot.placed() if snapshot else [], db_tasks)
         entry = LedgerEntry(id=f"{index}-{spec.kind}", kind=spec.kind, target=target, params=spec.params,
                             cluster=self._cluster)
         fault = registry.create(spec.kind, spec.params, target)

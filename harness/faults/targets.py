@@ -12,8 +12,9 @@ from harness.scenario import Target
 DB_LABEL = "chaos.db"
 
 
-def candidates(target: Target, nodes: list[NodeInfo], web_tasks: list[TaskInfo]) -> list[str]:
-    """Every node matching ``target``, sorted by name."""
+def candidates(target: Target, nodes: list[NodeInfo], web_tasks: list[TaskInfo],
+               db_tasks: list[TaskInfo] = ()) -> list[str]:
+    """Every node matching ``target``, sorted by name. The db role is where the db task is placed."""
     by_name = {n.hostname: n for n in nodes}
     web_count = Counter(t.node for t in web_tasks)
     if target.node is not None:
@@ -26,7 +27,8 @@ def candidates(target: Target, nodes: list[NodeInfo], web_tasks: list[TaskInfo])
     elif target.role == "worker":
         matched = [n.hostname for n in nodes if n.role == "worker"]
     elif target.role == "db":
-        matched = [n.hostname for n in nodes if n.labels.get(DB_LABEL) == "true"]
+        matched = sorted({t.node for t in db_tasks if t.node in by_name}) or [
+            n.hostname for n in nodes if n.labels.get(DB_LABEL) == "true"]
     elif target.role == "most-web":
         top = max(web_count.values(), default=0)
         matched = [name for name, count in web_count.items() if count == top and top > 0]
@@ -38,9 +40,10 @@ def candidates(target: Target, nodes: list[NodeInfo], web_tasks: list[TaskInfo])
     return sorted(matched)
 
 
-def choose(target: Target, nodes: list[NodeInfo], web_tasks: list[TaskInfo]) -> str:
+def choose(target: Target, nodes: list[NodeInfo], web_tasks: list[TaskInfo],
+           db_tasks: list[TaskInfo] = ()) -> str:
     """The one node to hit: the first candidate, or a seeded random one."""
-    found = candidates(target, nodes, web_tasks)
+    found = candidates(target, nodes, web_tasks, db_tasks)
     if not found:
         raise ClusterError(f"no node matches fault target {target.model_dump(exclude_none=True)}; "
                            f"nodes: {sorted(n.hostname for n in nodes)}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from string import Template
 
 from harness.cluster.registry import NODE_REGISTRY
 from harness.engine.base import ServiceSnapshot
 from harness.engine.swarm import SwarmEngine
+from harness.scenario import Stack
 from harness.waiting import wait_until
 
 STACK_NAME = "chaos"
@@ -17,16 +19,31 @@ WEB_SERVICE = f"{STACK_NAME}_web"
 COMPOSE_TEMPLATE = Path(__file__).with_name("stack.yml")
 
 
-def render(web_version: str, replicas: int) -> str:
-    """The compose document for the stack at ``web_version``."""
+DB_SERVICE = f"{STACK_NAME}_db"
+DB_CONSTRAINTS = {"pinned": "node.labels.chaos.db == true", "floating": "node.role == worker"}
+
+
+def render(web_version: str, replicas: int, db_placement: str = "pinned") -> str:
+    """The compose document for the stack at ``web_version``.
+
+    ``db_placement`` pins the database to the labelled node, or lets Swarm
+    move it to any worker, away from its node-local data.
+    """
     return Template(COMPOSE_TEMPLATE.read_text()).substitute(
-        registry=NODE_REGISTRY, web_version=web_version, web_replicas=replicas
+        registry=NODE_REGISTRY, web_version=web_version, web_replicas=replicas,
+        db_constraint=DB_CONSTRAINTS[db_placement],
     )
 
 
 def web_image(version: str) -> str:
     """The image reference nodes pull for a web version."""
     return f"{NODE_REGISTRY}/chaos/web:{version}"
+
+
+def forget_image(nodes: Iterable[str], run_on: Callable[[str, list[str]], object], version: str) -> None:
+    """Untag ``version`` on every node so that the upgrade must pull it from the registry."""
+    for node in nodes:
+        run_on(node, ["docker", "image", "rm", "-f", web_image(version)])
 
 
 def probe(lb_url: str, timeout: float = 1.0) -> str | None:
@@ -38,9 +55,10 @@ def probe(lb_url: str, timeout: float = 1.0) -> str | None:
         return None
 
 
-def deploy_and_wait(engine: SwarmEngine, lb_url: str, version: str, replicas: int, timeout: float = 180) -> None:
-    """Converge the stack on ``version`` with web tasks spread over the nodes, serving through the LB."""
-    engine.deploy_stack(STACK_NAME, render(version, replicas))
+def deploy_and_wait(engine: SwarmEngine, lb_url: str, spec: Stack, timeout: float = 180) -> None:
+    """Converge the stack on ``spec.from_version`` with web tasks spread over the nodes, serving through the LB."""
+    version, replicas = spec.from_version, spec.replicas
+    engine.deploy_stack(STACK_NAME, render(version, replicas, spec.db_placement))
     wait_until(lambda: _settled_on(engine.service(WEB_SERVICE), version), timeout=timeout,
                what=f"{replicas} web tasks running {version}", interval=1.0)
     if not _spread(engine.service(WEB_SERVICE), ready_nodes=len([n for n in engine.nodes() if n.state == "ready"])):

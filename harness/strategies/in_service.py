@@ -15,12 +15,14 @@ class InServiceUpgrade:
 
     name = "in-service"
 
-    def __init__(self, engine: Engine, service: str, old: str, new: str, policy: UpdatePolicy) -> None:
+    def __init__(self, engine: Engine, service: str, old: str, new: str, policy: UpdatePolicy,
+                 publish: int | None = None) -> None:
         self._engine = engine
         self._service = service
         self.old = old
         self.new = new
         self._policy = policy
+        self._publish = publish
         self._baseline_started_at: str | None = None
         self._baseline_tasks: set[str] | None = None
 
@@ -30,8 +32,9 @@ class InServiceUpgrade:
         self._baseline_started_at = baseline.update_started_at
         self._baseline_tasks = {t.id for t in baseline.tasks}
         journal.write("upgrade.requested", strategy=self.name, service=self._service,
-                      from_version=self.old, to_version=self.new, policy=self._policy.__dict__)
-        self._engine.update_image(self._service, web_image(self.new), self._policy)
+                      from_version=self.old, to_version=self.new, policy=self._policy.__dict__,
+                      publish=self._publish)
+        self._engine.update_image(self._service, web_image(self.new), self._policy, self._publish)
 
     def tasks_replaced(self, snapshot: ServiceSnapshot) -> int:
         """How many tasks of the new version this update has created so far (0 before it starts)."""

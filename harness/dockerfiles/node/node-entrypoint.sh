@@ -1,11 +1,29 @@
 #!/bin/sh
-# Start the node's Docker engine. The API listens on the cluster network so
-# the harness can drive Swarm; the private registry speaks plain HTTP.
-set -eu
-rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
-exec dockerd \
-  --host unix:///var/run/docker.sock \
-  --host tcp://0.0.0.0:2375 \
-  --insecure-registry "${CHAOS_REGISTRY:-registry:5000}" \
-  --storage-driver overlay2 \
-  ${DOCKERD_EXTRA_ARGS:-}
+# Supervise the node's Docker engine as an init system would: when dockerd
+# dies it is started again, once /run/chaos-harness/hold-dockerd is gone
+# (the daemon-crash fault holds it down for a while). tini is PID 1, so
+# signals sent to dockerd from inside the node (SIGSTOP) are not swallowed.
+set -u
+HOLD=/run/chaos-harness/hold-dockerd
+child=""
+
+stop() {
+  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+  [ -n "$child" ] && wait "$child" 2>/dev/null
+  exit 0
+}
+trap stop TERM INT
+
+while :; do
+  while [ -e "$HOLD" ]; do sleep 0.2; done
+  dockerd \
+    --host unix:///var/run/docker.sock \
+    --host tcp://0.0.0.0:2375 \
+    --insecure-registry "${CHAOS_REGISTRY:-registry:5000}" \
+    --storage-driver overlay2 \
+    ${DOCKERD_EXTRA_ARGS:-} &
+  child=$!
+  wait "$child"
+  echo "node-entrypoint: dockerd exited with $?; starting it again" >&2
+  sleep 1
+done

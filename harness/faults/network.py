@@ -1,0 +1,110 @@
+"""Network faults made with firewall rules inside the target node."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.faults.base import BaseFault, FaultContext
+from harness.faults.nodeshell import Rule, add_rules, delete_rules, has_rule, resolve
+
+VXLAN_PORT = "4789"
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _RuleFault(BaseFault):
+    """A fault that is a set of firewall rules on the target node."""
+
+    def rules(self, ctx: FaultContext) -> list[Rule]:
+        raise NotImplementedError
+
+    def inject(self, ctx: FaultContext) -> None:
+        add_rules(ctx, self.target, self.rules(ctx))
+
+    def heal(self, ctx: FaultContext) -> None:
+        delete_rules(ctx, self.target, self.rules(ctx))
+
+    def verify(self, ctx: FaultContext) -> bool:
+        return all(has_rule(ctx, self.target, rule) for rule in self.rules(ctx))
+
+
+class RegistryFirewallParams(_Params):
+    action: Literal["DROP", "REJECT"] = "DROP"
+    registry: str = Field("registry", description="registry host name as the nodes resolve it")
+
+
+class RegistryFirewall(_RuleFault):
+    """The node cannot reach the private registry: pulls of images it lacks fail."""
+
+    name = "registry-firewall"
+    description = "Firewall rule on the node toward the registry: its image pulls fail or hang."
+    Params = RegistryFirewallParams
+    params: RegistryFirewallParams
+
+    def rules(self, ctx: FaultContext) -> list[Rule]:
+        address = resolve(ctx, self.target, self.params.registry)
+        return [Rule("OUTPUT", ("-p", "tcp", "-d", address, "--dport", "5000"), self.params.action)]
+
+
+class PeerParams(_Params):
+    peers: list[str] = Field(default_factory=list, description="other nodes; empty = every other node")
+
+
+class _PeerFault(_RuleFault):
+    params: PeerParams
+
+    def peer_addresses(self, ctx: FaultContext) -> list[str]:
+        addresses = ctx.cluster.node_addresses()
+        peers = self.params.peers or [n for n in addresses if n != self.target]
+        return [addresses[p] for p in peers]
+
+
+class OverlayDrop(_PeerFault):
+    """Overlay (VXLAN) traffic between the node and its peers is dropped; the control plane still works."""
+
+    name = "overlay-drop"
+    description = "Drop overlay (VXLAN, UDP 4789) traffic between the node and its peers: services there are unroutable."
+    Params = PeerParams
+
+    def rules(self, ctx: FaultContext) -> list[Rule]:
+        rules = []
+        for address in self.peer_addresses(ctx):
+            rules.append(Rule("INPUT", ("-p", "udp", "-s", address, "--dport", VXLAN_PORT)))
+            rules.append(Rule("OUTPUT", ("-p", "udp", "-d", address, "--dport", VXLAN_PORT)))
+        return rules
+
+
+class Partition(_PeerFault):
+    """Every packet between the node and its peers is dropped: a network partition."""
+
+    name = "partition"
+    description = "Drop all traffic between the node and its peers: Swarm marks it Down, overlay routes break."
+    Params = PeerParams
+
+    def rules(self, ctx: FaultContext) -> list[Rule]:
+        rules = []
+        for address in self.peer_addresses(ctx):
+            rules.append(Rule("INPUT", ("-s", address)))
+            rules.append(Rule("OUTPUT", ("-d", address)))
+        return rules
+
+
+class PacketLossParams(_Params):
+    probability: float = Field(0.2, gt=0, le=1, description="share of packets dropped")
+
+
+class PacketLoss(_RuleFault):
+    """Random packet loss on everything the node receives from the cluster network."""
+
+    name = "packet-loss"
+    description = "Drop a random share of the packets the node receives (iptables statistic; no netem here)."
+    Params = PacketLossParams
+    params: PacketLossParams
+
+    def rules(self, ctx: FaultContext) -> list[Rule]:
+        share = f"{self.params.probability:.4f}"
+        return [Rule("INPUT", ("-i", "eth0", "-m", "statistic", "--mode", "random", "--probability", share))]

@@ -1,0 +1,86 @@
+"""Faults aimed at the workload on a node: a squatted host port, a killed task."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import ClusterError
+from harness.faults.base import BaseFault, FaultContext
+from harness.faults.nodeshell import process_state, run
+from harness.waiting import wait_until
+
+SQUATTER_PID_FILE = "/run/chaos-harness/port-{port}.pid"
+
+
+class PortConflictParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    port: int = Field(8081, ge=1, le=65535, description="host port the update will want on the node")
+
+
+class PortConflict(BaseFault):
+    """Another process binds a host port on the node before the update places a task that publishes it."""
+
+    name = "port-conflict"
+    description = "A process squats a published host port on the node: tasks there fail with address in use."
+    Params = PortConflictParams
+    params: PortConflictParams
+
+    @property
+    def _pid_file(self) -> str:
+        return SQUATTER_PID_FILE.format(port=self.params.port)
+
+    def inject(self, ctx: FaultContext) -> None:
+        port, pid_file = self.params.port, self._pid_file
+        run(ctx, self.target, ["sh", "-c",
+            f"mkdir -p $(dirname {pid_file}); "
+            f"socat TCP-LISTEN:{port},bind=0.0.0.0,reuseaddr,fork EXEC:/bin/true >/dev/null 2>&1 & "
+            f"echo $! > {pid_file}"], f"bind port {port}")
+
+    def heal(self, ctx: FaultContext) -> None:
+        pid = self._pid(ctx)
+        if pid and process_state(ctx, self.target, pid):
+            run(ctx, self.target, ["kill", pid], "stop the port squatter")
+        ctx.cluster.exec(self.target, ["rm", "-f", self._pid_file])
+
+    def verify(self, ctx: FaultContext) -> bool:
+        pid = self._pid(ctx)
+        listening = ctx.cluster.exec(self.target, ["sh", "-c", f"ss -Hltn 'sport = :{self.params.port}' | grep -q ."])
+        return bool(pid) and process_state(ctx, self.target, pid) not in ("", "Z") and listening.ok
+
+    def _pid(self, ctx: FaultContext) -> str:
+        result = ctx.cluster.exec(self.target, ["cat", self._pid_file])
+        return result.output.strip() if result.ok else ""
+
+
+class TaskKillParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field("chaos_web", description="swarm service whose task on the node is killed")
+    replace_timeout: float = Field(60.0, gt=0, description="seconds heal waits for the replacement")
+
+
+class TaskKill(BaseFault):
+    """One task container of the service on the node is killed (SIGKILL); Swarm replaces it."""
+
+    name = "task-kill"
+    description = "Kill one task container of a service on the node; heal waits until Swarm has replaced it."
+    Params = TaskKillParams
+    params: TaskKillParams
+
+    def inject(self, ctx: FaultContext) -> None:
+        output = run(ctx, self.target, ["docker", "ps", "-q", "--filter",
+                                        f"label=com.docker.swarm.service.name={self.params.service}"],
+                     "list task containers")
+        if not output.split():
+            raise ClusterError(f"no running task of {self.params.service} on {self.target} to kill")
+        run(ctx, self.target, ["docker", "kill", output.split()[0]], "kill a task container")
+
+    def heal(self, ctx: FaultContext) -> None:
+        wait_until(lambda: not self.verify(ctx), timeout=self.params.replace_timeout,
+                   what=f"{self.params.service} back at its desired task count")
+
+    def verify(self, ctx: FaultContext) -> bool:
+        """The service runs fewer tasks than it should."""
+        snapshot = ctx.cluster.engine.service(self.params.service)
+        return len(snapshot.running()) < snapshot.replicas
