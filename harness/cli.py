@@ -190,23 +190,26 @@ def report(run_dir: Path) -> None:
 @click.pass_obj
 @_fails_cleanly
 def heal(config: ClusterConfig, run_dir: Path | None, reports_dir: Path) -> None:
-    """Heal faults left pending by a crashed run (RUN_DIR, or every run under --reports)."""
+    """Heal what crashed runs left behind (RUN_DIR, or every run under --reports): faults and load processes."""
     from harness.faults.base import FaultContext
     from harness.faults.schedule import heal_pending
-    from harness.ledger import HealLedger, runs_with_pending_heals
+    from harness.ledger import HealLedger
+    from harness.load.runner import stop_orphaned_load
 
-    runs = [run_dir] if run_dir else runs_with_pending_heals(reports_dir)
-    if not runs:
-        _progress("nothing to heal")
-        return
-    ctx = FaultContext(Cluster(config, _progress))
-    failed = False
+    runs = [run_dir] if run_dir else sorted(p for p in reports_dir.glob("*") if p.is_dir())
+    failed, ctx = False, None
     for path in runs:
-        for fault_id, healed in heal_pending(HealLedger(path), ctx):
-            _progress(f"{path.name}: {fault_id} {'healed' if healed else 'NOT healed'}")
-            failed |= not healed
+        if (pid := stop_orphaned_load(path)) is not None:
+            _progress(f"{path.name}: stopped its load process {pid}")
+        ledger = HealLedger(path)
+        if ledger.pending():
+            ctx = ctx or FaultContext(Cluster(config, _progress))
+            for fault_id, healed in heal_pending(ledger, ctx):
+                _progress(f"{path.name}: {fault_id} {'healed' if healed else 'NOT healed'}")
+                failed |= not healed
     if failed:
         raise ClusterError("some faults could not be healed; see the messages above and retry `chaos-harness heal`")
+    _progress("nothing left to heal")
 
 
 @main.group()

@@ -66,9 +66,3 @@ class HealLedger:
             file.flush()
             os.fsync(file.fileno())
 
-
-def runs_with_pending_heals(reports_dir: Path) -> list[Path]:
-    """Run directories under ``reports_dir`` whose ledger still has pending heals."""
-    return sorted(
-        path.parent for path in reports_dir.glob(f"*/{LEDGER_FILE}") if HealLedger(path.parent).pending()
-    )

@@ -43,6 +43,7 @@ class TaskInfo:
     desired_state: str
     state: str
     error: str
+    timestamp: float = 0.0  # when the task reached its current state (epoch seconds)
 
     @property
     def version(self) -> str:

@@ -8,6 +8,7 @@ whole specs through the low-level API with every update field set.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -112,6 +113,7 @@ class SwarmEngine:
                 desired_state=t["DesiredState"],
                 state=t["Status"]["State"],
                 error=t["Status"].get("Err", ""),
+                timestamp=_epoch(t["Status"].get("Timestamp")),
             )
             for t in self._translate(f"list tasks of {name}", service.tasks)
         )
@@ -200,3 +202,12 @@ def _update_config(policy: UpdatePolicy, rollback: bool = False) -> dict:
         "MaxFailureRatio": policy.max_failure_ratio,
         "Order": policy.order,
     }
+
+
+def _epoch(timestamp: str | None) -> float:
+    """Docker's RFC 3339 timestamps (nanosecond precision) to epoch seconds; 0 when absent."""
+    if not timestamp:
+        return 0.0
+    seconds, _, fraction = timestamp.rstrip("Z").partition(".")
+    base = datetime.strptime(seconds, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return base + float(f"0.{fraction}" if fraction else 0)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -83,3 +84,39 @@ class LoadProcess:
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+
+def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:
+    """Stop the load process of a crashed run: the PID its journal recorded, if it still runs Locust.
+
+    Returns the PID that was stopped, or None. The command line is checked so
+    that a reused PID of some other process is never signalled.
+    """
+    from harness.journal import JOURNAL_FILE, read_journal  # the journal imports nothing from here
+
+    journal = run_dir / JOURNAL_FILE
+    if not journal.exists():
+        return None
+    events = read_journal(journal)
+    starts = [e for e in events if e.type == "load.start"]
+    if not starts or any(e.type == "load.stop" for e in events):
+        return None
+    pid = int(starts[-1].get("pid"))
+    if not _is_our_locust(pid):
+        return None
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _is_our_locust(pid):
+        time.sleep(0.2)
+    if _is_our_locust(pid):
+        os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def _is_our_locust(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return str(LOCUSTFILE).encode() in command and state != "Z"

@@ -5,7 +5,9 @@ the harness can see the version mix from the client side. Writes are
 acknowledged only after the database has stored (and fsynced) them.
 """
 import os
+import signal
 import socket
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -87,4 +89,6 @@ def _query_id(query: str) -> str:
 if __name__ == "__main__":
     server = ThreadingHTTPServer(("0.0.0.0", 8080), Handler)
     server.daemon_threads = True
+    # As PID 1 the app would ignore SIGTERM and be killed after the grace period.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()

@@ -1,0 +1,75 @@
+"""Exercise one fault on the real cluster: inject, see its symptom, heal, see the cluster healthy.
+
+Shared by the conformance test (which asserts) and the fault benchmark
+(which prints the timings).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness import stack
+from harness.cluster import Cluster
+from harness.faults import registry
+from harness.faults.base import FaultContext
+from harness.faults.symptoms import SYMPTOMS
+from harness.scenario import Stack
+from harness.waiting import wait_until
+
+# Parameters for each built-in fault in the conformance run (others use their defaults).
+CONFORMANCE_PARAMS: dict[str, dict[str, Any]] = {
+    "overlay-drop": {"peers": ["node1"]},
+    "packet-loss": {"probability": 0.5},
+    "registry-toxic": {"mode": "down"},
+}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What one fault did: whether it held and healed, and how long each step took."""
+
+    kind: str
+    target: str
+    held_after_inject: bool
+    effect_after: float  # seconds from inject to the symptom
+    heal_took: float
+    held_after_heal: bool
+    healthy_after: float  # seconds from heal to a healthy cluster
+
+
+def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 60) -> Trial:
+    """Run one fault through its whole life on ``target``; raise WaitTimeout if a step never happens."""
+    symptom = SYMPTOMS[kind]
+    ctx = FaultContext(cluster)
+    fault = registry.create(kind, CONFORMANCE_PARAMS.get(kind, {}), target)
+    stack.deploy_and_wait(cluster.engine, cluster.lb_url, Stack())
+    injected = time.time()
+    fault.inject(ctx)
+    try:
+        held = fault.verify(ctx)
+        wait_until(lambda: symptom(cluster, target, injected), timeout=effect_timeout,
+                   what=f"the symptom of {kind} on {target}", interval=0.25)
+        effect_after = time.time() - injected
+    finally:
+        heal_started = time.time()
+        fault.heal(ctx)
+        heal_took = time.time() - heal_started
+    held_after_heal = fault.verify(ctx)
+    wait_until(lambda: _healthy(cluster, target), timeout=120, what=f"the cluster healthy after {kind}",
+               interval=1.0)
+    return Trial(kind, target, held, effect_after, heal_took, held_after_heal,
+                 time.time() - heal_started - heal_took)
+
+
+def _healthy(cluster: Cluster, target: str) -> bool:
+    nodes_ready = all(n.state == "ready" for n in cluster.engine.nodes())
+    web = cluster.engine.service(stack.WEB_SERVICE)
+    return nodes_ready and len(web.running()) == web.replicas and not any(
+        symptom(cluster, target, time.time()) for symptom in {SYMPTOMS["node-halt"], SYMPTOMS["packet-loss"]})
+
+
+def built_in_faults() -> list[str]:
+    """Every registered fault, sorted."""
+    return sorted(registry.available())

@@ -1,0 +1,78 @@
+"""How each fault's effect shows from the outside: in the engine, a pull, a bind, the load balancer.
+
+Used by the conformance test and the fault benchmark: a fault must produce
+its symptom after ``inject`` and lose it after ``heal``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from harness.cluster import Cluster
+from harness.cluster.registry import NODE_REGISTRY
+from harness.stack import WEB_SERVICE
+
+Symptom = Callable[[Cluster, str, float], bool]  # (cluster, node, injected_at)
+PROBE_IMAGE = f"{NODE_REGISTRY}/chaos/db:v1"
+
+
+def node_down(cluster: Cluster, node: str, since: float) -> bool:
+    """Swarm reports the node as not ready."""
+    return any(n.hostname == node and n.state != "ready" for n in cluster.engine.nodes())
+
+
+def pull_fails(cluster: Cluster, node: str, since: float) -> bool:
+    """The node cannot pull from the registry (the image is removed first so that it must)."""
+    cluster.exec(node, ["docker", "image", "rm", "-f", PROBE_IMAGE])
+    return not cluster.exec(node, ["timeout", "8", "docker", "pull", PROBE_IMAGE]).ok
+
+
+def port_taken(cluster: Cluster, node: str, since: float, port: int = 8081) -> bool:
+    """A container publishing the port on the node fails with 'address already in use'."""
+    result = cluster.exec(node, ["docker", "run", "--rm", "-d", "-p", f"{port}:8080", "--entrypoint", "sleep",
+                                 PROBE_IMAGE, "1"])
+    return "address already in use" in result.output
+
+
+def web_task_failed(cluster: Cluster, node: str, since: float) -> bool:
+    """The engine shows a web task on the node that failed since the fault was injected."""
+    return any(t.node == node and t.state == "failed" and t.timestamp >= since - 1
+               for t in cluster.engine.service(WEB_SERVICE).tasks)
+
+
+def lb_lost_a_server(cluster: Cluster, node: str, since: float) -> bool:
+    """HAProxy's health checks took at least one web server out of rotation."""
+    states = _haproxy(cluster, "show servers state web").splitlines()[2:]
+    active = [line.split() for line in states if line.strip() and not line.startswith("#")]
+    resolved = [fields for fields in active if fields[4] != "0.0.0.0"]
+    return any(fields[5] != "2" for fields in resolved)  # srv_op_state 2 = running
+
+
+def packets_dropped(cluster: Cluster, node: str, since: float) -> bool:
+    """The node's harness firewall rules have dropped packets."""
+    rules = cluster.exec(node, ["iptables", "-w", "-L", "-v", "-n", "-x"]).output.splitlines()
+    return any("chaos-harness" in line and int(line.split()[0]) > 0 for line in rules if line.strip()[:1].isdigit())
+
+
+def _haproxy(cluster: Cluster, command: str) -> str:
+    with socket.create_connection(("127.0.0.1", cluster.state.lb_admin_port), timeout=3) as connection:
+        connection.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+SYMPTOMS: dict[str, Symptom] = {
+    "node-halt": node_down,
+    "daemon-freeze": node_down,
+    "daemon-crash": node_down,
+    "partition": node_down,
+    "registry-firewall": pull_fails,
+    "registry-toxic": pull_fails,
+    "port-conflict": port_taken,
+    "task-kill": web_task_failed,
+    "overlay-drop": lb_lost_a_server,
+    "packet-loss": packets_dropped,
+}
