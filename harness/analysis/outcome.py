@@ -107,17 +107,34 @@ def lost_writes(events: list[Event], samples: list[Sample]) -> dict:
 
 
 def fault_timeline(events: list[Event]) -> list[dict]:
-    """Each injected fault: target, inject and heal times, and when the engine first saw its effect."""
+    """Each injected fault: target, inject and heal times, and the engine's first sign of it."""
     faults = []
     for inject in (e for e in events if e.type == "fault.inject"):
         fault_id, target = inject.get("id"), inject.get("target")
         heal = first(events, "fault.heal", inject.t, id=fault_id)
-        effect = next((e for e in events if e.t >= inject.t and e.type == "engine.node_state"
-                       and e.get("node") == target and e.get("state") != "ready"), None)
+        until = heal.t if heal else float("inf")
+        effect = next((e for e in events if inject.t <= e.t <= until and _engine_sign(e, target)), None)
         faults.append({
             "id": fault_id, "kind": inject.get("kind"), "target": target, "injected_at": inject.t,
             "healed_at": heal.t if heal else None, "heal_ok": heal.get("ok") if heal else None,
-            "engine_effect": f"node {effect.get('state')}" if effect else None,
+            "engine_effect": _describe(effect) if effect else None,
             "time_to_effect": (effect.t - inject.t) if effect else None,
         })
     return faults
+
+
+def _engine_sign(event: Event, node: str) -> bool:
+    """An engine event that shows trouble: the node not ready, a task on it rejected or failed, an update halted."""
+    if event.type == "engine.node_state":
+        return event.get("node") == node and event.get("state") != "ready"
+    if event.type == "engine.task":
+        return event.get("node") == node and event.get("state") in ("rejected", "failed")
+    return event.type == "engine.update_state" and event.get("state") in ("paused", "rollback_started")
+
+
+def _describe(event: Event) -> str:
+    if event.type == "engine.node_state":
+        return f"node {event.get('state')}"
+    if event.type == "engine.task":
+        return f"task {event.get('state')}: {event.get('error')}"[:160]
+    return f"update {event.get('state')}"

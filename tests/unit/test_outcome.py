@@ -86,3 +86,27 @@ def test_the_report_judges_expectations_and_fails_on_an_unmet_one():
     assert verdicts["max_downtime"]["measured"] == "2.000s"
     assert verdicts["max_lost_writes"]["passed"] is True
     assert report["passed"] is False
+
+
+def test_fault_timeline_takes_the_engine_first_sign_of_trouble_on_the_target():
+    from harness.analysis.outcome import fault_timeline
+
+    journal = [
+        ev(10, "fault.inject", id="0-x", kind="registry-firewall", target="node2"),
+        ev(12, "engine.task", node="node3", state="failed", error="elsewhere"),
+        ev(15, "engine.task", node="node2", state="rejected", error="No such image: registry:5000/chaos/web:v2"),
+        ev(20, "engine.node_state", node="node2", state="down"),
+        ev(30, "fault.heal", id="0-x", ok=True),
+    ]
+    (fault,) = fault_timeline(journal)
+    assert fault["time_to_effect"] == 5
+    assert fault["engine_effect"] == "task rejected: No such image: registry:5000/chaos/web:v2"
+    assert fault["healed_at"] == 30 and fault["heal_ok"] is True
+
+
+def test_a_fault_the_engine_never_notices_has_no_effect_time():
+    from harness.analysis.outcome import fault_timeline
+
+    (fault,) = fault_timeline([ev(1, "fault.inject", id="0-y", kind="overlay-drop", target="node2"),
+                               ev(5, "engine.node_state", node="node2", state="ready")])
+    assert fault["engine_effect"] is None and fault["time_to_effect"] is None
