@@ -74,9 +74,11 @@ class Runner:
         watcher = EngineWatcher(engine, journal, stack.WEB_SERVICE)
         faults = FaultScheduler(scenario.faults, FaultContext(self.cluster), journal, HealLedger(self.run_dir),
                                 self.cluster.config.name)
-        upgrade = InServiceUpgrade(engine, stack.WEB_SERVICE, scenario.stack.from_version,
-                                   scenario.stack.to_version, scenario.strategy.update_config.policy(),
-                                   scenario.stack.publish_on_upgrade)
+        auth = self.cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
+        new_image = stack.web_image(scenario.stack, scenario.stack.to_version)
+        upgrade = InServiceUpgrade(engine, stack.WEB_SERVICE, scenario.stack.from_version, scenario.stack.to_version,
+                                   new_image, scenario.strategy.update_config.policy(),
+                                   scenario.stack.publish_on_upgrade, auth)
         journal.write("run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
                       cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
                                "provider": self.cluster.state.provider},
@@ -86,9 +88,9 @@ class Runner:
         try:
             with _signals_raise_interrupt():
                 with self._phase(journal, "prepare"):
-                    stack.deploy_and_wait(engine, self.cluster.lb_url, scenario.stack)
+                    stack.deploy_and_wait(engine, self.cluster.lb_url, scenario.stack, auth)
                     if scenario.stack.fresh_pull:
-                        stack.forget_image(self.cluster.state.nodes, self.cluster.exec, scenario.stack.to_version)
+                        stack.forget_image(self.cluster.state.nodes, self.cluster.exec, new_image)
                 load.start()
                 journal.write("load.start", pid=load.pid, users=load.users, rate=load.rate)
                 with self._phase(journal, "warmup"):

@@ -69,6 +69,8 @@ class Stack(Strict):
     publish_on_upgrade: int | None = Field(None, ge=1024, le=65535,
                                            description="the new version also publishes web on this host port")
     db_placement: Literal["pinned", "floating"] = "pinned"
+    registry: Literal["open", "authenticated"] = Field(
+        "open", description="pull anonymously, or from the registry twin that requires credentials")
     fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cluster.vagrant import ExecResult
-from harness.engine.base import NodeInfo, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 
 __all__ = ["FakeCluster", "FakeEngine", "make_node", "make_task", "write_run_dir"]
 
@@ -39,15 +39,16 @@ class FakeEngine:
             for n in self.cluster.node_infos
         ]
 
-    def deploy_stack(self, stack: str, compose: str) -> None:
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
         self.calls.append(("deploy_stack", stack))
 
     def service(self, name: str) -> ServiceSnapshot:
         assert self.snapshot is not None, "set FakeEngine.snapshot first"
         return self.snapshot
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None) -> None:
-        self.calls.append(("update_image", service, image, policy, publish))
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
+                     auth: RegistryAuth | None = None) -> None:
+        self.calls.append(("update_image", service, image, policy, publish, auth))
 
     def rollback(self, service: str) -> None:
         self.calls.append(("rollback", service))

@@ -17,7 +17,7 @@ from toxiproxy.proxy import Proxy
 
 from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, TOXIPROXY_IMAGE, ImageBuilder
 from harness.cluster.config import ClusterConfig, ClusterState
-from harness.cluster.registry import Registry, RegistryProxy
+from harness.cluster.registry import Registry, RegistryProxy, SecureRegistry
 from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
@@ -84,6 +84,10 @@ class Cluster:
         """The Toxiproxy server the nodes pull through."""
         return RegistryProxy(self._client, self.config.name, self.config.network_name, self.state.toxiproxy_port)
 
+    def secure_registry(self) -> SecureRegistry:
+        """The registry's twin that requires credentials."""
+        return SecureRegistry(self._client, self.config.name, self.config.network_name, self.config.state_dir)
+
     def registry_proxy(self) -> Proxy:
         """The Toxiproxy proxy between the nodes and the registry."""
         return self.registry_proxy_server().proxy()
@@ -109,6 +113,7 @@ class Cluster:
             self.nodes.up()
         registry = Registry(self._client, self.config.name, self.config.network_name, self._state.registry_port)
         registry.ensure_running(builder.build(REGISTRY_IMAGE))
+        self.secure_registry().ensure_running(builder.build(REGISTRY_IMAGE), registry.data_volume)
         self._progress("starting Toxiproxy in front of the registry")
         self.registry_proxy_server().ensure_running(builder.build(TOXIPROXY_IMAGE))
         for (repository, tag), spec in STACK_IMAGES.items():

@@ -8,14 +8,23 @@ through a port published on 127.0.0.1, which Docker trusts without TLS.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import secrets
+import tarfile
+import urllib.error
 import urllib.request
+from pathlib import Path
 
+import bcrypt
 import docker
 from docker.errors import NotFound
 from toxiproxy import Toxiproxy
 from toxiproxy.proxy import Proxy
 
 from harness.dockerhost import CLUSTER_LABEL, ROLE_LABEL
+from harness.engine.base import RegistryAuth
 from harness.errors import EnvironmentProblem
 from harness.waiting import wait_until
 
@@ -35,27 +44,14 @@ class Registry:
         self._network = network
         self._port = port
         self.container_name = f"{cluster}-registry"
+        self.data_volume = f"{self.container_name}-data"
 
     def ensure_running(self, image: str) -> None:
         """Start the registry unless it runs; wait until its API answers."""
-        try:
-            container = self._client.containers.get(self.container_name)
-            if container.status != "running":
-                container.start()
-        except NotFound:
-            volume = self._client.volumes.create(f"{self.container_name}-data",
-                                                 labels={CLUSTER_LABEL: self._cluster})
-            self._client.containers.run(
-                image,
-                name=self.container_name,
-                detach=True,
-                network=self._network,
-                networking_config={self._network: self._client.api.create_endpoint_config(aliases=[UPSTREAM_ALIAS])},
-                ports={"5000/tcp": ("127.0.0.1", self._port)},
-                volumes={volume.name: {"bind": "/var/lib/docker-registry", "mode": "rw"}},
-                labels={CLUSTER_LABEL: self._cluster, ROLE_LABEL: "registry"},
-                restart_policy={"Name": "unless-stopped"},
-            )
+        volume = self._client.volumes.create(self.data_volume, labels={CLUSTER_LABEL: self._cluster})
+        ensure_container(self._client, image, self.container_name, self._cluster, self._network, UPSTREAM_ALIAS,
+                         ports={"5000/tcp": ("127.0.0.1", self._port)},
+                         volumes={volume.name: {"bind": "/var/lib/docker-registry", "mode": "rw"}})
         wait_until(self._answers, timeout=30, what=f"the registry on 127.0.0.1:{self._port}")
 
     def push(self, local_tag: str, repository: str, tag: str) -> str:
@@ -72,9 +68,26 @@ class Registry:
             return response.status == 200
 
 
-def registry_image(repository: str, tag: str) -> str:
-    """The name a node pulls a stack image by."""
-    return f"{NODE_REGISTRY}/{STACK_NAMESPACE}/{repository}:{tag}"
+def ensure_container(client: docker.DockerClient, image: str, name: str, cluster: str, network: str, alias: str,
+                     ports: dict, volumes: dict | None = None, command: list[str] | None = None) -> None:
+    """Start the cluster's container ``name``, creating it (labelled, on ``network`` as ``alias``) if missing."""
+    try:
+        container = client.containers.get(name)
+        if container.status != "running":
+            container.start()
+    except NotFound:
+        client.containers.run(
+            image,
+            command=command,
+            name=name,
+            detach=True,
+            network=network,
+            networking_config={network: client.api.create_endpoint_config(aliases=[alias])},
+            ports=ports,
+            volumes=volumes or {},
+            labels={CLUSTER_LABEL: cluster, ROLE_LABEL: name.removeprefix(f"{cluster}-")},
+            restart_policy={"Name": "unless-stopped"},
+        )
 
 
 
@@ -91,36 +104,96 @@ class RegistryProxy:
 
     def ensure_running(self, image: str) -> None:
         """Start Toxiproxy unless it runs, and make sure the registry proxy exists and is enabled."""
-        try:
-            container = self._client.containers.get(self.container_name)
-            if container.status != "running":
-                container.start()
-        except NotFound:
-            self._client.containers.run(
-                image,
-                name=self.container_name,
-                detach=True,
-                network=self._network,
-                networking_config={self._network: self._client.api.create_endpoint_config(aliases=[REGISTRY_ALIAS])},
-                ports={"8474/tcp": ("127.0.0.1", self.api_port)},
-                labels={CLUSTER_LABEL: self._cluster, ROLE_LABEL: "toxiproxy"},
-                restart_policy={"Name": "unless-stopped"},
-            )
-        server = wait_until(self.server, timeout=30, what=f"Toxiproxy's API on 127.0.0.1:{self.api_port}")
+        ensure_container(self._client, image, self.container_name, self._cluster, self._network, REGISTRY_ALIAS,
+                         ports={"8474/tcp": ("127.0.0.1", self.api_port)})
+        server = wait_until(self._api, timeout=30, what=f"Toxiproxy's API on 127.0.0.1:{self.api_port}")
         if server.get_proxy(PROXY_NAME) is None:
             server.create(upstream=f"{UPSTREAM_ALIAS}:5000", name=PROXY_NAME, listen="0.0.0.0:5000", enabled=True)
 
-    def server(self) -> Toxiproxy | None:
-        """A client for the Toxiproxy API, or None while it does not answer."""
+    def _api(self) -> Toxiproxy:
+        """A client for the Toxiproxy API; raises until the API answers a request."""
         server = Toxiproxy()
         server.update_api_consumer("127.0.0.1", self.api_port)
-        return server if server.running() else None
+        server.proxies()  # a published port accepts connections before the server listens
+        return server
 
     def proxy(self) -> Proxy:
         """The registry proxy."""
-        server = self.server()
-        proxy = server.get_proxy(PROXY_NAME) if server else None
+        try:
+            proxy = self._api().get_proxy(PROXY_NAME)
+        except OSError as error:  # requests' errors are OSErrors
+            raise EnvironmentProblem(f"Toxiproxy on 127.0.0.1:{self.api_port} does not answer: {error}") from error
         if proxy is None:
             raise EnvironmentProblem(f"Toxiproxy on 127.0.0.1:{self.api_port} has no {PROXY_NAME!r} proxy; "
                                      "run `chaos-harness cluster up` again")
         return proxy
+
+
+SECURE_ALIAS = "registry-secure"
+SECURE_REGISTRY = f"{SECURE_ALIAS}:5000"
+REGISTRY_USER = "chaos"
+
+
+class SecureRegistry:
+    """A read-only twin of the registry that requires credentials (htpasswd, bcrypt).
+
+    It serves the same storage; the nodes reach it as ``registry-secure:5000``.
+    The password lives in the cluster's state directory (mode 0600).
+    """
+
+    def __init__(self, client: docker.DockerClient, cluster: str, network: str, state_dir: Path) -> None:
+        self._client = client
+        self._cluster = cluster
+        self._network = network
+        self._secret = state_dir / "registry-credentials.json"
+        self.container_name = f"{cluster}-registry-secure"
+
+    def auth(self) -> RegistryAuth:
+        """The credentials the cluster uses, made on first use."""
+        if not self._secret.exists():
+            self._secret.parent.mkdir(parents=True, exist_ok=True)
+            self._secret.touch(mode=0o600)
+            self._secret.write_text(json.dumps({"username": REGISTRY_USER, "password": secrets.token_urlsafe(18)}))
+        return RegistryAuth(server=SECURE_REGISTRY, **json.loads(self._secret.read_text()))
+
+    def ensure_running(self, image: str, data_volume: str) -> None:
+        """Start the authenticated twin over the registry's storage, accepting the cluster's password."""
+        exists = bool(self._client.containers.list(all=True, filters={"name": f"^{self.container_name}$"}))
+        ensure_container(self._client, image, self.container_name, self._cluster, self._network, SECURE_ALIAS,
+                         ports={}, volumes={data_volume: {"bind": "/var/lib/docker-registry", "mode": "ro"}},
+                         command=["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config-secure.yml"])
+        if not exists:
+            self.accept_password(self.auth().password)
+
+    def accept_password(self, password: str) -> None:
+        """Make the registry accept ``password`` (and only it) for the cluster's user; restarts it."""
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            data = f"{REGISTRY_USER}:{hashed}\n".encode()
+            info = tarfile.TarInfo("auth/htpasswd")
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+        container = self._client.containers.get(self.container_name)
+        container.put_archive("/", archive.getvalue())
+        container.restart(timeout=2)
+        wait_until(lambda: self._probe(self.auth()) in (200, 401), timeout=30, what="the authenticated registry")
+
+    def accepts(self, auth: RegistryAuth) -> bool:
+        """Whether the registry accepts ``auth`` right now (checked from inside the cluster network)."""
+        container = self._client.containers.get(self.container_name)
+        return container.status == "running" and self._probe(auth) == 200
+
+    def _probe(self, auth: RegistryAuth) -> int:
+        credentials = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+        request = urllib.request.Request(f"http://{self._address()}:5000/v2/",
+                                         headers={"Authorization": f"Basic {credentials}"})
+        try:
+            with urllib.request.urlopen(request, timeout=3) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def _address(self) -> str:
+        container = self._client.containers.get(self.container_name)
+        return container.attrs["NetworkSettings"]["Networks"][self._network]["IPAddress"]

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import json
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 FailureAction = Literal["pause", "continue", "rollback"]
 UpdateOrder = Literal["stop-first", "start-first"]
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for the authenticated registry. Never written to journals, reports or logs."""
+
+    server: str
+    username: str
+    password: str = field(repr=False)
+
+    def header(self) -> str:
+        """The value of Docker's ``X-Registry-Auth`` header."""
+        document = {"username": self.username, "password": self.password, "serveraddress": self.server}
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -99,15 +115,16 @@ class Engine(Protocol):
         """Every node with its state."""
         ...
 
-    def deploy_stack(self, stack: str, compose: str) -> None:
-        """Create or converge a stack from a compose document."""
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
+        """Create or converge a stack from a compose document (pulling with ``auth`` when given)."""
         ...
 
     def service(self, name: str) -> ServiceSnapshot:
         """The current state of one service."""
         ...
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None) -> None:
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
+                     auth: RegistryAuth | None = None) -> None:
         """Start a rolling update of ``service`` to ``image`` (optionally publishing a new host port)."""
         ...
 

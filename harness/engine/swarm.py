@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
-from harness.engine.base import NodeInfo, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import EngineError
 from harness.waiting import wait_until
 
@@ -85,12 +85,22 @@ class SwarmEngine:
 
     # -- stacks and services ---------------------------------------------------------------
 
-    def deploy_stack(self, stack: str, compose: str) -> None:
-        """``docker stack deploy`` on the manager: the CLI is the reference compose translator."""
-        self._run_on_manager(
-            ["docker", "stack", "deploy", "--resolve-image", "always", "--prune", "-c", "-", stack],
-            compose.encode(),
-        )
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
+        """``docker stack deploy`` on the manager: the CLI is the reference compose translator.
+
+        With ``auth`` the manager logs in (password on stdin) and the stack is
+        deployed ``--with-registry-auth``, so the tasks carry the credentials.
+        """
+        argv = ["docker", "stack", "deploy", "--resolve-image", "always", "--prune", "-c", "-", stack]
+        if auth is None:
+            self._run_on_manager(argv, compose.encode())
+            return
+        self._run_on_manager(["docker", "login", auth.server, "-u", auth.username, "--password-stdin"],
+                             auth.password.encode())
+        try:
+            self._run_on_manager([*argv[:3], "--with-registry-auth", *argv[3:]], compose.encode())
+        finally:
+            self._run_on_manager(["docker", "logout", auth.server], None)  # no credentials left on the node
 
     def remove_stack(self, stack: str) -> None:
         """``docker stack rm`` and wait until its services are gone."""
@@ -127,7 +137,8 @@ class SwarmEngine:
             tasks=tasks,
         )
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None) -> None:
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
+                     auth: RegistryAuth | None = None) -> None:
         """Start a rolling update to ``image`` with every update field set from ``policy``.
 
         ``publish`` makes the new version also publish its port 8080 on that
@@ -141,7 +152,7 @@ class SwarmEngine:
                 endpoint = spec.setdefault("EndpointSpec", {"Mode": "dnsrr"})
                 endpoint["Ports"] = [*endpoint.get("Ports", []), {"Protocol": "tcp", "TargetPort": 8080,
                                                                    "PublishedPort": publish, "PublishMode": "host"}]
-        self._update(service, change)
+        self._update(service, change, auth=auth)
 
     def force_redistribute(self, service: str) -> None:
         """Restart every task so the scheduler spreads them over the ready nodes again."""
@@ -155,14 +166,17 @@ class SwarmEngine:
 
     # -- internals --------------------------------------------------------------------
 
-    def _update(self, name: str, change: Callable[[dict], None], **params: str) -> None:
+    def _update(self, name: str, change: Callable[[dict], None], auth: RegistryAuth | None = None,
+                **params: str) -> None:
         service = self._service_object(name)
         spec = service.attrs["Spec"]
         change(spec)
         api = self.manager.api
         url = api._url("/services/{0}/update", service.id)
         query = {"version": service.attrs["Version"]["Index"], **params}
-        self._translate(f"update {name}", lambda: api._raise_for_status(api._post_json(url, data=spec, params=query)))
+        headers = {"X-Registry-Auth": auth.header()} if auth else {}
+        self._translate(f"update {name}", lambda: api._raise_for_status(
+            api._post_json(url, data=spec, params=query, headers=headers)))
 
     def _service_object(self, name: str):
         try:

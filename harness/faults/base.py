@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 from toxiproxy.proxy import Proxy
 
+from harness.cluster.registry import SecureRegistry
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import Engine
 
@@ -34,6 +35,8 @@ class NodeControl(Protocol):
     def node_addresses(self) -> dict[str, str]: ...
 
     def registry_proxy(self) -> Proxy: ...
+
+    def secure_registry(self) -> SecureRegistry: ...
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult: ...
 

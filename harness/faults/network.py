@@ -55,12 +55,18 @@ class PeerParams(_Params):
 
 
 class _PeerFault(_RuleFault):
-    params: PeerParams
+    """Drops packets matching ``match`` between the target and each peer, both ways."""
 
-    def peer_addresses(self, ctx: FaultContext) -> list[str]:
+    params: PeerParams
+    match: tuple[str, ...] = ()
+
+    def rules(self, ctx: FaultContext) -> list[Rule]:
         addresses = ctx.cluster.node_addresses()
         peers = self.params.peers or [n for n in addresses if n != self.target]
-        return [addresses[p] for p in peers]
+        return [rule for peer in peers for rule in (
+            Rule("INPUT", ("-s", addresses[peer], *self.match)),
+            Rule("OUTPUT", ("-d", addresses[peer], *self.match)),
+        )]
 
 
 class OverlayDrop(_PeerFault):
@@ -69,13 +75,7 @@ class OverlayDrop(_PeerFault):
     name = "overlay-drop"
     description = "Drop overlay (VXLAN, UDP 4789) traffic between the node and its peers: services there are unroutable."
     Params = PeerParams
-
-    def rules(self, ctx: FaultContext) -> list[Rule]:
-        rules = []
-        for address in self.peer_addresses(ctx):
-            rules.append(Rule("INPUT", ("-p", "udp", "-s", address, "--dport", VXLAN_PORT)))
-            rules.append(Rule("OUTPUT", ("-p", "udp", "-d", address, "--dport", VXLAN_PORT)))
-        return rules
+    match = ("-p", "udp", "--dport", VXLAN_PORT)
 
 
 class Partition(_PeerFault):
@@ -84,13 +84,6 @@ class Partition(_PeerFault):
     name = "partition"
     description = "Drop all traffic between the node and its peers: Swarm marks it Down, overlay routes break."
     Params = PeerParams
-
-    def rules(self, ctx: FaultContext) -> list[Rule]:
-        rules = []
-        for address in self.peer_addresses(ctx):
-            rules.append(Rule("INPUT", ("-s", address)))
-            rules.append(Rule("OUTPUT", ("-d", address)))
-        return rules
 
 
 class PacketLossParams(_Params):

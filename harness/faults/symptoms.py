@@ -28,6 +28,15 @@ def pull_fails(cluster: Cluster, node: str, since: float) -> bool:
     return not cluster.exec(node, ["timeout", "8", "docker", "pull", PROBE_IMAGE]).ok
 
 
+def credentials_refused(cluster: Cluster, node: str, since: float) -> bool:
+    """The node cannot log in to the authenticated registry with the cluster's credentials."""
+    auth = cluster.secure_registry().auth()
+    login = ["docker", "login", auth.server, "-u", auth.username, "--password-stdin"]
+    output = cluster.exec(node, login, stdin=auth.password.encode()).output
+    cluster.exec(node, ["docker", "logout", auth.server])  # leave no credentials on the node
+    return "401 unauthorized" in output.lower()
+
+
 def port_taken(cluster: Cluster, node: str, since: float, port: int = 8081) -> bool:
     """A container publishing the port on the node fails with 'address already in use'."""
     result = cluster.exec(node, ["docker", "run", "--rm", "-d", "-p", f"{port}:8080", "--entrypoint", "sleep",
@@ -70,7 +79,9 @@ SYMPTOMS: dict[str, Symptom] = {
     "daemon-crash": node_down,
     "partition": node_down,
     "registry-firewall": pull_fails,
+    "disk-full": pull_fails,
     "registry-toxic": pull_fails,
+    "registry-auth": credentials_refused,
     "port-conflict": port_taken,
     "task-kill": web_task_failed,
     "overlay-drop": lb_lost_a_server,

@@ -67,6 +67,7 @@ class TaskKill(BaseFault):
     description = "Kill one task container of a service on the node; heal waits until Swarm has replaced it."
     Params = TaskKillParams
     params: TaskKillParams
+    killed_task = ""  # set by inject; a fault rebuilt from the ledger only checks the task count
 
     def inject(self, ctx: FaultContext) -> None:
         output = run(ctx, self.target, ["docker", "ps", "-q", "--filter",
@@ -74,13 +75,18 @@ class TaskKill(BaseFault):
                      "list task containers")
         if not output.split():
             raise ClusterError(f"no running task of {self.params.service} on {self.target} to kill")
-        run(ctx, self.target, ["docker", "kill", output.split()[0]], "kill a task container")
+        container = output.split()[0]
+        self.killed_task = run(ctx, self.target, ["docker", "inspect", "-f",
+                                                  '{{index .Config.Labels "com.docker.swarm.task.id"}}', container],
+                               "find the task of a container").strip()
+        run(ctx, self.target, ["docker", "kill", container], "kill a task container")
 
     def heal(self, ctx: FaultContext) -> None:
         wait_until(lambda: not self.verify(ctx), timeout=self.params.replace_timeout,
                    what=f"{self.params.service} back at its desired task count")
 
     def verify(self, ctx: FaultContext) -> bool:
-        """The service runs fewer tasks than it should."""
+        """The service runs fewer tasks than it should, or the engine has not yet noticed the kill."""
         snapshot = ctx.cluster.engine.service(self.params.service)
-        return len(snapshot.running()) < snapshot.replicas
+        stale = any(t.id == self.killed_task and t.state == "running" for t in snapshot.tasks)
+        return len(snapshot.running()) < snapshot.replicas or stale

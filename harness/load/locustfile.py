@@ -10,10 +10,12 @@ node that served it. Load goes to loopback only and stops by itself after
 import json
 import os
 import random
+import time
 import uuid
 from urllib.parse import urlparse
 
-from locust import FastHttpUser, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, events, task
 
 RATE = float(os.environ.get("CHAOS_RATE", "50"))
 USERS = int(os.environ.get("CHAOS_USERS", "100"))
@@ -90,7 +92,18 @@ class ChaosUser(FastHttpUser):
     connection_timeout = TIMEOUT
     network_timeout = TIMEOUT
     max_retries = 0
-    wait_time = constant_throughput(RATE / USERS)
+    period = USERS / RATE  # each user sends one request per period
+
+    def on_start(self):
+        # Users start together: a random phase spreads their requests evenly over
+        # the period, and a fixed schedule (not Locust's pacing, which lets users
+        # fall back into step) keeps them spread.
+        gevent.sleep(random.uniform(0, self.period))
+        self._next = time.time()
+
+    def wait_time(self):
+        self._next = max(self._next + self.period, time.time())
+        return self._next - time.time()
 
     @task
     def request(self):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from string import Template
 
-from harness.cluster.registry import NODE_REGISTRY
-from harness.engine.base import ServiceSnapshot
+from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
+from harness.engine.base import RegistryAuth, ServiceSnapshot
 from harness.engine.swarm import SwarmEngine
 from harness.scenario import Stack
 from harness.waiting import wait_until
@@ -23,27 +24,30 @@ DB_SERVICE = f"{STACK_NAME}_db"
 DB_CONSTRAINTS = {"pinned": "node.labels.chaos.db == true", "floating": "node.role == worker"}
 
 
-def render(web_version: str, replicas: int, db_placement: str = "pinned") -> str:
-    """The compose document for the stack at ``web_version``.
+REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 
-    ``db_placement`` pins the database to the labelled node, or lets Swarm
-    move it to any worker, away from its node-local data.
+
+def render(spec: Stack, web_version: str) -> str:
+    """The compose document for the stack with web at ``web_version``.
+
+    ``spec.db_placement`` pins the database to the labelled node, or lets
+    Swarm move it to any worker, away from its node-local data.
     """
     return Template(COMPOSE_TEMPLATE.read_text()).substitute(
-        registry=NODE_REGISTRY, web_version=web_version, web_replicas=replicas,
-        db_constraint=DB_CONSTRAINTS[db_placement],
+        registry=REGISTRIES[spec.registry], web_version=web_version, web_replicas=spec.replicas,
+        db_constraint=DB_CONSTRAINTS[spec.db_placement],
     )
 
 
-def web_image(version: str) -> str:
+def web_image(spec: Stack, version: str) -> str:
     """The image reference nodes pull for a web version."""
-    return f"{NODE_REGISTRY}/chaos/web:{version}"
+    return f"{REGISTRIES[spec.registry]}/chaos/web:{version}"
 
 
-def forget_image(nodes: Iterable[str], run_on: Callable[[str, list[str]], object], version: str) -> None:
-    """Untag ``version`` on every node so that the upgrade must pull it from the registry."""
+def forget_image(nodes: Iterable[str], run_on: Callable[[str, list[str]], object], image: str) -> None:
+    """Untag ``image`` on every node so that the upgrade must pull it from the registry."""
     for node in nodes:
-        run_on(node, ["docker", "image", "rm", "-f", web_image(version)])
+        run_on(node, ["docker", "image", "rm", "-f", image])
 
 
 def probe(lb_url: str, timeout: float = 1.0) -> str | None:
@@ -55,10 +59,11 @@ def probe(lb_url: str, timeout: float = 1.0) -> str | None:
         return None
 
 
-def deploy_and_wait(engine: SwarmEngine, lb_url: str, spec: Stack, timeout: float = 180) -> None:
+def deploy_and_wait(engine: SwarmEngine, lb_url: str, spec: Stack, auth: RegistryAuth | None = None,
+                    timeout: float = 180) -> None:
     """Converge the stack on ``spec.from_version`` with web tasks spread over the nodes, serving through the LB."""
     version, replicas = spec.from_version, spec.replicas
-    engine.deploy_stack(STACK_NAME, render(version, replicas, spec.db_placement))
+    engine.deploy_stack(STACK_NAME, render(spec, version), auth)
     wait_until(lambda: _settled_on(engine.service(WEB_SERVICE), version), timeout=timeout,
                what=f"{replicas} web tasks running {version}", interval=1.0)
     if not _spread(engine.service(WEB_SERVICE), ready_nodes=len([n for n in engine.nodes() if n.state == "ready"])):
@@ -67,6 +72,27 @@ def deploy_and_wait(engine: SwarmEngine, lb_url: str, spec: Stack, timeout: floa
                    what="web tasks spread over the nodes again", interval=1.0)
     wait_until(lambda: all(probe(lb_url) == version for _ in range(10)), timeout=60,
                what=f"the load balancer at {lb_url} serving {version} on every request", interval=1.0)
+    if not _writes_work(lb_url):
+        # Seen after faults: the overlay path from other nodes to the db goes stale
+        # while the db's own node still reaches it. Restarting the tasks renews it.
+        for service in (DB_SERVICE, WEB_SERVICE):
+            engine.force_redistribute(service)
+        wait_until(lambda: _settled_and_spread(engine, version) and _writes_work(lb_url), timeout=timeout,
+                   what="writes through the load balancer to work on every web task", interval=2.0,
+                   hint="The cluster may be degraded by earlier faults: `chaos-harness down` and up again.")
+
+
+def _writes_work(lb_url: str, attempts: int = 12) -> bool:
+    """Every one of ``attempts`` probe writes through the LB is acknowledged (round robin covers each task)."""
+    for _ in range(attempts):
+        request = urllib.request.Request(f"{lb_url}/write?id=probe-{uuid.uuid4().hex}", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status != 201:
+                    return False
+        except OSError:
+            return False
+    return True
 
 
 def _spread(snapshot: ServiceSnapshot, ready_nodes: int) -> bool:

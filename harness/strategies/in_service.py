@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from harness.engine.base import Engine, ServiceSnapshot, UpdatePolicy
+from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, UpdatePolicy
 from harness.journal import Journal
-from harness.stack import web_image
 
 SETTLED_STATES = {"completed": "completed", "rollback_completed": "rolled_back",
                   "paused": "paused", "rollback_paused": "paused"}
@@ -15,14 +14,16 @@ class InServiceUpgrade:
 
     name = "in-service"
 
-    def __init__(self, engine: Engine, service: str, old: str, new: str, policy: UpdatePolicy,
-                 publish: int | None = None) -> None:
+    def __init__(self, engine: Engine, service: str, old: str, new: str, new_image: str, policy: UpdatePolicy,
+                 publish: int | None = None, auth: RegistryAuth | None = None) -> None:
         self._engine = engine
         self._service = service
         self.old = old
         self.new = new
+        self._new_image = new_image
         self._policy = policy
         self._publish = publish
+        self._auth = auth
         self._baseline_started_at: str | None = None
         self._baseline_tasks: set[str] | None = None
 
@@ -34,7 +35,7 @@ class InServiceUpgrade:
         journal.write("upgrade.requested", strategy=self.name, service=self._service,
                       from_version=self.old, to_version=self.new, policy=self._policy.__dict__,
                       publish=self._publish)
-        self._engine.update_image(self._service, web_image(self.new), self._policy, self._publish)
+        self._engine.update_image(self._service, self._new_image, self._policy, self._publish, self._auth)
 
     def tasks_replaced(self, snapshot: ServiceSnapshot) -> int:
         """How many tasks of the new version this update has created so far (0 before it starts)."""

@@ -20,6 +20,7 @@ while :; do
     --host unix:///var/run/docker.sock \
     --host tcp://0.0.0.0:2375 \
     --insecure-registry "${CHAOS_REGISTRY:-registry:5000}" \
+    --insecure-registry "${CHAOS_SECURE_REGISTRY:-registry-secure:5000}" \
     --storage-driver overlay2 \
     ${DOCKERD_EXTRA_ARGS:-} &
   child=$!

@@ -1,12 +1,13 @@
-"""Registry faults through the real Toxiproxy server between the nodes and the registry."""
+"""Registry faults: TCP faults through the Toxiproxy in front of it, and rotated credentials."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.faults.base import BaseFault, FaultContext
+from harness.faults.base import BaseFault, FaultContext, NoParams
 
 TOXIC_NAME = "chaos-harness"
 
@@ -51,3 +52,23 @@ class RegistryToxic(BaseFault):
     def verify(self, ctx: FaultContext) -> bool:
         proxy = ctx.cluster.registry_proxy()
         return not proxy.enabled if self.params.mode == "down" else TOXIC_NAME in proxy.toxics()
+
+
+class RegistryAuthFailure(BaseFault):
+    """The registry's password is rotated: the credentials the cluster holds are refused."""
+
+    name = "registry-auth"
+    description = ("The authenticated registry's password is rotated: pulls with the cluster's credentials "
+                   "fail (unauthorized). Scenarios must pull from it (stack.registry: authenticated).")
+    Params = NoParams
+
+    def inject(self, ctx: FaultContext) -> None:
+        ctx.cluster.secure_registry().accept_password(secrets.token_urlsafe(18))
+
+    def heal(self, ctx: FaultContext) -> None:
+        registry = ctx.cluster.secure_registry()
+        registry.accept_password(registry.auth().password)
+
+    def verify(self, ctx: FaultContext) -> bool:
+        registry = ctx.cluster.secure_registry()
+        return not registry.accepts(registry.auth())
