@@ -49,7 +49,7 @@ class Cluster:
 
     @property
     def nodes(self) -> VagrantNodes:
-        return VagrantNodes(self.state, self.config.state_dir)
+        return VagrantNodes(self.state, self.config.state_dir, self._client)
 
     @property
     def engine(self) -> SwarmEngine:

@@ -14,11 +14,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import vagrant
 from docker.errors import DockerException
 
 from harness.cluster.config import ClusterState
-from harness.dockerhost import host_docker
 from harness.errors import ClusterError, EnvironmentProblem
 
 VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", Path(__file__).parents[2] / "Vagrantfile"))
@@ -40,10 +40,11 @@ class ExecResult:
 class VagrantNodes:
     """The cluster's nodes as Vagrant machines."""
 
-    def __init__(self, state: ClusterState, state_dir: Path) -> None:
+    def __init__(self, state: ClusterState, state_dir: Path, client: docker.DockerClient) -> None:
         if not VAGRANTFILE.exists():
             raise EnvironmentProblem(f"no Vagrantfile at {VAGRANTFILE}; set CHAOS_VAGRANTFILE to its path")
         self._state = state
+        self._client = client
         self._dotfile = state_dir / "vagrant"
         self._log = state_dir / "vagrant.log"
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ class VagrantNodes:
         if self._state.provider != "docker" or not id_file.exists():
             raise ClusterError(f"{node} has no container (provider {self._state.provider}, or not created)")
         try:
-            return host_docker().containers.get(id_file.read_text().strip())
+            return self._client.containers.get(id_file.read_text().strip())
         except DockerException as error:
             raise ClusterError(f"the container of {node} is gone: {error}") from error
 

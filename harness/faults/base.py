@@ -48,10 +48,14 @@ class FaultContext:
     cluster: NodeControl
 
 
-class NoParams(BaseModel):
-    """For faults without parameters."""
+class FaultParams(BaseModel):
+    """Base of every fault's parameter model: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(FaultParams):
+    """For faults without parameters."""
 
 
 @runtime_checkable

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext, NoParams
+from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams
 from harness.faults.nodeshell import pids, process_state, run
 from harness.waiting import wait_until
 
@@ -38,9 +38,7 @@ class DaemonFreeze(BaseFault):
             run(ctx, self.target, ["kill", f"-{signal}", *found], f"send SIG{signal} to the Docker engine")
 
 
-class DaemonCrashParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DaemonCrashParams(FaultParams):
     restart_timeout: float = Field(60.0, gt=0, description="seconds to wait for the engine after heal")
 
 

@@ -8,17 +8,15 @@ them, and filled: the engine sees exactly the full disk a pull would hit.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext
+from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.faults.nodeshell import run
 
 PULL_TMP = "/var/lib/docker/tmp"
 
 
-class DiskFullParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DiskFullParams(FaultParams):
     size_mb: int = Field(8, ge=1, le=256, description="size of the full filesystem")
 
 

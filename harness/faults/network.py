@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext
+from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.faults.nodeshell import Rule, add_rules, delete_rules, has_rule, resolve
 
 VXLAN_PORT = "4789"
-
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _RuleFault(BaseFault):
@@ -32,7 +28,7 @@ class _RuleFault(BaseFault):
         return all(has_rule(ctx, self.target, rule) for rule in self.rules(ctx))
 
 
-class RegistryFirewallParams(_Params):
+class RegistryFirewallParams(FaultParams):
     action: Literal["DROP", "REJECT"] = "DROP"
     registry: str = Field("registry", description="registry host name as the nodes resolve it")
 
@@ -50,7 +46,7 @@ class RegistryFirewall(_RuleFault):
         return [Rule("OUTPUT", ("-p", "tcp", "-d", address, "--dport", "5000"), self.params.action)]
 
 
-class PeerParams(_Params):
+class PeerParams(FaultParams):
     peers: list[str] = Field(default_factory=list, description="other nodes; empty = every other node")
 
 
@@ -86,7 +82,7 @@ class Partition(_PeerFault):
     Params = PeerParams
 
 
-class PacketLossParams(_Params):
+class PacketLossParams(FaultParams):
     probability: float = Field(0.2, gt=0, le=1, description="share of packets dropped")
 
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from harness.faults.base import BaseFault, FaultContext
+from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.waiting import wait_until
 
 
-class NodeHaltParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class NodeHaltParams(FaultParams):
     mode: Literal["graceful", "forced"] = "graceful"
     rejoin_timeout: float = 90.0
 

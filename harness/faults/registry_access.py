@@ -5,16 +5,14 @@ from __future__ import annotations
 import secrets
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext, NoParams
+from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams
 
 TOXIC_NAME = "chaos-harness"
 
 
-class RegistryToxicParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RegistryToxicParams(FaultParams):
     mode: Literal["down", "timeout", "latency", "bandwidth"] = "down"
     latency_ms: int = Field(3000, ge=0, description="latency mode: added delay")
     jitter_ms: int = Field(0, ge=0, description="latency mode: random extra delay")

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from harness.errors import ClusterError
-from harness.faults.base import BaseFault, FaultContext
+from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.faults.nodeshell import process_state, run
 from harness.waiting import wait_until
 
 SQUATTER_PID_FILE = "/run/chaos-harness/port-{port}.pid"
 
 
-class PortConflictParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PortConflictParams(FaultParams):
     port: int = Field(8081, ge=1, le=65535, description="host port the update will want on the node")
 
 
@@ -53,9 +51,7 @@ class PortConflict(BaseFault):
         return result.output.strip() if result.ok else ""
 
 
-class TaskKillParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TaskKillParams(FaultParams):
     service: str = Field("chaos_web", description="swarm service whose task on the node is killed")
     replace_timeout: float = Field(60.0, gt=0, description="seconds heal waits for the replacement")
 
