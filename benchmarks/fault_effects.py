@@ -21,11 +21,13 @@ def main() -> None:
     parser.add_argument("--target", default="node2")
     args = parser.parse_args()
     cluster = Cluster(ClusterConfig(name=args.cluster))
-    print(f"{'fault':<18} {'target':<7} {'inject->effect':>15} {'heal':>8} {'heal->healthy':>14}  verify(in/after)")
+    print(f"{'fault':<18} {'target':<7} {'inject->effect':>15} {'heal':>8} {'heal->healthy':>14}  "
+          "symptom before / verify in / verify after")
     for kind in args.faults or built_in_faults():
         trial = exercise(cluster, kind, args.target)
         print(f"{kind:<18} {trial.target:<7} {trial.effect_after:>14.1f}s {trial.heal_took:>7.1f}s "
-              f"{trial.healthy_after:>13.1f}s  {trial.held_after_inject}/{trial.held_after_heal}", flush=True)
+              f"{trial.healthy_after:>13.1f}s  {trial.symptom_before}/{trial.held_after_inject}/{trial.held_after_heal}",
+              flush=True)
 
 
 if __name__ == "__main__":

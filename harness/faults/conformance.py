@@ -32,6 +32,7 @@ class Trial:
 
     kind: str
     target: str
+    symptom_before: bool  # must be False: a symptom that shows without the fault proves nothing
     held_after_inject: bool
     effect_after: float  # seconds from inject to the symptom
     heal_took: float
@@ -45,6 +46,7 @@ def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 6
     ctx = FaultContext(cluster)
     fault = registry.create(kind, CONFORMANCE_PARAMS.get(kind, {}), target)
     stack.deploy_and_wait(cluster.engine, cluster.lb_url, Stack())
+    symptom_before = symptom(cluster, target, time.time())
     injected = time.time()
     fault.inject(ctx)
     try:
@@ -59,7 +61,7 @@ def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 6
     held_after_heal = fault.verify(ctx)
     wait_until(lambda: _healthy(cluster, target), timeout=120, what=f"the cluster healthy after {kind}",
                interval=1.0)
-    return Trial(kind, target, held, effect_after, heal_took, held_after_heal,
+    return Trial(kind, target, symptom_before, held, effect_after, heal_took, held_after_heal,
                  time.time() - heal_started - heal_took)
 
 

@@ -51,11 +51,12 @@ def web_task_failed(cluster: Cluster, node: str, since: float) -> bool:
 
 
 def lb_lost_a_server(cluster: Cluster, node: str, since: float) -> bool:
-    """HAProxy's health checks took at least one web server out of rotation."""
-    states = _haproxy(cluster, "show servers state web").splitlines()[2:]
-    active = [line.split() for line in states if line.strip() and not line.startswith("#")]
-    resolved = [fields for fields in active if fields[4] != "0.0.0.0"]
-    return any(fields[5] != "2" for fields in resolved)  # srv_op_state 2 = running
+    """HAProxy's health checks took at least one resolved web server out of rotation."""
+    lines = _haproxy(cluster, "show servers state web").splitlines()[2:]  # version and header lines
+    servers = [line.split() for line in lines if line.strip()]
+    # Fields: 4 srv_addr, 5 srv_op_state (2 = running), 6 srv_admin_state (0x20 = no DNS record yet).
+    resolved = [f for f in servers if f[4] not in ("-", "0.0.0.0") and not int(f[6]) & 0x20]
+    return any(f[5] != "2" for f in resolved)
 
 
 def packets_dropped(cluster: Cluster, node: str, since: float) -> bool:

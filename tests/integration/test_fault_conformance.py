@@ -15,6 +15,7 @@ TARGET = "node2"  # a worker running web tasks: neither the manager (LB) nor the
 def test_fault_takes_effect_and_heals(cluster, kind):
     assert kind in SYMPTOMS, f"fault {kind} has no observable symptom defined in harness.faults.symptoms"
     trial = exercise(cluster, kind, TARGET)
+    assert not trial.symptom_before, f"the symptom of {kind} showed before the fault was injected"
     assert trial.held_after_inject, f"{kind}.verify() was false right after inject"
     assert trial.effect_after > 0
     assert not trial.held_after_heal, f"{kind}.verify() was still true after heal"
