@@ -39,8 +39,8 @@ def credentials_refused(cluster: Cluster, node: str, since: float) -> bool:
 
 def port_taken(cluster: Cluster, node: str, since: float, port: int = 8081) -> bool:
     """A container publishing the port on the node fails with 'address already in use'."""
-    result = cluster.exec(node, ["docker", "run", "--rm", "-d", "-p", f"{port}:8080", "--entrypoint", "sleep",
-                                 PROBE_IMAGE, "1"])
+    # In the foreground and gone at once, so that the probe itself never holds the port.
+    result = cluster.exec(node, ["docker", "run", "--rm", "-p", f"{port}:8080", "--entrypoint", "true", PROBE_IMAGE])
     return "address already in use" in result.output
 
 

@@ -34,6 +34,8 @@ class PortConflict(BaseFault):
             f"mkdir -p $(dirname {pid_file}); "
             f"socat TCP-LISTEN:{port},bind=0.0.0.0,reuseaddr,fork EXEC:/bin/true >/dev/null 2>&1 & "
             f"echo $! > {pid_file}"], f"bind port {port}")
+        wait_until(lambda: self.verify(ctx), timeout=10, what=f"a process listening on port {port} of {self.target}",
+                   hint="Is the port already taken by something else?")
 
     def heal(self, ctx: FaultContext) -> None:
         pid = self._pid(ctx)
