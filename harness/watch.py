@@ -34,7 +34,8 @@ class EngineWatcher:
         state = (snapshot.update_state, snapshot.update_message)
         if state != self._update_state:
             self._update_state = state
-            self._journal.write("engine.update_state", service=self._service, state=state[0], message=state[1])
+            self._journal.write("engine.update_state", service=self._service, state=state[0], message=state[1],
+                                started_at=snapshot.update_started_at)
         first_look = not self._tasks
         for task in snapshot.tasks:
             seen = (task.state, task.error)

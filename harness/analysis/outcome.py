@@ -6,6 +6,9 @@ from harness.analysis.samples import Sample
 from harness.journal import Event
 
 
+ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
+
+
 def first(events: list[Event], type: str, after: float = float("-inf"), **match) -> Event | None:
     """The first event of ``type`` at or after ``after`` whose fields match."""
     for event in events:
@@ -53,9 +56,13 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
     """
     requested = first(events, "upgrade.requested")
     after = requested.t if requested else float("-inf")
-    trigger = first(events, "rollback.requested", after) or first(events, "engine.update_state", after, state="rollback_started")
+    trigger = first(events, "rollback.requested", after) or next(
+        (e for e in events if e.t >= after and e.type == "engine.update_state" and e.get("state") in ROLLBACK_STATES),
+        None)  # a fast rollback can start and finish between two polls: then its first sign is the trigger
     if trigger is None:
         return {"triggered": False, "success": None, "time_to_rollback": None, "reasons": []}
+    # The engine's own record of when the rollback started beats the moment a poll first saw it.
+    triggered_at = trigger.get("started_at") or trigger.t
     completed = first(events, "engine.update_state", trigger.t, state="rollback_completed") or first(
         events, "rollback.switched_back", trigger.t)
     final = first(events, "engine.final")
@@ -73,9 +80,9 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
         reasons.append("no requests in the verification window")
     elif bad:
         reasons.append(f"{len(bad)} of {len(window)} responses in the last {verify_window:g}s were not successes from {old}")
-    steady = _steady_since(samples, old, trigger.t, observe_end)
+    steady = _steady_since(samples, old, triggered_at, observe_end)
     success = not reasons
-    time_to_rollback = (max(completed.t, steady) - trigger.t) if success and completed and steady else None
+    time_to_rollback = (max(completed.t, steady) - triggered_at) if success and completed and steady else None
     return {"triggered": True, "trigger": trigger.type, "success": success,
             "time_to_rollback": time_to_rollback, "reasons": reasons}
 

@@ -76,7 +76,7 @@ class ServiceSnapshot:
     replicas: int
     update_state: str | None
     update_message: str
-    update_started_at: str | None
+    update_started_at: float | None  # when the engine started the current update or rollback (epoch seconds)
     tasks: tuple[TaskInfo, ...]
 
     def running(self, version: str | None = None) -> list[TaskInfo]:

@@ -133,7 +133,7 @@ class SwarmEngine:
             replicas=spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0),
             update_state=status.get("State"),
             update_message=status.get("Message", ""),
-            update_started_at=status.get("StartedAt"),
+            update_started_at=_epoch(status.get("StartedAt")) or None,
             tasks=tasks,
         )
 

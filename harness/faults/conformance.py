@@ -14,7 +14,7 @@ from harness import stack
 from harness.cluster import Cluster
 from harness.faults import registry
 from harness.faults.base import FaultContext
-from harness.faults.symptoms import SYMPTOMS
+from harness.faults.symptoms import SYMPTOMS, packets_dropped
 from harness.scenario import Stack
 from harness.waiting import wait_until
 
@@ -66,10 +66,10 @@ def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 6
 
 
 def _healthy(cluster: Cluster, target: str) -> bool:
+    """Every node Ready, web at its desired count, and no harness firewall rule still dropping packets."""
     nodes_ready = all(n.state == "ready" for n in cluster.engine.nodes())
     web = cluster.engine.service(stack.WEB_SERVICE)
-    return nodes_ready and len(web.running()) == web.replicas and not any(
-        symptom(cluster, target, time.time()) for symptom in {SYMPTOMS["node-halt"], SYMPTOMS["packet-loss"]})
+    return nodes_ready and len(web.running()) == web.replicas and not packets_dropped(cluster, target, time.time())
 
 
 def built_in_faults() -> list[str]:

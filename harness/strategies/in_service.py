@@ -24,7 +24,7 @@ class InServiceUpgrade:
         self._policy = policy
         self._publish = publish
         self._auth = auth
-        self._baseline_started_at: str | None = None
+        self._baseline_started_at: float | None = None
         self._baseline_tasks: set[str] | None = None
 
     def start(self, journal: Journal) -> None:

@@ -110,3 +110,13 @@ def test_a_fault_the_engine_never_notices_has_no_effect_time():
     (fault,) = fault_timeline([ev(1, "fault.inject", id="0-y", kind="overlay-drop", target="node2"),
                                ev(5, "engine.node_state", node="node2", state="ready")])
     assert fault["engine_effect"] is None and fault["time_to_effect"] is None
+
+
+def test_a_rollback_seen_only_as_completed_is_timed_from_the_engine_start_time():
+    journal = [e for e in ROLLBACK_JOURNAL if e.get("state") != "rollback_started"]
+    journal = [ev(22, "engine.update_state", state="rollback_completed", started_at=15.0)
+               if e.get("state") == "rollback_completed" else e for e in journal]
+    samples = [served(t) for t in range(10, 40)]
+    result = rollback_outcome(journal, samples, "v1", verify_window=5)
+    assert result["triggered"] is True and result["success"] is True
+    assert result["time_to_rollback"] == 22 - 15
