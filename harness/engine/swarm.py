@@ -102,12 +102,6 @@ class SwarmEngine:
         finally:
             self._run_on_manager(["docker", "logout", auth.server], None)  # no credentials left on the node
 
-    def remove_stack(self, stack: str) -> None:
-        """``docker stack rm`` and wait until its services are gone."""
-        self._run_on_manager(["docker", "stack", "rm", stack], None)
-        wait_until(lambda: not self.manager.services.list(filters={"label": f"com.docker.stack.namespace={stack}"}),
-                   timeout=60, what=f"stack {stack} removed")
-
     def service(self, name: str) -> ServiceSnapshot:
         """Spec image, replicas, UpdateStatus and tasks of one service."""
         service = self._service_object(name)
