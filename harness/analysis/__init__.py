@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
         "status": end.get("status") if end else "incomplete",
         "load": {**(start.get("load") or {}), "samples": len(samples),
                  "failed": sum(not s.ok for s in samples),
-                 "errors": _count(s.error for s in samples if not s.ok)},
+                 "errors": dict(Counter(str(s.error) for s in samples if not s.ok))},
         "availability": figures["availability"],
         "downtime": figures["downtime"],
         "longest_outage": figures["longest_outage"],
@@ -84,9 +85,3 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
 def _within(samples: list[Sample], start: float, end: float | None) -> list[Sample]:
     return [s for s in samples if s.t >= start and (end is None or s.t < end)]
 
-
-def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[str(value)] = counts.get(str(value), 0) + 1
-    return counts
