@@ -17,6 +17,7 @@ from rich.console import Console
 
 from harness.cluster import Cluster, ClusterConfig
 from harness.errors import ClusterError, HarnessError
+from harness.scenario import STRATEGIES
 
 console = Console(stderr=True)
 DEFAULT_REPORTS = Path("reports")
@@ -145,17 +146,20 @@ def validate(scenarios: tuple[Path, ...]) -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strategy", type=click.Choice(STRATEGIES),
+              help="For scenarios that leave strategy.kind open (default in-service).")
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report documents as JSON on stdout.")
 @click.pass_obj
 @_fails_cleanly
-def run(config: ClusterConfig, scenarios: tuple[Path, ...], reports_dir: Path, as_json: bool) -> None:
+def run(config: ClusterConfig, scenarios: tuple[Path, ...], strategy: str | None, reports_dir: Path,
+        as_json: bool) -> None:
     """Run scenarios (every file is validated before anything starts)."""
     from harness.report.terminal import print_summary
     from harness.runner import Runner
     from harness.scenario import load_scenario
 
-    loaded = [load_scenario(path) for path in scenarios]
+    loaded = [load_scenario(path).under(strategy) for path in scenarios]
     handle = Cluster(config, _progress)
     handle.up()
     reports = []
@@ -168,6 +172,51 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], reports_dir: Path, a
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     sys.exit(0 if all(r["passed"] for r in reports) else 1)
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strategies", default="in-service,blue-green", show_default=True,
+              help="Comma-separated strategy kinds to run each scenario under.")
+@click.option("--repeat", default=1, show_default=True, type=int, help="Runs per scenario and strategy.")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+@click.pass_obj
+@_fails_cleanly
+def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], strategies: str, repeat: int, reports_dir: Path,
+           as_json: bool) -> None:
+    """Run every scenario under every strategy, REPEAT times, and compare them."""
+    from harness.matrix import parse_strategies, plan, run_matrix
+    from harness.scenario import load_scenario
+
+    runs = plan([load_scenario(path) for path in scenarios], parse_strategies(strategies), repeat)
+    _progress(f"{len(runs)} runs planned")
+    result = run_matrix(runs, Cluster(config, _progress), reports_dir, _progress)
+    _show_comparison(result.rows, as_json)
+    _progress(f"comparison: {result.compare_file}")
+    sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)
+
+
+@main.command("compare")
+@click.argument("run_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+@_fails_cleanly
+def compare_runs(run_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats."""
+    from harness.compare import compare, load_reports
+
+    _show_comparison(compare(load_reports(run_dirs)), as_json)
+
+
+def _show_comparison(rows, as_json: bool) -> None:
+    from harness.compare import to_document
+    from harness.report.terminal import comparison_table
+
+    if as_json:
+        click.echo(json.dumps(to_document(rows), indent=2))
+    else:
+        Console().print(comparison_table(rows))
 
 
 @main.command()

@@ -6,6 +6,7 @@
     ├── EnvironmentProblem       exit 3: Docker, Vagrant or a tool is missing or failing
     ├── ClusterError             exit 3: the cluster is absent or unhealthy
     ├── EngineError              exit 3: the deployment engine refused or failed
+    │   └── ServiceMissing       a service that was asked for is not deployed
     ├── WaitTimeout              exit 3: something awaited did not happen in time
     └── RunInterrupted           exit 130: SIGINT/SIGTERM during a run
 
@@ -44,6 +45,10 @@ class ClusterError(HarnessError):
 
 class EngineError(HarnessError):
     """The deployment engine refused a request or reported a failure."""
+
+
+class ServiceMissing(EngineError):
+    """The service asked for is not deployed (yet, or any more)."""
 
 
 class WaitTimeout(HarnessError):

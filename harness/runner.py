@@ -2,7 +2,7 @@
 
     prepare  the stack converged on the old version, serving through the LB
     warmup   load running, no change
-    upgrade  the strategy upgrades; faults fire on their triggers
+    upgrade  the strategy upgrades (and rolls back on request); faults fire on their triggers
     observe  the system after the upgrade settled; its tail verifies rollback
 
 Whatever happens (failure, Ctrl-C, SIGTERM), faults are healed from the heal
@@ -15,7 +15,6 @@ import json
 import signal
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 from harness import stack
 from harness.analysis import analyze_run_dir
 from harness.cluster import Cluster
-from harness.engine.base import Engine, ServiceSnapshot
+from harness.engine.base import Engine
 from harness.errors import HarnessError, RunInterrupted
 from harness.faults.base import FaultContext
 from harness.faults.schedule import FaultScheduler
@@ -33,9 +32,10 @@ from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger
 from harness.load.runner import LoadProcess
 from harness.scenario import Scenario
-from harness.strategies.in_service import InServiceUpgrade
+from harness.strategies import UpgradeStrategy, build
+from harness.strategies.base import running_versions
 from harness.waiting import wait_until
-from harness.watch import EngineWatcher
+from harness.watch import EngineWatcher, Snapshots
 
 POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 30.0
@@ -51,13 +51,13 @@ class RunResult:
 
 
 class Runner:
-    """Runs one scenario against a cluster that is up."""
+    """Runs one scenario, its strategy kind resolved (``Scenario.under``), against a cluster that is up."""
 
     def __init__(self, scenario: Scenario, cluster: Cluster, reports_dir: Path,
                  progress: Progress = lambda _: None) -> None:
         self.scenario = scenario
         self.cluster = cluster
-        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}"
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}-{scenario.strategy.kind}"
         self.run_dir = reports_dir / self.run_id
         self._progress = progress
         self._phase_starts: dict[str, float] = {}
@@ -71,14 +71,11 @@ class Runner:
         scenario = self.scenario
         load = LoadProcess(self.cluster.lb_url, self.run_dir, scenario.load.rate, scenario.load.timeout,
                            scenario.load.write_ratio, max_seconds=self._max_seconds())
-        watcher = EngineWatcher(engine, journal, stack.WEB_SERVICE)
         faults = FaultScheduler(scenario.faults, FaultContext(self.cluster), journal, HealLedger(self.run_dir),
                                 self.cluster.config.name)
         auth = self.cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
-        new_image = stack.web_image(scenario.stack, scenario.stack.to_version)
-        upgrade = InServiceUpgrade(engine, stack.WEB_SERVICE, scenario.stack.from_version, scenario.stack.to_version,
-                                   new_image, scenario.strategy.update_config.policy(),
-                                   scenario.stack.publish_on_upgrade, auth)
+        upgrade = build(scenario, self.cluster, auth)
+        watcher = EngineWatcher(engine, journal, upgrade.services)
         journal.write("run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
                       cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
                                "provider": self.cluster.state.provider},
@@ -88,9 +85,10 @@ class Runner:
         try:
             with _signals_raise_interrupt():
                 with self._phase(journal, "prepare"):
-                    stack.deploy_and_wait(engine, self.cluster.lb_url, scenario.stack, auth)
+                    stack.deploy_and_wait(engine, self.cluster.state, scenario.stack, auth)
                     if scenario.stack.fresh_pull:
-                        stack.forget_image(self.cluster.state.nodes, self.cluster.exec, new_image)
+                        stack.forget_image(self.cluster.state.nodes, self.cluster.exec,
+                                           stack.web_image(scenario.stack, scenario.stack.to_version))
                 load.start()
                 journal.write("load.start", pid=load.pid, users=load.users, rate=load.rate)
                 with self._phase(journal, "warmup"):
@@ -99,7 +97,7 @@ class Runner:
                     self._upgrade(journal, watcher, faults, upgrade, load)
                 with self._phase(journal, "observe"):
                     self._watch(watcher, faults, upgrade, scenario.phases.observe, load)
-                    self._record_final(journal, engine)
+                    self._record_final(journal, engine, upgrade.live_service())
             status = "completed"
         except (KeyboardInterrupt, RunInterrupted) as error:
             status, failure = "interrupted", RunInterrupted(f"run {self.run_id} interrupted; faults were healed")
@@ -130,43 +128,54 @@ class Runner:
         yield
         journal.write("phase.end", phase=name)
 
-    def _watch(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: InServiceUpgrade,
+    def _watch(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: UpgradeStrategy,
                seconds: float, load: LoadProcess) -> None:
         deadline = time.time() + seconds
         while time.time() < deadline:
             self._tick(watcher, faults, upgrade, load)
 
     def _upgrade(self, journal: Journal, watcher: EngineWatcher, faults: FaultScheduler,
-                 upgrade: InServiceUpgrade, load: LoadProcess) -> None:
+                 upgrade: UpgradeStrategy, load: LoadProcess) -> None:
         upgrade.start(journal)
+        outcome = self._settle(journal, "upgrade.settled", watcher, faults, upgrade, load)
+        rollback_after = self.scenario.strategy.rollback_after
+        if outcome == "completed" and rollback_after is not None:
+            self._watch(watcher, faults, upgrade, rollback_after, load)
+            upgrade.request_rollback(journal)
+            self._settle(journal, "rollback.settled", watcher, faults, upgrade, load)
+
+    def _settle(self, journal: Journal, event: str, watcher: EngineWatcher, faults: FaultScheduler,
+                upgrade: UpgradeStrategy, load: LoadProcess) -> str:
+        """Tick until the strategy settles (or its time is up); journal ``event`` with the outcome."""
         deadline = time.time() + self.scenario.strategy.timeout
         outcome = None
         while outcome is None:
-            snapshot = self._tick(watcher, faults, upgrade, load)
-            outcome = upgrade.outcome(snapshot) if snapshot else None
+            snapshots = self._tick(watcher, faults, upgrade, load)
+            outcome = upgrade.advance(snapshots, journal) if snapshots is not None else None
             if outcome is None and time.time() >= deadline:
-                outcome = "failed" if snapshot and snapshot.update_state == "completed" else "timed_out"
-        last = watcher.last
-        journal.write("upgrade.settled", outcome=outcome, update_state=last.update_state if last else None,
-                      message=last.update_message if last else "",
-                      running=dict(Counter(t.version for t in last.running())) if last else {})
-        self._progress(f"upgrade {outcome}")
+                outcome = upgrade.give_up(watcher.last, journal)
+        journal.write(event, outcome=outcome, **upgrade.facts(watcher.last), running=running_versions(watcher.last))
+        self._progress(f"{event.split('.')[0]} {outcome}")
+        return outcome
 
-    def _tick(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: InServiceUpgrade,
-              load: LoadProcess) -> ServiceSnapshot | None:
+    def _tick(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: UpgradeStrategy,
+              load: LoadProcess) -> Snapshots | None:
         started = time.time()
-        snapshot = watcher.poll()
-        faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshot) if snapshot else 0)
+        snapshots = watcher.poll()
+        snapshot = snapshots.get(upgrade.live_service()) if snapshots else None
+        faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshots) if snapshots else 0)
         if not load.running():
             raise HarnessError(f"the load process stopped early; see {load.log_path}")
         time.sleep(max(0.0, POLL_INTERVAL - (time.time() - started)))
-        return snapshot
+        return snapshots
 
-    def _record_final(self, journal: Journal, engine: Engine) -> None:
-        snapshot = engine.service(stack.WEB_SERVICE)
-        journal.write("engine.final", service=stack.WEB_SERVICE, replicas=snapshot.replicas,
-                      update_state=snapshot.update_state,
-                      running=dict(Counter(t.version for t in snapshot.running())))
+    def _record_final(self, journal: Journal, engine: Engine, service: str) -> None:
+        """The live service as the engine sees it, and as the nodes' processes show it."""
+        snapshot = engine.service(service)
+        state = self.cluster.state
+        journal.write("engine.final", service=service, replicas=snapshot.replicas,
+                      update_state=snapshot.update_state, running=running_versions({service: snapshot})[service],
+                      processes=stack.census(self.cluster.exec, state.nodes, service))
 
     def _readback(self, journal: Journal) -> None:
         """Read every stored write id back through the load balancer."""

@@ -23,6 +23,9 @@ WEB_VERSIONS = tuple(tag for (repository, tag) in STACK_IMAGES if repository == 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
 Role = Literal["web-worker", "most-web", "worker", "manager", "db"]
 PhaseName = Literal["warmup", "upgrade", "observe"]
+StrategyKind = Literal["in-service", "blue-green"]
+STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
+DEFAULT_STRATEGY = "in-service"
 
 
 def parse_duration(value: Any) -> Any:
@@ -75,11 +78,17 @@ class Stack(Strict):
 
 
 class Strategy(Strict):
-    """How the upgrade is performed."""
+    """How the upgrade is performed; without ``kind`` the command line (or the matrix) chooses.
 
-    kind: Literal["in-service"] = "in-service"
+    Blue-green uses ``update_config.monitor`` as its watch after the switch;
+    the other update_config fields are for in-service.
+    """
+
+    kind: StrategyKind | None = None
     update_config: UpdateConfig = UpdateConfig()
     timeout: Duration = 180.0
+    rollback_after: Duration | None = Field(
+        None, description="request a rollback this long after the upgrade completed (rollback on request)")
 
 
 class Load(Strict):
@@ -168,6 +177,19 @@ class Scenario(Strict):
     phases: Phases = Phases()
     faults: list[FaultSpec] = []
     expect: Expect = Expect()
+
+    def under(self, kind: str | None) -> Scenario:
+        """This scenario with its strategy kind resolved: its own, else ``kind``, else the default.
+
+        A scenario that fixes its kind cannot be run under another one.
+        """
+        if kind is not None and kind not in STRATEGIES:
+            raise ScenarioError(f"unknown strategy {kind!r}; known: {', '.join(STRATEGIES)}")
+        if self.strategy.kind is not None and kind is not None and kind != self.strategy.kind:
+            raise ScenarioError(f"scenario {self.name} fixes strategy.kind: {self.strategy.kind}; "
+                                f"it cannot run under {kind}")
+        chosen = self.strategy.kind or kind or DEFAULT_STRATEGY
+        return self.model_copy(update={"strategy": self.strategy.model_copy(update={"kind": chosen})})
 
 
 def load_scenario(path: Path | str) -> Scenario:

@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 from harness.engine.base import Engine, ServiceSnapshot
-from harness.errors import EngineError
+from harness.errors import EngineError, ServiceMissing
 from harness.journal import Journal
+
+Snapshots = dict[str, ServiceSnapshot]
 
 
 class EngineWatcher:
-    """Turns successive engine snapshots into ``engine.*`` journal events."""
+    """Turns successive engine snapshots into ``engine.*`` journal events.
 
-    def __init__(self, engine: Engine, journal: Journal, service: str) -> None:
+    Services that are not deployed (a green stack before its deploy) are left
+    out of a poll's snapshots rather than reported as an unreachable engine.
+    """
+
+    def __init__(self, engine: Engine, journal: Journal, services: tuple[str, ...]) -> None:
         self._engine = engine
         self._journal = journal
-        self._service = service
-        self._update_state: tuple[str | None, str] | None = None
+        self._services = services
+        self._update_states: dict[str, tuple[str | None, str]] = {}
         self._tasks: dict[str, tuple[str, str]] = {}
+        self._known_services: set[str] = set()
         self._nodes: dict[str, str] = {}
-        self.last: ServiceSnapshot | None = None
+        self.last: Snapshots = {}
 
-    def poll(self) -> ServiceSnapshot | None:
-        """One look at the engine; returns the service snapshot (None if the engine did not answer)."""
+    def poll(self) -> Snapshots | None:
+        """One look at the engine: a snapshot per deployed service (None if the engine did not answer)."""
         try:
-            snapshot = self._engine.service(self._service)
             nodes = self._engine.nodes()
+            snapshots = {}
+            for service in self._services:
+                try:
+                    snapshots[service] = self._engine.service(service)
+                except ServiceMissing:
+                    continue
         except EngineError as error:
             self._journal.write("engine.unreachable", error=str(error))
             return None
@@ -31,20 +43,26 @@ class EngineWatcher:
             if self._nodes.get(node.hostname) != node.state:
                 self._nodes[node.hostname] = node.state
                 self._journal.write("engine.node_state", node=node.hostname, state=node.state)
+        for snapshot in snapshots.values():
+            self._journal_service(snapshot)
+        self.last = snapshots
+        return snapshots
+
+    def _journal_service(self, snapshot: ServiceSnapshot) -> None:
+        service = snapshot.name
         state = (snapshot.update_state, snapshot.update_message)
-        if state != self._update_state:
-            self._update_state = state
-            self._journal.write("engine.update_state", service=self._service, state=state[0], message=state[1],
+        if state != self._update_states.get(service):
+            self._update_states[service] = state
+            self._journal.write("engine.update_state", service=service, state=state[0], message=state[1],
                                 started_at=snapshot.update_started_at)
-        first_look = not self._tasks
+        first_look = service not in self._known_services
+        self._known_services.add(service)
         for task in snapshot.tasks:
             seen = (task.state, task.error)
             if self._tasks.get(task.id) != seen:
                 self._tasks[task.id] = seen
                 if first_look and task.desired_state != "running":
                     continue  # history from earlier runs, not this run's news
-                self._journal.write("engine.task", service=self._service, task=task.id, slot=task.slot,
+                self._journal.write("engine.task", service=service, task=task.id, slot=task.slot,
                                     node=task.node, version=task.version, state=task.state,
                                     desired=task.desired_state, error=task.error)
-        self.last = snapshot
-        return snapshot

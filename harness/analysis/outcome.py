@@ -29,30 +29,39 @@ def phase_spans(events: list[Event]) -> dict[str, tuple[float, float | None]]:
 
 
 def upgrade_outcome(events: list[Event]) -> dict:
-    """Outcome and time to settle of the upgrade, as the runner judged it from the engine."""
+    """Outcome and time to settle of the upgrade, as the runner judged it from the engine (and LB).
+
+    Blue-green adds the time until green was ready for traffic and how long
+    the switch at the load balancer took (``None`` where it did not happen).
+    """
     requested = first(events, "upgrade.requested")
-    settled = first(events, "upgrade.settled")
     if requested is None:
-        return {"outcome": "not_started", "duration": None, "engine_state": None, "message": ""}
+        return {"outcome": "not_started", "strategy": None, "duration": None, "engine_state": None, "message": "",
+                "time_to_ready": None, "time_to_switch": None}
+    settled = first(events, "upgrade.settled", requested.t)
+    ready = first(events, "bluegreen.ready", requested.t)
+    switched = first(events, "switch.done", requested.t)
+    base = {"strategy": requested.get("strategy"),
+            "time_to_ready": ready.t - requested.t if ready else None,
+            "time_to_switch": switched.get("duration") if switched else None}
     if settled is None:
-        return {"outcome": "failed", "duration": None, "engine_state": None, "message": "the run ended before the upgrade settled"}
-    return {
-        "outcome": settled.get("outcome"),
-        "duration": settled.t - requested.t,
-        "engine_state": settled.get("update_state"),
-        "message": settled.get("message", ""),
-    }
+        return {**base, "outcome": "failed", "duration": None, "engine_state": None,
+                "message": "the run ended before the upgrade settled"}
+    return {**base, "outcome": settled.get("outcome"), "duration": settled.t - requested.t,
+            "engine_state": settled.get("update_state"), "message": settled.get("message", "")}
 
 
 def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verify_window: float) -> dict:
     """Rollback verified three ways: engine state, running tasks, and what clients were served.
 
     Success needs all of: the engine reports rollback complete (or the switch
-    back happened); every running task runs ``old`` at the desired count; and
-    every response in the last ``verify_window`` seconds of the run is a
-    success from ``old``. Time to rollback runs from the trigger to the later
-    of the engine's completion and the start of the final unbroken run of
-    good old-version responses.
+    back happened); every running task runs ``old`` at the desired count, and
+    no node's processes still run another version of the live service (a
+    frozen engine reports its tasks gone while they run on); and every
+    response in the last ``verify_window`` seconds of the run is a success
+    from ``old``. Time to rollback runs from the trigger to the later of the
+    engine's completion and the start of the final unbroken run of good
+    old-version responses.
     """
     requested = first(events, "upgrade.requested")
     after = requested.t if requested else float("-inf")
@@ -75,6 +84,7 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
     if final is None or not _all_on(final, old):
         running = final.get("running") if final else "unknown"
         reasons.append(f"running tasks at the end were {running}, not {final.get('replicas') if final else '?'} x {old}")
+    reasons.extend(_stray_processes(final, old) if final else [])
     bad = [s for s in window if not (s.ok and s.version == old)]
     if not window:
         reasons.append("no requests in the verification window")
@@ -90,6 +100,18 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
 def _all_on(final: Event, version: str) -> bool:
     running = final.get("running") or {}
     return set(running) == {version} and running[version] == final.get("replicas")
+
+
+def _stray_processes(final: Event, old: str) -> list[str]:
+    """Nodes whose processes run a version other than ``old`` of the final live service."""
+    reasons = []
+    for node, versions in sorted((final.get("processes") or {}).items()):
+        stray = {version: count for version, count in (versions or {}).items() if version != old}
+        if stray:
+            listed = ", ".join(f"{count} x {version}" for version, count in sorted(stray.items()))
+            reasons.append(f"{node} still runs {listed} of {final.get('service')} although the engine "
+                           f"reports {final.get('running')}")
+    return reasons
 
 
 def _steady_since(samples: list[Sample], version: str, since: float, until: float) -> float | None:

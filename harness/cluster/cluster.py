@@ -21,7 +21,7 @@ from harness.cluster.registry import Registry, RegistryProxy, SecureRegistry
 from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
-from harness.errors import ClusterError, EngineError
+from harness.errors import ClusterError, EngineError, HarnessError
 
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
@@ -58,7 +58,7 @@ class Cluster:
 
     @property
     def lb_url(self) -> str:
-        return f"http://127.0.0.1:{self.state.lb_port}"
+        return self.state.lb_url
 
     @property
     def db_node(self) -> str:
@@ -95,6 +95,22 @@ class Cluster:
     def node_addresses(self) -> dict[str, str]:
         """Node name to its address on the cluster network."""
         return dict(self.state.node_ips)
+
+    def problems(self) -> list[str]:
+        """Why the cluster cannot be reused as it is (empty when it can): nodes, engines, swarm."""
+        if self._state is None:
+            return ["the cluster is not up"]
+        stopped = [node for node, status in self.node_states().items() if status != RUNNING]
+        if stopped:
+            return [f"node {node} is not running" for node in stopped]
+        try:
+            swarm = self.engine.nodes()
+        except HarnessError as error:
+            return [f"the swarm manager does not answer: {error}"]
+        found = [f"swarm node {n.hostname} is {n.state}/{n.availability}" for n in swarm
+                 if n.state != "ready" or n.availability != "active"]
+        missing = set(self.state.nodes) - {n.hostname for n in swarm}
+        return found + [f"{node} is not in the swarm" for node in sorted(missing)]
 
     # -- lifecycle ---------------------------------------------------------------
 

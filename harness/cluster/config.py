@@ -70,6 +70,11 @@ class ClusterState:
     def manager(self) -> str:
         return self.nodes[0]
 
+    @property
+    def lb_url(self) -> str:
+        """The load balancer as clients on this host reach it."""
+        return f"http://127.0.0.1:{self.lb_port}"
+
     def api_url(self, node: str) -> str:
         return f"tcp://{self.node_ips[node]}:{MANAGER_API_PORT}"
 

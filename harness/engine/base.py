@@ -119,8 +119,12 @@ class Engine(Protocol):
         """Create or converge a stack from a compose document (pulling with ``auth`` when given)."""
         ...
 
+    def remove_stack(self, stack: str) -> None:
+        """Remove a stack's services; nothing to do if it is not deployed."""
+        ...
+
     def service(self, name: str) -> ServiceSnapshot:
-        """The current state of one service."""
+        """The current state of one service (``ServiceMissing`` if it is not deployed)."""
         ...
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,

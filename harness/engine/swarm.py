@@ -14,7 +14,7 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
-from harness.errors import EngineError
+from harness.errors import EngineError, ServiceMissing
 from harness.waiting import wait_until
 
 NANOS = 1_000_000_000
@@ -102,6 +102,16 @@ class SwarmEngine:
         finally:
             self._run_on_manager(["docker", "logout", auth.server], None)  # no credentials left on the node
 
+    def remove_stack(self, stack: str, timeout: float = 60) -> None:
+        """``docker stack rm``, waiting until its services are gone; nothing to do if it is not deployed."""
+        label = f"com.docker.stack.namespace={stack}"
+        def services() -> list:
+            return self._translate("list services", lambda: self.manager.services.list(filters={"label": label}))
+        if not services():
+            return
+        self._run_on_manager(["docker", "stack", "rm", stack], None)
+        wait_until(lambda: not services(), timeout=timeout, what=f"the services of stack {stack} to be removed")
+
     def service(self, name: str) -> ServiceSnapshot:
         """Spec image, replicas, UpdateStatus and tasks of one service."""
         service = self._service_object(name)
@@ -176,7 +186,7 @@ class SwarmEngine:
         try:
             return self.manager.services.get(name)
         except NotFound as error:
-            raise EngineError(f"service {name} does not exist; was the stack deployed?") from error
+            raise ServiceMissing(f"service {name} does not exist; was the stack deployed?") from error
         except DockerException as error:
             raise EngineError(f"cannot inspect service {name}: {error}") from error
 

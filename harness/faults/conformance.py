@@ -45,7 +45,7 @@ def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 6
     symptom = SYMPTOMS[kind]
     ctx = FaultContext(cluster)
     fault = registry.create(kind, CONFORMANCE_PARAMS.get(kind, {}), target)
-    stack.deploy_and_wait(cluster.engine, cluster.lb_url, Stack())
+    stack.deploy_and_wait(cluster.engine, cluster.state, Stack())
     symptom_before = symptom(cluster, target, time.time())
     injected = time.time()
     fault.inject(ctx)
@@ -68,7 +68,7 @@ def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 6
 def _healthy(cluster: Cluster, target: str) -> bool:
     """Every node Ready, web at its desired count, and no harness firewall rule still dropping packets."""
     nodes_ready = all(n.state == "ready" for n in cluster.engine.nodes())
-    web = cluster.engine.service(stack.WEB_SERVICE)
+    web = cluster.engine.service(stack.BLUE.service)
     return nodes_ready and len(web.running()) == web.replicas and not packets_dropped(cluster, target, time.time())
 
 

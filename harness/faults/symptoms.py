@@ -6,12 +6,11 @@ its symptom after ``inject`` and lose it after ``heal``.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 from harness.cluster import Cluster
 from harness.cluster.registry import NODE_REGISTRY
-from harness.stack import WEB_SERVICE
+from harness import stack
 
 Symptom = Callable[[Cluster, str, float], bool]  # (cluster, node, injected_at)
 PROBE_IMAGE = f"{NODE_REGISTRY}/chaos/db:v1"
@@ -47,31 +46,18 @@ def port_taken(cluster: Cluster, node: str, since: float, port: int = 8081) -> b
 def web_task_failed(cluster: Cluster, node: str, since: float) -> bool:
     """The engine shows a web task on the node that failed since the fault was injected."""
     return any(t.node == node and t.state == "failed" and t.timestamp >= since - 1
-               for t in cluster.engine.service(WEB_SERVICE).tasks)
+               for t in cluster.engine.service(stack.BLUE.service).tasks)
 
 
 def lb_lost_a_server(cluster: Cluster, node: str, since: float) -> bool:
     """HAProxy's health checks took at least one resolved web server out of rotation."""
-    lines = _haproxy(cluster, "show servers state web").splitlines()[2:]  # version and header lines
-    servers = [line.split() for line in lines if line.strip()]
-    # Fields: 4 srv_addr, 5 srv_op_state (2 = running), 6 srv_admin_state (0x20 = no DNS record yet).
-    resolved = [f for f in servers if f[4] not in ("-", "0.0.0.0") and not int(f[6]) & 0x20]
-    return any(f[5] != "2" for f in resolved)
+    return any(s.resolved and not s.up for s in stack.router(cluster.state).servers(stack.BLUE.backend))
 
 
 def packets_dropped(cluster: Cluster, node: str, since: float) -> bool:
     """The node's harness firewall rules have dropped packets."""
     rules = cluster.exec(node, ["iptables", "-w", "-L", "-v", "-n", "-x"]).output.splitlines()
     return any("chaos-harness" in line and int(line.split()[0]) > 0 for line in rules if line.strip()[:1].isdigit())
-
-
-def _haproxy(cluster: Cluster, command: str) -> str:
-    with socket.create_connection(("127.0.0.1", cluster.state.lb_admin_port), timeout=3) as connection:
-        connection.sendall(command.encode() + b"\n")
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
 
 
 SYMPTOMS: dict[str, Symptom] = {

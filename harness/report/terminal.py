@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from harness.compare import Row
+
 
 def _s(value: float | None, unit: str = "s") -> str:
     return "-" if value is None else f"{value:.3f}{unit}"
@@ -14,7 +16,8 @@ def summary_table(report: dict) -> Table:
     """Key figures of one run: downtime, availability, latency, outcomes, writes."""
     load = report["load"]
     upgrade, rollback, writes = report["upgrade"], report["rollback"], report["writes"]
-    table = Table(title=f"{report['scenario']['name']}  ({report['run_id']})", show_header=False)
+    strategy = report["scenario"]["strategy"]["kind"]
+    table = Table(title=f"{report['scenario']['name']} under {strategy}  ({report['run_id']})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     availability = report["availability"]
@@ -28,8 +31,10 @@ def summary_table(report: dict) -> Table:
                              f"max {_s(latency['max'])}")
     versions = report["versions"]
     table.add_row("versions", f"{versions['counts']}, mixed window {_s(versions['mixed_window'])}")
-    table.add_row("upgrade", f"{upgrade['outcome']} after {_s(upgrade['duration'])} "
-                             f"(engine: {upgrade['engine_state']})")
+    detail = f"engine: {upgrade['engine_state']}" if strategy == "in-service" else (
+        f"green ready after {_s(upgrade['time_to_ready'])}, switch took {_s(upgrade['time_to_switch'])}")
+    table.add_row("upgrade", f"{upgrade['outcome']} after {_s(upgrade['duration'])} ({detail})"
+                             + (f": {upgrade['message']}" if upgrade["message"] else ""))
     if rollback["triggered"]:
         verdict = "succeeded" if rollback["success"] else "FAILED: " + "; ".join(rollback["reasons"])
         table.add_row("rollback", f"{verdict}, time to rollback {_s(rollback['time_to_rollback'])}")
@@ -50,3 +55,23 @@ def summary_table(report: dict) -> Table:
 
 def print_summary(report: dict, console: Console | None = None) -> None:
     (console or Console()).print(summary_table(report))
+
+
+def comparison_table(rows: list[Row]) -> Table:
+    """The strategy x scenario table: medians with [low-high] over the repeats."""
+    table = Table(title="in-service vs blue-green")
+    for column in ("scenario", "strategy", "runs", "downtime", "longest outage", "error rate", "p99",
+                   "upgrade outcomes", "rollback ok", "time to rollback", "lost writes"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*comparison_cells(row))
+    return table
+
+
+def comparison_cells(row: Row) -> list[str]:
+    """One comparison row as text, shared by the terminal table and Markdown."""
+    rollback = "-" if not row.rollbacks_triggered else f"{row.rollbacks_succeeded}/{row.rollbacks_triggered}"
+    return [row.scenario, row.strategy, str(row.runs), row.downtime.text("s"), row.longest_outage.text("s"),
+            row.error_rate.text("%", scale=100), row.p99.text("s"),
+            ", ".join(f"{outcome} {count}" for outcome, count in sorted(row.outcomes.items())),
+            rollback, row.time_to_rollback.text("s"), row.lost_writes.text("")]

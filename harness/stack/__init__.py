@@ -6,19 +6,39 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+import yaml
+
+from harness.cluster.config import ClusterState
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.engine.base import RegistryAuth, ServiceSnapshot
 from harness.engine.swarm import SwarmEngine
+from harness.errors import HarnessError
 from harness.scenario import Stack
+from harness.stack.router import PREVIEW_HEADER, Router
 from harness.waiting import wait_until
 
 STACK_NAME = "chaos"
-WEB_SERVICE = f"{STACK_NAME}_web"
 COMPOSE_TEMPLATE = Path(__file__).with_name("stack.yml")
 
+
+@dataclass(frozen=True)
+class WebStack:
+    """One of the two web stacks a blue-green upgrade moves between, and its LB backend."""
+
+    backend: str
+    stack: str
+
+    @property
+    def service(self) -> str:
+        return f"{self.stack}_web"
+
+
+BLUE = WebStack("blue", STACK_NAME)  # the stack with db and lb; its web serves unless a switch moved traffic
+GREEN = WebStack("green", f"{STACK_NAME}-green")  # web only, beside blue, on blue's network
 
 DB_SERVICE = f"{STACK_NAME}_db"
 DB_CONSTRAINTS = {"pinned": "node.labels.chaos.db == true", "floating": "node.role == worker"}
@@ -39,6 +59,24 @@ def render(spec: Stack, web_version: str) -> str:
     )
 
 
+def render_green(spec: Stack, web_version: str) -> str:
+    """The green stack: blue's web service at ``web_version``, on blue's network so it reaches the db.
+
+    ``spec.publish_on_upgrade`` publishes the new version's port on the hosts, as for in-service.
+    """
+    web = yaml.safe_load(render(spec, web_version))["services"]["web"]
+    web["networks"] = ["live"]
+    if spec.publish_on_upgrade is not None:
+        web["ports"] = [{"target": 8080, "published": spec.publish_on_upgrade, "protocol": "tcp", "mode": "host"}]
+    return yaml.safe_dump({"version": "3.8", "services": {"web": web},
+                           "networks": {"live": {"external": True, "name": f"{STACK_NAME}_default"}}})
+
+
+def router(state: ClusterState) -> Router:
+    """The runtime API of the cluster's load balancer."""
+    return Router(state.lb_admin_port)
+
+
 def web_image(spec: Stack, version: str) -> str:
     """The image reference nodes pull for a web version."""
     return f"{REGISTRIES[spec.registry]}/chaos/web:{version}"
@@ -50,24 +88,31 @@ def forget_image(nodes: Iterable[str], run_on: Callable[[str, list[str]], object
         run_on(node, ["docker", "image", "rm", "-f", image])
 
 
-def probe(lb_url: str, timeout: float = 1.0) -> str | None:
-    """The version that answered ``GET /`` through the load balancer, or None."""
+def probe(lb_url: str, timeout: float = 1.0, preview: bool = False) -> str | None:
+    """The version that answered ``GET /`` through the load balancer (its preview route), or None."""
+    request = urllib.request.Request(f"{lb_url}/", headers=PREVIEW_HEADER if preview else {})
     try:
-        with urllib.request.urlopen(f"{lb_url}/", timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.headers.get("X-App-Version") if response.status == 200 else None
     except OSError:
         return None
 
 
-def deploy_and_wait(engine: SwarmEngine, lb_url: str, spec: Stack, auth: RegistryAuth | None = None,
+def deploy_and_wait(engine: SwarmEngine, state: ClusterState, spec: Stack, auth: RegistryAuth | None = None,
                     timeout: float = 180) -> None:
-    """Converge the stack on ``spec.from_version`` with web tasks spread over the nodes, serving through the LB."""
-    version, replicas = spec.from_version, spec.replicas
+    """Converge blue on ``spec.from_version``, web tasks spread over the nodes, live through the LB; no green.
+
+    This is every run's starting point, whatever the run before it left.
+    """
+    version, replicas, lb_url = spec.from_version, spec.replicas, state.lb_url
     engine.deploy_stack(STACK_NAME, render(spec, version), auth)
-    wait_until(lambda: _settled_on(engine.service(WEB_SERVICE), version), timeout=timeout,
+    wait_until(lambda: router(state).routes(), timeout=60, what="the load balancer's runtime API", interval=1.0)
+    router(state).route(BLUE.backend)
+    engine.remove_stack(GREEN.stack)
+    wait_until(lambda: _settled_on(engine.service(BLUE.service), version), timeout=timeout,
                what=f"{replicas} web tasks running {version}", interval=1.0)
-    if not _spread(engine.service(WEB_SERVICE), ready_nodes=len([n for n in engine.nodes() if n.state == "ready"])):
-        engine.force_redistribute(WEB_SERVICE)
+    if not _spread(engine.service(BLUE.service), ready_nodes=len([n for n in engine.nodes() if n.state == "ready"])):
+        engine.force_redistribute(BLUE.service)
         wait_until(lambda: _settled_and_spread(engine, version), timeout=timeout,
                    what="web tasks spread over the nodes again", interval=1.0)
     wait_until(lambda: all(probe(lb_url) == version for _ in range(10)), timeout=60,
@@ -75,7 +120,7 @@ def deploy_and_wait(engine: SwarmEngine, lb_url: str, spec: Stack, auth: Registr
     if not _writes_work(lb_url):
         # Seen after faults: the overlay path from other nodes to the db goes stale
         # while the db's own node still reaches it. Restarting the tasks renews it.
-        for service in (DB_SERVICE, WEB_SERVICE):
+        for service in (DB_SERVICE, BLUE.service):
             engine.force_redistribute(service)
         wait_until(lambda: _settled_and_spread(engine, version) and _writes_work(lb_url), timeout=timeout,
                    what="writes through the load balancer to work on every web task", interval=2.0,
@@ -102,10 +147,36 @@ def _spread(snapshot: ServiceSnapshot, ready_nodes: int) -> bool:
 
 
 def _settled_and_spread(engine: SwarmEngine, version: str) -> bool:
-    snapshot = engine.service(WEB_SERVICE)
+    snapshot = engine.service(BLUE.service)
     ready = len([n for n in engine.nodes() if n.state == "ready"])
     return _settled_on(snapshot, version) and _spread(snapshot, ready)
 
 
 def _settled_on(snapshot: ServiceSnapshot, version: str) -> bool:
     return snapshot.settled and snapshot.converged_on(version)
+
+
+_CENSUS = r"""
+for d in /proc/[0-9]*; do
+  grep -qa /app/app.py "$d/cmdline" 2>/dev/null || continue
+  env=$(tr '\0' '\n' < "$d/environ" 2>/dev/null) || continue
+  case "$env" in *"TASK_NAME=$1."*) printf '%s\n' "$env" | sed -n 's/^APP_VERSION=//p' ;; esac
+done
+"""
+
+
+def census(run_on: Callable[[str, list[str]], object], nodes: Iterable[str], service: str) -> dict[str, dict | None]:
+    """Web versions each node really runs for ``service``, read from its processes, not from the engine.
+
+    A frozen engine cannot report or stop its containers; the processes still
+    tell. A node that cannot be asked (halted) maps to None.
+    """
+    found: dict[str, dict | None] = {}
+    for node in nodes:
+        try:
+            result = run_on(node, ["sh", "-c", _CENSUS, "census", service])
+        except HarnessError:
+            found[node] = None
+            continue
+        found[node] = dict(Counter(result.output.split())) if result.ok else None
+    return found

@@ -54,7 +54,7 @@ def test_halted_node_during_in_service_upgrade(cluster, tmp_path):
     assert report["upgrade"]["outcome"] == settled.get("outcome") == "completed"
     assert report["downtime"] == pytest.approx(dt.downtime(dt.outages(samples)))
     assert report["writes"]["lost"] == 0
-    assert cluster.engine.service(stack.WEB_SERVICE).converged_on("v2")
+    assert cluster.engine.service(stack.BLUE.service).converged_on("v2")
     assert HealLedger(run_dir).pending() == []
 
 
@@ -65,7 +65,7 @@ def test_bad_release_is_rolled_back_and_v1_serves_again(cluster, tmp_path):
     assert report["upgrade"]["outcome"] == "rolled_back"
     assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
     assert report["rollback"]["time_to_rollback"] > 0
-    assert "v3-broken" not in Counter(t.version for t in cluster.engine.service(stack.WEB_SERVICE).running())
+    assert "v3-broken" not in Counter(t.version for t in cluster.engine.service(stack.BLUE.service).running())
     assert [stack.probe(cluster.lb_url) for _ in range(10)] == ["v1"] * 10
     assert report["passed"] is True, report["verdicts"]
 

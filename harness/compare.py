@@ -1,0 +1,114 @@
+"""The strategy x scenario comparison: many runs' reports folded into one row per (scenario, strategy)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.analysis import analyze_run_dir
+from harness.errors import UsageError
+from harness.journal import JOURNAL_FILE
+
+COMPARE_SCHEMA = "chaos-harness/compare@1"
+REPORT_FILE = "report.json"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and range of one figure over the repeats that measured it."""
+
+    median: float | None
+    low: float | None
+    high: float | None
+    measured: int
+
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> Spread:
+        known = [v for v in values if v is not None]
+        if not known:
+            return cls(None, None, None, 0)
+        return cls(statistics.median(known), min(known), max(known), len(known))
+
+    def text(self, unit: str, scale: float = 1.0, digits: int = 3) -> str:
+        """``1.234s [0.900-1.500]``; a single value or identical values print once."""
+        if self.median is None:
+            return "-"
+        median, low, high = (round(v * scale, digits) for v in (self.median, self.low, self.high))
+        return f"{median:g}{unit}" if low == high else f"{median:g}{unit} [{low:g}-{high:g}]"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scenario under one strategy, over its repeats."""
+
+    scenario: str
+    strategy: str
+    runs: int
+    passed: int
+    downtime: Spread
+    longest_outage: Spread
+    error_rate: Spread
+    p99: Spread
+    outcomes: dict[str, int]
+    rollbacks_triggered: int
+    rollbacks_succeeded: int
+    time_to_rollback: Spread
+    lost_writes: Spread
+    run_ids: list[str]
+
+    @property
+    def rollback_success_rate(self) -> float | None:
+        return self.rollbacks_succeeded / self.rollbacks_triggered if self.rollbacks_triggered else None
+
+
+def load_reports(run_dirs: Iterable[Path]) -> list[dict]:
+    """Each run directory's report (analysed afresh when it has a journal but no report)."""
+    reports = []
+    for run_dir in run_dirs:
+        if (run_dir / REPORT_FILE).is_file():
+            reports.append(json.loads((run_dir / REPORT_FILE).read_text()))
+        elif (run_dir / JOURNAL_FILE).is_file():
+            reports.append(analyze_run_dir(run_dir))
+        else:
+            raise UsageError(f"{run_dir} is not a run directory: it has neither {REPORT_FILE} nor {JOURNAL_FILE}")
+    return reports
+
+
+def compare(reports: Iterable[dict]) -> list[Row]:
+    """Rows sorted by scenario, then strategy."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for report in reports:
+        key = (report["scenario"]["name"], report["scenario"]["strategy"]["kind"])
+        groups.setdefault(key, []).append(report)
+    return [_row(scenario, strategy, runs) for (scenario, strategy), runs in sorted(groups.items())]
+
+
+def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
+    rollbacks = [r["rollback"] for r in runs if r["rollback"]["triggered"]]
+    return Row(
+        scenario=scenario,
+        strategy=strategy,
+        runs=len(runs),
+        passed=sum(bool(r["passed"]) for r in runs),
+        downtime=Spread.of(r["downtime"] for r in runs),
+        longest_outage=Spread.of(r["longest_outage"] for r in runs),
+        error_rate=Spread.of(r["load"]["failed"] / r["load"]["samples"] if r["load"]["samples"] else None
+                             for r in runs),
+        p99=Spread.of(r["latency"]["p99"] for r in runs),
+        outcomes=dict(Counter(r["upgrade"]["outcome"] for r in runs)),
+        rollbacks_triggered=len(rollbacks),
+        rollbacks_succeeded=sum(bool(r["success"]) for r in rollbacks),
+        time_to_rollback=Spread.of(r["time_to_rollback"] for r in rollbacks),
+        lost_writes=Spread.of(r["writes"]["lost"] for r in runs),
+        run_ids=sorted(r["run_id"] for r in runs),
+    )
+
+
+def to_document(rows: list[Row]) -> dict:
+    """The comparison as JSON (schema ``chaos-harness/compare@1``)."""
+    return {"schema": COMPARE_SCHEMA,
+            "rows": [{**asdict(row), "rollback_success_rate": row.rollback_success_rate} for row in rows]}

@@ -1,0 +1,86 @@
+"""Many runs: each scenario under each strategy, repeated, with the same load and fault timing.
+
+The cluster is reused between runs when it is healthy (every run's prepare
+phase resets the stack, the routes and the green stack) and rebuilt when a
+fault left it degraded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.cluster import Cluster
+from harness.compare import Row, compare, load_reports, to_document
+from harness.errors import HarnessError, RunInterrupted, UsageError
+from harness.runner import Runner
+from harness.scenario import STRATEGIES, Scenario
+
+Progress = Callable[[str], None]
+COMPARE_FILE = "compare.json"
+
+
+def parse_strategies(text: str) -> list[str]:
+    """``"in-service,blue-green"`` -> the strategy kinds, each checked."""
+    kinds = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [k for k in kinds if k not in STRATEGIES]
+    if not kinds or unknown:
+        raise UsageError(f"--strategies: got {text!r}; give a comma-separated list of {', '.join(STRATEGIES)}")
+    return list(dict.fromkeys(kinds))
+
+
+def plan(scenarios: list[Scenario], strategies: list[str], repeat: int) -> list[Scenario]:
+    """Every run in order, repeats outermost so a slow drift spreads over all cells alike.
+
+    A scenario that fixes its strategy runs only under that one.
+    """
+    if repeat < 1:
+        raise UsageError(f"--repeat must be at least 1, got {repeat}")
+    cells = [s.under(kind) for s in scenarios
+             for kind in ([s.strategy.kind] if s.strategy.kind else strategies)]
+    return [cell for _ in range(repeat) for cell in cells]
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    """The run directories (in run order), the comparison rows, and where compare.json was written."""
+
+    run_dirs: list[Path]
+    rows: list[Row]
+    compare_file: Path
+
+
+def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
+               progress: Progress = lambda _: None) -> MatrixResult:
+    """Run the plan; a failed run is recorded and the matrix goes on. Ctrl-C stops it (faults healed)."""
+    matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    run_dirs: list[Path] = []
+    for index, scenario in enumerate(runs, 1):
+        _ready(cluster, progress)
+        progress(f"run {index}/{len(runs)}: {scenario.name} under {scenario.strategy.kind}")
+        runner = Runner(scenario, cluster, reports_dir, progress)
+        try:
+            runner.run()
+        except RunInterrupted:
+            raise
+        except HarnessError as error:
+            progress(f"{scenario.name} under {scenario.strategy.kind} failed: {error}")
+        if (runner.run_dir / "report.json").exists():
+            run_dirs.append(runner.run_dir)
+    rows = compare(load_reports(run_dirs))
+    matrix_dir.mkdir(parents=True, exist_ok=True)
+    compare_file = matrix_dir / COMPARE_FILE
+    compare_file.write_text(json.dumps({**to_document(rows), "run_dirs": [str(d) for d in run_dirs]}, indent=2))
+    return MatrixResult(run_dirs, rows, compare_file)
+
+
+def _ready(cluster: Cluster, progress: Progress) -> None:
+    """Reuse the cluster when it is healthy; rebuild it from scratch when it is not."""
+    problems = cluster.problems()
+    if problems:
+        progress(f"rebuilding the cluster: {'; '.join(problems)}")
+        cluster.down()
+    cluster.up()

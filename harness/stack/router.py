@@ -1,0 +1,83 @@
+"""The load balancer's routing, read and changed through HAProxy's runtime API.
+
+``routes.map`` in the LB image maps ``live`` and ``preview`` to a backend
+(``blue`` or ``green``). Flipping an entry with ``set map`` changes where the
+next request goes, atomically and without a reload.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from harness.errors import ClusterError
+
+ROUTES_MAP = "/etc/haproxy/routes.map"
+PREVIEW_HEADER = {"X-Chaos-Route": "preview"}
+BACKENDS = ("blue", "green")
+
+# Fields of `show servers state <backend>` (HAProxy 2.x, format 1).
+_ADDRESS, _OP_STATE, _ADMIN_STATE = 4, 5, 6
+_RUNNING = "2"
+_UNRESOLVED = 0x20  # admin state bit: no DNS record for this slot
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server slot of a backend as HAProxy sees it."""
+
+    address: str
+    up: bool
+    resolved: bool
+
+
+class Router:
+    """Talks to HAProxy's runtime API on the host port the cluster maps to it."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 3.0) -> None:
+        self._address = (host, port)
+        self._timeout = timeout
+
+    def command(self, line: str) -> str:
+        """Send one runtime API command and return its whole answer."""
+        try:
+            with socket.create_connection(self._address, timeout=self._timeout) as connection:
+                connection.sendall(line.encode() + b"\n")
+                chunks = []
+                while chunk := connection.recv(65536):
+                    chunks.append(chunk)
+        except OSError as error:
+            raise ClusterError(f"HAProxy's runtime API at {self._address[0]}:{self._address[1]} did not answer "
+                               f"`{line}`: {error}") from error
+        return b"".join(chunks).decode()
+
+    def routes(self) -> dict[str, str]:
+        """The route map: ``{"live": "blue", "preview": "green"}``."""
+        entries = (line.split() for line in self.command(f"show map {ROUTES_MAP}").splitlines())
+        return {fields[1]: fields[2] for fields in entries if len(fields) == 3}
+
+    def route(self, live: str) -> None:
+        """Send live traffic to ``live`` and the preview route to the other backend; confirmed by reading back."""
+        if live not in BACKENDS:
+            raise ValueError(f"unknown backend {live!r}; known: {', '.join(BACKENDS)}")
+        preview = next(b for b in BACKENDS if b != live)
+        for key, backend in (("live", live), ("preview", preview)):
+            answer = self.command(f"set map {ROUTES_MAP} {key} {backend}").strip()
+            if answer:
+                raise ClusterError(f"HAProxy refused to route {key} to {backend}: {answer}")
+        routes = self.routes()
+        if routes.get("live") != live or routes.get("preview") != preview:
+            raise ClusterError(f"HAProxy's route map reads {routes} after routing live traffic to {live}")
+
+    def servers(self, backend: str) -> list[Server]:
+        """Every server slot of ``backend``."""
+        lines = self.command(f"show servers state {backend}").splitlines()[2:]  # version and header lines
+        servers = []
+        for fields in (line.split() for line in lines if line.strip() and not line.startswith("#")):
+            resolved = fields[_ADDRESS] not in ("-", "0.0.0.0") and not int(fields[_ADMIN_STATE]) & _UNRESOLVED
+            servers.append(Server(fields[_ADDRESS], fields[_OP_STATE] == _RUNNING, resolved))
+        return servers
+
+    def healthy(self, backend: str) -> int:
+        """How many resolved servers of ``backend`` pass their health checks."""
+        return sum(1 for s in self.servers(backend) if s.resolved and s.up)

@@ -1,0 +1,143 @@
+"""Blue-green: the new version as a second stack beside the live one; traffic moves at the LB in one step.
+
+    deploy   the green stack runs the new version beside blue, which keeps serving
+    ready    every green replica runs and passes HAProxy's checks, and smoke
+             requests through the preview route are answered by the new version
+    switch   ``set map`` points the live route at green (no reload)
+    monitor  green is watched for ``monitor`` seconds; a failed task or no
+             healthy server switches traffic back to blue
+
+A green stack that is not ready in time never receives traffic: the upgrade
+is rolled back by keeping (and confirming) the live route on blue. Blue is
+kept until the run ends, so rollback is always one switch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from harness import stack
+from harness.engine.base import Engine, RegistryAuth
+from harness.journal import Journal
+from harness.scenario import Stack
+from harness.stack import BLUE, GREEN, WebStack
+from harness.stack.router import Router
+from harness.watch import Snapshots
+
+SMOKE_REQUESTS = 10
+FAILED_TASK_STATES = ("failed", "rejected")
+
+
+class BlueGreenUpgrade:
+    """Deploy green, check it through the preview route, switch the LB, switch back on failure."""
+
+    name = "blue-green"
+
+    def __init__(self, engine: Engine, router: Router, lb_url: str, spec: Stack, auth: RegistryAuth | None,
+                 monitor: float, clock: Callable[[], float] = time.time,
+                 smoke: Callable[[], str | None] | None = None) -> None:
+        self._engine = engine
+        self._router = router
+        self._spec = spec
+        self._auth = auth
+        self._monitor = monitor
+        self._clock = clock
+        self._smoke = smoke or (lambda: stack.probe(lb_url, preview=True))
+        self.old, self.new = spec.from_version, spec.to_version
+        self.services = (BLUE.service, GREEN.service)
+        self._live: WebStack = BLUE
+        self._switched_at: float | None = None
+        self._rolled_back = False
+        self._detail = ""
+
+    def live_service(self) -> str:
+        return self._live.service
+
+    def start(self, journal: Journal) -> None:
+        journal.write("upgrade.requested", strategy=self.name, service=GREEN.service, stack=GREEN.stack,
+                      from_version=self.old, to_version=self.new, publish=self._spec.publish_on_upgrade)
+        self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth)
+        journal.write("bluegreen.deployed", stack=GREEN.stack, version=self.new)
+
+    def advance(self, snapshots: Snapshots, journal: Journal) -> str | None:
+        if self._rolled_back:
+            return "rolled_back"
+        green = snapshots.get(GREEN.service)
+        if self._switched_at is None:
+            self._detail = self._not_ready(green) or ""
+            if not self._detail:
+                journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new)
+                self._switch(journal)
+            return None
+        failing = self._failing(green)
+        if failing:
+            self._roll_back(journal, failing)
+            return "rolled_back"
+        if self._clock() - self._switched_at >= self._monitor:
+            self._detail = f"green served for {self._monitor:g}s after the switch without a failure"
+            return "completed"
+        return None
+
+    def give_up(self, snapshots: Snapshots, journal: Journal) -> str:
+        """Not ready in time: green never gets traffic. Switched already: the monitor saw no failure."""
+        if self._switched_at is not None:
+            return "completed"
+        self._roll_back(journal, f"green was not ready in time: {self._detail}")
+        return "rolled_back"
+
+    def request_rollback(self, journal: Journal) -> None:
+        self._roll_back(journal, "requested")
+
+    def tasks_replaced(self, snapshots: Snapshots) -> int:
+        green = snapshots.get(GREEN.service)
+        return len(green.running(self.new)) if green else 0
+
+    def facts(self, snapshots: Snapshots) -> dict:
+        return {"update_state": None, "message": self._detail, "live": self._live.backend}
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _not_ready(self, green) -> str | None:
+        """Why green cannot take traffic yet, or None when it can."""
+        replicas = self._spec.replicas
+        if green is None:
+            return "the green service is not deployed yet"
+        running = len(green.running(self.new))
+        if not green.converged_on(self.new):
+            return f"{running}/{replicas} green tasks running {self.new}"
+        healthy = self._router.healthy(GREEN.backend)
+        if healthy < replicas:
+            return f"{healthy}/{replicas} green servers pass the load balancer's health check"
+        answers = [self._smoke() for _ in range(SMOKE_REQUESTS)]
+        good = answers.count(self.new)
+        if good < SMOKE_REQUESTS:
+            return f"{good}/{SMOKE_REQUESTS} preview requests answered by {self.new} (got {sorted(set(map(str, answers)))})"
+        return None
+
+    def _failing(self, green) -> str | None:
+        """Why green must give traffic back, or None while it serves well."""
+        failed = [t for t in (green.tasks if green else ()) if t.state in FAILED_TASK_STATES
+                  and t.timestamp >= (self._switched_at or 0)]
+        if failed:
+            return f"green task on {failed[0].node} {failed[0].state} after the switch: {failed[0].error}"
+        if self._router.healthy(GREEN.backend) == 0:
+            return "no green server passes the load balancer's health check"
+        return None
+
+    def _switch(self, journal: Journal) -> None:
+        requested = journal.write("switch.requested", live=GREEN.backend).t
+        self._router.route(GREEN.backend)
+        self._live = GREEN
+        self._switched_at = journal.write("switch.done", live=GREEN.backend,
+                                          duration=self._clock() - requested).t
+
+    def _roll_back(self, journal: Journal, reason: str) -> None:
+        """Live route to blue, confirmed; a no-op switch when traffic never left blue."""
+        self._detail = reason
+        journal.write("rollback.requested", strategy=self.name, reason=reason,
+                      switched=self._switched_at is not None)
+        self._router.route(BLUE.backend)
+        self._live = BLUE
+        self._rolled_back = True
+        journal.write("rollback.switched_back", live=BLUE.backend)
