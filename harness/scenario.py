@@ -80,8 +80,9 @@ class Stack(Strict):
 class Strategy(Strict):
     """How the upgrade is performed; without ``kind`` the command line (or the matrix) chooses.
 
-    Blue-green uses ``update_config.monitor`` as its watch after the switch;
-    the other update_config fields are for in-service.
+    Blue-green reads three update_config fields: ``monitor`` (its watch after
+    the switch), ``failure_action`` (rollback: give up on green as soon as
+    more of its tasks failed than ``max_failure_ratio`` allows).
     """
 
     kind: StrategyKind | None = None

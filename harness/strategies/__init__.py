@@ -18,7 +18,7 @@ def build(scenario: Scenario, cluster: Cluster, auth: RegistryAuth | None) -> Up
     spec, config = scenario.stack, scenario.strategy
     if config.kind == "blue-green":
         return BlueGreenUpgrade(cluster.engine, stack.router(cluster.state), cluster.lb_url, spec, auth,
-                                monitor=config.update_config.monitor)
+                                config.update_config.policy())
     if config.kind == "in-service":
         return InServiceUpgrade(cluster.engine, stack.BLUE.service, spec.from_version, spec.to_version,
                                 stack.web_image(spec, spec.to_version), config.update_config.policy(),

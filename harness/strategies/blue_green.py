@@ -4,12 +4,13 @@
     ready    every green replica runs and passes HAProxy's checks, and smoke
              requests through the preview route are answered by the new version
     switch   ``set map`` points the live route at green (no reload)
-    monitor  green is watched for ``monitor`` seconds; a failed task or no
-             healthy server switches traffic back to blue
+    monitor  green is watched for the policy's ``monitor`` seconds; a failed
+             task or no healthy server switches traffic back to blue
 
-A green stack that is not ready in time never receives traffic: the upgrade
-is rolled back by keeping (and confirming) the live route on blue. Blue is
-kept until the run ends, so rollback is always one switch.
+Green that is not ready in time, or (with failure_action rollback) whose
+tasks fail beyond max_failure_ratio before it is ready, never receives
+traffic: the upgrade is rolled back by keeping (and confirming) the live
+route on blue. Blue is kept until the run ends, so rollback is one switch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from harness import stack
-from harness.engine.base import Engine, RegistryAuth
+from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.journal import Journal
 from harness.scenario import Stack
 from harness.stack import BLUE, GREEN, WebStack
@@ -26,7 +27,10 @@ from harness.stack.router import Router
 from harness.watch import Snapshots
 
 SMOKE_REQUESTS = 10
-FAILED_TASK_STATES = ("failed", "rejected")
+# Nothing ever updates or stops green's tasks on purpose while it runs, so a
+# task that ends at all has failed (an unhealthy task stopped by the engine
+# exits cleanly and ends "complete").
+ENDED_STATES = ("failed", "rejected", "complete", "shutdown")
 
 
 class BlueGreenUpgrade:
@@ -35,18 +39,19 @@ class BlueGreenUpgrade:
     name = "blue-green"
 
     def __init__(self, engine: Engine, router: Router, lb_url: str, spec: Stack, auth: RegistryAuth | None,
-                 monitor: float, clock: Callable[[], float] = time.time,
+                 policy: UpdatePolicy, clock: Callable[[], float] = time.time,
                  smoke: Callable[[], str | None] | None = None) -> None:
         self._engine = engine
         self._router = router
         self._spec = spec
         self._auth = auth
-        self._monitor = monitor
+        self._policy = policy
         self._clock = clock
         self._smoke = smoke or (lambda: stack.probe(lb_url, preview=True))
         self.old, self.new = spec.from_version, spec.to_version
         self.services = (BLUE.service, GREEN.service)
         self._live: WebStack = BLUE
+        self._started_at = 0.0
         self._switched_at: float | None = None
         self._rolled_back = False
         self._detail = ""
@@ -57,6 +62,7 @@ class BlueGreenUpgrade:
     def start(self, journal: Journal) -> None:
         journal.write("upgrade.requested", strategy=self.name, service=GREEN.service, stack=GREEN.stack,
                       from_version=self.old, to_version=self.new, publish=self._spec.publish_on_upgrade)
+        self._started_at = self._clock()
         self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth)
         journal.write("bluegreen.deployed", stack=GREEN.stack, version=self.new)
 
@@ -65,6 +71,10 @@ class BlueGreenUpgrade:
             return "rolled_back"
         green = snapshots.get(GREEN.service)
         if self._switched_at is None:
+            too_many = self._too_many_failures(green)
+            if too_many:
+                self._roll_back(journal, too_many)
+                return "rolled_back"
             self._detail = self._not_ready(green) or ""
             if not self._detail:
                 journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new)
@@ -74,8 +84,8 @@ class BlueGreenUpgrade:
         if failing:
             self._roll_back(journal, failing)
             return "rolled_back"
-        if self._clock() - self._switched_at >= self._monitor:
-            self._detail = f"green served for {self._monitor:g}s after the switch without a failure"
+        if self._clock() - self._switched_at >= self._policy.monitor:
+            self._detail = f"green served for {self._policy.monitor:g}s after the switch without a failure"
             return "completed"
         return None
 
@@ -98,7 +108,17 @@ class BlueGreenUpgrade:
 
     # -- steps ------------------------------------------------------------------------
 
-    def _not_ready(self, green) -> str | None:
+    def _too_many_failures(self, green: ServiceSnapshot | None) -> str | None:
+        """With failure_action rollback: more green tasks failed than max_failure_ratio allows."""
+        if self._policy.failure_action != "rollback":
+            return None
+        failed = _failed_since(green, self._started_at)
+        if len(failed) <= self._policy.max_failure_ratio * self._spec.replicas:
+            return None
+        return (f"{len(failed)} green task(s) failed before green was ready (max_failure_ratio "
+                f"{self._policy.max_failure_ratio:g}); first on {failed[0].node}: {_ended(failed[0])}")
+
+    def _not_ready(self, green: ServiceSnapshot | None) -> str | None:
         """Why green cannot take traffic yet, or None when it can."""
         replicas = self._spec.replicas
         if green is None:
@@ -115,12 +135,11 @@ class BlueGreenUpgrade:
             return f"{good}/{SMOKE_REQUESTS} preview requests answered by {self.new} (got {sorted(set(map(str, answers)))})"
         return None
 
-    def _failing(self, green) -> str | None:
+    def _failing(self, green: ServiceSnapshot | None) -> str | None:
         """Why green must give traffic back, or None while it serves well."""
-        failed = [t for t in (green.tasks if green else ()) if t.state in FAILED_TASK_STATES
-                  and t.timestamp >= (self._switched_at or 0)]
+        failed = _failed_since(green, self._switched_at or 0.0)
         if failed:
-            return f"green task on {failed[0].node} {failed[0].state} after the switch: {failed[0].error}"
+            return f"a green task on {failed[0].node} ended after the switch: {_ended(failed[0])}"
         if self._router.healthy(GREEN.backend) == 0:
             return "no green server passes the load balancer's health check"
         return None
@@ -141,3 +160,11 @@ class BlueGreenUpgrade:
         self._live = BLUE
         self._rolled_back = True
         journal.write("rollback.switched_back", live=BLUE.backend)
+
+
+def _failed_since(service: ServiceSnapshot | None, since: float) -> list[TaskInfo]:
+    return [t for t in (service.tasks if service else ()) if t.state in ENDED_STATES and t.timestamp >= since]
+
+
+def _ended(task: TaskInfo) -> str:
+    return f"{task.state}: {task.error}" if task.error else f"{task.state}, without being asked to stop"
