@@ -201,22 +201,26 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], strategies: str, 
 @click.argument("run_dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+@click.option("--markdown", is_flag=True, help="Print the comparison as a Markdown table on stdout.")
 @_fails_cleanly
-def compare_runs(run_dirs: tuple[Path, ...], as_json: bool) -> None:
+def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool) -> None:
     """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats."""
     from harness.compare import compare, load_reports
 
-    _show_comparison(compare(load_reports(run_dirs)), as_json)
+    _show_comparison(compare(load_reports(run_dirs)), as_json, markdown)
 
 
-def _show_comparison(rows, as_json: bool) -> None:
+def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
     from harness.compare import to_document
-    from harness.report.terminal import comparison_table
+    from harness.report.terminal import comparison_markdown, comparison_table
 
     if as_json:
         click.echo(json.dumps(to_document(rows), indent=2))
+    elif markdown:
+        click.echo(comparison_markdown(rows))
     else:
-        Console().print(comparison_table(rows))
+        out = Console()
+        (out if out.is_terminal else Console(width=200)).print(comparison_table(rows))
 
 
 @main.command()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.errors import ServiceMissing
 
-__all__ = ["FakeCluster", "FakeEngine", "make_node", "make_task", "write_run_dir"]
+__all__ = ["FakeCluster", "FakeEngine", "FakeRouter", "make_node", "make_service", "make_task", "write_run_dir"]
 
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
@@ -18,10 +19,18 @@ def make_node(hostname: str, role: str = "worker", state: str = "ready", **label
 
 
 def make_task(node: str, version: str = "v1", state: str = "running", desired: str = "running",
-              slot: int = 1) -> TaskInfo:
+              slot: int = 1, timestamp: float = 0.0, error: str = "") -> TaskInfo:
     """A task of the web service."""
     return TaskInfo(id=f"{node}-{version}-{slot}-{state}", slot=slot, node=node,
-                    image=f"registry:5000/chaos/web:{version}", desired_state=desired, state=state, error="")
+                    image=f"registry:5000/chaos/web:{version}", desired_state=desired, state=state, error=error,
+                    timestamp=timestamp)
+
+
+def make_service(name: str, tasks: list[TaskInfo], replicas: int = 3, update_state: str | None = None,
+                 started_at: float | None = None) -> ServiceSnapshot:
+    """A service snapshot as the engine would report it."""
+    image = tasks[0].image if tasks else "registry:5000/chaos/web:v1"
+    return ServiceSnapshot(name, image, replicas, update_state, "", started_at, tuple(tasks))
 
 
 @dataclass
@@ -29,7 +38,8 @@ class FakeEngine:
     """An engine whose nodes follow the fake cluster's halts and whose service is set by the test."""
 
     cluster: FakeCluster
-    snapshot: ServiceSnapshot | None = None
+    snapshot: ServiceSnapshot | None = None  # answered for any service not in ``services``
+    services: dict[str, ServiceSnapshot] = field(default_factory=dict)
     calls: list[tuple] = field(default_factory=list)
 
     def nodes(self) -> list[NodeInfo]:
@@ -42,9 +52,14 @@ class FakeEngine:
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
         self.calls.append(("deploy_stack", stack))
 
+    def remove_stack(self, stack: str) -> None:
+        self.calls.append(("remove_stack", stack))
+
     def service(self, name: str) -> ServiceSnapshot:
-        assert self.snapshot is not None, "set FakeEngine.snapshot first"
-        return self.snapshot
+        found = self.services.get(name, self.snapshot)
+        if found is None:
+            raise ServiceMissing(f"service {name} does not exist")
+        return found
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
                      auth: RegistryAuth | None = None) -> None:
@@ -52,6 +67,22 @@ class FakeEngine:
 
     def rollback(self, service: str) -> None:
         self.calls.append(("rollback", service))
+
+
+@dataclass
+class FakeRouter:
+    """The load balancer's routes and health, in memory."""
+
+    healthy_servers: dict[str, int] = field(default_factory=lambda: {"blue": 3, "green": 0})
+    live: str = "blue"
+    routed: list[str] = field(default_factory=list)
+
+    def route(self, live: str) -> None:
+        self.live = live
+        self.routed.append(live)
+
+    def healthy(self, backend: str) -> int:
+        return self.healthy_servers.get(backend, 0)
 
 
 class FakeCluster:

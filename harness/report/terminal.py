@@ -57,15 +57,25 @@ def print_summary(report: dict, console: Console | None = None) -> None:
     (console or Console()).print(summary_table(report))
 
 
+COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "downtime", "longest outage", "error rate", "p99",
+                      "upgrade outcomes", "rollback ok", "time to rollback", "lost writes")
+
+
 def comparison_table(rows: list[Row]) -> Table:
     """The strategy x scenario table: medians with [low-high] over the repeats."""
     table = Table(title="in-service vs blue-green")
-    for column in ("scenario", "strategy", "runs", "downtime", "longest outage", "error rate", "p99",
-                   "upgrade outcomes", "rollback ok", "time to rollback", "lost writes"):
+    for column in COMPARISON_COLUMNS:
         table.add_column(column)
     for row in rows:
         table.add_row(*comparison_cells(row))
     return table
+
+
+def comparison_markdown(rows: list[Row]) -> str:
+    """The same table in Markdown, for notes, pull requests and summary files."""
+    lines = ["| " + " | ".join(COMPARISON_COLUMNS) + " |", "|" + "---|" * len(COMPARISON_COLUMNS)]
+    lines += ["| " + " | ".join(comparison_cells(row)) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def comparison_cells(row: Row) -> list[str]:

@@ -145,11 +145,12 @@ class BlueGreenUpgrade:
         return None
 
     def _switch(self, journal: Journal) -> None:
-        requested = journal.write("switch.requested", live=GREEN.backend).t
+        journal.write("switch.requested", live=GREEN.backend)
+        requested = self._clock()
         self._router.route(GREEN.backend)
         self._live = GREEN
-        self._switched_at = journal.write("switch.done", live=GREEN.backend,
-                                          duration=self._clock() - requested).t
+        self._switched_at = self._clock()
+        journal.write("switch.done", live=GREEN.backend, duration=self._switched_at - requested)
 
     def _roll_back(self, journal: Journal, reason: str) -> None:
         """Live route to blue, confirmed; a no-op switch when traffic never left blue."""

@@ -1,0 +1,100 @@
+"""The strategy x scenario comparison from fixture run directories with known numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.compare import Spread, compare, load_reports
+from harness.errors import UsageError
+from harness.scenario import Scenario
+from harness.testing import write_run_dir
+
+
+def fixture_run(root, run_id, strategy, outage, rollback_seconds=None):
+    """A 20 s run at 10 req/s with one outage of ``outage`` seconds starting at t=5.
+
+    With ``rollback_seconds`` the engine rolls back from t=12, and v1 is steady
+    again ``rollback_seconds`` later.
+    """
+    scenario = Scenario(name="sc", strategy={"kind": strategy}).model_dump(mode="json")
+    events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id, "load": {"rate": 10}},
+              {"t": 1, "type": "upgrade.requested", "strategy": strategy},
+              {"t": 2, "type": "phase.start", "phase": "observe"}]
+    if rollback_seconds is None:
+        events += [{"t": 11, "type": "upgrade.settled", "outcome": "completed"}]
+    else:
+        events += [{"t": 12, "type": "rollback.requested", "reason": "test"},
+                   {"t": 12 + rollback_seconds, "type": "rollback.switched_back"},
+                   {"t": 13, "type": "upgrade.settled", "outcome": "rolled_back"}]
+    events += [{"t": 20, "type": "engine.final", "replicas": 1, "running": {"v1": 1}},
+               {"t": 20, "type": "phase.end", "phase": "observe"},
+               {"t": 21, "type": "readback", "ok": True, "ids": ["w1"]},
+               {"t": 21, "type": "run.end", "status": "completed"}]
+    samples = []
+    for tenth in range(200):
+        t = tenth / 10
+        failed = 5 <= t < 5 + outage
+        samples.append({"t": t, "end": t + (0.5 if failed else 0.01), "ok": not failed,
+                        "version": None if failed else "v1", "error": "timeout" if failed else None})
+    samples.append({"t": 0.05, "end": 0.06, "ok": True, "kind": "write", "write_id": "w1", "version": "v1"})
+    return write_run_dir(root / run_id, events, samples)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    return [
+        fixture_run(tmp_path, "a1", "in-service", outage=1.0),
+        fixture_run(tmp_path, "a2", "in-service", outage=3.0),
+        fixture_run(tmp_path, "a3", "in-service", outage=2.0),
+        fixture_run(tmp_path, "b1", "blue-green", outage=0.0, rollback_seconds=0.5),
+        fixture_run(tmp_path, "b2", "blue-green", outage=0.0),
+    ]
+
+
+def test_one_row_per_scenario_and_strategy_with_median_and_range(runs):
+    blue_green, in_service = compare(load_reports(runs))
+    assert (in_service.strategy, in_service.runs, blue_green.runs) == ("in-service", 3, 2)
+    assert in_service.downtime == Spread(pytest.approx(2.0), pytest.approx(1.0), pytest.approx(3.0), 3)
+    assert in_service.longest_outage.high == pytest.approx(3.0)
+    assert in_service.error_rate.median == pytest.approx(20 / 201)  # 20 of 200 reads (+1 write) failed
+    assert in_service.outcomes == {"completed": 3}
+    assert in_service.rollbacks_triggered == 0 and in_service.rollback_success_rate is None
+    assert in_service.lost_writes == Spread(0, 0, 0, 3)
+    assert blue_green.downtime == Spread(0.0, 0.0, 0.0, 2)
+    assert blue_green.outcomes == {"completed": 1, "rolled_back": 1}
+    assert (blue_green.rollbacks_triggered, blue_green.rollbacks_succeeded) == (1, 1)
+    assert blue_green.time_to_rollback.median == pytest.approx(0.5)
+    assert blue_green.run_ids == ["b1", "b2"]
+
+
+def test_spread_prints_median_and_range_or_one_value():
+    assert Spread.of([1.0, 3.0, 2.0]).text("s") == "2s [1-3]"
+    assert Spread.of([0.25, 0.25]).text("%", scale=100) == "25%"
+    assert Spread.of([None]).text("s") == "-"
+
+
+def test_compare_command_prints_the_table_and_the_same_rows_as_json(runs):
+    table = CliRunner().invoke(main, ["compare", *map(str, runs)])
+    assert table.exit_code == 0, table.output
+    assert "in-service" in table.output and "2s [1-3]" in table.output
+    document = json.loads(CliRunner().invoke(main, ["compare", "--json", *map(str, runs)]).output)
+    assert document["schema"] == "chaos-harness/compare@1"
+    assert [(r["strategy"], r["runs"], r["rollback_success_rate"]) for r in document["rows"]] == [
+        ("blue-green", 2, 1.0), ("in-service", 3, None)]
+
+
+def test_a_directory_that_is_no_run_is_refused_by_name(tmp_path):
+    with pytest.raises(UsageError, match="is not a run directory"):
+        load_reports([tmp_path])
+
+
+def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
+    result = CliRunner().invoke(main, ["compare", "--markdown", *map(str, runs)])
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("| scenario | strategy | runs | downtime")
+    assert lines[3].startswith("| sc | in-service | 3 | 2s [1-3] | 2s [1-3] |")
+    assert len(lines) == 4
