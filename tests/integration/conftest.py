@@ -6,7 +6,8 @@ import pytest
 
 from harness.cluster import Cluster, ClusterConfig
 
-TEST_CLUSTER = ClusterConfig(name="chaos-it", nodes=3, lb_port=28080, lb_admin_port=29999, registry_port=25000)
+TEST_CLUSTER = ClusterConfig(name="chaos-it", nodes=3, lb_port=28080, lb_admin_port=29999, registry_port=25000,
+                             toxiproxy_port=28474)
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.docker
 SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios")
 
 
-def shortened(name: str, **phases):
-    scenario = load_scenario(os.path.join(SCENARIOS, f"{name}.yaml"))
+def shortened(name: str, strategy: str | None = None, **phases):
+    """A shipped scenario with shorter phases, under ``strategy`` (default: its own, else in-service)."""
+    scenario = load_scenario(os.path.join(SCENARIOS, f"{name}.yaml")).under(strategy)
     return scenario.model_copy(update={"phases": Phases(**{**scenario.phases.model_dump(), **phases})})
 
 
