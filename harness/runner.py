@@ -2,7 +2,8 @@
 
     prepare  the stack converged on the old version, serving through the LB
     warmup   load running, no change
-    upgrade  the strategy upgrades (and rolls back on request); faults fire on their triggers
+    upgrade  the strategy upgrades; faults fire on their triggers
+    rollback only with strategy.rollback_after: wait that long, ask for a rollback, let it settle
     observe  the system after the upgrade settled; its tail verifies rollback
 
 Whatever happens (failure, Ctrl-C, SIGTERM), faults are healed from the heal
@@ -94,7 +95,13 @@ class Runner:
                 with self._phase(journal, "warmup"):
                     self._watch(watcher, faults, upgrade, scenario.phases.warmup, load)
                 with self._phase(journal, "upgrade"):
-                    self._upgrade(journal, watcher, faults, upgrade, load)
+                    upgrade.start(journal)
+                    outcome = self._settle(journal, "upgrade.settled", watcher, faults, upgrade, load)
+                if scenario.strategy.rollback_after is not None and outcome == "completed":
+                    with self._phase(journal, "rollback"):
+                        self._watch(watcher, faults, upgrade, scenario.strategy.rollback_after, load)
+                        upgrade.request_rollback(journal)
+                        self._settle(journal, "rollback.settled", watcher, faults, upgrade, load)
                 with self._phase(journal, "observe"):
                     self._watch(watcher, faults, upgrade, scenario.phases.observe, load)
                     self._record_final(journal, engine, upgrade.live_service())
@@ -133,16 +140,6 @@ class Runner:
         deadline = time.time() + seconds
         while time.time() < deadline:
             self._tick(watcher, faults, upgrade, load)
-
-    def _upgrade(self, journal: Journal, watcher: EngineWatcher, faults: FaultScheduler,
-                 upgrade: UpgradeStrategy, load: LoadProcess) -> None:
-        upgrade.start(journal)
-        outcome = self._settle(journal, "upgrade.settled", watcher, faults, upgrade, load)
-        rollback_after = self.scenario.strategy.rollback_after
-        if outcome == "completed" and rollback_after is not None:
-            self._watch(watcher, faults, upgrade, rollback_after, load)
-            upgrade.request_rollback(journal)
-            self._settle(journal, "rollback.settled", watcher, faults, upgrade, load)
 
     def _settle(self, journal: Journal, event: str, watcher: EngineWatcher, faults: FaultScheduler,
                 upgrade: UpgradeStrategy, load: LoadProcess) -> str:
@@ -189,8 +186,9 @@ class Runner:
             journal.write("readback", ok=False, error=str(error))
 
     def _max_seconds(self) -> float:
-        phases = self.scenario.phases
-        return phases.warmup + self.scenario.strategy.timeout + phases.observe + 300
+        phases, strategy = self.scenario.phases, self.scenario.strategy
+        rollback = 0.0 if strategy.rollback_after is None else strategy.rollback_after + strategy.timeout
+        return phases.warmup + strategy.timeout + rollback + phases.observe + 300
 
 
 @contextmanager

@@ -22,7 +22,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 WEB_VERSIONS = tuple(tag for (repository, tag) in STACK_IMAGES if repository == "web")
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
 Role = Literal["web-worker", "most-web", "worker", "manager", "db"]
-PhaseName = Literal["warmup", "upgrade", "observe"]
+PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
 StrategyKind = Literal["in-service", "blue-green"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 DEFAULT_STRATEGY = "in-service"
@@ -219,6 +219,9 @@ def _check_faults(path: Path, scenario: Scenario) -> None:
     known = registry.available()
     for index, fault in enumerate(scenario.faults):
         where = ("faults", index)
+        if fault.at.phase == "rollback" and scenario.strategy.rollback_after is None:
+            problems.append({"loc": (*where, "at", "phase"), "input": "rollback",
+                             "msg": "there is a rollback phase only when strategy.rollback_after is set"})
         if fault.kind not in known:
             problems.append({"loc": (*where, "kind"), "input": fault.kind,
                              "msg": f"unknown fault; known faults: {', '.join(sorted(known))}"})

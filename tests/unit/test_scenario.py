@@ -91,3 +91,39 @@ def test_invalid_yaml_and_missing_files_are_scenario_errors(tmp_path):
 @pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("5s", 5.0), ("2m", 120.0), (3, 3.0), ("1.5s", 1.5)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
+
+
+def test_an_open_strategy_is_resolved_by_the_caller_and_a_fixed_one_is_kept():
+    from harness.scenario import Scenario
+
+    open_kind = Scenario(name="x")
+    assert open_kind.under(None).strategy.kind == "in-service"
+    assert open_kind.under("blue-green").strategy.kind == "blue-green"
+    fixed = Scenario(name="x", strategy={"kind": "blue-green"})
+    assert fixed.under(None).strategy.kind == "blue-green"
+    with pytest.raises(ScenarioError, match="fixes strategy.kind: blue-green; it cannot run under in-service"):
+        fixed.under("in-service")
+    with pytest.raises(ScenarioError, match="unknown strategy 'canary'"):
+        open_kind.under("canary")
+
+
+def test_a_fault_in_the_rollback_phase_needs_rollback_after(tmp_path):
+    text = "name: x\nfaults:\n  - kind: task-kill\n    at: {phase: rollback}\n"
+    message = error_of(write(tmp_path, text))
+    assert "faults.0.at.phase: got 'rollback'" in message and "strategy.rollback_after" in message
+    assert load_scenario(write(tmp_path, text + "strategy: {rollback_after: 5s}\n")).faults[0].at.phase == "rollback"
+
+
+def test_the_matrix_plans_repeats_outermost_and_keeps_fixed_strategies():
+    from harness.errors import UsageError
+    from harness.matrix import parse_strategies, plan
+    from harness.scenario import Scenario
+
+    runs = plan([Scenario(name="open"), Scenario(name="fixed", strategy={"kind": "in-service"})],
+                parse_strategies("in-service, blue-green"), repeat=2)
+    assert [(s.name, s.strategy.kind) for s in runs] == [
+        ("open", "in-service"), ("open", "blue-green"), ("fixed", "in-service")] * 2
+    with pytest.raises(UsageError, match="--strategies: got 'rolling'"):
+        parse_strategies("rolling")
+    with pytest.raises(UsageError, match="--repeat must be at least 1"):
+        plan([Scenario(name="open")], ["in-service"], repeat=0)
