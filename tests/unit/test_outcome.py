@@ -1,5 +1,7 @@
 """Upgrade, rollback and write-integrity verdicts from synthetic journals and samples."""
 
+import pytest
+
 from harness.analysis import analyze
 from harness.analysis.outcome import lost_writes, rollback_outcome, upgrade_outcome
 from harness.analysis.samples import Sample
@@ -120,3 +122,36 @@ def test_a_rollback_seen_only_as_completed_is_timed_from_the_engine_start_time()
     result = rollback_outcome(journal, samples, "v1", verify_window=5)
     assert result["triggered"] is True and result["success"] is True
     assert result["time_to_rollback"] == 22 - 15
+
+
+def test_a_rollback_fails_when_a_frozen_node_still_runs_the_new_version_the_engine_forgot():
+    final = ev(40, "engine.final", service="chaos_web", replicas=3, running={"v1": 3},
+               processes={"node1": {"v1": 2}, "node2": {"v2": 2}, "node3": {"v1": 1}})
+    journal = [final if e.type == "engine.final" else e for e in ROLLBACK_JOURNAL]
+    result = rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)
+    assert result["success"] is False
+    assert result["reasons"] == ["node2 still runs 2 x v2 of chaos_web although the engine reports {'v1': 3}"]
+
+
+def test_a_node_that_could_not_be_asked_or_runs_stale_old_tasks_does_not_fail_a_rollback():
+    final = ev(40, "engine.final", service="chaos_web", replicas=3, running={"v1": 3},
+               processes={"node1": {"v1": 2}, "node2": None, "node3": {"v1": 2}})
+    journal = [final if e.type == "engine.final" else e for e in ROLLBACK_JOURNAL]
+    assert rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)["success"] is True
+
+
+def test_a_blue_green_rollback_is_complete_at_the_switch_back():
+    journal = [ev(0, "run.start", scenario=Scenario(name="x").model_dump(mode="json"), run_id="r"),
+               ev(10, "upgrade.requested", strategy="blue-green"),
+               ev(14, "bluegreen.ready"), ev(14.5, "switch.done", duration=0.002),
+               ev(20, "rollback.requested", reason="requested"), ev(20.01, "rollback.switched_back"),
+               ev(21, "upgrade.settled", outcome="completed"),
+               ev(21, "phase.start", phase="observe"),
+               ev(40, "engine.final", replicas=3, running={"v1": 3}), ev(40, "phase.end", phase="observe")]
+    samples = [served(t / 10, "v2" if 145 <= t < 200 else "v1") for t in range(100, 400)]
+    result = rollback_outcome(journal, samples, "v1", verify_window=5)
+    assert result["success"] is True and result["trigger"] == "rollback.requested"
+    assert result["time_to_rollback"] == pytest.approx(0.01)
+    upgrade = upgrade_outcome(journal)
+    assert upgrade["strategy"] == "blue-green"
+    assert upgrade["time_to_ready"] == 4 and upgrade["time_to_switch"] == 0.002
