@@ -98,11 +98,18 @@ def test_failed_green_tasks_roll_back_at_once_only_with_failure_action_rollback(
     assert "3 green task(s) failed before green was ready" in strategy.facts({})["message"]
 
 
-def test_blue_green_switches_back_when_green_fails_after_the_switch(journal):
-    strategy, _, router, clock = blue_green()
+def switched(journal):
+    """A blue-green upgrade that has just moved live traffic to a healthy green."""
+    strategy, engine, router, clock = blue_green()
     router.healthy_servers["green"] = 3
     strategy.start(journal)
     strategy.advance({GREEN.service: green()}, journal)
+    assert router.live == "green"
+    return strategy, engine, router, clock
+
+
+def test_blue_green_switches_back_when_green_fails_after_the_switch(journal):
+    strategy, _, router, clock = switched(journal)
     clock.now += 1
     router.healthy_servers["green"] = 0
     assert strategy.advance({GREEN.service: green()}, journal) == "rolled_back"
@@ -110,10 +117,7 @@ def test_blue_green_switches_back_when_green_fails_after_the_switch(journal):
 
 
 def test_a_requested_blue_green_rollback_is_the_switch_back(journal):
-    strategy, _, router, clock = blue_green()
-    router.healthy_servers["green"] = 3
-    strategy.start(journal)
-    strategy.advance({GREEN.service: green()}, journal)
+    strategy, _, router, clock = switched(journal)
     clock.now += 5
     assert strategy.advance({GREEN.service: green()}, journal) == "completed"
     strategy.request_rollback(journal)
