@@ -193,7 +193,7 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], strategies: str, 
     _progress(f"{len(runs)} runs planned")
     result = run_matrix(runs, Cluster(config, _progress), reports_dir, _progress)
     _show_comparison(result.rows, as_json)
-    _progress(f"comparison: {result.compare_file}")
+    _progress(f"comparison: {', '.join(map(str, result.files))}")
     sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)
 
 
@@ -202,17 +202,24 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], strategies: str, 
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 @click.option("--markdown", is_flag=True, help="Print the comparison as a Markdown table on stdout.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write compare.json, compare.html and compare.md into this directory.")
 @_fails_cleanly
-def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool) -> None:
+def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool, output: Path | None) -> None:
     """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats."""
     from harness.compare import compare, load_reports
+    from harness.report import write_comparison
 
-    _show_comparison(compare(load_reports(run_dirs)), as_json, markdown)
+    rows = compare(load_reports(run_dirs))
+    _show_comparison(rows, as_json, markdown)
+    if output is not None:
+        _progress(f"comparison: {', '.join(map(str, write_comparison(output, rows, list(run_dirs))))}")
 
 
 def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
     from harness.compare import to_document
-    from harness.report.terminal import comparison_markdown, comparison_table
+    from harness.report.markdown import comparison_markdown
+    from harness.report.terminal import comparison_table
 
     if as_json:
         click.echo(json.dumps(to_document(rows), indent=2))
@@ -227,13 +234,15 @@ def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_fails_cleanly
 def report(run_dir: Path) -> None:
-    """Re-analyse a run directory and re-render its reports."""
+    """Re-analyse a run directory and re-render its reports (report.json, report.html, junit.xml, summary.md)."""
     from harness.analysis import analyze_run_dir
+    from harness.report import write_run_reports
     from harness.report.terminal import print_summary
 
     document = analyze_run_dir(run_dir)
-    (run_dir / "report.json").write_text(json.dumps(document, indent=2))
+    written = write_run_reports(run_dir, document)
     print_summary(document, console)
+    _progress(f"wrote {', '.join(p.name for p in written)}")
     sys.exit(0 if document["passed"] else 1)
 
 

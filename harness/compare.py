@@ -59,6 +59,7 @@ class Row:
     time_to_rollback: Spread
     lost_writes: Spread
     run_ids: list[str]
+    downtime_per_run: list[float | None]  # in run_ids order (run ids start with their start time)
 
     @property
     def rollback_success_rate(self) -> float | None:
@@ -88,6 +89,7 @@ def compare(reports: Iterable[dict]) -> list[Row]:
 
 
 def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
+    runs = sorted(runs, key=lambda r: r["run_id"])
     rollbacks = [r["rollback"] for r in runs if r["rollback"]["triggered"]]
     return Row(
         scenario=scenario,
@@ -104,7 +106,8 @@ def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
         rollbacks_succeeded=sum(bool(r["success"]) for r in rollbacks),
         time_to_rollback=Spread.of(r["time_to_rollback"] for r in rollbacks),
         lost_writes=Spread.of(r["writes"]["lost"] for r in runs),
-        run_ids=sorted(r["run_id"] for r in runs),
+        run_ids=[r["run_id"] for r in runs],
+        downtime_per_run=[r["downtime"] for r in runs],
     )
 
 

@@ -7,20 +7,19 @@ fault left it degraded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.cluster import Cluster
-from harness.compare import Row, compare, load_reports, to_document
+from harness.compare import Row, compare, load_reports
 from harness.errors import HarnessError, RunInterrupted, UsageError
+from harness.report import write_comparison
 from harness.runner import Runner
 from harness.scenario import STRATEGIES, Scenario
 
 Progress = Callable[[str], None]
-COMPARE_FILE = "compare.json"
 
 
 def parse_strategies(text: str) -> list[str]:
@@ -46,11 +45,11 @@ def plan(scenarios: list[Scenario], strategies: list[str], repeat: int) -> list[
 
 @dataclass(frozen=True)
 class MatrixResult:
-    """The run directories (in run order), the comparison rows, and where compare.json was written."""
+    """The run directories (in run order), the comparison rows, and the comparison files written."""
 
     run_dirs: list[Path]
     rows: list[Row]
-    compare_file: Path
+    files: list[Path]
 
 
 def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
@@ -71,10 +70,7 @@ def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
         if (runner.run_dir / "report.json").exists():
             run_dirs.append(runner.run_dir)
     rows = compare(load_reports(run_dirs))
-    matrix_dir.mkdir(parents=True, exist_ok=True)
-    compare_file = matrix_dir / COMPARE_FILE
-    compare_file.write_text(json.dumps({**to_document(rows), "run_dirs": [str(d) for d in run_dirs]}, indent=2))
-    return MatrixResult(run_dirs, rows, compare_file)
+    return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs))
 
 
 def _ready(cluster: Cluster, progress: Progress) -> None:

@@ -12,7 +12,6 @@ ledger and the load process is stopped before the run ends.
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 import urllib.request
@@ -32,6 +31,7 @@ from harness.faults.schedule import FaultScheduler
 from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger
 from harness.load.runner import LoadProcess
+from harness.report import write_run_reports
 from harness.scenario import Scenario
 from harness.strategies import UpgradeStrategy, build
 from harness.strategies.base import running_versions
@@ -121,7 +121,7 @@ class Runner:
                 journal.write("run.end", status=status)
                 journal.close()
         report = analyze_run_dir(self.run_dir)
-        (self.run_dir / "report.json").write_text(json.dumps(report, indent=2))
+        write_run_reports(self.run_dir, report)
         if failure is not None:
             raise failure
         return RunResult(self.run_dir, report)

@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+from harness.analysis.downtime import percentile
 from harness.analysis.samples import Sample
 
 
@@ -29,16 +30,20 @@ def version_mix(samples: list[Sample], old: str, new: str) -> VersionMix:
 
 
 def per_second(samples: list[Sample], origin: float) -> list[dict]:
-    """Per one-second bucket from ``origin``: requests, failures and responses per version."""
-    if not samples:
-        return []
-    buckets: dict[int, dict] = {}
+    """Per one-second bucket from ``origin``: requests, failures, p50/p99 latency and responses per version."""
+    buckets: dict[int, list[Sample]] = {}
     for sample in samples:
-        second = math.floor(sample.t - origin)
-        bucket = buckets.setdefault(second, {"second": second, "requests": 0, "failures": 0, "versions": {}})
-        bucket["requests"] += 1
-        if not sample.ok:
-            bucket["failures"] += 1
-        elif sample.version:
-            bucket["versions"][sample.version] = bucket["versions"].get(sample.version, 0) + 1
-    return [buckets[k] for k in sorted(buckets)]
+        buckets.setdefault(math.floor(sample.t - origin), []).append(sample)
+    timeline = []
+    for second in sorted(buckets):
+        chunk = buckets[second]
+        latencies = [s.latency for s in chunk]
+        timeline.append({
+            "second": second,
+            "requests": len(chunk),
+            "failures": sum(not s.ok for s in chunk),
+            "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99),
+            "versions": dict(Counter(s.version for s in chunk if s.ok and s.version)),
+        })
+    return timeline

@@ -1,0 +1,200 @@
+"""Timeline charts as inline SVG: no script, no network, no plotting library.
+
+Every chart shares one time axis (seconds since the run started) and the
+same overlays: phases as shaded spans, faults as red spans from inject to
+heal, engine and strategy events as labelled vertical markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from html import escape
+
+WIDTH, HEIGHT = 960, 190
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 26, 22
+VERSION_COLOURS = {"v1": "#4c78a8", "v2": "#54a24b", "v3-broken": "#e45756"}
+OTHER_COLOUR = "#9d9d9d"
+PHASE_FILLS = ("#f2f2f2", "#e6eef7")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A shaded stretch of time: a phase or a fault."""
+
+    start: float
+    end: float
+    label: str
+    kind: str  # "phase" or "fault"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One instant worth a line across every chart."""
+
+    at: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Overlays:
+    spans: list[Span]
+    markers: list[Marker]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Maps seconds and values to pixels."""
+
+    duration: float
+    top_value: float
+
+    def x(self, second: float) -> float:
+        return LEFT + (WIDTH - LEFT - RIGHT) * max(0.0, min(second, self.duration)) / (self.duration or 1)
+
+    def y(self, value: float) -> float:
+        return HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * min(value, self.top_value) / (self.top_value or 1)
+
+
+def rate_chart(timeline: list[dict], duration: float, overlays: Overlays) -> str:
+    """Requests per second (line) and failed requests per second (red bars)."""
+    axis = Axis(duration, _nice_top(b["requests"] for b in timeline))
+    bars = _bars(axis, timeline, lambda b: [(b["failures"], "#e45756")], "failures")
+    line = _polyline(axis, [(b["second"] + 0.5, b["requests"]) for b in timeline], "#4c78a8", "requests")
+    return _chart("rate", "Requests and failures per second", axis, overlays, bars + line, "req/s",
+                  [("requests/s", "#4c78a8"), ("failed/s", "#e45756")])
+
+
+def latency_chart(timeline: list[dict], duration: float, overlays: Overlays) -> str:
+    """p50 and p99 latency per second, in milliseconds."""
+    axis = Axis(duration, _nice_top((b["p99"] or 0) * 1000 for b in timeline))
+    body = "".join(
+        _polyline(axis, [(b["second"] + 0.5, (b[key] or 0) * 1000) for b in timeline], colour, key)
+        for key, colour in (("p50", "#4c78a8"), ("p99", "#f58518")))
+    return _chart("latency", "Latency per second (ms)", axis, overlays, body, "ms",
+                  [("p50", "#4c78a8"), ("p99", "#f58518")])
+
+
+def version_chart(timeline: list[dict], duration: float, overlays: Overlays) -> str:
+    """Successful responses per second, stacked by the version that served them."""
+    versions = sorted({v for b in timeline for v in b["versions"]})
+    axis = Axis(duration, _nice_top(sum(b["versions"].values()) for b in timeline))
+    bars = _bars(axis, timeline, lambda b: [(b["versions"].get(v, 0), version_colour(v)) for v in versions],
+                 "version")
+    return _chart("versions", "Version mix of successful responses", axis, overlays, bars, "resp/s",
+                  [(v, version_colour(v)) for v in versions])
+
+
+def downtime_strip(values: list[float | None], top: float) -> str:
+    """A small chart of one cell's downtime per repeat (dots on a 0..top scale), for compare.html."""
+    width, height, pad = 160, 28, 6
+    dots = []
+    for index, value in enumerate(values):
+        x = pad + (width - 2 * pad) * (index + 0.5) / max(len(values), 1)
+        if value is None:
+            dots.append(f'<text x="{x:.1f}" y="{height - 8}" font-size="10" text-anchor="middle">?</text>')
+            continue
+        y = height - pad - (height - 2 * pad) * (value / top if top else 0)
+        dots.append(f'<circle class="repeat" cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#e45756">'
+                    f'<title>repeat {index + 1}: {value:.3f}s</title></circle>')
+    return (f'<svg class="strip" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#bbb"/>'
+            + "".join(dots) + "</svg>")
+
+
+def version_colour(version: str) -> str:
+    return VERSION_COLOURS.get(version, OTHER_COLOUR)
+
+
+# -- drawing ------------------------------------------------------------------------------
+
+
+def _chart(name: str, title: str, axis: Axis, overlays: Overlays, body: str, unit: str,
+           legend: list[tuple[str, str]]) -> str:
+    parts = [f'<svg class="chart" data-chart="{name}" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
+             f'role="img" aria-label="{escape(title)}">',
+             f'<text x="{LEFT}" y="14" class="title">{escape(title)}</text>']
+    parts += [_span(axis, span, i) for i, span in enumerate(overlays.spans)]
+    parts.append(_grid(axis, unit))
+    parts.append(body)
+    parts += [_marker(axis, marker, i) for i, marker in enumerate(overlays.markers)]
+    x = WIDTH - RIGHT
+    for label, colour in reversed(legend):
+        x -= 12 + 7 * len(label)
+        parts.append(f'<rect x="{x}" y="5" width="9" height="9" fill="{colour}"/>'
+                     f'<text x="{x + 12}" y="13" class="legend">{escape(label)}</text>')
+        x -= 10
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _span(axis: Axis, span: Span, index: int) -> str:
+    x1, x2 = axis.x(span.start), axis.x(span.end)
+    if span.kind == "fault":
+        return (f'<g class="span fault"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1.5):.1f}" '
+                f'height="{HEIGHT - TOP - BOTTOM}" fill="#e45756" fill-opacity="0.16" stroke="#e45756" '
+                f'stroke-opacity="0.5"/><title>{escape(span.label)}</title>'
+                f'<text x="{x1 + 3:.1f}" y="{HEIGHT - BOTTOM - 4}" class="fault-label">{escape(span.label)}</text></g>')
+    return (f'<g class="span phase"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 0.5):.1f}" '
+            f'height="{HEIGHT - TOP - BOTTOM}" fill="{PHASE_FILLS[index % 2]}"/>'
+            f'<text x="{x1 + 3:.1f}" y="{TOP + 11}" class="phase-label">{escape(span.label)}</text></g>')
+
+
+def _marker(axis: Axis, marker: Marker, index: int) -> str:
+    x = axis.x(marker.at)
+    y = TOP + 24 + 11 * (index % 4)  # staggered so that close markers stay legible
+    return (f'<g class="marker"><line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
+            f'stroke="#333" stroke-dasharray="3,3" stroke-width="1"/><title>{escape(marker.label)} '
+            f'at {marker.at:.1f}s</title><text x="{x + 3:.1f}" y="{y}" class="marker-label">'
+            f'{escape(marker.label)}</text></g>')
+
+
+def _grid(axis: Axis, unit: str) -> str:
+    parts = [f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="#888"/>']
+    for fraction in (0, 0.5, 1):
+        value = axis.top_value * fraction
+        y = axis.y(value)
+        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{LEFT - 4}" y="{y + 4:.1f}" class="tick" text-anchor="end">{value:g}</text>')
+    parts.append(f'<text x="4" y="{TOP + 8}" class="tick">{escape(unit)}</text>')
+    step = _time_step(axis.duration)
+    second = 0.0
+    while second <= axis.duration:
+        x = axis.x(second)
+        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 6}" class="tick" text-anchor="middle">{second:g}s</text>')
+        second += step
+    return "".join(parts)
+
+
+def _polyline(axis: Axis, points: list[tuple[float, float]], colour: str, name: str) -> str:
+    if not points:
+        return ""
+    coordinates = " ".join(f"{axis.x(t):.1f},{axis.y(v):.1f}" for t, v in points)
+    return f'<polyline class="series" data-series="{name}" points="{coordinates}" fill="none" ' \
+           f'stroke="{colour}" stroke-width="1.6"/>'
+
+
+def _bars(axis: Axis, timeline: list[dict], stacks: Callable[[dict], list[tuple[float, str]]], name: str) -> str:
+    width = max(axis.x(1) - axis.x(0) - 0.5, 0.8)
+    parts = [f'<g class="series" data-series="{name}">']
+    for bucket in timeline:
+        base = 0.0
+        for value, colour in stacks(bucket):
+            if value:
+                top = axis.y(base + value)
+                parts.append(f'<rect x="{axis.x(bucket["second"]):.1f}" y="{top:.1f}" width="{width:.1f}" '
+                             f'height="{axis.y(base) - top:.1f}" fill="{colour}"/>')
+                base += value
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _nice_top(values: Iterable[float]) -> float:
+    """A round upper bound for the y axis (1, 2 or 5 times a power of ten)."""
+    top = max(values, default=0) or 1
+    magnitude = 10 ** (len(str(int(top))) - 1)
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= top)
+
+
+def _time_step(duration: float) -> float:
+    return next((s for s in (5, 10, 15, 30, 60, 120, 300) if duration / s <= 12), 600)

@@ -1,0 +1,79 @@
+"""report.html and compare.html: self-contained pages (inline CSS and SVG, no script from anywhere)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from harness.compare import Row
+from harness.journal import Event
+from harness.report import charts
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, summary_rows, title
+
+TEMPLATES = Path(__file__).with_name("templates")
+_environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+
+# Journal events worth a marker across the charts, and how to label them.
+MARKED_STATES = ("updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed")
+MARKERS = {
+    "upgrade.requested": lambda e: "upgrade requested",
+    "bluegreen.ready": lambda e: "green ready",
+    "switch.done": lambda e: f"switched to {e.get('live')}",
+    "rollback.requested": lambda e: "rollback requested",
+    "rollback.switched_back": lambda e: "switched back",
+    "upgrade.settled": lambda e: f"settled: {e.get('outcome')}",
+}
+
+
+def run_page(report: dict, events: list[Event]) -> str:
+    """The HTML report of one run."""
+    origin = report["started_at"]
+    duration = max((report["ended_at"] or origin) - origin, len(report["timeline"]), 1)
+    overlays = overlays_of(report, events)
+    timeline = report["timeline"]
+    return _environment.get_template("report.html.j2").render(
+        title=title(report), report=report, rows=summary_rows(report),
+        charts=[Markup(chart(timeline, duration, overlays))
+                for chart in (charts.rate_chart, charts.latency_chart, charts.version_chart)],
+        events=[_event_row(e, origin) for e in events],
+    )
+
+
+def overlays_of(report: dict, events: list[Event]) -> charts.Overlays:
+    """Phases and faults as spans, engine and strategy steps as markers, in seconds since the run started."""
+    origin = report["started_at"]
+    end = (report["ended_at"] or origin) - origin
+    spans = [charts.Span(phase["start"] - origin, (phase["end"] or origin + end) - origin, name, "phase")
+             for name, phase in report["phases"].items()]
+    spans += [charts.Span(f["injected_at"] - origin, (f["healed_at"] or origin + end) - origin,
+                          f"{f['kind']} on {f['target']}", "fault") for f in report["faults"]]
+    markers: list[charts.Marker] = []
+    upgrading = False
+    for event in events:
+        upgrading = upgrading or event.type == "upgrade.requested"
+        if not upgrading:
+            continue  # engine states before the upgrade are left over from earlier runs
+        if event.type in MARKERS:
+            markers.append(charts.Marker(event.t - origin, MARKERS[event.type](event)))
+        elif event.type == "engine.update_state" and event.get("state") in MARKED_STATES:
+            markers.append(charts.Marker(event.t - origin, f"engine: {event.get('state')}"))
+    return charts.Overlays(spans, markers)
+
+
+def comparison_page(rows: list[Row]) -> str:
+    """compare.html: the strategy x scenario table, with each cell's downtime per repeat as a strip."""
+    top = max((v for row in rows for v in row.downtime_per_run if v is not None), default=0.0) or 1.0
+    return _environment.get_template("compare.html.j2").render(
+        columns=COMPARISON_COLUMNS, top=top,
+        rows=[(comparison_cells(row), Markup(charts.downtime_strip(row.downtime_per_run, top))) for row in rows])
+
+
+def _event_row(event: Event, origin: float) -> tuple[str, str, str]:
+    data = {k: v for k, v in event.data.items() if k not in ("scenario",)}
+    if event.type == "readback" and isinstance(data.get("ids"), list):
+        data["ids"] = f"{len(data['ids'])} ids"
+    details = " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in data.items())
+    return f"{event.t - origin:+.2f}s", event.type, details[:300]

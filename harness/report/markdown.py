@@ -1,0 +1,30 @@
+"""Markdown reports: summary.md of a run (fit for a CI job summary) and the comparison table."""
+
+from __future__ import annotations
+
+from harness.compare import Row
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, summary_rows, title
+
+
+def comparison_markdown(rows: list[Row]) -> str:
+    """The same table in Markdown, for notes, pull requests and summary files."""
+    lines = ["| " + " | ".join(COMPARISON_COLUMNS) + " |", "|" + "---|" * len(COMPARISON_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in comparison_cells(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run_summary(report: dict) -> str:
+    """A short Markdown summary of one run: result, key figures, expectations."""
+    result = "PASSED" if report["passed"] else f"FAILED ({report['status']})"
+    lines = [f"### {title(report)}: {result}", "", f"Run `{report['run_id']}`.", "",
+             "| figure | value |", "|---|---|"]
+    lines += [f"| {label} | {_cell(text)} |" for label, text in summary_rows(report)]
+    if report["verdicts"]:
+        lines += ["", "| expectation | expected | measured | result |", "|---|---|---|---|"]
+        lines += [f"| {v['name']} | {_cell(v['expected'])} | {_cell(v['measured'])} | "
+                  f"{'pass' if v['passed'] else '**FAIL**'} |" for v in report["verdicts"]]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,55 @@
+"""The words and figures of a run and of a comparison, shared by every report format."""
+
+from __future__ import annotations
+
+from harness.compare import Row
+
+
+def seconds(value: float | None, unit: str = "s") -> str:
+    return "-" if value is None else f"{value:.3f}{unit}"
+
+
+def summary_rows(report: dict) -> list[tuple[str, str]]:
+    """Key figures of one run as (label, text) rows: shared by the terminal, Markdown and HTML."""
+    load, strategy = report["load"], report["scenario"]["strategy"]["kind"]
+    upgrade, rollback, writes = report["upgrade"], report["rollback"], report["writes"]
+    availability, latency, versions = report["availability"], report["latency"], report["versions"]
+    detail = f"engine: {upgrade['engine_state']}" if strategy == "in-service" else (
+        f"green ready after {seconds(upgrade['time_to_ready'])}, switch took {seconds(upgrade['time_to_switch'])}")
+    rows = [
+        ("load", f"{load['samples']} requests at {load.get('rate')}/s, timeout {load.get('timeout')}s, "
+                 f"{load['failed']} failed {load['errors'] or ''}".rstrip()),
+        ("availability", "-" if availability is None else f"{availability * 100:.3f}%"),
+        ("downtime", f"{seconds(report['downtime'])} in {len(report['outages'])} outage(s), "
+                     f"longest {seconds(report['longest_outage'])}"),
+        ("latency", f"p50 {seconds(latency['p50'])}  p95 {seconds(latency['p95'])}  p99 {seconds(latency['p99'])}  "
+                    f"max {seconds(latency['max'])}"),
+        ("versions", f"{versions['counts']}, mixed window {seconds(versions['mixed_window'])}"),
+        ("upgrade", f"{upgrade['outcome']} after {seconds(upgrade['duration'])} ({detail})"
+                    + (f": {upgrade['message']}" if upgrade["message"] else "")),
+        ("rollback", "not triggered" if not rollback["triggered"] else (
+            ("succeeded" if rollback["success"] else "FAILED: " + "; ".join(rollback["reasons"]))
+            + f", time to rollback {seconds(rollback['time_to_rollback'])}")),
+        ("writes", f"{writes['acknowledged']} acknowledged, "
+                   f"{'unknown' if writes['lost'] is None else writes['lost']} lost"),
+    ]
+    rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
+                                    f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
+    return rows
+
+
+def title(report: dict) -> str:
+    return f"{report['scenario']['name']} under {report['scenario']['strategy']['kind']}"
+
+
+COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "downtime", "longest outage", "error rate", "p99",
+                      "upgrade outcomes", "rollback ok", "time to rollback", "lost writes")
+
+
+def comparison_cells(row: Row) -> list[str]:
+    """One comparison row as text, shared by the terminal table and Markdown."""
+    rollback = "-" if not row.rollbacks_triggered else f"{row.rollbacks_succeeded}/{row.rollbacks_triggered}"
+    return [row.scenario, row.strategy, str(row.runs), row.downtime.text("s"), row.longest_outage.text("s"),
+            row.error_rate.text("%", scale=100), row.p99.text("s"),
+            ", ".join(f"{outcome} {count}" for outcome, count in sorted(row.outcomes.items())),
+            rollback, row.time_to_rollback.text("s"), row.lost_writes.text("")]
