@@ -9,8 +9,10 @@ from pathlib import Path
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import ServiceMissing
+from harness.scenario import Scenario
 
-__all__ = ["FakeCluster", "FakeEngine", "FakeRouter", "make_node", "make_service", "make_task", "write_run_dir"]
+__all__ = ["FakeCluster", "FakeEngine", "FakeRouter", "make_node", "make_run_dir", "make_service", "make_task",
+           "write_run_dir"]
 
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
@@ -121,3 +123,42 @@ def write_run_dir(run_dir: Path, events: list[dict], samples: list[dict]) -> Pat
     (run_dir / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (run_dir / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
     return run_dir
+
+
+def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback_seconds: float | None = None,
+                 expect: dict | None = None) -> Path:
+    """A finished 20 s run at 10 req/s with one outage of ``outage`` seconds starting at t=5.
+
+    v2 answers from t=8 to t=12, v1 otherwise. A node-halt fault holds from
+    t=4 to t=9. With ``rollback_seconds`` a rollback is requested at t=12
+    and completes ``rollback_seconds`` later.
+    """
+    scenario = Scenario(name="sc", strategy={"kind": strategy}, expect=expect or {}).model_dump(mode="json")
+    events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id, "load": {"rate": 10}},
+              {"t": 1, "type": "upgrade.requested", "strategy": strategy},
+              {"t": 1, "type": "phase.start", "phase": "upgrade"},
+              {"t": 2, "type": "engine.update_state", "state": "updating", "started_at": 2},
+              {"t": 4, "type": "fault.inject", "id": "0-node-halt", "kind": "node-halt", "target": "node2"},
+              {"t": 9, "type": "fault.heal", "id": "0-node-halt", "ok": True},
+              {"t": 11, "type": "engine.update_state", "state": "completed", "started_at": 2},
+              {"t": 11, "type": "phase.end", "phase": "upgrade"},
+              {"t": 11, "type": "phase.start", "phase": "observe"}]
+    if rollback_seconds is None:
+        events += [{"t": 11, "type": "upgrade.settled", "outcome": "completed"}]
+    else:
+        events += [{"t": 12, "type": "rollback.requested", "reason": "test"},
+                   {"t": 12 + rollback_seconds, "type": "rollback.switched_back"},
+                   {"t": 13, "type": "upgrade.settled", "outcome": "rolled_back"}]
+    events += [{"t": 20, "type": "engine.final", "replicas": 1, "running": {"v1": 1}},
+               {"t": 20, "type": "phase.end", "phase": "observe"},
+               {"t": 21, "type": "readback", "ok": True, "ids": ["w1"]},
+               {"t": 21, "type": "run.end", "status": "completed"}]
+    samples = []
+    for tenth in range(200):
+        t = tenth / 10
+        failed = 5 <= t < 5 + outage
+        served = "v2" if 8 <= t < 12 else "v1"
+        samples.append({"t": t, "end": t + (0.5 if failed else 0.01), "ok": not failed,
+                        "version": None if failed else served, "error": "timeout" if failed else None})
+    samples.append({"t": 0.05, "end": 0.06, "ok": True, "kind": "write", "write_id": "w1", "version": "v1"})
+    return write_run_dir(root / run_id, events, samples)

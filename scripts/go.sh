@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(docker.io vagrant debootstrap golang-go python3-venv iptables ca-certificates)
+TEST_APT_PACKAGES=(chromium)  # the browser tests render the HTML reports in it
 VENV=.venv
 DOCKERD_LOG=/var/log/chaos-harness-dockerd.log
 
@@ -17,7 +18,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_packages() {
   local missing=()
-  for package in "${APT_PACKAGES[@]}"; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -53,7 +54,8 @@ install_python_package() {
 main() {
   local what=${1:-}
   case "$what" in demo|test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esac
-  install_packages
+  if [ "$what" = test ]; then install_packages "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
+  else install_packages "${APT_PACKAGES[@]}"; fi
   start_docker_engine
   install_python_package
   export PATH="$PWD/$VENV/bin:$PATH" VAGRANT_CHECKPOINT_DISABLE=1

@@ -10,48 +10,17 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.compare import Spread, compare, load_reports
 from harness.errors import UsageError
-from harness.scenario import Scenario
-from harness.testing import write_run_dir
-
-
-def fixture_run(root, run_id, strategy, outage, rollback_seconds=None):
-    """A 20 s run at 10 req/s with one outage of ``outage`` seconds starting at t=5.
-
-    With ``rollback_seconds`` the engine rolls back from t=12, and v1 is steady
-    again ``rollback_seconds`` later.
-    """
-    scenario = Scenario(name="sc", strategy={"kind": strategy}).model_dump(mode="json")
-    events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id, "load": {"rate": 10}},
-              {"t": 1, "type": "upgrade.requested", "strategy": strategy},
-              {"t": 2, "type": "phase.start", "phase": "observe"}]
-    if rollback_seconds is None:
-        events += [{"t": 11, "type": "upgrade.settled", "outcome": "completed"}]
-    else:
-        events += [{"t": 12, "type": "rollback.requested", "reason": "test"},
-                   {"t": 12 + rollback_seconds, "type": "rollback.switched_back"},
-                   {"t": 13, "type": "upgrade.settled", "outcome": "rolled_back"}]
-    events += [{"t": 20, "type": "engine.final", "replicas": 1, "running": {"v1": 1}},
-               {"t": 20, "type": "phase.end", "phase": "observe"},
-               {"t": 21, "type": "readback", "ok": True, "ids": ["w1"]},
-               {"t": 21, "type": "run.end", "status": "completed"}]
-    samples = []
-    for tenth in range(200):
-        t = tenth / 10
-        failed = 5 <= t < 5 + outage
-        samples.append({"t": t, "end": t + (0.5 if failed else 0.01), "ok": not failed,
-                        "version": None if failed else "v1", "error": "timeout" if failed else None})
-    samples.append({"t": 0.05, "end": 0.06, "ok": True, "kind": "write", "write_id": "w1", "version": "v1"})
-    return write_run_dir(root / run_id, events, samples)
+from harness.testing import make_run_dir
 
 
 @pytest.fixture
 def runs(tmp_path):
     return [
-        fixture_run(tmp_path, "a1", "in-service", outage=1.0),
-        fixture_run(tmp_path, "a2", "in-service", outage=3.0),
-        fixture_run(tmp_path, "a3", "in-service", outage=2.0),
-        fixture_run(tmp_path, "b1", "blue-green", outage=0.0, rollback_seconds=0.5),
-        fixture_run(tmp_path, "b2", "blue-green", outage=0.0),
+        make_run_dir(tmp_path, "a1", "in-service", outage=1.0),
+        make_run_dir(tmp_path, "a2", "in-service", outage=3.0),
+        make_run_dir(tmp_path, "a3", "in-service", outage=2.0),
+        make_run_dir(tmp_path, "b1", "blue-green", outage=0.0, rollback_seconds=0.5),
+        make_run_dir(tmp_path, "b2", "blue-green", outage=0.0),
     ]
 
 

@@ -1,0 +1,70 @@
+"""Per-run and comparison reports rendered from fixture run directories: HTML, JUnit, Markdown."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from click.testing import CliRunner
+
+from harness.analysis import analyze_run_dir
+from harness.cli import main
+from harness.compare import compare, load_reports
+from harness.report import COMPARE_FILES, RUN_FILES, write_comparison, write_run_reports
+from harness.testing import make_run_dir
+
+EXPECT = {"max_downtime": 1.0, "max_lost_writes": 0}
+
+
+def rendered(tmp_path, outage=2.0, **kwargs):
+    run_dir = make_run_dir(tmp_path, "r1", "in-service", outage=outage, expect=EXPECT, **kwargs)
+    write_run_reports(run_dir, analyze_run_dir(run_dir))
+    return run_dir
+
+
+def test_junit_has_one_testcase_per_expectation_and_the_failure_says_measured_and_expected(tmp_path):
+    suite = ET.parse(rendered(tmp_path) / "junit.xml").getroot().find("testsuite")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert list(cases) == ["max_downtime", "max_lost_writes", "run_completed"]
+    assert suite.get("failures") == "1" and suite.get("errors") == "0"
+    failure = cases["max_downtime"].find("failure")
+    assert failure.get("message") == "measured 2.000s, expected <= 1s"
+    assert cases["max_lost_writes"].find("failure") is None
+
+
+def test_summary_md_leads_with_the_result_and_lists_every_expectation(tmp_path):
+    text = (rendered(tmp_path) / "summary.md").read_text()
+    assert text.startswith("### sc under in-service: FAILED (completed)")
+    assert "| max_downtime | <= 1s | 2.000s | **FAIL** |" in text
+    assert "| max_lost_writes | <= 0 | 0 | pass |" in text
+    assert "| downtime | 2.000s in 1 outage(s), longest 2.000s |" in text
+
+
+def test_report_html_is_self_contained_with_three_charts_spans_and_markers(tmp_path):
+    page = (rendered(tmp_path, rollback_seconds=0.5) / "report.html").read_text()
+    assert re.findall(r'data-chart="(\w+)"', page) == ["rate", "latency", "versions"]
+    assert page.count('class="span fault"') == 3  # the node-halt fault, once per chart
+    assert page.count('class="span phase"') == 3 * 2  # upgrade and observe
+    for label in ("upgrade requested", "engine: updating", "engine: completed", "rollback requested",
+                  "switched back", "settled: rolled_back"):
+        assert page.count(f">{label}</text>") == 3, label
+    assert "node-halt on node2" in page
+    assert not re.search(r"<script|<link|src=|url\(|https?://", page), "the page must need no network"
+    assert page.count('<tr class="verdict">') == 2
+
+
+def test_the_report_command_re_renders_every_file(tmp_path):
+    run_dir = make_run_dir(tmp_path, "r1", "blue-green", outage=0.0, expect=EXPECT)
+    result = CliRunner().invoke(main, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert all((run_dir / name).stat().st_size > 0 for name in RUN_FILES)
+
+
+def test_compare_html_draws_one_dot_per_repeat(tmp_path):
+    runs = [make_run_dir(tmp_path, f"a{i}", "in-service", outage=i) for i in (1, 2, 3)]
+    files = write_comparison(tmp_path / "cmp", compare(load_reports(runs)), runs)
+    assert [f.name for f in files] == list(COMPARE_FILES)
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert page.count('<circle class="repeat"') == 3
+    assert "<title>repeat 3: 3.000s</title>" in page
+    assert "| sc | in-service | 3 | 2s [1-3] |" in (tmp_path / "cmp" / "compare.md").read_text()
