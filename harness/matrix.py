@@ -58,7 +58,7 @@ def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
     for index, scenario in enumerate(runs, 1):
-        _ready(cluster, progress)
+        ready(cluster, progress)
         progress(f"run {index}/{len(runs)}: {scenario.name} under {scenario.strategy.kind}")
         runner = Runner(scenario, cluster, reports_dir, progress)
         try:
@@ -73,7 +73,7 @@ def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
     return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs))
 
 
-def _ready(cluster: Cluster, progress: Progress) -> None:
+def ready(cluster: Cluster, progress: Progress = lambda _: None) -> None:
     """Reuse the cluster when it is healthy; rebuild it from scratch when it is not."""
     problems = cluster.problems()
     if problems:

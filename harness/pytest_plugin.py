@@ -1,0 +1,135 @@
+"""pytest plugin (entry point ``pytest11``): scenario files as test items.
+
+``pytest scenarios/`` collects every ``*.yaml`` in a directory named
+``scenarios``; each file becomes one item per strategy and repeat, which
+runs the scenario on the cluster and passes when every expectation holds.
+A failure shows the expectation table; ``--junitxml`` works as for any test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.scenario import STRATEGIES, Scenario, load_scenario
+
+SCENARIO_DIR = "scenarios"
+_cluster_key = pytest.StashKey["object"]()
+
+
+class ExpectationsFailed(Exception):
+    """A run completed but at least one expectation did not hold."""
+
+    def __init__(self, report: dict) -> None:
+        super().__init__(report["run_id"])
+        self.report = report
+
+
+class ChaosHooks:
+    """Hooks a conftest can implement, for example to run scenarios somewhere else."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_chaos_run_scenario(self, scenario: Scenario, config: pytest.Config) -> dict | None:
+        """Run ``scenario`` (strategy kind resolved) and return its report document."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(ChaosHooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos-harness", "chaos-harness scenarios (files in a 'scenarios' directory)")
+    group.addoption("--chaos-strategy", action="append", choices=STRATEGIES, default=None,
+                    help="Strategy for scenarios that leave it open; repeat for several (default: in-service).")
+    group.addoption("--chaos-repeat", type=int, default=1, help="Runs per scenario and strategy (default 1).")
+    group.addoption("--chaos-cluster", default="chaos", help="Cluster name (default chaos).")
+    group.addoption("--chaos-fresh-cluster", action="store_true",
+                    help="Rebuild the cluster before the first scenario and remove it at the end "
+                         "(default: reuse a healthy cluster and leave it up).")
+    group.addoption("--chaos-reports", default="reports", help="Directory for run directories (default reports).")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == SCENARIO_DIR:
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """One scenario file: validated at collection, one item per strategy and repeat."""
+
+    def collect(self):
+        from harness.matrix import plan
+
+        options = self.config.option
+        runs = plan([load_scenario(self.path)], options.chaos_strategy or [None], options.chaos_repeat)
+        per_repeat = len(runs) // options.chaos_repeat  # plan() puts the repeats outermost
+        for index, scenario in enumerate(runs):
+            repeat = index // per_repeat + 1
+            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{scenario.strategy.kind}-{repeat}]",
+                                           scenario=scenario)
+
+
+class ScenarioItem(pytest.Item):
+    """One run of one scenario under one strategy."""
+
+    def __init__(self, *, scenario: Scenario, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        report = self.config.hook.pytest_chaos_run_scenario(scenario=self.scenario, config=self.config)
+        self.user_properties += [("run_id", report["run_id"]), ("downtime", report["downtime"]),
+                                 ("upgrade_outcome", report["upgrade"]["outcome"])]
+        if not report["passed"]:
+            raise ExpectationsFailed(report)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ExpectationsFailed):
+            return expectation_table(excinfo.value.report)
+        if isinstance(excinfo.value, HarnessError):
+            return f"{type(excinfo.value).__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"scenario {self.scenario.name} under {self.scenario.strategy.kind}"
+
+
+def expectation_table(report: dict) -> str:
+    """The failure text: every expectation with measured and expected values."""
+    rows = [("expectation", "expected", "measured", "result")]
+    rows += [(v["name"], v["expected"], v["measured"], "pass" if v["passed"] else "FAIL") for v in report["verdicts"]]
+    if report["status"] != "completed":
+        rows.append(("run", "completed", report["status"], "FAIL"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
+    lines = [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
+    return f"run {report['run_id']} did not meet its expectations:\n" + "\n".join(lines)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_chaos_run_scenario(scenario: Scenario, config: pytest.Config) -> dict:
+    """Run on the cluster named by --chaos-cluster, reused while healthy (see ``harness.matrix.ready``)."""
+    from harness.matrix import ready
+    from harness.runner import Runner
+
+    cluster = _cluster(config)
+    ready(cluster)
+    return Runner(scenario, cluster, Path(config.option.chaos_reports)).run().report
+
+
+def _cluster(config: pytest.Config):
+    from harness.cluster import Cluster, ClusterConfig
+
+    if _cluster_key not in config.stash:
+        cluster = Cluster(ClusterConfig(name=config.option.chaos_cluster))
+        if config.option.chaos_fresh_cluster:
+            cluster.down()
+        config.stash[_cluster_key] = cluster
+    return config.stash[_cluster_key]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.option.chaos_fresh_cluster and _cluster_key in config.stash:
+        config.stash[_cluster_key].down()

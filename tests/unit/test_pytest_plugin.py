@@ -1,0 +1,70 @@
+"""The pytest plugin, run inside pytester: scenario files become items whose outcome is their expectations.
+
+The inner sessions answer ``pytest_chaos_run_scenario`` from a conftest with
+fixture run directories, so no cluster is needed here; the integration layer
+runs the plugin on a real cluster.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+CONFTEST = """
+import pytest
+from harness.analysis import analyze_run_dir
+from harness.testing import make_run_dir
+
+@pytest.hookimpl
+def pytest_chaos_run_scenario(scenario, config):
+    outage = 2.0 if scenario.name == "slow" else 0.0
+    run_id = f"{scenario.name}-{scenario.strategy.kind}"
+    expect = scenario.expect.model_dump(exclude_none=True)
+    return analyze_run_dir(make_run_dir(config.rootpath / "runs", run_id, scenario.strategy.kind, outage, expect=expect))
+"""
+
+
+def scenarios(pytester, **files):
+    pytester.makeconftest(CONFTEST)
+    folder = pytester.mkdir("scenarios")
+    for name, text in files.items():
+        (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
+def test_each_file_is_an_item_per_strategy_and_repeat_and_a_fixed_strategy_is_kept(pytester):
+    scenarios(pytester, fast="name: fast\n", fixed="name: fixed\nstrategy: {kind: blue-green}\n")
+    pytester.makefile(".yaml", elsewhere="name: not-a-scenario-here\n")
+    result = pytester.runpytest("--collect-only", "-q", "--chaos-strategy", "in-service",
+                                "--chaos-strategy", "blue-green", "--chaos-repeat", "2")
+    result.stdout.fnmatch_lines([
+        "scenarios/fast.yaml::fast[[]in-service-1]", "scenarios/fast.yaml::fast[[]blue-green-1]",
+        "scenarios/fast.yaml::fast[[]in-service-2]", "scenarios/fast.yaml::fast[[]blue-green-2]",
+        "scenarios/fixed.yaml::fixed[[]blue-green-1]", "scenarios/fixed.yaml::fixed[[]blue-green-2]",
+        "6 tests collected*"])
+
+
+def test_an_item_passes_or_fails_on_its_expectations_and_a_failure_shows_the_table(pytester):
+    scenarios(pytester, fast="name: fast\nexpect: {max_downtime: 1s}\n",
+              slow="name: slow\nexpect: {max_downtime: 1s}\n")
+    result = pytester.runpytest("scenarios")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*run slow-in-service did not meet its expectations:*",
+                                 "*max_downtime*<= 1s*2.000s*FAIL*",
+                                 "*max_lost_writes*<= 0*0*pass*"])
+
+
+def test_an_invalid_scenario_is_a_collection_error_naming_file_key_and_value(pytester):
+    scenarios(pytester, broken="name: broken\nload: {rate: -5}\n")
+    result = pytester.runpytest("scenarios")
+    assert result.ret == 2  # pytest's exit code for collection errors
+    result.stdout.fnmatch_lines(["*broken.yaml: invalid scenario*", "*load.rate: got -5*greater than 0*"])
+
+
+def test_junitxml_carries_the_items_and_the_failure_text(pytester):
+    scenarios(pytester, slow="name: slow\nexpect: {max_downtime: 1s}\n")
+    pytester.runpytest("scenarios", "--junitxml=out.xml")
+    (case,) = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
+    assert case.get("name") == "slow[in-service-1]"
+    assert "max_downtime" in case.find("failure").text
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["run_id"] == "slow-in-service" and properties["upgrade_outcome"] == "completed"
