@@ -10,6 +10,7 @@ import functools
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -35,18 +36,63 @@ def _fails_cleanly(command):
     return wrapper
 
 
-def _progress(message: str) -> None:
-    console.print(f"[dim]·[/] {message}", highlight=False)
+class _Output:
+    """Progress on stderr: a line per step, and one live status line that is replaced as it changes.
+
+    On a terminal the live line is a spinner; in a log (CI) it is printed at
+    most every ``LOG_EVERY`` seconds. ``--quiet`` silences both.
+    """
+
+    LOG_EVERY = 10.0
+
+    def __init__(self) -> None:
+        self.quiet = False
+        self._status = None
+        self._logged_at = 0.0
+
+    def step(self, message: str) -> None:
+        if not self.quiet:
+            console.print(f"[dim]·[/] {message}", highlight=False)
+
+    def live(self, message: str) -> None:
+        if self.quiet:
+            return
+        if not console.is_terminal:
+            if time.monotonic() - self._logged_at >= self.LOG_EVERY:
+                self._logged_at = time.monotonic()
+                console.print(f"[dim]  {message}[/]", highlight=False)
+            return
+        if self._status is None:
+            self._status = console.status(message)
+            self._status.start()
+        self._status.update(message)
+
+    def done(self) -> None:
+        """End the live line (before a summary is printed)."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def show(self, renderable) -> None:
+        self.done()
+        if not self.quiet:
+            console.print(renderable)
+
+
+_output = _Output()
+_progress = _output.step
 
 
 @click.group()
 @click.option("--cluster", "cluster_name", default="chaos", show_default=True, help="Cluster name (its label).")
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(2, 9), help="Nodes for `cluster up`.")
 @click.option("--provider", default="docker", show_default=True, type=click.Choice(["docker", "libvirt", "virtualbox"]))
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
-def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str) -> None:
+def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, provider=provider)
+    _output.quiet = quiet
 
 
 @main.command()
@@ -155,7 +201,7 @@ def validate(scenarios: tuple[Path, ...]) -> None:
 def run(config: ClusterConfig, scenarios: tuple[Path, ...], strategy: str | None, reports_dir: Path,
         as_json: bool) -> None:
     """Run scenarios (every file is validated before anything starts)."""
-    from harness.report.terminal import print_summary
+    from harness.report.terminal import summary_table
     from harness.runner import Runner
     from harness.scenario import load_scenario
 
@@ -165,9 +211,9 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], strategy: str | None
     reports = []
     for scenario in loaded:
         _progress(f"running {scenario.name}")
-        result = Runner(scenario, handle, reports_dir, _progress).run()
-        print_summary(result.report, console)
-        _progress(f"report: {result.run_dir / 'report.json'}")
+        result = Runner(scenario, handle, reports_dir, _progress, _output.live).run()
+        _output.show(summary_table(result.report))
+        _progress(f"reports: {result.run_dir}/report.html, summary.md, junit.xml, report.json")
         reports.append(result.report)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
@@ -191,7 +237,7 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], strategies: str, 
 
     runs = plan([load_scenario(path) for path in scenarios], parse_strategies(strategies), repeat)
     _progress(f"{len(runs)} runs planned")
-    result = run_matrix(runs, Cluster(config, _progress), reports_dir, _progress)
+    result = run_matrix(runs, Cluster(config, _progress), reports_dir, _progress, _output.live)
     _show_comparison(result.rows, as_json)
     _progress(f"comparison: {', '.join(map(str, result.files))}")
     sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)
@@ -225,7 +271,8 @@ def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
         click.echo(json.dumps(to_document(rows), indent=2))
     elif markdown:
         click.echo(comparison_markdown(rows))
-    else:
+    elif not _output.quiet:
+        _output.done()
         out = Console()
         (out if out.is_terminal else Console(width=200)).print(comparison_table(rows))
 
@@ -237,11 +284,11 @@ def report(run_dir: Path) -> None:
     """Re-analyse a run directory and re-render its reports (report.json, report.html, junit.xml, summary.md)."""
     from harness.analysis import analyze_run_dir
     from harness.report import write_run_reports
-    from harness.report.terminal import print_summary
+    from harness.report.terminal import summary_table
 
     document = analyze_run_dir(run_dir)
     written = write_run_reports(run_dir, document)
-    print_summary(document, console)
+    _output.show(summary_table(document))
     _progress(f"wrote {', '.join(p.name for p in written)}")
     sys.exit(0 if document["passed"] else 1)
 

@@ -53,14 +53,14 @@ class MatrixResult:
 
 
 def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
-               progress: Progress = lambda _: None) -> MatrixResult:
+               progress: Progress = lambda _: None, live: Progress = lambda _: None) -> MatrixResult:
     """Run the plan; a failed run is recorded and the matrix goes on. Ctrl-C stops it (faults healed)."""
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
     for index, scenario in enumerate(runs, 1):
         ready(cluster, progress)
         progress(f"run {index}/{len(runs)}: {scenario.name} under {scenario.strategy.kind}")
-        runner = Runner(scenario, cluster, reports_dir, progress)
+        runner = Runner(scenario, cluster, reports_dir, progress, live)
         try:
             runner.run()
         except RunInterrupted:

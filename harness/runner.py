@@ -30,7 +30,7 @@ from harness.faults.base import FaultContext
 from harness.faults.schedule import FaultScheduler
 from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger
-from harness.load.runner import LoadProcess
+from harness.load.runner import SAMPLES_FILE, LoadProcess, SampleTail
 from harness.report import write_run_reports
 from harness.scenario import Scenario
 from harness.strategies import UpgradeStrategy, build
@@ -55,13 +55,15 @@ class Runner:
     """Runs one scenario, its strategy kind resolved (``Scenario.under``), against a cluster that is up."""
 
     def __init__(self, scenario: Scenario, cluster: Cluster, reports_dir: Path,
-                 progress: Progress = lambda _: None) -> None:
+                 progress: Progress = lambda _: None, live: Progress = lambda _: None) -> None:
         self.scenario = scenario
         self.cluster = cluster
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}-{scenario.strategy.kind}"
         self.run_dir = reports_dir / self.run_id
         self._progress = progress
+        self._live = live
         self._phase_starts: dict[str, float] = {}
+        self._samples = SampleTail(self.run_dir / SAMPLES_FILE)
 
     def run(self) -> RunResult:
         """Run every phase; return the analysed result (also written to ``report.json``)."""
@@ -163,8 +165,19 @@ class Runner:
         faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshots) if snapshots else 0)
         if not load.running():
             raise HarnessError(f"the load process stopped early; see {load.log_path}")
+        self._show_live(snapshots, upgrade)
         time.sleep(max(0.0, POLL_INTERVAL - (time.time() - started)))
         return snapshots
+
+    def _show_live(self, snapshots: Snapshots | None, upgrade: UpgradeStrategy) -> None:
+        """One status line: phase and its age, request rate, failures, the live service's update state."""
+        now = time.time()
+        phase = max(self._phase_starts, key=self._phase_starts.get)
+        rate = self._samples.poll(now)
+        live = (snapshots or {}).get(upgrade.live_service())
+        engine = f" · {live.name} {live.update_state}" if live and live.update_state else ""
+        self._live(f"{phase} {now - self._phase_starts[phase]:.0f}s · {rate:.1f} req/s · "
+                   f"{self._samples.failed} of {self._samples.total} failed{engine}")
 
     def _record_final(self, journal: Journal, engine: Engine, service: str) -> None:
         """The live service as the engine sees it, and as the nodes' processes show it."""

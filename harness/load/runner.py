@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -84,6 +86,37 @@ class LoadProcess:
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+
+class SampleTail:
+    """Follows ``samples.jsonl`` while the load process appends to it: totals and the recent rate."""
+
+    def __init__(self, path: Path, window: float = 2.0) -> None:
+        self._path = path
+        self._window = window
+        self._offset = 0
+        self._recent: deque[float] = deque()  # end times of the samples inside the window
+        self.total = 0
+        self.failed = 0
+
+    def poll(self, now: float) -> float:
+        """Read what was appended since the last poll; return requests per second over the window."""
+        try:
+            with self._path.open("rb") as file:
+                file.seek(self._offset)
+                chunk = file.read()
+        except FileNotFoundError:
+            chunk = b""
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a torn last line is read next time
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            sample = json.loads(line)
+            self.total += 1
+            self.failed += not sample["ok"]
+            self._recent.append(sample["end"])
+        while self._recent and self._recent[0] < now - self._window:
+            self._recent.popleft()
+        return len(self._recent) / self._window
 
 
 def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from harness.compare import Row
@@ -22,10 +21,6 @@ def summary_table(report: dict) -> Table:
                                                    f"expected {verdict['expected']}")
     table.add_row("result", "[green]PASSED[/]" if report["passed"] else f"[red]FAILED[/] ({report['status']})")
     return table
-
-
-def print_summary(report: dict, console: Console | None = None) -> None:
-    (console or Console()).print(summary_table(report))
 
 
 def comparison_table(rows: list[Row]) -> Table:

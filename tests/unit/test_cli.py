@@ -46,3 +46,13 @@ def test_report_re_renders_from_the_run_directory_and_exits_1_on_a_failed_expect
     assert result.exit_code == 1
     assert (run_dir / "report.json").exists()
     assert "max_downtime" in result.output and "FAIL" in result.output
+
+
+def test_quiet_prints_nothing_but_keeps_the_exit_code(tmp_path):
+    from harness.testing import make_run_dir
+
+    run_dir = make_run_dir(tmp_path, "r", "in-service", outage=2.0, expect={"max_downtime": 1})
+    result = CliRunner().invoke(main, ["--quiet", "report", str(run_dir)])
+    assert result.exit_code == 1
+    assert result.output == ""
+    assert (run_dir / "report.html").exists()
