@@ -56,3 +56,10 @@ def test_quiet_prints_nothing_but_keeps_the_exit_code(tmp_path):
     assert result.exit_code == 1
     assert result.output == ""
     assert (run_dir / "report.html").exists()
+
+
+def test_no_docker_engine_is_exit_3_with_what_to_do(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = CliRunner().invoke(main, ["cluster", "status"])
+    assert result.exit_code == 3
+    assert "no Docker engine answers" in result.output and "setup command" in result.output
