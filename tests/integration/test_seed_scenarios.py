@@ -39,3 +39,14 @@ def test_moving_the_stateful_db_loses_acknowledged_writes_and_lists_them(cluster
     (inject,) = events_of(result.run_dir, "fault.inject")
     assert inject.get("kind") == "node-halt"
     assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in result.report["verdicts"])
+
+
+def test_a_rollback_the_engine_calls_complete_fails_while_a_frozen_node_still_runs_v2(cluster, tmp_path):
+    result = Runner(shortened("frozen-daemon-rollback", "in-service", warmup=5, observe=10, verify_window=5),
+                    cluster, tmp_path).run()
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    rollback = result.report["rollback"]
+    assert result.report["upgrade"]["outcome"] == "completed"
+    assert rollback["triggered"] is True and rollback["success"] is False
+    assert any(reason.startswith(f"{inject.get('target')} still runs") and "x v2" in reason
+               for reason in rollback["reasons"]), rollback["reasons"]
