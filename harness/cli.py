@@ -279,8 +279,9 @@ def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON on stdout.")
 @_fails_cleanly
-def report(run_dir: Path) -> None:
+def report(run_dir: Path, as_json: bool) -> None:
     """Re-analyse a run directory and re-render its reports (report.json, report.html, junit.xml, summary.md)."""
     from harness.analysis import analyze_run_dir
     from harness.report import write_run_reports
@@ -290,6 +291,8 @@ def report(run_dir: Path) -> None:
     written = write_run_reports(run_dir, document)
     _output.show(summary_table(document))
     _progress(f"wrote {', '.join(p.name for p in written)}")
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
     sys.exit(0 if document["passed"] else 1)
 
 

@@ -63,3 +63,15 @@ def test_no_docker_engine_is_exit_3_with_what_to_do(monkeypatch):
     result = CliRunner().invoke(main, ["cluster", "status"])
     assert result.exit_code == 3
     assert "no Docker engine answers" in result.output and "setup command" in result.output
+
+
+def test_report_json_is_the_report_document_on_stdout(tmp_path):
+    import json
+
+    from harness.testing import make_run_dir
+
+    run_dir = make_run_dir(tmp_path, "r", "blue-green", outage=0.0)
+    result = CliRunner().invoke(main, ["--quiet", "report", "--json", str(run_dir)])
+    assert result.exit_code == 0
+    document = json.loads(result.output)
+    assert document["schema"] == "chaos-harness/report@1" and document["run_id"] == "r"
