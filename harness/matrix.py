@@ -78,5 +78,6 @@ def ready(cluster: Cluster, progress: Progress = lambda _: None) -> None:
     problems = cluster.problems()
     if problems:
         progress(f"rebuilding the cluster: {'; '.join(problems)}")
-        cluster.down()
-    cluster.up()
+        cluster.rebuild()
+    else:
+        cluster.up()  # idempotent: a healthy cluster only gets the images pushed again

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 
 import docker
 from docker.errors import APIError, NotFound
@@ -141,6 +142,16 @@ class Cluster:
         engine.label_node(self._state.manager, {LB_LABEL: "true"})
         engine.label_node(self.db_node, {DB_LABEL: "true"})
         return self._state
+
+    def rebuild(self) -> ClusterState:
+        """Remove the cluster and bring it up again with the same nodes, provider and ports."""
+        previous = self._state
+        self.down()
+        if previous is not None:
+            self.config = replace(self.config, nodes=len(previous.nodes), provider=previous.provider,
+                                  lb_port=previous.lb_port, lb_admin_port=previous.lb_admin_port,
+                                  registry_port=previous.registry_port, toxiproxy_port=previous.toxiproxy_port)
+        return self.up()
 
     def down(self) -> list[str]:
         """Remove every node, container, network and volume of this cluster; return what was removed."""
