@@ -112,18 +112,3 @@ def test_a_fault_in_the_rollback_phase_needs_rollback_after(tmp_path):
     message = error_of(write(tmp_path, text))
     assert "faults.0.at.phase: got 'rollback'" in message and "strategy.rollback_after" in message
     assert load_scenario(write(tmp_path, text + "strategy: {rollback_after: 5s}\n")).faults[0].at.phase == "rollback"
-
-
-def test_the_matrix_plans_repeats_outermost_and_keeps_fixed_strategies():
-    from harness.errors import UsageError
-    from harness.matrix import parse_strategies, plan
-    from harness.scenario import Scenario
-
-    runs = plan([Scenario(name="open"), Scenario(name="fixed", strategy={"kind": "in-service"})],
-                parse_strategies("in-service, blue-green"), repeat=2)
-    assert [(s.name, s.strategy.kind) for s in runs] == [
-        ("open", "in-service"), ("open", "blue-green"), ("fixed", "in-service")] * 2
-    with pytest.raises(UsageError, match="--strategies: got 'rolling'"):
-        parse_strategies("rolling")
-    with pytest.raises(UsageError, match="--repeat must be at least 1"):
-        plan([Scenario(name="open")], ["in-service"], repeat=0)
