@@ -65,15 +65,18 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
     """
     requested = first(events, "upgrade.requested")
     after = requested.t if requested else float("-inf")
+    detected = first(events, "rollback.detected", after)
     trigger = first(events, "rollback.requested", after) or next(
         (e for e in events if e.t >= after and e.type == "engine.update_state" and e.get("state") in ROLLBACK_STATES),
-        None)  # a fast rollback can start and finish between two polls: then its first sign is the trigger
+        None) or detected  # a fast rollback can start and finish between two polls: then its first sign is the trigger
     if trigger is None:
         return {"triggered": False, "success": None, "time_to_rollback": None, "reasons": []}
-    # The engine's own record of when the rollback started beats the moment a poll first saw it.
-    triggered_at = trigger.get("started_at") or trigger.t
+    # The engine's own record of when the rollback started beats the moment a poll first saw it; a
+    # rollback the engine reported as a completed update started at the first failed new task.
+    triggered_at = (_first_failed_task(events, after, old) if trigger is detected else None) or \
+        trigger.get("started_at") or trigger.t
     completed = first(events, "engine.update_state", trigger.t, state="rollback_completed") or first(
-        events, "rollback.switched_back", trigger.t)
+        events, "rollback.switched_back", trigger.t) or detected
     final = first(events, "engine.final")
     spans = phase_spans(events)
     observe_end = (spans.get("observe") or (None, None))[1] or (samples[-1].end if samples else trigger.t)
@@ -95,6 +98,11 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
     time_to_rollback = (max(completed.t, steady) - triggered_at) if success and completed and steady else None
     return {"triggered": True, "trigger": trigger.type, "success": success,
             "time_to_rollback": time_to_rollback, "reasons": reasons}
+
+
+def _first_failed_task(events: list[Event], after: float, old: str) -> float | None:
+    return next((e.t for e in events if e.t >= after and e.type == "engine.task" and e.get("version") != old
+                 and e.get("state") in ("failed", "rejected")), None)
 
 
 def _all_on(final: Event, version: str) -> bool:

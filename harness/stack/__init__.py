@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import urllib.request
 import uuid
 from collections import Counter
@@ -83,9 +84,14 @@ def web_image(spec: Stack, version: str) -> str:
 
 
 def forget_image(nodes: Iterable[str], run_on: Callable[[str, list[str]], object], image: str) -> None:
-    """Untag ``image`` on every node so that the upgrade must pull it from the registry."""
+    """Delete ``image`` on every node so that the upgrade must pull it from the registry.
+
+    Exited task containers are pruned first: while one still uses the image,
+    removing the tag leaves the image (and its digest) behind, and a deploy
+    that pins the digest (``docker stack deploy``) would start without a pull.
+    """
     for node in nodes:
-        run_on(node, ["docker", "image", "rm", "-f", image])
+        run_on(node, ["sh", "-c", f"docker container prune -f >/dev/null; docker image rm -f {shlex.quote(image)}"])
 
 
 def probe(lb_url: str, timeout: float = 1.0, preview: bool = False) -> str | None:

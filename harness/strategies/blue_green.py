@@ -7,9 +7,9 @@
     monitor  green is watched for the policy's ``monitor`` seconds; a failed
              task or no healthy server switches traffic back to blue
 
-Green that is not ready in time, or (with failure_action rollback) whose
-tasks fail beyond max_failure_ratio before it is ready, never receives
-traffic: the upgrade is rolled back by keeping (and confirming) the live
+Green that cannot be deployed, is not ready in time, or (with failure_action
+rollback) whose tasks fail beyond max_failure_ratio before it is ready, never
+receives traffic: the upgrade is rolled back by keeping (and confirming) the live
 route on blue. Blue is kept until the run ends, so rollback is one switch.
 """
 
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from harness import stack
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.errors import EngineError
 from harness.journal import Journal
 from harness.scenario import Stack
 from harness.stack import BLUE, GREEN, WebStack
@@ -52,6 +53,7 @@ class BlueGreenUpgrade:
         self.services = (BLUE.service, GREEN.service)
         self._live: WebStack = BLUE
         self._started_at = 0.0
+        self._deploy_error = ""
         self._switched_at: float | None = None
         self._rolled_back = False
         self._detail = ""
@@ -63,7 +65,12 @@ class BlueGreenUpgrade:
         journal.write("upgrade.requested", strategy=self.name, service=GREEN.service, stack=GREEN.stack,
                       from_version=self.old, to_version=self.new, publish=self._spec.publish_on_upgrade)
         self._started_at = self._clock()
-        self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth)
+        try:
+            self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth)
+        except EngineError as error:  # e.g. the registry refused the manager's login
+            self._deploy_error = f"deploying green failed: {error}"
+            journal.write("bluegreen.deploy_failed", stack=GREEN.stack, error=str(error))
+            return
         journal.write("bluegreen.deployed", stack=GREEN.stack, version=self.new)
 
     def advance(self, snapshots: Snapshots, journal: Journal) -> str | None:
@@ -71,9 +78,9 @@ class BlueGreenUpgrade:
             return "rolled_back"
         green = snapshots.get(GREEN.service)
         if self._switched_at is None:
-            too_many = self._too_many_failures(green)
-            if too_many:
-                self._roll_back(journal, too_many)
+            hopeless = self._deploy_error or self._too_many_failures(green)
+            if hopeless:
+                self._roll_back(journal, hopeless)
                 return "rolled_back"
             self._detail = self._not_ready(green) or ""
             if not self._detail:

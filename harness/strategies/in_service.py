@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, UpdatePolicy
+from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, UpdatePolicy, image_version
 from harness.journal import Journal
 from harness.watch import Snapshots
 
@@ -63,6 +63,12 @@ class InServiceUpgrade:
         if snapshot is None or snapshot.update_started_at == self._baseline_started_at:
             return None  # the engine has not picked up this update (or rollback) yet
         outcome = SETTLED_STATES.get(snapshot.update_state or "")
+        if outcome == "completed" and image_version(snapshot.image) == self.old and snapshot.converged_on(self.old):
+            # Seen when the first new task fails under failure_action rollback: Swarm puts the
+            # old spec back but reports "update completed". The spec, not the status, is the truth.
+            journal.write("rollback.detected", service=self._service, started_at=snapshot.update_started_at,
+                          reason=f"the engine says {snapshot.update_state!r} but its spec is back on {self.old}")
+            return "rolled_back"
         if outcome == "completed" and not snapshot.converged_on(self.new):
             return None  # the engine says done; wait until the tasks agree (or time out)
         return outcome

@@ -155,3 +155,17 @@ def test_a_blue_green_rollback_is_complete_at_the_switch_back():
     upgrade = upgrade_outcome(journal)
     assert upgrade["strategy"] == "blue-green"
     assert upgrade["time_to_ready"] == 4 and upgrade["time_to_switch"] == 0.002
+
+
+def test_a_rollback_reported_as_a_completed_update_counts_from_the_first_failed_new_task():
+    journal = [ev(0, "run.start", scenario=Scenario(name="x").model_dump(mode="json"), run_id="r"),
+               ev(10, "upgrade.requested", strategy="in-service"),
+               ev(14, "engine.task", version="v2", state="failed", node="node2"),
+               ev(16, "rollback.detected", started_at=10.0, reason="spec back on v1"),
+               ev(16, "upgrade.settled", outcome="rolled_back"),
+               ev(16, "phase.start", phase="observe"),
+               ev(40, "engine.final", replicas=3, running={"v1": 3}), ev(40, "phase.end", phase="observe")]
+    result = rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)
+    assert result["triggered"] is True and result["trigger"] == "rollback.detected"
+    assert result["success"] is True
+    assert result["time_to_rollback"] == 16 - 14

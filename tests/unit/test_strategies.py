@@ -155,3 +155,29 @@ def test_green_is_blues_web_service_on_blues_network_and_publishes_the_new_port(
     assert document["networks"]["live"] == {"external": True, "name": "chaos_default"}
     assert web["ports"] == [{"target": 8080, "published": 8081, "protocol": "tcp", "mode": "host"}]
     assert "ports" not in yaml.safe_load(render_green(Stack(), "v2"))["services"]["web"]
+
+
+def test_green_that_cannot_be_deployed_gets_no_traffic_and_the_upgrade_rolls_back(journal):
+    from harness.errors import EngineError
+
+    strategy, engine, router, _ = blue_green()
+
+    def refuse(stack, compose, auth=None):
+        raise EngineError("`docker login` failed on node1: 401 Unauthorized")
+
+    engine.deploy_stack = refuse
+    strategy.start(journal)
+    assert strategy.advance({}, journal) == "rolled_back"
+    assert router.routed == ["blue"]
+    assert strategy.facts({})["message"] == "deploying green failed: `docker login` failed on node1: 401 Unauthorized"
+
+
+def test_an_update_swarm_calls_completed_with_its_spec_back_on_old_is_a_rollback(journal):
+    engine = FakeEngine(FakeCluster())
+    engine.snapshot = make_service(BLUE.service, [make_task(n, "v1") for n in NODES], started_at=1.0)
+    strategy = InServiceUpgrade(engine, BLUE.service, "v1", "v2", "registry:5000/chaos/web:v2", UpdatePolicy())
+    strategy.start(journal)
+    back = make_service(BLUE.service, [make_task(n, "v1", slot=i) for i, n in enumerate(NODES)],
+                        update_state="completed", started_at=2.0)
+    assert strategy.advance({BLUE.service: back}, journal) == "rolled_back"
+    assert types(journal)[-1] == "rollback.detected"
