@@ -66,7 +66,8 @@ class LoadProcess:
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stdin=subprocess.DEVNULL, start_new_session=True,
+                                             preexec_fn=_default_sigint)
         except OSError as error:
             raise HarnessError(f"cannot start Locust: {error}") from error
         finally:
@@ -117,6 +118,12 @@ class SampleTail:
         while self._recent and self._recent[0] < now - self._window:
             self._recent.popleft()
         return len(self._recent) / self._window
+
+
+def _default_sigint() -> None:
+    """In the Locust child: SIGINT stops it gracefully even when the harness was started with SIGINT
+    ignored (a background job of a non-interactive shell, as in many CI scripts)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:

@@ -79,9 +79,10 @@ def test_an_interrupted_run_heals_its_fault(cluster, tmp_path):
     )
     config = cluster.config
     env = {**os.environ, "CHAOS_HOME": str(config.workdir)}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # as from a terminal: SIGINT not ignored, whatever started pytest
         [sys.executable, "-m", "harness.cli", "--cluster", config.name, "run", str(scenario),
-         "--reports", str(tmp_path / "reports")], env=env)
+         "--reports", str(tmp_path / "reports")], env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         ledger_path = wait_until(lambda: next((tmp_path / "reports").glob("*/heal-ledger.jsonl"), None),
                                  timeout=120, what="the fault to be recorded")
