@@ -20,6 +20,7 @@ from docker.errors import DockerException
 
 from harness.cluster.config import ClusterState
 from harness.errors import ClusterError, EnvironmentProblem
+from harness.waiting import wait_until
 
 VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", Path(__file__).parents[2] / "Vagrantfile"))
 RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED, vagrant.Vagrant.NOT_CREATED
@@ -85,7 +86,10 @@ class VagrantNodes:
         """Node name to ``running``, ``stopped`` or ``not_created``."""
         if not self._dotfile.exists():
             return {node: NOT_CREATED for node in self._state.nodes}
-        statuses = self._call("status", self._vagrant.status, None)
+        # Read-only, and Vagrant refuses it while another process (a second
+        # `chaos-harness`, a test) holds a machine's lock: retry briefly.
+        statuses = wait_until(lambda: self._call("status", self._vagrant.status, None), timeout=20,
+                              what="`vagrant status` to answer", interval=1.0)
         return {status.name: status.state for status in statuses}
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
