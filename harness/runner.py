@@ -66,7 +66,7 @@ class Runner:
         self._samples = SampleTail(self.run_dir / SAMPLES_FILE)
 
     def run(self) -> RunResult:
-        """Run every phase; return the analysed result (also written to ``report.json``)."""
+        """Run every phase; return the analysed result (also rendered into the run directory's reports)."""
         self.run_dir.mkdir(parents=True, exist_ok=False)
         self._progress(f"run directory {self.run_dir}")
         journal = Journal(self.run_dir / JOURNAL_FILE)
