@@ -51,7 +51,8 @@ class FakeEngine:
             for n in self.cluster.node_infos
         ]
 
-    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
+                     pin_digests: bool = True) -> None:
         self.calls.append(("deploy_stack", stack))
 
     def remove_stack(self, stack: str) -> None:

@@ -115,7 +115,8 @@ class Engine(Protocol):
         """Every node with its state."""
         ...
 
-    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
+                     pin_digests: bool = True) -> None:
         """Create or converge a stack from a compose document (pulling with ``auth`` when given)."""
         ...
 

@@ -85,13 +85,17 @@ class SwarmEngine:
 
     # -- stacks and services ---------------------------------------------------------------
 
-    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None) -> None:
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
+                     pin_digests: bool = True) -> None:
         """``docker stack deploy`` on the manager: the CLI is the reference compose translator.
 
         With ``auth`` the manager logs in (password on stdin) and the stack is
         deployed ``--with-registry-auth``, so the tasks carry the credentials.
+        ``pin_digests`` resolves tags to digests first; without it, nodes look
+        images up by tag, as a rolling update does.
         """
-        argv = ["docker", "stack", "deploy", "--resolve-image", "always", "--prune", "-c", "-", stack]
+        resolve = "always" if pin_digests else "never"
+        argv = ["docker", "stack", "deploy", "--resolve-image", resolve, "--prune", "-c", "-", stack]
         if auth is None:
             self._run_on_manager(argv, compose.encode())
             return

@@ -66,7 +66,10 @@ class BlueGreenUpgrade:
                       from_version=self.old, to_version=self.new, publish=self._spec.publish_on_upgrade)
         self._started_at = self._clock()
         try:
-            self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth)
+            # By tag, as a rolling update asks for it: a node must then reach the registry for an
+            # image it no longer has by that tag, even when an old container still holds the digest.
+            self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth,
+                                      pin_digests=False)
         except EngineError as error:  # e.g. the registry refused the manager's login
             self._deploy_error = f"deploying green failed: {error}"
             journal.write("bluegreen.deploy_failed", stack=GREEN.stack, error=str(error))
