@@ -111,6 +111,11 @@ def deploy_and_wait(engine: SwarmEngine, state: ClusterState, spec: Stack, auth:
     This is every run's starting point, whatever the run before it left.
     """
     version, replicas, lb_url = spec.from_version, spec.replicas, state.lb_url
+    # A node healed by the run before may still be on its way back; starting
+    # without it would skew where tasks land and what the run measures.
+    wait_until(lambda: all(n.state == "ready" for n in engine.nodes()), timeout=120,
+               what="every cluster node Ready in Swarm", interval=1.0,
+               hint="A node did not come back from an earlier fault: `chaos-harness down` and up again.")
     engine.deploy_stack(STACK_NAME, render(spec, version), auth)
     wait_until(lambda: router(state).routes(), timeout=60, what="the load balancer's runtime API", interval=1.0)
     router(state).route(BLUE.backend)
