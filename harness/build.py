@@ -13,12 +13,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
-from docker.errors import APIError, BuildError, ImageNotFound
+from docker.errors import APIError, ImageNotFound
 
 from harness.dockerhost import LABEL_PREFIX
 from harness.errors import EnvironmentProblem, HarnessError
@@ -97,18 +98,24 @@ class ImageBuilder:
         return tag
 
     def _build(self, spec: ImageSpec, tag: str, base: str, context: Path) -> None:
+        """Build through the streaming API so that each Dockerfile step shows as it starts."""
+        log: list[str] = []
         try:
-            self._client.images.build(
+            for chunk in self._client.api.build(
                 path=str(context),
                 tag=tag,
                 buildargs={"BASE_IMAGE": base, **spec.build_args},
                 labels={f"{LABEL_PREFIX}.image": spec.context},
                 rm=True,
                 forcerm=True,
-            )
-        except BuildError as error:
-            log = "".join(chunk.get("stream", "") for chunk in error.build_log)[-2000:]
-            raise HarnessError(f"building image {tag} failed: {error.msg}\n{log}") from error
+                decode=True,
+            ):
+                if "error" in chunk:
+                    raise HarnessError(f"building image {tag} failed: {chunk['error']}\n{''.join(log)[-2000:]}")
+                line = chunk.get("stream", "")
+                log.append(line)
+                if line.startswith("Step "):
+                    self._progress(f"  {spec.context} {textwrap.shorten(line, 100, placeholder=' ...')}")
         except APIError as error:
             raise EnvironmentProblem(f"the Docker engine refused to build {tag}: {error}") from error
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+
+from docker.errors import ImageNotFound
 
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import ServiceMissing
 from harness.scenario import Scenario
 
-__all__ = ["FakeCluster", "FakeEngine", "FakeRouter", "make_node", "make_run_dir", "make_service", "make_task",
+__all__ = ["FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir", "make_service", "make_task",
            "write_run_dir"]
 
 
@@ -86,6 +90,28 @@ class FakeRouter:
 
     def healthy(self, backend: str) -> int:
         return self.healthy_servers.get(backend, 0)
+
+
+class FakeDockerClient:
+    """The slice of docker-py's client the image builder uses: ``images.get`` and the streaming ``api.build``."""
+
+    def __init__(self, images: dict[str, str], build_output: list[dict[str, str]]) -> None:
+        self.known = dict(images)  # tag -> image id
+        self.build_output = build_output
+        self.builds: list[dict] = []
+        self.images = SimpleNamespace(get=self._get)
+        self.api = SimpleNamespace(build=self._build)
+
+    def _get(self, name: str) -> SimpleNamespace:
+        if name not in self.known:
+            raise ImageNotFound(name)
+        return SimpleNamespace(id=self.known[name])
+
+    def _build(self, **kwargs) -> Iterator[dict[str, str]]:
+        self.builds.append(kwargs)
+        yield from self.build_output
+        if not any("error" in chunk for chunk in self.build_output):
+            self.known[kwargs["tag"]] = f"sha256:{len(self.known)}"
 
 
 class FakeCluster:
