@@ -24,6 +24,7 @@ from pathlib import Path
 from harness import stack
 from harness.analysis import analyze_run_dir
 from harness.cluster import Cluster
+from harness.cluster.logs import collect_logs
 from harness.engine.base import Engine
 from harness.errors import HarnessError, RunInterrupted
 from harness.faults.base import FaultContext
@@ -79,11 +80,12 @@ class Runner:
         auth = self.cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
         upgrade = build(scenario, self.cluster, auth)
         watcher = EngineWatcher(engine, journal, upgrade.services)
-        journal.write("run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
-                      cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
-                               "provider": self.cluster.state.provider},
-                      load={"rate": scenario.load.rate, "timeout": scenario.load.timeout,
-                            "users": load.users, "target": self.cluster.lb_url})
+        started = journal.write(
+            "run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
+            cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
+                     "provider": self.cluster.state.provider},
+            load={"rate": scenario.load.rate, "timeout": scenario.load.timeout, "users": load.users,
+                  "target": self.cluster.lb_url}).t
         status, failure = "failed", None
         try:
             with _signals_raise_interrupt():
@@ -120,6 +122,9 @@ class Runner:
                 faults.heal_all()
                 journal.write("load.stop", exit_code=load.stop())
                 self._readback(journal)
+                services = (stack.LB_SERVICE, stack.DB_SERVICE, *upgrade.services)
+                journal.write("logs.collected", files=collect_logs(self.cluster, self.cluster.state.nodes, services,
+                                                                       started, self.run_dir))
                 journal.write("run.end", status=status)
                 journal.close()
         report = analyze_run_dir(self.run_dir)

@@ -12,7 +12,7 @@ from docker.errors import ImageNotFound
 
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
-from harness.errors import ServiceMissing
+from harness.errors import ClusterError, ServiceMissing
 from harness.scenario import Scenario
 
 __all__ = ["FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir", "make_service", "make_task",
@@ -74,6 +74,9 @@ class FakeEngine:
 
     def rollback(self, service: str) -> None:
         self.calls.append(("rollback", service))
+
+    def service_logs(self, service: str, since: float) -> str:
+        return f"{self.service(service).name} since {since:.0f}\n"
 
 
 @dataclass
@@ -142,6 +145,11 @@ class FakeCluster:
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
         self.commands.append((node, argv))
         return ExecResult(0, "")
+
+    def engine_log(self, node: str, since: float) -> str:
+        if self.states[node] != "running":
+            raise ClusterError(f"the container of {node} is gone")
+        return f"{node} dockerd since {since:.0f}\n"
 
 
 def write_run_dir(run_dir: Path, events: list[dict], samples: list[dict]) -> Path:

@@ -69,6 +69,10 @@ class Cluster:
         """Run a command on a node."""
         return self.nodes.exec(node, argv, stdin)
 
+    def engine_log(self, node: str, since: float) -> str:
+        """What the node's Docker engine logged since ``since`` (epoch seconds)."""
+        return self.nodes.engine_log(node, since)
+
     def halt_node(self, node: str, force: bool = False) -> None:
         """Stop one node (``vagrant halt``)."""
         self.nodes.halt(node, force=force)

@@ -105,6 +105,16 @@ class VagrantNodes:
             raise ClusterError(f"cannot run `{command[:80]}` on {node}: {error}") from error
         return ExecResult(result.exit_code, result.output.decode(errors="replace"))
 
+    def engine_log(self, node: str, since: float) -> str:
+        """The node's Docker engine log since ``since`` (epoch seconds), each line timestamped."""
+        if self._state.provider != "docker":
+            return self.exec(node, ["journalctl", "--unit", "docker", "--since", f"@{int(since)}", "--no-pager",
+                                    "--output", "short-iso-precise"]).output
+        try:
+            return self.container(node).logs(since=int(since), timestamps=True).decode(errors="replace")
+        except DockerException as error:
+            raise ClusterError(f"cannot read the engine log of {node}: {error}") from error
+
     def container(self, node: str):
         """The Docker container behind ``node`` (docker provider only)."""
         id_file = self._dotfile / "machines" / node / "docker" / "id"

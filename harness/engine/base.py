@@ -136,3 +136,7 @@ class Engine(Protocol):
     def rollback(self, service: str) -> None:
         """Ask the engine to roll ``service`` back to its previous spec."""
         ...
+
+    def service_logs(self, service: str, since: float) -> str:
+        """Every task's output of ``service`` since ``since`` (epoch seconds), timestamped."""
+        ...

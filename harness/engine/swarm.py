@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
+from requests import RequestException
 
 from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import EngineError, ServiceMissing
@@ -144,6 +145,26 @@ class SwarmEngine:
             update_started_at=_epoch(status.get("StartedAt")) or None,
             tasks=tasks,
         )
+
+    def service_logs(self, service: str, since: float) -> str:
+        """Every task container's output of ``service`` since ``since`` (epoch seconds), timestamped.
+
+        Read from each node's own engine: ``docker service logs`` waits
+        forever for a task whose node went away during the run.
+        """
+        self._service_object(service)  # raises ServiceMissing for a service that is not deployed
+        parts = []
+        for node in self._api_urls:
+            try:
+                containers = self.client(node).containers.list(
+                    all=True, filters={"label": f"com.docker.swarm.service.name={service}"})
+                for container in containers:
+                    text = container.logs(since=int(since), timestamps=True).decode(errors="replace")
+                    if text:
+                        parts.append(f"== {container.name} on {node} ==\n{text}")
+            except (DockerException, RequestException, OSError) as error:
+                parts.append(f"== {node}: its task logs could not be read: {error} ==\n")
+        return "".join(parts)
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
                      auth: RegistryAuth | None = None) -> None:

@@ -42,6 +42,7 @@ BLUE = WebStack("blue", STACK_NAME)  # the stack with db and lb; its web serves 
 GREEN = WebStack("green", f"{STACK_NAME}-green")  # web only, beside blue, on blue's network
 
 DB_SERVICE = f"{STACK_NAME}_db"
+LB_SERVICE = f"{STACK_NAME}_lb"
 DB_CONSTRAINTS = {"pinned": "node.labels.chaos.db == true", "floating": "node.role == worker"}
 
 

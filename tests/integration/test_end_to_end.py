@@ -58,6 +58,14 @@ def test_halted_node_during_in_service_upgrade(cluster, tmp_path):
     assert cluster.engine.service(stack.BLUE.service).converged_on("v2")
     assert HealLedger(run_dir).pending() == []
 
+    (collected,) = events_of(run_dir, "logs.collected")
+    assert {f"logs/{inject.get('target')}.engine.log", "logs/chaos_lb.log", "logs/chaos_web.log"} <= set(
+        collected.get("files"))
+    halted_engine = (run_dir / "logs" / f"{inject.get('target')}.engine.log").read_text()
+    assert "Daemon shutdown complete" in halted_engine and "Loading containers: start." in halted_engine
+    assert "Server blue/web" in (run_dir / "logs" / "chaos_lb.log").read_text()  # HAProxy saw tasks come and go
+    assert "Traceback" not in (run_dir / "logs" / "chaos_web.log").read_text()
+
 
 def test_bad_release_is_rolled_back_and_v1_serves_again(cluster, tmp_path):
     scenario = shortened("bad-release-rollback", warmup=5, observe=12, verify_window=8)

@@ -7,6 +7,7 @@ acknowledged only after the database has stored (and fsynced) them.
 import os
 import signal
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -82,13 +83,21 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client hanging up mid-answer is not an error: HAProxy ends every health check with a reset."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _query_id(query: str) -> str:
     return parse_qs(query).get("id", [""])[0][:64]
 
 
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("0.0.0.0", 8080), Handler)
-    server.daemon_threads = True
+    server = Server(("0.0.0.0", 8080), Handler)
     # As PID 1 the app would ignore SIGTERM and be killed after the grace period.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()
