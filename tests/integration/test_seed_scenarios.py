@@ -27,7 +27,9 @@ def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, tm
     assert rejected, "no task was rejected for its image"
     assert result.report["upgrade"]["outcome"] == "rolled_back"
     password = cluster.secure_registry().auth().password
-    for path in result.run_dir.iterdir():
+    written = [path for path in result.run_dir.rglob("*") if path.is_file()]
+    assert result.run_dir / "logs" / "node2.engine.log" in written
+    for path in written:  # reports, journal and the collected engine and task logs
         assert password not in path.read_text(errors="replace"), f"the registry password leaked into {path.name}"
 
 
