@@ -14,6 +14,8 @@ LOGS_DIR = "logs"
 
 
 class LoggingCluster(Protocol):
+    """What log collection needs of a cluster (``Cluster``, or the fake in ``harness.testing``)."""
+
     engine: Engine
 
     def engine_log(self, node: str, since: float) -> str: ...
