@@ -15,8 +15,8 @@ from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInf
 from harness.errors import ClusterError, ServiceMissing
 from harness.scenario import Scenario
 
-__all__ = ["FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir", "make_service", "make_task",
-           "write_run_dir"]
+__all__ = ["FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir",
+           "make_service", "make_task", "write_run_dir"]
 
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:

@@ -7,6 +7,7 @@ from harness.journal import Event
 
 
 ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
+FAILED_TASK_STATES = ("failed", "rejected")  # a task the engine gave up on
 
 
 def first(events: list[Event], type: str, after: float = float("-inf"), **match) -> Event | None:
@@ -102,7 +103,7 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
 
 def _first_failed_task(events: list[Event], after: float, old: str) -> float | None:
     return next((e.t for e in events if e.t >= after and e.type == "engine.task" and e.get("version") != old
-                 and e.get("state") in ("failed", "rejected")), None)
+                 and e.get("state") in FAILED_TASK_STATES), None)
 
 
 def _all_on(final: Event, version: str) -> bool:
@@ -165,7 +166,7 @@ def _engine_sign(event: Event, node: str) -> bool:
     if event.type == "engine.node_state":
         return event.get("node") == node and event.get("state") != "ready"
     if event.type == "engine.task":
-        return event.get("node") == node and event.get("state") in ("rejected", "failed")
+        return event.get("node") == node and event.get("state") in FAILED_TASK_STATES
     return event.type == "engine.update_state" and event.get("state") in ("paused", "rollback_started")
 
 
