@@ -8,6 +8,7 @@ inputs did not change is not rebuilt.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -45,26 +46,16 @@ class ImageSpec:
     go_binaries: dict[str, str] = field(default_factory=dict)  # file name in the context -> module@version
 
     def content_hash(self, base_image_id: str) -> str:
-        digest = hashlib.sha256(base_image_id.encode())
-        digest.update(json.dumps([self.build_args, self.go_binaries], sort_keys=True).encode())
-        root = DOCKERFILES / self.context
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-        return digest.hexdigest()[:12]
+        inputs = json.dumps([self.build_args, self.go_binaries], sort_keys=True)
+        return _tree_hash(DOCKERFILES / self.context, [base_image_id, inputs])
 
 
 NODE_IMAGE = ImageSpec("node")
 REGISTRY_IMAGE = ImageSpec("registry")
 TOXIPROXY_IMAGE = ImageSpec("toxiproxy", go_binaries={"toxiproxy-server": f"{TOXIPROXY_MODULE}@{TOXIPROXY_VERSION}"})
-# The stack under test, keyed by (repository, tag) as pushed to the cluster registry.
-STACK_IMAGES: dict[tuple[str, str], ImageSpec] = {
-    ("web", "v1"): ImageSpec("web", {"APP_VERSION": "v1"}),
-    ("web", "v2"): ImageSpec("web", {"APP_VERSION": "v2"}),
-    ("web", "v3-broken"): ImageSpec("web", {"APP_VERSION": "v3-broken", "APP_HEALTHY": "0"}),
-    ("db", "v1"): ImageSpec("db"),
-    ("lb", "v1"): ImageSpec("lb"),
-}
+LB_IMAGE = ImageSpec("lb")
+HARNESS_IMAGES = (NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, LB_IMAGE)
+BUILD_HASH_LABEL = f"{LABEL_PREFIX}.build-hash"
 
 
 class ImageBuilder:
@@ -94,28 +85,56 @@ class ImageBuilder:
             shutil.copytree(DOCKERFILES / spec.context, context)
             for name, module in spec.go_binaries.items():
                 shutil.copy(go_install(module, self._progress), context / name)
-            self._build(spec, tag, base, context)
+            self._build(spec.context, tag, path=str(context), buildargs={"BASE_IMAGE": base, **spec.build_args},
+                        labels={f"{LABEL_PREFIX}.image": spec.context})
         return tag
 
-    def _build(self, spec: ImageSpec, tag: str, base: str, context: Path) -> None:
+    def build_context(self, context: Path, tag: str, dockerfile: str | None = None,
+                      args: dict[str, str] | None = None) -> str:
+        """Build a user's context as ``tag`` unless the image there was built from the same inputs.
+
+        ``BASE_IMAGE`` is passed as a build argument, so a Dockerfile that starts
+        ``ARG BASE_IMAGE`` / ``FROM ${BASE_IMAGE}`` builds on the local Debian base.
+        """
+        base = self.base_image()
+        args = {"BASE_IMAGE": base, **(args or {})}
+        inputs = _tree_hash(context, [self._client.images.get(base).id, dockerfile or "", json.dumps(args, sort_keys=True)])
+        if self._label(tag, BUILD_HASH_LABEL) == inputs:
+            return tag
+        self._progress(f"building {tag} from {context}")
+        self._build(tag, tag, path=str(context), dockerfile=dockerfile, buildargs=args,
+                    labels={BUILD_HASH_LABEL: inputs})
+        return tag
+
+    def build_dockerfile(self, dockerfile: str, tag: str) -> str:
+        """Build a context-free Dockerfile (only ``FROM``, ``HEALTHCHECK``, ...) as ``tag``, unless built already."""
+        inputs = hashlib.sha256(dockerfile.encode()).hexdigest()[:12]
+        if self._label(tag, BUILD_HASH_LABEL) == inputs:
+            return tag
+        self._progress(f"building {tag}")
+        self._build(tag, tag, fileobj=io.BytesIO(dockerfile.encode()), labels={BUILD_HASH_LABEL: inputs})
+        return tag
+
+    def image_id(self, image: str) -> str:
+        """The id of a local image (``ImageNotFound`` when the host's engine lacks it)."""
+        return self._client.images.get(image).id
+
+    def exposed_ports(self, image: str) -> set[int]:
+        """The ports a local image declares with EXPOSE."""
+        exposed = self._client.images.get(image).attrs.get("Config", {}).get("ExposedPorts") or {}
+        return {int(port.split("/")[0]) for port in exposed}
+
+    def _build(self, what: str, tag: str, **options) -> None:
         """Build through the streaming API so that each Dockerfile step shows as it starts."""
         log: list[str] = []
         try:
-            for chunk in self._client.api.build(
-                path=str(context),
-                tag=tag,
-                buildargs={"BASE_IMAGE": base, **spec.build_args},
-                labels={f"{LABEL_PREFIX}.image": spec.context},
-                rm=True,
-                forcerm=True,
-                decode=True,
-            ):
+            for chunk in self._client.api.build(tag=tag, rm=True, forcerm=True, decode=True, **options):
                 if "error" in chunk:
                     raise HarnessError(f"building image {tag} failed: {chunk['error']}\n{''.join(log)[-2000:]}")
                 line = chunk.get("stream", "")
                 log.append(line)
                 if line.startswith("Step "):
-                    self._progress(f"  {spec.context} {textwrap.shorten(line, 100, placeholder=' ...')}")
+                    self._progress(f"  {what} {textwrap.shorten(line, 100, placeholder=' ...')}")
         except APIError as error:
             raise EnvironmentProblem(f"the Docker engine refused to build {tag}: {error}") from error
 
@@ -125,6 +144,13 @@ class ImageBuilder:
             return True
         except ImageNotFound:
             return False
+
+    def _label(self, tag: str, label: str) -> str | None:
+        """A label of the local image ``tag`` (None when the image or the label is missing)."""
+        try:
+            return (self._client.images.get(tag).labels or {}).get(label)
+        except ImageNotFound:
+            return None
 
     def _find_or_make_base(self) -> str:
         for name in (UPSTREAM_BASE, BOOTSTRAPPED_BASE):
@@ -150,6 +176,15 @@ class ImageBuilder:
             _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
             repository, tag = BOOTSTRAPPED_BASE.split(":")
             self._client.api.import_image(src=str(archive), repository=repository, tag=tag)
+
+
+def _tree_hash(root: Path, extra: list[str]) -> str:
+    """A short hash of every file under ``root`` (names and contents) and ``extra``."""
+    digest = hashlib.sha256(json.dumps(extra).encode())
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def go_install(module: str, progress: Progress) -> Path:

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from harness.cluster import Cluster, ClusterConfig
 from harness.errors import ClusterError, HarnessError
+from harness.app import DEFAULT_PROFILE
 from harness.scenario import STRATEGIES
 
 console = Console(stderr=True)
@@ -100,12 +101,14 @@ def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str, quiet
 @_fails_cleanly
 def setup(config: ClusterConfig) -> None:
     """Build every image the harness needs (skips what is already built)."""
-    from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, TOXIPROXY_IMAGE, ImageBuilder
+    from harness.app import DEFAULT_PROFILE, App, load_profile
+    from harness.build import HARNESS_IMAGES, ImageBuilder
     from harness.dockerhost import host_docker
 
     builder = ImageBuilder(host_docker(), _progress)
-    for spec in (NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, *STACK_IMAGES.values()):
+    for spec in HARNESS_IMAGES:
         builder.build(spec)
+    App.prepare(load_profile(DEFAULT_PROFILE), builder, ["old", "new", "broken"])
     _progress("images ready")
 
 
@@ -190,28 +193,46 @@ def validate(scenarios: tuple[Path, ...]) -> None:
         _progress(f"{path}: valid")
 
 
+def _app_option(function):
+    return click.option("--app", "app_path", default=DEFAULT_PROFILE, show_default="apps/demo.yaml",
+                        type=click.Path(path_type=Path), help="App profile: the stack to upgrade.")(function)
+
+
+def _load_app(path: Path, scenarios, cluster: Cluster):
+    """The profile validated, its warnings shown, its images found or built: all before the cluster starts."""
+    from harness.app import App, load_profile
+
+    profile = load_profile(path)
+    for warning in profile.warnings:
+        _progress(f"[yellow]note[/]: {profile.path.name}: {warning}")
+    releases = [name for s in scenarios for name in (s.stack.from_release, s.stack.to_release)]
+    return App.prepare(profile, cluster.builder, releases)
+
+
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_app_option
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help="For scenarios that leave strategy.kind open (default in-service).")
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report documents as JSON on stdout.")
 @click.pass_obj
 @_fails_cleanly
-def run(config: ClusterConfig, scenarios: tuple[Path, ...], strategy: str | None, reports_dir: Path,
+def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, strategy: str | None, reports_dir: Path,
         as_json: bool) -> None:
-    """Run scenarios (every file is validated before anything starts)."""
+    """Run scenarios against an app (every file is validated, every image found, before anything starts)."""
     from harness.report.terminal import summary_table
     from harness.runner import Runner
     from harness.scenario import load_scenario
 
     loaded = [load_scenario(path).under(strategy) for path in scenarios]
     handle = Cluster(config, _progress)
+    app = _load_app(app_path, loaded, handle)
     handle.up()
     reports = []
     for scenario in loaded:
-        _progress(f"running {scenario.name}")
-        result = Runner(scenario, handle, reports_dir, _progress, _output.live).run()
+        _progress(f"running {scenario.name} on {app.profile.name}")
+        result = Runner(scenario, handle, reports_dir, app, _progress, _output.live).run()
         _output.show(summary_table(result.report))
         _progress(f"reports: {result.run_dir}/report.html, summary.md, junit.xml, report.json")
         reports.append(result.report)
@@ -222,6 +243,8 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], strategy: str | None
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--apps", default=str(DEFAULT_PROFILE), show_default="apps/demo.yaml",
+              help="Comma-separated app profiles to run every scenario against.")
 @click.option("--strategies", default="in-service,blue-green", show_default=True,
               help="Comma-separated strategy kinds to run each scenario under.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per scenario and strategy.")
@@ -229,15 +252,18 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], strategy: str | None
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 @click.pass_obj
 @_fails_cleanly
-def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], strategies: str, repeat: int, reports_dir: Path,
-           as_json: bool) -> None:
-    """Run every scenario under every strategy, REPEAT times, and compare them."""
+def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strategies: str, repeat: int,
+           reports_dir: Path, as_json: bool) -> None:
+    """Run every scenario on every app under every strategy, REPEAT times, and compare them."""
     from harness.matrix import parse_strategies, plan, run_matrix
     from harness.scenario import load_scenario
 
-    runs = plan([load_scenario(path) for path in scenarios], parse_strategies(strategies), repeat)
+    loaded = [load_scenario(path) for path in scenarios]
+    handle = Cluster(config, _progress)
+    prepared = [_load_app(Path(p.strip()), loaded, handle) for p in apps.split(",") if p.strip()]
+    runs = plan(loaded, parse_strategies(strategies), repeat, prepared)
     _progress(f"{len(runs)} runs planned")
-    result = run_matrix(runs, Cluster(config, _progress), reports_dir, _progress, _output.live)
+    result = run_matrix(runs, handle, reports_dir, _progress, _output.live)
     _show_comparison(result.rows, as_json)
     _progress(f"comparison: {', '.join(map(str, result.files))}")
     sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)

@@ -43,7 +43,7 @@ class Spread:
 
 @dataclass(frozen=True)
 class Row:
-    """One scenario under one strategy, over its repeats."""
+    """One scenario (on one app) under one strategy, over its repeats."""
 
     scenario: str
     strategy: str
@@ -83,9 +83,15 @@ def compare(reports: Iterable[dict]) -> list[Row]:
     """Rows sorted by scenario, then strategy."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for report in reports:
-        key = (report["scenario"]["name"], report["scenario"]["strategy"]["kind"])
+        key = (scenario_label(report), report["scenario"]["strategy"]["kind"])
         groups.setdefault(key, []).append(report)
     return [_row(scenario, strategy, runs) for (scenario, strategy), runs in sorted(groups.items())]
+
+
+def scenario_label(report: dict) -> str:
+    """``halted-node@guestbook``: the scenario and the app it ran on (reports from before app profiles: the name)."""
+    app = report.get("app")
+    return f"{report['scenario']['name']}@{app['name']}" if app else report["scenario"]["name"]
 
 
 def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:

@@ -2,6 +2,7 @@
 
     HarnessError                 exit 3 unless a child says otherwise
     ├── ScenarioError            exit 2: a scenario file is invalid
+    ├── ProfileError             exit 2: an app profile, its compose file or its images are unusable
     ├── UsageError               exit 2: the command line is wrong
     ├── EnvironmentProblem       exit 3: Docker, Vagrant or a tool is missing or failing
     ├── ClusterError             exit 3: the cluster is absent or unhealthy
@@ -59,3 +60,9 @@ class RunInterrupted(HarnessError):
     """The run was interrupted by a signal; faults were healed on the way out."""
 
     exit_code = 130
+
+
+class ProfileError(HarnessError):
+    """An app profile (or the compose file and images it names) is unusable; the message says where and why."""
+
+    exit_code = 2

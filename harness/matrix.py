@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.app import App
 from harness.cluster import Cluster
 from harness.compare import Row, compare, load_reports
 from harness.errors import HarnessError, RunInterrupted, UsageError
@@ -31,16 +32,35 @@ def parse_strategies(text: str) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def plan(scenarios: list[Scenario], strategies: list[str], repeat: int) -> list[Scenario]:
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of the matrix: a scenario (strategy resolved) on an app."""
+
+    scenario: Scenario
+    app: App
+
+
+def plan(scenarios: list[Scenario], strategies: list[str], repeat: int, apps: list[App]) -> list[PlannedRun]:
     """Every run in order, repeats outermost so a slow drift spreads over all cells alike.
 
     A scenario that fixes its strategy runs only under that one.
     """
+    _check_repeat(repeat)
+    if not apps:
+        raise UsageError("--apps: give at least one app profile")
+    return [PlannedRun(scenario, app) for app in apps for scenario in strategy_cells(scenarios, strategies)] * repeat
+
+
+def strategy_cells(scenarios: list[Scenario], strategies: list[str | None], repeat: int = 1) -> list[Scenario]:
+    """Each scenario under each strategy (only its own when it fixes one), ``repeat`` times, repeats outermost."""
+    _check_repeat(repeat)
+    cells = [s.under(kind) for s in scenarios for kind in ([s.strategy.kind] if s.strategy.kind else strategies)]
+    return [cell for _ in range(repeat) for cell in cells]
+
+
+def _check_repeat(repeat: int) -> None:
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
-    cells = [s.under(kind) for s in scenarios
-             for kind in ([s.strategy.kind] if s.strategy.kind else strategies)]
-    return [cell for _ in range(repeat) for cell in cells]
 
 
 @dataclass(frozen=True)
@@ -52,15 +72,15 @@ class MatrixResult:
     files: list[Path]
 
 
-def run_matrix(runs: list[Scenario], cluster: Cluster, reports_dir: Path,
+def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
                progress: Progress = lambda _: None, live: Progress = lambda _: None) -> MatrixResult:
     """Run the plan; a failed run is recorded and the matrix goes on. Ctrl-C stops it (faults healed)."""
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
-    for index, scenario in enumerate(runs, 1):
+    for index, (scenario, app) in enumerate((r.scenario, r.app) for r in runs):
         ready(cluster, progress)
-        progress(f"run {index}/{len(runs)}: {scenario.name} under {scenario.strategy.kind}")
-        runner = Runner(scenario, cluster, reports_dir, progress, live)
+        progress(f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}")
+        runner = Runner(scenario, cluster, reports_dir, app, progress, live)
         try:
             runner.run()
         except RunInterrupted:

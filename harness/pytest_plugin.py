@@ -17,6 +17,7 @@ from harness.scenario import STRATEGIES, Scenario, load_scenario
 
 SCENARIO_DIR = "scenarios"
 _cluster_key = pytest.StashKey["object"]()
+_apps_key = pytest.StashKey[dict]()
 
 
 class ExpectationsFailed(Exception):
@@ -49,6 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Rebuild the cluster before the first scenario and remove it at the end "
                          "(default: reuse a healthy cluster and leave it up).")
     group.addoption("--chaos-reports", default="reports", help="Directory for run directories (default reports).")
+    group.addoption("--chaos-app", default=None, help="App profile to run every scenario against "
+                                                      "(default: the built-in demo, apps/demo.yaml).")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -61,11 +64,11 @@ class ScenarioFile(pytest.File):
     """One scenario file: validated at collection, one item per strategy and repeat."""
 
     def collect(self):
-        from harness.matrix import plan
+        from harness.matrix import strategy_cells
 
         options = self.config.option
-        runs = plan([load_scenario(self.path)], options.chaos_strategy or [None], options.chaos_repeat)
-        per_repeat = len(runs) // options.chaos_repeat  # plan() puts the repeats outermost
+        runs = strategy_cells([load_scenario(self.path)], options.chaos_strategy or [None], options.chaos_repeat)
+        per_repeat = len(runs) // options.chaos_repeat  # repeats are outermost
         for index, scenario in enumerate(runs):
             repeat = index // per_repeat + 1
             yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{scenario.strategy.kind}-{repeat}]",
@@ -115,8 +118,21 @@ def pytest_chaos_run_scenario(scenario: Scenario, config: pytest.Config) -> dict
     from harness.runner import Runner
 
     cluster = _cluster(config)
+    app = _app(config, cluster, scenario)
     ready(cluster)
-    return Runner(scenario, cluster, Path(config.option.chaos_reports)).run().report
+    return Runner(scenario, cluster, Path(config.option.chaos_reports), app).run().report
+
+
+def _app(config: pytest.Config, cluster, scenario: Scenario):
+    """The app profile of --chaos-app, its images prepared once per session (and for each broken release asked)."""
+    from harness.app import DEFAULT_PROFILE, App, load_profile
+
+    releases = (scenario.stack.from_release, scenario.stack.to_release)
+    apps = config.stash.setdefault(_apps_key, {})
+    if releases not in apps:
+        profile = load_profile(config.option.chaos_app or DEFAULT_PROFILE)
+        apps[releases] = App.prepare(profile, cluster.builder, releases)
+    return apps[releases]
 
 
 def _cluster(config: pytest.Config):

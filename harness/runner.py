@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import signal
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import stack
 from harness.analysis import analyze_run_dir
+from harness.analysis.samples import read_samples
+from harness.app import App
 from harness.cluster import Cluster
 from harness.cluster.logs import collect_logs
-from harness.engine.base import Engine
+from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
+from harness.engine.base import Engine, RegistryAuth
 from harness.errors import HarnessError, RunInterrupted
 from harness.faults.base import FaultContext
 from harness.faults.schedule import FaultScheduler
@@ -34,14 +36,30 @@ from harness.ledger import HealLedger
 from harness.load.runner import SAMPLES_FILE, LoadProcess, SampleTail
 from harness.report import write_run_reports
 from harness.scenario import Scenario
+from harness.scenario import Stack as StackSpec
+from harness.stack import BLUE, GREEN, LB_SERVICE, AppStack, router
+from harness.stack.compose import StackOptions
+from harness.stack.prepare import census, deploy_and_wait, forget_image
 from harness.strategies import UpgradeStrategy, build
 from harness.strategies.base import running_versions
-from harness.waiting import wait_until
 from harness.watch import EngineWatcher, Snapshots
 
 POLL_INTERVAL = 0.5
-READBACK_TIMEOUT = 30.0
+READBACK_TIMEOUT = 60.0
+READBACK_WORKERS = 8
+REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 Progress = Callable[[str], None]
+
+
+def install(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0) -> AppStack:
+    """Push the app's images into the cluster's registry; the app as the scenario's stack options deploy it."""
+    app.push(cluster.push_image)
+    registry = REGISTRIES[spec.registry]
+    options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
+                           lb_image=cluster.lb_image(registry), server_timeout=server_timeout)
+    profile = app.profile
+    return AppStack(profile, options, cluster.lb_url, profile.release_name(spec.from_release),
+                    profile.release_name(spec.to_release))
 
 
 @dataclass(frozen=True)
@@ -52,13 +70,27 @@ class RunResult:
     report: dict
 
 
-class Runner:
-    """Runs one scenario, its strategy kind resolved (``Scenario.under``), against a cluster that is up."""
+@dataclass
+class _Parts:
+    """What one run is made of, wired together before the first phase."""
 
-    def __init__(self, scenario: Scenario, cluster: Cluster, reports_dir: Path,
+    journal: Journal
+    stack: AppStack
+    load: LoadProcess
+    faults: FaultScheduler
+    upgrade: UpgradeStrategy
+    watcher: EngineWatcher
+    auth: RegistryAuth | None
+
+
+class Runner:
+    """Runs one scenario, its strategy kind resolved (``Scenario.under``), on an app, against a cluster that is up."""
+
+    def __init__(self, scenario: Scenario, cluster: Cluster, reports_dir: Path, app: App,
                  progress: Progress = lambda _: None, live: Progress = lambda _: None) -> None:
         self.scenario = scenario
         self.cluster = cluster
+        self.app = app
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}-{scenario.strategy.kind}"
         self.run_dir = reports_dir / self.run_id
         self._progress = progress
@@ -70,68 +102,100 @@ class Runner:
         """Run every phase; return the analysed result (also rendered into the run directory's reports)."""
         self.run_dir.mkdir(parents=True, exist_ok=False)
         self._progress(f"run directory {self.run_dir}")
-        journal = Journal(self.run_dir / JOURNAL_FILE)
-        engine = self.cluster.engine
-        scenario = self.scenario
-        load = LoadProcess(self.cluster.lb_url, self.run_dir, scenario.load.rate, scenario.load.timeout,
-                           scenario.load.write_ratio, max_seconds=self._max_seconds())
-        faults = FaultScheduler(scenario.faults, FaultContext(self.cluster), journal, HealLedger(self.run_dir),
-                                self.cluster.config.name)
-        auth = self.cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
-        upgrade = build(scenario, self.cluster, auth)
-        watcher = EngineWatcher(engine, journal, upgrade.services)
-        started = journal.write(
-            "run.start", run_id=self.run_id, scenario=scenario.model_dump(mode="json"),
-            cluster={"name": self.cluster.config.name, "nodes": self.cluster.state.nodes,
-                     "provider": self.cluster.state.provider},
-            load={"rate": scenario.load.rate, "timeout": scenario.load.timeout, "users": load.users,
-                  "target": self.cluster.lb_url}).t
+        parts = self._assemble()
+        started = self._journal_start(parts)
         status, failure = "failed", None
         try:
             with _signals_raise_interrupt():
-                with self._phase(journal, "prepare"):
-                    stack.deploy_and_wait(engine, self.cluster.state, scenario.stack, auth)
-                    if scenario.stack.fresh_pull:
-                        stack.forget_image(self.cluster.state.nodes, self.cluster.exec,
-                                           stack.web_image(scenario.stack, scenario.stack.to_version))
-                load.start()
-                journal.write("load.start", pid=load.pid, users=load.users, rate=load.rate)
-                with self._phase(journal, "warmup"):
-                    self._watch(watcher, faults, upgrade, scenario.phases.warmup, load)
-                with self._phase(journal, "upgrade"):
-                    upgrade.start(journal)
-                    outcome = self._settle(journal, "upgrade.settled", watcher, faults, upgrade, load)
-                if scenario.strategy.rollback_after is not None and outcome == "completed":
-                    with self._phase(journal, "rollback"):
-                        self._watch(watcher, faults, upgrade, scenario.strategy.rollback_after, load)
-                        upgrade.request_rollback(journal)
-                        self._settle(journal, "rollback.settled", watcher, faults, upgrade, load)
-                with self._phase(journal, "observe"):
-                    self._watch(watcher, faults, upgrade, scenario.phases.observe, load)
-                    self._record_final(journal, engine, upgrade.live_service())
+                self._phases(parts)
             status = "completed"
         except (KeyboardInterrupt, RunInterrupted) as error:
             status, failure = "interrupted", RunInterrupted(f"run {self.run_id} interrupted; faults were healed")
             failure.__cause__ = error
         except HarnessError as error:
-            journal.write("run.error", error=str(error), kind=type(error).__name__)
+            parts.journal.write("run.error", error=str(error), kind=type(error).__name__)
             failure = error
         finally:
             with _signals_deferred():
-                self._progress("healing faults and stopping load")
-                faults.heal_all()
-                journal.write("load.stop", exit_code=load.stop())
-                self._readback(journal)
-                services = (stack.LB_SERVICE, stack.DB_SERVICE, *upgrade.services)
-                journal.write("logs.collected", files=collect_logs(self.cluster, self.cluster.state.nodes, services,
-                                                                       started, self.run_dir))
-                journal.write("run.end", status=status)
-                journal.close()
+                self._wind_down(parts, started, status)
         report = analyze_run_dir(self.run_dir)
         write_run_reports(self.run_dir, report)
         if failure is not None:
             raise failure
         return RunResult(self.run_dir, report)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _assemble(self) -> _Parts:
+        """Push the app's images, then wire the stack, load, faults, strategy and watcher for this run."""
+        scenario, cluster = self.scenario, self.cluster
+        self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
+        stack = install(cluster, self.app, scenario.stack, server_timeout=max(2.0, 2 * scenario.load.timeout))
+        journal = Journal(self.run_dir / JOURNAL_FILE)
+        profile = self.app.profile
+        model = profile.model
+        load = LoadProcess(cluster.lb_url, self.run_dir, scenario.load.rate, scenario.load.timeout,
+                           scenario.load.write_ratio, self._max_seconds(), model.load.model_dump(mode="json"),
+                           model.writes.model_dump(mode="json") if model.writes else None,
+                           profile.relative(model.load.locustfile) if model.load.locustfile else None)
+        faults = FaultScheduler(scenario.faults, FaultContext(cluster, stack.services()[0]), journal,
+                                HealLedger(self.run_dir), cluster.config.name,
+                                stateful=tuple(BLUE.service(s) for s in stack.stateful), service_name=BLUE.service)
+        auth = cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
+        upgrade = build(scenario, cluster, stack, auth)
+        return _Parts(journal, stack, load, faults, upgrade, EngineWatcher(cluster.engine, journal, upgrade.services),
+                      auth)
+
+    def _journal_start(self, parts: _Parts) -> float:
+        stack, cluster = parts.stack, self.cluster
+        return parts.journal.write(
+            "run.start", run_id=self.run_id, scenario=self.scenario.model_dump(mode="json", by_alias=True),
+            app={"name": stack.profile.name, "profile": str(stack.profile.path), "old": stack.old, "new": stack.new,
+                 "entry": stack.entry, "upgraded": list(stack.upgraded), "writes": stack.profile.model.writes is not None},
+            cluster={"name": cluster.config.name, "nodes": cluster.state.nodes, "provider": cluster.state.provider},
+            load={"rate": self.scenario.load.rate, "timeout": self.scenario.load.timeout,
+                  "users": parts.load.users, "target": cluster.lb_url}).t
+
+    def _phases(self, parts: _Parts) -> None:
+        journal, upgrade, scenario = parts.journal, parts.upgrade, self.scenario
+        with self._phase(journal, "prepare"):
+            self._prepare(parts)
+        parts.load.start()
+        journal.write("load.start", pid=parts.load.pid, users=parts.load.users, rate=parts.load.rate)
+        with self._phase(journal, "warmup"):
+            self._watch(parts, scenario.phases.warmup)
+        with self._phase(journal, "upgrade"):
+            upgrade.start(journal)
+            outcome = self._settle(parts, "upgrade.settled")
+        if scenario.strategy.rollback_after is not None and outcome == "completed":
+            with self._phase(journal, "rollback"):
+                self._watch(parts, scenario.strategy.rollback_after)
+                upgrade.request_rollback(journal)
+                self._settle(parts, "rollback.settled")
+        with self._phase(journal, "observe"):
+            self._watch(parts, scenario.phases.observe)
+            self._record_final(journal, self.cluster.engine, parts.stack, upgrade.live_service())
+
+    def _prepare(self, parts: _Parts) -> None:
+        """The stack on its old release, healthy through the LB; the new release's images gone from the nodes."""
+        cluster, stack = self.cluster, parts.stack
+        deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack, parts.auth)
+        if self.scenario.stack.fresh_pull:
+            forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded])
+
+    def _wind_down(self, parts: _Parts, started: float, status: str) -> None:
+        """Heal, stop the load, read writes back, collect logs: whatever happened before."""
+        journal = parts.journal
+        self._progress("healing faults and stopping load")
+        parts.faults.heal_all()
+        journal.write("load.stop", exit_code=parts.load.stop())
+        self._readback(journal, parts.stack)
+        services = (LB_SERVICE, *(BLUE.service(s) for s in parts.stack.profile.compose["services"]
+                                  if s not in parts.stack.upgraded), *parts.upgrade.services)
+        journal.write("logs.collected", files=collect_logs(self.cluster, self.cluster.state.nodes, services,
+                                                           started, self.run_dir))
+        journal.write("run.end", status=status)
+        journal.close()
 
     # -- phases -------------------------------------------------------------------------
 
@@ -142,19 +206,18 @@ class Runner:
         yield
         journal.write("phase.end", phase=name)
 
-    def _watch(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: UpgradeStrategy,
-               seconds: float, load: LoadProcess) -> None:
+    def _watch(self, parts: _Parts, seconds: float) -> None:
         deadline = time.time() + seconds
         while time.time() < deadline:
-            self._tick(watcher, faults, upgrade, load)
+            self._tick(parts)
 
-    def _settle(self, journal: Journal, event: str, watcher: EngineWatcher, faults: FaultScheduler,
-                upgrade: UpgradeStrategy, load: LoadProcess) -> str:
+    def _settle(self, parts: _Parts, event: str) -> str:
         """Tick until the strategy settles (or its time is up); journal ``event`` with the outcome."""
+        journal, upgrade, watcher = parts.journal, parts.upgrade, parts.watcher
         deadline = time.time() + self.scenario.strategy.timeout
         outcome = None
         while outcome is None:
-            snapshots = self._tick(watcher, faults, upgrade, load)
+            snapshots = self._tick(parts)
             outcome = upgrade.advance(snapshots, journal) if snapshots is not None else None
             if outcome is None and time.time() >= deadline:
                 outcome = upgrade.give_up(watcher.last, journal)
@@ -162,14 +225,13 @@ class Runner:
         self._progress(f"{event.split('.')[0]} {outcome}")
         return outcome
 
-    def _tick(self, watcher: EngineWatcher, faults: FaultScheduler, upgrade: UpgradeStrategy,
-              load: LoadProcess) -> Snapshots | None:
-        started = time.time()
-        snapshots = watcher.poll()
+    def _tick(self, parts: _Parts) -> Snapshots | None:
+        started, upgrade = time.time(), parts.upgrade
+        snapshots = parts.watcher.poll()
         snapshot = snapshots.get(upgrade.live_service()) if snapshots else None
-        faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshots) if snapshots else 0)
-        if not load.running():
-            raise HarnessError(f"the load process stopped early; see {load.log_path}")
+        parts.faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshots) if snapshots else 0)
+        if not parts.load.running():
+            raise HarnessError(f"the load process stopped early; see {parts.load.log_path}")
         self._show_live(snapshots, upgrade)
         time.sleep(max(0.0, POLL_INTERVAL - (time.time() - started)))
         return snapshots
@@ -184,24 +246,34 @@ class Runner:
         self._live(f"{phase} {now - self._phase_starts[phase]:.0f}s · {rate:.1f} req/s · "
                    f"{self._samples.failed} of {self._samples.total} failed{engine}")
 
-    def _record_final(self, journal: Journal, engine: Engine, service: str) -> None:
-        """The live service as the engine sees it, and as the nodes' processes show it."""
-        snapshot = engine.service(service)
-        state = self.cluster.state
-        journal.write("engine.final", service=service, replicas=snapshot.replicas,
-                      update_state=snapshot.update_state, running=running_versions({service: snapshot})[service],
-                      processes=stack.census(self.cluster.exec, state.nodes, service))
+    def _record_final(self, journal: Journal, engine: Engine, stack: AppStack, live: str) -> None:
+        """The live upgraded services as the engine sees them, and as the nodes' processes show them."""
+        slot = next(s for s in (BLUE, GREEN) if live == s.service(stack.entry))
+        for service in stack.services(slot):
+            snapshot = engine.service(service)
+            journal.write("engine.final", service=service, replicas=snapshot.replicas,
+                          update_state=snapshot.update_state, running=running_versions({service: snapshot})[service],
+                          processes=census(self.cluster.exec, self.cluster.state.nodes, service))
 
-    def _readback(self, journal: Journal) -> None:
-        """Read every stored write id back through the load balancer."""
-        def fetch() -> list[str]:
-            with urllib.request.urlopen(f"{self.cluster.lb_url}/writes", timeout=3) as response:
-                return response.read().decode().split()
-        try:
-            ids = wait_until(lambda: [fetch()], timeout=READBACK_TIMEOUT, what="the write read-back")[0]
-            journal.write("readback", ok=True, ids=ids)
-        except HarnessError as error:
-            journal.write("readback", ok=False, error=str(error))
+    def _readback(self, journal: Journal, stack: AppStack) -> None:
+        """Read every acknowledged write back through the load balancer, retrying writes that got no answer."""
+        if stack.profile.model.writes is None:
+            journal.write("readback", ok=True, measured=False, ids=[])
+            return
+        pending = sorted({s.write_id for s in read_samples(self.run_dir / SAMPLES_FILE) if s.ok and s.write_id})
+        found: list[str] = []
+        deadline = time.time() + READBACK_TIMEOUT
+        with ThreadPoolExecutor(READBACK_WORKERS) as pool:
+            while pending and time.time() < deadline:
+                answers = dict(zip(pending, pool.map(stack.read_back, pending)))
+                found += [i for i, answer in answers.items() if answer]
+                pending = [i for i, answer in answers.items() if answer is None]
+        if pending:
+            journal.write("readback", ok=False, measured=True, ids=found,
+                          error=f"{len(pending)} acknowledged writes got no answer to their read-back "
+                                f"within {READBACK_TIMEOUT:g}s")
+        else:
+            journal.write("readback", ok=True, measured=True, ids=found)
 
     def _max_seconds(self) -> float:
         phases, strategy = self.scenario.phases, self.scenario.strategy

@@ -6,47 +6,23 @@ key path, the bad value and what is allowed.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from harness.build import STACK_IMAGES
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
+from harness.models import Duration, Strict, format_errors, parse_duration, read_yaml_mapping
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-WEB_VERSIONS = tuple(tag for (repository, tag) in STACK_IMAGES if repository == "web")
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
-Role = Literal["web-worker", "most-web", "worker", "manager", "db"]
+Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "stateful"]
 PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
 StrategyKind = Literal["in-service", "blue-green"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 DEFAULT_STRATEGY = "in-service"
 
-
-def parse_duration(value: Any) -> Any:
-    """``"500ms"``, ``"5s"``, ``"2m"``, ``"1h"`` or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration such as 5s, 500ms or 2m")
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError("a duration such as 5s, 500ms or 2m")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently change a run."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "load_scenario", "parse_duration"]
 
 
 class UpdateConfig(Strict):
@@ -64,14 +40,22 @@ class UpdateConfig(Strict):
 
 
 class Stack(Strict):
-    """The stack under test and the upgrade to perform."""
+    """The upgrade to perform on the app profile's stack.
 
-    from_version: Literal[WEB_VERSIONS] = "v1"  # type: ignore[valid-type]
-    to_version: Literal[WEB_VERSIONS] = "v2"  # type: ignore[valid-type]
-    replicas: int = Field(3, ge=1, le=12)
+    ``from``/``to`` name releases of the profile, or the roles ``old`` (its
+    first release), ``new`` (its last) and ``broken`` (synthesised from the
+    new release: the same images with a health check that never passes).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_release: str = Field("old", alias="from", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+    to_release: str = Field("new", alias="to", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+    replicas: int = Field(3, ge=1, le=12, description="tasks of every upgraded service")
     publish_on_upgrade: int | None = Field(None, ge=1024, le=65535,
-                                           description="the new version also publishes web on this host port")
-    db_placement: Literal["pinned", "floating"] = "pinned"
+                                           description="the new release also publishes the entry port on this host port")
+    stateful_placement: Literal["pinned", "floating"] = Field(
+        "pinned", description="stateful services pinned to the labelled node, or free to move to any worker")
     registry: Literal["open", "authenticated"] = Field(
         "open", description="pull anonymously, or from the registry twin that requires credentials")
     fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")
@@ -120,13 +104,14 @@ class Target(Strict):
     node: str | None = None
     label: str | None = Field(None, description="key=value")
     role: Role | None = None
+    service: str | None = Field(None, description="a node running a task of this compose service")
     seed: int | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Target:
-        chosen = [k for k in ("node", "label", "role") if getattr(self, k) is not None]
+        chosen = [k for k in ("node", "label", "role", "service") if getattr(self, k) is not None]
         if len(chosen) != 1:
-            raise ValueError(f"give exactly one of node, label or role (got {chosen or 'none'})")
+            raise ValueError(f"give exactly one of node, label, role or service (got {chosen or 'none'})")
         if self.label is not None and "=" not in self.label:
             raise ValueError(f"label must be key=value, got {self.label!r}")
         return self
@@ -150,7 +135,7 @@ class FaultSpec(Strict):
     """One fault of the scenario. ``params`` are checked against the plugin's own model."""
 
     kind: str
-    target: Target = Target(role="web-worker")
+    target: Target = Target(role="upgraded-worker")
     at: Timing = Timing(phase="upgrade", offset=1.0)
     duration: Duration | None = Field(None, description="seconds the fault holds; none = until the run ends")
     params: dict[str, Any] = {}
@@ -196,18 +181,11 @@ class Scenario(Strict):
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario file, including each fault's parameters."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ScenarioError(f"{path}: cannot read the scenario: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{path}: not valid YAML: {error}") from error
-    if not isinstance(document, dict):
-        raise ScenarioError(f"{path}: a scenario is a mapping of keys (name, stack, strategy, ...), got {document!r}")
+    document = read_yaml_mapping(path, "scenario", ScenarioError)
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as error:
-        raise ScenarioError(format_errors(path, error.errors())) from error
+        raise ScenarioError(format_errors(path, error.errors(), Scenario, "scenario")) from error
     _check_faults(path, scenario)
     return scenario
 
@@ -231,34 +209,4 @@ def _check_faults(path: Path, scenario: Scenario) -> None:
         except ValidationError as error:
             problems.extend({**e, "loc": (*where, "params", *e["loc"])} for e in error.errors())
     if problems:
-        raise ScenarioError(format_errors(path, problems))
-
-
-def format_errors(path: Path, errors: list[dict[str, Any]]) -> str:
-    """One line per problem: file, key path, bad value, what is allowed."""
-    lines = [f"{path}: invalid scenario ({len(errors)} problem{'s' if len(errors) != 1 else ''})"]
-    for error in errors:
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        message = error["msg"]
-        if error.get("type") == "extra_forbidden":
-            allowed = _keys_at(tuple(error["loc"][:-1]))
-            message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
-        lines.append(f"  {key}: got {error.get('input')!r}: {message}")
-    return "\n".join(lines)
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the scenario model accepts at ``loc`` (list indexes skipped)."""
-    model: type[BaseModel] | None = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part)) if model else None
-        model = _model_in(field.annotation) if field else None
-    return sorted(model.model_fields) if model else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return next((m for arg in get_args(annotation) if (m := _model_in(arg))), None)
+        raise ScenarioError(format_errors(path, problems, Scenario, "scenario"))

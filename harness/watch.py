@@ -65,4 +65,4 @@ class EngineWatcher:
                     continue  # history from earlier runs, not this run's news
                 self._journal.write("engine.task", service=service, task=task.id, slot=task.slot,
                                     node=task.node, version=task.version, state=task.state,
-                                    desired=task.desired_state, error=task.error)
+                                    desired=task.desired_state, error=task.error, addresses=list(task.addresses))

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.analysis import downtime as dt
+from harness.analysis.attribution import attribute
 from harness.analysis.outcome import (
     fault_timeline, first, lost_writes, phase_spans, rollback_outcome, upgrade_outcome,
 )
@@ -19,21 +20,22 @@ from harness.scenario import Scenario
 
 REPORT_SCHEMA = "chaos-harness/report@1"
 
-__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir"]
+__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir", "attribute"]
 
 
 def analyze_run_dir(run_dir: Path) -> dict:
     """Analyse a run directory from its files alone."""
-    return analyze(read_journal(run_dir / JOURNAL_FILE), read_samples(run_dir / SAMPLES_FILE))
+    events = read_journal(run_dir / JOURNAL_FILE)
+    return analyze(events, attribute(read_samples(run_dir / SAMPLES_FILE), events))
 
 
 def analyze(events: list[Event], samples: list[Sample]) -> dict:
-    """The report document (schema ``chaos-harness/report@1``) of one run."""
+    """The report document (schema ``chaos-harness/report@1``) of one run; ``samples`` already attributed."""
     start = first(events, "run.start")
     if start is None:
         raise ValueError("the journal has no run.start event")
     scenario = Scenario.model_validate(start.get("scenario"))
-    old, new = scenario.stack.from_version, scenario.stack.to_version
+    old, new = start.get("app")["old"], start.get("app")["new"]
     windows = dt.outages(samples)
     spans = phase_spans(events)
     upgrade = upgrade_outcome(events)
@@ -46,6 +48,7 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
         "upgrade_outcome": upgrade["outcome"],
         "rollback": rollback,
         "lost_writes": writes["lost"],
+        "writes_measured": writes["measured"],
     }
     verdicts = judge(scenario.expect, figures)
     end = first(events, "run.end")
@@ -53,7 +56,8 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
     return {
         "schema": REPORT_SCHEMA,
         "run_id": start.get("run_id"),
-        "scenario": scenario.model_dump(mode="json"),
+        "scenario": scenario.model_dump(mode="json", by_alias=True),
+        "app": start.get("app"),
         "cluster": start.get("cluster"),
         "started_at": start.t,
         "ended_at": end.t if end else None,

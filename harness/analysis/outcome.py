@@ -78,17 +78,20 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
         trigger.get("started_at") or trigger.t
     completed = first(events, "engine.update_state", trigger.t, state="rollback_completed") or first(
         events, "rollback.switched_back", trigger.t) or detected
-    final = first(events, "engine.final")
+    finals = [e for e in events if e.type == "engine.final"]  # one per upgraded service
     spans = phase_spans(events)
     observe_end = (spans.get("observe") or (None, None))[1] or (samples[-1].end if samples else trigger.t)
     window = [s for s in samples if observe_end - verify_window <= s.t <= observe_end]
     reasons = []
     if completed is None:
         reasons.append("the engine never reported the rollback complete")
-    if final is None or not _all_on(final, old):
-        running = final.get("running") if final else "unknown"
-        reasons.append(f"running tasks at the end were {running}, not {final.get('replicas') if final else '?'} x {old}")
-    reasons.extend(_stray_processes(final, old) if final else [])
+    if not finals:
+        reasons.append("the engine's final state was not recorded")
+    for final in finals:
+        if not _all_on(final, old):
+            reasons.append(f"running tasks of {final.get('service')} at the end were {final.get('running')}, "
+                           f"not {final.get('replicas')} x {old}")
+        reasons.extend(_stray_processes(final, old))
     bad = [s for s in window if not (s.ok and s.version == old)]
     if not window:
         reasons.append("no requests in the verification window")
@@ -134,14 +137,21 @@ def _steady_since(samples: list[Sample], version: str, since: float, until: floa
 
 
 def lost_writes(events: list[Event], samples: list[Sample]) -> dict:
-    """Acknowledged writes that could not be read back at the end (None when read-back failed)."""
-    acknowledged = {s.write_id for s in samples if s.kind == "write" and s.ok and s.write_id}
+    """Acknowledged writes that could not be read back at the end.
+
+    ``lost`` is None when the read-back failed, and ``measured`` False when
+    the app profile has no write probe: then nothing is claimed either way.
+    """
+    acknowledged = {s.write_id for s in samples if s.ok and s.write_id}
     readback = first(events, "readback")
+    if readback is not None and readback.get("measured") is False:
+        return {"measured": False, "acknowledged": 0, "lost": None, "lost_ids": [], "error": None}
     if readback is None or not readback.get("ok"):
-        return {"acknowledged": len(acknowledged), "lost": None, "lost_ids": [],
+        return {"measured": True, "acknowledged": len(acknowledged), "lost": None, "lost_ids": [],
                 "error": readback.get("error") if readback else "no read-back was made"}
     lost = sorted(acknowledged - set(readback.get("ids") or []))
-    return {"acknowledged": len(acknowledged), "lost": len(lost), "lost_ids": lost[:100], "error": None}
+    return {"measured": True, "acknowledged": len(acknowledged), "lost": len(lost), "lost_ids": lost[:100],
+            "error": None}
 
 
 def fault_timeline(events: list[Event]) -> list[dict]:

@@ -17,10 +17,12 @@ class Sample:
     kind: str = "read"
     status: int = 0
     error: str | None = None
-    version: str | None = None
-    node: str | None = None
-    task: str | None = None
+    server: str | None = None  # address:port of the task the load balancer sent the request to
+    backend: str | None = None  # the load balancer's backend (blue or green)
     write_id: str | None = None
+    version: str | None = None  # the release that served it: attributed from the engine's tasks (analysis)
+    node: str | None = None  # the node that served it (analysis)
+    task: str | None = None  # the task that served it (analysis)
 
     @property
     def latency(self) -> float:

@@ -38,7 +38,7 @@ def judge(expect: Expect, figures: dict) -> list[Verdict]:
             "succeeded" if rollback["success"] else "failed: " + "; ".join(rollback["reasons"]))
         verdicts.append(Verdict("rollback_succeeds", "succeeded" if expect.rollback_succeeds else "not succeeded",
                                 measured, bool(rollback["success"]) == expect.rollback_succeeds))
-    if expect.max_lost_writes is not None:
+    if expect.max_lost_writes is not None and figures.get("writes_measured", True):
         lost = figures["lost_writes"]
         verdicts.append(Verdict("max_lost_writes", f"<= {expect.max_lost_writes}",
                                 "unknown (read-back failed)" if lost is None else str(lost),

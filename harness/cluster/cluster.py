@@ -16,9 +16,9 @@ import docker
 from docker.errors import APIError, NotFound
 from toxiproxy.proxy import Proxy
 
-from harness.build import NODE_IMAGE, REGISTRY_IMAGE, STACK_IMAGES, TOXIPROXY_IMAGE, ImageBuilder
+from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
 from harness.cluster.config import ClusterConfig, ClusterState
-from harness.cluster.registry import Registry, RegistryProxy, SecureRegistry
+from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
 from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
@@ -27,8 +27,9 @@ from harness.errors import ClusterError, EngineError, HarnessError
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
-DB_LABEL = "chaos.db"
+STATEFUL_LABEL = "chaos.stateful"  # the node stateful services are pinned to
 LB_LABEL = "chaos.lb"
+LB_REPOSITORY = "harness/lb"
 
 
 class Cluster:
@@ -62,8 +63,21 @@ class Cluster:
         return self.state.lb_url
 
     @property
-    def db_node(self) -> str:
+    def stateful_node(self) -> str:
         return self.state.nodes[-1]
+
+    @property
+    def builder(self) -> ImageBuilder:
+        """Builds images on the machine's engine (the harness's own, and apps')."""
+        return ImageBuilder(self._client, self._progress)
+
+    def push_image(self, local: str, repository: str, tag: str) -> str:
+        """Push a local image into the cluster's registry; return the name nodes pull (from the open registry)."""
+        return self._registry().push(local, repository, tag)
+
+    def lb_image(self, registry: str) -> str:
+        """The load balancer's image as nodes pull it from ``registry`` (host:port)."""
+        return f"{registry}/{STACK_NAMESPACE}/{LB_REPOSITORY}:{self.state.lb_image_tag}"
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
         """Run a command on a node."""
@@ -132,19 +146,21 @@ class Cluster:
         if any(s != RUNNING for s in statuses.values()):
             self._progress(f"starting {len(self._state.nodes)} nodes ({self._state.provider} provider)")
             self.nodes.up()
-        registry = Registry(self._client, self.config.name, self.config.network_name, self._state.registry_port)
+        registry = self._registry()
         registry.ensure_running(builder.build(REGISTRY_IMAGE))
         self.secure_registry().ensure_running(builder.build(REGISTRY_IMAGE), registry.data_volume)
         self._progress("starting Toxiproxy in front of the registry")
         self.registry_proxy_server().ensure_running(builder.build(TOXIPROXY_IMAGE))
-        for (repository, tag), spec in STACK_IMAGES.items():
-            registry.push(builder.build(spec), repository, tag)
+        lb = builder.build(LB_IMAGE)
+        self._state.lb_image_tag = lb.rsplit(":", 1)[1]
+        self._state.save(self.config.state_dir)
+        registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
         engine = self.engine
         engine.wait_for_engines()
         self._progress("forming the swarm")
         engine.form(self._state.node_ips)
         engine.label_node(self._state.manager, {LB_LABEL: "true"})
-        engine.label_node(self.db_node, {DB_LABEL: "true"})
+        engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
         return self._state
 
     def rebuild(self) -> ClusterState:
@@ -243,6 +259,9 @@ class Cluster:
             return False
         finally:
             probe.remove(force=True, v=True)
+
+    def _registry(self) -> Registry:
+        return Registry(self._client, self.config.name, self.config.network_name, self.state.registry_port)
 
     def _run_on_manager(self, argv: list[str], stdin: bytes | None) -> str:
         result = self.exec(self.state.manager, argv, stdin)

@@ -65,6 +65,7 @@ class ClusterState:
     toxiproxy_port: int
     node_image: str
     privileged: bool = False
+    lb_image_tag: str = ""
 
     @property
     def manager(self) -> str:

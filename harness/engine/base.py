@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Literal, Protocol
 
 FailureAction = Literal["pause", "continue", "rollback"]
@@ -38,6 +39,15 @@ class UpdatePolicy:
 
 
 @dataclass(frozen=True)
+class EngineObject:
+    """A config or secret the engine must hold before a stack that names it is deployed (named by content)."""
+
+    kind: Literal["config", "secret"]
+    name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     """A node as the engine sees it."""
 
@@ -60,6 +70,7 @@ class TaskInfo:
     state: str
     error: str
     timestamp: float = 0.0  # when the task reached its current state (epoch seconds)
+    addresses: tuple[str, ...] = ()  # the task's addresses on its networks, without prefix length
 
     @property
     def version(self) -> str:
@@ -120,6 +131,10 @@ class Engine(Protocol):
         """Create or converge a stack from a compose document (pulling with ``auth`` when given)."""
         ...
 
+    def ensure_objects(self, objects: Iterable[EngineObject]) -> None:
+        """Create the configs and secrets a stack refers to, unless they exist (names are content hashes)."""
+        ...
+
     def remove_stack(self, stack: str) -> None:
         """Remove a stack's services; nothing to do if it is not deployed."""
         ...
@@ -128,9 +143,13 @@ class Engine(Protocol):
         """The current state of one service (``ServiceMissing`` if it is not deployed)."""
         ...
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
                      auth: RegistryAuth | None = None) -> None:
-        """Start a rolling update of ``service`` to ``image`` (optionally publishing a new host port)."""
+        """Start a rolling update of ``service`` to ``image``; ``publish`` (host port, container port) opens a port."""
+        ...
+
+    def force_redistribute(self, service: str) -> None:
+        """Restart every task so the scheduler spreads them over the ready nodes again."""
         ...
 
     def rollback(self, service: str) -> None:

@@ -7,18 +7,20 @@ whole specs through the low-level API with every update field set.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
 from requests import RequestException
 
-from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.dockerhost import LABEL_PREFIX
+from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import EngineError, ServiceMissing
 from harness.waiting import wait_until
 
 NANOS = 1_000_000_000
+OBJECT_LABEL = f"{LABEL_PREFIX}.object"
 RunOnManager = Callable[[list[str], bytes | None], str]
 
 
@@ -133,6 +135,8 @@ class SwarmEngine:
                 state=t["Status"]["State"],
                 error=t["Status"].get("Err", ""),
                 timestamp=_epoch(t["Status"].get("Timestamp")),
+                addresses=tuple(address.split("/")[0] for network in t.get("NetworksAttachments") or []
+                                for address in network.get("Addresses") or []),
             )
             for t in self._translate(f"list tasks of {name}", service.tasks)
         )
@@ -166,12 +170,12 @@ class SwarmEngine:
                 parts.append(f"== {node}: its task logs could not be read: {error} ==\n")
         return "".join(parts)
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
                      auth: RegistryAuth | None = None) -> None:
         """Start a rolling update to ``image`` with every update field set from ``policy``.
 
-        ``publish`` makes the new version also publish its port 8080 on that
-        host port (host mode), as a release that opens a port does.
+        ``publish`` (host port, container port) makes the new version also
+        publish a port on the hosts (host mode), as a release that opens a port does.
         """
         def change(spec: dict) -> None:
             spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
@@ -179,9 +183,17 @@ class SwarmEngine:
             spec["RollbackConfig"] = _update_config(policy, rollback=True)
             if publish is not None:
                 endpoint = spec.setdefault("EndpointSpec", {"Mode": "dnsrr"})
-                endpoint["Ports"] = [*endpoint.get("Ports", []), {"Protocol": "tcp", "TargetPort": 8080,
-                                                                   "PublishedPort": publish, "PublishMode": "host"}]
+                endpoint["Ports"] = [*endpoint.get("Ports", []), {"Protocol": "tcp", "TargetPort": publish[1],
+                                                                   "PublishedPort": publish[0], "PublishMode": "host"}]
         self._update(service, change, auth=auth)
+
+    def ensure_objects(self, objects: Iterable[EngineObject]) -> None:
+        """Create Swarm configs and secrets unless they exist; their names are content hashes, so they never change."""
+        for item in objects:
+            collection = self.manager.configs if item.kind == "config" else self.manager.secrets
+            if not self._translate(f"list {item.kind}s", lambda: collection.list(filters={"name": item.name})):
+                self._translate(f"create {item.kind} {item.name}", lambda: collection.create(
+                    name=item.name, data=item.data, labels={OBJECT_LABEL: "true"}))
 
     def force_redistribute(self, service: str) -> None:
         """Restart every task so the scheduler spreads them over the ready nodes again."""

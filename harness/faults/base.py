@@ -43,9 +43,10 @@ class NodeControl(Protocol):
 
 @dataclass(frozen=True)
 class FaultContext:
-    """Handed to every fault operation."""
+    """Handed to every fault operation: the cluster, and the engine's name of the service being upgraded."""
 
     cluster: NodeControl
+    upgraded: str = ""  # empty when healing from a ledger after a crash
 
 
 class FaultParams(BaseModel):

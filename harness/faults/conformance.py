@@ -10,12 +10,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness import stack
+from harness.app import App
 from harness.cluster import Cluster
 from harness.faults import registry
 from harness.faults.base import FaultContext
 from harness.faults.symptoms import SYMPTOMS, packets_dropped
+from harness.runner import install
 from harness.scenario import Stack
+from harness.stack import AppStack, router
+from harness.stack.prepare import deploy_and_wait
 from harness.waiting import wait_until
 
 # Parameters for each built-in fault in the conformance run (others use their defaults).
@@ -40,18 +43,20 @@ class Trial:
     healthy_after: float  # seconds from heal to a healthy cluster
 
 
-def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 60) -> Trial:
-    """Run one fault through its whole life on ``target``; raise WaitTimeout if a step never happens."""
+def exercise(cluster: Cluster, app: App, kind: str, target: str, effect_timeout: float = 60) -> Trial:
+    """Run one fault through its whole life on ``target`` with ``app`` deployed; raise WaitTimeout if a step
+    never happens."""
+    stack = install(cluster, app, Stack())
+    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack)
     symptom = SYMPTOMS[kind]
-    ctx = FaultContext(cluster)
+    ctx = FaultContext(cluster, stack.services()[0])
     fault = registry.create(kind, CONFORMANCE_PARAMS.get(kind, {}), target)
-    stack.deploy_and_wait(cluster.engine, cluster.state, Stack())
-    symptom_before = symptom(cluster, target, time.time())
+    symptom_before = symptom(ctx, target, time.time())
     injected = time.time()
     fault.inject(ctx)
     try:
         held = fault.verify(ctx)
-        wait_until(lambda: symptom(cluster, target, injected), timeout=effect_timeout,
+        wait_until(lambda: symptom(ctx, target, injected), timeout=effect_timeout,
                    what=f"the symptom of {kind} on {target}", interval=0.25)
         effect_after = time.time() - injected
     finally:
@@ -59,17 +64,18 @@ def exercise(cluster: Cluster, kind: str, target: str, effect_timeout: float = 6
         fault.heal(ctx)
         heal_took = time.time() - heal_started
     held_after_heal = fault.verify(ctx)
-    wait_until(lambda: _healthy(cluster, target), timeout=120, what=f"the cluster healthy after {kind}",
+    wait_until(lambda: _healthy(ctx, stack, target), timeout=120, what=f"the cluster healthy after {kind}",
                interval=1.0)
     return Trial(kind, target, symptom_before, held, effect_after, heal_took, held_after_heal,
                  time.time() - heal_started - heal_took)
 
 
-def _healthy(cluster: Cluster, target: str) -> bool:
-    """Every node Ready, web at its desired count, and no harness firewall rule still dropping packets."""
-    nodes_ready = all(n.state == "ready" for n in cluster.engine.nodes())
-    web = cluster.engine.service(stack.BLUE.service)
-    return nodes_ready and len(web.running()) == web.replicas and not packets_dropped(cluster, target, time.time())
+def _healthy(ctx: FaultContext, stack: AppStack, target: str) -> bool:
+    """Every node Ready, the upgraded service at its desired count, and no harness firewall rule dropping packets."""
+    engine = ctx.cluster.engine
+    nodes_ready = all(n.state == "ready" for n in engine.nodes())
+    upgraded = engine.service(stack.services()[0])
+    return nodes_ready and len(upgraded.running()) == upgraded.replicas and not packets_dropped(ctx, target, time.time())
 
 
 def built_in_faults() -> list[str]:

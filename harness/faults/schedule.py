@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.engine.base import ServiceSnapshot
@@ -11,7 +12,6 @@ from harness.faults.base import Fault, FaultContext
 from harness.journal import Journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario import FaultSpec
-from harness.stack import DB_SERVICE
 
 
 @dataclass
@@ -26,8 +26,12 @@ class FaultScheduler:
     """Injects each scenario fault when its trigger fires and heals it when its time is up."""
 
     def __init__(self, specs: list[FaultSpec], ctx: FaultContext, journal: Journal, ledger: HealLedger,
-                 cluster: str) -> None:
+                 cluster: str, stateful: tuple[str, ...] = (), service_name: Callable[[str], str] = str) -> None:
+        """``stateful`` are the engine's names of the stateful services; ``service_name`` maps a compose
+        service name (a ``service`` target) to the engine's name."""
         self._waiting = list(enumerate(specs))
+        self._stateful = stateful
+        self._service_name = service_name
         self._active: list[_Active] = []
         self._ctx = ctx
         self._journal = journal
@@ -51,9 +55,10 @@ class FaultScheduler:
         heal_pending(self._ledger, self._ctx, self._journal)
 
     def _inject(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None) -> None:
-        engine = self._ctx.cluster.engine
-        db_tasks = engine.service(DB_SERVICE).placed() if spec.target.role == "db" else []
-        target = targets.choose(spec.target, engine.nodes(), snapshot.placed() if snapshot else [], db_tasks)
+        stateful = self._placed(self._stateful) if spec.target.role == "stateful" else []
+        named = self._placed([self._service_name(spec.target.service)]) if spec.target.service else []
+        target = targets.choose(spec.target, self._ctx.cluster.engine.nodes(), snapshot.placed() if snapshot else [],
+                                stateful, named)
         entry = LedgerEntry(id=f"{index}-{spec.kind}", kind=spec.kind, target=target, params=spec.params,
                             cluster=self._cluster)
         fault = registry.create(spec.kind, spec.params, target)
@@ -62,6 +67,9 @@ class FaultScheduler:
         fault.inject(self._ctx)
         self._journal.write("fault.verify", id=entry.id, holds=fault.verify(self._ctx))
         self._active.append(_Active(entry, fault, event.t, spec.duration))
+
+    def _placed(self, services: tuple[str, ...] | list[str]) -> list:
+        return [t for service in services for t in self._ctx.cluster.engine.service(service).placed()]
 
     def _heal(self, active: _Active) -> None:
         self._active.remove(active)

@@ -8,27 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.cluster import Cluster
 from harness.cluster.registry import NODE_REGISTRY
-from harness import stack
+from harness.faults.base import FaultContext
+from harness.stack import BLUE, router
 
-Symptom = Callable[[Cluster, str, float], bool]  # (cluster, node, injected_at)
-PROBE_IMAGE = f"{NODE_REGISTRY}/chaos/db:v1"
+Symptom = Callable[[FaultContext, str, float], bool]  # (context on a real cluster, node, injected_at)
 
 
-def node_down(cluster: Cluster, node: str, since: float) -> bool:
+def _probe_image(ctx: FaultContext) -> str:
+    """An image every cluster registry holds: the load balancer's."""
+    return ctx.cluster.lb_image(NODE_REGISTRY)
+
+
+def node_down(ctx: FaultContext, node: str, since: float) -> bool:
     """Swarm reports the node as not ready."""
-    return any(n.hostname == node and n.state != "ready" for n in cluster.engine.nodes())
+    return any(n.hostname == node and n.state != "ready" for n in ctx.cluster.engine.nodes())
 
 
-def pull_fails(cluster: Cluster, node: str, since: float) -> bool:
+def pull_fails(ctx: FaultContext, node: str, since: float) -> bool:
     """The node cannot pull from the registry (the image is removed first so that it must)."""
-    cluster.exec(node, ["docker", "image", "rm", "-f", PROBE_IMAGE])
-    return not cluster.exec(node, ["timeout", "8", "docker", "pull", PROBE_IMAGE]).ok
+    cluster, image = ctx.cluster, _probe_image(ctx)
+    cluster.exec(node, ["docker", "image", "rm", "-f", image])
+    return not cluster.exec(node, ["timeout", "8", "docker", "pull", image]).ok
 
 
-def credentials_refused(cluster: Cluster, node: str, since: float) -> bool:
+def credentials_refused(ctx: FaultContext, node: str, since: float) -> bool:
     """The node cannot log in to the authenticated registry with the cluster's credentials."""
+    cluster = ctx.cluster
     auth = cluster.secure_registry().auth()
     login = ["docker", "login", auth.server, "-u", auth.username, "--password-stdin"]
     output = cluster.exec(node, login, stdin=auth.password.encode()).output
@@ -36,27 +42,29 @@ def credentials_refused(cluster: Cluster, node: str, since: float) -> bool:
     return "401 unauthorized" in output.lower()
 
 
-def port_taken(cluster: Cluster, node: str, since: float, port: int = 8081) -> bool:
+def port_taken(ctx: FaultContext, node: str, since: float, port: int = 8081) -> bool:
     """A container publishing the port on the node fails with 'address already in use'."""
     # In the foreground and gone at once, so that the probe itself never holds the port.
-    result = cluster.exec(node, ["docker", "run", "--rm", "-p", f"{port}:8080", "--entrypoint", "true", PROBE_IMAGE])
+    result = ctx.cluster.exec(node, ["docker", "run", "--rm", "-p", f"{port}:8080", "--entrypoint", "true",
+                                     _probe_image(ctx)])
     return "address already in use" in result.output
 
 
-def web_task_failed(cluster: Cluster, node: str, since: float) -> bool:
-    """The engine shows a web task on the node that failed since the fault was injected."""
+def upgraded_task_failed(ctx: FaultContext, node: str, since: float) -> bool:
+    """The engine shows a task of the upgraded service on the node that failed since the fault was injected."""
     return any(t.node == node and t.state == "failed" and t.timestamp >= since - 1
-               for t in cluster.engine.service(stack.BLUE.service).tasks)
+               for t in ctx.cluster.engine.service(ctx.upgraded).tasks)
 
 
-def lb_lost_a_server(cluster: Cluster, node: str, since: float) -> bool:
-    """HAProxy's health checks took at least one resolved web server out of rotation."""
-    return any(s.resolved and not s.up for s in stack.router(cluster.state).servers(stack.BLUE.backend))
+def lb_lost_a_server(ctx: FaultContext, node: str, since: float) -> bool:
+    """HAProxy's health checks took at least one resolved server of the live backend out of rotation."""
+    servers = router(ctx.cluster.state.lb_admin_port).servers(BLUE.backend)
+    return any(s.resolved and not s.up for s in servers)
 
 
-def packets_dropped(cluster: Cluster, node: str, since: float) -> bool:
+def packets_dropped(ctx: FaultContext, node: str, since: float) -> bool:
     """The node's harness firewall rules have dropped packets."""
-    rules = cluster.exec(node, ["iptables", "-w", "-L", "-v", "-n", "-x"]).output.splitlines()
+    rules = ctx.cluster.exec(node, ["iptables", "-w", "-L", "-v", "-n", "-x"]).output.splitlines()
     return any("chaos-harness" in line and int(line.split()[0]) > 0 for line in rules if line.strip()[:1].isdigit())
 
 
@@ -70,7 +78,7 @@ SYMPTOMS: dict[str, Symptom] = {
     "registry-toxic": pull_fails,
     "registry-auth": credentials_refused,
     "port-conflict": port_taken,
-    "task-kill": web_task_failed,
+    "task-kill": upgraded_task_failed,
     "overlay-drop": lb_lost_a_server,
     "packet-loss": packets_dropped,
 }

@@ -54,7 +54,8 @@ class PortConflict(BaseFault):
 
 
 class TaskKillParams(FaultParams):
-    service: str = Field("chaos_web", description="swarm service whose task on the node is killed")
+    service: str | None = Field(None, description="engine service whose task on the node is killed "
+                                                  "(default: the service being upgraded)")
     replace_timeout: float = Field(60.0, gt=0, description="seconds heal waits for the replacement")
 
 
@@ -68,11 +69,11 @@ class TaskKill(BaseFault):
     killed_task = ""  # set by inject; a fault rebuilt from the ledger only checks the task count
 
     def inject(self, ctx: FaultContext) -> None:
+        service = self._service(ctx)
         output = run(ctx, self.target, ["docker", "ps", "-q", "--filter",
-                                        f"label=com.docker.swarm.service.name={self.params.service}"],
-                     "list task containers")
+                                        f"label=com.docker.swarm.service.name={service}"], "list task containers")
         if not output.split():
-            raise ClusterError(f"no running task of {self.params.service} on {self.target} to kill")
+            raise ClusterError(f"no running task of {service} on {self.target} to kill")
         container = output.split()[0]
         self.killed_task = run(ctx, self.target, ["docker", "inspect", "-f",
                                                   '{{index .Config.Labels "com.docker.swarm.task.id"}}', container],
@@ -80,11 +81,18 @@ class TaskKill(BaseFault):
         run(ctx, self.target, ["docker", "kill", container], "kill a task container")
 
     def heal(self, ctx: FaultContext) -> None:
+        if not self._service(ctx):
+            return  # rebuilt from a ledger without knowing the service: Swarm replaces the task by itself
         wait_until(lambda: not self.verify(ctx), timeout=self.params.replace_timeout,
-                   what=f"{self.params.service} back at its desired task count")
+                   what=f"{self._service(ctx)} back at its desired task count")
 
     def verify(self, ctx: FaultContext) -> bool:
         """The service runs fewer tasks than it should, or the engine has not yet noticed the kill."""
-        snapshot = ctx.cluster.engine.service(self.params.service)
+        if not self._service(ctx):
+            return False
+        snapshot = ctx.cluster.engine.service(self._service(ctx))
         stale = any(t.id == self.killed_task and t.state == "running" for t in snapshot.tasks)
         return len(snapshot.running()) < snapshot.replicas or stale
+
+    def _service(self, ctx: FaultContext) -> str:
+        return self.params.service or ctx.upgraded

@@ -16,7 +16,9 @@ from urllib.parse import urlparse
 from harness.errors import HarnessError, UsageError
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+RECORDER = Path(__file__).with_name("recorder.py")
 SAMPLES_FILE = "samples.jsonl"
+PLAN_FILE = "load-plan.json"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -26,20 +28,32 @@ def users_for(rate: float, timeout: float) -> int:
 
 
 class LoadProcess:
-    """One Locust run: constant rate against ``host`` until stopped or ``max_seconds`` pass."""
+    """One Locust run: constant rate against ``host`` until stopped or ``max_seconds`` pass.
+
+    ``load`` is the app profile's load (its requests, or a locustfile of the
+    user's own) and ``writes`` its write probe, both as plain documents.
+    """
 
     def __init__(self, host: str, run_dir: Path, rate: float, timeout: float, write_ratio: float,
-                 max_seconds: float) -> None:
+                 max_seconds: float, load: dict, writes: dict | None = None,
+                 locustfile: Path | None = None) -> None:
         if urlparse(host).hostname not in LOOPBACK:
             raise UsageError(f"load may target loopback only, not {host}")
         self.host = host
         self.samples_path = run_dir / SAMPLES_FILE
+        self.plan_path = run_dir / PLAN_FILE
         self.log_path = run_dir / "locust.log"
         self.rate = rate
         self.timeout = timeout
-        self.write_ratio = write_ratio
         self.max_seconds = max_seconds
         self.users = users_for(rate, timeout)
+        self._files = [RECORDER, locustfile] if locustfile else [LOCUSTFILE]
+        self._plan = {
+            "samples": str(self.samples_path), "rate": rate, "users": self.users, "timeout": timeout,
+            "requests": load.get("requests") or [{"name": "read", "method": "GET", "path": "/", "weight": 1.0}],
+            "writes": writes["write"] if writes else None, "write_ratio": write_ratio if writes else 0.0,
+            "max_requests": math.ceil(rate * max_seconds * 1.2) + 100,
+        }
         self._process: subprocess.Popen | None = None
 
     @property
@@ -48,24 +62,17 @@ class LoadProcess:
 
     def start(self) -> None:
         """Spawn Locust headless; every request it makes lands in ``samples.jsonl``."""
-        env = {
-            **os.environ,
-            "CHAOS_RATE": str(self.rate),
-            "CHAOS_USERS": str(self.users),
-            "CHAOS_TIMEOUT": str(self.timeout),
-            "CHAOS_WRITE_RATIO": str(self.write_ratio),
-            "CHAOS_MAX_REQUESTS": str(math.ceil(self.rate * self.max_seconds * 1.2) + 100),
-            "CHAOS_SAMPLES": str(self.samples_path),
-        }
+        self.plan_path.write_text(json.dumps(self._plan, indent=2))
         argv = [
-            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            sys.executable, "-m", "locust", "-f", ",".join(map(str, self._files)), "--headless",
+            "--chaos-plan", str(self.plan_path),
             "--host", self.host, "--users", str(self.users), "--spawn-rate", str(self.users),
             "--run-time", f"{math.ceil(self.max_seconds)}s", "--stop-timeout", "2",
             "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
         ]
         log = self.log_path.open("ab")
         try:
-            self._process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+            self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True,
                                              preexec_fn=_default_sigint)
         except OSError as error:
@@ -159,4 +166,4 @@ def _is_our_locust(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
-    return str(LOCUSTFILE).encode() in command and state != "Z"
+    return any(str(RECORDER.parent).encode() in part for part in command) and state != "Z"

@@ -16,7 +16,9 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     availability, latency, versions = report["availability"], report["latency"], report["versions"]
     detail = f"engine: {upgrade['engine_state']}" if strategy == "in-service" else (
         f"green ready after {seconds(upgrade['time_to_ready'])}, switch took {seconds(upgrade['time_to_switch'])}")
-    rows = [
+    app = report.get("app")
+    rows = [("app", f"{app['name']}: {app['old']} -> {app['new']}")] if app else []
+    rows += [
         ("load", f"{load['samples']} requests at {load.get('rate')}/s, timeout {load.get('timeout')}s, "
                  f"{load['failed']} failed {load['errors'] or ''}".rstrip()),
         ("availability", "-" if availability is None else f"{availability * 100:.3f}%"),
@@ -30,8 +32,8 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         ("rollback", "not triggered" if not rollback["triggered"] else (
             ("succeeded" if rollback["success"] else "FAILED: " + "; ".join(rollback["reasons"]))
             + f", time to rollback {seconds(rollback['time_to_rollback'])}")),
-        ("writes", f"{writes['acknowledged']} acknowledged, "
-                   f"{'unknown' if writes['lost'] is None else writes['lost']} lost"),
+        ("writes", "not measured (the app profile has no write probe)" if writes.get("measured") is False else
+                   f"{writes['acknowledged']} acknowledged, {'unknown' if writes['lost'] is None else writes['lost']} lost"),
     ]
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
                                     f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]

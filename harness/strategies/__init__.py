@@ -1,11 +1,11 @@
-"""Upgrade strategies: how a stack moves from one version to the next, and back."""
+"""Upgrade strategies: how a stack moves from one release to the next, and back."""
 
 from __future__ import annotations
 
-from harness import stack
 from harness.cluster import Cluster
 from harness.engine.base import RegistryAuth
 from harness.scenario import STRATEGIES, Scenario
+from harness.stack import BLUE, AppStack, router
 from harness.strategies.base import UpgradeStrategy
 from harness.strategies.blue_green import BlueGreenUpgrade
 from harness.strategies.in_service import InServiceUpgrade
@@ -13,14 +13,14 @@ from harness.strategies.in_service import InServiceUpgrade
 __all__ = ["STRATEGIES", "UpgradeStrategy", "build"]
 
 
-def build(scenario: Scenario, cluster: Cluster, auth: RegistryAuth | None) -> UpgradeStrategy:
+def build(scenario: Scenario, cluster: Cluster, stack: AppStack, auth: RegistryAuth | None) -> UpgradeStrategy:
     """The strategy the scenario names (its kind must be resolved: see ``Scenario.under``)."""
-    spec, config = scenario.stack, scenario.strategy
+    config, publish = scenario.strategy, scenario.stack.publish_on_upgrade
     if config.kind == "blue-green":
-        return BlueGreenUpgrade(cluster.engine, stack.router(cluster.state), cluster.lb_url, spec, auth,
-                                config.update_config.policy())
+        return BlueGreenUpgrade(cluster.engine, router(cluster.state.lb_admin_port), stack, auth,
+                                config.update_config.policy(), publish)
     if config.kind == "in-service":
-        return InServiceUpgrade(cluster.engine, stack.BLUE.service, spec.from_version, spec.to_version,
-                                stack.web_image(spec, spec.to_version), config.update_config.policy(),
-                                spec.publish_on_upgrade, auth)
+        images = {BLUE.service(s): stack.image(s, stack.new) for s in (stack.entry, *stack.upgraded)}
+        return InServiceUpgrade(cluster.engine, images, stack.old, stack.new, config.update_config.policy(),
+                                (publish, stack.profile.model.entry.port) if publish else None, auth)
     raise ValueError(f"scenario {scenario.name} has no strategy kind; resolve it with Scenario.under()")

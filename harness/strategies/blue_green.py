@@ -18,12 +18,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from harness import stack
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import EngineError
 from harness.journal import Journal
-from harness.scenario import Stack
-from harness.stack import BLUE, GREEN, WebStack
+from harness.stack import BLUE, GREEN, AppStack, Probe, StackSlot, releases_by_address, served_by
 from harness.stack.router import Router
 from harness.watch import Snapshots
 
@@ -39,19 +37,21 @@ class BlueGreenUpgrade:
 
     name = "blue-green"
 
-    def __init__(self, engine: Engine, router: Router, lb_url: str, spec: Stack, auth: RegistryAuth | None,
-                 policy: UpdatePolicy, clock: Callable[[], float] = time.time,
-                 smoke: Callable[[], str | None] | None = None) -> None:
+    def __init__(self, engine: Engine, router: Router, stack: AppStack, auth: RegistryAuth | None,
+                 policy: UpdatePolicy, publish: int | None = None, clock: Callable[[], float] = time.time,
+                 smoke: Callable[[], Probe | None] | None = None) -> None:
         self._engine = engine
         self._router = router
-        self._spec = spec
+        self._stack = stack
         self._auth = auth
         self._policy = policy
+        self._publish = publish
         self._clock = clock
-        self._smoke = smoke or (lambda: stack.probe(lb_url, preview=True))
-        self.old, self.new = spec.from_version, spec.to_version
-        self.services = (BLUE.service, GREEN.service)
-        self._live: WebStack = BLUE
+        self._smoke = smoke or (lambda: stack.probe(preview=True))
+        self.old, self.new = stack.old, stack.new
+        self._green = stack.services(GREEN)
+        self.services = (*stack.services(BLUE), *self._green)
+        self._live: StackSlot = BLUE
         self._started_at = 0.0
         self._deploy_error = ""
         self._switched_at: float | None = None
@@ -59,17 +59,18 @@ class BlueGreenUpgrade:
         self._detail = ""
 
     def live_service(self) -> str:
-        return self._live.service
+        return self._live.service(self._stack.entry)
 
     def start(self, journal: Journal) -> None:
-        journal.write("upgrade.requested", strategy=self.name, service=GREEN.service, stack=GREEN.stack,
-                      from_version=self.old, to_version=self.new, publish=self._spec.publish_on_upgrade)
+        journal.write("upgrade.requested", strategy=self.name, service=self._green[0], services=list(self._green),
+                      stack=GREEN.stack, from_version=self.old, to_version=self.new, publish=self._publish)
         self._started_at = self._clock()
         try:
+            rendered = self._stack.green(self.new, self._publish)
+            self._engine.ensure_objects(rendered.objects)
             # By tag, as a rolling update asks for it: a node must then reach the registry for an
             # image it no longer has by that tag, even when an old container still holds the digest.
-            self._engine.deploy_stack(GREEN.stack, stack.render_green(self._spec, self.new), self._auth,
-                                      pin_digests=False)
+            self._engine.deploy_stack(GREEN.stack, rendered.compose, self._auth, pin_digests=False)
         except EngineError as error:  # e.g. the registry refused the manager's login
             self._deploy_error = f"deploying green failed: {error}"
             journal.write("bluegreen.deploy_failed", stack=GREEN.stack, error=str(error))
@@ -79,7 +80,7 @@ class BlueGreenUpgrade:
     def advance(self, snapshots: Snapshots, journal: Journal) -> str | None:
         if self._rolled_back:
             return "rolled_back"
-        green = snapshots.get(GREEN.service)
+        green = [snapshots.get(service) for service in self._green]
         if self._switched_at is None:
             hopeless = self._deploy_error or self._too_many_failures(green)
             if hopeless:
@@ -110,7 +111,7 @@ class BlueGreenUpgrade:
         self._roll_back(journal, "requested")
 
     def tasks_replaced(self, snapshots: Snapshots) -> int:
-        green = snapshots.get(GREEN.service)
+        green = snapshots.get(self._green[0])
         return len(green.running(self.new)) if green else 0
 
     def facts(self, snapshots: Snapshots) -> dict:
@@ -118,34 +119,37 @@ class BlueGreenUpgrade:
 
     # -- steps ------------------------------------------------------------------------
 
-    def _too_many_failures(self, green: ServiceSnapshot | None) -> str | None:
+    def _too_many_failures(self, green: list[ServiceSnapshot | None]) -> str | None:
         """With failure_action rollback: more green tasks failed than max_failure_ratio allows."""
         if self._policy.failure_action != "rollback":
             return None
         failed = _failed_since(green, self._started_at)
-        if len(failed) <= self._policy.max_failure_ratio * self._spec.replicas:
+        if len(failed) <= self._policy.max_failure_ratio * self._stack.options.replicas * len(self._green):
             return None
         return (f"{len(failed)} green task(s) failed before green was ready (max_failure_ratio "
                 f"{self._policy.max_failure_ratio:g}); first on {failed[0].node}: {_ended(failed[0])}")
 
-    def _not_ready(self, green: ServiceSnapshot | None) -> str | None:
+    def _not_ready(self, green: list[ServiceSnapshot | None]) -> str | None:
         """Why green cannot take traffic yet, or None when it can."""
-        replicas = self._spec.replicas
-        if green is None:
-            return "the green service is not deployed yet"
-        running = len(green.running(self.new))
-        if not green.converged_on(self.new):
-            return f"{running}/{replicas} green tasks running {self.new}"
+        replicas = self._stack.options.replicas
+        for name, snapshot in zip(self._green, green):
+            if snapshot is None:
+                return f"the green service {name} is not deployed yet"
+            if not snapshot.converged_on(self.new):
+                return f"{len(snapshot.running(self.new))}/{replicas} tasks of {name} running {self.new}"
         healthy = self._router.healthy(GREEN.backend)
         if healthy < replicas:
             return f"{healthy}/{replicas} green servers pass the load balancer's health check"
+        addresses = releases_by_address(green[0])
         answers = [self._smoke() for _ in range(SMOKE_REQUESTS)]
-        good = answers.count(self.new)
+        served = [served_by(a, addresses) if self._stack.healthy(a) else None for a in answers]
+        good = served.count(self.new)
         if good < SMOKE_REQUESTS:
-            return f"{good}/{SMOKE_REQUESTS} preview requests answered by {self.new} (got {sorted(set(map(str, answers)))})"
+            return (f"{good}/{SMOKE_REQUESTS} preview requests answered healthy by a green task of {self.new} "
+                    f"(got {sorted(set(map(str, served)))})")
         return None
 
-    def _failing(self, green: ServiceSnapshot | None) -> str | None:
+    def _failing(self, green: list[ServiceSnapshot | None]) -> str | None:
         """Why green must give traffic back, or None while it serves well."""
         failed = _failed_since(green, self._switched_at or 0.0)
         if failed:
@@ -173,8 +177,9 @@ class BlueGreenUpgrade:
         journal.write("rollback.switched_back", live=BLUE.backend)
 
 
-def _failed_since(service: ServiceSnapshot | None, since: float) -> list[TaskInfo]:
-    return [t for t in (service.tasks if service else ()) if t.state in ENDED_STATES and t.timestamp >= since]
+def _failed_since(services: list[ServiceSnapshot | None], since: float) -> list[TaskInfo]:
+    return [t for service in services if service for t in service.tasks
+            if t.state in ENDED_STATES and t.timestamp >= since]
 
 
 def _ended(task: TaskInfo) -> str:

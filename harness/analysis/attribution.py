@@ -1,0 +1,55 @@
+"""Which release served each request, without the app's help.
+
+The load balancer names the server address that answered (``X-Chaos-Server``);
+the journal holds every task the engine reported, with its addresses, node
+and image. An address belongs to the most recent task seen with it at the
+time of the request (addresses are reused by later tasks).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+
+from harness.analysis.samples import Sample
+from harness.journal import Event
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A task that held an address from ``since``."""
+
+    since: float
+    version: str
+    node: str
+    task: str
+
+
+def address_holders(events: list[Event]) -> dict[str, list[Holder]]:
+    """Address -> the tasks that held it, in the order the engine reported them."""
+    holders: dict[str, list[Holder]] = {}
+    for event in events:
+        if event.type != "engine.task":
+            continue
+        for address in event.get("addresses") or []:
+            known = holders.setdefault(address, [])
+            if not known or known[-1].task != event.get("task"):
+                known.append(Holder(event.t, event.get("version"), event.get("node"), event.get("task")))
+    return holders
+
+
+def attribute(samples: list[Sample], events: list[Event]) -> list[Sample]:
+    """The samples with ``version``, ``node`` and ``task`` of the task that served them (None if unknown)."""
+    holders = address_holders(events)
+    return [_attributed(sample, holders) for sample in samples]
+
+
+def _attributed(sample: Sample, holders: dict[str, list[Holder]]) -> Sample:
+    if not sample.server:
+        return sample
+    known = holders.get(sample.server.rsplit(":", 1)[0])
+    if not known:
+        return sample
+    index = bisect.bisect_right([h.since for h in known], sample.t) - 1
+    holder = known[max(index, 0)]  # a task seen only after the request started: the first one known
+    return replace(sample, version=holder.version, node=holder.node, task=holder.task)

@@ -1,0 +1,121 @@
+"""The images of an app profile: found or built on this host, a broken release synthesised, pushed for the nodes.
+
+Every image a node runs comes from the cluster's registry, so registry faults
+hit the user's images exactly as they would in production. In the registry an
+upgraded service's image is tagged with its release name; that tag is how the
+harness tells releases apart in everything the engine reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from docker.errors import ImageNotFound
+
+from harness.app.compose_check import declared_ports
+from harness.app.profile import BROKEN, ImageSource, Profile
+from harness.build import ImageBuilder
+from harness.errors import HarnessError, ProfileError
+from harness.models import format_errors
+
+BASE_TAG = "stack"  # the tag of a service's image that no release changes
+BROKEN_PROBE = "/chaos-harness/this-release-is-broken"  # exists in no image: the health check always fails
+Push = Callable[[str, str, str], object]  # (local image, repository, tag)
+
+
+@dataclass(frozen=True)
+class LocalImages:
+    """The local image of every service in every release (and of the services no release changes)."""
+
+    app: str
+    releases: dict[str, dict[str, str]]  # release -> service -> local image
+    base: dict[str, str]  # service -> local image
+
+    def pushes(self) -> list[tuple[str, str, str]]:
+        """(local image, repository, tag) for every image the nodes need."""
+        pushes = [(image, repository(self.app, service), release)
+                  for release, images in self.releases.items() for service, image in images.items()]
+        return pushes + [(image, repository(self.app, service), BASE_TAG) for service, image in self.base.items()]
+
+
+def repository(app: str, service: str) -> str:
+    """Where the nodes find a service's images in the cluster registry (below its namespace)."""
+    return f"{app}/{service}"
+
+
+def prepare(profile: Profile, builder: ImageBuilder, broken_from: str | None = None) -> LocalImages:
+    """Find or build every image the profile names; with ``broken_from``, synthesise the broken release from it.
+
+    Every missing image is named at once, with where the profile or compose file names it.
+    """
+    problems: list[dict] = []
+    releases = {name: {service: _local(builder, source, profile.relative, ("releases", name, service), problems)
+                       for service, source in images.items()}
+                for name, images in profile.model.releases.items()}
+    compose_dir = profile.relative(profile.model.compose).parent
+    base = {service: _local(builder, _compose_source(spec), lambda p: (compose_dir / p).resolve(),
+                            ("services", service, "image"), problems, file=compose_dir / Path(profile.model.compose).name)
+            for service, spec in profile.compose["services"].items() if service not in profile.upgraded}
+    if problems:
+        raise ProfileError(format_errors(profile.path, problems, type(profile.model), "app profile"))
+    _check_entry_port(builder, profile, releases)
+    if broken_from is not None:
+        releases[BROKEN] = {service: synthesise_broken(builder, profile.name, service, image)
+                            for service, image in releases[broken_from].items()}
+    return LocalImages(profile.name, releases, base)
+
+
+def push(images: LocalImages, push_one: Push) -> None:
+    """Push every image to the cluster's registry."""
+    for local, repo, tag in images.pushes():
+        push_one(local, repo, tag)
+
+
+def synthesise_broken(builder: ImageBuilder, app: str, service: str, image: str) -> str:
+    """The same image with a health check that can never pass: a release that starts and never becomes healthy."""
+    dockerfile = (f"# synthesised from {builder.image_id(image)}\nFROM {image}\n"
+                  f'HEALTHCHECK --interval=2s --timeout=1s --start-period=1s --retries=2 CMD ["{BROKEN_PROBE}"]\n')
+    return builder.build_dockerfile(dockerfile, f"chaos-harness/{app}-{service}:{BROKEN}")
+
+
+def _compose_source(spec: dict) -> ImageSource:
+    build = spec.get("build")
+    if isinstance(build, str):
+        build = {"context": build}
+    if isinstance(build, dict):
+        build = {k: v for k, v in build.items() if k in ("context", "dockerfile", "args")}
+        build["args"] = {str(k): str(v) for k, v in (build.get("args") or {}).items()} \
+            if isinstance(build.get("args"), dict) else {}
+    return ImageSource(image=spec["image"], build=build)
+
+
+def _local(builder: ImageBuilder, source: ImageSource, relative: Callable[[str], Path], loc: tuple,
+           problems: list[dict], file: Path | None = None) -> str:
+    """The local image for ``source``: built when it has a build section, else as the host's engine has it."""
+    try:
+        if source.build is not None:
+            context = relative(source.build.context)
+            if not context.is_dir():
+                raise ProfileError(f"its build context {context} is not a directory")
+            return builder.build_context(context, source.image, source.build.dockerfile, source.build.args)
+        builder.image_id(source.image)
+        return source.image
+    except ImageNotFound:
+        message = "no such image on this host's Docker engine, and no build section to make it"
+    except HarnessError as error:
+        message = str(error)
+    problems.append({"loc": loc, "input": source.image, "msg": message, **({"file": file} if file else {})})
+    return ""
+
+
+def _check_entry_port(builder: ImageBuilder, profile: Profile, releases: dict[str, dict[str, str]]) -> None:
+    """When the compose file declares no port for the entry service, its image must expose the entry port."""
+    entry = profile.model.entry
+    if declared_ports(profile.compose["services"][entry.service]):
+        return  # checked against the compose file already
+    exposed = builder.exposed_ports(next(iter(releases.values()))[entry.service])
+    if exposed and entry.port not in exposed:
+        raise ProfileError(f"{profile.path}: entry.port: got {entry.port}: the image of {entry.service} exposes "
+                           f"{', '.join(map(str, sorted(exposed)))}, and the compose file declares no port")

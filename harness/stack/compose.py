@@ -1,0 +1,196 @@
+"""The compose documents the harness deploys, made from the user's compose file (never changed on disk).
+
+    blue   the user's stack at one release, every image from the cluster's
+           registry, plus the harness's load balancer in front of the entry
+    green  only the upgraded services at another release, beside blue, on
+           blue's networks, so they reach the services no release changes
+
+What Swarm cannot do here is changed, and only that: no IPVS on these
+kernels, so every service uses ``endpoint_mode: dnsrr`` and nothing is
+published through the routing mesh (clients come in through the load
+balancer); files the manager does not have (``env_file``, configs and secrets
+from files) are inlined or created in the engine first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from harness.app.images import BASE_TAG, repository
+from harness.app.profile import Profile
+from harness.cluster.registry import STACK_NAMESPACE
+from harness.engine.base import EngineObject
+
+STACK_NAME = "chaos"
+GREEN_STACK = f"{STACK_NAME}-green"
+LB_SERVICE_NAME = "harness-lb"
+LB_PORTS = {"http": 8080, "admin": 9999}
+HAPROXY_TEMPLATE = Path(__file__).with_name("haproxy.cfg")
+STATEFUL_LABEL = "chaos.stateful"
+LB_LABEL = "chaos.lb"
+PLACEMENTS = {"pinned": f"node.labels.{STATEFUL_LABEL} == true", "floating": "node.role == worker"}
+DROPPED_KEYS = ("build", "container_name", "depends_on", "restart", "links", "ports", "network_mode", "env_file",
+                "expose")
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """What shapes the deployed stack beyond the profile: the scenario's choices and the cluster's registry."""
+
+    registry: str  # host:port the nodes pull from
+    replicas: int = 3
+    stateful_placement: str = "pinned"
+    lb_image: str = ""
+    server_timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A compose document and the engine objects it refers to."""
+
+    compose: str
+    objects: tuple[EngineObject, ...]
+
+
+def image_ref(options: StackOptions, app: str, service: str, tag: str) -> str:
+    """The image reference the nodes pull for a service at a release (or at ``BASE_TAG``)."""
+    return f"{options.registry}/{STACK_NAMESPACE}/{repository(app, service)}:{tag}"
+
+
+def haproxy_config(profile: Profile, options: StackOptions) -> str:
+    """The load balancer's configuration for the profile's entry service and health check."""
+    entry = profile.model.entry
+    statuses = entry.health.status
+    expect = f"status {statuses[0]}" if len(statuses) == 1 else f"rstatus ^({'|'.join(map(str, statuses))})$"
+    return Template(HAPROXY_TEMPLATE.read_text()).substitute(
+        health_path=entry.health.path, health_expect=expect, port=entry.port, slots=max(12, 2 * options.replicas),
+        blue_service=f"{STACK_NAME}_{entry.service}", green_service=f"{GREEN_STACK}_{entry.service}",
+        server_timeout=f"{options.server_timeout:g}s")
+
+
+def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:
+    """The whole stack with the upgraded services at ``release``, and the load balancer."""
+    objects: dict[str, EngineObject] = {}
+    services = {name: _service(profile, name, spec, release, options, objects)
+                for name, spec in profile.compose["services"].items()}
+    lb_config = _object("config", haproxy_config(profile, options).encode())
+    objects[lb_config.name] = lb_config
+    services[LB_SERVICE_NAME] = _lb_service(profile, options, lb_config.name)
+    document = {"version": "3.8", "services": services,
+                **_top_level(profile, objects), "networks": _networks(profile)}
+    document.setdefault("configs", {})["harness-lb-cfg"] = {"external": True, "name": lb_config.name}
+    return Rendered(yaml.safe_dump(document, sort_keys=False), tuple(objects.values()))
+
+
+def green(profile: Profile, release: str, options: StackOptions, publish: int | None = None) -> Rendered:
+    """The upgraded services at ``release``, on blue's networks; ``publish`` opens the entry port on the hosts."""
+    objects: dict[str, EngineObject] = {}
+    services = {}
+    for name in profile.upgraded:
+        service = _service(profile, name, profile.compose["services"][name], release, options, objects)
+        if name == profile.model.entry.service and publish is not None:
+            service["ports"] = [{"target": profile.model.entry.port, "published": publish, "protocol": "tcp",
+                                 "mode": "host"}]
+        services[name] = service
+    networks = {net: {"external": True, "name": f"{STACK_NAME}_{net}"}
+                for net in sorted({n for s in services.values() for n in _service_networks(s)})}
+    document = {"version": "3.8", "services": services, **_top_level(profile, objects), "networks": networks}
+    return Rendered(yaml.safe_dump(document, sort_keys=False), tuple(objects.values()))
+
+
+def _service(profile: Profile, name: str, spec: dict, release: str, options: StackOptions,
+             objects: dict[str, EngineObject]) -> dict:
+    upgraded = name in profile.upgraded
+    service = {key: value for key, value in spec.items() if key not in DROPPED_KEYS}
+    service["image"] = image_ref(options, profile.name, name, release if upgraded else BASE_TAG)
+    environment = _environment(profile, spec)
+    if environment:
+        service["environment"] = environment
+    deploy = dict(spec.get("deploy") or {})
+    deploy["endpoint_mode"] = "dnsrr"
+    if upgraded and deploy.get("mode") != "global":
+        deploy["replicas"] = options.replicas
+    if name in profile.model.stateful:
+        placement = dict(deploy.get("placement") or {})
+        placement["constraints"] = [*(placement.get("constraints") or []), PLACEMENTS[options.stateful_placement]]
+        deploy["placement"] = placement
+    service["deploy"] = deploy
+    service.setdefault("networks", ["default"])
+    return service
+
+
+def _environment(profile: Profile, spec: dict) -> dict[str, str]:
+    """``env_file`` entries (read here: the manager does not have them) under the service's own environment."""
+    merged: dict[str, str] = {}
+    files = spec.get("env_file") or []
+    for file in [files] if isinstance(files, str) else files:
+        merged.update(_read_env_file(_compose_dir(profile) / (file if isinstance(file, str) else file["path"])))
+    environment = spec.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment if "=" in item)
+    merged.update({key: "" if value is None else str(value) for key, value in environment.items()})
+    return merged
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _top_level(profile: Profile, objects: dict[str, EngineObject]) -> dict:
+    """Volumes as they are; configs and secrets made from files become engine objects named by their content."""
+    document: dict = {}
+    if profile.compose.get("volumes"):
+        document["volumes"] = profile.compose["volumes"]
+    for kind in ("config", "secret"):
+        declared = profile.compose.get(f"{kind}s") or {}
+        rewritten = {}
+        for name, spec in declared.items():
+            if isinstance(spec, dict) and "file" in spec:
+                made = _object(kind, (_compose_dir(profile) / spec["file"]).read_bytes())
+                objects[made.name] = made
+                spec = {"external": True, "name": made.name}
+            rewritten[name] = spec
+        if rewritten:
+            document[f"{kind}s"] = rewritten
+    return document
+
+
+def _networks(profile: Profile) -> dict:
+    """The user's networks as overlays (a bridge network cannot span nodes), and the default one."""
+    networks = {name: {k: v for k, v in (spec or {}).items() if k != "driver" or v == "overlay"}
+                for name, spec in (profile.compose.get("networks") or {}).items()}
+    networks.setdefault("default", {})
+    return networks
+
+
+def _service_networks(service: dict) -> list[str]:
+    networks = service.get("networks") or ["default"]
+    return list(networks) if isinstance(networks, (list, dict)) else ["default"]
+
+
+def _lb_service(profile: Profile, options: StackOptions, config_name: str) -> dict:
+    entry = profile.compose["services"][profile.model.entry.service]
+    return {
+        "image": options.lb_image,
+        "configs": [{"source": "harness-lb-cfg", "target": "/etc/haproxy/haproxy.cfg"}],
+        "ports": [{"target": port, "published": port, "protocol": "tcp", "mode": "host"}
+                  for port in LB_PORTS.values()],
+        "networks": _service_networks({"networks": entry.get("networks")}),
+        "deploy": {"replicas": 1, "endpoint_mode": "dnsrr",
+                   "placement": {"constraints": [f"node.labels.{LB_LABEL} == true"]}},
+    }
+
+
+def _object(kind: str, data: bytes) -> EngineObject:
+    return EngineObject(kind, f"chaos-{kind}-{hashlib.sha256(data).hexdigest()[:16]}", data)
+
+
+def _compose_dir(profile: Profile) -> Path:
+    return profile.relative(profile.model.compose).parent

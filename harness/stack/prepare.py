@@ -1,0 +1,163 @@
+"""Every run's starting point: the app's old release converged, spread over the nodes, serving through the LB.
+
+Also what the runner needs around it: forgetting an image on the nodes so an
+upgrade must pull it, and counting what each node really runs (the census).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
+from harness.errors import ClusterError, HarnessError, WaitTimeout
+from harness.stack import BLUE, GREEN, PROBES, WRITE_PROBES, AppStack, releases_by_address, served_by
+from harness.stack.router import Router
+from harness.waiting import wait_until
+
+RunOn = Callable[[str, list[str]], object]
+LOG_LINES = 20
+
+
+def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: RegistryAuth | None = None,
+                    timeout: float = 180) -> None:
+    """Converge blue on ``app.old``, spread over the nodes, live through the LB; no green.
+
+    A stack that never becomes healthy fails within ``timeout`` with the entry
+    service's last task states and log lines.
+    """
+    started = time.time()
+    # A node healed by the run before may still be on its way back; starting
+    # without it would skew where tasks land and what the run measures.
+    wait_until(lambda: all(n.state == "ready" for n in engine.nodes()), timeout=120,
+               what="every cluster node Ready in Swarm", interval=1.0,
+               hint="A node did not come back from an earlier fault: `chaos-harness down` and up again.")
+    rendered = app.blue(app.old)
+    engine.ensure_objects(rendered.objects)
+    engine.deploy_stack(BLUE.stack, rendered.compose, auth)
+    try:
+        wait_until(lambda: router.routes(), timeout=60, what="the load balancer's runtime API", interval=1.0)
+        router.route(BLUE.backend)
+        engine.remove_stack(GREEN.stack)
+        _converge(engine, app, timeout)
+        wait_until(lambda: _serving(engine, app), timeout=60, interval=1.0,
+                   what=f"the load balancer at {app.lb_url} answering every probe from release {app.old}")
+        _ensure_writes(engine, app, timeout)
+    except WaitTimeout as error:
+        raise ClusterError(f"{error}\n{diagnose(engine, app, started)}") from error
+
+
+def _converge(engine: Engine, app: AppStack, timeout: float) -> None:
+    for service in app.services():
+        wait_until(lambda: _settled_on(engine.service(service), app.old), timeout=timeout,
+                   what=f"{app.options.replicas} tasks of {service} running {app.old}", interval=1.0)
+    entry = app.services()[0]
+    if not _spread(engine.service(entry), _ready_nodes(engine)):
+        engine.force_redistribute(entry)
+        wait_until(lambda: _settled_and_spread(engine, entry, app.old), timeout=timeout,
+                   what=f"the tasks of {entry} spread over the nodes again", interval=1.0)
+
+
+def _serving(engine: Engine, app: AppStack) -> bool:
+    """Every one of ``PROBES`` health checks through the LB is healthy and served by an old-release task."""
+    addresses = releases_by_address(engine.service(app.services()[0]))
+    probes = [app.probe() for _ in range(PROBES)]
+    return all(app.healthy(p) and served_by(p, addresses) == app.old for p in probes)
+
+
+def _ensure_writes(engine: Engine, app: AppStack, timeout: float) -> None:
+    """With a write probe: writes through the LB are acknowledged by every entry task."""
+    if app.profile.model.writes is None or _writes_work(app):
+        return
+    # Seen after faults: the overlay path from other nodes to a stateful service goes
+    # stale while its own node still reaches it. Restarting the tasks renews it.
+    for service in (*(BLUE.service(s) for s in app.stateful), *app.services()):
+        engine.force_redistribute(service)
+    entry = app.services()[0]
+    wait_until(lambda: _settled_and_spread(engine, entry, app.old) and _writes_work(app), timeout=timeout,
+               what="writes through the load balancer to be acknowledged on every entry task", interval=2.0,
+               hint="The cluster may be degraded by earlier faults: `chaos-harness down` and up again.")
+
+
+def _writes_work(app: AppStack) -> bool:
+    """Every one of ``WRITE_PROBES`` probe writes is acknowledged (round robin reaches each task)."""
+    return all(app.write(f"probe-{uuid.uuid4().hex}") for _ in range(WRITE_PROBES))
+
+
+def diagnose(engine: Engine, app: AppStack, since: float) -> str:
+    """The entry service's last task states and log lines: why a stack did not become healthy."""
+    service = app.services()[0]
+    try:
+        tasks = sorted(engine.service(service).tasks, key=lambda t: t.timestamp)[-2 * app.options.replicas:]
+        lines = [f"last tasks of {service}:"] + [
+            f"  {t.node or '(unplaced)'} {t.version} {t.state} (desired {t.desired_state}){': ' + t.error if t.error else ''}"
+            for t in tasks]
+        logs = engine.service_logs(service, since).strip().splitlines()[-LOG_LINES:]
+        return "\n".join(lines + [f"last log lines of {service}:"] + [f"  {line}" for line in logs or ["(none)"]])
+    except HarnessError as error:
+        return f"(the state of {service} could not be read: {error})"
+
+
+def _spread(snapshot: ServiceSnapshot, ready_nodes: int) -> bool:
+    """No node has a second task while another ready node has none."""
+    per_node = Counter(t.node for t in snapshot.running())
+    return len(per_node) >= min(ready_nodes, snapshot.replicas)
+
+
+def _ready_nodes(engine: Engine) -> int:
+    return len([n for n in engine.nodes() if n.state == "ready"])
+
+
+def _settled_and_spread(engine: Engine, service: str, version: str) -> bool:
+    snapshot = engine.service(service)
+    return _settled_on(snapshot, version) and _spread(snapshot, _ready_nodes(engine))
+
+
+def _settled_on(snapshot: ServiceSnapshot, version: str) -> bool:
+    return snapshot.settled and snapshot.converged_on(version)
+
+
+def forget_image(nodes: Iterable[str], run_on: RunOn, images: Iterable[str]) -> None:
+    """Delete ``images`` on every node so that the upgrade must pull them from the registry.
+
+    Exited task containers are pruned first: while one still uses an image,
+    removing the tag leaves the image (and its digest) behind, and a deploy
+    that pins the digest (``docker stack deploy``) would start without a pull.
+    """
+    quoted = " ".join(shlex.quote(image) for image in images)
+    for node in nodes:
+        run_on(node, ["sh", "-c", f"docker container prune -f >/dev/null; docker image rm -f {quoted}"])
+
+
+# The image of every container of a service whose processes still run, read from the
+# engine's files and the kernel, not from the engine: a frozen engine cannot answer.
+_CENSUS = r"""
+cgroups=$(cat /proc/[0-9]*/cgroup 2>/dev/null)
+for config in /var/lib/docker/containers/*/config.v2.json; do
+  [ -f "$config" ] || continue
+  grep -q "\"com.docker.swarm.service.name\":\"$1\"" "$config" || continue
+  id=$(basename "$(dirname "$config")")
+  case "$cgroups" in *"$id"*) ;; *) continue ;; esac
+  grep -o '"Image":"[^"]*"' "$config" | sed 's/^"Image":"//; s/"$//' | grep -v '^sha256:' | head -n 1
+done
+"""
+
+
+def census(run_on: RunOn, nodes: Iterable[str], service: str) -> dict[str, dict | None]:
+    """Releases each node really runs for ``service``: containers whose processes are alive, by image tag.
+
+    Works for any image and while a node's engine is frozen. A node that
+    cannot be asked (halted) maps to None.
+    """
+    found: dict[str, dict | None] = {}
+    for node in nodes:
+        try:
+            result = run_on(node, ["sh", "-c", _CENSUS, "census", service])
+        except HarnessError:
+            found[node] = None
+            continue
+        found[node] = dict(Counter(image_version(i) for i in result.output.split())) if result.ok else None
+    return found
