@@ -183,14 +183,25 @@ def down(config: ClusterConfig) -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--app", "app_path", type=click.Path(path_type=Path),
+              help="Also check an app profile and that it has the releases the scenarios ask for.")
 @_fails_cleanly
-def validate(scenarios: tuple[Path, ...]) -> None:
-    """Check scenario files without touching anything."""
+def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
+    """Check scenario files (and an app profile) without touching anything."""
+    from harness.app import load_profile
     from harness.scenario import load_scenario
 
+    loaded = []
     for path in scenarios:
-        load_scenario(path)
+        loaded.append(load_scenario(path))
         _progress(f"{path}: valid")
+    if app_path is not None:
+        profile = load_profile(app_path)
+        for name in {n for s in loaded for n in (s.stack.from_release, s.stack.to_release)}:
+            profile.release_name(name)  # raises ProfileError for a release the profile lacks
+        for warning in profile.warnings:
+            _progress(f"[yellow]note[/]: {profile.path.name}: {warning}")
+        _progress(f"{app_path}: valid")
 
 
 def _app_option(function):
@@ -348,6 +359,50 @@ def heal(config: ClusterConfig, run_dir: Path | None, reports_dir: Path) -> None
     if failed:
         raise ClusterError("some faults could not be healed; see the messages above and retry `chaos-harness heal`")
     _progress("nothing left to heal")
+
+
+@main.group("app")
+def app_group() -> None:
+    """App profiles: the stack under test."""
+
+
+@app_group.command("init")
+@click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the profile (default: chaos-app.yaml beside the compose file).")
+@_fails_cleanly
+def app_init(compose_file: Path, output: Path | None) -> None:
+    """Write a starting profile for COMPOSE_FILE, with what to fill in said in comments."""
+    from harness.app.init import starting_profile
+    from harness.errors import UsageError
+
+    output = output or compose_file.parent / "chaos-app.yaml"
+    if output.exists():
+        raise UsageError(f"{output} exists; remove it or choose another --output")
+    output.write_text(starting_profile(compose_file, output))
+    _progress(f"wrote {output}: fill in the TODOs, then `chaos-harness app check {output}`")
+
+
+@app_group.command("check")
+@click.argument("profile", type=click.Path(path_type=Path))
+@click.pass_obj
+@_fails_cleanly
+def app_check(config: ClusterConfig, profile: Path) -> None:
+    """Deploy the profile's old release, send a few requests and show which release answered each; then remove it."""
+    from harness.app.check import check
+
+    handle = Cluster(config, _progress)
+    app = _load_app(profile, [], handle)
+    handle.up()
+    answers = check(handle, app, progress=_progress)
+    _output.done()
+    for answer in answers:
+        who = f"release {answer.release} on {answer.node} ({answer.server})" if answer.attributed else (
+            f"NOT ATTRIBUTED (server {answer.server or 'not named'})")
+        click.echo(f"{answer.request:<40} {answer.status or 'no answer'!s:<10} {who}")
+    attributed = sum(a.attributed for a in answers)
+    _progress(f"{attributed} of {len(answers)} answers attributed to a release")
+    sys.exit(0 if attributed == len(answers) else 1)
 
 
 @main.group()

@@ -51,9 +51,8 @@ REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 Progress = Callable[[str], None]
 
 
-def install(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0) -> AppStack:
-    """Push the app's images into the cluster's registry; the app as the scenario's stack options deploy it."""
-    app.push(cluster.push_image)
+def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0) -> AppStack:
+    """The app on the cluster, as a scenario's stack options deploy it (its images pushed: ``App.push``)."""
     registry = REGISTRIES[spec.registry]
     options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
                            lb_image=cluster.lb_image(registry), server_timeout=server_timeout)
@@ -130,7 +129,8 @@ class Runner:
         """Push the app's images, then wire the stack, load, faults, strategy and watcher for this run."""
         scenario, cluster = self.scenario, self.cluster
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
-        stack = install(cluster, self.app, scenario.stack, server_timeout=max(2.0, 2 * scenario.load.timeout))
+        self.app.push(cluster.push_image)
+        stack = stack_for(cluster, self.app, scenario.stack, server_timeout=max(2.0, 2 * scenario.load.timeout))
         journal = Journal(self.run_dir / JOURNAL_FILE)
         profile = self.app.profile
         model = profile.model

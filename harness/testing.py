@@ -11,12 +11,16 @@ from types import SimpleNamespace
 from docker.errors import ImageNotFound
 
 from harness.cluster.vagrant import ExecResult
-from harness.engine.base import NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import ClusterError, ServiceMissing
 from harness.scenario import Scenario
 
-__all__ = ["FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir",
+__all__ = ["DEMO_APP", "FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir",
            "make_service", "make_task", "write_run_dir"]
+
+# The ``app`` of a run.start event for the demo profile, as the runner journals it.
+DEMO_APP = {"name": "demo", "profile": "apps/demo.yaml", "old": "v1", "new": "v2", "entry": "web",
+            "upgraded": ["web"], "writes": True}
 
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
@@ -25,17 +29,17 @@ def make_node(hostname: str, role: str = "worker", state: str = "ready", **label
 
 
 def make_task(node: str, version: str = "v1", state: str = "running", desired: str = "running",
-              slot: int = 1, timestamp: float = 0.0, error: str = "") -> TaskInfo:
-    """A task of the web service."""
+              slot: int = 1, timestamp: float = 0.0, error: str = "", addresses: tuple[str, ...] = ()) -> TaskInfo:
+    """A task of the demo's web service, as pulled from the cluster registry."""
     return TaskInfo(id=f"{node}-{version}-{slot}-{state}", slot=slot, node=node,
-                    image=f"registry:5000/chaos/web:{version}", desired_state=desired, state=state, error=error,
-                    timestamp=timestamp)
+                    image=f"registry:5000/chaos/demo/web:{version}", desired_state=desired, state=state, error=error,
+                    timestamp=timestamp, addresses=tuple(addresses))
 
 
 def make_service(name: str, tasks: list[TaskInfo], replicas: int = 3, update_state: str | None = None,
                  started_at: float | None = None) -> ServiceSnapshot:
     """A service snapshot as the engine would report it."""
-    image = tasks[0].image if tasks else "registry:5000/chaos/web:v1"
+    image = tasks[0].image if tasks else "registry:5000/chaos/demo/web:v1"
     return ServiceSnapshot(name, image, replicas, update_state, "", started_at, tuple(tasks))
 
 
@@ -47,6 +51,8 @@ class FakeEngine:
     snapshot: ServiceSnapshot | None = None  # answered for any service not in ``services``
     services: dict[str, ServiceSnapshot] = field(default_factory=dict)
     calls: list[tuple] = field(default_factory=list)
+    deployed: dict[str, str] = field(default_factory=dict)  # stack -> the compose document last deployed
+    objects: dict[str, EngineObject] = field(default_factory=dict)  # configs and secrets created
 
     def nodes(self) -> list[NodeInfo]:
         return [
@@ -58,6 +64,11 @@ class FakeEngine:
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
                      pin_digests: bool = True) -> None:
         self.calls.append(("deploy_stack", stack))
+        self.deployed[stack] = compose
+
+    def ensure_objects(self, objects) -> None:
+        self.calls.append(("ensure_objects", tuple(o.name for o in objects)))
+        self.objects.update({o.name: o for o in objects})
 
     def remove_stack(self, stack: str) -> None:
         self.calls.append(("remove_stack", stack))
@@ -68,9 +79,12 @@ class FakeEngine:
             raise ServiceMissing(f"service {name} does not exist")
         return found
 
-    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: int | None = None,
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
                      auth: RegistryAuth | None = None) -> None:
         self.calls.append(("update_image", service, image, policy, publish, auth))
+
+    def force_redistribute(self, service: str) -> None:
+        self.calls.append(("force_redistribute", service))
 
     def rollback(self, service: str) -> None:
         self.calls.append(("rollback", service))
@@ -96,25 +110,39 @@ class FakeRouter:
 
 
 class FakeDockerClient:
-    """The slice of docker-py's client the image builder uses: ``images.get`` and the streaming ``api.build``."""
+    """The slice of docker-py's client the image builder uses: ``images.get`` and the streaming ``api.build``.
 
-    def __init__(self, images: dict[str, str], build_output: list[dict[str, str]]) -> None:
+    An image has an id, labels and exposed ports (``exposed``: tag -> ports);
+    a build gives its tag a new id and the labels it was asked for. A
+    context-free build's Dockerfile is kept in ``dockerfiles`` (tag -> text).
+    """
+
+    def __init__(self, images: dict[str, str], build_output: list[dict[str, str]] | None = None,
+                 exposed: dict[str, list[int]] | None = None) -> None:
         self.known = dict(images)  # tag -> image id
-        self.build_output = build_output
+        self.labels: dict[str, dict[str, str]] = {}  # tag -> labels
+        self.exposed = dict(exposed or {})  # tag -> ports its image EXPOSEs
+        self.build_output = build_output if build_output is not None else [{"stream": "Step 1/1 : FROM base\n"}]
         self.builds: list[dict] = []
+        self.dockerfiles: dict[str, str] = {}
         self.images = SimpleNamespace(get=self._get)
         self.api = SimpleNamespace(build=self._build)
 
     def _get(self, name: str) -> SimpleNamespace:
         if name not in self.known:
             raise ImageNotFound(name)
-        return SimpleNamespace(id=self.known[name])
+        ports = {f"{port}/tcp": {} for port in self.exposed.get(name, [])}
+        return SimpleNamespace(id=self.known[name], labels=dict(self.labels.get(name, {})),
+                               attrs={"Config": {"ExposedPorts": ports or None}})
 
     def _build(self, **kwargs) -> Iterator[dict[str, str]]:
         self.builds.append(kwargs)
+        if kwargs.get("fileobj") is not None:
+            self.dockerfiles[kwargs["tag"]] = kwargs["fileobj"].getvalue().decode()
         yield from self.build_output
         if not any("error" in chunk for chunk in self.build_output):
-            self.known[kwargs["tag"]] = f"sha256:{len(self.known)}"
+            self.known[kwargs["tag"]] = f"sha256:{len(self.builds)}-{len(self.known)}"
+            self.labels[kwargs["tag"]] = dict(kwargs.get("labels") or {})
 
 
 class FakeCluster:
@@ -124,7 +152,7 @@ class FakeCluster:
         self.node_infos = nodes or [
             make_node("node1", role="manager", **{"chaos.lb": "true"}),
             make_node("node2"),
-            make_node("node3", **{"chaos.db": "true"}),
+            make_node("node3", **{"chaos.stateful": "true"}),
         ]
         self.states = {n.hostname: "running" for n in self.node_infos}
         self.commands: list[tuple[str, list[str]]] = []
@@ -160,40 +188,67 @@ def write_run_dir(run_dir: Path, events: list[dict], samples: list[dict]) -> Pat
     return run_dir
 
 
-def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback_seconds: float | None = None,
-                 expect: dict | None = None) -> Path:
-    """A finished 20 s run at 10 req/s with one outage of ``outage`` seconds starting at t=5.
+V1_SERVERS = ("10.0.1.11", "10.0.1.12", "10.0.1.13")  # blue's v1 tasks
+V2_SERVERS = ("10.0.1.21", "10.0.1.22", "10.0.1.23")  # the v2 tasks (blue's or green's)
 
-    v2 answers from t=8 to t=12, v1 otherwise. A node-halt fault holds from
-    t=4 to t=9. With ``rollback_seconds`` a rollback is requested at t=12
-    and completes ``rollback_seconds`` later.
+
+def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback_seconds: float | None = None,
+                 expect: dict | None = None, writes: bool = True) -> Path:
+    """A finished 20 s run of the demo app at 10 req/s with one outage of ``outage`` seconds starting at t=5.
+
+    As the load balancer and the engine record it: three v1 tasks run from
+    the start, three v2 tasks from t=7.5 (``engine.task`` events with their
+    addresses); samples name the server that answered (none when a request
+    failed), v2's servers from t=8 to t=12, v1's otherwise, so attribution
+    finds v2 serving from t=8 to t=12 and v1 otherwise. A node-halt fault
+    holds from t=4 to t=9. With ``rollback_seconds`` a rollback is requested
+    at t=12 and completes ``rollback_seconds`` later. Without ``writes`` the
+    app has no write probe: no write requests, and a read-back that measured nothing.
     """
     scenario = Scenario(name="sc", strategy={"kind": strategy}, expect=expect or {}).model_dump(mode="json")
-    events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id, "load": {"rate": 10}},
-              {"t": 1, "type": "upgrade.requested", "strategy": strategy},
-              {"t": 1, "type": "phase.start", "phase": "upgrade"},
-              {"t": 2, "type": "engine.update_state", "state": "updating", "started_at": 2},
-              {"t": 4, "type": "fault.inject", "id": "0-node-halt", "kind": "node-halt", "target": "node2"},
-              {"t": 9, "type": "fault.heal", "id": "0-node-halt", "ok": True},
-              {"t": 11, "type": "engine.update_state", "state": "completed", "started_at": 2},
-              {"t": 11, "type": "phase.end", "phase": "upgrade"},
-              {"t": 11, "type": "phase.start", "phase": "observe"}]
+    blue_green = strategy == "blue-green"
+    new_service, new_backend = ("chaos-green_web", "green") if blue_green else ("chaos_web", "blue")
+    events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id,
+               "app": {**DEMO_APP, "writes": writes}, "load": {"rate": 10}}]
+    events += [_task_event(0, "chaos_web", f"v1-{i}", node, "v1", address)
+               for i, (node, address) in enumerate(zip(("node1", "node2", "node3"), V1_SERVERS))]
+    events += [{"t": 1, "type": "upgrade.requested", "strategy": strategy},
+               {"t": 1, "type": "phase.start", "phase": "upgrade"},
+               {"t": 2, "type": "engine.update_state", "state": "updating", "started_at": 2},
+               {"t": 4, "type": "fault.inject", "id": "0-node-halt", "kind": "node-halt", "target": "node2"}]
+    events += [_task_event(7.5, new_service, f"v2-{i}", node, "v2", address)
+               for i, (node, address) in enumerate(zip(("node1", "node2", "node3"), V2_SERVERS))]
+    events += [{"t": 9, "type": "fault.heal", "id": "0-node-halt", "ok": True},
+               {"t": 11, "type": "engine.update_state", "state": "completed", "started_at": 2},
+               {"t": 11, "type": "phase.end", "phase": "upgrade"},
+               {"t": 11, "type": "phase.start", "phase": "observe"}]
     if rollback_seconds is None:
         events += [{"t": 11, "type": "upgrade.settled", "outcome": "completed"}]
     else:
         events += [{"t": 12, "type": "rollback.requested", "reason": "test"},
                    {"t": 12 + rollback_seconds, "type": "rollback.switched_back"},
                    {"t": 13, "type": "upgrade.settled", "outcome": "rolled_back"}]
-    events += [{"t": 20, "type": "engine.final", "replicas": 1, "running": {"v1": 1}},
+    events += [{"t": 20, "type": "engine.final", "service": "chaos_web", "replicas": 1, "running": {"v1": 1}},
                {"t": 20, "type": "phase.end", "phase": "observe"},
-               {"t": 21, "type": "readback", "ok": True, "ids": ["w1"]},
+               {"t": 21, "type": "readback", "ok": True, "measured": writes, "ids": ["w1"] if writes else []},
                {"t": 21, "type": "run.end", "status": "completed"}]
     samples = []
     for tenth in range(200):
         t = tenth / 10
         failed = 5 <= t < 5 + outage
-        served = "v2" if 8 <= t < 12 else "v1"
-        samples.append({"t": t, "end": t + (0.5 if failed else 0.01), "ok": not failed,
-                        "version": None if failed else served, "error": "timeout" if failed else None})
-    samples.append({"t": 0.05, "end": 0.06, "ok": True, "kind": "write", "write_id": "w1", "version": "v1"})
+        servers, backend = (V2_SERVERS, new_backend) if 8 <= t < 12 else (V1_SERVERS, "blue")
+        samples.append({"t": t, "end": t + (0.5 if failed else 0.01), "kind": "read", "ok": not failed,
+                        "status": 0 if failed else 200, "error": "timeout" if failed else None,
+                        "server": None if failed else f"{servers[tenth % 3]}:8080",
+                        "backend": None if failed else backend})
+    if writes:
+        samples.append({"t": 0.05, "end": 0.06, "kind": "write", "ok": True, "status": 201, "error": None,
+                        "server": f"{V1_SERVERS[0]}:8080", "backend": "blue", "write_id": "w1"})
     return write_run_dir(root / run_id, events, samples)
+
+
+def _task_event(t: float, service: str, task: str, node: str, version: str, address: str) -> dict:
+    """The watcher's ``engine.task`` event for a task that runs with one address."""
+    return {"t": t, "type": "engine.task", "service": service, "task": task, "slot": int(task[-1]) + 1,
+            "node": node, "version": version, "state": "running", "desired": "running", "error": "",
+            "addresses": [address]}

@@ -21,7 +21,7 @@ IGNORED_BY_SWARM = {
     "container_name": "Swarm names the containers itself",
     "restart": "Swarm uses deploy.restart_policy instead",
     "links": "services find each other by name on their networks",
-    "build": "the image is built on this host before the run and pushed to the cluster's registry",
+    "build": "the image is built on this host and pushed to the cluster's registry instead",
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 from typing import Literal, Protocol
@@ -19,11 +17,6 @@ class RegistryAuth:
     server: str
     username: str
     password: str = field(repr=False)
-
-    def header(self) -> str:
-        """The value of Docker's ``X-Registry-Auth`` header."""
-        document = {"username": self.username, "password": self.password, "serveraddress": self.server}
-        return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ whole specs through the low-level API with every update field set.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
@@ -215,7 +217,7 @@ class SwarmEngine:
         api = self.manager.api
         url = api._url("/services/{0}/update", service.id)
         query = {"version": service.attrs["Version"]["Index"], **params}
-        headers = {"X-Registry-Auth": auth.header()} if auth else {}
+        headers = {"X-Registry-Auth": _registry_auth_header(auth)} if auth else {}
         self._translate(f"update {name}", lambda: api._raise_for_status(
             api._post_json(url, data=spec, params=query, headers=headers)))
 
@@ -244,6 +246,12 @@ class SwarmEngine:
             raise EngineError(f"Swarm refused to {what}: {error.explanation or error}") from error
         except DockerException as error:
             raise EngineError(f"cannot {what}: {error}") from error
+
+
+def _registry_auth_header(auth: RegistryAuth) -> str:
+    """The value of Docker's ``X-Registry-Auth`` header: the credentials the tasks pull with."""
+    document = {"username": auth.username, "password": auth.password, "serveraddress": auth.server}
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
 
 
 def _update_config(policy: UpdatePolicy, rollback: bool = False) -> dict:

@@ -13,11 +13,44 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
-from toxiproxy.proxy import Proxy
 
-from harness.cluster.registry import SecureRegistry
-from harness.cluster.vagrant import ExecResult
-from harness.engine.base import Engine
+from harness.engine.base import Engine, RegistryAuth
+
+
+class CommandResult(Protocol):
+    """Exit code and output of a command run on a node."""
+
+    exit_code: int
+    output: str
+
+    @property
+    def ok(self) -> bool: ...
+
+
+class ProxyControl(Protocol):
+    """The TCP proxy between the nodes and the registry (a Toxiproxy proxy)."""
+
+    enabled: bool
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
+
+    def add_toxic(self, **toxic: Any) -> Any: ...
+
+    def toxics(self) -> dict[str, Any]: ...
+
+    def destroy_toxic(self, name: str) -> Any: ...
+
+
+class CredentialedRegistry(Protocol):
+    """The registry that requires credentials: which ones the cluster holds, and which ones it accepts."""
+
+    def auth(self) -> RegistryAuth: ...
+
+    def accept_password(self, password: str) -> None: ...
+
+    def accepts(self, auth: RegistryAuth) -> bool: ...
 
 
 class NodeControl(Protocol):
@@ -34,11 +67,11 @@ class NodeControl(Protocol):
 
     def node_addresses(self) -> dict[str, str]: ...
 
-    def registry_proxy(self) -> Proxy: ...
+    def registry_proxy(self) -> ProxyControl: ...
 
-    def secure_registry(self) -> SecureRegistry: ...
+    def secure_registry(self) -> CredentialedRegistry: ...
 
-    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult: ...
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> CommandResult: ...
 
 
 @dataclass(frozen=True)

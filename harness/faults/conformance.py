@@ -15,7 +15,7 @@ from harness.cluster import Cluster
 from harness.faults import registry
 from harness.faults.base import FaultContext
 from harness.faults.symptoms import SYMPTOMS, packets_dropped
-from harness.runner import install
+from harness.runner import stack_for
 from harness.scenario import Stack
 from harness.stack import AppStack, router
 from harness.stack.prepare import deploy_and_wait
@@ -46,7 +46,8 @@ class Trial:
 def exercise(cluster: Cluster, app: App, kind: str, target: str, effect_timeout: float = 60) -> Trial:
     """Run one fault through its whole life on ``target`` with ``app`` deployed; raise WaitTimeout if a step
     never happens."""
-    stack = install(cluster, app, Stack())
+    app.push(cluster.push_image)
+    stack = stack_for(cluster, app, Stack())
     deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack)
     symptom = SYMPTOMS[kind]
     ctx = FaultContext(cluster, stack.services()[0])

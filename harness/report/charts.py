@@ -13,7 +13,7 @@ from html import escape
 
 WIDTH, HEIGHT = 960, 190
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 26, 22
-VERSION_COLOURS = {"v1": "#4c78a8", "v2": "#54a24b", "v3-broken": "#e45756"}
+VERSION_COLOURS = {"old": "#4c78a8", "new": "#54a24b", "broken": "#e45756"}  # by the release's role in the run
 OTHER_COLOUR = "#9d9d9d"
 PHASE_FILLS = ("#f2f2f2", "#e6eef7")
 
@@ -75,14 +75,14 @@ def latency_chart(timeline: list[dict], duration: float, overlays: Overlays) -> 
                   [("p50", "#4c78a8"), ("p99", "#f58518")])
 
 
-def version_chart(timeline: list[dict], duration: float, overlays: Overlays) -> str:
-    """Successful responses per second, stacked by the version that served them."""
-    versions = sorted({v for b in timeline for v in b["versions"]})
+def version_chart(timeline: list[dict], duration: float, overlays: Overlays, old: str, new: str) -> str:
+    """Successful responses per second, stacked by the release that served them (old, new, others)."""
+    versions = sorted({v for b in timeline for v in b["versions"]}, key=lambda v: (v != old, v != new, v))
+    colour = {v: version_colour(v, old, new) for v in versions}
     axis = Axis(duration, _nice_top(sum(b["versions"].values()) for b in timeline))
-    bars = _bars(axis, timeline, lambda b: [(b["versions"].get(v, 0), version_colour(v)) for v in versions],
-                 "version")
-    return _chart("versions", "Version mix of successful responses", axis, overlays, bars, "resp/s",
-                  [(v, version_colour(v)) for v in versions])
+    bars = _bars(axis, timeline, lambda b: [(b["versions"].get(v, 0), colour[v]) for v in versions], "version")
+    return _chart("versions", "Release mix of successful responses", axis, overlays, bars, "resp/s",
+                  [(v, colour[v]) for v in versions])
 
 
 def downtime_strip(values: list[float | None], top: float) -> str:
@@ -102,8 +102,10 @@ def downtime_strip(values: list[float | None], top: float) -> str:
             + "".join(dots) + "</svg>")
 
 
-def version_colour(version: str) -> str:
-    return VERSION_COLOURS.get(version, OTHER_COLOUR)
+def version_colour(version: str, old: str, new: str) -> str:
+    """The old release blue, the new one green (red when it is the synthesised broken one), others grey."""
+    role = "old" if version == old else ("broken" if version == "broken" else "new") if version == new else ""
+    return VERSION_COLOURS.get(role, OTHER_COLOUR)
 
 
 # -- drawing ------------------------------------------------------------------------------

@@ -33,11 +33,11 @@ def run_page(report: dict, events: list[Event]) -> str:
     origin = report["started_at"]
     duration = max((report["ended_at"] or origin) - origin, len(report["timeline"]), 1)
     overlays = overlays_of(report, events)
-    timeline = report["timeline"]
+    timeline, versions = report["timeline"], report["versions"]
+    drawn = (charts.rate_chart(timeline, duration, overlays), charts.latency_chart(timeline, duration, overlays),
+             charts.version_chart(timeline, duration, overlays, versions["old"], versions["new"]))
     return _environment.get_template("report.html.j2").render(
-        title=title(report), report=report, rows=summary_rows(report),
-        charts=[Markup(chart(timeline, duration, overlays))
-                for chart in (charts.rate_chart, charts.latency_chart, charts.version_chart)],
+        title=title(report), report=report, rows=summary_rows(report), charts=[Markup(chart) for chart in drawn],
         events=[_event_row(e, origin) for e in events],
     )
 

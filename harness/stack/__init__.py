@@ -95,7 +95,7 @@ class AppStack:
         """A health-check request through the load balancer (its preview route); None without an answer."""
         answer = self.client.get(self.profile.model.entry.health.path, headers=PREVIEW_HEADER if preview else None,
                                  timeout=timeout)
-        return _probe(answer) if answer else None
+        return probe_of(answer) if answer else None
 
     def healthy(self, probe: Probe | None) -> bool:
         return probe is not None and probe.status in self.profile.model.entry.health.status
@@ -103,17 +103,18 @@ class AppStack:
     def write(self, write_id: str) -> bool:
         """One acknowledged write through the load balancer (False when there is no write probe)."""
         writes = self.profile.model.writes
-        return writes is not None and _accepted(self._send(writes.write, write_id), writes.write)
+        return writes is not None and _accepted(self.send(writes.write, write_id), writes.write)
 
     def read_back(self, write_id: str) -> bool | None:
         """Whether an acknowledged write reads back; None when no answer came (unknown, not lost)."""
         writes = self.profile.model.writes
         if writes is None:
             return None
-        answer = self._send(writes.read, write_id, timeout=3.0)
+        answer = self.send(writes.read, write_id, timeout=3.0)
         return None if answer is None or answer.status >= 500 else _accepted(answer, writes.read)
 
-    def _send(self, request: Request, write_id: str, timeout: float | None = None) -> Answer | None:
+    def send(self, request: Request, write_id: str = "", timeout: float | None = None) -> Answer | None:
+        """One of the profile's requests through the load balancer, ``{id}`` replaced by ``write_id``."""
         body = request.body.replace(WRITE_ID, write_id) if request.body is not None else None
         return self.client.request(request.method, request.path.replace(WRITE_ID, write_id),
                                    headers=request.headers or None, body=body, timeout=timeout)
@@ -125,7 +126,8 @@ def _accepted(answer: Answer | None, request: Request) -> bool:
     return answer.status in request.status if request.status else 200 <= answer.status < 400
 
 
-def _probe(answer: Answer) -> Probe:
+def probe_of(answer: Answer) -> Probe:
+    """Status, backend and server of an answer that came through the load balancer."""
     return Probe(answer.status, answer.headers.get(BACKEND_HEADER), answer.headers.get(SERVER_HEADER))
 
 

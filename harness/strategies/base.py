@@ -23,7 +23,7 @@ class UpgradeStrategy(Protocol):
     services: tuple[str, ...]
 
     def live_service(self) -> str:
-        """The web service whose tasks serve clients now."""
+        """The engine service clients reach now (the entry service of the live stack)."""
         ...
 
     def start(self, journal: Journal) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.cluster import Cluster, ClusterConfig
+from harness.errors import ServiceMissing
+from harness.runner import stack_for
+from harness.scenario import Stack
+from harness.stack import BLUE, GREEN, releases_by_address, served_by
 
 TEST_CLUSTER = ClusterConfig(name="chaos-it", nodes=3, lb_port=28080, lb_admin_port=29999, registry_port=25000,
                              toxiproxy_port=28474)
@@ -21,6 +28,34 @@ def cluster(tmp_path_factory) -> Cluster:
         raise
     yield handle
     handle.down()  # idempotent: the teardown test has usually done it already
+
+
+GUESTBOOK = Path(__file__).resolve().parents[2] / "examples" / "guestbook" / "guestbook.yaml"
+
+
+@pytest.fixture(scope="session")
+def demo(cluster) -> App:
+    """The built-in demo app (the default profile), its broken release synthesised."""
+    return App.prepare(load_profile(DEFAULT_PROFILE), cluster.builder, ["old", "new", "broken"])
+
+
+@pytest.fixture(scope="session")
+def guestbook(cluster) -> App:
+    """The example stack that shares nothing with the demo: Node.js and PostgreSQL, no version header."""
+    return App.prepare(load_profile(GUESTBOOK), cluster.builder, ["old", "new", "broken"])
+
+
+def live_releases(cluster: Cluster, app: App, probes: int = 10) -> list[str | None]:
+    """Which release answered each of ``probes`` health checks through the load balancer (None: no answer)."""
+    stack = stack_for(cluster, app, Stack())
+    addresses: dict[str, str] = {}
+    for slot in (BLUE, GREEN):
+        try:
+            addresses |= releases_by_address(cluster.engine.service(slot.service(stack.entry)))
+        except ServiceMissing:
+            continue
+    return [served_by(probe, addresses) if stack.healthy(probe) else None
+            for probe in (stack.probe() for _ in range(probes))]
 
 
 LAST = ("test_crash_heal", "test_teardown")  # the most destructive test, then the teardown check

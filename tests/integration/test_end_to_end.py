@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from harness import stack
+from harness.analysis import attribute
 from harness.analysis import downtime as dt
 from harness.analysis.samples import read_samples
 from harness.dockerhost import CLUSTER_LABEL, host_docker
@@ -18,7 +18,9 @@ from harness.journal import read_journal
 from harness.ledger import HealLedger
 from harness.runner import Runner
 from harness.scenario import Phases, load_scenario
+from harness.stack import BLUE
 from harness.waiting import wait_until
+from tests.integration.conftest import live_releases
 
 pytestmark = pytest.mark.docker
 SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios")
@@ -30,17 +32,22 @@ def shortened(name: str, strategy: str | None = None, **phases):
     return scenario.model_copy(update={"phases": Phases(**{**scenario.phases.model_dump(), **phases})})
 
 
+def samples_of(run_dir):
+    """The run's samples, each attributed to the release that served it (as the analysis does)."""
+    return attribute(read_samples(run_dir / "samples.jsonl"), read_journal(run_dir / "journal.jsonl"))
+
+
 def events_of(run_dir, type):
     return [e for e in read_journal(run_dir / "journal.jsonl") if e.type == type]
 
 
-def test_halted_node_during_in_service_upgrade(cluster, tmp_path):
+def test_halted_node_during_in_service_upgrade(cluster, demo, tmp_path):
     scenario = shortened("halted-node", warmup=5, observe=8, verify_window=5)
-    result = Runner(scenario, cluster, tmp_path).run()
+    result = Runner(scenario, cluster, tmp_path, demo).run()
     report, run_dir = result.report, result.run_dir
 
     (inject,) = events_of(run_dir, "fault.inject")
-    assert inject.get("target") not in (cluster.state.manager, cluster.db_node)
+    assert inject.get("target") not in (cluster.state.manager, cluster.stateful_node)
     downs = [e for e in events_of(run_dir, "engine.node_state") if e.get("node") == inject.get("target")]
     assert any(e.get("state") == "down" for e in downs), "Swarm never reported the halted node down"
     assert report["faults"][0]["time_to_effect"] > 0
@@ -55,27 +62,28 @@ def test_halted_node_during_in_service_upgrade(cluster, tmp_path):
     assert report["upgrade"]["outcome"] == settled.get("outcome") == "completed"
     assert report["downtime"] == pytest.approx(dt.downtime(dt.outages(samples)))
     assert report["writes"]["lost"] == 0
-    assert cluster.engine.service(stack.BLUE.service).converged_on("v2")
+    assert cluster.engine.service(BLUE.service("web")).converged_on("v2")
     assert HealLedger(run_dir).pending() == []
 
     (collected,) = events_of(run_dir, "logs.collected")
-    assert {f"logs/{inject.get('target')}.engine.log", "logs/chaos_lb.log", "logs/chaos_web.log"} <= set(
+    assert {f"logs/{inject.get('target')}.engine.log", "logs/chaos_harness-lb.log", "logs/chaos_web.log"} <= set(
         collected.get("files"))
     halted_engine = (run_dir / "logs" / f"{inject.get('target')}.engine.log").read_text()
     assert "Daemon shutdown complete" in halted_engine and "Loading containers: start." in halted_engine
-    assert "Server blue/web" in (run_dir / "logs" / "chaos_lb.log").read_text()  # HAProxy saw tasks come and go
+    assert "Server blue/srv" in (run_dir / "logs" / "chaos_harness-lb.log").read_text()  # HAProxy saw tasks go
     assert "Traceback" not in (run_dir / "logs" / "chaos_web.log").read_text()
 
 
-def test_bad_release_is_rolled_back_and_v1_serves_again(cluster, tmp_path):
+def test_bad_release_is_rolled_back_and_v1_serves_again(cluster, demo, tmp_path):
     scenario = shortened("bad-release-rollback", warmup=5, observe=12, verify_window=8)
-    report = Runner(scenario, cluster, tmp_path).run().report
+    report = Runner(scenario, cluster, tmp_path, demo).run().report
 
+    assert report["app"]["new"] == "broken", "the broken release is synthesised from the demo's new one"
     assert report["upgrade"]["outcome"] == "rolled_back"
     assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
     assert report["rollback"]["time_to_rollback"] > 0
-    assert "v3-broken" not in Counter(t.version for t in cluster.engine.service(stack.BLUE.service).running())
-    assert [stack.probe(cluster.lb_url) for _ in range(10)] == ["v1"] * 10
+    assert "broken" not in Counter(t.version for t in cluster.engine.service(BLUE.service("web")).running())
+    assert live_releases(cluster, demo) == ["v1"] * 10
     assert report["passed"] is True, report["verdicts"]
 
 

@@ -8,13 +8,13 @@ from harness.faults.conformance import built_in_faults, exercise
 from harness.faults.symptoms import SYMPTOMS
 
 pytestmark = pytest.mark.docker
-TARGET = "node2"  # a worker running web tasks: neither the manager (LB) nor the db node
+TARGET = "node2"  # a worker running upgraded tasks: neither the manager (LB) nor the stateful node
 
 
 @pytest.mark.parametrize("kind", built_in_faults())
-def test_fault_takes_effect_and_heals(cluster, kind):
+def test_fault_takes_effect_and_heals(cluster, demo, kind):
     assert kind in SYMPTOMS, f"fault {kind} has no observable symptom defined in harness.faults.symptoms"
-    trial = exercise(cluster, kind, TARGET)
+    trial = exercise(cluster, demo, kind, TARGET)
     assert not trial.symptom_before, f"the symptom of {kind} showed before the fault was injected"
     assert trial.held_after_inject, f"{kind}.verify() was false right after inject"
     assert trial.effect_after > 0

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.docker
 
 SCENARIO = """
 name: plugin-clean-upgrade
-stack: {from_version: v1, to_version: v2, replicas: 3}
+stack: {from: old, to: new, replicas: 3}
 phases: {warmup: 3s, observe: 6s, verify_window: 3s}
 expect: {upgrade_outcome: [completed], max_downtime: 0s, max_lost_writes: 0}
 """

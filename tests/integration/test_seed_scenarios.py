@@ -14,15 +14,15 @@ def task_errors(run_dir) -> list[str]:
     return [e.get("error") for e in events_of(run_dir, "engine.task") if e.get("error")]
 
 
-def test_port_conflict_fails_the_task_with_address_in_use_and_rolls_back(cluster, tmp_path):
-    result = Runner(shortened("port-conflict", warmup=5, observe=10, verify_window=5), cluster, tmp_path).run()
+def test_port_conflict_fails_the_task_with_address_in_use_and_rolls_back(cluster, demo, tmp_path):
+    result = Runner(shortened("port-conflict", warmup=5, observe=10, verify_window=5), cluster, tmp_path, demo).run()
     assert any("address already in use" in error for error in task_errors(result.run_dir))
     assert result.report["upgrade"]["outcome"] == "rolled_back"
     assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
 
 
-def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, tmp_path):
-    result = Runner(shortened("registry-auth", warmup=5, observe=10, verify_window=5), cluster, tmp_path).run()
+def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, demo, tmp_path):
+    result = Runner(shortened("registry-auth", warmup=5, observe=10, verify_window=5), cluster, tmp_path, demo).run()
     rejected = [e for e in events_of(result.run_dir, "engine.task") if e.get("state") == "rejected"]
     assert rejected, "no task was rejected for its image"
     assert result.report["upgrade"]["outcome"] == "rolled_back"
@@ -33,8 +33,8 @@ def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, tm
         assert password not in path.read_text(errors="replace"), f"the registry password leaked into {path.name}"
 
 
-def test_moving_the_stateful_db_loses_acknowledged_writes_and_lists_them(cluster, tmp_path):
-    result = Runner(shortened("moving-stateful-db", warmup=8, observe=10, verify_window=5), cluster, tmp_path).run()
+def test_moving_the_stateful_db_loses_acknowledged_writes_and_lists_them(cluster, demo, tmp_path):
+    result = Runner(shortened("moving-stateful-db", warmup=8, observe=10, verify_window=5), cluster, tmp_path, demo).run()
     writes = result.report["writes"]
     assert writes["lost"] and writes["lost"] > 0, writes
     assert len(writes["lost_ids"]) == min(writes["lost"], 100)
@@ -43,9 +43,9 @@ def test_moving_the_stateful_db_loses_acknowledged_writes_and_lists_them(cluster
     assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in result.report["verdicts"])
 
 
-def test_a_rollback_the_engine_calls_complete_fails_while_a_frozen_node_still_runs_v2(cluster, tmp_path):
+def test_a_rollback_the_engine_calls_complete_fails_while_a_frozen_node_still_runs_v2(cluster, demo, tmp_path):
     result = Runner(shortened("frozen-daemon-rollback", "in-service", warmup=5, observe=10, verify_window=5),
-                    cluster, tmp_path).run()
+                    cluster, tmp_path, demo).run()
     (inject,) = events_of(result.run_dir, "fault.inject")
     rollback = result.report["rollback"]
     assert result.report["upgrade"]["outcome"] == "completed"

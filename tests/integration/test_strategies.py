@@ -11,17 +11,17 @@ from collections import Counter
 import pytest
 import yaml
 
-from harness import stack
-from harness.analysis.samples import read_samples
 from harness.runner import Runner
-from tests.integration.test_end_to_end import SCENARIOS, events_of, shortened
+from harness.stack import BLUE, router
+from tests.integration.conftest import live_releases
+from tests.integration.test_end_to_end import SCENARIOS, events_of, samples_of, shortened
 
 pytestmark = pytest.mark.docker
 
 
-def test_blue_green_switch_loses_no_request(cluster, tmp_path):
-    result = Runner(shortened("clean-upgrade", "blue-green", warmup=5, observe=8), cluster, tmp_path).run()
-    report, samples = result.report, read_samples(result.run_dir / "samples.jsonl")
+def test_blue_green_switch_loses_no_request(cluster, demo, tmp_path):
+    result = Runner(shortened("clean-upgrade", "blue-green", warmup=5, observe=8), cluster, tmp_path, demo).run()
+    report, samples = result.report, samples_of(result.run_dir)
     (done,) = events_of(result.run_dir, "switch.done")
 
     assert report["upgrade"]["outcome"] == "completed"
@@ -29,26 +29,26 @@ def test_blue_green_switch_loses_no_request(cluster, tmp_path):
     assert any(s.t < done.t for s in samples) and any(s.t > done.t for s in samples), "load must span the switch"
     assert {s.version for s in samples if s.t > done.t} == {"v2"}
     assert report["upgrade"]["time_to_ready"] > 0 and report["upgrade"]["time_to_switch"] < 1
-    assert stack.router(cluster.state).routes() == {"live": "green", "preview": "blue"}
-    assert cluster.engine.service(stack.BLUE.service).converged_on("v1"), "the old stack is kept until the run ends"
+    assert router(cluster.state.lb_admin_port).routes() == {"live": "green", "preview": "blue"}
+    assert cluster.engine.service(BLUE.service("web")).converged_on("v1"), "the old stack is kept until the run ends"
 
 
-def test_a_bad_release_under_blue_green_never_receives_traffic(cluster, tmp_path):
+def test_a_bad_release_under_blue_green_never_receives_traffic(cluster, demo, tmp_path):
     result = Runner(shortened("bad-release-rollback", "blue-green", warmup=5, observe=10, verify_window=8),
-                    cluster, tmp_path).run()
-    report, samples = result.report, read_samples(result.run_dir / "samples.jsonl")
+                    cluster, tmp_path, demo).run()
+    report, samples = result.report, samples_of(result.run_dir)
 
     assert Counter(s.version for s in samples if s.ok) == {"v1": report["load"]["samples"] - report["load"]["failed"]}
     assert events_of(result.run_dir, "switch.requested") == []
     assert report["upgrade"]["outcome"] == "rolled_back"
     assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
-    assert stack.router(cluster.state).routes()["live"] == "blue"
+    assert router(cluster.state.lb_admin_port).routes()["live"] == "blue"
     assert report["passed"] is True, report["verdicts"]
 
 
-def test_a_requested_in_service_rollback_is_verified(cluster, tmp_path):
+def test_a_requested_in_service_rollback_is_verified(cluster, demo, tmp_path):
     result = Runner(shortened("rollback-on-request", "in-service", warmup=5, observe=12, verify_window=8),
-                    cluster, tmp_path).run()
+                    cluster, tmp_path, demo).run()
     report = result.report
     (requested,) = events_of(result.run_dir, "rollback.requested")
     completed = [e for e in events_of(result.run_dir, "engine.update_state") if e.get("state") == "rollback_completed"]
@@ -60,10 +60,10 @@ def test_a_requested_in_service_rollback_is_verified(cluster, tmp_path):
     (final,) = events_of(result.run_dir, "engine.final")
     assert final.get("running") == {"v1": 3}
     assert sum(Counter(v or {}).get("v1", 0) for v in final.get("processes").values()) >= 3
-    assert [stack.probe(cluster.lb_url) for _ in range(6)] == ["v1"] * 6
+    assert live_releases(cluster, demo, 6) == ["v1"] * 6
 
 
-def test_a_small_matrix_runs_both_strategies_and_compares_them(cluster, tmp_path):
+def test_a_small_matrix_runs_both_strategies_and_compares_them(cluster, demo, tmp_path):
     paths = []
     for name in ("clean-upgrade", "rollback-on-request"):
         document = yaml.safe_load(open(os.path.join(SCENARIOS, f"{name}.yaml")))
@@ -78,7 +78,7 @@ def test_a_small_matrix_runs_both_strategies_and_compares_them(cluster, tmp_path
         env=env, capture_output=True, text=True, timeout=900)
     assert matrix.returncode == 0, matrix.stderr[-3000:]
 
-    rows = {(r["scenario"], r["strategy"]): r for r in json.loads(matrix.stdout)["rows"]}
+    rows = {(r["scenario"].removesuffix("@demo"), r["strategy"]): r for r in json.loads(matrix.stdout)["rows"]}
     assert set(rows) == {(s, k) for s in ("clean-upgrade", "rollback-on-request") for k in ("in-service", "blue-green")}
     assert all(r["runs"] == 1 and r["outcomes"] == {"completed": 1} for r in rows.values())
     assert rows[("rollback-on-request", "blue-green")]["rollback_success_rate"] == 1.0

@@ -8,23 +8,24 @@ from harness.build import UPSTREAM_BASE, ImageBuilder, ImageSpec
 from harness.errors import HarnessError
 from harness.testing import FakeDockerClient
 
-WEB = ImageSpec("web", {"APP_VERSION": "v1"})
+LB = ImageSpec("lb", {"HAPROXY_LOG": "warning"})  # a harness image: its context is under harness/dockerfiles
 STEPS = [{"stream": "Step 1/2 : FROM base\n"}, {"stream": " ---> abc\n"}, {"stream": "Step 2/2 : COPY app.py /app/\n"}]
 
 
 def test_each_dockerfile_step_is_reported_as_it_starts_and_the_image_is_tagged_by_content():
     client = FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, STEPS)
     lines: list[str] = []
-    tag = ImageBuilder(client, lines.append).build(WEB)
-    assert tag == f"chaos-harness/web:{WEB.content_hash('sha256:base')}"
-    assert lines == [f"building {tag}", "  web Step 1/2 : FROM base", "  web Step 2/2 : COPY app.py /app/"]
-    assert client.builds[0]["buildargs"] == {"BASE_IMAGE": UPSTREAM_BASE, "APP_VERSION": "v1"}
+    tag = ImageBuilder(client, lines.append).build(LB)
+    assert tag == f"chaos-harness/lb:{LB.content_hash('sha256:base')}"
+    assert lines == [f"building {tag}", "  lb Step 1/2 : FROM base", "  lb Step 2/2 : COPY app.py /app/"]
+    assert client.builds[0]["buildargs"] == {"BASE_IMAGE": UPSTREAM_BASE, "HAPROXY_LOG": "warning"}
+    assert LB.content_hash("sha256:other") != LB.content_hash("sha256:base")  # a new base means a new tag
 
 
 def test_an_image_whose_inputs_did_not_change_is_not_rebuilt():
     client = FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, STEPS)
     builder = ImageBuilder(client)
-    assert builder.build(WEB) == builder.build(WEB)
+    assert builder.build(LB) == builder.build(LB)
     assert len(client.builds) == 1
 
 
@@ -33,6 +34,6 @@ def test_a_failed_step_raises_with_the_engine_error_and_the_log_tail():
                            {"error": "The command '/bin/sh -c apt-get install nope' returned a non-zero code: 100"}]
     client = FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, failing)
     with pytest.raises(HarnessError) as raised:
-        ImageBuilder(client).build(WEB)
+        ImageBuilder(client).build(LB)
     message = str(raised.value)
     assert "returned a non-zero code: 100" in message and "Unable to locate package nope" in message

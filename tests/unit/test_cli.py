@@ -1,9 +1,11 @@
 """The command line: invalid input is refused before anything starts, with exit code 2."""
 
+import json
+
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.testing import write_run_dir
+from harness.testing import DEMO_APP, write_run_dir
 from harness.scenario import Scenario
 
 
@@ -34,18 +36,23 @@ def test_faults_list_names_every_fault_with_its_parameters():
 def test_report_re_renders_from_the_run_directory_and_exits_1_on_a_failed_expectation(tmp_path):
     scenario = Scenario(name="x", expect={"max_downtime": 0.5}).model_dump(mode="json")
     run_dir = write_run_dir(tmp_path / "run", [
-        {"t": 0, "type": "run.start", "scenario": scenario, "run_id": "run", "load": {"rate": 1, "timeout": 1}},
-        {"t": 9, "type": "readback", "ok": True, "ids": []},
+        {"t": 0, "type": "run.start", "scenario": scenario, "run_id": "run", "app": DEMO_APP,
+         "load": {"rate": 1, "timeout": 1}},
+        {"t": 0, "type": "engine.task", "service": "chaos_web", "task": "t1", "node": "node2", "version": "v1",
+         "state": "running", "addresses": ["10.0.1.5"]},
+        {"t": 9, "type": "readback", "ok": True, "measured": True, "ids": []},
         {"t": 10, "type": "run.end", "status": "completed"},
     ], [
-        {"t": 1, "end": 1.1, "ok": True, "version": "v1"},
+        {"t": 1, "end": 1.1, "ok": True, "server": "10.0.1.5:8080", "backend": "blue"},
         {"t": 2, "end": 3.0, "ok": False, "error": "timeout"},
-        {"t": 3, "end": 3.1, "ok": True, "version": "v1"},
+        {"t": 3, "end": 3.1, "ok": True, "server": "10.0.1.5:8080", "backend": "blue"},
     ])
     result = CliRunner().invoke(main, ["report", str(run_dir)])
     assert result.exit_code == 1
     assert (run_dir / "report.json").exists()
     assert "max_downtime" in result.output and "FAIL" in result.output
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["versions"]["counts"] == {"v1": 2}  # attributed from the server that answered
 
 
 def test_quiet_prints_nothing_but_keeps_the_exit_code(tmp_path):
@@ -66,8 +73,6 @@ def test_no_docker_engine_is_exit_3_with_what_to_do(monkeypatch):
 
 
 def test_report_json_is_the_report_document_on_stdout(tmp_path):
-    import json
-
     from harness.testing import make_run_dir
 
     run_dir = make_run_dir(tmp_path, "r", "blue-green", outage=0.0)

@@ -38,6 +38,16 @@ def test_one_row_per_scenario_and_strategy_with_median_and_range(runs):
     assert (blue_green.rollbacks_triggered, blue_green.rollbacks_succeeded) == (1, 1)
     assert blue_green.time_to_rollback.median == pytest.approx(0.5)
     assert blue_green.run_ids == ["b1", "b2"]
+    assert (in_service.scenario, blue_green.scenario) == ("sc@demo", "sc@demo")
+
+
+def test_the_same_scenario_on_two_apps_is_two_rows_and_a_report_without_app_keeps_its_name(runs):
+    reports = load_reports(runs[:3])
+    guestbook = [{**r, "app": {**r["app"], "name": "guestbook"}} for r in reports[:2]]
+    before_profiles = {key: value for key, value in reports[2].items() if key != "app"}
+    rows = compare([*reports, *guestbook, before_profiles])
+    assert [(r.scenario, r.strategy, r.runs) for r in rows] == [
+        ("sc", "in-service", 1), ("sc@demo", "in-service", 3), ("sc@guestbook", "in-service", 2)]
 
 
 def test_spread_prints_median_and_range_or_one_value():
@@ -65,5 +75,5 @@ def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
     result = CliRunner().invoke(main, ["compare", "--markdown", *map(str, runs)])
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("| scenario | strategy | runs | downtime")
-    assert lines[3].startswith("| sc | in-service | 3 | 2s [1-3] | 2s [1-3] |")
+    assert lines[3].startswith("| sc@demo | in-service | 3 | 2s [1-3] | 2s [1-3] |")
     assert len(lines) == 4

@@ -24,11 +24,13 @@ def test_node_halt_is_discovered_through_the_entry_point_group():
 
 
 @pytest.mark.parametrize("target, tasks, expected", [
-    (Target(role="web-worker"), [make_task("node1"), make_task("node2"), make_task("node3")], ["node2"]),
-    (Target(role="most-web"), [make_task("node1"), make_task("node3", slot=1), make_task("node3", slot=2)], ["node3"]),
+    (Target(role="upgraded-worker"), [make_task("node1"), make_task("node2"), make_task("node3")], ["node2"]),
+    (Target(role="most-upgraded"), [make_task("node1"), make_task("node3", slot=1), make_task("node3", slot=2)],
+     ["node3"]),
+    (Target(role="most-upgraded"), [], []),
     (Target(role="manager"), [], ["node1"]),
     (Target(role="worker"), [], ["node2", "node3"]),
-    (Target(role="db"), [], ["node3"]),
+    (Target(role="stateful"), [], ["node3"]),  # no stateful task placed: the labelled node
     (Target(label="chaos.lb=true"), [], ["node1"]),
     (Target(node="node2"), [], ["node2"]),
     (Target(node="node9"), [], []),
@@ -37,14 +39,22 @@ def test_target_candidates(target, tasks, expected):
     assert targets.candidates(target, NODES, tasks) == expected
 
 
+def test_stateful_and_service_targets_follow_where_those_tasks_are_placed():
+    floating_db = [make_task("node2", slot=1)]
+    assert targets.candidates(Target(role="stateful"), NODES, [], stateful_tasks=floating_db) == ["node2"]
+    cache = [make_task("node1"), make_task("node3"), make_task("node9")]  # node9 is no swarm node
+    assert targets.candidates(Target(service="cache"), NODES, [], service_tasks=cache) == ["node1", "node3"]
+    assert targets.candidates(Target(service="cache"), NODES, [make_task("node2")]) == []
+
+
 def test_a_seed_makes_the_random_choice_repeatable():
     picks = {targets.choose(Target(role="worker", seed=7), NODES, []) for _ in range(5)}
     assert len(picks) == 1
 
 
 def test_no_matching_node_is_an_error_naming_the_target():
-    with pytest.raises(ClusterError, match="web-worker"):
-        targets.choose(Target(role="web-worker"), NODES, [make_task("node1")])
+    with pytest.raises(ClusterError, match="upgraded-worker"):
+        targets.choose(Target(role="upgraded-worker"), NODES, [make_task("node1")])
 
 
 def test_the_ledger_returns_pending_heals_last_in_first_out(tmp_path):
@@ -113,3 +123,38 @@ def test_a_heal_that_fails_stays_pending_for_the_heal_command(tmp_path):
     ledger.record(LedgerEntry(id="f", kind="node-halt", target="node2"))
     assert heal_pending(ledger, FaultContext(cluster)) == [("f", False)]
     assert [e.id for e in ledger.pending()] == ["f"]
+
+
+def test_a_stateful_or_service_target_asks_the_engine_where_those_services_run(tmp_path):
+    cluster = FakeCluster()
+    cluster.engine.services = {"chaos_db": snapshot_with(make_task("node2")),
+                               "chaos_cache": snapshot_with(make_task("node1"))}
+    specs = [FaultSpec(kind="node-halt", target={"role": "stateful"}, at={"phase": "upgrade"},
+                       params={"rejoin_timeout": 1}),
+             FaultSpec(kind="node-halt", target={"service": "cache"}, at={"phase": "upgrade"},
+                       params={"rejoin_timeout": 1})]
+    scheduler = FaultScheduler(specs, FaultContext(cluster, "chaos_web"), Journal(tmp_path / "j.jsonl"),
+                               HealLedger(tmp_path), "c", stateful=("chaos_db",), service_name=lambda s: f"chaos_{s}")
+    scheduler.tick({"upgrade": 0.0}, snapshot_with(make_task("node3")), 0)
+    assert cluster.states == {"node1": "stopped", "node2": "stopped", "node3": "running"}
+    scheduler.heal_all()
+
+
+def test_task_kill_kills_a_task_of_the_upgraded_service_unless_told_another(tmp_path):
+    cluster = FakeCluster()
+    default = registry.create("task-kill", {}, "node2")
+    with pytest.raises(ClusterError, match="no running task of chaos_web on node2"):
+        default.inject(FaultContext(cluster, upgraded="chaos_web"))
+    assert "label=com.docker.swarm.service.name=chaos_web" in cluster.commands[-1][1]
+    named = registry.create("task-kill", {"service": "chaos_db"}, "node2")
+    with pytest.raises(ClusterError, match="no running task of chaos_db on node2"):
+        named.inject(FaultContext(cluster, upgraded="chaos_web"))
+
+
+def test_a_task_kill_healed_from_a_ledger_without_its_service_leaves_the_task_to_swarm():
+    cluster = FakeCluster()
+    fault = registry.create("task-kill", {}, "node2")
+    ctx = FaultContext(cluster)  # healing after a crash: the upgraded service is not known
+    assert fault.verify(ctx) is False
+    fault.heal(ctx)
+    assert cluster.commands == []

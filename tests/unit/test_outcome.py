@@ -7,6 +7,7 @@ from harness.analysis.outcome import lost_writes, rollback_outcome, upgrade_outc
 from harness.analysis.samples import Sample
 from harness.journal import Event
 from harness.scenario import Scenario
+from harness.testing import DEMO_APP
 
 
 def ev(t, type, **data):
@@ -52,11 +53,27 @@ def test_rollback_that_the_engine_calls_complete_fails_when_new_version_still_se
 
 
 def test_rollback_fails_when_tasks_at_the_end_are_not_all_old():
-    journal = [e if e.type != "engine.final" else ev(40, "engine.final", replicas=3, running={"v1": 2, "v3-broken": 1})
-               for e in ROLLBACK_JOURNAL]
+    final = ev(40, "engine.final", service="chaos_web", replicas=3, running={"v1": 2, "v3-broken": 1})
+    journal = [e if e.type != "engine.final" else final for e in ROLLBACK_JOURNAL]
     result = rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)
     assert result["success"] is False
-    assert "running tasks at the end" in result["reasons"][0]
+    assert result["reasons"] == ["running tasks of chaos_web at the end were {'v1': 2, 'v3-broken': 1}, not 3 x v1"]
+
+
+def test_every_upgraded_service_must_be_back_on_old_after_a_rollback():
+    finals = [ev(40, "engine.final", service="chaos_web", replicas=3, running={"v1": 3}),
+              ev(40, "engine.final", service="chaos_worker", replicas=3, running={"v1": 2, "v2": 1})]
+    journal = [e for e in ROLLBACK_JOURNAL if e.type != "engine.final"] + finals
+    result = rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)
+    assert result["success"] is False
+    assert result["reasons"] == ["running tasks of chaos_worker at the end were {'v1': 2, 'v2': 1}, not 3 x v1"]
+
+
+def test_a_rollback_without_the_engine_final_state_is_not_a_success():
+    journal = [e for e in ROLLBACK_JOURNAL if e.type != "engine.final"]
+    result = rollback_outcome(journal, [served(t) for t in range(10, 40)], "v1", verify_window=5)
+    assert result["success"] is False
+    assert result["reasons"] == ["the engine's final state was not recorded"]
 
 
 def test_no_rollback_event_means_not_triggered():
@@ -67,8 +84,14 @@ def test_no_rollback_event_means_not_triggered():
 def test_lost_writes_are_acknowledged_ids_missing_from_the_readback():
     samples = [Sample(t=1, end=1.1, ok=True, kind="write", write_id=i) for i in ("a", "b", "c")]
     samples.append(Sample(t=2, end=3, ok=False, kind="write", write_id="d"))  # never acknowledged
-    result = lost_writes([ev(50, "readback", ok=True, ids=["a", "c"])], samples)
-    assert result == {"acknowledged": 3, "lost": 1, "lost_ids": ["b"], "error": None}
+    result = lost_writes([ev(50, "readback", ok=True, measured=True, ids=["a", "c"])], samples)
+    assert result == {"measured": True, "acknowledged": 3, "lost": 1, "lost_ids": ["b"], "error": None}
+
+
+def test_without_a_write_probe_lost_writes_are_not_measured():
+    samples = [Sample(t=1, end=1.1, ok=True, kind="read")]
+    result = lost_writes([ev(50, "readback", ok=True, measured=False, ids=[])], samples)
+    assert result == {"measured": False, "acknowledged": 0, "lost": None, "lost_ids": [], "error": None}
 
 
 def test_a_failed_readback_leaves_lost_writes_unknown():
@@ -78,9 +101,9 @@ def test_a_failed_readback_leaves_lost_writes_unknown():
 
 def test_the_report_judges_expectations_and_fails_on_an_unmet_one():
     scenario = Scenario(name="x", expect={"max_downtime": 1, "max_lost_writes": 0}).model_dump(mode="json")
-    journal = [ev(0, "run.start", scenario=scenario, run_id="r", load={"rate": 10}),
-               ev(60, "readback", ok=True, ids=[]), ev(61, "run.end", status="completed")]
-    samples = [served(1), served(2, ok=False), served(4)]
+    journal = [ev(0, "run.start", scenario=scenario, run_id="r", app=DEMO_APP, load={"rate": 10}),
+               ev(60, "readback", ok=True, measured=True, ids=[]), ev(61, "run.end", status="completed")]
+    samples = [served(1), served(2, ok=False), served(4, "v2")]
     report = analyze(journal, samples)
     verdicts = {v["name"]: v for v in report["verdicts"]}
     assert report["downtime"] == 2
@@ -88,6 +111,21 @@ def test_the_report_judges_expectations_and_fails_on_an_unmet_one():
     assert verdicts["max_downtime"]["measured"] == "2.000s"
     assert verdicts["max_lost_writes"]["passed"] is True
     assert report["passed"] is False
+    assert report["app"] == DEMO_APP
+    assert report["versions"]["old"] == "v1" and report["versions"]["new"] == "v2"
+    assert report["versions"]["first_new"] == 4 and report["versions"]["last_old"] == 1
+
+
+def test_old_and_new_come_from_the_app_of_the_run():
+    scenario = Scenario(name="x", expect={"max_lost_writes": 0}).model_dump(mode="json")
+    app = {**DEMO_APP, "name": "guestbook", "old": "1.0", "new": "1.1", "writes": False}
+    journal = [ev(0, "run.start", scenario=scenario, run_id="r", app=app),
+               ev(60, "readback", ok=True, measured=False, ids=[]), ev(61, "run.end", status="completed")]
+    report = analyze(journal, [served(1, "1.0"), served(2, "1.1"), served(3, "1.0")])
+    assert report["versions"]["counts"] == {"1.0": 2, "1.1": 1}
+    assert (report["versions"]["first_new"], report["versions"]["last_old"]) == (2, 3)
+    assert report["versions"]["mixed_window"] == 1
+    assert report["verdicts"] == [] and report["passed"] is True  # no write probe: no lost-writes verdict
 
 
 def test_fault_timeline_takes_the_engine_first_sign_of_trouble_on_the_target():

@@ -57,9 +57,32 @@ def test_a_bad_duration_says_what_a_duration_looks_like(tmp_path):
     assert "phases.warmup" in message and "'soon'" in message and "5s, 500ms or 2m" in message
 
 
-def test_an_unknown_web_version_lists_the_versions_there_are(tmp_path):
+def test_the_old_version_keys_are_unknown_and_the_message_lists_from_and_to(tmp_path):
     message = error_of(write(tmp_path, "name: x\nstack:\n  to_version: v9\n"))
-    assert "stack.to_version" in message and "'v9'" in message and "'v3-broken'" in message
+    assert "stack.to_version" in message and "'v9'" in message
+    assert "allowed here: fresh_pull, from, publish_on_upgrade, registry, replicas, stateful_placement, to" in message
+
+
+def test_a_release_that_cannot_be_an_image_tag_is_refused(tmp_path):
+    message = error_of(write(tmp_path, "name: x\nstack:\n  to: 'v 2'\n"))
+    assert "stack.to" in message and "'v 2'" in message and "should match pattern" in message
+
+
+def test_from_and_to_default_to_the_roles_and_accept_any_release_name(tmp_path):
+    from harness.scenario import Scenario
+
+    assert (Scenario(name="x").stack.from_release, Scenario(name="x").stack.to_release) == ("old", "new")
+    scenario = load_scenario(write(tmp_path, "name: x\nstack: {from: '1.0', to: broken}\n"))
+    assert (scenario.stack.from_release, scenario.stack.to_release) == ("1.0", "broken")
+    assert scenario.model_dump(mode="json", by_alias=True)["stack"]["from"] == "1.0"
+    assert Scenario.model_validate(scenario.model_dump(mode="json", by_alias=True)) == scenario
+
+
+def test_a_fault_targets_the_upgraded_service_by_default_and_the_old_roles_are_gone(tmp_path):
+    scenario = load_scenario(write(tmp_path, "name: x\nfaults:\n  - kind: node-halt\n"))
+    assert scenario.faults[0].target.role == "upgraded-worker"
+    message = error_of(write(tmp_path, "name: x\nfaults:\n  - kind: node-halt\n    target: {role: db}\n"))
+    assert "faults.0.target.role" in message and "'db'" in message and "'stateful'" in message
 
 
 def test_an_unknown_fault_lists_the_known_faults(tmp_path):
@@ -73,8 +96,11 @@ def test_fault_parameters_are_checked_against_the_plugin_model(tmp_path):
 
 
 def test_a_target_needs_exactly_one_selector(tmp_path):
-    message = error_of(write(tmp_path, "name: x\nfaults:\n  - kind: node-halt\n    target: {node: node2, role: db}\n"))
-    assert "faults.0.target" in message and "exactly one of node, label or role" in message
+    text = "name: x\nfaults:\n  - kind: node-halt\n    target: {node: node2, role: stateful}\n"
+    message = error_of(write(tmp_path, text))
+    assert "faults.0.target" in message and "exactly one of node, label, role or service" in message
+    both = error_of(write(tmp_path, text.replace("role: stateful", "service: db")))
+    assert "exactly one of node, label, role or service (got ['node', 'service'])" in both
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

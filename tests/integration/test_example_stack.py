@@ -1,0 +1,91 @@
+"""The seed scenarios against a stack that shares nothing with the demo: the guestbook example.
+
+Node.js and PostgreSQL, no version header, no /healthz, its own Dockerfiles.
+Every release figure comes from the load balancer and the engine, and the
+broken release is synthesised by the harness.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.errors import ServiceMissing
+from harness.runner import Runner
+from harness.stack import BLUE
+from tests.integration.conftest import GUESTBOOK, live_releases
+from tests.integration.test_end_to_end import events_of, samples_of, shortened
+
+pytestmark = pytest.mark.docker
+STRATEGIES = ("in-service", "blue-green")
+
+
+def run(cluster, guestbook, tmp_path, name, strategy, **phases):
+    result = Runner(shortened(name, strategy, **phases), cluster, tmp_path, guestbook).run()
+    report = result.report
+    assert report["app"]["name"] == "guestbook" and report["status"] == "completed"
+    assert report["writes"]["measured"] and report["writes"]["lost"] == 0, report["writes"]
+    served = [s for s in samples_of(result.run_dir) if s.ok]
+    assert served and all(s.version in ("1.0", "1.1") for s in served), "every success is attributed to a release"
+    return result
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_halted_node_on_the_guestbook(cluster, guestbook, tmp_path, strategy):
+    result = run(cluster, guestbook, tmp_path, "halted-node", strategy, warmup=5, observe=8, verify_window=5)
+    report = result.report
+    assert report["upgrade"]["outcome"] == "completed", report["upgrade"]
+    assert report["versions"]["counts"].get("1.0", 0) > 0 and report["versions"]["counts"].get("1.1", 0) > 0
+    assert report["passed"], report["verdicts"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_synthesised_broken_release_is_rolled_back_on_the_guestbook(cluster, guestbook, tmp_path, strategy):
+    result = run(cluster, guestbook, tmp_path, "bad-release-rollback", strategy, warmup=5, observe=10,
+                 verify_window=8)
+    report = result.report
+    assert report["app"]["new"] == "broken"
+    assert report["upgrade"]["outcome"] == "rolled_back"
+    assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
+    assert set(report["versions"]["counts"]) == {"1.0"}, "the broken release never served a request"
+    assert live_releases(cluster, guestbook) == ["1.0"] * 10
+    assert report["passed"], report["verdicts"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_unreachable_registry_on_the_guestbook(cluster, guestbook, tmp_path, strategy):
+    result = run(cluster, guestbook, tmp_path, "registry-unreachable", strategy, warmup=5, observe=10,
+                 verify_window=5)
+    report = result.report
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    rejected = [e for e in events_of(result.run_dir, "engine.task")
+                if e.get("node") == inject.get("target") and e.get("state") == "rejected"]
+    assert rejected, "the node behind the firewall never had a task rejected for its image"
+    assert report["upgrade"]["outcome"] == "rolled_back"
+    assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
+    final = events_of(result.run_dir, "engine.final")
+    assert final and final[0].get("service") == BLUE.service("app") and final[0].get("running") == {"1.0": 3}
+    assert report["passed"], report["verdicts"]
+
+
+def test_app_check_shows_which_release_answered_each_request(cluster, guestbook):
+    env = {**os.environ, "CHAOS_HOME": str(cluster.config.workdir)}
+    check = subprocess.run([sys.executable, "-m", "harness.cli", "--cluster", cluster.config.name, "app", "check",
+                            str(GUESTBOOK)], env=env, capture_output=True, text=True, timeout=600)
+    assert check.returncode == 0, check.stderr[-3000:]
+    lines = check.stdout.splitlines()
+    assert any(line.startswith("GET /status") and "release 1.0 on node" in line for line in lines), lines
+    assert any(line.startswith("POST /entries") and line.split()[2] == "201" for line in lines), lines
+    assert "answers attributed to a release" in check.stderr
+    assert cluster.engine.nodes() and not _deployed(cluster, BLUE.service("app")), "app check removes its stack"
+
+
+def _deployed(cluster, service: str) -> bool:
+    try:
+        cluster.engine.service(service)
+        return True
+    except ServiceMissing:
+        return False
