@@ -188,7 +188,6 @@ def down(config: ClusterConfig) -> None:
 @_fails_cleanly
 def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
     """Check scenario files (and an app profile) without touching anything."""
-    from harness.app import load_profile
     from harness.scenario import load_scenario
 
     loaded = []
@@ -196,11 +195,7 @@ def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
         loaded.append(load_scenario(path))
         _progress(f"{path}: valid")
     if app_path is not None:
-        profile = load_profile(app_path)
-        for name in {n for s in loaded for n in (s.stack.from_release, s.stack.to_release)}:
-            profile.release_name(name)  # raises ProfileError for a release the profile lacks
-        for warning in profile.warnings:
-            _progress(f"[yellow]note[/]: {profile.path.name}: {warning}")
+        _checked_profile(app_path, loaded)
         _progress(f"{app_path}: valid")
 
 
@@ -209,15 +204,24 @@ def _app_option(function):
                         type=click.Path(path_type=Path), help="App profile: the stack to upgrade.")(function)
 
 
-def _load_app(path: Path, scenarios, cluster: Cluster):
-    """The profile validated, its warnings shown, its images found or built: all before the cluster starts."""
-    from harness.app import App, load_profile
+def _checked_profile(path: Path, scenarios):
+    """The profile validated against the scenarios' releases, its notes shown; nothing touched."""
+    from harness.app import load_profile
 
     profile = load_profile(path)
+    for name in {n for s in scenarios for n in (s.stack.from_release, s.stack.to_release)}:
+        profile.release_name(name)  # raises ProfileError for a release the profile lacks
     for warning in profile.warnings:
         _progress(f"[yellow]note[/]: {profile.path.name}: {warning}")
-    releases = [name for s in scenarios for name in (s.stack.from_release, s.stack.to_release)]
-    return App.prepare(profile, cluster.builder, releases)
+    return profile
+
+
+def _prepared(profile, scenarios, cluster: Cluster):
+    """The profile's images found or built on this host (before the cluster starts)."""
+    from harness.app import App
+
+    return App.prepare(profile, cluster.builder, [n for s in scenarios for n in (s.stack.from_release,
+                                                                                   s.stack.to_release)])
 
 
 @main.command()
@@ -237,8 +241,9 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
     from harness.scenario import load_scenario
 
     loaded = [load_scenario(path).under(strategy) for path in scenarios]
+    profile = _checked_profile(app_path, loaded)
     handle = Cluster(config, _progress)
-    app = _load_app(app_path, loaded, handle)
+    app = _prepared(profile, loaded, handle)
     handle.up()
     reports = []
     for scenario in loaded:
@@ -270,8 +275,9 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
     from harness.scenario import load_scenario
 
     loaded = [load_scenario(path) for path in scenarios]
+    profiles = [_checked_profile(Path(p.strip()), loaded) for p in apps.split(",") if p.strip()]
     handle = Cluster(config, _progress)
-    prepared = [_load_app(Path(p.strip()), loaded, handle) for p in apps.split(",") if p.strip()]
+    prepared = [_prepared(profile, loaded, handle) for profile in profiles]
     runs = plan(loaded, parse_strategies(strategies), repeat, prepared)
     _progress(f"{len(runs)} runs planned")
     result = run_matrix(runs, handle, reports_dir, _progress, _output.live)
@@ -391,8 +397,9 @@ def app_check(config: ClusterConfig, profile: Path) -> None:
     """Deploy the profile's old release, send a few requests and show which release answered each; then remove it."""
     from harness.app.check import check
 
+    checked = _checked_profile(profile, [])
     handle = Cluster(config, _progress)
-    app = _load_app(profile, [], handle)
+    app = _prepared(checked, [], handle)
     handle.up()
     answers = check(handle, app, progress=_progress)
     _output.done()

@@ -14,6 +14,7 @@ from harness.analysis.outcome import (
 from harness.analysis.samples import Sample, read_samples
 from harness.analysis.verdicts import Verdict, judge
 from harness.analysis.versions import per_second, version_mix
+from harness.errors import UsageError
 from harness.journal import JOURNAL_FILE, Event, read_journal
 from harness.load.runner import SAMPLES_FILE
 from harness.scenario import Scenario
@@ -34,6 +35,9 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
     start = first(events, "run.start")
     if start is None:
         raise ValueError("the journal has no run.start event")
+    if not start.get("app"):
+        raise UsageError("this run was recorded by a chaos-harness from before app profiles and cannot be "
+                         "analysed again; its report.json (if any) is still readable")
     scenario = Scenario.model_validate(start.get("scenario"))
     old, new = start.get("app")["old"], start.get("app")["new"]
     windows = dt.outages(samples)

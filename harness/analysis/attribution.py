@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from harness.analysis.samples import Sample
 from harness.journal import Event
 
+ENDED = ("complete", "shutdown", "failed", "rejected", "orphaned", "remove")  # a task that no longer serves
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -29,8 +31,8 @@ def address_holders(events: list[Event]) -> dict[str, list[Holder]]:
     """Address -> the tasks that held it, in the order the engine reported them."""
     holders: dict[str, list[Holder]] = {}
     for event in events:
-        if event.type != "engine.task":
-            continue
+        if event.type != "engine.task" or event.get("state") in ENDED:
+            continue  # an ended task gives its address back; it never takes it from a successor
         for address in event.get("addresses") or []:
             known = holders.setdefault(address, [])
             if not known or known[-1].task != event.get("task"):

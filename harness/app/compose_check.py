@@ -34,10 +34,12 @@ def check_compose(model: AppProfile, path: Path, profile_dir: Path) -> tuple[dic
     if problems:
         return compose, problems, []
     services = compose["services"]
-    problems += _profile_fits(model, services)
-    problems += [{"file": path, "loc": ("services", name), "input": None,
-                  "msg": "a service needs an image (or a build section with an image name)"}
+    problems += [{"file": path, "loc": ("services", name), "input": spec,
+                  "msg": "a service is a mapping with an image (and optionally a build section)"}
                  for name, spec in services.items() if not isinstance(spec, dict) or not spec.get("image")]
+    if problems:
+        return compose, problems, []
+    problems += _profile_fits(model, services) + _missing_files(compose, path)
     return compose, problems, _warnings(compose, model)
 
 
@@ -90,6 +92,24 @@ def _profile_fits(model: AppProfile, services: dict) -> list[Problem]:
         problems.append({"loc": ("entry", "port"), "input": entry.port,
                          "msg": f"service {entry.service} exposes {', '.join(map(str, sorted(exposed)))} in the "
                                 "compose file, not this port"})
+    return problems
+
+
+def _missing_files(compose: dict, path: Path) -> list[Problem]:
+    """``env_file`` entries and configs or secrets from files that do not exist beside the compose file."""
+    problems = []
+    for name, spec in compose["services"].items():
+        files = spec.get("env_file") or []
+        for index, file in enumerate([files] if isinstance(files, str) else files):
+            named = file.get("path") if isinstance(file, dict) else file
+            if not (path.parent / str(named)).is_file():
+                problems.append({"file": path, "loc": ("services", name, "env_file", index), "input": named,
+                                 "msg": f"no such file beside the compose file ({path.parent})"})
+    for kind in ("configs", "secrets"):
+        for name, spec in (compose.get(kind) or {}).items():
+            if isinstance(spec, dict) and "file" in spec and not (path.parent / str(spec["file"])).is_file():
+                problems.append({"file": path, "loc": (kind, name, "file"), "input": spec["file"],
+                                 "msg": f"no such file beside the compose file ({path.parent})"})
     return problems
 
 

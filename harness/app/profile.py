@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ProfileError
 from harness.models import Strict, format_errors, read_yaml_mapping
@@ -113,14 +113,16 @@ class AppProfile(Strict):
     writes: Writes | None = None
     stateful: list[str] = []
 
-    @model_validator(mode="after")
-    def _releases_agree(self) -> AppProfile:
-        if BROKEN in self.releases:
+    @field_validator("releases")
+    @classmethod
+    def _releases_agree(cls, releases: dict[str, dict[str, ImageSource]]) -> dict[str, dict[str, ImageSource]]:
+        if BROKEN in releases:
             raise ValueError(f"a release may not be called {BROKEN!r}: the harness synthesises that one")
-        services = [frozenset(r) for r in self.releases.values()]
-        if any(not s for s in services) or len(set(services)) != 1:
-            raise ValueError("every release must name the same, non-empty set of services (those an upgrade changes)")
-        return self
+        services = {name: sorted(images) for name, images in releases.items()}
+        if any(not s for s in services.values()) or len({tuple(s) for s in services.values()}) != 1:
+            raise ValueError(f"every release must name the same, non-empty set of services (those an upgrade "
+                             f"changes); these name {services}")
+        return releases
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def green(profile: Profile, release: str, options: StackOptions, publish: int | 
             service["ports"] = [{"target": profile.model.entry.port, "published": publish, "protocol": "tcp",
                                  "mode": "host"}]
         services[name] = service
-    networks = {net: {"external": True, "name": f"{STACK_NAME}_{net}"}
+    networks = {net: {"external": True, "name": _network_name(profile, net)}
                 for net in sorted({n for s in services.values() for n in _service_networks(s)})}
     document = {"version": "3.8", "services": services, **_top_level(profile, objects), "networks": networks}
     return Rendered(yaml.safe_dump(document, sort_keys=False), tuple(objects.values()))
@@ -168,6 +168,14 @@ def _networks(profile: Profile) -> dict:
                 for name, spec in (profile.compose.get("networks") or {}).items()}
     networks.setdefault("default", {})
     return networks
+
+
+def _network_name(profile: Profile, key: str) -> str:
+    """The engine's name of a compose network of the blue stack: its own ``name``, else ``chaos_<key>``."""
+    spec = (profile.compose.get("networks") or {}).get(key) or {}
+    if spec.get("name"):
+        return spec["name"]
+    return key if spec.get("external") else f"{STACK_NAME}_{key}"
 
 
 def _service_networks(service: dict) -> list[str]:

@@ -60,8 +60,8 @@ def test_report_html_renders_its_charts_and_markers_in_chromium(tmp_path):
     screenshot = ARTIFACTS / "report.png"
     chromium("--window-size=1100,1500", f"--screenshot={screenshot}", url)
     image = Image.open(screenshot).convert("RGB")
-    assert has_colour(image, hex_rgb(VERSION_COLOURS["v1"])), "no v1 bars or lines were painted"
-    assert has_colour(image, hex_rgb(VERSION_COLOURS["v2"])), "no v2 bars were painted"
+    assert has_colour(image, hex_rgb(VERSION_COLOURS["old"])), "no bars or lines of the old release were painted"
+    assert has_colour(image, hex_rgb(VERSION_COLOURS["new"])), "no bars of the new release were painted"
     assert has_colour(image, FAULT_TINT, at_least=2000), "the fault span was not painted"
 
 

@@ -12,8 +12,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from harness.errors import ServiceMissing
+from harness.app import App, load_profile
+from harness.errors import ClusterError, ServiceMissing
 from harness.runner import Runner
 from harness.stack import BLUE
 from tests.integration.conftest import GUESTBOOK, live_releases
@@ -89,3 +91,21 @@ def _deployed(cluster, service: str) -> bool:
         return True
     except ServiceMissing:
         return False
+
+
+def test_a_stack_that_never_becomes_healthy_fails_prepare_with_its_tasks_and_logs(cluster, tmp_path):
+    document = yaml.safe_load(GUESTBOOK.read_text())
+    document["compose"] = str(GUESTBOOK.parent / document["compose"])
+    for release in document["releases"].values():
+        release["app"]["build"]["context"] = str(GUESTBOOK.parent / release["app"]["build"]["context"])
+    document["entry"]["health"]["path"] = "/no-such-health-page"  # answers 404: never healthy
+    profile = tmp_path / "unhealthy.yaml"
+    profile.write_text(yaml.safe_dump(document))
+    app = App.prepare(load_profile(profile), cluster.builder)
+
+    with pytest.raises(ClusterError) as failed:
+        Runner(shortened("clean-upgrade", "in-service", warmup=1, observe=1), cluster, tmp_path / "runs", app).run()
+    message = str(failed.value)
+    assert "answering every probe from release 1.0" in message
+    assert "last tasks of chaos_app:" in message and "1.0 running" in message
+    assert "last log lines of chaos_app:" in message

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
@@ -20,6 +21,41 @@ def test_run_refuses_an_invalid_scenario_before_touching_docker(tmp_path, monkey
     result = CliRunner().invoke(main, ["run", str(bad)])
     assert result.exit_code == 2
     assert "load.rate" in result.output and "greater than 0" in result.output
+
+
+def test_run_refuses_an_invalid_app_profile_with_exit_2(tmp_path, monkeypatch):
+    (tmp_path / "app.yaml").write_text("name: shop\ncompose: missing.yml\nreleases: {'1': {web: 'w:1'}}\n"
+                                       "entry: {service: web, port: 80}\n")
+
+    class NoBuilds:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        @property
+        def builder(self):
+            raise AssertionError("no image may be built for an invalid profile")
+
+        def up(self):
+            raise AssertionError("the cluster must not start for an invalid profile")
+
+    monkeypatch.setattr("harness.cli.Cluster", NoBuilds)
+    result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "scenarios/clean-upgrade.yaml"])
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert "app.yaml: invalid app profile" in output and "compose: got 'missing.yml'" in output
+
+
+def test_run_refuses_an_invalid_app_profile_before_touching_docker(tmp_path, monkeypatch):
+    (tmp_path / "app.yaml").write_text("name: shop\ncompose: missing.yml\nreleases: {'1': {web: 'w:1'}}\n"
+                                       "entry: {service: web, port: 80}\n")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster must not be touched for an invalid app profile")
+
+    monkeypatch.setattr("harness.cli.Cluster", no_cluster)
+    result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "scenarios/clean-upgrade.yaml"])
+    assert result.exit_code == 2, result.output
+    assert "compose: got 'missing.yml'" in " ".join(result.output.split())
 
 
 def test_validate_accepts_the_shipped_scenarios():
@@ -80,3 +116,34 @@ def test_report_json_is_the_report_document_on_stdout(tmp_path):
     assert result.exit_code == 0
     document = json.loads(result.output)
     assert document["schema"] == "chaos-harness/report@1" and document["run_id"] == "r"
+
+
+def test_validate_checks_an_app_profile_and_the_releases_the_scenarios_ask_for(tmp_path):
+    ok = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml", "scenarios/bad-release-rollback.yaml"])
+    assert ok.exit_code == 0, ok.output
+    assert "apps/demo.yaml: valid" in ok.output
+    unknown = tmp_path / "to-v9.yaml"
+    unknown.write_text("name: to-v9\nstack: {to: v9}\n")
+    result = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml", str(unknown)])
+    assert result.exit_code == 2
+    assert "asks for release 'v9'; this profile has v1, v2" in " ".join(result.output.split())
+
+
+def test_app_init_writes_a_profile_that_loads_and_never_overwrites_one(tmp_path):
+    from harness.app import load_profile
+
+    stack = tmp_path / "shop"
+    stack.mkdir()
+    (stack / "compose.yml").write_text("services:\n  web:\n    image: shop/web:1.4\n    ports: ['80:8080']\n"
+                                       "  db:\n    image: postgres:15\n    volumes: ['pgdata:/var/lib/data']\n"
+                                       "volumes:\n  pgdata: {}\n")
+    result = CliRunner().invoke(main, ["app", "init", str(stack / "compose.yml")])
+    assert result.exit_code == 0, result.output
+    profile = load_profile(stack / "chaos-app.yaml")
+    assert profile.name == "shop" and profile.upgraded == ("web",)
+    assert {name: images["web"].image for name, images in profile.model.releases.items()} == {
+        "1.4": "shop/web:1.4", "next": "shop/web:NEXT"}
+    assert (profile.model.entry.service, profile.model.entry.port) == ("web", 8080)
+    assert profile.model.stateful == ["db"]
+    again = CliRunner().invoke(main, ["app", "init", str(stack / "compose.yml")])
+    assert again.exit_code == 2 and "exists" in again.output

@@ -6,7 +6,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
 from click.testing import CliRunner
 
 from harness.analysis import analyze_run_dir
@@ -87,12 +86,18 @@ def test_compare_html_draws_one_dot_per_repeat(tmp_path):
     assert "| sc@demo | in-service | 3 | 2s [1-3] |" in (tmp_path / "cmp" / "compare.md").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: report/charts.py colours only the demo's release names "
-                                       "(v1, v2, v3-broken); any other releases are all drawn grey")
-def test_the_version_chart_draws_two_releases_of_any_name_in_different_colours():
-    timeline = [{"second": 0, "requests": 2, "failures": 0, "p50": 0.01, "p99": 0.01,
-                 "versions": {"1.0": 1, "1.1": 1}}]
-    svg = charts.version_chart(timeline, 1, charts.Overlays([], []))
-    legend = dict((label, fill) for fill, label in re.findall(r'fill="(#\w+)"/><text [^>]*class="legend">([^<]+)<', svg))
-    assert set(legend) == {"1.0", "1.1"}
-    assert legend["1.0"] != legend["1.1"]
+def legend(svg: str) -> dict[str, str]:
+    """Release -> the colour its legend entry shows."""
+    return {label: fill for fill, label in re.findall(r'fill="(#\w+)"/><text [^>]*class="legend">([^<]+)<', svg)}
+
+
+def test_the_version_chart_colours_releases_by_their_role_whatever_their_names():
+    timeline = [{"second": 0, "requests": 3, "failures": 0, "p50": 0.01, "p99": 0.01,
+                 "versions": {"1.0": 1, "1.1": 1, "0.9": 1}}]
+    colours = legend(charts.version_chart(timeline, 1, charts.Overlays([], []), old="1.0", new="1.1"))
+    assert colours == {"1.0": charts.VERSION_COLOURS["old"], "1.1": charts.VERSION_COLOURS["new"],
+                       "0.9": charts.OTHER_COLOUR}
+    broken = [{**timeline[0], "versions": {"1.0": 2, "broken": 1}}]
+    colours = legend(charts.version_chart(broken, 1, charts.Overlays([], []), old="1.0", new="broken"))
+    assert colours == {"1.0": charts.VERSION_COLOURS["old"], "broken": charts.VERSION_COLOURS["broken"]}
+    assert len(set(charts.VERSION_COLOURS.values()) | {charts.OTHER_COLOUR}) == 4

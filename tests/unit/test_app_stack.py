@@ -1,0 +1,133 @@
+"""The app on the cluster: its services per stack, probes and writes through the LB, and what nodes really run."""
+
+from __future__ import annotations
+
+from requests.structures import CaseInsensitiveDict
+
+from harness.app import DEFAULT_PROFILE, load_profile
+from harness.cluster.vagrant import ExecResult
+from harness.errors import ClusterError
+from harness.http import Answer
+from harness.stack import BLUE, GREEN, AppStack, Probe
+from harness.stack.compose import StackOptions
+from harness.stack.prepare import census, diagnose, forget_image
+from harness.testing import FakeCluster, make_service, make_task
+
+DEMO = load_profile(DEFAULT_PROFILE)
+
+
+class FakeHttp:
+    """Answers requests from a list (None: no answer) and records them."""
+
+    def __init__(self, *answers: Answer | None) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple] = []
+
+    def request(self, method, path, *, headers=None, body=None, timeout=None):
+        self.sent.append((method, path, headers, body))
+        return self.answers.pop(0)
+
+    def get(self, path, **options):
+        return self.request("GET", path, **options)
+
+
+def app_stack(*answers, profile=DEMO):
+    stack = AppStack(profile, StackOptions(registry="registry:5000"), "http://127.0.0.1:8080", "v1", "v2")
+    stack.__dict__["client"] = FakeHttp(*answers)  # in place of the cached HttpClient
+    return stack
+
+
+def answer(status, **headers):
+    return Answer(status, CaseInsensitiveDict(headers))
+
+
+def test_the_upgraded_services_are_named_per_stack_entry_first():
+    stack = app_stack()
+    assert stack.services() == ("chaos_web",) and stack.services(GREEN) == ("chaos-green_web",)
+    assert (stack.entry, stack.upgraded, stack.stateful) == ("web", ("web",), ("db",))
+    assert stack.image("web", "v2") == "registry:5000/chaos/demo/web:v2"
+    assert BLUE.service("db") == "chaos_db"
+
+
+def test_a_probe_is_the_health_check_through_the_lb_with_who_answered():
+    stack = app_stack(answer(200, **{"X-Chaos-Backend": "green", "x-chaos-server": "10.0.2.5:8080"}), None)
+    probe = stack.probe(preview=True)
+    assert probe == Probe(200, "green", "10.0.2.5:8080")
+    method, path, headers, _ = stack.client.sent[0]
+    assert (method, path, headers) == ("GET", "/healthz", {"X-Chaos-Route": "preview"})
+    assert stack.probe() is None  # no answer
+    assert stack.healthy(probe) and not stack.healthy(Probe(503, "blue", None)) and not stack.healthy(None)
+
+
+def test_a_write_carries_its_id_and_counts_only_when_acknowledged_with_an_accepted_status():
+    stack = app_stack(answer(201), answer(200), None)
+    assert stack.write("w-1") is True
+    assert stack.client.sent[0] == ("POST", "/write?id=w-1", None, None)
+    assert stack.write("w-2") is False  # the profile accepts 201 only
+    assert stack.write("w-3") is False  # no answer: not acknowledged
+
+
+def test_a_read_back_is_unknown_without_an_answer_or_on_a_server_error_and_lost_on_not_found():
+    stack = app_stack(answer(200), answer(404), answer(503), None)
+    assert [stack.read_back("w") for _ in range(4)] == [True, False, None, None]
+    assert stack.client.sent[0][:2] == ("GET", "/read?id=w")
+
+
+def test_without_a_write_probe_nothing_is_written_or_read():
+    profile = load_profile(DEFAULT_PROFILE)
+    profile = type(profile)(profile.model.model_copy(update={"writes": None}), profile.path, profile.compose, ())
+    stack = app_stack(profile=profile)
+    assert stack.write("w") is False and stack.read_back("w") is None
+    assert stack.client.sent == []
+
+
+def test_a_write_id_in_the_body_is_replaced_too():
+    guestbook_writes = {"write": {"method": "POST", "path": "/entries", "body": '{"id": "{id}"}',
+                                  "headers": {"Content-Type": "application/json"}, "status": [201]},
+                        "read": {"path": "/entries/{id}"}}
+    model = DEMO.model.model_validate({**DEMO.model.model_dump(), "writes": guestbook_writes})
+    stack = app_stack(answer(201), answer(200), profile=type(DEMO)(model, DEMO.path, DEMO.compose, ()))
+    assert stack.write("abc") and stack.read_back("abc")
+    assert stack.client.sent == [("POST", "/entries", {"Content-Type": "application/json"}, '{"id": "abc"}'),
+                                 ("GET", "/entries/abc", None, None)]
+
+
+def test_the_census_counts_live_containers_per_node_by_release_and_marks_nodes_it_cannot_ask():
+    outputs = {"node1": ExecResult(0, "registry:5000/chaos/demo/web:v1@sha256:aa\nregistry:5000/chaos/demo/web:v2\n"
+                                      "registry:5000/chaos/demo/web:v1\n"),
+               "node2": ExecResult(1, "Cannot connect"),
+               "node3": ExecResult(0, "")}
+    asked = []
+
+    def run_on(node, argv):
+        asked.append((node, argv[-1]))
+        if node == "node4":
+            raise ClusterError("node4 is halted")
+        return outputs[node]
+
+    found = census(run_on, ["node1", "node2", "node3", "node4"], "chaos_web")
+    assert found == {"node1": {"v1": 2, "v2": 1}, "node2": None, "node3": {}, "node4": None}
+    assert asked[0] == ("node1", "chaos_web")  # the service is the script's argument, never spliced into it
+
+
+def test_forgetting_an_image_prunes_exited_containers_first_on_every_node():
+    cluster = FakeCluster()
+    forget_image(["node1", "node2"], cluster.exec, ["registry:5000/chaos/demo/web:v2", "x/y:it's"])
+    assert [node for node, _ in cluster.commands] == ["node1", "node2"]
+    script = cluster.commands[0][1][-1]
+    assert script.startswith("docker container prune -f")
+    assert script.endswith("docker image rm -f registry:5000/chaos/demo/web:v2 'x/y:it'\"'\"'s'")
+
+
+def test_diagnose_shows_the_entry_services_last_tasks_and_log_lines():
+    cluster = FakeCluster()
+    cluster.engine.services = {"chaos_web": make_service("chaos_web", [
+        make_task("node2", "v1", "failed", timestamp=5.0, error="task: non-zero exit (1)"),
+        make_task("node1", "v1", timestamp=9.0)])}
+    text = diagnose(cluster.engine, app_stack(), since=100.0)
+    assert text.splitlines() == ["last tasks of chaos_web:",
+                                 "  node2 v1 failed (desired running): task: non-zero exit (1)",
+                                 "  node1 v1 running (desired running)",
+                                 "last log lines of chaos_web:", "  chaos_web since 100"]
+    assert diagnose(FakeCluster().engine, app_stack(), 0) == \
+        "(the state of chaos_web could not be read: service chaos_web does not exist)"
