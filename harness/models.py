@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -25,6 +25,7 @@ def parse_duration(value: Any) -> Any:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+M = TypeVar("M", bound=BaseModel)
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
 
@@ -32,6 +33,15 @@ class Strict(BaseModel):
     """Unknown keys are errors: a typo must not silently change a run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def load_model(path: Path, model: type[M], what: str, error: type[Exception]) -> M:
+    """A YAML file validated as ``model``, or ``error`` naming the file and every problem in it."""
+    document = read_yaml_mapping(path, what, error)
+    try:
+        return model.model_validate(document)
+    except ValidationError as problem:
+        raise error(format_errors(path, problem.errors(), model, what)) from problem
 
 
 def read_yaml_mapping(path: Path, what: str, error: type[Exception]) -> dict:

@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
-from harness.models import Duration, Strict, format_errors, parse_duration, read_yaml_mapping
+from harness.models import Duration, Strict, format_errors, load_model, parse_duration
 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
 Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "stateful"]
@@ -181,11 +181,7 @@ class Scenario(Strict):
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario file, including each fault's parameters."""
     path = Path(path)
-    document = read_yaml_mapping(path, "scenario", ScenarioError)
-    try:
-        scenario = Scenario.model_validate(document)
-    except ValidationError as error:
-        raise ScenarioError(format_errors(path, error.errors(), Scenario, "scenario")) from error
+    scenario = load_model(path, Scenario, "scenario", ScenarioError)
     _check_faults(path, scenario)
     return scenario
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from harness.errors import ProfileError
-from harness.models import Strict, format_errors, read_yaml_mapping
+from harness.app.compose_check import check_compose
+from harness.models import Strict, format_errors, load_model
 
 RELEASE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"  # a valid image tag: release names become tags
 BROKEN = "broken"  # the release the harness synthesises from the new one
@@ -167,13 +168,7 @@ class Profile:
 def load_profile(path: Path | str) -> Profile:
     """Read and validate a profile and the compose file it names; every problem at once, before anything starts."""
     path = Path(path)
-    document = read_yaml_mapping(path, "app profile", ProfileError)
-    try:
-        model = AppProfile.model_validate(document)
-    except ValidationError as error:
-        raise ProfileError(format_errors(path, error.errors(), AppProfile, "app profile")) from error
-    from harness.app.compose_check import check_compose  # the checks read the model defined here
-
+    model = load_model(path, AppProfile, "app profile", ProfileError)
     compose_path = (path.parent / model.compose).resolve()
     compose, problems, warnings = check_compose(model, compose_path, path.parent)
     if problems:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from harness.analysis import analyze_run_dir, attribute
 from harness.analysis.attribution import address_holders
