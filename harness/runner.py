@@ -47,6 +47,7 @@ from harness.watch import EngineWatcher, Snapshots
 POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 60.0
 READBACK_WORKERS = 8
+READBACK_RETRY_PAUSE = 2.0
 REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 Progress = Callable[[str], None]
 
@@ -126,10 +127,8 @@ class Runner:
     # -- steps ----------------------------------------------------------------------------
 
     def _assemble(self) -> _Parts:
-        """Push the app's images, then wire the stack, load, faults, strategy and watcher for this run."""
+        """Wire the stack, load, faults, strategy and watcher for this run."""
         scenario, cluster = self.scenario, self.cluster
-        self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
-        self.app.push(cluster.push_image)
         stack = stack_for(cluster, self.app, scenario.stack, server_timeout=max(2.0, 2 * scenario.load.timeout))
         journal = Journal(self.run_dir / JOURNAL_FILE)
         profile = self.app.profile
@@ -177,8 +176,11 @@ class Runner:
             self._record_final(journal, self.cluster.engine, parts.stack, upgrade.live_service())
 
     def _prepare(self, parts: _Parts) -> None:
-        """The stack on its old release, healthy through the LB; the new release's images gone from the nodes."""
+        """The app's images in the registry; the stack on its old release, healthy through the LB; the new
+        release's images gone from the nodes."""
         cluster, stack = self.cluster, parts.stack
+        self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
+        self.app.push(cluster.push_image)
         deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack, parts.auth)
         if self.scenario.stack.fresh_pull:
             forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded])
@@ -268,6 +270,7 @@ class Runner:
                 answers = dict(zip(pending, pool.map(stack.read_back, pending)))
                 found += [i for i, answer in answers.items() if answer]
                 pending = [i for i, answer in answers.items() if answer is None]
+                time.sleep(READBACK_RETRY_PAUSE if pending else 0)
         if pending:
             journal.write("readback", ok=False, measured=True, ids=found,
                           error=f"{len(pending)} acknowledged writes got no answer to their read-back "
