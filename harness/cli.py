@@ -212,7 +212,7 @@ def _checked_profile(path: Path, scenarios):
     for name in {n for s in scenarios for n in (s.stack.from_release, s.stack.to_release)}:
         profile.release_name(name)  # raises ProfileError for a release the profile lacks
     for warning in profile.warnings:
-        _progress(f"[yellow]note[/]: {profile.path.name}: {warning}")
+        _progress(f"[yellow]note[/]: {profile.model.compose}: {warning}")
     return profile
 
 

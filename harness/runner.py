@@ -88,7 +88,7 @@ class Runner:
 
     def __init__(self, scenario: Scenario, cluster: Cluster, reports_dir: Path, app: App,
                  progress: Progress = lambda _: None, live: Progress = lambda _: None) -> None:
-        self.scenario = scenario
+        self.scenario = _at_app_rate(scenario, app)
         self.cluster = cluster
         self.app = app
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}-{scenario.strategy.kind}"
@@ -153,6 +153,7 @@ class Runner:
                  "entry": stack.entry, "upgraded": list(stack.upgraded), "writes": stack.profile.model.writes is not None},
             cluster={"name": cluster.config.name, "nodes": cluster.state.nodes, "provider": cluster.state.provider},
             load={"rate": self.scenario.load.rate, "timeout": self.scenario.load.timeout,
+                  "rate_from": "app profile" if self.app.profile.model.load.rate else "scenario",
                   "users": parts.load.users, "target": cluster.lb_url}).t
 
     def _phases(self, parts: _Parts) -> None:
@@ -282,6 +283,14 @@ class Runner:
         phases, strategy = self.scenario.phases, self.scenario.strategy
         rollback = 0.0 if strategy.rollback_after is None else strategy.rollback_after + strategy.timeout
         return phases.warmup + strategy.timeout + rollback + phases.observe + 300
+
+
+def _at_app_rate(scenario: Scenario, app: App) -> Scenario:
+    """The scenario at the rate the app profile sets, if it sets one."""
+    rate = app.profile.model.load.rate
+    if rate is None:
+        return scenario
+    return scenario.model_copy(update={"load": scenario.load.model_copy(update={"rate": rate})})
 
 
 @contextmanager

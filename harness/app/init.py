@@ -44,8 +44,16 @@ def starting_profile(compose_path: Path, profile_path: Path) -> str:
     name = re.sub(r"[^a-z0-9-]", "-", compose_path.resolve().parent.name.lower()).strip("-")[:30] or "app"
     if not name[0].isalpha():
         name = f"app-{name}"[:31]
+    source = json.dumps(image)
+    build = services[entry].get("build")
+    if build:  # the compose file builds it: so does the profile, from the same context
+        context = build if isinstance(build, str) else build.get("context", ".")
+        built = os.path.relpath((compose_path.parent / context).resolve(), profile_path.resolve().parent)
+        args = build.get("args") if isinstance(build, dict) else None
+        extra = f", args: {json.dumps({str(k): str(v) for k, v in args.items()})}" if isinstance(args, dict) else ""
+        source = f"{{image: {json.dumps(image)}, build: {{context: {json.dumps(built)}{extra}}}}}"
     return _TEMPLATE.format(
-        name=name, compose=compose_ref, current=json.dumps(current), entry=entry, image=json.dumps(image),
+        name=name, compose=compose_ref, current=json.dumps(current), entry=entry, image=source,
         next_image=json.dumps(f"{repository}:NEXT"), port=port,
         stateful=json.dumps(stateful), services=", ".join(services))
 

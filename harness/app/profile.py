@@ -75,10 +75,16 @@ class Request(Strict):
 
 
 class Load(Strict):
-    """The requests clients make, weighted, or a locustfile of the user's own with its own User classes."""
+    """The requests clients make, weighted, or a locustfile of the user's own with its own User classes.
+
+    ``rate``, when given, is the total request rate this app is tested at: it
+    replaces every scenario's ``load.rate`` (an app that cannot serve the
+    scenarios' rate on the cluster's machine would otherwise fail from overload).
+    """
 
     requests: list[Request] = []
     locustfile: str | None = None
+    rate: float | None = Field(None, gt=0, le=500)
 
     @model_validator(mode="after")
     def _one_source(self) -> Load:

@@ -9,6 +9,9 @@ def seconds(value: float | None, unit: str = "s") -> str:
     return "-" if value is None else f"{value:.3f}{unit}"
 
 
+WARMUP_HEALTHY = 0.99  # below this share of good warmup requests, the figures say more about load than upgrade
+
+
 def summary_rows(report: dict) -> list[tuple[str, str]]:
     """Key figures of one run as (label, text) rows: shared by the terminal, Markdown and HTML."""
     load, strategy = report["load"], report["scenario"]["strategy"]["kind"]
@@ -18,6 +21,10 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         f"green ready after {seconds(upgrade['time_to_ready'])}, switch took {seconds(upgrade['time_to_switch'])}")
     app = report.get("app")
     rows = [("app", f"{app['name']}: {app['old']} -> {app['new']}")] if app else []
+    warmup = (report["phases"].get("warmup") or {}).get("availability")
+    if warmup is not None and warmup < WARMUP_HEALTHY:
+        rows.append(("before the upgrade", f"only {warmup * 100:.1f}% of warmup requests succeeded: the stack was "
+                                           "not healthy under this load before anything changed"))
     rows += [
         ("load", f"{load['samples']} requests at {load.get('rate')}/s, timeout {load.get('timeout')}s, "
                  f"{load['failed']} failed {load['errors'] or ''}".rstrip()),

@@ -20,6 +20,7 @@ from harness.waiting import wait_until
 
 RunOn = Callable[[str, list[str]], object]
 LOG_LINES = 20
+SPREAD_ATTEMPTS = 3
 
 
 def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: RegistryAuth | None = None,
@@ -55,10 +56,17 @@ def _converge(engine: Engine, app: AppStack, timeout: float) -> None:
         wait_until(lambda: _settled_on(engine.service(service), app.old), timeout=timeout,
                    what=f"{app.options.replicas} tasks of {service} running {app.old}", interval=1.0)
     entry = app.services()[0]
-    if not _spread(engine.service(entry), _ready_nodes(engine)):
+    for attempt in range(1, SPREAD_ATTEMPTS + 1):
+        if _spread(engine.service(entry), _ready_nodes(engine)):
+            return
+        # The scheduler may place a restarted task beside another again (start-first
+        # updates make that likelier): restart them until they are spread, a few times.
         engine.force_redistribute(entry)
-        wait_until(lambda: _settled_and_spread(engine, entry, app.old), timeout=timeout,
-                   what=f"the tasks of {entry} spread over the nodes again", interval=1.0)
+        wait_until(lambda: _settled_on(engine.service(entry), app.old), timeout=timeout, interval=1.0,
+                   what=f"the tasks of {entry} restarted on {app.old} (spreading them, attempt {attempt})")
+    if not _spread(engine.service(entry), _ready_nodes(engine)):
+        raise ClusterError(f"the tasks of {entry} stay on fewer nodes than are ready after {SPREAD_ATTEMPTS} "
+                           "restarts; a placement constraint or preference in the compose file may pin them")
 
 
 def _serving(engine: Engine, app: AppStack) -> bool:

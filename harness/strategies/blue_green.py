@@ -183,4 +183,6 @@ def _failed_since(services: list[ServiceSnapshot | None], since: float) -> list[
 
 
 def _ended(task: TaskInfo) -> str:
-    return f"{task.state}: {task.error}" if task.error else f"{task.state}, without being asked to stop"
+    if task.error:
+        return f"{task.state}: {task.error}"
+    return f"{task.state}: stopped without the harness asking (the engine stops a task whose health check fails)"
