@@ -146,3 +146,18 @@ def test_app_init_writes_a_profile_that_loads_and_never_overwrites_one(tmp_path)
     assert profile.model.stateful == ["db"]
     again = CliRunner().invoke(main, ["app", "init", str(stack / "compose.yml")])
     assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_app_init_builds_the_first_release_as_the_compose_file_does(tmp_path):
+    from harness.app import load_profile
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: shop/web:2\n    expose: [3000]\n"
+                                          "    build: {context: app, args: {FLAVOUR: plain}}\n")
+    profile_path = tmp_path / "profiles" / "shop.yaml"
+    profile_path.parent.mkdir()
+    result = CliRunner().invoke(main, ["app", "init", str(tmp_path / "compose.yml"), "-o", str(profile_path)])
+    assert result.exit_code == 0, result.output
+    first = load_profile(profile_path).model.releases["2"]["web"]
+    assert first.image == "shop/web:2" and first.build.args == {"FLAVOUR": "plain"}
+    assert (profile_path.parent / first.build.context).resolve() == (tmp_path / "app").resolve()

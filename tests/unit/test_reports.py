@@ -101,3 +101,14 @@ def test_the_version_chart_colours_releases_by_their_role_whatever_their_names()
     colours = legend(charts.version_chart(broken, 1, charts.Overlays([], []), old="1.0", new="broken"))
     assert colours == {"1.0": charts.VERSION_COLOURS["old"], "broken": charts.VERSION_COLOURS["broken"]}
     assert len(set(charts.VERSION_COLOURS.values()) | {charts.OTHER_COLOUR}) == 4
+
+
+def test_the_summary_warns_when_the_stack_failed_before_the_upgrade(tmp_path):
+    from harness.report.text import summary_rows
+
+    report = analyze_run_dir(make_run_dir(tmp_path, "run-1", "in-service", 2.0))
+    healthy = dict(summary_rows(report))
+    report["phases"]["warmup"] = {**next(iter(report["phases"].values())), "availability": 0.42}
+    sick = dict(summary_rows(report))
+    assert "before the upgrade" not in healthy
+    assert sick["before the upgrade"].startswith("only 42.0% of warmup requests succeeded")
