@@ -13,8 +13,6 @@ import io
 import json
 import secrets
 import tarfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import bcrypt
@@ -26,6 +24,7 @@ from toxiproxy.proxy import Proxy
 from harness.dockerhost import CLUSTER_LABEL, ROLE_LABEL
 from harness.engine.base import RegistryAuth
 from harness.errors import EnvironmentProblem
+from harness.http import HttpClient
 from harness.waiting import wait_until
 
 REGISTRY_ALIAS = "registry"  # what the nodes pull from: the Toxiproxy in front of the registry
@@ -64,8 +63,8 @@ class Registry:
         return f"{NODE_REGISTRY}/{STACK_NAMESPACE}/{repository}:{tag}"
 
     def _answers(self) -> bool:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self._port}/v2/", timeout=2) as response:
-            return response.status == 200
+        answer = HttpClient(f"http://127.0.0.1:{self._port}").get("/v2/")
+        return answer is not None and answer.status == 200
 
 
 def ensure_container(client: docker.DockerClient, image: str, name: str, cluster: str, network: str, alias: str,
@@ -185,14 +184,11 @@ class SecureRegistry:
         return container.status == "running" and self._probe(auth) == 200
 
     def _probe(self, auth: RegistryAuth) -> int:
+        """The status the registry answers ``auth`` with (0 when it does not answer)."""
         credentials = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        request = urllib.request.Request(f"http://{self._address()}:5000/v2/",
-                                         headers={"Authorization": f"Basic {credentials}"})
-        try:
-            with urllib.request.urlopen(request, timeout=3) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
+        answer = HttpClient(f"http://{self._address()}:5000", timeout=3).get(
+            "/v2/", headers={"Authorization": f"Basic {credentials}"})
+        return answer.status if answer else 0
 
     def _address(self) -> str:
         container = self._client.containers.get(self.container_name)
