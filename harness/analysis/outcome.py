@@ -6,7 +6,7 @@ from harness.analysis.samples import Sample
 from harness.journal import Event
 
 
-ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
+ROLLBACK_STATES = ("rolling_back", "rollback_paused", "rolled_back")
 FAILED_TASK_STATES = ("failed", "rejected")  # a task the engine gave up on
 
 
@@ -76,7 +76,7 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
     # rollback the engine reported as a completed update started at the first failed new task.
     triggered_at = (_first_failed_task(events, after, old) if trigger is detected else None) or \
         trigger.get("started_at") or trigger.t
-    completed = first(events, "engine.update_state", trigger.t, state="rollback_completed") or first(
+    completed = first(events, "engine.update_state", trigger.t, state="rolled_back") or first(
         events, "rollback.switched_back", trigger.t) or detected
     finals = [e for e in events if e.type == "engine.final"]  # one per upgraded service
     spans = phase_spans(events)
@@ -177,7 +177,7 @@ def _engine_sign(event: Event, node: str) -> bool:
         return event.get("node") == node and event.get("state") != "ready"
     if event.type == "engine.task":
         return event.get("node") == node and event.get("state") in FAILED_TASK_STATES
-    return event.type == "engine.update_state" and event.get("state") in ("paused", "rollback_started")
+    return event.type == "engine.update_state" and event.get("state") in ("paused", "rolling_back")
 
 
 def _describe(event: Event) -> str:

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from typing import Literal, Protocol
 
 FailureAction = Literal["pause", "continue", "rollback"]
+# Where an update (or its rollback) stands, in the harness's words; each engine translates its own.
+UpdateState = Literal["updating", "completed", "paused", "rolling_back", "rolled_back", "rollback_paused"]
+IN_PROGRESS: tuple[UpdateState, ...] = ("updating", "rolling_back")
 UpdateOrder = Literal["stop-first", "start-first"]
 
 
@@ -78,7 +81,7 @@ class ServiceSnapshot:
     name: str
     image: str
     replicas: int
-    update_state: str | None
+    update_state: UpdateState | None
     update_message: str
     update_started_at: float | None  # when the engine started the current update or rollback (epoch seconds)
     tasks: tuple[TaskInfo, ...]
@@ -97,7 +100,7 @@ class ServiceSnapshot:
     @property
     def settled(self) -> bool:
         """No update or rollback is in progress."""
-        return self.update_state not in ("updating", "rollback_started")
+        return self.update_state not in IN_PROGRESS
 
     def converged_on(self, version: str) -> bool:
         """True when exactly the desired number of tasks run, all on ``version``."""

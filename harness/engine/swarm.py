@@ -17,12 +17,19 @@ from docker.errors import APIError, DockerException, NotFound
 from requests import RequestException
 
 from harness.dockerhost import LABEL_PREFIX
-from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.engine.base import (
+    EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState,
+)
 from harness.errors import EngineError, ServiceMissing
 from harness.waiting import wait_until
 
 NANOS = 1_000_000_000
 OBJECT_LABEL = f"{LABEL_PREFIX}.object"
+# Swarm's UpdateStatus.State in the harness's words.
+UPDATE_STATES: dict[str, UpdateState] = {
+    "updating": "updating", "completed": "completed", "paused": "paused",
+    "rollback_started": "rolling_back", "rollback_completed": "rolled_back", "rollback_paused": "rollback_paused",
+}
 RunOnManager = Callable[[list[str], bytes | None], str]
 
 
@@ -146,7 +153,7 @@ class SwarmEngine:
             name=name,
             image=spec["TaskTemplate"]["ContainerSpec"]["Image"],
             replicas=spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0),
-            update_state=status.get("State"),
+            update_state=UPDATE_STATES.get(status.get("State", "")),
             update_message=status.get("Message", ""),
             update_started_at=_epoch(status.get("StartedAt")) or None,
             tasks=tasks,

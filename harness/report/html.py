@@ -17,7 +17,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 _environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
 
 # Journal events worth a marker across the charts, and how to label them.
-MARKED_STATES = ("updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed")
+MARKED_STATES = ("updating", "paused", "completed", "rolling_back", "rollback_paused", "rolled_back")
 MARKERS = {
     "upgrade.requested": lambda e: "upgrade requested",
     "bluegreen.ready": lambda e: "green ready",

@@ -6,8 +6,7 @@ from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, UpdatePol
 from harness.journal import Journal
 from harness.watch import Snapshots
 
-SETTLED_STATES = {"completed": "completed", "rollback_completed": "rolled_back",
-                  "paused": "paused", "rollback_paused": "paused"}
+SETTLED_STATES = {"completed": "completed", "rolled_back": "rolled_back", "paused": "paused", "rollback_paused": "paused"}
 WORST_FIRST = ("timed_out", "failed", "paused", "rolled_back", "completed")  # how several services' outcomes combine
 
 

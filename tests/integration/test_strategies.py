@@ -51,7 +51,7 @@ def test_a_requested_in_service_rollback_is_verified(cluster, demo, tmp_path):
                     cluster, tmp_path, demo).run()
     report = result.report
     (requested,) = events_of(result.run_dir, "rollback.requested")
-    completed = [e for e in events_of(result.run_dir, "engine.update_state") if e.get("state") == "rollback_completed"]
+    completed = [e for e in events_of(result.run_dir, "engine.update_state") if e.get("state") == "rolled_back"]
 
     assert report["upgrade"]["outcome"] == "completed"
     assert requested.get("reason") == "requested" and completed and completed[0].t > requested.t

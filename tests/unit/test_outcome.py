@@ -21,9 +21,9 @@ def served(t, version="v1", ok=True):
 ROLLBACK_JOURNAL = [
     ev(0, "run.start", scenario=Scenario(name="x").model_dump(mode="json"), run_id="r"),
     ev(10, "upgrade.requested", from_version="v1", to_version="v3-broken"),
-    ev(15, "engine.update_state", state="rollback_started"),
-    ev(22, "engine.update_state", state="rollback_completed"),
-    ev(23, "upgrade.settled", outcome="rolled_back", update_state="rollback_completed"),
+    ev(15, "engine.update_state", state="rolling_back"),
+    ev(22, "engine.update_state", state="rolled_back"),
+    ev(23, "upgrade.settled", outcome="rolled_back", update_state="rolled_back"),
     ev(23, "phase.start", phase="observe"),
     ev(40, "engine.final", replicas=3, running={"v1": 3}),
     ev(40, "phase.end", phase="observe"),
@@ -77,7 +77,7 @@ def test_a_rollback_without_the_engine_final_state_is_not_a_success():
 
 
 def test_no_rollback_event_means_not_triggered():
-    journal = [e for e in ROLLBACK_JOURNAL if "rollback" not in str(e.get("state"))]
+    journal = [e for e in ROLLBACK_JOURNAL if e.get("state") not in ("rolling_back", "rolled_back")]
     assert rollback_outcome(journal, [], "v1", 5)["triggered"] is False
 
 
@@ -153,9 +153,9 @@ def test_a_fault_the_engine_never_notices_has_no_effect_time():
 
 
 def test_a_rollback_seen_only_as_completed_is_timed_from_the_engine_start_time():
-    journal = [e for e in ROLLBACK_JOURNAL if e.get("state") != "rollback_started"]
-    journal = [ev(22, "engine.update_state", state="rollback_completed", started_at=15.0)
-               if e.get("state") == "rollback_completed" else e for e in journal]
+    journal = [e for e in ROLLBACK_JOURNAL if e.get("state") != "rolling_back"]
+    journal = [ev(22, "engine.update_state", state="rolled_back", started_at=15.0)
+               if e.get("state") == "rolled_back" else e for e in journal]
     samples = [served(t) for t in range(10, 40)]
     result = rollback_outcome(journal, samples, "v1", verify_window=5)
     assert result["triggered"] is True and result["success"] is True

@@ -213,7 +213,7 @@ def test_a_requested_in_service_rollback_waits_for_the_engine_to_pick_it_up(jour
     strategy.request_rollback(journal)
     assert ("rollback", BLUE_WEB) in engine.calls
     assert strategy.advance({BLUE_WEB: engine.snapshot}, journal) is None  # still the old update's status
-    rolled = make_service(BLUE_WEB, [make_task(n, "v1") for n in NODES], update_state="rollback_completed",
+    rolled = make_service(BLUE_WEB, [make_task(n, "v1") for n in NODES], update_state="rolled_back",
                           started_at=60.0)
     assert strategy.advance({BLUE_WEB: rolled}, journal) == "rolled_back"
 
