@@ -17,7 +17,7 @@ from docker.errors import APIError, NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster.config import ClusterConfig, ClusterState
+from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, ClusterConfig, ClusterState
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
 from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
 from harness.dockerhost import CLUSTER_LABEL, host_docker
@@ -27,8 +27,6 @@ from harness.errors import ClusterError, EngineError, HarnessError
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
-STATEFUL_LABEL = "chaos.stateful"  # the node stateful services are pinned to
-LB_LABEL = "chaos.lb"
 LB_REPOSITORY = "harness/lb"
 
 

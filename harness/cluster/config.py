@@ -9,6 +9,8 @@ from pathlib import Path
 
 PROVIDERS = ("docker", "libvirt", "virtualbox")
 MANAGER_API_PORT = 2375
+STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
+LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
 
 
 def default_workdir() -> Path:

@@ -6,11 +6,11 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
+from harness.cluster.config import STATEFUL_LABEL
 from harness.engine.base import NodeInfo, TaskInfo
 from harness.errors import ClusterError
 from harness.scenario import Target
 
-STATEFUL_LABEL = "chaos.stateful"  # the node stateful services are pinned to
 
 
 def candidates(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[TaskInfo],

@@ -23,6 +23,7 @@ import yaml
 
 from harness.app.images import BASE_TAG, repository
 from harness.app.profile import Profile
+from harness.cluster.config import LB_LABEL, STATEFUL_LABEL
 from harness.cluster.registry import STACK_NAMESPACE
 from harness.engine.base import EngineObject
 
@@ -31,8 +32,7 @@ GREEN_STACK = f"{STACK_NAME}-green"
 LB_SERVICE_NAME = "harness-lb"
 LB_PORTS = {"http": 8080, "admin": 9999}
 HAPROXY_TEMPLATE = Path(__file__).with_name("haproxy.cfg")
-STATEFUL_LABEL = "chaos.stateful"
-LB_LABEL = "chaos.lb"
+LB_CONFIG = "harness-lb-cfg"  # the load balancer's configuration, as the stack names it
 PLACEMENTS = {"pinned": f"node.labels.{STATEFUL_LABEL} == true", "floating": "node.role == worker"}
 DROPPED_KEYS = ("build", "container_name", "depends_on", "restart", "links", "ports", "network_mode", "env_file",
                 "expose")
@@ -80,10 +80,10 @@ def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:
                 for name, spec in profile.compose["services"].items()}
     lb_config = _object("config", haproxy_config(profile, options).encode())
     objects[lb_config.name] = lb_config
-    services[LB_SERVICE_NAME] = _lb_service(profile, options, lb_config.name)
+    services[LB_SERVICE_NAME] = _lb_service(profile, options)
     document = {"version": "3.8", "services": services,
                 **_top_level(profile, objects), "networks": _networks(profile)}
-    document.setdefault("configs", {})["harness-lb-cfg"] = {"external": True, "name": lb_config.name}
+    document.setdefault("configs", {})[LB_CONFIG] = {"external": True, "name": lb_config.name}
     return Rendered(yaml.safe_dump(document, sort_keys=False), tuple(objects.values()))
 
 
@@ -183,11 +183,11 @@ def _service_networks(service: dict) -> list[str]:
     return list(networks) if isinstance(networks, (list, dict)) else ["default"]
 
 
-def _lb_service(profile: Profile, options: StackOptions, config_name: str) -> dict:
+def _lb_service(profile: Profile, options: StackOptions) -> dict:
     entry = profile.compose["services"][profile.model.entry.service]
     return {
         "image": options.lb_image,
-        "configs": [{"source": "harness-lb-cfg", "target": "/etc/haproxy/haproxy.cfg"}],
+        "configs": [{"source": LB_CONFIG, "target": "/etc/haproxy/haproxy.cfg"}],
         "ports": [{"target": port, "published": port, "protocol": "tcp", "mode": "host"}
                   for port in LB_PORTS.values()],
         "networks": _service_networks({"networks": entry.get("networks")}),
