@@ -119,14 +119,20 @@ class SwarmEngine:
             self._run_on_manager(["docker", "logout", auth.server], None)  # no credentials left on the node
 
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
-        """``docker stack rm``, waiting until its services are gone; nothing to do if it is not deployed."""
-        label = f"com.docker.stack.namespace={stack}"
-        def services() -> list:
-            return self._translate("list services", lambda: self.manager.services.list(filters={"label": label}))
-        if not services():
+        """``docker stack rm``, waiting until its services and networks are gone; nothing to do if it is not deployed.
+
+        The networks go after the services, asynchronously: a deploy of the same
+        stack in between fails with "network ... not found".
+        """
+        label = {"label": f"com.docker.stack.namespace={stack}"}
+        def remaining() -> list:
+            return self._translate("list services", lambda: self.manager.services.list(filters=label)) + \
+                self._translate("list networks", lambda: self.manager.networks.list(filters=label))
+        if not remaining():
             return
         self._run_on_manager(["docker", "stack", "rm", stack], None)
-        wait_until(lambda: not services(), timeout=timeout, what=f"the services of stack {stack} to be removed")
+        wait_until(lambda: not remaining(), timeout=timeout, what=f"the services and networks of stack {stack} "
+                                                                  "to be removed")
 
     def service(self, name: str) -> ServiceSnapshot:
         """Spec image, replicas, UpdateStatus and tasks of one service."""

@@ -104,7 +104,8 @@ def test_a_stack_that_never_becomes_healthy_fails_prepare_with_its_tasks_and_log
     app = App.prepare(load_profile(profile), cluster.builder)
 
     with pytest.raises(ClusterError) as failed:
-        Runner(shortened("clean-upgrade", "in-service", warmup=1, observe=1), cluster, tmp_path / "runs", app).run()
+        Runner(shortened("clean-upgrade", "in-service", warmup=1, observe=1, verify_window=1), cluster,
+               tmp_path / "runs", app).run()
     message = str(failed.value)
     assert "answering every probe from release 1.0" in message
     assert "last tasks of chaos_app:" in message and "1.0 running" in message
