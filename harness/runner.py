@@ -96,6 +96,7 @@ class Runner:
         self._progress = progress
         self._live = live
         self._phase_starts: dict[str, float] = {}
+        self._load_stopped = False
         self._samples = SampleTail(self.run_dir / SAMPLES_FILE)
 
     def run(self) -> RunResult:
@@ -174,7 +175,10 @@ class Runner:
                 self._settle(parts, "rollback.settled")
         with self._phase(journal, "observe"):
             self._watch(parts, scenario.phases.observe)
-            self._record_final(journal, self.cluster.engine, parts.stack, upgrade.live_service())
+        # The final look runs commands on every node: the clients are gone by then, so that
+        # it never shows in what they measured. Faults still hold (a frozen engine must be seen).
+        self._stop_load(parts)
+        self._record_final(journal, self.cluster.engine, parts.stack, upgrade.live_service())
 
     def _prepare(self, parts: _Parts) -> None:
         """The app's images in the registry; the stack on its old release, healthy through the LB; the new
@@ -191,7 +195,7 @@ class Runner:
         journal = parts.journal
         self._progress("healing faults and stopping load")
         parts.faults.heal_all()
-        journal.write("load.stop", exit_code=parts.load.stop())
+        self._stop_load(parts)
         self._readback(journal, parts.stack)
         services = (LB_SERVICE, *(BLUE.service(s) for s in parts.stack.profile.compose["services"]
                                   if s not in parts.stack.upgraded), *parts.upgrade.services)
@@ -248,6 +252,12 @@ class Runner:
         engine = f" · {live.name} {live.update_state}" if live and live.update_state else ""
         self._live(f"{phase} {now - self._phase_starts[phase]:.0f}s · {rate:.1f} req/s · "
                    f"{self._samples.failed} of {self._samples.total} failed{engine}")
+
+    def _stop_load(self, parts: _Parts) -> None:
+        """Stop the load process (once) and journal its exit code."""
+        if not self._load_stopped:
+            self._load_stopped = True
+            parts.journal.write("load.stop", exit_code=parts.load.stop())
 
     def _record_final(self, journal: Journal, engine: Engine, stack: AppStack, live: str) -> None:
         """The live upgraded services as the engine sees them, and as the nodes' processes show them."""
