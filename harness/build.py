@@ -75,7 +75,7 @@ class ImageBuilder:
     def build(self, spec: ImageSpec) -> str:
         """Build ``spec`` unless an image with the same content hash exists; return its tag."""
         base = self.base_image()
-        base_id = self._client.images.get(base).id
+        base_id = self.image_id(base)
         tag = f"chaos-harness/{spec.context}:{spec.content_hash(base_id)}"
         if self._exists(tag):
             return tag
@@ -98,7 +98,7 @@ class ImageBuilder:
         """
         base = self.base_image()
         args = {"BASE_IMAGE": base, **(args or {})}
-        inputs = _tree_hash(context, [self._client.images.get(base).id, dockerfile or "", json.dumps(args, sort_keys=True)])
+        inputs = _tree_hash(context, [self.image_id(base), dockerfile or "", json.dumps(args, sort_keys=True)])
         if self._label(tag, BUILD_HASH_LABEL) == inputs:
             return tag
         self._progress(f"building {tag} from {context}")

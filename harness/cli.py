@@ -209,7 +209,7 @@ def _checked_profile(path: Path, scenarios):
     from harness.app import load_profile
 
     profile = load_profile(path)
-    for name in {n for s in scenarios for n in (s.stack.from_release, s.stack.to_release)}:
+    for name in {name for s in scenarios for name in s.stack.releases}:
         profile.release_name(name)  # raises ProfileError for a release the profile lacks
     for warning in profile.warnings:
         _progress(f"[yellow]note[/]: {profile.model.compose}: {warning}")
@@ -220,8 +220,7 @@ def _prepared(profile, scenarios, cluster: Cluster):
     """The profile's images found or built on this host (before the cluster starts)."""
     from harness.app import App
 
-    return App.prepare(profile, cluster.builder, [n for s in scenarios for n in (s.stack.from_release,
-                                                                                   s.stack.to_release)])
+    return App.prepare(profile, cluster.builder, [name for s in scenarios for name in s.stack.releases])
 
 
 @main.command()

@@ -127,7 +127,7 @@ def _app(config: pytest.Config, cluster, scenario: Scenario):
     """The app profile of --chaos-app, its images prepared once per session (and for each broken release asked)."""
     from harness.app import DEFAULT_PROFILE, App, load_profile
 
-    releases = (scenario.stack.from_release, scenario.stack.to_release)
+    releases = scenario.stack.releases
     apps = config.stash.setdefault(_apps_key, {})
     if releases not in apps:
         profile = load_profile(config.option.chaos_app or DEFAULT_PROFILE)

@@ -56,6 +56,11 @@ class Stack(Strict):
                                            description="the new release also publishes the entry port on this host port")
     stateful_placement: Literal["pinned", "floating"] = Field(
         "pinned", description="stateful services pinned to the labelled node, or free to move to any worker")
+
+    @property
+    def releases(self) -> tuple[str, str]:
+        """``from`` and ``to``: the releases (or roles) the app profile must resolve."""
+        return self.from_release, self.to_release
     registry: Literal["open", "authenticated"] = Field(
         "open", description="pull anonymously, or from the registry twin that requires credentials")
     fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")

@@ -73,5 +73,5 @@ def _attribute(label: str, answer: Answer | None, where: dict[str, tuple[str, st
     if answer is None:
         return Answered(label, None, None, None, None)
     probe = probe_of(answer)
-    release, node = where.get((probe.server or "").rsplit(":", 1)[0], (None, None))
+    release, node = where.get(probe.address or "", (None, None))
     return Answered(label, probe.status, release, node, probe.server)

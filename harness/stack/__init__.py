@@ -48,6 +48,11 @@ class Probe:
     backend: str | None
     server: str | None  # address:port of the task that answered
 
+    @property
+    def address(self) -> str | None:
+        """The address of the task that answered, without its port."""
+        return self.server.rsplit(":", 1)[0] if self.server else None
+
 
 @dataclass(frozen=True)
 class AppStack:
@@ -138,9 +143,7 @@ def releases_by_address(snapshot: ServiceSnapshot) -> dict[str, str]:
 
 def served_by(probe: Probe | None, addresses: dict[str, str]) -> str | None:
     """The release of the task that answered ``probe``, from the engine's task addresses."""
-    if probe is None or not probe.server:
-        return None
-    return addresses.get(probe.server.rsplit(":", 1)[0])
+    return addresses.get(probe.address) if probe is not None and probe.address else None
 
 
 def router(lb_admin_port: int) -> Router:
