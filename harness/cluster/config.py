@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,18 @@ PROVIDERS = ("docker", "libvirt", "virtualbox")
 MANAGER_API_PORT = 2375
 STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
 LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
+
+
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,30}")
+NAME_RULE = "a lowercase letter, then up to 30 lowercase letters, digits or dashes"
+
+
+def check_name(name: str, what: str = "cluster name") -> str:
+    """``name`` if it may become a path, label and container name; otherwise ``ValueError`` saying what is allowed."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+        raise ValueError(f"{what} {shown} is not allowed: use {NAME_RULE}")
+    return name
 
 
 def default_workdir() -> Path:
