@@ -11,6 +11,7 @@ import ipaddress
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import docker
 from docker.errors import APIError, NotFound
@@ -18,8 +19,9 @@ from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, ClusterConfig, ClusterState
+from harness.cluster.ports import choose_ports
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
-from harness.cluster.vagrant import RUNNING, ExecResult, VagrantNodes
+from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, HarnessError
@@ -28,6 +30,7 @@ Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
 LB_REPOSITORY = "harness/lb"
+MAX_SOCKET_PATH = 100  # a unix socket path has at most 107 bytes
 
 
 class Cluster:
@@ -54,7 +57,7 @@ class Cluster:
     @property
     def engine(self) -> SwarmEngine:
         state = self.state
-        return SwarmEngine({n: state.api_url(n) for n in state.nodes}, state.manager, self._run_on_manager)
+        return SwarmEngine({n: self._engine_url(n) for n in state.nodes}, state.manager, self._run_on_manager)
 
     @property
     def lb_url(self) -> str:
@@ -132,7 +135,21 @@ class Cluster:
     # -- lifecycle ---------------------------------------------------------------
 
     def up(self) -> ClusterState:
-        """Build images, start nodes and registry, form the swarm, push the stack's images. Idempotent."""
+        """Build images, start nodes and registry, form the swarm. Idempotent.
+
+        A cluster created by this call is removed again when a step fails, so
+        a failed ``up`` leaves nothing behind; an existing one is left as it is.
+        """
+        creating = self._state is None
+        try:
+            return self._bring_up()
+        except BaseException:
+            if creating:
+                self._progress("bringing the cluster up failed; removing what was created")
+                self.down()
+            raise
+
+    def _bring_up(self) -> ClusterState:
         builder = ImageBuilder(self._client, self._progress)
         node_image = builder.build(NODE_IMAGE)
         if self._state is None:
@@ -140,6 +157,7 @@ class Cluster:
         self._state.node_image = node_image
         self._state.save(self.config.state_dir)
         self._ensure_volumes()
+        self._ensure_socket_dirs()
         statuses = self.nodes.status()
         if any(s != RUNNING for s in statuses.values()):
             self._progress(f"starting {len(self._state.nodes)} nodes ({self._state.provider} provider)")
@@ -167,8 +185,7 @@ class Cluster:
         self.down()
         if previous is not None:
             self.config = replace(self.config, nodes=len(previous.nodes), provider=previous.provider,
-                                  lb_port=previous.lb_port, lb_admin_port=previous.lb_admin_port,
-                                  registry_port=previous.registry_port, toxiproxy_port=previous.toxiproxy_port)
+                                  **previous.ports)
         return self.up()
 
     def down(self) -> list[str]:
@@ -186,13 +203,24 @@ class Cluster:
         for volume in self._client.volumes.list(filters=label):
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
-        shutil.rmtree(self.config.state_dir, ignore_errors=True)
+        removed += self._remove_state_dir()
         self._state = None
         return removed
 
     # -- internals ------------------------------------------------------------------
 
+    def _remove_state_dir(self) -> list[str]:
+        """Remove the state directory, only when it is provably the harness's own."""
+        state_dir = self.config.state_dir
+        if not state_dir.exists():
+            return []
+        if not self.config.owns_state_dir():
+            return [f"kept {state_dir}: it does not carry the harness's marker, so it is not removed"]
+        shutil.rmtree(state_dir, ignore_errors=True)
+        return [f"state {state_dir}"]
+
     def _plan(self, node_image: str) -> ClusterState:
+        ports = choose_ports(self.config.asked_ports, self.config.clusters_dir, self.config.name)
         network = self._ensure_network()
         subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
         names = self.config.node_names
@@ -202,10 +230,7 @@ class Cluster:
             provider=self.config.provider,
             nodes=names,
             node_ips=ips,
-            lb_port=self.config.lb_port,
-            lb_admin_port=self.config.lb_admin_port,
-            registry_port=self.config.registry_port,
-            toxiproxy_port=self.config.toxiproxy_port,
+            **ports,
             node_image=node_image,
             privileged=self._privileged_ok(node_image),
         )
@@ -245,6 +270,24 @@ class Cluster:
                 self._client.volumes.get(name)
             except NotFound:
                 self._client.volumes.create(name, labels={CLUSTER_LABEL: self.config.name})
+
+    def _socket_dir(self, node: str) -> Path:
+        """The host directory a node's engine puts its API socket in (mounted into the node)."""
+        return self.config.state_dir / "engines" / node
+
+    def _ensure_socket_dirs(self) -> None:
+        for node in self.state.nodes:
+            self._socket_dir(node).mkdir(parents=True, exist_ok=True)
+        longest = str(self._socket_dir(self.state.nodes[-1]) / ENGINE_SOCKET)
+        if len(longest.encode()) > MAX_SOCKET_PATH:
+            raise ClusterError(f"the node engines' sockets would be at {longest}, longer than a unix socket path "
+                               f"may be ({MAX_SOCKET_PATH} bytes); set CHAOS_HOME to a shorter directory")
+
+    def _engine_url(self, node: str) -> str:
+        """How the harness reaches a node's engine: its unix socket, never a TCP port."""
+        if self.state.provider != "docker":
+            return f"ssh://vagrant@{self.state.node_ips[node]}"
+        return f"unix://{self._socket_dir(node) / ENGINE_SOCKET}"
 
     def _privileged_ok(self, image: str) -> bool:
         """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""

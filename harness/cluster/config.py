@@ -8,8 +8,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.errors import ClusterError, UsageError
+
 PROVIDERS = ("docker", "libvirt", "virtualbox")
-MANAGER_API_PORT = 2375
+STATE_MARKER = ".chaos-harness-cluster"  # in every state directory the harness made; `down` removes no other
 STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
 LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
 
@@ -39,15 +41,37 @@ class ClusterConfig:
     nodes: int = 3
     node_prefix: str = "node"
     provider: str = "docker"
-    lb_port: int = 18080
-    lb_admin_port: int = 19999
-    registry_port: int = 15000
-    toxiproxy_port: int = 18474
+    lb_port: int | None = None  # host ports on 127.0.0.1; None: chosen free when the cluster is created
+    lb_admin_port: int | None = None
+    registry_port: int | None = None
+    toxiproxy_port: int | None = None
     workdir: Path = field(default_factory=default_workdir)
+
+    def __post_init__(self) -> None:
+        try:
+            check_name(self.name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+    @property
+    def clusters_dir(self) -> Path:
+        """Where every cluster's state directory lives."""
+        return self.workdir / "clusters"
 
     @property
     def state_dir(self) -> Path:
-        return self.workdir / "clusters" / self.name
+        return self.clusters_dir / self.name
+
+    @property
+    def asked_ports(self) -> dict[str, int | None]:
+        """The host ports by their state field name, None where the cluster chooses."""
+        return {"lb_port": self.lb_port, "lb_admin_port": self.lb_admin_port,
+                "registry_port": self.registry_port, "toxiproxy_port": self.toxiproxy_port}
+
+    def owns_state_dir(self) -> bool:
+        """Whether ``state_dir`` is provably this harness's: inside ``clusters_dir`` and carrying the marker."""
+        state_dir = self.state_dir.resolve()
+        return state_dir.parent == self.clusters_dir.resolve() and (state_dir / STATE_MARKER).is_file()
 
     @property
     def node_names(self) -> list[str]:
@@ -91,11 +115,15 @@ class ClusterState:
         """The load balancer as clients on this host reach it."""
         return f"http://127.0.0.1:{self.lb_port}"
 
-    def api_url(self, node: str) -> str:
-        return f"tcp://{self.node_ips[node]}:{MANAGER_API_PORT}"
+    @property
+    def ports(self) -> dict[str, int]:
+        """The host ports the cluster publishes, by their field name."""
+        return {"lb_port": self.lb_port, "lb_admin_port": self.lb_admin_port,
+                "registry_port": self.registry_port, "toxiproxy_port": self.toxiproxy_port}
 
     def save(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / STATE_MARKER).write_text(f"{self.name}\n")
         (state_dir / "cluster.json").write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
@@ -103,4 +131,10 @@ class ClusterState:
         path = state_dir / "cluster.json"
         if not path.exists():
             return None
-        return cls(**json.loads(path.read_text()))
+        try:
+            state = cls(**json.loads(path.read_text()))
+            check_name(state.name)
+        except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+            raise ClusterError(f"{path} is damaged ({error}); `chaos-harness down` removes what the cluster "
+                               "left behind") from error
+        return state

@@ -7,9 +7,9 @@ providers they run through ``vagrant ssh -c``.
 
 from __future__ import annotations
 
-import base64
 import os
 import shlex
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 import docker
 import vagrant
 from docker.errors import DockerException
+from docker.utils.socket import frames_iter
 
 from harness.cluster.config import ClusterState
 from harness.errors import ClusterError, EnvironmentProblem
@@ -24,6 +25,7 @@ from harness.waiting import wait_until
 
 VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", Path(__file__).parents[2] / "Vagrantfile"))
 RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED, vagrant.Vagrant.NOT_CREATED
+ENGINE_SOCKET = "docker.sock"  # a node engine's API socket, in the host directory mounted at /chaos-api
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class VagrantNodes:
             "CHAOS_NETWORK": f"{state.name}-net",
             "CHAOS_NODE_IPS": ",".join(state.node_ips[n] for n in state.nodes),
             "CHAOS_NODE_PRIVILEGED": "1" if state.privileged else "0",
+            "CHAOS_ENGINE_SOCKETS": str(state_dir.resolve() / "engines"),
             "CHAOS_MANAGER_PORTS": ",".join(
                 [f"127.0.0.1:{state.lb_port}:8080", f"127.0.0.1:{state.lb_admin_port}:9999"]
             ),
@@ -93,17 +96,16 @@ class VagrantNodes:
         return {status.name: status.state for status in statuses}
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
-        """Run ``argv`` on ``node``; ``stdin`` is fed to it when given."""
-        command = shlex.join(argv)
-        if stdin is not None:
-            command = f"echo {base64.b64encode(stdin).decode()} | base64 -d | {command}"
+        """Run ``argv`` on ``node``; ``stdin`` is written to its real standard input, never onto a command line."""
         if self._state.provider != "docker":
-            return self._ssh(node, command)
+            return self._ssh(node, shlex.join(argv), stdin)
         try:
-            result = self.container(node).exec_run(["sh", "-c", command])
+            if stdin is None:
+                result = self.container(node).exec_run(argv)
+                return ExecResult(result.exit_code, result.output.decode(errors="replace"))
+            return self._exec_with_stdin(node, argv, stdin)
         except DockerException as error:
-            raise ClusterError(f"cannot run `{command[:80]}` on {node}: {error}") from error
-        return ExecResult(result.exit_code, result.output.decode(errors="replace"))
+            raise ClusterError(f"cannot run `{shlex.join(argv)[:80]}` on {node}: {error}") from error
 
     def engine_log(self, node: str, since: float) -> str:
         """The node's Docker engine log since ``since`` (epoch seconds), each line timestamped."""
@@ -125,11 +127,27 @@ class VagrantNodes:
         except DockerException as error:
             raise ClusterError(f"the container of {node} is gone: {error}") from error
 
-    def _ssh(self, node: str, command: str) -> ExecResult:
+    def _exec_with_stdin(self, node: str, argv: list[str], stdin: bytes) -> ExecResult:
+        """Docker exec with a socket attached: ``stdin`` is sent, then the write side closed (EOF)."""
+        api = self._client.api
+        exec_id = api.exec_create(self.container(node).id, argv, stdin=True)["Id"]
+        stream = api.exec_start(exec_id, socket=True)
+        raw = getattr(stream, "_sock", stream)
         try:
-            return ExecResult(0, self._vagrant.ssh(vm_name=node, command=command))
-        except subprocess.CalledProcessError as error:
-            return ExecResult(error.returncode, str(error.output or ""))
+            raw.sendall(stdin)
+            raw.shutdown(socket.SHUT_WR)
+            output = b"".join(data for _, data in frames_iter(stream, tty=False))
+        finally:
+            stream.close()
+        finished = wait_until(lambda: (state := api.exec_inspect(exec_id))["ExitCode"] is not None and state,
+                              timeout=10, what=f"`{argv[0]}` on {node} to finish", interval=0.05)
+        return ExecResult(finished["ExitCode"], output.decode(errors="replace"))
+
+    def _ssh(self, node: str, command: str, stdin: bytes | None) -> ExecResult:
+        """``vagrant ssh NODE -c COMMAND``, with ``stdin`` on its standard input."""
+        done = subprocess.run(["vagrant", "ssh", node, "-c", command], input=stdin or b"", capture_output=True,
+                              cwd=self._vagrant.root, env=self._vagrant.env, check=False)
+        return ExecResult(done.returncode, (done.stdout + done.stderr).decode(errors="replace"))
 
     def _call(self, action: str, operation, node: str | None):
         try:

@@ -5,6 +5,10 @@
 # signals sent to dockerd from inside the node (SIGSTOP) are not swallowed.
 set -u
 HOLD=/run/chaos-harness/hold-dockerd
+# The engine's API is a unix socket only: the harness reaches it through the
+# host directory mounted at /chaos-api, never over TCP.
+API_SOCKET=""
+[ -d /chaos-api ] && API_SOCKET="--host unix:///chaos-api/docker.sock"
 child=""
 
 stop() {
@@ -18,7 +22,7 @@ while :; do
   while [ -e "$HOLD" ]; do sleep 0.2; done
   dockerd \
     --host unix:///var/run/docker.sock \
-    --host tcp://0.0.0.0:2375 \
+    $API_SOCKET \
     --insecure-registry "${CHAOS_REGISTRY:-registry:5000}" \
     --insecure-registry "${CHAOS_SECURE_REGISTRY:-registry-secure:5000}" \
     --storage-driver overlay2 \

@@ -1,0 +1,77 @@
+"""Cluster names, state directories and host ports: what may become a path, and what two clusters share."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from harness.cluster.config import STATE_MARKER, ClusterConfig, ClusterState, check_name
+from harness.cluster.ports import DEFAULT_PORTS, choose_ports
+from harness.errors import ClusterError, UsageError
+
+
+@pytest.mark.parametrize("name", ["", "..", "../../somewhere", "a b", "a/b", "Chaos", "1st", "x" * 5000, "-a"])
+def test_a_name_that_could_escape_or_mislead_is_refused(name):
+    with pytest.raises(ValueError, match="lowercase letter"):
+        check_name(name)
+    with pytest.raises(UsageError):
+        ClusterConfig(name=name)
+
+
+@pytest.mark.parametrize("name", ["chaos", "chaos-it", "second", "a" + "b" * 30])
+def test_plain_names_are_allowed(name):
+    assert ClusterConfig(name=name).state_dir.name == name
+
+
+def _state(name: str, **ports: int) -> ClusterState:
+    return ClusterState(name=name, provider="docker", nodes=["node1"], node_ips={"node1": "10.0.0.11"},
+                        node_image="node:x", **{**DEFAULT_PORTS, **ports})
+
+
+def test_only_a_marked_state_directory_inside_the_clusters_directory_is_owned(tmp_path):
+    config = ClusterConfig(name="owned", workdir=tmp_path)
+    config.state_dir.mkdir(parents=True)
+    assert not config.owns_state_dir()  # a directory someone else made
+    _state("owned").save(config.state_dir)
+    assert (config.state_dir / STATE_MARKER).is_file() and config.owns_state_dir()
+
+
+def test_a_damaged_state_file_is_a_cluster_error_naming_it(tmp_path):
+    (tmp_path / "cluster.json").write_text('{"name": "ok", "provider"')
+    with pytest.raises(ClusterError, match="cluster.json is damaged"):
+        ClusterState.load(tmp_path)
+    (tmp_path / "cluster.json").write_text(json.dumps({**_state("ok").__dict__, "name": "../up"}))
+    with pytest.raises(ClusterError, match="damaged"):
+        ClusterState.load(tmp_path)
+
+
+def test_a_second_cluster_never_gets_the_ports_another_cluster_holds(tmp_path):
+    first = ClusterConfig(name="first", workdir=tmp_path)
+    _state("first").save(first.state_dir)
+    second = choose_ports(ClusterConfig(name="second").asked_ports, first.clusters_dir, "second")
+    assert not set(second.values()) & set(DEFAULT_PORTS.values())
+    assert len(set(second.values())) == len(DEFAULT_PORTS)
+
+
+def test_a_cluster_keeps_the_default_ports_when_they_are_free(tmp_path):
+    assert choose_ports(ClusterConfig(name="only").asked_ports, tmp_path, "only") == DEFAULT_PORTS or \
+        any(_listening(port) for port in DEFAULT_PORTS.values())
+
+
+def test_an_explicit_port_in_use_or_held_by_another_cluster_is_refused_before_anything_starts(tmp_path):
+    _state("first", lb_port=28081).save(tmp_path / "first")
+    with pytest.raises(ClusterError, match="28081 .* cluster 'first'"):
+        choose_ports({**ClusterConfig(name="x").asked_ports, "lb_port": 28081}, tmp_path, "x")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(ClusterError, match=f"{port} .* in use"):
+            choose_ports({**ClusterConfig(name="x").asked_ports, "registry_port": port}, tmp_path, "x")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
