@@ -52,8 +52,12 @@ class Journal:
 
 def read_journal(path: Path) -> list[Event]:
     """All events of a journal file, in the order written."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        lines.pop()  # cut off mid-write by a crash: the event never completed
     events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         if line.strip():
             record = json.loads(line)
             events.append(Event(record.pop("t"), record.pop("type"), record))

@@ -89,6 +89,8 @@ class VagrantNodes:
         """Node name to ``running``, ``stopped`` or ``not_created``."""
         if not self._dotfile.exists():
             return {node: NOT_CREATED for node in self._state.nodes}
+        if self._state.provider == "docker":
+            return {node: self._container_state(node) for node in self._state.nodes}
         # Read-only, and Vagrant refuses it while another process (a second
         # `chaos-harness`, a test) holds a machine's lock: retry briefly.
         statuses = wait_until(lambda: self._call("status", self._vagrant.status, None), timeout=20,
@@ -126,6 +128,13 @@ class VagrantNodes:
             return self._client.containers.get(id_file.read_text().strip())
         except DockerException as error:
             raise ClusterError(f"the container of {node} is gone: {error}") from error
+
+    def _container_state(self, node: str) -> str:
+        """What ``vagrant status`` says of a docker-provider node, read from the engine in milliseconds."""
+        try:
+            return RUNNING if self.container(node).status == "running" else STOPPED
+        except ClusterError:
+            return NOT_CREATED
 
     def _exec_with_stdin(self, node: str, argv: list[str], stdin: bytes) -> ExecResult:
         """Docker exec with a socket attached: ``stdin`` is sent, then the write side closed (EOF)."""

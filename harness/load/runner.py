@@ -133,11 +133,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:
-    """Stop the load process of a crashed run: the PID its journal recorded, if it still runs Locust.
+def orphaned_load(run_dir: Path) -> int | None:
+    """The PID of a crashed run's load process that still runs Locust (its journal has no load.stop), or None.
 
-    Returns the PID that was stopped, or None. The command line is checked so
-    that a reused PID of some other process is never signalled.
+    The command line is checked so that a reused PID of some other process is
+    never taken for it.
     """
     from harness.journal import JOURNAL_FILE, read_journal  # the journal imports nothing from here
 
@@ -149,7 +149,13 @@ def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:
     if not starts or any(e.type == "load.stop" for e in events):
         return None
     pid = int(starts[-1].get("pid"))
-    if not _is_our_locust(pid):
+    return pid if _is_our_locust(pid) else None
+
+
+def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:
+    """Stop the load process of a crashed run (see ``orphaned_load``); return its PID, or None."""
+    pid = orphaned_load(run_dir)
+    if pid is None:
         return None
     os.kill(pid, signal.SIGINT)
     deadline = time.monotonic() + grace

@@ -1,0 +1,108 @@
+"""What a cluster and its runs left behind that a finished run (or ``down``) should not have.
+
+A cluster that is up must carry no trace of a fault: no ``chaos-harness``
+firewall rule, no frozen or held-down engine, no fault mount, no port
+squatter, Toxiproxy passing the registry through, the registry accepting the
+cluster's credentials, every node running and Ready. A cluster that is down
+must have left no labelled container, network or volume and no state. Runs
+must have no pending heal and no load process still running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.cluster import Cluster, ClusterConfig
+from harness.cluster.vagrant import RUNNING
+from harness.dockerhost import CLUSTER_LABEL, host_docker
+from harness.errors import HarnessError
+from harness.ledger import LEDGER_FILE, HealLedger
+from harness.load.runner import orphaned_load
+
+# One pass over a node: each line it prints is one leftover.
+NODE_CHECK = r"""
+iptables -w -S 2>/dev/null | grep -e '--comment "\?chaos-harness' | sed 's/^/firewall rule: /'
+for pid in $(pidof dockerd containerd); do
+  [ "$(awk '/^State:/ {print $2}' /proc/$pid/status 2>/dev/null)" = T ] && echo "stopped engine: $(cat /proc/$pid/comm) (pid $pid)"
+done
+[ -e /run/chaos-harness/hold-dockerd ] && echo "engine held down: /run/chaos-harness/hold-dockerd"
+pidof dockerd >/dev/null || echo "engine not running: no dockerd"
+grep chaos-harness /proc/mounts | sed 's/^/mount: /'
+for file in /run/chaos-harness/port-*.pid; do [ -e "$file" ] && echo "port squatter: $file (pid $(cat "$file"))"; done
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """One thing left behind: where it is and what it is."""
+
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def audit(config: ClusterConfig, reports_dir: Path) -> list[Leftover]:
+    """Everything the cluster ``config`` names and the runs under ``reports_dir`` left behind."""
+    cluster = Cluster(config)
+    found = run_leftovers(reports_dir, config.name)
+    if config.state_dir.joinpath("cluster.json").exists():
+        return found + cluster_leftovers(cluster)
+    return found + removed_cluster_leftovers(config)
+
+
+def run_leftovers(reports_dir: Path, cluster: str) -> list[Leftover]:
+    """Pending heals (of ``cluster``) and load processes still running, in every run directory."""
+    found = []
+    for run_dir in sorted(path.parent for path in reports_dir.glob(f"*/{LEDGER_FILE}")):
+        ledger = HealLedger(run_dir)
+        found += [Leftover(run_dir.name, f"pending heal: {entry.kind} on {entry.target} (id {entry.id})")
+                  for entry in ledger.pending() if entry.cluster == cluster]
+    for run_dir in sorted(path.parent for path in reports_dir.glob("*/journal.jsonl")):
+        if (pid := orphaned_load(run_dir)) is not None:
+            found.append(Leftover(run_dir.name, f"load process still running (pid {pid})"))
+    return found
+
+
+def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
+    """Traces of faults on a cluster that is up, and parts of it that are not running."""
+    found = [Leftover(cluster.config.name, problem) for problem in cluster.problems()]
+    for node in [node for node, status in cluster.node_states().items() if status == RUNNING]:
+        output = cluster.exec(node, ["sh", "-c", NODE_CHECK]).output
+        found += [Leftover(node, line.strip()) for line in output.splitlines() if line.strip()]
+    return found + _registry_leftovers(cluster) + _stopped_containers(cluster.config)
+
+
+def removed_cluster_leftovers(config: ClusterConfig) -> list[Leftover]:
+    """What a cluster that was taken down still has on the machine: labelled objects and state."""
+    client = host_docker()
+    label = {"label": f"{CLUSTER_LABEL}={config.name}"}
+    found = [Leftover("host", f"container {c.name}") for c in client.containers.list(all=True, filters=label)]
+    found += [Leftover("host", f"network {n.name}") for n in client.networks.list(filters=label)]
+    found += [Leftover("host", f"volume {v.name}") for v in client.volumes.list(filters=label)]
+    if config.state_dir.exists():
+        found.append(Leftover("host", f"state directory {config.state_dir}"))
+    return found
+
+
+def _registry_leftovers(cluster: Cluster) -> list[Leftover]:
+    """Toxiproxy must pass the registry through untouched; the authenticated twin must accept the cluster."""
+    try:
+        proxy = cluster.registry_proxy()
+        found = [] if proxy.enabled else [Leftover("registry", "Toxiproxy's registry proxy is disabled")]
+        found += [Leftover("registry", f"Toxiproxy toxic {name}") for name in proxy.toxics()]
+        secure = cluster.secure_registry()
+        if not secure.accepts(secure.auth()):
+            found.append(Leftover("registry", "the authenticated registry refuses the cluster's credentials"))
+        return found
+    except HarnessError as error:
+        return [Leftover("registry", f"cannot be checked: {error}")]
+
+
+def _stopped_containers(config: ClusterConfig) -> list[Leftover]:
+    label = {"label": f"{CLUSTER_LABEL}={config.name}"}
+    return [Leftover("host", f"container {c.name} is {c.status}")
+            for c in host_docker().containers.list(all=True, filters=label) if c.status != "running"]
