@@ -1,6 +1,7 @@
 """One scenario run: phases in order, every step in the journal, faults always healed.
 
-    prepare  the stack converged on the old version, serving through the LB
+    prepare  what the faults need checked against the cluster; the stack converged on the old version,
+             serving through the LB
     warmup   load running, no change
     upgrade  the strategy upgrades; faults fire on their triggers
     rollback only with strategy.rollback_after: wait that long, ask for a rollback, let it settle
@@ -28,12 +29,14 @@ from harness.cluster import Cluster
 from harness.cluster.logs import collect_logs
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.engine.base import Engine, RegistryAuth
-from harness.errors import HarnessError, RunInterrupted
-from harness.faults.base import FaultContext
+from harness.errors import HarnessError, RunInterrupted, ScenarioError
+from harness.faults.base import FaultContext, NodeControl
+from harness.faults.registry_access import require_secure_registry
 from harness.faults.schedule import FaultScheduler
 from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger
 from harness.load.runner import SAMPLES_FILE, LoadProcess, SampleTail
+from harness.models import format_errors
 from harness.report import write_run_reports
 from harness.scenario import Scenario
 from harness.scenario import Stack as StackSpec
@@ -138,11 +141,11 @@ class Runner:
                            scenario.load.write_ratio, self._max_seconds(), model.load.model_dump(mode="json"),
                            model.writes.model_dump(mode="json") if model.writes else None,
                            profile.relative(model.load.locustfile) if model.load.locustfile else None)
-        faults = FaultScheduler(scenario.faults, FaultContext(cluster, stack.services()[0]), journal,
-                                HealLedger(self.run_dir), cluster.config.name,
-                                stateful=tuple(BLUE.service(s) for s in stack.stateful), service_name=BLUE.service)
         auth = cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
         upgrade = build(scenario, cluster, stack, auth)
+        faults = FaultScheduler(scenario.faults, FaultContext(cluster, stack.services()[0], deployed(stack, upgrade)),
+                                journal, HealLedger(self.run_dir), cluster.config.name,
+                                stateful=tuple(BLUE.service(s) for s in stack.stateful), service_name=BLUE.service)
         return _Parts(journal, stack, load, faults, upgrade, EngineWatcher(cluster.engine, journal, upgrade.services),
                       auth)
 
@@ -184,6 +187,7 @@ class Runner:
         """The app's images in the registry; the stack on its old release, healthy through the LB; the new
         release's images gone from the nodes."""
         cluster, stack = self.cluster, parts.stack
+        check_fit(self.scenario, parts.faults, cluster)
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
         self.app.push(cluster.push_image)
         deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack, parts.auth)
@@ -197,10 +201,8 @@ class Runner:
         parts.faults.heal_all()
         self._stop_load(parts)
         self._readback(journal, parts.stack)
-        services = (LB_SERVICE, *(BLUE.service(s) for s in parts.stack.profile.compose["services"]
-                                  if s not in parts.stack.upgraded), *parts.upgrade.services)
-        journal.write("logs.collected", files=collect_logs(self.cluster, self.cluster.state.nodes, services,
-                                                           started, self.run_dir))
+        journal.write("logs.collected", files=collect_logs(self.cluster, self.cluster.state.nodes,
+                                                           deployed(parts.stack, parts.upgrade), started, self.run_dir))
         journal.write("run.end", status=status)
         journal.close()
 
@@ -293,6 +295,22 @@ class Runner:
         phases, strategy = self.scenario.phases, self.scenario.strategy
         rollback = 0.0 if strategy.rollback_after is None else strategy.rollback_after + strategy.timeout
         return phases.warmup + strategy.timeout + rollback + phases.observe + 300
+
+
+def deployed(stack: AppStack, upgrade: UpgradeStrategy) -> tuple[str, ...]:
+    """The engine's names of every service a run deploys: the load balancer, the app's, the upgraded ones."""
+    return (LB_SERVICE, *(BLUE.service(s) for s in stack.profile.compose["services"] if s not in stack.upgraded),
+            *upgrade.services)
+
+
+def check_fit(scenario: Scenario, faults: FaultScheduler, cluster: NodeControl) -> None:
+    """Before the first phase: ScenarioError (exit 2) for what the scenario names and the cluster lacks, each
+    problem with its key and what the cluster has; ClusterError (exit 3) for what the cluster should have."""
+    if scenario.stack.registry == "authenticated":
+        require_secure_registry(cluster)
+    problems = faults.misfits()
+    if problems:
+        raise ScenarioError(format_errors(Path(scenario.name), problems, Scenario, "scenario for this cluster"))
 
 
 def _at_app_rate(scenario: Scenario, app: App) -> Scenario:

@@ -6,13 +6,15 @@ key path, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
+from harness.faults.base import scenario_problems
 from harness.models import Duration, Strict, format_errors, load_model, parse_duration
 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
@@ -20,9 +22,23 @@ Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "statefu
 PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
 StrategyKind = Literal["in-service", "blue-green"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 DEFAULT_STRATEGY = "in-service"
+MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage it should measure
+MAX_NODES = 9  # the largest cluster `chaos-harness --nodes` makes
+NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
+LB_HOST_PORTS = (8080, 9999)  # what the load balancer publishes on the manager (harness.stack.compose.LB_PORTS)
 
-__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "load_scenario", "parse_duration"]
+__all__ = ["DEFAULT_STRATEGY", "MAX_NODES", "STRATEGIES", "Scenario", "load_scenario", "node_name_error",
+           "parse_duration"]
+
+
+def node_name_error(name: object) -> str | None:
+    """Why ``name`` cannot name a node of a cluster the harness makes (None when it can)."""
+    match = NODE_NAMES.fullmatch(name) if isinstance(name, str) else None
+    if match and int(match.group(1)) <= MAX_NODES:
+        return None
+    return f"nodes are named node1 to node{MAX_NODES} (node1 is the manager, the last node the stateful one)"
 
 
 class UpdateConfig(Strict):
@@ -56,14 +72,22 @@ class Stack(Strict):
                                            description="the new release also publishes the entry port on this host port")
     stateful_placement: Literal["pinned", "floating"] = Field(
         "pinned", description="stateful services pinned to the labelled node, or free to move to any worker")
+    registry: Literal["open", "authenticated"] = Field(
+        "open", description="pull anonymously, or from the registry twin that requires credentials")
+    fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")
 
     @property
     def releases(self) -> tuple[str, str]:
         """``from`` and ``to``: the releases (or roles) the app profile must resolve."""
         return self.from_release, self.to_release
-    registry: Literal["open", "authenticated"] = Field(
-        "open", description="pull anonymously, or from the registry twin that requires credentials")
-    fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")
+
+    @field_validator("publish_on_upgrade")
+    @classmethod
+    def _not_the_lb_ports(cls, port: int | None) -> int | None:
+        if port in LB_HOST_PORTS:
+            raise ValueError(f"the load balancer publishes {' and '.join(map(str, LB_HOST_PORTS))} on the manager; "
+                             "choose another port from 1024 to 65535")
+        return port
 
 
 class Strategy(Strict):
@@ -76,7 +100,7 @@ class Strategy(Strict):
 
     kind: StrategyKind | None = None
     update_config: UpdateConfig = UpdateConfig()
-    timeout: Duration = 180.0
+    timeout: Duration = Field(180.0, gt=0, description="the longest the upgrade (and a requested rollback) may take")
     rollback_after: Duration | None = Field(
         None, description="request a rollback this long after the upgrade completed (rollback on request)")
 
@@ -85,7 +109,7 @@ class Load(Strict):
     """Client load through the load balancer."""
 
     rate: float = Field(50.0, gt=0, le=500, description="total requests per second")
-    timeout: Duration = 1.0
+    timeout: Duration = Field(1.0, gt=0, le=MAX_CLIENT_TIMEOUT, description="seconds a request may take")
     write_ratio: float = Field(0.2, ge=0, le=1)
 
 
@@ -94,7 +118,7 @@ class Phases(Strict):
 
     warmup: Duration = 10.0
     observe: Duration = 20.0
-    verify_window: Duration = Field(5.0, description="last part of observe used to verify rollback")
+    verify_window: Duration = Field(5.0, gt=0, description="last part of observe used to verify rollback")
 
     @model_validator(mode="after")
     def _window_inside_observe(self) -> Phases:
@@ -117,8 +141,10 @@ class Target(Strict):
         chosen = [k for k in ("node", "label", "role", "service") if getattr(self, k) is not None]
         if len(chosen) != 1:
             raise ValueError(f"give exactly one of node, label, role or service (got {chosen or 'none'})")
-        if self.label is not None and "=" not in self.label:
+        if self.label is not None and not self.label.split("=", 1)[0]:
             raise ValueError(f"label must be key=value, got {self.label!r}")
+        if self.node is not None and (problem := node_name_error(self.node)):
+            raise ValueError(f"node {self.node!r}: {problem}")
         return self
 
 
@@ -142,7 +168,7 @@ class FaultSpec(Strict):
     kind: str
     target: Target = Target(role="upgraded-worker")
     at: Timing = Timing(phase="upgrade", offset=1.0)
-    duration: Duration | None = Field(None, description="seconds the fault holds; none = until the run ends")
+    duration: Duration | None = Field(None, gt=0, description="seconds the fault holds; none = until the run ends")
     params: dict[str, Any] = {}
 
 
@@ -155,6 +181,14 @@ class Expect(Strict):
     upgrade_outcome: list[Outcome] | None = None
     rollback_succeeds: bool | None = None
     max_lost_writes: int | None = Field(0, ge=0)
+
+    @field_validator("upgrade_outcome")
+    @classmethod
+    def _some_outcome(cls, outcomes: list[str] | None) -> list[str] | None:
+        if outcomes == []:
+            raise ValueError(f"no outcome could pass; give at least one of {', '.join(OUTCOMES)}, "
+                             "or leave upgrade_outcome out")
+        return outcomes
 
 
 class Scenario(Strict):
@@ -184,30 +218,116 @@ class Scenario(Strict):
 
 
 def load_scenario(path: Path | str) -> Scenario:
-    """Read and validate a scenario file, including each fault's parameters."""
+    """Read and validate a scenario file: its keys, what contradicts what, and each fault's parameters."""
     path = Path(path)
     scenario = load_model(path, Scenario, "scenario", ScenarioError)
-    _check_faults(path, scenario)
+    problems = [*_contradictions(scenario), *_fault_problems(scenario)]
+    if problems:
+        raise ScenarioError(format_errors(path, problems, Scenario, "scenario"))
     return scenario
 
 
-def _check_faults(path: Path, scenario: Scenario) -> None:
+ErrorDict = dict[str, Any]  # one problem as pydantic reports it: loc (the key path), input (the bad value), msg
+
+
+def _contradictions(scenario: Scenario) -> list[ErrorDict]:
+    """Settings each valid alone that together make a run impossible, or an expectation that can never pass."""
+    checks = (_rollback_after_needs_completion, _rollback_expected_without_one, _rolled_back_out_of_reach)
+    return [problem for check in checks if (problem := check(scenario))]
+
+
+def _expected_outcomes(scenario: Scenario) -> set[str]:
+    return set(scenario.expect.upgrade_outcome or OUTCOMES)
+
+
+def _rollback_after_needs_completion(scenario: Scenario) -> ErrorDict | None:
+    """The rollback phase follows a completed upgrade only."""
+    outcomes, after = _expected_outcomes(scenario), scenario.strategy.rollback_after
+    if after is None or "completed" in outcomes:
+        return None
+    return {"loc": ("strategy", "rollback_after"), "input": after,
+            "msg": f"a rollback is requested only after a completed upgrade, and expect.upgrade_outcome "
+                   f"{sorted(outcomes)} excludes completed; add completed, or remove rollback_after"}
+
+
+def _rollback_expected_without_one(scenario: Scenario) -> ErrorDict | None:
+    """``rollback_succeeds: true`` with nothing that could roll the upgrade back."""
+    only_completed = _expected_outcomes(scenario) == {"completed"}
+    if not scenario.expect.rollback_succeeds or scenario.strategy.rollback_after is not None or not (
+            only_completed or _never_rolls_back(scenario)):
+        return None
+    hint = ("add rolled_back to expect.upgrade_outcome" if only_completed
+            else "set strategy.update_config.failure_action: rollback")
+    return {"loc": ("expect", "rollback_succeeds"), "input": True,
+            "msg": f"nothing would roll the upgrade back: set strategy.rollback_after (rollback on request), or {hint}"}
+
+
+def _rolled_back_out_of_reach(scenario: Scenario) -> ErrorDict | None:
+    """Only ``rolled_back`` expected from an in-service upgrade that never rolls back by itself."""
+    if not _never_rolls_back(scenario) or _expected_outcomes(scenario) != {"rolled_back"}:
+        return None
+    return {"loc": ("expect", "upgrade_outcome"), "input": scenario.expect.upgrade_outcome,
+            "msg": "an in-service upgrade rolls back by itself only with strategy.update_config.failure_action: "
+                   "rollback; set it, or expect another outcome"}
+
+
+def _never_rolls_back(scenario: Scenario) -> bool:
+    """In-service (fixed by the scenario) with a failure_action that never makes Swarm roll back."""
+    strategy = scenario.strategy
+    return strategy.kind == "in-service" and strategy.update_config.failure_action != "rollback"
+
+
+def _fault_problems(scenario: Scenario) -> list[ErrorDict]:
     from harness.faults import registry  # late: plugins may import the scenario model
 
-    problems: list[dict[str, Any]] = []
     known = registry.available()
+    problems: list[ErrorDict] = []
     for index, fault in enumerate(scenario.faults):
-        where = ("faults", index)
-        if fault.at.phase == "rollback" and scenario.strategy.rollback_after is None:
-            problems.append({"loc": (*where, "at", "phase"), "input": "rollback",
-                             "msg": "there is a rollback phase only when strategy.rollback_after is set"})
-        if fault.kind not in known:
-            problems.append({"loc": (*where, "kind"), "input": fault.kind,
-                             "msg": f"unknown fault; known faults: {', '.join(sorted(known))}"})
-            continue
-        try:
-            known[fault.kind].Params.model_validate(fault.params)
-        except ValidationError as error:
-            problems.extend({**e, "loc": (*where, "params", *e["loc"])} for e in error.errors())
-    if problems:
-        raise ScenarioError(format_errors(path, problems, Scenario, "scenario"))
+        found = [*_timing_problems(scenario, fault), *_plugin_problems(known, scenario, fault)]
+        problems.extend({**p, "loc": ("faults", index, *p["loc"])} for p in found)
+    return problems
+
+
+def _timing_problems(scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
+    """A trigger that can never fire: a phase the run does not have, an offset past its end, too many tasks."""
+    at, replicas = fault.at, scenario.stack.replicas
+    if at.tasks_replaced is not None and at.tasks_replaced > replicas:
+        return [{"loc": ("at", "tasks_replaced"), "input": at.tasks_replaced,
+                 "msg": f"the upgrade replaces stack.replicas ({replicas}) tasks, so this would never fire; "
+                        f"give 1 to {replicas}"}]
+    if at.phase == "rollback" and scenario.strategy.rollback_after is None:
+        return [{"loc": ("at", "phase"), "input": "rollback",
+                 "msg": "there is a rollback phase only when strategy.rollback_after is set"}]
+    if at.phase is None:
+        return []
+    longest, parts = _longest_from(scenario, at.phase)
+    if at.offset < longest:
+        return []
+    return [{"loc": ("at", "offset"), "input": at.offset,
+             "msg": f"the run ends before then: from the start of {at.phase} it lasts at most {longest:g}s "
+                    f"({' + '.join(parts)}); give an offset below {longest:g}s"}]
+
+
+def _longest_from(scenario: Scenario, phase: PhaseName) -> tuple[float, list[str]]:
+    """The longest the run lasts from the start of ``phase`` (it has that phase), and what that adds up from."""
+    phases, strategy = scenario.phases, scenario.strategy
+    spans = [("warmup", phases.warmup, "warmup"), ("upgrade", strategy.timeout, "upgrade (strategy.timeout)")]
+    if strategy.rollback_after is not None:
+        spans.append(("rollback", strategy.rollback_after + strategy.timeout,
+                      "rollback (strategy.rollback_after + strategy.timeout)"))
+    spans.append(("observe", phases.observe, "observe"))
+    rest = spans[[name for name, _, _ in spans].index(phase):]
+    return sum(seconds for _, seconds, _ in rest), [f"{what} {seconds:g}s" for _, seconds, what in rest]
+
+
+def _plugin_problems(known: dict[str, Any], scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
+    """The fault's kind known, its parameters valid for the plugin, and consistent with the rest of the scenario."""
+    if fault.kind not in known:
+        return [{"loc": ("kind",), "input": fault.kind,
+                 "msg": f"unknown fault; known faults: {', '.join(sorted(known))}"}]
+    plugin = known[fault.kind]
+    try:
+        params = plugin.Params.model_validate(fault.params)
+    except ValidationError as error:
+        return [{**e, "loc": ("params", *e["loc"])} for e in error.errors()]
+    return [{"loc": p.loc, "input": p.value, "msg": p.msg} for p in scenario_problems(plugin, params, fault, scenario)]

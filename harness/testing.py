@@ -252,3 +252,45 @@ def _task_event(t: float, service: str, task: str, node: str, version: str, addr
     return {"t": t, "type": "engine.task", "service": service, "task": task, "slot": int(task[-1]) + 1,
             "node": node, "version": version, "state": "running", "desired": "running", "error": "",
             "addresses": [address]}
+
+
+class FakeSecureRegistry:
+    """The authenticated registry in memory: the password it accepts (``inject`` rotates it) and the cluster's."""
+
+    def __init__(self) -> None:
+        self.password = "cluster-password"
+        self.accepted = self.password
+        self.restarts = 0
+
+    def auth(self) -> RegistryAuth:
+        return RegistryAuth(server="registry-secure:5000", username="chaos", password=self.password)
+
+    def accept_password(self, password: str) -> None:
+        self.accepted = password
+        self.restarts += 1
+
+    def accepts(self, auth: RegistryAuth) -> bool:
+        return auth.password == self.accepted
+
+
+@dataclass
+class FakeProxy:
+    """The Toxiproxy proxy in front of the registry, in memory."""
+
+    enabled: bool = True
+    added: dict[str, dict] = field(default_factory=dict)
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+
+    def add_toxic(self, **toxic) -> None:
+        self.added[toxic["name"]] = toxic
+
+    def toxics(self) -> dict[str, dict]:
+        return dict(self.added)
+
+    def destroy_toxic(self, name: str) -> None:
+        self.added.pop(name)

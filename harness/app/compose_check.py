@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from harness.errors import ProfileError
+from harness.models import read_yaml_mapping
 
 if TYPE_CHECKING:
     from harness.app.profile import AppProfile
@@ -45,13 +46,9 @@ def check_compose(model: AppProfile, path: Path, profile_dir: Path) -> tuple[dic
 
 def _read(path: Path, named: str) -> tuple[dict, Problem | None]:
     try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        return {}, {"loc": ("compose",), "input": named, "msg": f"cannot read {path}: {error.strerror}"}
-    except yaml.YAMLError as error:
-        return {}, {"loc": ("compose",), "input": named, "msg": f"{path} is not valid YAML: {error}"}
-    if not isinstance(document, dict):
-        return {}, {"loc": ("compose",), "input": named, "msg": f"{path} is not a compose file (not a mapping)"}
+        document = read_yaml_mapping(path, "compose file", ProfileError)
+    except ProfileError as error:
+        return {}, {"loc": ("compose",), "input": named, "msg": str(error)}
     return document, None
 
 

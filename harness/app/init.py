@@ -7,10 +7,9 @@ import os
 import re
 from pathlib import Path
 
-import yaml
-
 from harness.app.compose_check import declared_ports
 from harness.errors import ProfileError
+from harness.models import read_yaml_mapping
 
 _TAG = re.compile(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})$")
 
@@ -27,11 +26,8 @@ def guess_entry(services: dict) -> tuple[str, int]:
 
 def starting_profile(compose_path: Path, profile_path: Path) -> str:
     """The text of a profile for ``compose_path``, to be saved as ``profile_path``."""
-    try:
-        compose = yaml.safe_load(compose_path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ProfileError(f"{compose_path}: cannot read the compose file: {error}") from error
-    services = compose.get("services") if isinstance(compose, dict) else None
+    compose = read_yaml_mapping(compose_path, "compose file", ProfileError)
+    services = compose.get("services")
     if not isinstance(services, dict) or not services:
         raise ProfileError(f"{compose_path}: services: a compose file needs at least one service")
     entry, port = guess_entry(services)

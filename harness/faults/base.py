@@ -5,16 +5,29 @@ A plugin is a class with a ``name``, a one-line ``description``, a pydantic
 its validated parameters and the resolved target node, so that a heal can be
 rebuilt from the heal ledger after a crash. Register it in a package's
 ``[project.entry-points."harness.faults"]`` table.
+
+``heal`` must also undo a fault that was recorded in the ledger but never
+(or only partly) injected: a crash can come between the two.
+
+Two optional class methods (``BaseFault`` has both, finding nothing) let a
+plugin refuse what cannot work before anything starts:
+``check_scenario(params, spec, scenario)`` when the scenario is validated,
+and ``check_cluster(params, ctx)`` before the run's first phase. Each returns
+``Problem``s naming a key under the fault; ``check_cluster`` raises
+``ClusterError`` for what the cluster itself should have but lacks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from harness.engine.base import Engine, RegistryAuth
+
+if TYPE_CHECKING:
+    from harness.scenario import FaultSpec, Scenario
 
 
 class CommandResult(Protocol):
@@ -76,16 +89,27 @@ class NodeControl(Protocol):
 
 @dataclass(frozen=True)
 class FaultContext:
-    """Handed to every fault operation: the cluster, and the engine's name of the service being upgraded."""
+    """Handed to every fault operation: the cluster, the engine's name of the service being upgraded, and the
+    engine's names of every service the run deploys (both empty when healing from a ledger after a crash)."""
 
     cluster: NodeControl
-    upgraded: str = ""  # empty when healing from a ledger after a crash
+    upgraded: str = ""
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a fault cannot work as given: the key under the fault (``("params", "peers")``), its value, what would."""
+
+    loc: tuple[str | int, ...]
+    value: Any
+    msg: str
 
 
 class FaultParams(BaseModel):
-    """Base of every fault's parameter model: unknown keys are errors, values are frozen."""
+    """Base of every fault's parameter model: unknown keys are errors, values are frozen, numbers finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoParams(FaultParams):
@@ -124,3 +148,25 @@ class BaseFault:
     def __init__(self, params: dict[str, Any] | BaseModel, target: str) -> None:
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params)
         self.target = target
+
+    @classmethod
+    def check_scenario(cls, params: Any, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
+        """What in the scenario contradicts this fault with ``params`` (validated); nothing by default."""
+        return []
+
+    @classmethod
+    def check_cluster(cls, params: Any, ctx: FaultContext) -> list[Problem]:
+        """What ``params`` name that the cluster lacks, checked before the first phase; nothing by default."""
+        return []
+
+
+def scenario_problems(plugin: type, params: BaseModel, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
+    """The plugin's ``check_scenario`` findings (none for a plugin without one)."""
+    check = getattr(plugin, "check_scenario", None)
+    return list(check(params, spec, scenario)) if check else []
+
+
+def cluster_problems(plugin: type, params: BaseModel, ctx: FaultContext) -> list[Problem]:
+    """The plugin's ``check_cluster`` findings (none for a plugin without one)."""
+    check = getattr(plugin, "check_cluster", None)
+    return list(check(params, ctx)) if check else []

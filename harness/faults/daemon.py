@@ -6,6 +6,7 @@ from pydantic import Field
 
 from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams
 from harness.faults.nodeshell import pids, process_state, run
+from harness.models import Duration
 from harness.waiting import wait_until
 
 ENGINE_PROGRAMS = ("dockerd", "containerd")
@@ -39,7 +40,7 @@ class DaemonFreeze(BaseFault):
 
 
 class DaemonCrashParams(FaultParams):
-    restart_timeout: float = Field(60.0, gt=0, description="seconds to wait for the engine after heal")
+    restart_timeout: Duration = Field(60.0, gt=0, description="seconds to wait for the engine after heal")
 
 
 class DaemonCrash(BaseFault):

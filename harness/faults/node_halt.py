@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from harness.faults.base import BaseFault, FaultContext, FaultParams
+from harness.models import Duration
 from harness.waiting import wait_until
 
 
 class NodeHaltParams(FaultParams):
     mode: Literal["graceful", "forced"] = "graceful"
-    rejoin_timeout: float = 90.0
+    rejoin_timeout: Duration = Field(90.0, gt=0, description="seconds heal waits for the node to be Ready again")
 
 
 class NodeHalt(BaseFault):

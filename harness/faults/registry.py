@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 
+from pydantic import ValidationError
+
 from harness.errors import EnvironmentProblem
 from harness.faults.base import Fault
 
@@ -31,3 +33,14 @@ def available() -> dict[str, type[Fault]]:
 def create(kind: str, params: dict, target: str) -> Fault:
     """Build a fault from its kind, parameters and resolved target."""
     return available()[kind](params, target)
+
+
+def rebuild(kind: str, params: dict, target: str) -> Fault:
+    """A fault from its heal-ledger record, to heal it: parameters that no longer validate (recorded by an
+    older harness, or never fit to inject) are taken as they are, so that its heal can still run.
+    KeyError when no plugin of ``kind`` is installed."""
+    plugin = available()[kind]
+    try:
+        return plugin(params, target)
+    except ValidationError:
+        return plugin(plugin.Params.model_construct(**params), target)

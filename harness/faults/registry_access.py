@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import secrets
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams
+from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
+from harness.errors import ClusterError
+from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams, NodeControl, Problem
+
+if TYPE_CHECKING:
+    from harness.scenario import FaultSpec, Scenario
 
 TOXIC_NAME = "chaos-harness"
+DAY_MS = 24 * 3600 * 1000
+MODE_PARAMS = {"down": (), "timeout": ("timeout_ms",), "latency": ("latency_ms", "jitter_ms"),
+               "bandwidth": ("rate_kbps",)}
 
 
 class RegistryToxicParams(FaultParams):
     mode: Literal["down", "timeout", "latency", "bandwidth"] = "down"
-    latency_ms: int = Field(3000, ge=0, description="latency mode: added delay")
-    jitter_ms: int = Field(0, ge=0, description="latency mode: random extra delay")
-    rate_kbps: int = Field(16, ge=1, description="bandwidth mode: KB/s")
-    timeout_ms: int = Field(0, ge=0, description="timeout mode: close after this; 0 = hold forever")
+    latency_ms: int = Field(3000, ge=0, le=DAY_MS, description="latency mode: added delay")
+    jitter_ms: int = Field(0, ge=0, le=DAY_MS, description="latency mode: random extra delay")
+    rate_kbps: int = Field(16, ge=1, le=10_000_000, description="bandwidth mode: KB/s")
+    timeout_ms: int = Field(0, ge=0, le=DAY_MS, description="timeout mode: close after this; 0 = hold forever")
 
 
 class RegistryToxic(BaseFault):
@@ -51,6 +59,31 @@ class RegistryToxic(BaseFault):
         proxy = ctx.cluster.registry_proxy()
         return not proxy.enabled if self.params.mode == "down" else TOXIC_NAME in proxy.toxics()
 
+    @classmethod
+    def check_scenario(cls, params: RegistryToxicParams, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
+        """The stack must pull through the proxy; every parameter given must be one the mode reads."""
+        problems = [Problem(("params", key), getattr(params, key),
+                            f"only mode {_mode_of(key)} reads {key}; this fault's mode is {params.mode}")
+                    for key in sorted(params.model_fields_set - {"mode", *MODE_PARAMS[params.mode]})]
+        if params.mode == "latency" and params.latency_ms == params.jitter_ms == 0:
+            problems.append(Problem(("params", "latency_ms"), 0, "with jitter_ms 0 too, the latency mode adds "
+                                                                 "no delay; give latency_ms above 0"))
+        if scenario.stack.registry != "open":
+            problems.append(Problem(("kind",), cls.name, f"the proxy stands in front of {REGISTRY_ALIAS} only, and "
+                                                         f"stack.registry: authenticated pulls from {SECURE_ALIAS}; "
+                                                         "set stack.registry: open"))
+        return problems
+
+    @classmethod
+    def check_cluster(cls, params: RegistryToxicParams, ctx: FaultContext) -> list[Problem]:
+        """The proxy must exist (``registry_proxy`` raises EnvironmentProblem when it does not)."""
+        ctx.cluster.registry_proxy()
+        return []
+
+
+def _mode_of(key: str) -> str:
+    return next(mode for mode, keys in MODE_PARAMS.items() if key in keys)
+
 
 class RegistryAuthFailure(BaseFault):
     """The registry's password is rotated: the credentials the cluster holds are refused."""
@@ -64,9 +97,32 @@ class RegistryAuthFailure(BaseFault):
         ctx.cluster.secure_registry().accept_password(secrets.token_urlsafe(18))
 
     def heal(self, ctx: FaultContext) -> None:
+        """Put the cluster's password back, unless it is accepted already (healed, or never rotated)."""
         registry = ctx.cluster.secure_registry()
-        registry.accept_password(registry.auth().password)
+        if not registry.accepts(registry.auth()):
+            registry.accept_password(registry.auth().password)
 
     def verify(self, ctx: FaultContext) -> bool:
         registry = ctx.cluster.secure_registry()
         return not registry.accepts(registry.auth())
+
+    @classmethod
+    def check_scenario(cls, params: NoParams, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
+        """The stack must pull from the registry whose password is rotated."""
+        if scenario.stack.registry == "authenticated":
+            return []
+        return [Problem(("kind",), cls.name, "this rotates the password of the authenticated registry, and "
+                                             "stack.registry: open pulls anonymously from another one; "
+                                             "set stack.registry: authenticated")]
+
+
+def require_secure_registry(cluster: NodeControl) -> None:
+    """ClusterError unless the authenticated registry is on the cluster network and takes the cluster's password."""
+    node = next(iter(cluster.node_addresses()))
+    if not cluster.exec(node, ["getent", "hosts", SECURE_ALIAS]).ok:
+        raise ClusterError(f"the authenticated registry ({SECURE_ALIAS}) is missing: {node} cannot resolve it; "
+                           "run `chaos-harness cluster up` to start it")
+    registry = cluster.secure_registry()
+    if not registry.accepts(registry.auth()):
+        raise ClusterError(f"the authenticated registry ({SECURE_ALIAS}) refuses the cluster's credentials "
+                           "(a crashed run may have rotated them); run `chaos-harness heal`")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harness.engine.base import ServiceSnapshot
 from harness.faults import registry, targets
-from harness.faults.base import Fault, FaultContext
+from harness.faults.base import Fault, FaultContext, cluster_problems
 from harness.journal import Journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario import FaultSpec
@@ -48,6 +49,31 @@ class FaultScheduler:
         for active in list(self._active):
             if active.duration is not None and now >= active.injected_at + active.duration:
                 self._heal(active)
+
+    def misfits(self) -> list[dict[str, Any]]:
+        """What the faults name that the cluster (or the app) lacks, checked before the first phase.
+
+        Each problem as pydantic reports one (key path under the scenario,
+        value, what is allowed); ClusterError for what the cluster should have.
+        """
+        nodes = self._ctx.cluster.engine.nodes()
+        problems = []
+        for index, spec in self._waiting:
+            plugin = registry.available()[spec.kind]
+            found = [*self._target_misfits(spec, nodes),
+                     *({"loc": p.loc, "input": p.value, "msg": p.msg} for p in
+                       cluster_problems(plugin, plugin.Params.model_validate(spec.params), self._ctx))]
+            problems += [{**p, "loc": ("faults", index, *p["loc"])} for p in found]
+        return problems
+
+    def _target_misfits(self, spec: FaultSpec, nodes: list) -> list[dict[str, Any]]:
+        target, services = spec.target, self._ctx.services
+        key = next(k for k in ("node", "label", "role", "service") if getattr(target, k) is not None)
+        problem = targets.misfit(target, nodes)
+        if target.service is not None and services and self._service_name(target.service) not in services:
+            problem = (f"the app has no service {target.service} (the engine's {self._service_name(target.service)}); "
+                       f"the run deploys: {', '.join(services)}")
+        return [{"loc": ("target", key), "input": getattr(target, key), "msg": problem}] if problem else []
 
     def heal_all(self) -> None:
         """Heal every fault still pending in the ledger, last in first out."""
@@ -93,11 +119,22 @@ def heal_entry(entry: LedgerEntry, fault: Fault, ctx: FaultContext, ledger: Heal
 
 
 def heal_pending(ledger: HealLedger, ctx: FaultContext, journal: Journal | None = None) -> list[tuple[str, bool]]:
-    """Heal everything the ledger still lists, most recent first; return (id, healed) pairs."""
-    return [
-        (entry.id, heal_entry(entry, registry.create(entry.kind, entry.params, entry.target), ctx, ledger, journal))
-        for entry in ledger.pending()
-    ]
+    """Heal everything the ledger still lists, most recent first; return (id, healed) pairs.
+
+    An entry whose plugin is not installed stays pending (journalled), and the others are still healed.
+    """
+    return [(entry.id, _heal_recorded(entry, ctx, ledger, journal)) for entry in ledger.pending()]
+
+
+def _heal_recorded(entry: LedgerEntry, ctx: FaultContext, ledger: HealLedger, journal: Journal | None) -> bool:
+    try:
+        fault = registry.rebuild(entry.kind, entry.params, entry.target)
+    except KeyError:
+        if journal:
+            journal.write("fault.heal", id=entry.id, target=entry.target, ok=False,
+                          error=f"no fault plugin {entry.kind!r} is installed")
+        return False
+    return heal_entry(entry, fault, ctx, ledger, journal)
 
 
 def _due(spec: FaultSpec, phase_starts: dict[str, float], tasks_replaced: int, now: float) -> bool:

@@ -11,6 +11,12 @@ from harness.engine.base import NodeInfo, TaskInfo
 from harness.errors import ClusterError
 from harness.scenario import Target
 
+# Roles that need a certain kind of node to exist at all, and how to say so.
+_ROLE_NEEDS = {
+    "worker": (lambda n: n.role == "worker", "a worker node"),
+    "upgraded-worker": (lambda n: n.role != "manager" and n.labels.get(STATEFUL_LABEL) != "true",
+                        "a worker that is not the stateful node (a cluster of 3 or more nodes: --nodes 3)"),
+}
 
 
 def candidates(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[TaskInfo],
@@ -52,3 +58,23 @@ def choose(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[TaskI
         raise ClusterError(f"no node matches fault target {target.model_dump(exclude_none=True)}; "
                            f"nodes: {sorted(n.hostname for n in nodes)}")
     return random.Random(target.seed).choice(found) if target.seed is not None else found[0]
+
+
+def misfit(target: Target, nodes: list[NodeInfo]) -> str | None:
+    """Why no node of the cluster can ever match ``target`` (None when one can), checked before the run.
+
+    ClusterError when the cluster lacks its stateful node, which every cluster the harness makes has.
+    """
+    names = ", ".join(sorted(n.hostname for n in nodes))
+    if target.node is not None and target.node not in {n.hostname for n in nodes}:
+        return f"the cluster has no node {target.node}; its nodes: {names}"
+    if target.label is not None and not candidates(target, nodes, []):
+        labels = sorted({f"{k}={v}" for n in nodes for k, v in n.labels.items()})
+        return f"no node carries this label; the nodes' labels: {', '.join(labels) or 'none'}"
+    if target.role == "stateful" and not any(n.labels.get(STATEFUL_LABEL) == "true" for n in nodes):
+        raise ClusterError(f"no node is labelled {STATEFUL_LABEL}=true (nodes: {names}); "
+                           "run `chaos-harness cluster up` to label it")
+    matches, needed = _ROLE_NEEDS.get(target.role or "", (None, ""))
+    if matches is not None and not any(matches(n) for n in nodes):
+        return f"this role needs {needed}; the cluster's nodes: {names}"
+    return None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from harness.errors import ClusterError
-from harness.faults.base import BaseFault, FaultContext, FaultParams
+from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.faults.nodeshell import process_state, run
+from harness.models import Duration
 from harness.waiting import wait_until
 
 SQUATTER_PID_FILE = "/run/chaos-harness/port-{port}.pid"
@@ -54,9 +55,10 @@ class PortConflict(BaseFault):
 
 
 class TaskKillParams(FaultParams):
-    service: str | None = Field(None, description="engine service whose task on the node is killed "
-                                                  "(default: the service being upgraded)")
-    replace_timeout: float = Field(60.0, gt=0, description="seconds heal waits for the replacement")
+    service: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+                                description="engine service whose task on the node is killed "
+                                            "(default: the service being upgraded)")
+    replace_timeout: Duration = Field(60.0, gt=0, description="seconds heal waits for the replacement")
 
 
 class TaskKill(BaseFault):
@@ -96,3 +98,11 @@ class TaskKill(BaseFault):
 
     def _service(self, ctx: FaultContext) -> str:
         return self.params.service or ctx.upgraded
+
+    @classmethod
+    def check_cluster(cls, params: TaskKillParams, ctx: FaultContext) -> list[Problem]:
+        """A named service must be one the run deploys."""
+        if params.service is None or not ctx.services or params.service in ctx.services:
+            return []
+        return [Problem(("params", "service"), params.service,
+                        f"the run deploys no such service; its services: {', '.join(ctx.services)}")]

@@ -1,5 +1,7 @@
 """Fault discovery, target selection, the heal ledger and the scheduler, against fakes."""
 
+import time
+
 import pytest
 
 from harness.errors import ClusterError
@@ -106,11 +108,12 @@ def test_the_scheduler_records_the_heal_before_injecting_and_heals_at_the_end(tm
 
 def test_a_fault_with_a_duration_is_healed_when_its_time_is_up(tmp_path):
     cluster = FakeCluster()
-    spec = FaultSpec(kind="node-halt", at={"phase": "upgrade"}, duration=0, params={"rejoin_timeout": 1})
+    spec = FaultSpec(kind="node-halt", at={"phase": "upgrade"}, duration=0.01, params={"rejoin_timeout": 1})
     scheduler = FaultScheduler([spec], FaultContext(cluster), Journal(tmp_path / "j.jsonl"), HealLedger(tmp_path), "c")
     tasks = snapshot_with(make_task("node2"))
     scheduler.tick({"upgrade": 0.0}, tasks, 0)
     assert cluster.states["node2"] == "stopped"
+    time.sleep(0.02)
     scheduler.tick({"upgrade": 0.0}, tasks, 0)
     assert cluster.states["node2"] == "running"
 

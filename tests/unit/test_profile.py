@@ -75,7 +75,7 @@ def test_a_missing_compose_file_names_the_key_and_the_path(tmp_path):
     path = write(tmp_path, compose=False)
     found = problems(error_of(path))
     assert list(found) == ["compose"]
-    assert found["compose"].startswith(f"'compose.yml': cannot read {tmp_path / 'compose.yml'}")
+    assert found["compose"].startswith(f"'compose.yml': {tmp_path / 'compose.yml'}: cannot read the compose file")
 
 
 def test_a_compose_file_of_version_2_names_the_compose_file_and_its_version_key(tmp_path):
@@ -259,3 +259,13 @@ def test_a_compose_service_that_is_no_mapping_is_a_problem_not_a_crash(tmp_path,
     compose = {**COMPOSE, "services": {**COMPOSE["services"], "db": spec}}
     found = problems(error_of(write(tmp_path, compose=compose)))
     assert f"{tmp_path / 'compose.yml'}: services.db" in found
+
+
+def test_a_compose_file_gets_the_loaders_guards_duplicate_keys_and_alias_bombs(tmp_path):
+    path = write(tmp_path)
+    (tmp_path / "compose.yml").write_text("services:\n  web: {image: a}\nservices:\n  web: {image: b}\n")
+    assert "duplicate key 'services'" in problems(error_of(path))["compose"]
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    (tmp_path / "compose.yml").write_text(bomb)
+    assert "compose.yml" in problems(error_of(path))["compose"]
