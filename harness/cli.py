@@ -1,40 +1,93 @@
 """The ``chaos-harness`` command.
 
 Exit codes: 0 every expectation met, 1 an expectation failed, 2 invalid
-input, 3 environment or cluster problem, 130 interrupted.
+input (a file, directory or option the user gave is unusable), 3 environment
+or cluster problem, 4 the harness broke (a bug: one line on stderr, the
+traceback in ``$CHAOS_HOME/crashes/``), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import sys
+import tempfile
 import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from harness.cluster import Cluster, ClusterConfig
-from harness.errors import ClusterError, HarnessError
+from harness.cluster.config import check_name, default_workdir
+from harness.errors import ClusterError, HarnessError, one_line
 from harness.app import DEFAULT_PROFILE
+from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario import STRATEGIES
+
+if TYPE_CHECKING:
+    from harness.faults.base import FaultContext
 
 console = Console(stderr=True)
 DEFAULT_REPORTS = Path("reports")
+EXIT_BROKE = 4
+EXIT_INTERRUPTED = 130
 
 
-def _fails_cleanly(command):
-    """Turn a HarnessError into its message and exit code."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
+class _Harness(click.Group):
+    """The top-level group: however a command fails, it ends in a message and an exit code."""
+
+    def invoke(self, ctx: click.Context):
         try:
-            return command(*args, **kwargs)
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own handling (a closed pipe, as in `chaos-harness faults list | head`, included)
         except HarnessError as error:
-            console.print(f"[red]error:[/] {error}", highlight=False)
-            sys.exit(error.exit_code)
-    return wrapper
+            _fail(ctx, f"[red]error:[/] {escape(str(error))}", error.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "[red]interrupted[/]", EXIT_INTERRUPTED)
+        except Exception as error:  # a bug: one line for the user, the traceback for the bug report
+            _output.done()
+            what = ": ".join(filter(None, (type(error).__name__, one_line(str(error)))))
+            click.echo(f"error: the harness broke: {what} — traceback in {_crash_log(error)}", err=True)
+            ctx.exit(EXIT_BROKE)
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    _output.done()
+    console.print(message, highlight=False)
+    ctx.exit(code)
+
+
+def _crash_log(error: Exception) -> Path | str:
+    """Write the command line and traceback to ``$CHAOS_HOME/crashes/`` (else the temp directory); its path."""
+    text = (f"chaos-harness {' '.join(sys.argv[1:])}\nPython {sys.version.split()[0]}, {datetime.now():%c}\n\n"
+            + "".join(traceback.format_exception(error)))
+    name = f"crash-{datetime.now():%Y%m%d-%H%M%S-%f}-{os.getpid()}.log"
+    for directory in (default_workdir() / "crashes", Path(tempfile.gettempdir())):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_text(text, encoding="utf-8", errors="backslashreplace")
+            return directory / name
+        except OSError:
+            continue
+    sys.stderr.write(text)
+    return "the lines above (no directory to write it to)"
+
+
+def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--cluster``: it becomes a directory, a label and container names, so only a plain name will do."""
+    try:
+        return check_name(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 class _Output:
@@ -84,8 +137,9 @@ _output = _Output()
 _progress = _output.step
 
 
-@click.group()
-@click.option("--cluster", "cluster_name", default="chaos", show_default=True, help="Cluster name (its label).")
+@click.group(cls=_Harness)
+@click.option("--cluster", "cluster_name", default="chaos", show_default=True, callback=_cluster_name,
+              help="Cluster name (its label): a lowercase letter, then up to 30 lowercase letters, digits or dashes.")
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(2, 9), help="Nodes for `cluster up`.")
 @click.option("--provider", default="docker", show_default=True, type=click.Choice(["docker", "libvirt", "virtualbox"]))
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
@@ -98,7 +152,6 @@ def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str, quiet
 
 @main.command()
 @click.pass_obj
-@_fails_cleanly
 def setup(config: ClusterConfig) -> None:
     """Build every image the harness needs (skips what is already built)."""
     from harness.app import DEFAULT_PROFILE, App, load_profile
@@ -113,7 +166,6 @@ def setup(config: ClusterConfig) -> None:
 
 
 @main.command()
-@_fails_cleanly
 def doctor() -> None:
     """Check that the tools the harness needs are present and working."""
     from harness.dockerhost import host_docker
@@ -138,7 +190,6 @@ def cluster() -> None:
 
 @cluster.command("up")
 @click.pass_obj
-@_fails_cleanly
 def cluster_up(config: ClusterConfig) -> None:
     """Start nodes, registry and swarm (idempotent)."""
     state = Cluster(config, _progress).up()
@@ -148,7 +199,6 @@ def cluster_up(config: ClusterConfig) -> None:
 
 @cluster.command("status")
 @click.pass_obj
-@_fails_cleanly
 def cluster_status(config: ClusterConfig) -> None:
     """Nodes as Vagrant and as the swarm see them."""
     handle = Cluster(config)
@@ -167,7 +217,6 @@ def _down(config: ClusterConfig) -> None:
 
 @cluster.command("down")
 @click.pass_obj
-@_fails_cleanly
 def cluster_down(config: ClusterConfig) -> None:
     """Remove everything this cluster's label names, and nothing else."""
     _down(config)
@@ -175,7 +224,6 @@ def cluster_down(config: ClusterConfig) -> None:
 
 @main.command("down")
 @click.pass_obj
-@_fails_cleanly
 def down(config: ClusterConfig) -> None:
     """Same as `cluster down`."""
     _down(config)
@@ -185,7 +233,6 @@ def down(config: ClusterConfig) -> None:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--app", "app_path", type=click.Path(path_type=Path),
               help="Also check an app profile and that it has the releases the scenarios ask for.")
-@_fails_cleanly
 def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
     """Check scenario files (and an app profile) without touching anything."""
     from harness.scenario import load_scenario
@@ -231,7 +278,6 @@ def _prepared(profile, scenarios, cluster: Cluster):
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report documents as JSON on stdout.")
 @click.pass_obj
-@_fails_cleanly
 def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, strategy: str | None, reports_dir: Path,
         as_json: bool) -> None:
     """Run scenarios against an app (every file is validated, every image found, before anything starts)."""
@@ -266,7 +312,6 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 @click.pass_obj
-@_fails_cleanly
 def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strategies: str, repeat: int,
            reports_dir: Path, as_json: bool) -> None:
     """Run every scenario on every app under every strategy, REPEAT times, and compare them."""
@@ -292,7 +337,6 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
 @click.option("--markdown", is_flag=True, help="Print the comparison as a Markdown table on stdout.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path),
               help="Also write compare.json, compare.html and compare.md into this directory.")
-@_fails_cleanly
 def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool, output: Path | None) -> None:
     """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats."""
     from harness.compare import compare, load_reports
@@ -322,15 +366,17 @@ def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON on stdout.")
-@_fails_cleanly
 def report(run_dir: Path, as_json: bool) -> None:
     """Re-analyse a run directory and re-render its reports (report.json, report.html, junit.xml, summary.md)."""
-    from harness.analysis import analyze_run_dir
     from harness.report import write_run_reports
+    from harness.report.rundir import read_run
     from harness.report.terminal import summary_table
 
-    document = analyze_run_dir(run_dir)
-    written = write_run_reports(run_dir, document)
+    files = read_run(run_dir)
+    for note in files.notes:
+        _progress(f"[yellow]note[/]: {escape(note)}")
+    document = files.analysed()
+    written = write_run_reports(run_dir, document, files.events)
     _output.show(summary_table(document))
     _progress(f"wrote {', '.join(p.name for p in written)}")
     if as_json:
@@ -342,28 +388,85 @@ def report(run_dir: Path, as_json: bool) -> None:
 @click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
 @click.pass_obj
-@_fails_cleanly
 def heal(config: ClusterConfig, run_dir: Path | None, reports_dir: Path) -> None:
-    """Heal what crashed runs left behind (RUN_DIR, or every run under --reports): faults and load processes."""
+    """Heal what crashed runs left behind (RUN_DIR, or every run under --reports): faults and load processes.
+
+    Damaged ledger lines are reported and skipped; faults injected on another cluster are left for a
+    ``heal`` with that ``--cluster``.
+    """
     from harness.faults.base import FaultContext
-    from harness.faults.schedule import heal_pending
-    from harness.ledger import HealLedger
     from harness.load.runner import stop_orphaned_load
 
     runs = [run_dir] if run_dir else sorted(p for p in reports_dir.glob("*") if p.is_dir())
-    failed, ctx = False, None
+    context = functools.cache(lambda: FaultContext(Cluster(config, _progress)))  # built once, when first needed
+    healed = []
     for path in runs:
         if (pid := stop_orphaned_load(path)) is not None:
             _progress(f"{path.name}: stopped its load process {pid}")
-        ledger = HealLedger(path)
-        if ledger.pending():
-            ctx = ctx or FaultContext(Cluster(config, _progress))
-            for fault_id, healed in heal_pending(ledger, ctx):
-                _progress(f"{path.name}: {fault_id} {'healed' if healed else 'NOT healed'}")
-                failed |= not healed
-    if failed:
+        healed += [_heal_entry(path, ledger, entry, config, context) for ledger, entry in _pending(path)]
+    if not all(healed):
         raise ClusterError("some faults could not be healed; see the messages above and retry `chaos-harness heal`")
-    _progress("nothing left to heal")
+    _progress(f"nothing left to heal on cluster {config.name}")
+
+
+def _pending(run_dir: Path) -> list[tuple[HealLedger, LedgerEntry]]:
+    """The run's ledger and each entry it still lists, its damaged lines reported (and skipped)."""
+    ledger = HealLedger(run_dir)
+    for problem in ledger.damaged():
+        _progress(f"[yellow]{escape(run_dir.name)}[/]: {escape(problem)}")
+    return [(ledger, entry) for entry in ledger.pending()]
+
+
+def _heal_entry(run_dir: Path, ledger: HealLedger, entry: LedgerEntry, config: ClusterConfig,
+                context: Callable[[], FaultContext]) -> bool:
+    """Heal one ledger entry (one of another cluster is left for it); False when it could not be healed."""
+    from harness.faults.schedule import heal_entry
+
+    name = escape(f"{run_dir.name}: {entry.id}")
+    if entry.cluster != config.name:
+        _progress(f"{name} left pending: injected on cluster {escape(repr(entry.cluster))}, "
+                  f"so heal it with `chaos-harness --cluster {escape(entry.cluster)} heal`")
+        return True
+    if (fault := _rebuilt(entry, name)) is None:
+        return False
+    healed = heal_entry(entry, fault, context(), ledger, None)
+    _progress(f"{name} {'healed' if healed else 'NOT healed'}")
+    return healed
+
+
+def _rebuilt(entry: LedgerEntry, name: str):
+    """The fault a ledger entry names, or None (said why) when no installed plugin can rebuild it."""
+    from harness.faults import registry
+
+    if entry.kind not in registry.available():
+        _progress(f"{name} NOT healed: no fault plugin {escape(repr(entry.kind))} is installed "
+                  f"(installed: {', '.join(sorted(registry.available()))}); install it and heal again")
+        return None
+    try:
+        return registry.rebuild(entry.kind, entry.params, entry.target)
+    except (ValueError, TypeError) as error:  # pydantic's ValidationError is a ValueError
+        _progress(f"{name} NOT healed: its ledger record does not fit fault {escape(entry.kind)} "
+                  f"({escape(one_line(str(error)))})")
+        return None
+
+
+@main.command()
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def audit(config: ClusterConfig, reports_dir: Path) -> None:
+    """List everything the cluster and the runs under --reports left behind; exit 1 if anything.
+
+    On a cluster that is up: fault traces (firewall rules, frozen or held engines, mounts, port squatters,
+    registry toxics or rotated credentials) and nodes not running or not Ready. On one that is down:
+    labelled containers, networks, volumes and its state directory. In runs: pending heals, live load.
+    """
+    from harness.audit import audit as find_leftovers
+
+    leftovers = find_leftovers(config, reports_dir)
+    for leftover in leftovers:
+        click.echo(str(leftover))
+    _progress(f"cluster {config.name}: {len(leftovers) or 'nothing'} left behind")
+    sys.exit(1 if leftovers else 0)
 
 
 @main.group("app")
@@ -375,7 +478,6 @@ def app_group() -> None:
 @click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the profile (default: chaos-app.yaml beside the compose file).")
-@_fails_cleanly
 def app_init(compose_file: Path, output: Path | None) -> None:
     """Write a starting profile for COMPOSE_FILE, with what to fill in said in comments."""
     from harness.app.init import starting_profile
@@ -391,7 +493,6 @@ def app_init(compose_file: Path, output: Path | None) -> None:
 @app_group.command("check")
 @click.argument("profile", type=click.Path(path_type=Path))
 @click.pass_obj
-@_fails_cleanly
 def app_check(config: ClusterConfig, profile: Path) -> None:
     """Deploy the profile's old release, send a few requests and show which release answered each; then remove it."""
     from harness.app.check import check
@@ -417,7 +518,6 @@ def faults() -> None:
 
 
 @faults.command("list")
-@_fails_cleanly
 def faults_list() -> None:
     """Every installed fault with its parameters."""
     from harness.faults.registry import available

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.analysis import analyze_run_dir
-from harness.errors import UsageError
+from harness.errors import UsageError, one_line, reason
 from harness.journal import JOURNAL_FILE
 
 COMPARE_SCHEMA = "chaos-harness/compare@1"
@@ -66,24 +65,84 @@ class Row:
         return self.rollbacks_succeeded / self.rollbacks_triggered if self.rollbacks_triggered else None
 
 
+_ABSENT = object()
+_NUMBER, _MAYBE, _NAME = (int, float), (int, float, type(None)), (str, type(None))
+_FIELDS: dict[str, tuple[type, ...]] = {  # what a comparison reads from a report, and the types it needs
+    "run_id": (str,), "scenario.name": (str,), "scenario.strategy.kind": _NAME, "passed": (bool,),
+    "downtime": _MAYBE, "longest_outage": _MAYBE, "load.samples": _NUMBER, "load.failed": _NUMBER,
+    "latency.p99": _MAYBE, "upgrade.outcome": (str,), "rollback.triggered": (bool,),
+    "rollback.time_to_rollback": _MAYBE, "writes.lost": _MAYBE,
+}
+_SAID = {_NUMBER: "a number", _MAYBE: "a number or null", (str,): "a string", _NAME: "a string or null",
+         (bool,): "true or false"}
+
+
 def load_reports(run_dirs: Iterable[Path]) -> list[dict]:
-    """Each run directory's report (analysed afresh when it has a journal but no report)."""
-    reports = []
-    for run_dir in run_dirs:
-        if (run_dir / REPORT_FILE).is_file():
-            reports.append(json.loads((run_dir / REPORT_FILE).read_text()))
-        elif (run_dir / JOURNAL_FILE).is_file():
-            reports.append(analyze_run_dir(run_dir))
-        else:
-            raise UsageError(f"{run_dir} is not a run directory: it has neither {REPORT_FILE} nor {JOURNAL_FILE}")
-    return reports
+    """Each run directory's report (analysed afresh when it has a journal but no report).
+
+    ``UsageError`` names the directory or file that is unusable and why.
+    """
+    return [_report(run_dir) for run_dir in run_dirs]
+
+
+def _report(run_dir: Path) -> dict:
+    from harness.report.rundir import read_run  # imported here: harness.report imports this module
+
+    if (run_dir / REPORT_FILE).is_file():
+        return checked_report(_read_json(run_dir / REPORT_FILE), run_dir / REPORT_FILE)
+    if (run_dir / JOURNAL_FILE).is_file():
+        return read_run(run_dir).analysed()
+    raise UsageError(f"{run_dir} is not a run directory: it has neither {REPORT_FILE} nor {JOURNAL_FILE}")
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
+        raise UsageError(f"{path} is not readable JSON ({reason(error)}){_rewrite_hint(path)}") from None
+
+
+def checked_report(document: object, path: Path) -> dict:
+    """``document`` when it has every field a comparison reads, with its type; else ``UsageError`` naming ``path``."""
+    if (problem := report_problem(document)) is not None:
+        raise UsageError(f"{path} is not a chaos-harness report: {problem}{_rewrite_hint(path)}")
+    return document
+
+
+def report_problem(document: object) -> str | None:
+    """What keeps ``document`` from being a report a comparison (or a rendering) can read; None if nothing."""
+    if not isinstance(document, dict):
+        return f"it holds a JSON {type(document).__name__}"
+    for dotted, types in _FIELDS.items():
+        if not isinstance(value := _field(document, dotted), types):
+            found = "it has none" if value is _ABSENT else f"it is {one_line(repr(value), 40)}"
+            return f"{dotted} should be {_SAID[types]}, {found}"
+    app = document.get("app")  # absent in reports from before app profiles
+    if app is not None and not (isinstance(app, dict) and isinstance(app.get("name"), str)):
+        return "app should be an object with a name"
+    return None
+
+
+def _field(document: dict, dotted: str) -> object:
+    """The value at ``a.b.c``, or ``_ABSENT``."""
+    value: object = document
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return _ABSENT
+        value = value[key]
+    return value
+
+
+def _rewrite_hint(path: Path) -> str:
+    journal = path.parent / JOURNAL_FILE
+    return f"; `chaos-harness report {path.parent}` writes it again from {JOURNAL_FILE}" if journal.is_file() else ""
 
 
 def compare(reports: Iterable[dict]) -> list[Row]:
     """Rows sorted by scenario, then strategy."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for report in reports:
-        key = (scenario_label(report), report["scenario"]["strategy"]["kind"])
+        key = (scenario_label(report), report["scenario"]["strategy"]["kind"] or "unset")  # unset: left open
         groups.setdefault(key, []).append(report)
     return [_row(scenario, strategy, runs) for (scenario, strategy), runs in sorted(groups.items())]
 

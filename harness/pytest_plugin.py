@@ -8,6 +8,7 @@ A failure shows the expectation table; ``--junitxml`` works as for any test.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -44,14 +45,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos-harness", "chaos-harness scenarios (files in a 'scenarios' directory)")
     group.addoption("--chaos-strategy", action="append", choices=STRATEGIES, default=None,
                     help="Strategy for scenarios that leave it open; repeat for several (default: in-service).")
-    group.addoption("--chaos-repeat", type=int, default=1, help="Runs per scenario and strategy (default 1).")
-    group.addoption("--chaos-cluster", default="chaos", help="Cluster name (default chaos).")
+    group.addoption("--chaos-repeat", type=_at_least_one, default=1, help="Runs per scenario and strategy (default 1).")
+    group.addoption("--chaos-cluster", type=_cluster_name, default="chaos",
+                    help="Cluster name (default chaos): a lowercase letter, then up to 30 lowercase letters, "
+                         "digits or dashes.")
     group.addoption("--chaos-fresh-cluster", action="store_true",
                     help="Rebuild the cluster before the first scenario and remove it at the end "
                          "(default: reuse a healthy cluster and leave it up).")
     group.addoption("--chaos-reports", default="reports", help="Directory for run directories (default reports).")
     group.addoption("--chaos-app", default=None, help="App profile to run every scenario against "
                                                       "(default: the built-in demo, apps/demo.yaml).")
+
+
+def _cluster_name(text: str) -> str:
+    """``--chaos-cluster``: it becomes a directory, a label and container names, so only a plain name will do."""
+    from harness.cluster.config import check_name
+
+    try:
+        return check_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _at_least_one(text: str) -> int:
+    """``--chaos-repeat``: a whole number of runs, at least one."""
+    try:
+        runs = int(text)
+    except ValueError:
+        runs = 0
+    if runs < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; give a whole number of runs, 1 or more")
+    return runs
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

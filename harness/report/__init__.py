@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from harness.compare import Row, to_document
-from harness.journal import JOURNAL_FILE, read_journal
+from harness.errors import UsageError
+from harness.journal import JOURNAL_FILE, Event, read_journal
 from harness.report.html import comparison_page, run_page
 from harness.report.junit import run_junit
 from harness.report.markdown import comparison_markdown, run_summary
@@ -19,21 +20,27 @@ RUN_FILES = ("report.json", "report.html", "junit.xml", "summary.md")
 COMPARE_FILES = ("compare.json", "compare.html", "compare.md")
 
 
-def write_run_reports(run_dir: Path, report: dict) -> list[Path]:
-    """Write every per-run report into ``run_dir``; return their paths."""
-    events = read_journal(run_dir / JOURNAL_FILE)
+def write_run_reports(run_dir: Path, report: dict, events: list[Event] | None = None) -> list[Path]:
+    """Write every per-run report into ``run_dir`` (``events``: its journal, read when not given); their paths."""
+    events = read_journal(run_dir / JOURNAL_FILE) if events is None else events
     contents = (json.dumps(report, indent=2), run_page(report, events), run_junit(report), run_summary(report))
     return [_write(run_dir / name, text) for name, text in zip(RUN_FILES, contents)]
 
 
 def write_comparison(directory: Path, rows: list[Row], run_dirs: list[Path]) -> list[Path]:
     """Write compare.json (with the run directories), compare.html and compare.md into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{directory} cannot be made ({error.strerror or error})") from None
     document = {**to_document(rows), "run_dirs": [str(d) for d in run_dirs]}
     contents = (json.dumps(document, indent=2), comparison_page(rows), comparison_markdown(rows) + "\n")
     return [_write(directory / name, text) for name, text in zip(COMPARE_FILES, contents)]
 
 
 def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{path} cannot be written ({error.strerror or error})") from None
     return path

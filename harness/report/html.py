@@ -46,8 +46,8 @@ def overlays_of(report: dict, events: list[Event]) -> charts.Overlays:
     """Phases and faults as spans, engine and strategy steps as markers, in seconds since the run started."""
     origin = report["started_at"]
     end = (report["ended_at"] or origin) - origin
-    spans = [charts.Span(phase["start"] - origin, (phase["end"] or origin + end) - origin, name, "phase")
-             for name, phase in report["phases"].items()]
+    spans = [charts.Span(phase["start"] - origin, (phase["end"] or origin + end) - origin, str(name), "phase")
+             for name, phase in report["phases"].items()]  # str: a damaged journal can name a phase null
     spans += [charts.Span(f["injected_at"] - origin, (f["healed_at"] or origin + end) - origin,
                           f"{f['kind']} on {f['target']}", "fault") for f in report["faults"]]
     markers: list[charts.Marker] = []

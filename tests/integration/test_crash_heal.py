@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from harness.audit import audit
 from harness.faults.nodeshell import RULE_COMMENT
 from harness.journal import read_journal
 from harness.ledger import HealLedger
@@ -48,6 +49,11 @@ def test_sigkill_then_heal_leaves_no_fault_behind(cluster, tmp_path):
     assert cluster.node_states()["node3"] == "stopped"
     load_pid = next(e.get("pid") for e in read_journal(journal) if e.type == "load.start")
     assert os.path.exists(f"/proc/{load_pid}"), "the orphaned load process should still run before heal"
+    found = [str(leftover) for leftover in audit(cluster.config, reports)]
+    for trace in ("pending heal: port-conflict", "pending heal: node-halt", f"load process still running (pid {load_pid})",
+                  "node2: firewall rule", "node2: stopped engine: dockerd", "node2: port squatter",
+                  "node node3 is not running"):
+        assert any(trace in line for line in found), f"audit missed {trace!r}: {found}"
 
     assert harness(cluster, "heal", "--reports", str(reports)).wait(timeout=300) == 0
 
@@ -61,3 +67,5 @@ def test_sigkill_then_heal_leaves_no_fault_behind(cluster, tmp_path):
         assert "T" not in states.split(), f"{node} still has a frozen engine"
     assert not cluster.exec("node2", ["sh", "-c", "ss -Hltn 'sport = :8081' | grep -q ."]).ok, "squatter remains"
     assert not os.path.exists(f"/proc/{load_pid}") or "locust" not in open(f"/proc/{load_pid}/cmdline").read()
+    wait_until(lambda: audit(cluster.config, reports) == [], timeout=60, what="audit to find nothing left behind")
+    assert harness(cluster, "audit", "--reports", str(reports)).wait(timeout=60) == 0
