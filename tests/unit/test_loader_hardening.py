@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from harness.app import load_profile
 from harness.cli import main
 from harness.errors import HarnessError, ProfileError, ScenarioError
-from harness.models import MAX_DEPTH, MAX_FILE_BYTES, MAX_PROBLEMS, parse_duration
+from harness.models import MAX_PROBLEMS, parse_duration
+from harness.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES
 from harness.scenario import load_scenario
 
 ROOT = Path(__file__).parents[2]
