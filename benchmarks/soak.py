@@ -72,7 +72,8 @@ def run_once(cluster: str, scenario: Path, reports: Path, kill_after: float | No
     """One run; with ``kill_after`` it is SIGKILLed then and healed. Returns the run's (or heal's) exit code."""
     argv = [sys.executable, "-m", "harness.cli", "-q", "--cluster", cluster, "run", str(scenario),
             "--reports", str(reports)]
-    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with scenario.with_suffix(".log").open("w") as log:
+        process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         process.wait(timeout=kill_after if kill_after is not None else 900)
         return process.returncode
