@@ -21,7 +21,7 @@ from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE,
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, ClusterConfig, ClusterState
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
-from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes
+from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, HarnessError
@@ -307,5 +307,5 @@ class Cluster:
     def _run_on_manager(self, argv: list[str], stdin: bytes | None) -> str:
         result = self.exec(self.state.manager, argv, stdin)
         if not result.ok:
-            raise EngineError(f"`{' '.join(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
+            raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
         return result.output

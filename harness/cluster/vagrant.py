@@ -8,6 +8,7 @@ providers they run through ``vagrant ssh -c``.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -26,6 +27,28 @@ from harness.waiting import wait_until
 VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", Path(__file__).parents[2] / "Vagrantfile"))
 RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED, vagrant.Vagrant.NOT_CREATED
 ENGINE_SOCKET = "docker.sock"  # a node engine's API socket, in the host directory mounted at /chaos-api
+
+
+_SECRET_OPTIONS = ("--password", "-p", "--token", "--secret")
+_SECRET_WORDS = re.compile(r"(password|passwd|token|secret|credential)", re.IGNORECASE)
+
+
+def shown_command(argv: list[str]) -> str:
+    """``argv`` as a shell line to quote in messages, with secret-bearing values redacted.
+
+    Secrets go to a command's standard input, never onto its command line; this
+    is the second line of defence for messages, logs and the journal.
+    """
+    shown, hide_next = [], False
+    for word in argv:
+        name, has_value, _ = word.partition("=")
+        if hide_next:
+            word = "***"
+        elif has_value and _SECRET_WORDS.search(name):
+            word = f"{name}=***"
+        hide_next = word in _SECRET_OPTIONS
+        shown.append(word)
+    return shlex.join(shown)
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,7 @@ class VagrantNodes:
                 return ExecResult(result.exit_code, result.output.decode(errors="replace"))
             return self._exec_with_stdin(node, argv, stdin)
         except DockerException as error:
-            raise ClusterError(f"cannot run `{shlex.join(argv)[:80]}` on {node}: {error}") from error
+            raise ClusterError(f"cannot run `{shown_command(argv)[:80]}` on {node}: {error}") from error
 
     def engine_log(self, node: str, since: float) -> str:
         """The node's Docker engine log since ``since`` (epoch seconds), each line timestamped."""

@@ -66,3 +66,12 @@ def test_an_explicit_port_in_use_is_refused_before_anything_is_created(cluster):
     with pytest.raises(ClusterError, match=f"{cluster.state.lb_port} .*cluster 'chaos-it'"):
         Cluster(taken).up()
     assert labelled("chaos-taken") == []
+
+
+def test_down_keeps_a_state_directory_it_cannot_prove_is_its_own(cluster):
+    config = replace(cluster.config, name="chaos-unmarked")
+    config.state_dir.mkdir(parents=True)
+    (config.state_dir / "precious.txt").write_text("not the harness's")
+    removed = Cluster(config).down()
+    assert (config.state_dir / "precious.txt").exists()
+    assert any("kept" in line and "marker" in line for line in removed), removed

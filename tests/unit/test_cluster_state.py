@@ -75,3 +75,21 @@ def test_an_explicit_port_in_use_or_held_by_another_cluster_is_refused_before_an
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_command_quoted_in_a_message_shows_no_secret():
+    from harness.cluster.vagrant import shown_command
+
+    shown = shown_command(["docker", "login", "-u", "chaos", "--password", "hunter2", "-p", "x1",
+                           "REGISTRY_PASSWORD=hunter3", "API_TOKEN=t0k", "--password-stdin", "PATH=/bin"])
+    assert not [secret for secret in ("hunter2", "x1", "hunter3", "t0k") if secret in shown]
+    assert "--password-stdin" in shown and "PATH=/bin" in shown and "-u chaos" in shown
+
+
+def test_a_state_directory_that_is_a_link_out_of_the_clusters_directory_is_not_owned(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    _state("linked").save(elsewhere)  # carries the marker, but lives outside
+    config = ClusterConfig(name="linked", workdir=tmp_path / "home")
+    config.clusters_dir.mkdir(parents=True)
+    config.state_dir.symlink_to(elsewhere)
+    assert not config.owns_state_dir()
