@@ -208,6 +208,8 @@ def cluster_status(config: ClusterConfig) -> None:
         info = swarm.get(node)
         detail = f"swarm {info.state}/{info.availability} {info.role} {info.labels}" if info else "not in swarm"
         click.echo(f"{node}\t{state}\t{detail}")
+    click.echo("ports\t" + " ".join(f"{field.removesuffix('_port')}=127.0.0.1:{port}"
+                                    for field, port in handle.state.ports.items()))
 
 
 def _down(config: ClusterConfig) -> None:
