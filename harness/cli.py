@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.cluster import Cluster, ClusterConfig
-from harness.cluster.config import check_name, default_workdir
+from harness.cluster.config import MAX_NODES, MIN_NODES, check_name, default_workdir
 from harness.errors import ClusterError, HarnessError, one_line
 from harness.app import DEFAULT_PROFILE
 from harness.ledger import HealLedger, LedgerEntry
@@ -140,7 +140,7 @@ _progress = _output.step
 @click.group(cls=_Harness)
 @click.option("--cluster", "cluster_name", default="chaos", show_default=True, callback=_cluster_name,
               help="Cluster name (its label): a lowercase letter, then up to 30 lowercase letters, digits or dashes.")
-@click.option("--nodes", default=3, show_default=True, type=click.IntRange(2, 9), help="Nodes for `cluster up`.")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(MIN_NODES, MAX_NODES), help="Nodes for `cluster up`.")
 @click.option("--provider", default="docker", show_default=True, type=click.Choice(["docker", "libvirt", "virtualbox"]))
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context

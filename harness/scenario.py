@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.cluster.config import LB_PORTS, MAX_NODES
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
 from harness.faults.base import scenario_problems
@@ -25,11 +26,9 @@ STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 DEFAULT_STRATEGY = "in-service"
 MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage it should measure
-MAX_NODES = 9  # the largest cluster `chaos-harness --nodes` makes
 NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
-LB_HOST_PORTS = (8080, 9999)  # what the load balancer publishes on the manager (harness.stack.compose.LB_PORTS)
 
-__all__ = ["DEFAULT_STRATEGY", "MAX_NODES", "STRATEGIES", "Scenario", "load_scenario", "node_name_error",
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "load_scenario", "node_name_error",
            "parse_duration"]
 
 
@@ -84,8 +83,8 @@ class Stack(Strict):
     @field_validator("publish_on_upgrade")
     @classmethod
     def _not_the_lb_ports(cls, port: int | None) -> int | None:
-        if port in LB_HOST_PORTS:
-            raise ValueError(f"the load balancer publishes {' and '.join(map(str, LB_HOST_PORTS))} on the manager; "
+        if port in LB_PORTS.values():
+            raise ValueError(f"the load balancer publishes {' and '.join(map(str, LB_PORTS.values()))} on the manager; "
                              "choose another port from 1024 to 65535")
         return port
 

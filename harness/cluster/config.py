@@ -11,6 +11,8 @@ from pathlib import Path
 from harness.errors import ClusterError, UsageError
 
 PROVIDERS = ("docker", "libvirt", "virtualbox")
+MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
+LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
 STATE_MARKER = ".chaos-harness-cluster"  # in every state directory the harness made; `down` removes no other
 STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
 LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
