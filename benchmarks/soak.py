@@ -41,7 +41,8 @@ class Tally:
     kills: int = 0
     faults: int = 0
     side_by_side_runs: int = 0
-    exit_codes: dict[int, int] = field(default_factory=dict)
+    exit_codes: dict[int, int] = field(default_factory=dict)  # of the runs (killed ones: of their heal)
+    broken: list[str] = field(default_factory=list)  # runs or heals that exited 4: the harness broke
     leftovers: list[str] = field(default_factory=list)
 
 
@@ -54,7 +55,9 @@ def harness(cluster: str, *args: str, timeout: float = 900) -> subprocess.Comple
 def soak_scenario(rng: random.Random, out: Path) -> tuple[Path, int]:
     """A shipped scenario with short phases and its faults moved to a random moment; also its fault count."""
     document = yaml.safe_load((ROOT / "scenarios" / f"{rng.choice(SCENARIOS)}.yaml").read_text())
-    document["phases"] = {**document.get("phases", {}), "warmup": "8s", "observe": "8s"}
+    document["phases"] = {**document.get("phases", {}), "warmup": "8s", "observe": "10s"}
+    if "verify_window" in document["phases"]:
+        document["phases"]["verify_window"] = "5s"
     for fault in document.get("faults", []):
         fault["at"] = rng.choice([{"phase": "warmup", "offset": f"{rng.uniform(1, 6):.1f}s"},
                                   {"phase": "upgrade", "offset": f"{rng.uniform(0, 4):.1f}s"},
@@ -122,6 +125,8 @@ def main() -> None:
 def one_run(index: int, cluster: str, rng: random.Random, reports: Path, tally: Tally) -> None:
     reports.mkdir(parents=True, exist_ok=True)
     scenario, faults = soak_scenario(rng, reports / f"soak-{index:02d}.yaml")
+    while harness(cluster, "validate", str(scenario)).returncode == 2:  # a random timing the scenario refuses
+        scenario, faults = soak_scenario(rng, scenario)
     kill_after = rng.uniform(5, 45) if rng.random() < 1 / 3 else None
     code = run_once(cluster, scenario, reports, kill_after)
     found = audit(cluster, reports)
@@ -131,6 +136,8 @@ def one_run(index: int, cluster: str, rng: random.Random, reports: Path, tally: 
     tally.side_by_side_runs += _is_up(CLUSTERS[1])
     tally.exit_codes[code] = tally.exit_codes.get(code, 0) + 1
     tally.leftovers += found
+    if code == 4:
+        tally.broken.append(f"{scenario.name}: see {scenario.with_suffix('.log')}")
     killed = f"killed at {kill_after:.0f}s, healed" if kill_after is not None else "ran through"
     print(f"run {index + 1:>2} {cluster} {scenario.name}: {killed}, exit {code}, leftovers {len(found)}",
           *found, sep="\n    ", flush=True)
@@ -160,11 +167,11 @@ def summarise(tally: Tally, seconds: float, args) -> None:
     codes = ", ".join(f"exit {code}: {count}" for code, count in sorted(tally.exit_codes.items()))
     print(f"\nsoak: {tally.runs} runs ({tally.side_by_side_runs} with two clusters side by side), "
           f"{tally.kills} killed with SIGKILL and healed, {tally.faults} faults, leftovers found: "
-          f"{len(tally.leftovers)}; {codes}; {seconds / 60:.1f} min")
+          f"{len(tally.leftovers)}, harness broke: {len(tally.broken)}; {codes}; {seconds / 60:.1f} min")
     print(f"| soak (`benchmarks/soak.py --runs {args.runs} --seed {args.seed}`) | {tally.runs} runs, "
           f"{tally.kills} SIGKILLed + healed, {tally.faults} faults, {tally.side_by_side_runs} side by side | "
           f"leftovers {len(tally.leftovers)} | {seconds / 60:.1f} min |")
-    if tally.leftovers:
+    if tally.leftovers or tally.broken:
         sys.exit(1)
 
 

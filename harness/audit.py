@@ -13,23 +13,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from docker.errors import DockerException
+
 from harness.cluster import Cluster, ClusterConfig
+from harness.cluster.registry import SECURE_ALIAS
 from harness.cluster.vagrant import RUNNING
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.errors import HarnessError
+from harness.faults.daemon import HOLD_FILE
+from harness.faults.disk import FULL_FS
+from harness.faults.nodeshell import RULE_COMMENT
+from harness.faults.workload import SQUATTER_PID_FILE
 from harness.ledger import LEDGER_FILE, HealLedger
 from harness.load.runner import orphaned_load
 
 # One pass over a node: each line it prints is one leftover.
-NODE_CHECK = r"""
-iptables -w -S 2>/dev/null | grep -e '--comment "\?chaos-harness' | sed 's/^/firewall rule: /'
+NODE_CHECK = f"""
+iptables -w -S 2>/dev/null | grep -e '--comment "\\?{RULE_COMMENT}' | sed 's/^/firewall rule: /'
 for pid in $(pidof dockerd containerd); do
-  [ "$(awk '/^State:/ {print $2}' /proc/$pid/status 2>/dev/null)" = T ] && echo "stopped engine: $(cat /proc/$pid/comm) (pid $pid)"
+  [ "$(awk '/^State:/ {{print $2}}' /proc/$pid/status 2>/dev/null)" = T ] && echo "stopped engine: $(cat /proc/$pid/comm) (pid $pid)"
 done
-[ -e /run/chaos-harness/hold-dockerd ] && echo "engine held down: /run/chaos-harness/hold-dockerd"
+[ -e {HOLD_FILE} ] && echo "engine held down: {HOLD_FILE}"
 pidof dockerd >/dev/null || echo "engine not running: no dockerd"
-grep chaos-harness /proc/mounts | sed 's/^/mount: /'
-for file in /run/chaos-harness/port-*.pid; do [ -e "$file" ] && echo "port squatter: $file (pid $(cat "$file"))"; done
+grep -s '^{FULL_FS} ' /proc/mounts | sed 's/^/mount: /'
+for file in {SQUATTER_PID_FILE.format(port="*")}; do [ -e "$file" ] && echo "port squatter: $file (pid $(cat "$file"))"; done
+grep -qs {SECURE_ALIAS} /root/.docker/config.json && echo "registry credentials stored: /root/.docker/config.json"
 exit 0
 """
 
@@ -51,7 +59,7 @@ def audit(config: ClusterConfig, reports_dir: Path) -> list[Leftover]:
     found = run_leftovers(reports_dir, config.name)
     if config.state_dir.joinpath("cluster.json").exists():
         return found + cluster_leftovers(cluster)
-    return found + removed_cluster_leftovers(config)
+    return found + removed_cluster_leftovers(cluster)
 
 
 def run_leftovers(reports_dir: Path, cluster: str) -> list[Leftover]:
@@ -76,15 +84,11 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     return found + _registry_leftovers(cluster) + _stopped_containers(cluster.config)
 
 
-def removed_cluster_leftovers(config: ClusterConfig) -> list[Leftover]:
+def removed_cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     """What a cluster that was taken down still has on the machine: labelled objects and state."""
-    client = host_docker()
-    label = {"label": f"{CLUSTER_LABEL}={config.name}"}
-    found = [Leftover("host", f"container {c.name}") for c in client.containers.list(all=True, filters=label)]
-    found += [Leftover("host", f"network {n.name}") for n in client.networks.list(filters=label)]
-    found += [Leftover("host", f"volume {v.name}") for v in client.volumes.list(filters=label)]
-    if config.state_dir.exists():
-        found.append(Leftover("host", f"state directory {config.state_dir}"))
+    found = [Leftover("host", what) for what in cluster.labelled_objects()]
+    if cluster.config.state_dir.exists():
+        found.append(Leftover("host", f"state directory {cluster.config.state_dir}"))
     return found
 
 
@@ -95,10 +99,10 @@ def _registry_leftovers(cluster: Cluster) -> list[Leftover]:
         found = [] if proxy.enabled else [Leftover("registry", "Toxiproxy's registry proxy is disabled")]
         found += [Leftover("registry", f"Toxiproxy toxic {name}") for name in proxy.toxics()]
         secure = cluster.secure_registry()
-        if not secure.accepts(secure.auth()):
+        if secure.has_credentials and not secure.accepts(secure.auth()):
             found.append(Leftover("registry", "the authenticated registry refuses the cluster's credentials"))
         return found
-    except HarnessError as error:
+    except (HarnessError, DockerException) as error:
         return [Leftover("registry", f"cannot be checked: {error}")]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -427,7 +428,7 @@ def _heal_entry(run_dir: Path, ledger: HealLedger, entry: LedgerEntry, config: C
     name = escape(f"{run_dir.name}: {entry.id}")
     if entry.cluster != config.name:
         _progress(f"{name} left pending: injected on cluster {escape(repr(entry.cluster))}, "
-                  f"so heal it with `chaos-harness --cluster {escape(entry.cluster)} heal`")
+                  f"so heal it with `chaos-harness --cluster {escape(shlex.quote(entry.cluster))} heal`")
         return True
     if (fault := _rebuilt(entry, name)) is None:
         return False

@@ -140,7 +140,7 @@ class Target(Strict):
         chosen = [k for k in ("node", "label", "role", "service") if getattr(self, k) is not None]
         if len(chosen) != 1:
             raise ValueError(f"give exactly one of node, label, role or service (got {chosen or 'none'})")
-        if self.label is not None and not self.label.split("=", 1)[0]:
+        if self.label is not None and ("=" not in self.label or not self.label.split("=", 1)[0]):
             raise ValueError(f"label must be key=value, got {self.label!r}")
         if self.node is not None and (problem := node_name_error(self.node)):
             raise ValueError(f"node {self.node!r}: {problem}")
@@ -193,7 +193,7 @@ class Expect(Strict):
 class Scenario(Strict):
     """A failure scenario: the upgrade, the load, the faults and what must hold."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,61}$", description="part of every run directory's name")
     description: str = ""
     stack: Stack = Stack()
     strategy: Strategy = Strategy()

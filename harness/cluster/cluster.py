@@ -7,9 +7,11 @@ the harness made and nothing else.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, S
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
-from harness.errors import ClusterError, EngineError, HarnessError
+from harness.errors import ClusterError, EngineError, HarnessError, UsageError
 
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
@@ -140,20 +142,23 @@ class Cluster:
         A cluster created by this call is removed again when a step fails, so
         a failed ``up`` leaves nothing behind; an existing one is left as it is.
         """
-        creating = self._state is None
+        if self._state is not None:
+            return self._bring_up()
+        self._check_can_create()
         try:
             return self._bring_up()
         except BaseException:
-            if creating:
-                self._progress("bringing the cluster up failed; removing what was created")
-                self.down()
+            self._progress("bringing the cluster up failed; removing what was created")
+            self.down()
             raise
 
     def _bring_up(self) -> ClusterState:
         builder = ImageBuilder(self._client, self._progress)
         node_image = builder.build(NODE_IMAGE)
         if self._state is None:
-            self._state = self._plan(node_image)
+            with _lock(self.config.clusters_dir):  # two `up`s at once must not choose the same ports
+                self._state = self._plan(node_image)
+                self._state.save(self.config.state_dir)
         self._state.node_image = node_image
         self._state.save(self.config.state_dir)
         self._ensure_volumes()
@@ -275,18 +280,38 @@ class Cluster:
         """The host directory a node's engine puts its API socket in (mounted into the node)."""
         return self.config.state_dir / "engines" / node
 
-    def _ensure_socket_dirs(self) -> None:
-        for node in self.state.nodes:
-            self._socket_dir(node).mkdir(parents=True, exist_ok=True)
-        longest = str(self._socket_dir(self.state.nodes[-1]) / ENGINE_SOCKET)
+    def _check_can_create(self) -> None:
+        """Refuse, before anything is made, a cluster that cannot be created here as asked."""
+        config = self.config
+        if config.provider != "docker":
+            raise UsageError(f"--provider {config.provider}: node engines no longer listen on TCP, and reaching "
+                             "a VM's engine over SSH is not built yet; use --provider docker")
+        longest = str(self._socket_dir(config.node_names[-1]) / ENGINE_SOCKET)
         if len(longest.encode()) > MAX_SOCKET_PATH:
             raise ClusterError(f"the node engines' sockets would be at {longest}, longer than a unix socket path "
                                f"may be ({MAX_SOCKET_PATH} bytes); set CHAOS_HOME to a shorter directory")
+        if claimed := self.labelled_objects():
+            raise ClusterError(f"cluster {config.name!r} has no state in {config.state_dir} but Docker objects "
+                               f"carry its name: {', '.join(claimed[:5])}. Was it made with another CHAOS_HOME? "
+                               "Take it down there (or with `down` here), or choose another cluster name")
+        if config.state_dir.exists() and any(config.state_dir.iterdir()) and not config.owns_state_dir():
+            raise ClusterError(f"{config.state_dir} exists and is not the harness's (no marker); move it away "
+                               "or choose another cluster name")
+
+    def labelled_objects(self) -> list[str]:
+        """Every container, network and volume on this engine labelled with the cluster's name."""
+        label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
+        return [f"container {c.name}" for c in self._client.containers.list(all=True, filters=label)] + \
+            [f"network {n.name}" for n in self._client.networks.list(filters=label)] + \
+            [f"volume {v.name}" for v in self._client.volumes.list(filters=label)]
+
+    def _ensure_socket_dirs(self) -> None:
+        (self.config.state_dir / "engines").mkdir(mode=0o700, exist_ok=True)  # only the harness's user gets in
+        for node in self.state.nodes:
+            self._socket_dir(node).mkdir(exist_ok=True)
 
     def _engine_url(self, node: str) -> str:
         """How the harness reaches a node's engine: its unix socket, never a TCP port."""
-        if self.state.provider != "docker":
-            return f"ssh://vagrant@{self.state.node_ips[node]}"
         return f"unix://{self._socket_dir(node) / ENGINE_SOCKET}"
 
     def _privileged_ok(self, image: str) -> bool:
@@ -309,3 +334,12 @@ class Cluster:
         if not result.ok:
             raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
         return result.output
+
+
+@contextmanager
+def _lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on ``directory`` (a lock file in it), held while the block runs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

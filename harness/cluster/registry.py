@@ -147,6 +147,11 @@ class SecureRegistry:
         self._secret = state_dir / "registry-credentials.json"
         self.container_name = f"{cluster}-registry-secure"
 
+    @property
+    def has_credentials(self) -> bool:
+        """Whether the cluster's credentials were made (``auth`` makes them on first use)."""
+        return self._secret.exists()
+
     def auth(self) -> RegistryAuth:
         """The credentials the cluster uses, made on first use."""
         if not self._secret.exists():
@@ -180,7 +185,10 @@ class SecureRegistry:
 
     def accepts(self, auth: RegistryAuth) -> bool:
         """Whether the registry accepts ``auth`` right now (checked from inside the cluster network)."""
-        container = self._client.containers.get(self.container_name)
+        try:
+            container = self._client.containers.get(self.container_name)
+        except NotFound:
+            return False
         return container.status == "running" and self._probe(auth) == 200
 
     def _probe(self, auth: RegistryAuth) -> int:

@@ -87,6 +87,7 @@ class VagrantNodes:
             "CHAOS_NODE_IPS": ",".join(state.node_ips[n] for n in state.nodes),
             "CHAOS_NODE_PRIVILEGED": "1" if state.privileged else "0",
             "CHAOS_ENGINE_SOCKETS": str(state_dir.resolve() / "engines"),
+            "CHAOS_API_GID": str(os.getgid()),  # the group the engine sockets belong to: the harness's own
             "CHAOS_MANAGER_PORTS": ",".join(
                 [f"127.0.0.1:{state.lb_port}:8080", f"127.0.0.1:{state.lb_admin_port}:9999"]
             ),
@@ -129,7 +130,7 @@ class VagrantNodes:
                 result = self.container(node).exec_run(argv)
                 return ExecResult(result.exit_code, result.output.decode(errors="replace"))
             return self._exec_with_stdin(node, argv, stdin)
-        except DockerException as error:
+        except (DockerException, OSError) as error:  # OSError: the socket broke (the command exited early)
             raise ClusterError(f"cannot run `{shown_command(argv)[:80]}` on {node}: {error}") from error
 
     def engine_log(self, node: str, since: float) -> str:
@@ -177,8 +178,8 @@ class VagrantNodes:
 
     def _ssh(self, node: str, command: str, stdin: bytes | None) -> ExecResult:
         """``vagrant ssh NODE -c COMMAND``, with ``stdin`` on its standard input."""
-        done = subprocess.run(["vagrant", "ssh", node, "-c", command], input=stdin or b"", capture_output=True,
-                              cwd=self._vagrant.root, env=self._vagrant.env, check=False)
+        done = subprocess.run(["vagrant", "ssh", node, "--no-tty", "-c", command], input=stdin or b"",
+                              capture_output=True, cwd=self._vagrant.root, env=self._vagrant.env, check=False)
         return ExecResult(done.returncode, (done.stdout + done.stderr).decode(errors="replace"))
 
     def _call(self, action: str, operation, node: str | None):

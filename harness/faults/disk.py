@@ -14,6 +14,7 @@ from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.faults.nodeshell import run
 
 PULL_TMP = "/var/lib/docker/tmp"
+FULL_FS = "chaos-harness-full"  # the tmpfs mounted over PULL_TMP
 
 
 class DiskFullParams(FaultParams):
@@ -31,7 +32,7 @@ class DiskFull(BaseFault):
     def inject(self, ctx: FaultContext) -> None:
         size = self.params.size_mb
         run(ctx, self.target, ["sh", "-c",
-            f"mkdir -p {PULL_TMP} && (mountpoint -q {PULL_TMP} || mount -t tmpfs -o size={size}m chaos-harness-full "
+            f"mkdir -p {PULL_TMP} && (mountpoint -q {PULL_TMP} || mount -t tmpfs -o size={size}m {FULL_FS} "
             f"{PULL_TMP}) && (dd if=/dev/zero of={PULL_TMP}/chaos-harness-fill bs=1M 2>/dev/null; true)"],
             "fill the Docker pull area")
 
@@ -41,4 +42,4 @@ class DiskFull(BaseFault):
 
     def verify(self, ctx: FaultContext) -> bool:
         mounts = ctx.cluster.exec(self.target, ["cat", "/proc/mounts"]).output
-        return any(line.split()[:2] == ["chaos-harness-full", PULL_TMP] for line in mounts.splitlines())
+        return any(line.split()[:2] == [FULL_FS, PULL_TMP] for line in mounts.splitlines())

@@ -144,12 +144,15 @@ def orphaned_load(run_dir: Path) -> int | None:
     journal = run_dir / JOURNAL_FILE
     if not journal.exists():
         return None
-    events = read_journal(journal)
+    try:
+        events = read_journal(journal)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # a damaged journal: `report` says what is wrong with it
     starts = [e for e in events if e.type == "load.start"]
     if not starts or any(e.type == "load.stop" for e in events):
         return None
-    pid = int(starts[-1].get("pid"))
-    return pid if _is_our_locust(pid) else None
+    pid = starts[-1].get("pid")
+    return pid if isinstance(pid, int) and _is_our_locust(pid) else None
 
 
 def stop_orphaned_load(run_dir: Path, grace: float = 10.0) -> int | None:

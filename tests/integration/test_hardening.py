@@ -11,7 +11,7 @@ from harness.audit import audit
 from harness.cluster import Cluster
 from harness.cluster.registry import RegistryProxy
 from harness.dockerhost import CLUSTER_LABEL, host_docker
-from harness.errors import ClusterError
+from harness.errors import ClusterError, UsageError
 
 pytestmark = pytest.mark.docker
 
@@ -75,3 +75,20 @@ def test_down_keeps_a_state_directory_it_cannot_prove_is_its_own(cluster):
     removed = Cluster(config).down()
     assert (config.state_dir / "precious.txt").exists()
     assert any("kept" in line and "marker" in line for line in removed), removed
+
+
+def test_a_name_other_objects_carry_is_refused_and_they_are_left_alone(cluster):
+    ghost = host_docker().volumes.create("chaos-ghost-data", labels={CLUSTER_LABEL: "chaos-ghost"})
+    try:
+        with pytest.raises(ClusterError, match="carry its name: volume chaos-ghost-data"):
+            Cluster(replace(cluster.config, name="chaos-ghost", lb_port=None, lb_admin_port=None,
+                            registry_port=None, toxiproxy_port=None)).up()
+        assert labelled("chaos-ghost") == ["chaos-ghost-data"]
+    finally:
+        ghost.remove()
+
+
+def test_a_vm_provider_is_refused_before_anything_is_created(cluster):
+    with pytest.raises(UsageError, match="--provider libvirt"):
+        Cluster(replace(cluster.config, name="chaos-vm", provider="libvirt")).up()
+    assert labelled("chaos-vm") == []

@@ -45,6 +45,27 @@ def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, de
         assert not [form for form, secret in secrets.items() if secret in record], f"a secret in {record}"
 
 
+def test_moving_the_stateful_db_loses_acknowledged_writes_and_lists_them(cluster, demo, tmp_path):
+    result = Runner(shortened("moving-stateful-db", warmup=8, observe=10, verify_window=5), cluster, tmp_path, demo).run()
+    writes = result.report["writes"]
+    assert writes["lost"] and writes["lost"] > 0, writes
+    assert len(writes["lost_ids"]) == min(writes["lost"], 100)
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    assert inject.get("kind") == "node-halt"
+    assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in result.report["verdicts"])
+
+
+def test_a_rollback_the_engine_calls_complete_fails_while_a_frozen_node_still_runs_v2(cluster, demo, tmp_path):
+    result = Runner(shortened("frozen-daemon-rollback", "in-service", warmup=5, observe=10, verify_window=5),
+                    cluster, tmp_path, demo).run()
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    rollback = result.report["rollback"]
+    assert result.report["upgrade"]["outcome"] == "completed"
+    assert rollback["triggered"] is True and rollback["success"] is False
+    assert any(reason.startswith(f"{inject.get('target')} still runs") and "x v2" in reason
+               for reason in rollback["reasons"]), rollback["reasons"]
+
+
 def secret_forms(cluster) -> dict[str, str]:
     """The registry password as it could leak: plain, base64, in a basic-auth header, and its bcrypt hash."""
     auth = cluster.secure_registry().auth()

@@ -26,3 +26,24 @@ def test_a_run_whose_load_stopped_leaves_no_load_behind(tmp_path):
     assert run_leftovers(tmp_path, "chaos") == []
     (run_dir / "journal.jsonl").write_text('{"t": 1, "type": "load.start", "pid": 1}\n')  # pid 1 is not Locust
     assert run_leftovers(tmp_path, "chaos") == []
+
+
+def test_a_damaged_journal_or_one_without_a_pid_is_no_load_left_behind_and_no_crash(tmp_path):
+    for number, journal in enumerate(['{"t": 1, "type": "load.start"}\n',  # no pid
+                                      '{"t": 1, "type": "load.start", "pid": "12"}\n',
+                                      'not json\n{"t": 1, "type": "load.start", "pid": 1}\n',
+                                      '{"type": "load.start", "pid": 1}\n']):  # no time
+        run_dir = tmp_path / f"run-{number}"
+        run_dir.mkdir()
+        (run_dir / "journal.jsonl").write_text(journal)
+    assert run_leftovers(tmp_path, "chaos") == []
+
+
+def test_a_live_load_process_of_a_crashed_run_is_found(tmp_path, monkeypatch):
+    from harness.load import runner
+
+    run_dir = tmp_path / "run-live"
+    run_dir.mkdir()
+    (run_dir / "journal.jsonl").write_text('{"t": 1, "type": "load.start", "pid": 4242}\n')
+    monkeypatch.setattr(runner, "_is_our_locust", lambda pid: pid == 4242)
+    assert [str(x) for x in run_leftovers(tmp_path, "chaos")] == ["run-live: load process still running (pid 4242)"]

@@ -55,9 +55,10 @@ def test_a_second_cluster_never_gets_the_ports_another_cluster_holds(tmp_path):
     assert len(set(second.values())) == len(DEFAULT_PORTS)
 
 
-def test_a_cluster_keeps_the_default_ports_when_they_are_free(tmp_path):
-    assert choose_ports(ClusterConfig(name="only").asked_ports, tmp_path, "only") == DEFAULT_PORTS or \
-        any(_listening(port) for port in DEFAULT_PORTS.values())
+def test_a_cluster_takes_each_default_port_that_is_free_and_another_for_each_that_is_not(tmp_path):
+    chosen = choose_ports(ClusterConfig(name="only").asked_ports, tmp_path, "only")
+    for field, default in DEFAULT_PORTS.items():
+        assert (chosen[field] == default) is not _listening(default), (field, chosen[field])
 
 
 def test_an_explicit_port_in_use_or_held_by_another_cluster_is_refused_before_anything_starts(tmp_path):

@@ -339,3 +339,9 @@ def test_a_ledger_record_of_a_plugin_no_longer_installed_stays_pending_and_the_r
     journal = Journal(tmp_path / "journal.jsonl")
     assert heal_pending(ledger, FaultContext(cluster), journal) == [("1-partition", True), ("0-meteor", False)]
     assert [e.id for e in ledger.pending()] == ["0-meteor"]
+
+
+def test_a_target_label_must_be_key_equals_value(tmp_path):
+    for label in ("foo", "=x"):
+        message = error_of(tmp_path, f"faults:\n  - {{kind: daemon-freeze, target: {{label: '{label}'}}}}\n")
+        assert "label must be key=value" in message, message

@@ -8,7 +8,7 @@ HOLD=/run/chaos-harness/hold-dockerd
 # The engine's API is a unix socket only: the harness reaches it through the
 # host directory mounted at /chaos-api, never over TCP.
 API_SOCKET=""
-[ -d /chaos-api ] && API_SOCKET="--host unix:///chaos-api/docker.sock"
+[ -d /chaos-api ] && API_SOCKET="--host unix:///chaos-api/docker.sock --group ${CHAOS_API_GID:-0}"
 child=""
 
 stop() {
