@@ -423,34 +423,16 @@ def _pending(run_dir: Path) -> list[tuple[HealLedger, LedgerEntry]]:
 def _heal_entry(run_dir: Path, ledger: HealLedger, entry: LedgerEntry, config: ClusterConfig,
                 context: Callable[[], FaultContext]) -> bool:
     """Heal one ledger entry (one of another cluster is left for it); False when it could not be healed."""
-    from harness.faults.schedule import heal_entry
+    from harness.faults.schedule import heal_recorded
 
     name = escape(f"{run_dir.name}: {entry.id}")
     if entry.cluster != config.name:
         _progress(f"{name} left pending: injected on cluster {escape(repr(entry.cluster))}, "
                   f"so heal it with `chaos-harness --cluster {escape(shlex.quote(entry.cluster))} heal`")
         return True
-    if (fault := _rebuilt(entry, name)) is None:
-        return False
-    healed = heal_entry(entry, fault, context(), ledger, None)
-    _progress(f"{name} {'healed' if healed else 'NOT healed'}")
-    return healed
-
-
-def _rebuilt(entry: LedgerEntry, name: str):
-    """The fault a ledger entry names, or None (said why) when no installed plugin can rebuild it."""
-    from harness.faults import registry
-
-    if entry.kind not in registry.available():
-        _progress(f"{name} NOT healed: no fault plugin {escape(repr(entry.kind))} is installed "
-                  f"(installed: {', '.join(sorted(registry.available()))}); install it and heal again")
-        return None
-    try:
-        return registry.rebuild(entry.kind, entry.params, entry.target)
-    except (ValueError, TypeError) as error:  # pydantic's ValidationError is a ValueError
-        _progress(f"{name} NOT healed: its ledger record does not fit fault {escape(entry.kind)} "
-                  f"({escape(one_line(str(error)))})")
-        return None
+    why = heal_recorded(entry, context(), ledger)
+    _progress(f"{name} healed" if why is None else f"{name} NOT healed: {escape(one_line(why))}")
+    return why is None
 
 
 @main.command()

@@ -103,19 +103,19 @@ class FaultScheduler:
 
 
 def heal_entry(entry: LedgerEntry, fault: Fault, ctx: FaultContext, ledger: HealLedger,
-               journal: Journal | None) -> bool:
-    """Heal one fault; on failure it stays pending in the ledger for ``chaos-harness heal``."""
+               journal: Journal | None) -> str | None:
+    """Heal one fault: None when healed, else why not (a failed heal stays pending for ``chaos-harness heal``)."""
     try:
         fault.heal(ctx)
         holds = fault.verify(ctx)
     except Exception as error:  # one failed heal must not stop the others
         if journal:
             journal.write("fault.heal", id=entry.id, target=entry.target, ok=False, error=str(error))
-        return False
+        return f"its heal failed: {error}"
     ledger.mark_healed(entry.id)
     if journal:
         journal.write("fault.heal", id=entry.id, target=entry.target, ok=not holds, still_holds=holds)
-    return not holds
+    return "it still holds after its heal" if holds else None
 
 
 def heal_pending(ledger: HealLedger, ctx: FaultContext, journal: Journal | None = None) -> list[tuple[str, bool]]:
@@ -123,17 +123,19 @@ def heal_pending(ledger: HealLedger, ctx: FaultContext, journal: Journal | None 
 
     An entry whose plugin is not installed stays pending (journalled), and the others are still healed.
     """
-    return [(entry.id, _heal_recorded(entry, ctx, ledger, journal)) for entry in ledger.pending()]
+    return [(entry.id, heal_recorded(entry, ctx, ledger, journal) is None) for entry in ledger.pending()]
 
 
-def _heal_recorded(entry: LedgerEntry, ctx: FaultContext, ledger: HealLedger, journal: Journal | None) -> bool:
+def heal_recorded(entry: LedgerEntry, ctx: FaultContext, ledger: HealLedger,
+                  journal: Journal | None = None) -> str | None:
+    """Heal a ledger entry, its fault rebuilt from the record: None when healed, else why not."""
     try:
         fault = registry.rebuild(entry.kind, entry.params, entry.target)
     except KeyError:
+        why = f"no fault plugin {entry.kind!r} is installed (installed: {', '.join(sorted(registry.available()))})"
         if journal:
-            journal.write("fault.heal", id=entry.id, target=entry.target, ok=False,
-                          error=f"no fault plugin {entry.kind!r} is installed")
-        return False
+            journal.write("fault.heal", id=entry.id, target=entry.target, ok=False, error=why)
+        return why
     return heal_entry(entry, fault, ctx, ledger, journal)
 
 
