@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.jsonl import finite_number, read_jsonl
+
 JOURNAL_FILE = "journal.jsonl"
 
 
@@ -50,15 +52,12 @@ class Journal:
             self._file.close()
 
 
-def read_journal(path: Path) -> list[Event]:
-    """All events of a journal file, in the order written."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines()
-    if lines and not text.endswith("\n"):
-        lines.pop()  # cut off mid-write by a crash: the event never completed
-    events = []
-    for line in lines:
-        if line.strip():
-            record = json.loads(line)
-            events.append(Event(record.pop("t"), record.pop("type"), record))
-    return events
+def read_journal(path: Path, notes: list[str] | None = None) -> list[Event]:
+    """All events of a journal file, in the order written (see ``harness.jsonl`` for damaged lines)."""
+    return read_jsonl(path, _event, notes)
+
+
+def _event(record: dict) -> Event:
+    if not finite_number(record.get("t")) or not isinstance(record.get("type"), str):
+        raise ValueError("an event needs a number t and a string type")
+    return Event(record.pop("t"), record.pop("type"), record)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+from harness.errors import one_line
+from harness.jsonl import finite_number, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,24 @@ class Sample:
         return self.end - self.t
 
 
-def read_samples(path: Path) -> list[Sample]:
-    """Samples of a run, sorted by start time; a torn last line (crash) is skipped."""
-    samples = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                samples.append(Sample(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError):
-                continue
-    return sorted(samples, key=lambda s: s.t)
+def read_samples(path: Path, notes: list[str] | None = None) -> list[Sample]:
+    """Samples of a run, sorted by start time (see ``harness.jsonl`` for damaged lines); none without a file."""
+    return sorted(read_jsonl(path, _sample, notes), key=lambda s: s.t) if path.exists() else []
+
+
+def _sample(record: dict) -> Sample:
+    sample = Sample(**record)  # TypeError names a missing or unknown field
+    for name, check in _CHECKS.items():
+        if not check(value := getattr(sample, name)):
+            raise ValueError(f"{name} is {one_line(repr(value), 40)}")
+    return sample
+
+
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {  # by the annotation of a Sample field
+    "float": finite_number,
+    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "bool": lambda value: isinstance(value, bool),
+    "str": lambda value: isinstance(value, str),
+    "str | None": lambda value: value is None or isinstance(value, str),
+}
+_CHECKS = {f.name: _TYPE_CHECKS[str(f.type)] for f in fields(Sample)}  # KeyError: a field of a new type

@@ -146,7 +146,7 @@ def orphaned_load(run_dir: Path) -> int | None:
         return None
     try:
         events = read_journal(journal)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except UsageError:
         return None  # a damaged journal: `report` says what is wrong with it
     starts = [e for e in events if e.type == "load.start"]
     if not starts or any(e.type == "load.stop" for e in events):
