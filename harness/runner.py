@@ -29,9 +29,8 @@ from harness.cluster import Cluster
 from harness.cluster.logs import collect_logs
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.engine.base import Engine, RegistryAuth
-from harness.errors import HarnessError, RunInterrupted, ScenarioError
+from harness.errors import ClusterError, HarnessError, RunInterrupted, ScenarioError
 from harness.faults.base import FaultContext, NodeControl
-from harness.faults.registry_access import require_secure_registry
 from harness.faults.schedule import FaultScheduler
 from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger
@@ -307,7 +306,7 @@ def check_fit(scenario: Scenario, faults: FaultScheduler, cluster: NodeControl) 
     """Before the first phase: ScenarioError (exit 2) for what the scenario names and the cluster lacks, each
     problem with its key and what the cluster has; ClusterError (exit 3) for what the cluster should have."""
     if scenario.stack.registry == "authenticated":
-        require_secure_registry(cluster)
+        _require_secure_registry(cluster)
     problems = faults.misfits()
     if problems:
         raise ScenarioError(format_errors(Path(scenario.name), problems, Scenario, "scenario for this cluster"))
@@ -345,3 +344,15 @@ def _signals_deferred() -> Iterator[None]:
             signal.signal(sig, handler)
         if received:
             raise RunInterrupted("interrupted again while healing; faults were healed first")
+
+
+def _require_secure_registry(cluster: NodeControl) -> None:
+    """ClusterError unless the authenticated registry is on the cluster network and takes the cluster's password."""
+    node, host = next(iter(cluster.node_addresses())), SECURE_REGISTRY.split(":")[0]
+    if not cluster.exec(node, ["getent", "hosts", host]).ok:
+        raise ClusterError(f"the authenticated registry ({host}) is missing: {node} cannot resolve it; "
+                           "run `chaos-harness cluster up` to start it")
+    registry = cluster.secure_registry()
+    if not registry.accepts(registry.auth()):
+        raise ClusterError(f"the authenticated registry ({host}) refuses the cluster's credentials "
+                           "(a crashed run may have rotated them); run `chaos-harness heal`")

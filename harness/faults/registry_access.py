@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
-from harness.errors import ClusterError
-from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams, NodeControl, Problem
+from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams, Problem
 
 if TYPE_CHECKING:
     from harness.scenario import FaultSpec, Scenario
@@ -114,15 +113,3 @@ class RegistryAuthFailure(BaseFault):
         return [Problem(("kind",), cls.name, "this rotates the password of the authenticated registry, and "
                                              "stack.registry: open pulls anonymously from another one; "
                                              "set stack.registry: authenticated")]
-
-
-def require_secure_registry(cluster: NodeControl) -> None:
-    """ClusterError unless the authenticated registry is on the cluster network and takes the cluster's password."""
-    node = next(iter(cluster.node_addresses()))
-    if not cluster.exec(node, ["getent", "hosts", SECURE_ALIAS]).ok:
-        raise ClusterError(f"the authenticated registry ({SECURE_ALIAS}) is missing: {node} cannot resolve it; "
-                           "run `chaos-harness cluster up` to start it")
-    registry = cluster.secure_registry()
-    if not registry.accepts(registry.auth()):
-        raise ClusterError(f"the authenticated registry ({SECURE_ALIAS}) refuses the cluster's credentials "
-                           "(a crashed run may have rotated them); run `chaos-harness heal`")

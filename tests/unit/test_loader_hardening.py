@@ -31,7 +31,7 @@ ROOT = Path(__file__).parents[2]
 SCENARIOS = [p.read_bytes() for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
 DEMO = (ROOT / "apps" / "demo.yaml").read_bytes()
 MAX_MESSAGE = 10_000  # bytes: every error message is at most this long, whatever the input
-MAX_SECONDS = 2.0  # per input file; the worst 256 KiB inputs take about 0.5 s
+MAX_SECONDS = 10.0  # per input file, generous against a busy machine: the worst 256 KiB inputs take about 0.5 s
 EXAMPLES = int(os.environ.get("CHAOS_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=MAX_SECONDS * 1000, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -77,7 +77,7 @@ def test_an_alias_bomb_is_refused_at_once_with_a_short_message(tmp_path, what):
     assert len(path.read_bytes()) < 500
     started = time.monotonic()
     message = refusal(path, what)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # generous: it took 107 s (and 7.5 GB) before; about 2 ms now
     assert "more than 10,000 values once aliases are expanded" in message and len(message) < 300
 
 
