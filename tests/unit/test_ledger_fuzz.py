@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from harness.ledger import LEDGER_FILE, HealLedger, LedgerEntry, parse_ledger
 
 EXAMPLES = int(os.environ.get("CHAOS_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=1000, database=None,
+FUZZ = settings(max_examples=EXAMPLES, deadline=10_000, database=None,  # generous: a busy CI machine
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 IDS = st.sampled_from(["0-node-halt", "1-task-kill", "2-partition", "3-disk-full"])
