@@ -107,13 +107,14 @@ def main() -> None:
     tally = Tally()
     started = time.monotonic()
     side_by_side = range(args.runs // 3, 2 * args.runs // 3)
+    killed = set(rng.sample(range(args.runs), round(args.runs / 3)))
     up(CLUSTERS[0])
     try:
         for index in range(args.runs):
             if index == side_by_side.start:
                 up(CLUSTERS[1])
             cluster = CLUSTERS[index % 2] if index in side_by_side else CLUSTERS[0]
-            one_run(index, cluster, rng, args.reports, tally)
+            one_run(index, cluster, rng, args.reports, tally, kill=index in killed)
             if index == side_by_side.stop - 1:
                 down(CLUSTERS[1], args.reports, tally)
     finally:
@@ -122,12 +123,12 @@ def main() -> None:
     summarise(tally, time.monotonic() - started, args)
 
 
-def one_run(index: int, cluster: str, rng: random.Random, reports: Path, tally: Tally) -> None:
+def one_run(index: int, cluster: str, rng: random.Random, reports: Path, tally: Tally, kill: bool) -> None:
     reports.mkdir(parents=True, exist_ok=True)
     scenario, faults = soak_scenario(rng, reports / f"soak-{index:02d}.yaml")
     while harness(cluster, "validate", str(scenario)).returncode == 2:  # a random timing the scenario refuses
         scenario, faults = soak_scenario(rng, scenario)
-    kill_after = rng.uniform(5, 45) if rng.random() < 1 / 3 else None
+    kill_after = rng.uniform(5, 45) if kill else None
     code = run_once(cluster, scenario, reports, kill_after)
     found = audit(cluster, reports)
     tally.runs += 1
