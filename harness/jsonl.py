@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic_core import from_json
 
 from harness.errors import UsageError, reason
 
@@ -20,26 +22,37 @@ T = TypeVar("T")
 
 def read_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None = None) -> list[T]:
     """Every line of ``path`` parsed (``parse`` raises ValueError or TypeError on a bad record)."""
+    return list(iter_jsonl(path, parse, notes))
+
+
+def iter_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None = None) -> Iterator[T]:
+    """``read_jsonl`` a line at a time: a long run's samples are never held as text."""
     try:
-        lines = path.read_bytes().split(b"\n")
+        file = path.open("rb")
     except OSError as error:
         raise UsageError(f"{path} cannot be read ({error.strerror or error})") from None
-    items = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            items.append(parse(json_object(line.decode("utf-8"))))
-        except (ValueError, TypeError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
-            if number < len(lines):  # a newline follows: not where a crash cuts
-                raise UsageError(f"{path} line {number} is damaged ({reason(error)}); repair or remove it") from None
-            if notes is not None:
-                notes.append(f"{path} line {number}: cut off by a crash, skipped")
-    return items
+    with file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                item = parse(json_object(line))
+            except (ValueError, TypeError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
+                if line.endswith(b"\n"):  # a newline follows: not where a crash cuts
+                    raise UsageError(f"{path} line {number} is damaged ({reason(error)}); "
+                                     "repair or remove it") from None
+                if notes is not None:
+                    notes.append(f"{path} line {number}: cut off by a crash, skipped")
+            else:
+                yield item
 
 
-def json_object(line: str) -> dict:
-    value = json.loads(line)
+def json_object(line: bytes) -> dict:
+    """The JSON object on ``line``, as the standard library reads it (its errors too), only faster."""
+    try:
+        value = from_json(line)  # refuses a little the standard library takes: lone surrogates, deep nesting
+    except ValueError:
+        value = json.loads(line.decode("utf-8"))
     if not isinstance(value, dict):
         raise ValueError(f"a JSON {type(value).__name__}, not an object")
     return value

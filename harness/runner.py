@@ -17,13 +17,14 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.analysis import analyze_run_dir
-from harness.analysis.samples import read_samples
+from harness.analysis.samples import iter_samples
+from harness.analysis.timings import timings
 from harness.app import App
 from harness.cluster import Cluster
 from harness.cluster.logs import collect_logs
@@ -32,11 +33,11 @@ from harness.engine.base import Engine, RegistryAuth
 from harness.errors import ClusterError, HarnessError, RunInterrupted, ScenarioError
 from harness.faults.base import FaultContext, NodeControl
 from harness.faults.schedule import FaultScheduler
-from harness.journal import JOURNAL_FILE, Journal
+from harness.journal import JOURNAL_FILE, Journal, read_journal
 from harness.ledger import HealLedger
 from harness.load.runner import SAMPLES_FILE, LoadProcess, SampleTail
 from harness.models import format_errors
-from harness.report import write_run_reports
+from harness.report import TIMED_FILES, write_run_reports
 from harness.scenario import Scenario
 from harness.scenario import Stack as StackSpec
 from harness.stack import BLUE, GREEN, LB_SERVICE, AppStack, router
@@ -121,8 +122,7 @@ class Runner:
         finally:
             with _signals_deferred():
                 self._wind_down(parts, started, status)
-        report = analyze_run_dir(self.run_dir)
-        write_run_reports(self.run_dir, report)
+        report = _report(self.run_dir, parts.journal)
         if failure is not None:
             raise failure
         return RunResult(self.run_dir, report)
@@ -197,13 +197,15 @@ class Runner:
         """Heal, stop the load, read writes back, collect logs: whatever happened before."""
         journal = parts.journal
         self._progress("healing faults and stopping load")
-        parts.faults.heal_all()
+        with _step(journal, "heal"):
+            parts.faults.heal_all()
         self._stop_load(parts)
-        self._readback(journal, parts.stack)
-        journal.write("logs.collected", files=collect_logs(self.cluster, self.cluster.state.nodes,
-                                                           deployed(parts.stack, parts.upgrade), started, self.run_dir))
+        with _step(journal, "read_back"):
+            self._readback(journal, parts.stack)
+        with _step(journal, "logs"):
+            journal.write("logs.collected", files=collect_logs(
+                self.cluster, self.cluster.state.nodes, deployed(parts.stack, parts.upgrade), started, self.run_dir))
         journal.write("run.end", status=status)
-        journal.close()
 
     # -- phases -------------------------------------------------------------------------
 
@@ -274,7 +276,7 @@ class Runner:
         if stack.profile.model.writes is None:
             journal.write("readback", ok=True, measured=False, ids=[])
             return
-        pending = sorted({s.write_id for s in read_samples(self.run_dir / SAMPLES_FILE) if s.ok and s.write_id})
+        pending = sorted({s.write_id for s in iter_samples(self.run_dir / SAMPLES_FILE) if s.ok and s.write_id})
         found: list[str] = []
         deadline = time.time() + READBACK_TIMEOUT
         with ThreadPoolExecutor(READBACK_WORKERS) as pool:
@@ -318,6 +320,29 @@ def _at_app_rate(scenario: Scenario, app: App) -> Scenario:
     if rate is None:
         return scenario
     return scenario.model_copy(update={"load": scenario.load.model_copy(update={"rate": rate})})
+
+
+def _report(run_dir: Path, journal: Journal) -> dict:
+    """Analyse the run and render its reports, each a journalled step, and close the journal; then write the
+    reports that show the timings (``TIMED_FILES``) once more, with the time those two steps took."""
+    with closing(journal):
+        with _step(journal, "analysis"):
+            report = analyze_run_dir(run_dir)
+        with _step(journal, "rendering"):
+            write_run_reports(run_dir, report)
+    report = {**report, "timings": timings(read_journal(journal.path))}
+    write_run_reports(run_dir, report, names=TIMED_FILES)
+    return report
+
+
+@contextmanager
+def _step(journal: Journal, name: str) -> Iterator[None]:
+    """One of the harness's own steps, between ``step.start`` and ``step.end`` (``harness.analysis.timings``)."""
+    journal.write("step.start", step=name)
+    try:
+        yield
+    finally:
+        journal.write("step.end", step=name)
 
 
 @contextmanager

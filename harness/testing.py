@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from harness.errors import ClusterError, ServiceMissing
 from harness.scenario import Scenario
 
 __all__ = ["DEMO_APP", "FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir",
-           "make_service", "make_task", "write_run_dir"]
+           "make_service", "make_task", "write_long_run", "write_run_dir"]
 
 # The ``app`` of a run.start event for the demo profile, as the runner journals it.
 DEMO_APP = {"name": "demo", "profile": "apps/demo.yaml", "old": "v1", "new": "v2", "entry": "web",
@@ -294,3 +295,136 @@ class FakeProxy:
 
     def destroy_toxic(self, name: str) -> None:
         self.added.pop(name)
+
+
+def write_long_run(run_dir: Path, samples: int = 1_000_000, rate: float = 1000.0, seed: int = 1) -> Path:
+    """A long in-service run of the demo app as the runner and the load process write it, samples streamed to disk.
+
+    ``samples`` requests at ``rate`` per second (1,000,000 at 1,000/s: about
+    17 minutes), a fifth of them writes. Warmup takes the first 6% of the
+    load, the upgrade the next 50% (v1's three tasks replaced one by one by
+    v2 tasks on new addresses), observe the rest. Three outages fail every
+    request: 8 s after a node-halt fault early in the upgrade, 1.5 s at each
+    of the first two task replacements; about one request in ten thousand
+    fails alone (HTTP 502). Samples are in end-time order, as the load process
+    appends them; three acknowledged writes are missing from the read-back.
+    """
+    plan = LongRun(samples, rate)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    acknowledged = _write_long_samples(run_dir / "samples.jsonl", plan, random.Random(seed))
+    events = _long_run_events(plan, acknowledged[3:])
+    (run_dir / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    return run_dir
+
+
+@dataclass(frozen=True)
+class LongRun:
+    """The time plan of ``write_long_run``: ``samples`` requests from ``load`` at ``rate`` per second."""
+
+    samples: int
+    rate: float
+    start: float = 1_800_000_000.0
+    prepare: float = 15.0
+
+    @property
+    def load(self) -> float:
+        return self.start + self.prepare
+
+    @property
+    def end(self) -> float:
+        return self.load + self.samples / self.rate
+
+    @property
+    def upgrade(self) -> tuple[float, float]:
+        duration = self.samples / self.rate
+        return self.load + 0.06 * duration, self.load + 0.56 * duration
+
+    @property
+    def fault(self) -> float:
+        begin, end = self.upgrade
+        return begin + 0.1 * (end - begin)
+
+    def replaced(self, k: int) -> float:
+        """When v2 task ``k`` takes the traffic of v1 task ``k``."""
+        begin, end = self.upgrade
+        return begin + (k + 0.5) * (end - begin) / 3
+
+    def outages(self) -> list[tuple[float, float]]:
+        return [(self.fault, self.fault + 8.0)] + [(self.replaced(k), self.replaced(k) + 1.5) for k in (0, 1)]
+
+    def servers(self, t: float) -> list[str]:
+        return [(V2_SERVERS if t >= self.replaced(k) else V1_SERVERS)[k] for k in range(3)]
+
+
+def _write_long_samples(path: Path, plan: LongRun, rng: random.Random) -> list[str]:
+    """Write the samples a second at a time, each second in end-time order; the acknowledged write ids."""
+    acknowledged: list[str] = []
+    per_second = max(1, round(plan.rate))
+    with path.open("w", encoding="utf-8") as file:
+        for first in range(0, plan.samples, per_second):
+            chunk = [_long_sample(plan, i, rng) for i in range(first, min(first + per_second, plan.samples))]
+            chunk.sort(key=lambda s: s["end"])
+            file.write("".join(json.dumps(s) + "\n" for s in chunk))
+            acknowledged += [s["write_id"] for s in chunk if s["ok"] and "write_id" in s]
+    return acknowledged
+
+
+def _long_sample(plan: LongRun, i: int, rng: random.Random) -> dict:
+    t = plan.load + (i + 0.5 * rng.random()) / plan.rate
+    write = rng.random() < 0.2
+    sample = {"t": t, "end": t + rng.lognormvariate(-4.5, 0.5), "kind": "write" if write else "read", "ok": True,
+              "status": 201 if write else 200, "error": None, "server": f"{plan.servers(t)[i % 3]}:8080",
+              "backend": "blue"}
+    if any(start <= t < end for start, end in plan.outages()):
+        sample.update(end=t + 1.0, ok=False, status=0, error="timeout", server=None, backend=None)
+    elif rng.random() < 1e-4:
+        sample.update(ok=False, status=502, error="http_502", server=None, backend=None)
+    if write:
+        sample["write_id"] = f"{rng.getrandbits(128):032x}"
+    return sample
+
+
+def _long_run_events(plan: LongRun, read_back: list[str]) -> list[dict]:
+    """The journal of ``write_long_run``, in time order."""
+    begin, end = plan.upgrade
+    warmup, observe = begin - plan.load, plan.end - end
+    scenario = Scenario(name="long-run", strategy={"kind": "in-service", "timeout": end - begin + 60},
+                        phases={"warmup": warmup, "observe": observe, "verify_window": 5},
+                        expect={"max_downtime": 30, "max_lost_writes": 0}).model_dump(mode="json")
+    nodes = ("node1", "node2", "node3")
+    events = [{"t": plan.start, "type": "run.start", "scenario": scenario, "run_id": "long-run", "app": DEMO_APP,
+               "load": {"rate": plan.rate, "timeout": 1.0, "rate_from": "app profile"}}]
+    events += [_task_event(plan.start + 5, "chaos_web", f"v1-{k}", nodes[k], "v1", V1_SERVERS[k]) for k in range(3)]
+    events += _phase_events("prepare", plan.start, plan.load) + _phase_events("warmup", plan.load, begin)
+    events += [{"t": plan.load, "type": "load.start", "pid": 1, "users": 2000, "rate": plan.rate},
+               {"t": begin, "type": "upgrade.requested", "strategy": "in-service"},
+               {"t": begin + 0.5, "type": "engine.update_state", "state": "updating", "started_at": begin},
+               {"t": plan.fault, "type": "fault.inject", "id": "0-node-halt", "kind": "node-halt", "target": "node2"},
+               {"t": plan.fault + 60, "type": "fault.heal", "id": "0-node-halt", "ok": True},
+               {"t": end - 1, "type": "engine.update_state", "state": "completed", "started_at": begin},
+               {"t": end - 1, "type": "upgrade.settled", "outcome": "completed"}]
+    for k in range(3):
+        events += [_task_event(plan.replaced(k) - 1, "chaos_web", f"v2-{k}", nodes[k], "v2", V2_SERVERS[k]),
+                   {**_task_event(plan.replaced(k) + 1, "chaos_web", f"v1-{k}", nodes[k], "v1", V1_SERVERS[k]),
+                    "state": "shutdown", "desired": "shutdown"}]
+    events += _phase_events("upgrade", begin, end) + _phase_events("observe", end, plan.end)
+    events += [{"t": plan.end, "type": "load.stop", "exit_code": 0},
+               {"t": plan.end + 1, "type": "engine.final", "service": "chaos_web", "replicas": 3,
+                "running": {"v2": 3}}]
+    events += _wind_down_events(plan.end + 2, read_back)
+    return sorted(events, key=lambda e: e["t"])
+
+
+def _phase_events(name: str, start: float, end: float) -> list[dict]:
+    return [{"t": start, "type": "phase.start", "phase": name}, {"t": end, "type": "phase.end", "phase": name}]
+
+
+def _wind_down_events(t: float, read_back: list[str]) -> list[dict]:
+    """Heal, read-back and log collection from ``t``, each a journalled step, then the run's end."""
+    return [{"t": t, "type": "step.start", "step": "heal"}, {"t": t + 0.2, "type": "step.end", "step": "heal"},
+            {"t": t + 0.2, "type": "step.start", "step": "read_back"},
+            {"t": t + 4, "type": "readback", "ok": True, "measured": True, "ids": read_back},
+            {"t": t + 4, "type": "step.end", "step": "read_back"},
+            {"t": t + 4, "type": "step.start", "step": "logs"},
+            {"t": t + 5, "type": "logs.collected", "files": []}, {"t": t + 5, "type": "step.end", "step": "logs"},
+            {"t": t + 5, "type": "run.end", "status": "completed"}]

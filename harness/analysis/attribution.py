@@ -9,7 +9,8 @@ time of the request (addresses are reused by later tasks).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from harness.analysis.samples import Sample
 from harness.journal import Event
@@ -40,18 +41,18 @@ def address_holders(events: list[Event]) -> dict[str, list[Holder]]:
     return holders
 
 
-def attribute(samples: list[Sample], events: list[Event]) -> list[Sample]:
-    """The samples with ``version``, ``node`` and ``task`` of the task that served them (None if unknown)."""
+def attribute(samples: Iterable[Sample], events: list[Event]) -> list[Sample]:
+    """The samples, in their order, with ``version``, ``node`` and ``task`` of the task that served them (None if
+    unknown); taken one at a time, so that samples still being read are never held twice."""
     holders = address_holders(events)
-    return [_attributed(sample, holders) for sample in samples]
+    since = {address: [h.since for h in known] for address, known in holders.items()}
+    return [_attributed(sample, holders, since) for sample in samples]
 
 
-def _attributed(sample: Sample, holders: dict[str, list[Holder]]) -> Sample:
-    if not sample.server:
+def _attributed(sample: Sample, holders: dict[str, list[Holder]], since: dict[str, list[float]]) -> Sample:
+    address = sample.server.rsplit(":", 1)[0] if sample.server else None
+    if address not in holders:
         return sample
-    known = holders.get(sample.server.rsplit(":", 1)[0])
-    if not known:
-        return sample
-    index = bisect.bisect_right([h.since for h in known], sample.t) - 1
-    holder = known[max(index, 0)]  # a task seen only after the request started: the first one known
-    return replace(sample, version=holder.version, node=holder.node, task=holder.task)
+    index = bisect.bisect_right(since[address], sample.t) - 1
+    holder = holders[address][max(index, 0)]  # a task seen only after the request started: the first one known
+    return sample.served_by(holder.version, holder.node, holder.task)

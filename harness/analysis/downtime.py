@@ -59,9 +59,13 @@ def longest(windows: list[Outage]) -> float:
 
 def percentile(values: list[float], q: float) -> float | None:
     """The q-th percentile (0-100) by linear interpolation; None for no values."""
-    if not values:
+    return ranked(sorted(values), q)
+
+
+def ranked(ordered: list[float], q: float) -> float | None:
+    """``percentile`` of values already sorted: one sort serves every percentile of them."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     rank = (len(ordered) - 1) * q / 100.0
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
@@ -70,10 +74,10 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def latency_summary(samples: list[Sample]) -> dict[str, float | None]:
     """p50/p95/p99/max latency in seconds over all requests (failures included: the user waited)."""
-    latencies = [s.latency for s in samples]
+    ordered = sorted([s.latency for s in samples])
     return {
-        "p50": percentile(latencies, 50),
-        "p95": percentile(latencies, 95),
-        "p99": percentile(latencies, 99),
-        "max": max(latencies, default=None),
+        "p50": ranked(ordered, 50),
+        "p95": ranked(ordered, 95),
+        "p99": ranked(ordered, 99),
+        "max": ordered[-1] if ordered else None,
     }

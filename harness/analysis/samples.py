@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, get_type_hints
 
 from harness.errors import one_line
-from harness.jsonl import finite_number, read_jsonl
+from harness.jsonl import finite_number, iter_jsonl
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One request: when it started and ended (epoch seconds), and how it went."""
+class Sample(NamedTuple):
+    """One request: when it started and ended (epoch seconds), and how it went.
+
+    A named tuple, not a frozen dataclass: a long run has a million of them,
+    and a tuple is made in half the time and takes less memory.
+    """
 
     t: float
     end: float
@@ -32,25 +35,40 @@ class Sample:
     def latency(self) -> float:
         return self.end - self.t
 
+    def served_by(self, version: str, node: str, task: str) -> Sample:
+        """This request with the release, node and task that served it (the last three fields)."""
+        return tuple.__new__(Sample, (*self[:-3], version, node, task))
+
 
 def read_samples(path: Path, notes: list[str] | None = None) -> list[Sample]:
     """Samples of a run, sorted by start time (see ``harness.jsonl`` for damaged lines); none without a file."""
-    return sorted(read_jsonl(path, _sample, notes), key=lambda s: s.t) if path.exists() else []
+    return by_start(iter_samples(path, notes))
+
+
+def iter_samples(path: Path, notes: list[str] | None = None) -> Iterator[Sample]:
+    """Samples of a run one at a time, in the order written (by end time); none without a file."""
+    return iter_jsonl(path, _sample, notes) if path.exists() else iter(())
+
+
+def by_start(samples: Iterable[Sample]) -> list[Sample]:
+    """Samples sorted by start time."""
+    return sorted(samples, key=_START)
 
 
 def _sample(record: dict) -> Sample:
     sample = Sample(**record)  # TypeError names a missing or unknown field
-    for name, check in _CHECKS.items():
-        if not check(value := getattr(sample, name)):
+    for name, value in record.items():  # a field left out has its default
+        if not _CHECKS[name](value):
             raise ValueError(f"{name} is {one_line(repr(value), 40)}")
     return sample
 
 
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {  # by the annotation of a Sample field
-    "float": finite_number,
-    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "bool": lambda value: isinstance(value, bool),
-    "str": lambda value: isinstance(value, str),
-    "str | None": lambda value: value is None or isinstance(value, str),
+_START = attrgetter("t")
+_TYPE_CHECKS: dict[Any, Callable[[Any], bool]] = {  # by the type of a Sample field
+    float: finite_number,
+    int: lambda value: isinstance(value, int) and not isinstance(value, bool),
+    bool: lambda value: isinstance(value, bool),
+    str: lambda value: isinstance(value, str),
+    str | None: lambda value: value is None or isinstance(value, str),
 }
-_CHECKS = {f.name: _TYPE_CHECKS[str(f.type)] for f in fields(Sample)}  # KeyError: a field of a new type
+_CHECKS = {name: _TYPE_CHECKS[kind] for name, kind in get_type_hints(Sample).items()}  # KeyError: a new type

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from harness.analysis.downtime import percentile
+from harness.analysis.downtime import ranked
 from harness.analysis.samples import Sample
 
 
@@ -37,13 +37,13 @@ def per_second(samples: list[Sample], origin: float) -> list[dict]:
     timeline = []
     for second in sorted(buckets):
         chunk = buckets[second]
-        latencies = [s.latency for s in chunk]
+        latencies = sorted([s.latency for s in chunk])
         timeline.append({
             "second": second,
             "requests": len(chunk),
             "failures": sum(not s.ok for s in chunk),
-            "p50": percentile(latencies, 50),
-            "p99": percentile(latencies, 99),
+            "p50": ranked(latencies, 50),
+            "p99": ranked(latencies, 99),
             "versions": dict(Counter(s.version for s in chunk if s.ok and s.version)),
         })
     return timeline

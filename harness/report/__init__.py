@@ -17,14 +17,21 @@ from harness.report.junit import run_junit
 from harness.report.markdown import comparison_markdown, run_summary
 
 RUN_FILES = ("report.json", "report.html", "junit.xml", "summary.md")
+TIMED_FILES = ("report.json", "summary.md")  # the run files that show the harness's timings
 COMPARE_FILES = ("compare.json", "compare.html", "compare.md")
 
 
-def write_run_reports(run_dir: Path, report: dict, events: list[Event] | None = None) -> list[Path]:
-    """Write every per-run report into ``run_dir`` (``events``: its journal, read when not given); their paths."""
-    events = read_journal(run_dir / JOURNAL_FILE) if events is None else events
-    contents = (json.dumps(report, indent=2), run_page(report, events), run_junit(report), run_summary(report))
-    return [_write(run_dir / name, text) for name, text in zip(RUN_FILES, contents)]
+def write_run_reports(run_dir: Path, report: dict, events: list[Event] | None = None,
+                      names: tuple[str, ...] = RUN_FILES) -> list[Path]:
+    """Write the per-run reports ``names`` (every one unless told) into ``run_dir``; their paths. ``events``:
+    the run's journal, which report.html shows, read when not given."""
+    renderers = {
+        "report.json": lambda: json.dumps(report, indent=2),
+        "report.html": lambda: run_page(report, read_journal(run_dir / JOURNAL_FILE) if events is None else events),
+        "junit.xml": lambda: run_junit(report),
+        "summary.md": lambda: run_summary(report),
+    }
+    return [_write(run_dir / name, renderers[name]()) for name in names]
 
 
 def write_comparison(directory: Path, rows: list[Row], run_dirs: list[Path]) -> list[Path]:

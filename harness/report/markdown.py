@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.compare import Row
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, summary_rows, title
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, summary_rows, title
 
 
 def comparison_markdown(rows: list[Row]) -> str:
@@ -18,7 +18,7 @@ def run_summary(report: dict) -> str:
     result = "PASSED" if report["passed"] else f"FAILED ({report['status']})"
     lines = [f"### {title(report)}: {result}", "", f"Run `{report['run_id']}`.", "",
              "| figure | value |", "|---|---|"]
-    lines += [f"| {label} | {_cell(text)} |" for label, text in summary_rows(report)]
+    lines += [f"| {label} | {_cell(text)} |" for label, text in summary_rows(report) + cost_rows(report)]
     if report["verdicts"]:
         lines += ["", "| expectation | expected | measured | result |", "|---|---|---|---|"]
         lines += [f"| {v['name']} | {_cell(v['expected'])} | {_cell(v['measured'])} | "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from harness.compare import Row
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, summary_rows, title
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, summary_rows, title
 
 
 def summary_table(report: dict) -> Table:
@@ -13,7 +13,7 @@ def summary_table(report: dict) -> Table:
     table = Table(title=f"{title(report)}  ({report['run_id']})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for label, text in summary_rows(report):
+    for label, text in summary_rows(report) + cost_rows(report):
         table.add_row(label, text)
     for verdict in report["verdicts"]:
         mark = "[green]PASS[/]" if verdict["passed"] else "[red]FAIL[/]"

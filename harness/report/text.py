@@ -5,8 +5,8 @@ from __future__ import annotations
 from harness.compare import Row
 
 
-def seconds(value: float | None, unit: str = "s") -> str:
-    return "-" if value is None else f"{value:.3f}{unit}"
+def seconds(value: float | None, unit: str = "s", digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
 
 
 WARMUP_HEALTHY = 0.99  # below this share of good warmup requests, the figures say more about load than upgrade
@@ -45,6 +45,19 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
                                     f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
     return rows
+
+
+def cost_rows(report: dict) -> list[tuple[str, str]]:
+    """The harness's own time as one (label, text) row, for the terminal and Markdown; none in a report from
+    before the timings."""
+    timings = report.get("timings")
+    if not timings:
+        return []
+    steps = ", ".join(f"{name.replace('_', '-')} {seconds(value, digits=1)}" for name, value in timings.items()
+                      if name not in ("phases", "wall", "overhead"))
+    phases = ", ".join(f"{name} {seconds(value, digits=1)}" for name, value in timings["phases"].items())
+    return [("harness cost", f"overhead {seconds(timings['overhead'], digits=1)} of "
+                             f"{seconds(timings['wall'], digits=1)} wall: {steps}; phases: {phases or 'none'}")]
 
 
 def title(report: dict) -> str:

@@ -130,7 +130,7 @@ def test_report_on_a_directory_that_is_no_run_names_the_missing_journal(tmp_path
     ("samples.jsonl", lambda lines: lines[:5] + ['{"t": 1, "end": 2, "ok": "yes"}'] + lines[5:],
      "samples.jsonl line 6 is damaged (ok is 'yes')"),
     ("samples.jsonl", lambda lines: lines[:5] + ['{"t": 1, "end": 2, "ok": true, "colour": "red"}'] + lines[5:],
-     "samples.jsonl line 6 is damaged (Sample.__init__() got an unexpected keyword argument 'colour')"),
+     "samples.jsonl line 6 is damaged (Sample.__new__() got an unexpected keyword argument 'colour')"),
 ])
 def test_report_on_a_damaged_run_directory_names_the_file_and_line(tmp_path, file, damage, expected):
     run_dir = make_run_dir(tmp_path, "r", "in-service", outage=1.0)
