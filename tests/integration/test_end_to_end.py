@@ -52,6 +52,13 @@ def test_halted_node_during_in_service_upgrade(cluster, demo, tmp_path):
     assert any(e.get("state") == "down" for e in downs), "Swarm never reported the halted node down"
     assert report["faults"][0]["time_to_effect"] > 0
 
+    timings = report["timings"]  # the harness's own cost, from the journalled phases and steps
+    assert timings["phases"]["warmup"] >= 5 and timings["phases"]["observe"] >= 8
+    assert all(timings[step] is not None and timings[step] >= 0
+               for step in ("prepare", "heal", "read_back", "logs", "analysis", "rendering"))
+    assert timings["overhead"] == pytest.approx(timings["wall"] - sum(timings["phases"].values()))
+    assert 0 < timings["overhead"] < timings["wall"]
+
     samples = read_samples(run_dir / "samples.jsonl")
     (start,), (stop,) = events_of(run_dir, "load.start"), events_of(run_dir, "load.stop")
     expected = scenario.load.rate * (stop.t - start.t)
