@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/soak.py [--runs 20] [--seed 1] [--reports reports/soak]
 
-Every run takes a shipped scenario, shortens its phases and moves its faults
-to a random moment (warmup, upgrade, or after some tasks were replaced). A
-third of the runs are killed with SIGKILL at a random moment and healed with
+Every run takes a shipped scenario (each as often, in random order),
+shortens its phases and moves its faults to a random moment (warmup,
+upgrade, or after some tasks were replaced). A third of the runs are killed with SIGKILL at a random moment and healed with
 `chaos-harness heal`. For the middle third a second cluster runs side by side
 and the runs alternate between the two. After every run, and after each
 cluster's `down`, `chaos-harness audit` must find nothing. The soak uses its
@@ -52,9 +52,9 @@ def harness(cluster: str, *args: str, timeout: float = 900) -> subprocess.Comple
                           capture_output=True, text=True, timeout=timeout)
 
 
-def soak_scenario(rng: random.Random, out: Path) -> tuple[Path, int]:
-    """A shipped scenario with short phases and its faults moved to a random moment; also its fault count."""
-    document = yaml.safe_load((ROOT / "scenarios" / f"{rng.choice(SCENARIOS)}.yaml").read_text())
+def soak_scenario(name: str, rng: random.Random, out: Path) -> tuple[Path, int]:
+    """Shipped scenario ``name`` with short phases and its faults moved to a random moment; also its fault count."""
+    document = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml").read_text())
     document["phases"] = {**document.get("phases", {}), "warmup": "8s", "observe": "10s"}
     if "verify_window" in document["phases"]:
         document["phases"]["verify_window"] = "5s"
@@ -108,13 +108,15 @@ def main() -> None:
     started = time.monotonic()
     side_by_side = range(args.runs // 3, 2 * args.runs // 3)
     killed = set(rng.sample(range(args.runs), round(args.runs / 3)))
+    drawn = [SCENARIOS[index % len(SCENARIOS)] for index in range(args.runs)]  # every scenario as often
+    rng.shuffle(drawn)
     up(CLUSTERS[0])
     try:
         for index in range(args.runs):
             if index == side_by_side.start:
                 up(CLUSTERS[1])
             cluster = CLUSTERS[index % 2] if index in side_by_side else CLUSTERS[0]
-            one_run(index, cluster, rng, args.reports, tally, kill=index in killed)
+            one_run(index, cluster, drawn[index], rng, args.reports, tally, kill=index in killed)
             if index == side_by_side.stop - 1:
                 down(CLUSTERS[1], args.reports, tally)
     finally:
@@ -123,11 +125,12 @@ def main() -> None:
     summarise(tally, time.monotonic() - started, args)
 
 
-def one_run(index: int, cluster: str, rng: random.Random, reports: Path, tally: Tally, kill: bool) -> None:
+def one_run(index: int, cluster: str, name: str, rng: random.Random, reports: Path, tally: Tally,
+            kill: bool) -> None:
     reports.mkdir(parents=True, exist_ok=True)
-    scenario, faults = soak_scenario(rng, reports / f"soak-{index:02d}.yaml")
+    scenario, faults = soak_scenario(name, rng, reports / f"soak-{index:02d}.yaml")
     while harness(cluster, "validate", str(scenario)).returncode == 2:  # a random timing the scenario refuses
-        scenario, faults = soak_scenario(rng, scenario)
+        scenario, faults = soak_scenario(name, rng, scenario)
     kill_after = rng.uniform(5, 45) if kill else None
     code = run_once(cluster, scenario, reports, kill_after)
     found = audit(cluster, reports)
