@@ -13,6 +13,7 @@ from harness.errors import ClusterError, UsageError
 PROVIDERS = ("docker", "libvirt", "virtualbox")
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
+PORT_FIELDS = ("lb_port", "lb_admin_port", "registry_port", "toxiproxy_port")  # the host ports a cluster publishes
 STATE_MARKER = ".chaos-harness-cluster"  # in every state directory the harness made; `down` removes no other
 STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
 LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
@@ -67,8 +68,7 @@ class ClusterConfig:
     @property
     def asked_ports(self) -> dict[str, int | None]:
         """The host ports by their state field name, None where the cluster chooses."""
-        return {"lb_port": self.lb_port, "lb_admin_port": self.lb_admin_port,
-                "registry_port": self.registry_port, "toxiproxy_port": self.toxiproxy_port}
+        return {field: getattr(self, field) for field in PORT_FIELDS}
 
     def owns_state_dir(self) -> bool:
         """Whether ``state_dir`` is provably this harness's: inside ``clusters_dir`` and carrying the marker."""
@@ -120,8 +120,7 @@ class ClusterState:
     @property
     def ports(self) -> dict[str, int]:
         """The host ports the cluster publishes, by their field name."""
-        return {"lb_port": self.lb_port, "lb_admin_port": self.lb_admin_port,
-                "registry_port": self.registry_port, "toxiproxy_port": self.toxiproxy_port}
+        return {field: getattr(self, field) for field in PORT_FIELDS}
 
     def save(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
