@@ -16,6 +16,7 @@ from harness.cluster.config import LB_PORTS, MAX_NODES
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
 from harness.faults.base import scenario_problems
+from harness.load import MAX_IN_FLIGHT, MAX_RATE
 from harness.models import Duration, Strict, format_errors, load_model, parse_duration
 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
@@ -107,9 +108,16 @@ class Strategy(Strict):
 class Load(Strict):
     """Client load through the load balancer."""
 
-    rate: float = Field(50.0, gt=0, le=500, description="total requests per second")
+    rate: float = Field(50.0, gt=0, le=MAX_RATE, description="total requests per second")
     timeout: Duration = Field(1.0, gt=0, le=MAX_CLIENT_TIMEOUT, description="seconds a request may take")
     write_ratio: float = Field(0.2, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _bounded_in_flight(self) -> Load:
+        if self.rate * self.timeout > MAX_IN_FLIGHT:
+            raise ValueError(f"rate x timeout is {self.rate * self.timeout:g} requests waiting at once while the "
+                             f"stack does not answer; at most {MAX_IN_FLIGHT}: lower the rate or the timeout")
+        return self
 
 
 class Phases(Strict):

@@ -16,6 +16,7 @@ from harness.analysis.outcome import (
     fault_timeline, first, lost_writes, phase_spans, rollback_outcome, upgrade_outcome,
 )
 from harness.analysis.samples import Sample, by_start, iter_samples
+from harness.analysis.steadiness import steadiness
 from harness.analysis.timings import timings
 from harness.analysis.verdicts import Verdict, judge
 from harness.analysis.versions import per_second, version_mix
@@ -70,6 +71,7 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
     verdicts = judge(scenario.expect, figures)
     end = first(events, "run.end")
     origin = start.t
+    load = start.get("load") or {}
     return {
         "schema": REPORT_SCHEMA,
         "run_id": start.get("run_id"),
@@ -79,9 +81,10 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
         "started_at": start.t,
         "ended_at": end.t if end else None,
         "status": end.get("status") if end else "incomplete",
-        "load": {**(start.get("load") or {}), "samples": len(samples),
+        "load": {**load, "samples": len(samples),
                  "failed": sum(not s.ok for s in samples),
-                 "errors": dict(Counter(str(s.error) for s in samples if not s.ok))},
+                 "errors": dict(Counter(str(s.error) for s in samples if not s.ok)),
+                 "steadiness": steadiness(samples, load["rate"]).as_dict() if load.get("rate") else None},
         "availability": figures["availability"],
         "downtime": figures["downtime"],
         "longest_outage": figures["longest_outage"],

@@ -27,6 +27,7 @@ class Sample(NamedTuple):
     server: str | None = None  # address:port of the task the load balancer sent the request to
     backend: str | None = None  # the load balancer's backend (blue or green)
     write_id: str | None = None
+    due: float | None = None  # when the load's schedule wanted it sent (the harness's own users)
     version: str | None = None  # the release that served it: attributed from the engine's tasks (analysis)
     node: str | None = None  # the node that served it (analysis)
     task: str | None = None  # the task that served it (analysis)
@@ -70,5 +71,6 @@ _TYPE_CHECKS: dict[Any, Callable[[Any], bool]] = {  # by the type of a Sample fi
     bool: lambda value: isinstance(value, bool),
     str: lambda value: isinstance(value, str),
     str | None: lambda value: value is None or isinstance(value, str),
+    float | None: lambda value: value is None or finite_number(value),
 }
 _CHECKS = {name: _TYPE_CHECKS[kind] for name, kind in get_type_hints(Sample).items()}  # KeyError: a new type

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from harness.errors import ProfileError
+from harness.load import MAX_RATE
 from harness.app.compose_check import check_compose
 from harness.models import Strict, format_errors, load_model
 
@@ -84,7 +85,7 @@ class Load(Strict):
 
     requests: list[Request] = []
     locustfile: str | None = None
-    rate: float | None = Field(None, gt=0, le=500)
+    rate: float | None = Field(None, gt=0, le=MAX_RATE)
 
     @model_validator(mode="after")
     def _one_source(self) -> Load:

@@ -1,59 +1,74 @@
-"""The harness's own users: the app profile's requests at a constant total rate; run by Locust, never imported.
+"""The harness's own load: the app profile's requests on an open schedule; run by Locust, never imported.
 
 Reads the plan the recorder loaded (``recorder.plan``): requests with weights,
-an optional write probe and its share, the rate, the user count and a short
-timeout. A response whose status the profile does not accept is a failure.
+an optional write probe and its share, the rate, the connection pool's size
+and a short timeout. One user keeps the schedule: request ``i`` is due at
+``start + i / rate`` and is sent then in a greenlet of its own, whatever the
+requests before it are doing (an open model), so a slow or silent system
+never slows the load down. Each request carries the time it was due, so the
+samples show how late the schedule ran. A response whose status the profile
+does not accept is a failure.
 """
 
+import gc
 import random
 import time
 import uuid
 
 import gevent
+from gevent.pool import Pool
 from locust import FastHttpUser, events, task
 
 import recorder
+
+SCHEDULE_START_DELAY = 0.1  # seconds between the user starting and the first request being due
 
 
 @events.init.add_listener
 def _configure(environment, **_kwargs):
     plan = recorder.plan
     ChaosUser.connection_timeout = ChaosUser.network_timeout = plan["timeout"]
-    ChaosUser.period = plan["users"] / plan["rate"]  # each user sends one request per period
+    ChaosUser.concurrency = plan["concurrency"]
 
 
 class ChaosUser(FastHttpUser):
-    """Sends the profile's requests (and acknowledged writes) on a fixed per-user schedule."""
+    """The one user: sends the profile's requests (and acknowledged writes) on their due times."""
 
+    fixed_count = 1
     max_retries = 0
-    period = 1.0
-
-    def on_start(self):
-        # Users start together: a random phase spreads their requests evenly over
-        # the period, and a fixed schedule (not Locust's pacing, which lets users
-        # fall back into step) keeps them spread.
-        gevent.sleep(random.uniform(0, self.period))
-        self._next = time.time()
-
-    def wait_time(self):
-        self._next = max(self._next + self.period, time.time())
-        return self._next - time.time()
+    concurrency = 10
 
     @task
-    def request(self):
+    def keep_schedule(self):
+        plan = recorder.plan
+        period, shares = 1.0 / plan["rate"], [r["weight"] for r in plan["requests"]]
+        # Locust's imports leave a few hundred thousand objects behind; frozen, the
+        # collector's full passes skip them (40 ms stalls every few seconds otherwise).
+        gc.freeze()
+        start = time.time() + SCHEDULE_START_DELAY
+        pool = Pool(plan["concurrency"])  # a full pool delays the next send: the samples show it as lag
+        try:
+            for index in range(plan["max_requests"]):
+                due = start + index * period
+                gevent.sleep(max(0.0, due - time.time()))
+                pool.spawn(self._request, due, shares)
+        finally:
+            pool.join(timeout=plan["timeout"] * 2)  # let requests in flight end when the load stops
+
+    def _request(self, due, shares):
         plan = recorder.plan
         if plan["writes"] and random.random() < plan["write_ratio"]:
             write_id = uuid.uuid4().hex
-            self._send(plan["writes"], write_id, {"write_id": write_id})
+            self._send(plan["writes"], due, write_id)
         else:
-            requests = plan["requests"]
-            self._send(random.choices(requests, weights=[r["weight"] for r in requests])[0])
+            self._send(random.choices(plan["requests"], weights=shares)[0], due)
 
-    def _send(self, request, write_id="", context=None):
+    def _send(self, request, due, write_id=""):
         path = request["path"].replace("{id}", write_id)
         body = request["body"].replace("{id}", write_id) if request.get("body") is not None else None
+        context = {"due": due, "write_id": write_id} if write_id else {"due": due}
         with self.client.request(request["method"], path, name=request["name"], data=body,
-                                 headers=request.get("headers") or None, context=context or {},
+                                 headers=request.get("headers") or None, context=context,
                                  catch_response=True) as response:
             accepted = request.get("status")
             if not response.status_code:

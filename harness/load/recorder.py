@@ -4,7 +4,8 @@ The harness never imports this (Locust monkey-patches the process with
 gevent). Options arrive on Locust's command line (``--chaos-plan``, a JSON
 file the harness wrote). Each request becomes one JSON line in the samples
 file: start and end time (epoch seconds, the journal's clock), ok, status,
-error kind, and the load balancer's backend and server that answered. Load
+error kind, the load balancer's backend and server that answered, and the
+time the request was due by the schedule (the harness's own users). Load
 goes to loopback only and stops by itself after the plan's request budget
 (and Locust's own ``--run-time``).
 """
@@ -52,8 +53,11 @@ def _record(request_type, name, response_time, response, context, exception, sta
         "server": _header(headers, SERVER_HEADER),
         "backend": _header(headers, BACKEND_HEADER),
     }
-    if (context or {}).get("write_id"):
+    context = context or {}
+    if context.get("write_id"):
         sample["write_id"] = context["write_id"]
+    if context.get("due") is not None:
+        sample["due"] = context["due"]  # when the schedule wanted it sent
     _state["sink"].write(json.dumps(sample) + "\n")
     _state["count"] += 1
     runner = _state["environment"].runner

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from harness.errors import HarnessError, UsageError
+from harness.load import MAX_IN_FLIGHT
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 RECORDER = Path(__file__).with_name("recorder.py")
@@ -22,9 +24,16 @@ PLAN_FILE = "load-plan.json"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def users_for(rate: float, timeout: float) -> int:
-    """Enough users that the rate holds while every request waits its full timeout."""
-    return max(10, math.ceil(rate * timeout * 2))
+def in_flight_bound(rate: float, timeout: float) -> int:
+    """Requests that can be in flight at ``rate`` when every one waits its whole time (connect plus answer);
+    ``MAX_IN_FLIGHT`` bounds rate x timeout, so this stays within twice that."""
+    return math.ceil(rate * timeout * 2) + 10
+
+
+def users_for(rate: float, timeout: float, own_schedule: bool) -> int:
+    """Locust users: the harness's one scheduling user, or for a locustfile of the user's own (a closed model,
+    its users pace themselves) enough users that the rate holds while every request waits its whole time."""
+    return 1 if own_schedule else max(10, in_flight_bound(rate, timeout))
 
 
 class LoadProcess:
@@ -46,10 +55,11 @@ class LoadProcess:
         self.rate = rate
         self.timeout = timeout
         self.max_seconds = max_seconds
-        self.users = users_for(rate, timeout)
+        self.users = users_for(rate, timeout, own_schedule=locustfile is None)
         self._files = [RECORDER, locustfile] if locustfile else [LOCUSTFILE]
         self._plan = {
-            "samples": str(self.samples_path), "rate": rate, "users": self.users, "timeout": timeout,
+            "samples": str(self.samples_path), "rate": rate, "timeout": timeout,
+            "concurrency": in_flight_bound(rate, timeout),
             "requests": load.get("requests") or [{"name": "read", "method": "GET", "path": "/", "weight": 1.0}],
             "writes": writes["write"] if writes else None, "write_ratio": write_ratio if writes else 0.0,
             "max_requests": math.ceil(rate * max_seconds * 1.2) + 100,
@@ -74,7 +84,7 @@ class LoadProcess:
         try:
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True,
-                                             preexec_fn=_default_sigint)
+                                             preexec_fn=_prepare_child)
         except OSError as error:
             raise HarnessError(f"cannot start Locust: {error}") from error
         finally:
@@ -127,10 +137,16 @@ class SampleTail:
         return len(self._recent) / self._window
 
 
-def _default_sigint() -> None:
+def _prepare_child() -> None:
     """In the Locust child: SIGINT stops it gracefully even when the harness was started with SIGINT
-    ignored (a background job of a non-interactive shell, as in many CI scripts)."""
+    ignored (a background job of a non-interactive shell, as in many CI scripts), and it may open a
+    connection for every request that can be in flight."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * MAX_IN_FLIGHT + 1000
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
 
 
 def orphaned_load(run_dir: Path) -> int | None:

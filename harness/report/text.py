@@ -28,6 +28,7 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     rows += [
         ("load", f"{load['samples']} requests at {load.get('rate')}/s, timeout {load.get('timeout')}s, "
                  f"{load['failed']} failed {load['errors'] or ''}".rstrip()),
+        *steadiness_rows(load),
         ("availability", "-" if availability is None else f"{availability * 100:.3f}%"),
         ("downtime", f"{seconds(report['downtime'])} in {len(report['outages'])} outage(s), "
                      f"longest {seconds(report['longest_outage'])}"),
@@ -45,6 +46,20 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
                                     f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
     return rows
+
+
+def steadiness_rows(load: dict) -> list[tuple[str, str]]:
+    """How steadily the load was sent, as one row (none in a report from before it was measured)."""
+    figures = load.get("steadiness")
+    if not figures or figures["achieved"] is None:
+        return []
+    cv, lag = figures["cv"], figures["lag_p99"]
+    text = (f"{figures['achieved']:.1f}/s sent of {figures['rate']:g}/s asked, per-second CV "
+            f"{'-' if cv is None else format(cv, '.1%')}, schedule lag p99 "
+            f"{'-' if lag is None else format(lag * 1000, '.0f') + 'ms'}")
+    if figures["steady"] is False:
+        text = f"NOT STEADY: this machine did not hold the rate, so outages are seen coarser; {text}"
+    return [("load steadiness", text)]
 
 
 def cost_rows(report: dict) -> list[tuple[str, str]]:
