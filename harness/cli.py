@@ -18,7 +18,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -385,6 +385,62 @@ def report(run_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, indent=2))
     sys.exit(0 if document["passed"] else 1)
+
+
+@main.command()
+@_app_option
+@click.option("--rate", "rates", multiple=True, type=click.FloatRange(min=0, min_open=True),
+              help="Load rate in requests/s (repeat for several).  [default: 50, 200, 1000]")
+@click.option("--duration", "durations", multiple=True, metavar="DURATION",
+              help="Outage length such as 100ms or 2s (repeat for several).  [default: 100ms, 500ms, 2s]")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["refusal", "blackhole"]),
+              help="Outage kind (repeat for both).  [default: both]")
+@click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1, max=100),
+              help="Outages of each kind, length and rate.")
+@click.option("--timeout", default="1s", show_default=True, metavar="DURATION", help="Client timeout of the load.")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print calibration.json to stdout.")
+@click.pass_obj
+def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], durations: tuple[str, ...],
+              kinds: tuple[str, ...], repeat: int, timeout: str, reports_dir: Path, as_json: bool) -> None:
+    """Measure outages of known length at the load balancer with the run analysis: how exact are the figures?
+
+    Exit 1 when a median error is outside its bound (see calibration.md).
+    """
+    from harness.calibration import render
+    from harness.calibration.plan import DEFAULT_DURATIONS, DEFAULT_RATES, KINDS, CalibrationPlan, check_plan
+    from harness.calibration.session import Calibration
+    from harness.report.terminal import text_table
+
+    plan = check_plan(CalibrationPlan(rates or DEFAULT_RATES, _durations(durations) or DEFAULT_DURATIONS,
+                                      kinds or tuple(KINDS), repeat, _durations((timeout,))[0]))
+    profile = _checked_profile(app_path, [])
+    handle = Cluster(config, _progress)
+    app = _prepared(profile, [], handle)
+    handle.up()
+    out_dir = reports_dir / f"calibration-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    _progress(f"calibrating for about {plan.seconds() / 60:.0f} min; files in {out_dir}")
+    results = Calibration(handle, app, plan, out_dir, _progress).run()
+    doc = render.document(results, plan, {"cluster": config.name, "app": profile.name})
+    _output.show(text_table("calibration: measured - known outage", render.COLUMNS, render.rows(doc)))
+    _output.show(text_table("the load while it ran", render.STEADINESS_COLUMNS, render.steadiness_rows(doc)))
+    _progress(f"wrote {', '.join(str(p) for p in render.write(out_dir, doc))}")
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    sys.exit(0 if doc["within"] else 1)
+
+
+def _durations(texts: tuple[str, ...]) -> tuple[float, ...]:
+    """Durations from the command line (``100ms``, ``2s``); a bad one is a usage error naming it."""
+    from harness.models import parse_duration
+
+    durations = []
+    for text in texts:
+        try:
+            durations.append(parse_duration(text))
+        except ValueError as error:
+            raise click.BadParameter(f"{text!r}: {error}", param_hint="--duration/--timeout") from error
+    return tuple(durations)
 
 
 @main.command()

@@ -26,7 +26,7 @@ PULLED_FROM = {"open": REGISTRY_ALIAS, "authenticated": SECURE_ALIAS}  # stack.r
 HOST_NAME = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$"
 
 
-class _RuleFault(BaseFault):
+class RuleFault(BaseFault):
     """A fault that is a set of firewall rules on the target node."""
 
     def rules(self, ctx: FaultContext, strict: bool = False) -> list[Rule]:
@@ -51,7 +51,7 @@ class RegistryFirewallParams(FaultParams):
                                       f"open) or {SECURE_ALIAS} (authenticated)")
 
 
-class RegistryFirewall(_RuleFault):
+class RegistryFirewall(RuleFault):
     """The node cannot reach the private registry: pulls of images it lacks fail."""
 
     name = "registry-firewall"
@@ -92,7 +92,7 @@ class PeerParams(FaultParams):
                                                                "empty = every other node")
 
 
-class _PeerFault(_RuleFault):
+class _PeerFault(RuleFault):
     """Drops packets matching ``match`` between the target and each peer, both ways."""
 
     params: PeerParams
@@ -154,7 +154,7 @@ class PacketLossParams(FaultParams):
     probability: float = Field(0.2, gt=0, le=1, description="share of packets dropped")
 
 
-class PacketLoss(_RuleFault):
+class PacketLoss(RuleFault):
     """Random packet loss on everything the node receives from the cluster network."""
 
     name = "packet-loss"

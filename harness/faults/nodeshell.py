@@ -17,14 +17,15 @@ RULE_COMMENT = "chaos-harness"
 
 @dataclass(frozen=True)
 class Rule:
-    """One iptables rule in the node's filter table."""
+    """One iptables rule in one of the node's tables (``raw`` sees packets before any address translation)."""
 
     chain: str
     match: tuple[str, ...]
     action: str = "DROP"
+    table: str = "filter"
 
     def argv(self, operation: str) -> list[str]:
-        return ["iptables", "-w", operation, self.chain, *self.match,
+        return ["iptables", "-w", "-t", self.table, operation, self.chain, *self.match,
                 "-m", "comment", "--comment", RULE_COMMENT, "-j", self.action]
 
 

@@ -150,7 +150,8 @@ def _prepare_child() -> None:
 
 
 def orphaned_load(run_dir: Path) -> int | None:
-    """The PID of a crashed run's load process that still runs Locust (its journal has no load.stop), or None.
+    """The PID of a crashed run's load process that still runs Locust (its last load.start has no load.stop),
+    or None.
 
     The command line is checked so that a reused PID of some other process is
     never taken for it.
@@ -165,8 +166,8 @@ def orphaned_load(run_dir: Path) -> int | None:
     except UsageError:
         return None  # a damaged journal: `report` says what is wrong with it
     starts = [e for e in events if e.type == "load.start"]
-    if not starts or any(e.type == "load.stop" for e in events):
-        return None
+    if len(starts) <= sum(e.type == "load.stop" for e in events):
+        return None  # every load process it started was stopped (a calibration starts one per rate)
     pid = starts[-1].get("pid")
     return pid if isinstance(pid, int) and _is_our_locust(pid) else None
 

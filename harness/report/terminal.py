@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 
 from harness.compare import Row
@@ -30,4 +32,14 @@ def comparison_table(rows: list[Row]) -> Table:
         table.add_column(column)
     for row in rows:
         table.add_row(*comparison_cells(row))
+    return table
+
+
+def text_table(title: str, header: Sequence[str], rows: list[list[str]]) -> Table:
+    """A plain table of text cells (the calibration's)."""
+    table = Table(title=title)
+    for column in header:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
     return table

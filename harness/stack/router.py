@@ -17,8 +17,9 @@ PREVIEW_HEADER = {"X-Chaos-Route": "preview"}
 BACKENDS = ("blue", "green")
 
 # Fields of `show servers state <backend>` (HAProxy 2.x, format 1).
-_ADDRESS, _OP_STATE, _ADMIN_STATE = 4, 5, 6
+_BACKEND, _NAME, _ADDRESS, _OP_STATE, _ADMIN_STATE = 1, 3, 4, 5, 6
 _RUNNING = "2"
+_MAINTENANCE = 0x01  # admin state bit: put in maintenance through the runtime API
 _UNRESOLVED = 0x20  # admin state bit: no DNS record for this slot
 
 
@@ -29,6 +30,27 @@ class Server:
     address: str
     up: bool
     resolved: bool
+    backend: str = ""
+    name: str = ""
+    maintenance: bool = False  # put in maintenance through the runtime API
+
+    @property
+    def slot(self) -> str:
+        """``backend/name``, as runtime API commands name it."""
+        return f"{self.backend}/{self.name}"
+
+
+def parse_servers(answer: str) -> list[Server]:
+    """The server slots in the answer to `show servers state [backend]`."""
+    servers = []
+    for fields in (line.split() for line in answer.splitlines() if not line.startswith("#")):
+        if len(fields) <= _ADMIN_STATE:
+            continue  # the format version, a blank line
+        admin = int(fields[_ADMIN_STATE])
+        resolved = fields[_ADDRESS] not in ("-", "0.0.0.0") and not admin & _UNRESOLVED
+        servers.append(Server(fields[_ADDRESS], fields[_OP_STATE] == _RUNNING, resolved, fields[_BACKEND],
+                              fields[_NAME], bool(admin & _MAINTENANCE)))
+    return servers
 
 
 class Router:
@@ -71,12 +93,7 @@ class Router:
 
     def servers(self, backend: str) -> list[Server]:
         """Every server slot of ``backend``."""
-        lines = self.command(f"show servers state {backend}").splitlines()[2:]  # version and header lines
-        servers = []
-        for fields in (line.split() for line in lines if line.strip() and not line.startswith("#")):
-            resolved = fields[_ADDRESS] not in ("-", "0.0.0.0") and not int(fields[_ADMIN_STATE]) & _UNRESOLVED
-            servers.append(Server(fields[_ADDRESS], fields[_OP_STATE] == _RUNNING, resolved))
-        return servers
+        return parse_servers(self.command(f"show servers state {backend}"))
 
     def healthy(self, backend: str) -> int:
         """How many resolved servers of ``backend`` pass their health checks."""

@@ -1,0 +1,74 @@
+"""The calibration table: on the terminal, as calibration.json and as calibration.md."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.calibration.measure import cells
+from harness.calibration.plan import KINDS, CalibrationPlan
+from harness.calibration.session import RateResult
+
+SCHEMA = "chaos-harness/calibration@1"
+COLUMNS = ("rate", "outage", "length", "n", "median err", "worst err", "1/rate", "clock ±", "bound", "ok")
+STEADINESS_COLUMNS = ("rate", "sent", "per-second CV", "schedule lag p99", "steady")
+
+
+def document(results: Sequence[RateResult], plan: CalibrationPlan, about: dict) -> dict:
+    """calibration.json: the plan, every cell with its trials' figures, and the load's steadiness per rate."""
+    table = cells([t for r in results for t in r.trials], plan.timeout)
+    return {
+        "schema": SCHEMA, "created_at": time.time(), "machine": f"{platform.node()} ({platform.machine()})", **about,
+        "plan": {"rates": list(plan.rates), "durations": list(plan.durations), "kinds": list(plan.kinds),
+                 "repeats": plan.repeats, "timeout": plan.timeout, "faults": {k: KINDS[k] for k in plan.kinds}},
+        "cells": [cell.as_dict() for cell in table],
+        "steadiness": [r.steadiness.as_dict() for r in results],
+        "within": all(cell.within for cell in table),
+    }
+
+
+def rows(doc: dict) -> list[list[str]]:
+    """The table's rows as text, from calibration.json."""
+    return [[f"{c['rate']:g}/s", c["kind"], _ms(c["duration"]), str(c["trials"]), _ms(c["median_error"], True),
+             _ms(c["worst_error"], True), _ms(c["resolution"]), _ms(c["uncertainty"]), _ms(c["bound"]),
+             "yes" if c["within"] else "NO"] for c in doc["cells"]]
+
+
+def steadiness_rows(doc: dict) -> list[list[str]]:
+    return [[f"{s['rate']:g}/s", "-" if s["achieved"] is None else f"{s['achieved']:.1f}/s",
+             "-" if s["cv"] is None else f"{s['cv']:.1%}", _ms(s["lag_p99"]),
+             {True: "yes", False: "NO", None: "-"}[s["steady"]]] for s in doc["steadiness"]]
+
+
+def markdown(doc: dict) -> str:
+    """calibration.md."""
+    plan = doc["plan"]
+    lines = [f"# Calibration: {doc.get('app', 'app')} on cluster {doc.get('cluster', '?')}", "",
+             f"Outages of known length at the load balancer ({', '.join(f'{k}: {v}' for k, v in plan['faults'].items())}), "
+             f"{plan['repeats']} of each, measured with the run analysis; client timeout {plan['timeout']:g}s. "
+             "Error = measured downtime - known length (known from the node's clock around the commands); "
+             "clock ± = half the duration of those commands; ok = the median error is within the bound.", "",
+             *_table(COLUMNS, rows(doc)), "", "## The load while it ran", "", *_table(STEADINESS_COLUMNS, steadiness_rows(doc))]
+    return "\n".join(lines) + "\n"
+
+
+def write(out_dir: Path, doc: dict) -> list[Path]:
+    """calibration.json and calibration.md in ``out_dir``."""
+    paths = [out_dir / "calibration.json", out_dir / "calibration.md"]
+    paths[0].write_text(json.dumps(doc, indent=2) + "\n")
+    paths[1].write_text(markdown(doc))
+    return paths
+
+
+def _table(header: Sequence[str], body: list[list[str]]) -> list[str]:
+    return [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}", *(f"| {' | '.join(row)} |" for row in body)]
+
+
+def _ms(seconds: float | None, signed: bool = False) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:+.1f}ms" if signed else f"{seconds * 1000:.1f}ms"
+

@@ -1,0 +1,120 @@
+"""A calibration on a running cluster: the app deployed, load at each rate, outages of known length.
+
+Each outage is recorded in the calibration's heal ledger before it starts and
+runs as one script on the load balancer's node that starts it, holds it and
+ends it by itself; so an interrupted or killed calibration leaves at most an
+outage that ends on its own, and ``chaos-harness heal`` finds the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.analysis.samples import read_samples
+from harness.analysis.steadiness import Steadiness, steadiness
+from harness.app import App
+from harness.calibration.measure import KnownOutage, Trial, measure
+from harness.calibration.plan import KINDS, CalibrationPlan
+from harness.cluster import Cluster
+from harness.cluster.config import LB_LABEL
+from harness.errors import ClusterError
+from harness.faults import registry
+from harness.faults.base import FaultContext
+from harness.faults.schedule import heal_pending
+from harness.journal import JOURNAL_FILE, Journal
+from harness.ledger import HealLedger, LedgerEntry
+from harness.load.runner import LoadProcess
+from harness.runner import stack_for
+from harness.scenario import Stack
+from harness.stack import router
+from harness.stack.prepare import deploy_and_wait
+
+STAMP = "date +%s.%N"
+
+
+@dataclass(frozen=True)
+class RateResult:
+    """The trials at one rate and how steadily the load was sent meanwhile."""
+
+    rate: float
+    trials: tuple[Trial, ...]
+    steadiness: Steadiness
+
+
+class Calibration:
+    """Runs a plan against ``app`` on ``cluster``, its files in ``out_dir``."""
+
+    def __init__(self, cluster: Cluster, app: App, plan: CalibrationPlan, out_dir: Path,
+                 progress: Callable[[str], None] = lambda _: None) -> None:
+        self.cluster, self.app, self.plan, self.out_dir = cluster, app, plan, out_dir
+        self._progress = progress
+        self._ctx = FaultContext(cluster)
+        self._ledger = HealLedger(out_dir)
+        self._count = 0
+
+    def run(self) -> list[RateResult]:
+        """Deploy the app's old release, then every rate in turn; faults healed whatever happens."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        journal = Journal(self.out_dir / JOURNAL_FILE)
+        try:
+            self._progress(f"deploying {self.app.profile.name} on cluster {self.cluster.config.name}")
+            self.app.push(self.cluster.push_image)
+            stack = stack_for(self.cluster, self.app, Stack())
+            deploy_and_wait(self.cluster.engine, router(self.cluster.state.lb_admin_port), stack)
+            node = self._lb_node()
+            return [self._at_rate(rate, node, journal) for rate in self.plan.rates]
+        finally:
+            heal_pending(self._ledger, self._ctx, journal)
+            journal.close()
+
+    def _lb_node(self) -> str:
+        nodes = [n.hostname for n in self.cluster.engine.nodes() if n.labels.get(LB_LABEL) == "true"]
+        if not nodes:
+            raise ClusterError(f"no node is labelled {LB_LABEL}=true; run `chaos-harness cluster up` to label it")
+        return nodes[0]
+
+    def _at_rate(self, rate: float, node: str, journal: Journal) -> RateResult:
+        plan = self.plan
+        load = LoadProcess(self.cluster.lb_url, self._rate_dir(rate), rate, plan.timeout, 0.0,
+                           plan.seconds() / len(plan.rates) + 60, self.app.profile.model.load.model_dump(mode="json"))
+        load.start()
+        journal.write("load.start", pid=load.pid, rate=rate)
+        outages = []
+        try:
+            time.sleep(plan.gap)  # connections open, the schedule steady
+            for kind in plan.kinds:
+                for duration in plan.durations:
+                    for repeat in range(plan.repeats):
+                        self._progress(f"{rate:g} req/s: {kind} outage of {duration:g}s ({repeat + 1}/{plan.repeats})")
+                        outages.append(self._outage(kind, duration, rate, node, journal))
+                        time.sleep(plan.gap)
+        finally:
+            journal.write("load.stop", exit_code=load.stop())
+        samples = read_samples(load.samples_path)
+        trials = tuple(measure(samples, outage, plan.gap / 2) for outage in outages)
+        return RateResult(rate, trials, steadiness(samples, rate))
+
+    def _rate_dir(self, rate: float) -> Path:
+        path = self.out_dir / f"rate-{rate:g}"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def _outage(self, kind: str, duration: float, rate: float, node: str, journal: Journal) -> KnownOutage:
+        """One outage on ``node``, stamped by the node's clock around the commands that start and end it."""
+        self._count += 1
+        fault = registry.create(KINDS[kind], {}, node)
+        start, end = fault.shell(self._ctx)
+        entry = LedgerEntry(f"{self._count}-{fault.name}", fault.name, node, {}, self.cluster.config.name)
+        self._ledger.record(entry)
+        script = f"set -e; {STAMP}; {start}; {STAMP}; sleep {duration:.6f}; {STAMP}; {end}; {STAMP}"
+        result = self.cluster.exec(node, ["sh", "-c", script])
+        stamps = result.output.split()
+        if not result.ok or len(stamps) != 4:
+            raise ClusterError(f"the {kind} outage on {node} did not run: {result.output.strip()[-300:]}")
+        self._ledger.mark_healed(entry.id)
+        outage = KnownOutage(kind, rate, duration, tuple(float(s) for s in stamps))
+        journal.write("outage", kind=kind, rate=rate, duration=duration, stamps=list(outage.stamps))
+        return outage

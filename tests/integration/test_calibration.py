@@ -1,0 +1,42 @@
+"""`chaos-harness calibrate` on the real cluster: outages of known length, measured as a run measures them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.calibration.measure import bound
+from harness.ledger import HealLedger
+
+pytestmark = pytest.mark.docker
+RATE = 200.0
+
+
+def test_known_outages_are_measured_within_their_bounds(cluster, tmp_path):
+    env = {**os.environ, "CHAOS_HOME": str(cluster.config.workdir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "-q", "--cluster", cluster.config.name, "calibrate", "--rate", "200",
+         "--duration", "500ms", "--repeat", "3", "--reports", str(tmp_path), "--json"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stderr
+    doc = json.loads(result.stdout)
+    cells = {cell["kind"]: cell for cell in doc["cells"]}
+    assert set(cells) == {"refusal", "blackhole"} and all(c["trials"] == 3 for c in cells.values())
+    refusal, blackhole = cells["refusal"], cells["blackhole"]
+    # a refusal is seen to within one request interval and 5 ms
+    assert abs(refusal["median_error"]) <= 1 / RATE + 0.005, refusal
+    assert all(abs(k - 0.5) < 0.1 for k in refusal["known"]), "the outage lasted what was asked, by the node's clock"
+    # a black hole: clients on open connections wait in retransmission, so it may look shorter, by a timeout at most
+    assert blackhole["bound"] == bound("blackhole", RATE, 1.0)
+    assert abs(blackhole["median_error"]) <= blackhole["bound"] and blackhole["median_error"] <= 1 / RATE + 0.005
+    assert all(m > 0 for m in blackhole["measured"]), "every black hole was seen"
+    assert result.returncode == (0 if doc["within"] else 1)
+    steadiness = doc["steadiness"][0]
+    assert steadiness["rate"] == RATE and steadiness["steady"] is True, steadiness
+    out_dir = next(tmp_path.glob("calibration-*"))
+    assert (out_dir / "calibration.md").read_text().count("| 200/s |") == 3
+    assert HealLedger(out_dir).pending() == [], "every outage ended and was marked healed"
