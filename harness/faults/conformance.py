@@ -29,6 +29,9 @@ CONFORMANCE_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
+ON_LB_NODE = {"lb-maintenance", "lb-blackhole"}  # faults that act on the load balancer's node, whatever the target
+
+
 @dataclass(frozen=True)
 class Trial:
     """What one fault did: whether it held and healed, and how long each step took."""
@@ -44,8 +47,9 @@ class Trial:
 
 
 def exercise(cluster: Cluster, app: App, kind: str, target: str, effect_timeout: float = 60) -> Trial:
-    """Run one fault through its whole life on ``target`` with ``app`` deployed; raise WaitTimeout if a step
-    never happens."""
+    """Run one fault through its whole life on ``target`` (the load balancer's node for the faults that act
+    there) with ``app`` deployed; raise WaitTimeout if a step never happens."""
+    target = cluster.state.manager if kind in ON_LB_NODE else target
     app.push(cluster.push_image)
     stack = stack_for(cluster, app, Stack())
     deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from harness.cluster.registry import NODE_REGISTRY
 from harness.faults.base import FaultContext
+from harness.http import HttpClient
 from harness.stack import BLUE, router
 
 Symptom = Callable[[FaultContext, str, float], bool]  # (context on a real cluster, node, injected_at)
@@ -68,6 +69,17 @@ def packets_dropped(ctx: FaultContext, node: str, since: float) -> bool:
     return any("chaos-harness" in line and int(line.split()[0]) > 0 for line in rules if line.strip()[:1].isdigit())
 
 
+def lb_refuses(ctx: FaultContext, node: str, since: float) -> bool:
+    """The load balancer answers at once, with 503."""
+    answer = HttpClient(ctx.cluster.lb_url).get("/", timeout=1.0)
+    return answer is not None and answer.status == 503
+
+
+def lb_silent(ctx: FaultContext, node: str, since: float) -> bool:
+    """Nothing answers at the load balancer's address within a second."""
+    return HttpClient(ctx.cluster.lb_url).get("/", timeout=1.0) is None
+
+
 SYMPTOMS: dict[str, Symptom] = {
     "node-halt": node_down,
     "daemon-freeze": node_down,
@@ -81,4 +93,6 @@ SYMPTOMS: dict[str, Symptom] = {
     "task-kill": upgraded_task_failed,
     "overlay-drop": lb_lost_a_server,
     "packet-loss": packets_dropped,
+    "lb-maintenance": lb_refuses,
+    "lb-blackhole": lb_silent,
 }
