@@ -1,17 +1,20 @@
-"""Measure how steadily the load generator holds a rate through the load balancer to a healthy stack.
+"""How steadily the load generator holds a rate through the load balancer to a healthy stack, and who uses
+the CPU meanwhile.
 
-    .venv/bin/python benchmarks/load_capacity.py [--cluster NAME] [--app PROFILE] [--seconds 60] [RATE ...]
+    .venv/bin/python -m benchmarks.load_capacity [--cluster NAME] [--app PROFILE] [--json FILE] RATE[:SECONDS] ...
 
 Needs `chaos-harness cluster up` first. Deploys the app's old release, then
-for each rate runs the harness's own load (Locust, open schedule) for
-``--seconds`` and prints: achieved rate, per-second CV, failures, schedule
-lag, and the CPU the load process used (in cores) beside the CPU of the load
-balancer and of the app's entry tasks, so that a ceiling names its bottleneck.
+for each rate runs the harness's own load (Locust, open schedule; default 60 s
+a rate) and prints a Markdown row: rate sent, per-second CV, failures,
+schedule lag, and the cores used by the load process and by each part of the
+cluster (the load balancer, the app's services, the node engines, the host's
+docker-proxy), so that a ceiling names its bottleneck.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -26,48 +29,62 @@ from harness.scenario import Stack
 from harness.stack import router
 from harness.stack.prepare import deploy_and_wait
 
-from benchmarks.cpu import Stopwatch, cluster_parts
+from benchmarks.usage import Stopwatch, cluster_parts
 
 TIMEOUT = 1.0
+DEFAULT_SECONDS = 60.0
+HEADER = ("| rate asked | sent | per-second CV | failed | schedule lag p50 / p99 / max | cores: load process | "
+          "cores: the rest, by part |\n|---|---|---|---|---|---|---|")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rates", nargs="*", type=float, default=[50.0, 200.0, 1000.0])
-    parser.add_argument("--cluster", default="chaos")
-    parser.add_argument("--app", default=str(DEFAULT_PROFILE))
-    parser.add_argument("--seconds", type=float, default=60.0)
-    args = parser.parse_args()
-    cluster = Cluster(ClusterConfig(name=args.cluster))
-    app = App.prepare(load_profile(args.app), cluster.builder)
-    app.push(cluster.push_image)
-    stack = stack_for(cluster, app, Stack())
-    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack)
-    print(f"{'rate':>6} {'achieved':>9} {'cv':>6} {'failed':>7} {'lag p50':>8} {'lag p99':>8} {'lag max':>8}  "
-          "cores used by each part")
-    for rate in args.rates:
-        print(measure(cluster, app, rate, args.seconds), flush=True)
-
-
-def measure(cluster: Cluster, app: App, rate: float, seconds: float) -> str:
-    """One rate for ``seconds``: a table row."""
+def measure(cluster: Cluster, app: App, rate: float, seconds: float) -> dict:
+    """One rate for ``seconds``: the steadiness figures, failures, and cores per part."""
     with tempfile.TemporaryDirectory(prefix="load-capacity-") as scratch:
         load = LoadProcess(cluster.lb_url, Path(scratch), rate, TIMEOUT, 0.0, seconds + 30,
                            app.profile.model.load.model_dump(mode="json"))
         load.start()
-        time.sleep(min(2.0, seconds / 10))  # connections opened, the schedule running
-        state = cluster.state
-        stopwatch = Stopwatch(cluster_parts(cluster, load.pid, {state.lb_port, state.lb_admin_port}))
-        time.sleep(seconds)
-        cores = stopwatch.cores()
-        load.stop()
+        try:
+            time.sleep(2.0)  # connections opened, the schedule running
+            state = cluster.state
+            stopwatch = Stopwatch(cluster_parts(cluster, load.pid, {state.lb_port, state.lb_admin_port}))
+            time.sleep(seconds)
+            cores = stopwatch.cores()
+        finally:
+            load.stop()
         samples = read_samples(load.samples_path)
-    figures = steadiness(samples, rate)
-    failed = sum(not s.ok for s in samples)
-    lag = [f"{value * 1000:7.1f}ms" if value is not None else "       -" for value in
-           (figures.lag_p50, figures.lag_p99, figures.lag_max)]
-    return (f"{rate:>6g} {figures.achieved or 0:>9.1f} {figures.cv or 0:>6.1%} {failed:>7} {' '.join(lag)} "
-            f" {', '.join(f'{part} {used:.2f}' for part, used in sorted(cores.items(), key=lambda i: -i[1]))}")
+    return {"seconds": seconds, "failed": sum(not s.ok for s in samples), "samples": len(samples),
+            "cores": cores, **steadiness(samples, rate).as_dict()}
+
+
+def row(figures: dict) -> str:
+    lag = " / ".join("-" if figures[k] is None else f"{figures[k] * 1000:.1f} ms"
+                     for k in ("lag_p50", "lag_p99", "lag_max"))
+    cores = dict(figures["cores"])
+    load = cores.pop("load", 0.0)
+    rest = ", ".join(f"{part} {used:.2f}" for part, used in sorted(cores.items(), key=lambda i: -i[1]) if used >= 0.005)
+    return (f"| {figures['rate']:g}/s for {figures['seconds']:g} s | {figures['achieved'] or 0:.1f}/s | "
+            f"{figures['cv'] or 0:.1%} | {figures['failed']} of {figures['samples']} | {lag} | {load:.2f} | {rest} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rates", nargs="*", default=["50", "200", "1000"], help="RATE or RATE:SECONDS")
+    parser.add_argument("--cluster", default="chaos")
+    parser.add_argument("--app", default=str(DEFAULT_PROFILE))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    cluster = Cluster(ClusterConfig(name=args.cluster))
+    app = App.prepare(load_profile(args.app), cluster.builder)
+    app.push(cluster.push_image)
+    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack_for(cluster, app, Stack()))
+    print(HEADER)
+    results = []
+    for text in args.rates:
+        rate, _, seconds = text.partition(":")
+        results.append(measure(cluster, app, float(rate), float(seconds or DEFAULT_SECONDS)))
+        print(row(results[-1]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ upgrade, or after some tasks were replaced). A third of the runs are killed with
 and the runs alternate between the two. After every run, and after each
 cluster's `down`, `chaos-harness audit` must find nothing. The soak uses its
 own clusters (soak-a, soak-b) and takes them down at the end; it prints one
-line per run and a summary row for benchmarks/RESULTS.md.
+line per run and a summary row for benchmarks/ROBUSTNESS.md.
 """
 
 from __future__ import annotations

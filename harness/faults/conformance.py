@@ -40,7 +40,8 @@ class Trial:
     target: str
     symptom_before: bool  # must be False: a symptom that shows without the fault proves nothing
     held_after_inject: bool
-    effect_after: float  # seconds from inject to the symptom
+    inject_took: float  # seconds the fault's own inject took (the harness's side)
+    effect_after: float  # seconds from the start of inject to the symptom
     heal_took: float
     held_after_heal: bool
     healthy_after: float  # seconds from heal to a healthy cluster
@@ -59,6 +60,7 @@ def exercise(cluster: Cluster, app: App, kind: str, target: str, effect_timeout:
     symptom_before = symptom(ctx, target, time.time())
     injected = time.time()
     fault.inject(ctx)
+    inject_took = time.time() - injected
     try:
         held = fault.verify(ctx)
         wait_until(lambda: symptom(ctx, target, injected), timeout=effect_timeout,
@@ -71,7 +73,7 @@ def exercise(cluster: Cluster, app: App, kind: str, target: str, effect_timeout:
     held_after_heal = fault.verify(ctx)
     wait_until(lambda: _healthy(ctx, stack, target), timeout=120, what=f"the cluster healthy after {kind}",
                interval=1.0)
-    return Trial(kind, target, symptom_before, held, effect_after, heal_took, held_after_heal,
+    return Trial(kind, target, symptom_before, held, inject_took, effect_after, heal_took, held_after_heal,
                  time.time() - heal_started - heal_took)
 
 
