@@ -27,6 +27,8 @@ def document(results: Sequence[RateResult], plan: CalibrationPlan, about: dict) 
         "cells": [cell.as_dict() for cell in table],
         "steadiness": [r.steadiness.as_dict() for r in results],
         "within": all(cell.within for cell in table),
+        "steady": all(r.steadiness.steady is not False for r in results),
+        "passed": all(cell.within for cell in table) and all(r.steadiness.steady is not False for r in results),
     }
 
 

@@ -34,7 +34,7 @@ def test_known_outages_are_measured_within_their_bounds(cluster, tmp_path):
     assert blackhole["bound"] == bound("blackhole", RATE, 1.0)
     assert abs(blackhole["median_error"]) <= blackhole["bound"] and blackhole["median_error"] <= 1 / RATE + 0.005
     assert all(m > 0 for m in blackhole["measured"]), "every black hole was seen"
-    assert result.returncode == (0 if doc["within"] else 1)
+    assert result.returncode == (0 if doc["passed"] else 1)
     steadiness = doc["steadiness"][0]
     assert steadiness["rate"] == RATE and steadiness["steady"] is True, steadiness
     out_dir = next(tmp_path.glob("calibration-*"))

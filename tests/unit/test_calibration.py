@@ -78,7 +78,7 @@ def test_the_table_and_files_show_every_cell_and_the_load(tmp_path):
     samples = load_with_outage(3.0, 3.5)
     result = RateResult(RATE, (measure(samples, known(3.0, 3.5), 1.0),), steadiness(samples, RATE))
     doc = render.document([result], plan, {"cluster": "chaos", "app": "demo"})
-    assert doc["within"] is True and doc["steadiness"][0]["steady"] is True
+    assert doc["within"] is True and doc["steadiness"][0]["steady"] is True and doc["passed"] is True
     assert render.rows(doc)[0][:4] == ["200/s", "refusal", "500.0ms", "1"]
     json_path, md_path = render.write(tmp_path, doc)
     assert json.loads(json_path.read_text())["schema"] == render.SCHEMA

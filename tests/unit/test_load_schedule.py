@@ -9,6 +9,7 @@ from harness.analysis.samples import Sample
 from harness.analysis.steadiness import per_second_counts, steadiness
 from harness.load import MAX_IN_FLIGHT, MAX_RATE
 from harness.load.runner import in_flight_bound, users_for
+from harness.report.text import steadiness_rows
 from harness.scenario import Scenario
 
 
@@ -54,3 +55,12 @@ def test_rates_up_to_the_limit_are_valid_and_beyond_it_or_too_many_in_flight_are
         Scenario(name="s", load={"rate": 6000})
     with pytest.raises(ValidationError, match="requests waiting at once .* lower the rate or the timeout"):
         Scenario(name="s", load={"rate": 1000, "timeout": "10s"})
+
+
+def test_the_summary_says_when_the_machine_did_not_hold_the_rate():
+    held = steadiness(sent([i / 50 for i in range(500)]), 50).as_dict()
+    short = steadiness(sent([i / 100 for i in range(500)], lateness=0.25), 200).as_dict()
+    assert steadiness_rows({"steadiness": held}) == [
+        ("load steadiness", "50.0/s sent of 50/s asked, per-second CV 0.0%, schedule lag p99 0ms")]
+    assert steadiness_rows({"steadiness": short})[0][1].startswith("NOT STEADY: this machine did not hold the rate")
+    assert steadiness_rows({}) == []  # a report from before steadiness was measured
