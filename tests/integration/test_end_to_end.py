@@ -64,6 +64,10 @@ def test_halted_node_during_in_service_upgrade(cluster, demo, tmp_path):
     expected = scenario.load.rate * (stop.t - start.t)
     assert len(samples) == report["load"]["samples"]
     assert 0.8 * expected <= len(samples) <= 1.25 * expected, (len(samples), expected)
+    # an open schedule: every request went out on its due time, through the node's outage too
+    steadiness = report["load"]["steadiness"]
+    assert all(s.due is not None for s in samples) and steadiness["steady"] is True, steadiness
+    assert steadiness["lag_p99"] < 0.1 and steadiness["resolution"] == 1 / scenario.load.rate
 
     (settled,) = events_of(run_dir, "upgrade.settled")
     assert report["upgrade"]["outcome"] == settled.get("outcome") == "completed"
