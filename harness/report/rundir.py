@@ -6,11 +6,13 @@ crash is skipped with a note, any other damage makes the directory unusable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.analysis import analyze, attribute
-from harness.analysis.samples import Sample, read_samples
+from harness.analysis import analyze, attributed_samples
+from harness.analysis.samples import Sample
 from harness.compare import report_problem
 from harness.errors import HarnessError, UsageError, reason
 from harness.journal import JOURNAL_FILE, Event, read_journal
@@ -19,7 +21,8 @@ from harness.load.runner import SAMPLES_FILE
 
 @dataclass(frozen=True)
 class RunFiles:
-    """One run directory's journal events and load samples, and notes on the lines skipped."""
+    """One run directory's journal events, its load samples (attributed as they were read: one copy in
+    memory), and notes on the lines skipped."""
 
     run_dir: Path
     events: list[Event]
@@ -28,18 +31,11 @@ class RunFiles:
 
     def analysed(self) -> dict:
         """The report document, analysed afresh; ``UsageError`` when the journal does not describe a run."""
-        try:
-            document = analyze(self.events, attribute(self.samples, self.events))
-        except HarnessError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-            raise self._unusable(reason(error)) from error
+        with _unusable_unless_analysable(self.run_dir):
+            document = analyze(self.events, self.samples)
         if (problem := report_problem(document)) is not None:  # what the journal lacks that reports need
-            raise self._unusable(problem)
+            raise _unusable(self.run_dir, problem)
         return document
-
-    def _unusable(self, why: str) -> UsageError:
-        return UsageError(f"{self.run_dir / JOURNAL_FILE} does not describe a run this harness can analyse ({why})")
 
 
 def read_run(run_dir: Path) -> RunFiles:
@@ -50,4 +46,21 @@ def read_run(run_dir: Path) -> RunFiles:
                          "(`chaos-harness run` writes one into each run directory under --reports)")
     notes: list[str] = []
     events = read_journal(journal, notes)
-    return RunFiles(run_dir, events, read_samples(run_dir / SAMPLES_FILE, notes), notes)
+    with _unusable_unless_analysable(run_dir):
+        samples = attributed_samples(run_dir / SAMPLES_FILE, events, notes)
+    return RunFiles(run_dir, events, samples, notes)
+
+
+@contextmanager
+def _unusable_unless_analysable(run_dir: Path) -> Iterator[None]:
+    """A journal the analysis cannot make sense of becomes a ``UsageError`` naming it."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise _unusable(run_dir, reason(error)) from error
+
+
+def _unusable(run_dir: Path, why: str) -> UsageError:
+    return UsageError(f"{run_dir / JOURNAL_FILE} does not describe a run this harness can analyse ({why})")
