@@ -5,40 +5,46 @@
     lb-blackhole    packets to the load balancer's port dropped before any address
                     translation: clients wait out their timeout
 
-Both are also *timed outages* (``TimedOutage``): shell commands that start and
-end them, which ``calibrate`` runs on the node in one script so that each edge
-is stamped by the node's clock (the host's: containers share its kernel)
-rather than guessed from the far side of an exec.
+Both also give their start and end as shell commands (``shell``), which
+``calibrate`` runs on the node in one script so that each edge is stamped by
+the node's clock (the host's: containers share its kernel) rather than
+guessed from the far side of an exec.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from harness.cluster.config import LB_LABEL, LB_PORTS
 from harness.errors import ClusterError
-from harness.faults.base import BaseFault, FaultContext
+from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.faults.network import RuleFault
 from harness.faults.nodeshell import Rule
 from harness.stack.router import BACKENDS, Server, parse_servers
 
-LB_TARGET = {"label": f"{LB_LABEL}=true"}
+if TYPE_CHECKING:
+    from harness.scenario import FaultSpec, Scenario
+
+LB_TARGET = f"{LB_LABEL}=true"  # the label of the node the load balancer runs on
 RUNTIME_API = ["socat", "-t", "2", "-", f"TCP:127.0.0.1:{LB_PORTS['admin']}"]
 
 
-class TimedOutage(Protocol):
-    """A fault whose start and end are each one shell command on its target node."""
+class _OnBalancerNode(BaseFault):
+    """A fault that only works on the node the load balancer runs on."""
 
-    target: str
+    @classmethod
+    def check_scenario(cls, params: FaultParams, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
+        """The target must be the load balancer's node (its label, the manager, or a node named)."""
+        target = spec.target
+        if target.label == LB_TARGET or target.role == "manager" or target.node is not None:
+            return []
+        return [Problem(("target",), target.model_dump(exclude_none=True),
+                        f"{cls.name} acts on the load balancer's node; target it with label: {LB_TARGET}")]
 
-    def shell(self, ctx: FaultContext) -> tuple[str, str]:
-        """The commands that start and end the outage."""
-        ...
 
-
-class LbMaintenance(BaseFault):
+class LbMaintenance(_OnBalancerNode):
     """Every server of the load balancer in maintenance: it answers every request with 503 at once."""
 
     name = "lb-maintenance"
@@ -56,6 +62,7 @@ class LbMaintenance(BaseFault):
         return bool(resolved) and all(s.maintenance for s in resolved)
 
     def shell(self, ctx: FaultContext) -> tuple[str, str]:
+        """The commands that start and end the outage."""
         servers = self._servers(ctx, lambda s: s.resolved)
         return tuple(f"echo {shlex.quote(_set(servers, state))} | {shlex.join(RUNTIME_API)} >/dev/null"
                      for state in ("maint", "ready"))
@@ -69,11 +76,11 @@ class LbMaintenance(BaseFault):
         if not result.ok:
             raise ClusterError(f"HAProxy's runtime API on {self.target} did not answer `{commands[:80]}`: "
                                f"{result.output.strip()[-300:]} (is the load balancer on {self.target}? "
-                               f"target it with label {LB_TARGET['label']})")
+                               f"target it with label {LB_TARGET})")
         return result.output
 
 
-class LbBlackhole(RuleFault):
+class LbBlackhole(RuleFault, _OnBalancerNode):
     """Packets to the load balancer's port are dropped: connections hang, requests wait out their timeout."""
 
     name = "lb-blackhole"
@@ -83,6 +90,7 @@ class LbBlackhole(RuleFault):
         return [Rule("PREROUTING", ("-p", "tcp", "--dport", str(LB_PORTS["http"])), table="raw")]
 
     def shell(self, ctx: FaultContext) -> tuple[str, str]:
+        """The commands that start and end the outage."""
         rule = self.rules(ctx)[0]
         return shlex.join(rule.argv("-I")), shlex.join(rule.argv("-D"))
 

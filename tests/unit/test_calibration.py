@@ -135,3 +135,18 @@ def test_lb_blackhole_drops_the_load_balancers_port_before_address_translation()
     start, end = registry.create("lb-blackhole", {}, "node1").shell(FaultContext(cluster))
     assert start.startswith("iptables -w -t raw -I PREROUTING -p tcp --dport 8080")
     assert end == start.replace(" -I ", " -D ")
+
+
+def test_the_balancer_faults_must_target_the_load_balancers_node(tmp_path):
+    from harness.errors import ScenarioError
+    from harness.scenario import load_scenario
+
+    def scenario(target: str):
+        path = tmp_path / "s.yaml"
+        path.write_text(f"name: s\nfaults:\n  - kind: lb-blackhole\n    target: {target}\n    at: {{phase: upgrade}}\n")
+        return load_scenario(path)
+
+    assert scenario("{label: chaos.lb=true}").faults[0].kind == "lb-blackhole"
+    with pytest.raises(ScenarioError, match="faults.0.target.*acts on the load balancer's node; target it with "
+                                            "label: chaos.lb=true"):
+        scenario("{role: upgraded-worker}")
