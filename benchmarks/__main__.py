@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 CLUSTER = "bench"
 PYTHON = [sys.executable, "-m"]
+HARNESS = [*PYTHON, "harness.cli"]  # this checkout's harness, whichever one `chaos-harness` would start
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ SECTIONS = (
                                 *(["50:15", "1000:30"] if quick else ["50", "200", "1000:300", "1500:30"])]),
     Section("calibration", "Calibration: outages of known length",
             "See the README's Calibration section for what the columns and bounds mean.",
-            lambda quick, out: ["chaos-harness", "--cluster", CLUSTER, "-q", "calibrate", "--reports",
+            lambda quick, out: [*HARNESS, "--cluster", CLUSTER, "-q", "calibrate", "--reports",
                                 str(out.parent), "--json",
                                 *(["--rate", "200", "--duration", "500ms", "--repeat", "2"] if quick else [])]),
     Section("overhead", "The harness's own cost on the default scenario",
@@ -100,13 +101,13 @@ def main() -> None:
     body: list[str] = []
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="benchmarks-") as scratch:
-        subprocess.run(["chaos-harness", "--cluster", CLUSTER, "-q", "cluster", "up"], check=True)
+        subprocess.run([*HARNESS, "--cluster", CLUSTER, "-q", "cluster", "up"], cwd=ROOT, check=True)
         try:
             for section in SECTIONS:
                 body += run_section(section, args.quick, Path(scratch), figures)
                 write(args.output, header, body, figures)
         finally:
-            subprocess.run(["chaos-harness", "--cluster", CLUSTER, "-q", "down"], check=False)
+            subprocess.run([*HARNESS, "--cluster", CLUSTER, "-q", "down"], cwd=ROOT, check=False)
     print(f"wrote {args.output}")
 
 
@@ -127,7 +128,8 @@ def run_section(section: Section, quick: bool, scratch: Path, figures: dict) -> 
     print(output or result.stderr[-3000:], flush=True)
     if out.exists() and result.returncode in (0, 1):
         figures[section.key] = json.loads(out.read_text())
-    shown = shlex.join([".venv/bin/python" if a == sys.executable else a for a in argv]).replace(str(scratch), "$TMP")
+    shown = shlex.join(argv).replace(shlex.join(HARNESS), "chaos-harness").replace(sys.executable, ".venv/bin/python")
+    shown = shown.replace(str(scratch), "$TMP")
     status = "" if result.returncode in (0, 1) else f"\n\n**failed** (exit {result.returncode}): " \
                                                      f"`{result.stderr.strip().splitlines()[-1:] or ''}`"
     return ["", f"## {section.title}", "", f"`{shown}` ({took / 60:.1f} min)", "", section.about, "", output + status]
