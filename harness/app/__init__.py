@@ -35,5 +35,5 @@ class App:
         return cls(profile, images.prepare(profile, builder, broken_from))
 
     def push(self, push_one: Callable[[str, str, str], object]) -> None:
-        """Push every image into the cluster's registry (unchanged layers are skipped by the registry)."""
+        """Push every image into the cluster's registry (what it holds already is skipped)."""
         images.push(self.images, push_one)

@@ -9,6 +9,7 @@ harness tells releases apart in everything the engine reports.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,19 @@ def prepare(profile: Profile, builder: ImageBuilder, broken_from: str | None = N
 
 
 def push(images: LocalImages, push_one: Push) -> None:
-    """Push every image to the cluster's registry."""
+    """Push every image to the cluster's registry: the repositories side by side, since each push compresses its new
+    layers on one core; a repository's tags one after another, since they share most layers (uploaded once)."""
+    by_repository: dict[str, list[tuple[str, str, str]]] = {}
     for local, repo, tag in images.pushes():
+        by_repository.setdefault(repo, []).append((local, repo, tag))
+    with ThreadPoolExecutor(max(1, len(by_repository))) as pool:
+        batches = [pool.submit(_push_in_order, push_one, pushes) for pushes in by_repository.values()]
+    for batch in batches:
+        batch.result()  # every push has ended: the first repository whose push failed raises
+
+
+def _push_in_order(push_one: Push, pushes: list[tuple[str, str, str]]) -> None:
+    for local, repo, tag in pushes:
         push_one(local, repo, tag)
 
 

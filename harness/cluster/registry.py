@@ -32,6 +32,8 @@ UPSTREAM_ALIAS = "registry-upstream"  # the registry itself
 NODE_REGISTRY = f"{REGISTRY_ALIAS}:5000"
 STACK_NAMESPACE = "chaos"
 PROXY_NAME = "registry"
+# Manifests that name the image's configuration, whose digest is the image ID of Docker's own image store.
+MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 
 
 class Registry:
@@ -54,13 +56,31 @@ class Registry:
         wait_until(self._answers, timeout=30, what=f"the registry on 127.0.0.1:{self._port}")
 
     def push(self, local_tag: str, repository: str, tag: str) -> str:
-        """Push a local image as ``chaos/<repository>:<tag>``; return the name nodes pull."""
-        remote = f"127.0.0.1:{self._port}/{STACK_NAMESPACE}/{repository}"
-        self._client.images.get(local_tag).tag(remote, tag)
-        for line in self._client.images.push(remote, tag, stream=True, decode=True):
-            if "error" in line:
-                raise EnvironmentProblem(f"pushing {remote}:{tag} failed: {line['error']}")
-        return f"{NODE_REGISTRY}/{STACK_NAMESPACE}/{repository}:{tag}"
+        """Push a local image as ``chaos/<repository>:<tag>`` unless the registry holds it already; return the name
+        nodes pull."""
+        name = f"{STACK_NAMESPACE}/{repository}"
+        image = self._client.images.get(local_tag)
+        if not self.holds(name, tag, image.id):
+            remote = f"127.0.0.1:{self._port}/{name}"
+            image.tag(remote, tag)
+            for line in self._client.images.push(remote, tag, stream=True, decode=True):
+                if "error" in line:
+                    raise EnvironmentProblem(f"pushing {remote}:{tag} failed: {line['error']}")
+        return f"{NODE_REGISTRY}/{name}:{tag}"
+
+    def holds(self, name: str, tag: str, image_id: str) -> bool:
+        """Whether ``name:tag`` in the registry is the image ``image_id``: its manifest names that configuration.
+
+        The registry takes a manifest only once it has every blob the manifest names, so nothing is missing.
+        """
+        answer = HttpClient(f"http://127.0.0.1:{self._port}").get(f"/v2/{name}/manifests/{tag}",
+                                                                   headers={"Accept": MANIFEST_TYPES})
+        if answer is None or answer.status != 200:
+            return False
+        try:
+            return json.loads(answer.body)["config"]["digest"] == image_id
+        except (ValueError, KeyError, TypeError):  # another kind of manifest: push to be sure
+            return False
 
     def _answers(self) -> bool:
         answer = HttpClient(f"http://127.0.0.1:{self._port}").get("/v2/")

@@ -11,16 +11,26 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import yaml
 
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
 from harness.errors import ClusterError, HarnessError, WaitTimeout
 from harness.stack import BLUE, GREEN, PROBES, WRITE_PROBES, AppStack, releases_by_address, served_by
+from harness.stack.compose import Rendered
 from harness.stack.router import Router
 from harness.waiting import wait_until
 
 RunOn = Callable[[str, list[str]], object]
 LOG_LINES = 20
 SPREAD_ATTEMPTS = 3
+POLL = 0.25  # seconds between looks at a condition that turns true within seconds
+# How prepare restarts the upgraded services (back from the new release, or to spread them): all at once, as no
+# clients are there yet; stop-first, so that the old tasks leave their nodes and the new ones spread; a monitor
+# period of next to nothing (0 would be Swarm's 5 s), as prepare checks tasks and LB itself. Upgrades set their own.
+PREPARE_UPDATE = {"parallelism": 0, "delay": "0s", "order": "stop-first", "failure_action": "pause", "monitor": "1ms"}
 
 
 def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: RegistryAuth | None = None,
@@ -34,27 +44,35 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
     # A node healed by the run before may still be on its way back; starting
     # without it would skew where tasks land and what the run measures.
     wait_until(lambda: all(n.state == "ready" for n in engine.nodes()), timeout=120,
-               what="every cluster node Ready in Swarm", interval=1.0,
+               what="every cluster node Ready in Swarm", interval=POLL,
                hint="A node did not come back from an earlier fault: `chaos-harness down` and up again.")
-    rendered = app.blue(app.old)
+    rendered = restarting_at_once(app.blue(app.old), app.upgraded)
     engine.ensure_objects(rendered.objects)
     engine.deploy_stack(BLUE.stack, rendered.compose, auth)
     try:
-        wait_until(lambda: router.routes(), timeout=60, what="the load balancer's runtime API", interval=1.0)
+        wait_until(lambda: router.routes(), timeout=60, what="the load balancer's runtime API", interval=POLL)
         router.route(BLUE.backend)
         engine.remove_stack(GREEN.stack)
         _converge(engine, app, timeout)
-        wait_until(lambda: _serving(engine, app), timeout=60, interval=1.0,
+        wait_until(lambda: _serving(engine, app), timeout=60, interval=POLL,
                    what=f"the load balancer at {app.lb_url} answering every probe from release {app.old}")
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
         raise ClusterError(f"{error}\n{diagnose(engine, app, started)}") from error
 
 
+def restarting_at_once(rendered: Rendered, services: Iterable[str]) -> Rendered:
+    """``rendered`` with ``PREPARE_UPDATE`` as the update config of ``services`` (compose names)."""
+    document = yaml.safe_load(rendered.compose)
+    for name in services:
+        document["services"][name].setdefault("deploy", {})["update_config"] = dict(PREPARE_UPDATE)
+    return replace(rendered, compose=yaml.safe_dump(document, sort_keys=False))
+
+
 def _converge(engine: Engine, app: AppStack, timeout: float) -> None:
     for service in app.services():
         wait_until(lambda: _settled_on(engine.service(service), app.old), timeout=timeout,
-                   what=f"{app.options.replicas} tasks of {service} running {app.old}", interval=1.0)
+                   what=f"{app.options.replicas} tasks of {service} running {app.old}", interval=POLL)
     entry = app.services()[0]
     for attempt in range(1, SPREAD_ATTEMPTS + 1):
         if _spread(engine.service(entry), _ready_nodes(engine)):
@@ -62,7 +80,7 @@ def _converge(engine: Engine, app: AppStack, timeout: float) -> None:
         # The scheduler may place a restarted task beside another again (start-first
         # updates make that likelier): restart them until they are spread, a few times.
         engine.force_redistribute(entry)
-        wait_until(lambda: _settled_on(engine.service(entry), app.old), timeout=timeout, interval=1.0,
+        wait_until(lambda: _settled_on(engine.service(entry), app.old), timeout=timeout, interval=POLL,
                    what=f"the tasks of {entry} restarted on {app.old} (spreading them, attempt {attempt})")
     if not _spread(engine.service(entry), _ready_nodes(engine)):
         raise ClusterError(f"the tasks of {entry} stay on fewer nodes than are ready after {SPREAD_ATTEMPTS} "
@@ -136,8 +154,9 @@ def forget_image(nodes: Iterable[str], run_on: RunOn, images: Iterable[str]) -> 
     that pins the digest (``docker stack deploy``) would start without a pull.
     """
     quoted = " ".join(shlex.quote(image) for image in images)
-    for node in nodes:
-        run_on(node, ["sh", "-c", f"docker container prune -f >/dev/null; docker image rm -f {quoted}"])
+    argv = ["sh", "-c", f"docker container prune -f >/dev/null; docker image rm -f {quoted}"]
+    with ThreadPoolExecutor() as pool:  # every node at once; the first node that failed raises
+        list(pool.map(lambda node: run_on(node, argv), nodes))
 
 
 # The image of every container of a service whose processes still run, read from the

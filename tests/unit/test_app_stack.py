@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import yaml
 from requests.structures import CaseInsensitiveDict
 
 from harness.app import DEFAULT_PROFILE, load_profile
@@ -10,7 +11,7 @@ from harness.errors import ClusterError
 from harness.http import Answer
 from harness.stack import BLUE, GREEN, AppStack, Probe
 from harness.stack.compose import StackOptions
-from harness.stack.prepare import census, diagnose, forget_image
+from harness.stack.prepare import PREPARE_UPDATE, census, diagnose, forget_image, restarting_at_once
 from harness.testing import FakeCluster, make_service, make_task
 
 DEMO = load_profile(DEFAULT_PROFILE)
@@ -113,10 +114,21 @@ def test_the_census_counts_live_containers_per_node_by_release_and_marks_nodes_i
 def test_forgetting_an_image_prunes_exited_containers_first_on_every_node():
     cluster = FakeCluster()
     forget_image(["node1", "node2"], cluster.exec, ["registry:5000/chaos/demo/web:v2", "x/y:it's"])
-    assert [node for node, _ in cluster.commands] == ["node1", "node2"]
+    assert sorted(node for node, _ in cluster.commands) == ["node1", "node2"]
+    assert cluster.commands[0][1] == cluster.commands[1][1]
     script = cluster.commands[0][1][-1]
     assert script.startswith("docker container prune -f")
     assert script.endswith("docker image rm -f registry:5000/chaos/demo/web:v2 'x/y:it'\"'\"'s'")
+
+
+def test_prepare_restarts_the_upgraded_services_all_at_once_and_deploys_the_rest_as_rendered():
+    rendered = app_stack().blue("v1")
+    fast = restarting_at_once(rendered, ["web"])
+    services = yaml.safe_load(fast.compose)["services"]
+    assert services["web"]["deploy"].pop("update_config") == PREPARE_UPDATE
+    assert PREPARE_UPDATE["order"] == "stop-first"  # the old tasks leave their nodes first: the new ones spread
+    assert services == yaml.safe_load(rendered.compose)["services"]
+    assert fast.objects == rendered.objects
 
 
 def test_diagnose_shows_the_entry_services_last_tasks_and_log_lines():

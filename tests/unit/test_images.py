@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from harness.app import App, load_profile
 from harness.app.images import BROKEN_PROBE, LocalImages, prepare
 from harness.build import BUILD_HASH_LABEL, UPSTREAM_BASE, ImageBuilder
-from harness.errors import ProfileError
+from harness.errors import EnvironmentProblem, ProfileError
 from harness.testing import FakeDockerClient
 
 COMPOSE = """\
@@ -129,9 +131,35 @@ def test_pushes_tag_upgraded_images_by_release_and_the_others_as_the_stack(tmp_p
     assert images.pushes() == [("shop/web:1", "shop/web", "1.0"), ("shop/web:2", "shop/web", "1.1"),
                                ("chaos-harness/shop-web:broken", "shop/web", "broken"),
                                ("postgres:15", "shop/db", "stack")]
+
+
+def test_repositories_are_pushed_side_by_side_and_the_tags_of_one_repository_in_order(tmp_path):
+    images = prepare(profile(tmp_path), ImageBuilder(FakeDockerClient(HOST_IMAGES)), broken_from="1.1")
+    both_started = threading.Barrier(2, timeout=5)  # broken if shop/web and shop/db were pushed one after the other
     pushed = []
-    App(profile(tmp_path), images).push(lambda *push: pushed.append(push))
-    assert pushed == images.pushes()
+
+    def push_one(local, repo, tag):
+        if tag in ("1.0", "stack"):
+            both_started.wait()
+        pushed.append((local, repo, tag))
+
+    App(profile(tmp_path), images).push(push_one)
+    assert sorted(pushed) == sorted(images.pushes())
+    assert [p for p in pushed if p[1] == "shop/web"] == [p for p in images.pushes() if p[1] == "shop/web"]
+
+
+def test_a_failed_push_fails_the_whole_push_once_the_others_finished(tmp_path):
+    images = prepare(profile(tmp_path), ImageBuilder(FakeDockerClient(HOST_IMAGES)))
+    pushed = []
+
+    def push_one(local, repo, tag):
+        if repo == "shop/web":
+            raise EnvironmentProblem(f"pushing {repo}:{tag} failed: no space left")
+        pushed.append(repo)
+
+    with pytest.raises(EnvironmentProblem, match="shop/web:1.0 failed"):
+        App(profile(tmp_path), images).push(push_one)
+    assert pushed == ["shop/db"]
 
 
 def test_an_app_synthesises_the_broken_release_only_when_a_scenario_asks_for_it(tmp_path):

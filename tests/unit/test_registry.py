@@ -1,0 +1,77 @@
+"""Pushing into the cluster's registry: what it holds already is not pushed again."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from harness.cluster import registry as registry_module
+from harness.cluster.registry import MANIFEST_TYPES, Registry
+from harness.errors import EnvironmentProblem
+from harness.http import Answer
+
+IMAGE_ID = "sha256:c0ffee"
+
+
+class FakeImages:
+    """docker-py's ``client.images``: one local image; tags and pushes recorded, pushes answered from ``output``."""
+
+    def __init__(self, output: list[dict]) -> None:
+        self.output = output
+        self.tagged: list[tuple[str, str]] = []
+        self.pushed: list[tuple[str, str]] = []
+
+    def get(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(id=IMAGE_ID, tag=lambda repository, tag: self.tagged.append((repository, tag)))
+
+    def push(self, repository: str, tag: str, stream: bool, decode: bool) -> list[dict]:
+        self.pushed.append((repository, tag))
+        return self.output
+
+
+def registry_answering(monkeypatch, answer: Answer | None, output: list[dict] | None = None):
+    """A registry on port 5555 whose manifest request gets ``answer``; returns it, its images and the requests."""
+    asked: list[tuple[str, dict]] = []
+
+    class FakeHttp:
+        def __init__(self, base_url: str) -> None:
+            assert base_url == "http://127.0.0.1:5555"
+
+        def get(self, path: str, headers: dict) -> Answer | None:
+            asked.append((path, headers))
+            return answer
+
+    monkeypatch.setattr(registry_module, "HttpClient", FakeHttp)
+    images = FakeImages(output if output is not None else [{"status": "Pushed"}])
+    return Registry(SimpleNamespace(images=images), "c", "c-net", 5555), images, asked
+
+
+def manifest(config_digest: str) -> Answer:
+    body = json.dumps({"schemaVersion": 2, "config": {"digest": config_digest}, "layers": []}).encode()
+    return Answer(200, CaseInsensitiveDict(), body)
+
+
+def test_an_image_the_registry_holds_under_that_tag_is_not_pushed_again(monkeypatch):
+    registry, images, asked = registry_answering(monkeypatch, manifest(IMAGE_ID))
+    assert registry.push("demo/web:v1", "demo/web", "v1") == "registry:5000/chaos/demo/web:v1"
+    assert images.pushed == [] and images.tagged == []
+    assert asked == [("/v2/chaos/demo/web/manifests/v1", {"Accept": MANIFEST_TYPES})]
+
+
+@pytest.mark.parametrize("answer", [manifest("sha256:other"), Answer(404), None,
+                                    Answer(200, CaseInsensitiveDict(), b'{"schemaVersion": 1}')],
+                         ids=["another image", "no such tag", "no answer", "a manifest without a config"])
+def test_an_image_the_registry_may_not_hold_is_pushed(monkeypatch, answer):
+    registry, images, _ = registry_answering(monkeypatch, answer)
+    assert registry.push("demo/web:v1", "demo/web", "v1") == "registry:5000/chaos/demo/web:v1"
+    assert images.tagged == [("127.0.0.1:5555/chaos/demo/web", "v1")]
+    assert images.pushed == [("127.0.0.1:5555/chaos/demo/web", "v1")]
+
+
+def test_a_push_the_registry_refuses_is_an_environment_problem(monkeypatch):
+    registry, _, _ = registry_answering(monkeypatch, None, [{"status": "Preparing"}, {"error": "disk full"}])
+    with pytest.raises(EnvironmentProblem, match="pushing 127.0.0.1:5555/chaos/demo/web:v1 failed: disk full"):
+        registry.push("demo/web:v1", "demo/web", "v1")
