@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 DEFAULT_TIMEOUT = 2.0
+CONNECTIONS = 32  # kept open per host: as many as threads that share one client (the read-back's workers)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class HttpClient:
         self.timeout = timeout
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies from the environment: targets are local
+        self._session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=CONNECTIONS))
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | str | None = None,
                 timeout: float | None = None) -> Answer | None:

@@ -32,6 +32,7 @@ from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.engine.base import Engine, RegistryAuth
 from harness.errors import ClusterError, HarnessError, RunInterrupted, ScenarioError
 from harness.faults.base import FaultContext, NodeControl
+from harness.http import CONNECTIONS
 from harness.faults.schedule import FaultScheduler
 from harness.journal import JOURNAL_FILE, Journal, read_journal
 from harness.ledger import HealLedger
@@ -49,7 +50,7 @@ from harness.watch import EngineWatcher, Snapshots
 
 POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 60.0
-READBACK_WORKERS = 8
+READBACK_WORKERS = CONNECTIONS
 READBACK_RETRY_PAUSE = 2.0
 REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 Progress = Callable[[str], None]

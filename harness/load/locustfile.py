@@ -15,13 +15,14 @@ import random
 import time
 import uuid
 
-import gevent
+from gevent.event import Event
 from gevent.pool import Pool
 from locust import FastHttpUser, events, task
 
 import recorder
 
 SCHEDULE_START_DELAY = 0.1  # seconds between the user starting and the first request being due
+_stopping = Event()  # set when Locust is asked to stop: the schedule ends at once, requests in flight finish
 
 
 @events.init.add_listener
@@ -29,6 +30,11 @@ def _configure(environment, **_kwargs):
     plan = recorder.plan
     ChaosUser.connection_timeout = ChaosUser.network_timeout = plan["timeout"]
     ChaosUser.concurrency = plan["concurrency"]
+
+
+@events.test_stopping.add_listener
+def _stop(**_kwargs):
+    _stopping.set()
 
 
 class ChaosUser(FastHttpUser):
@@ -50,10 +56,11 @@ class ChaosUser(FastHttpUser):
         try:
             for index in range(plan["max_requests"]):
                 due = start + index * period
-                gevent.sleep(max(0.0, due - time.time()))
+                if _stopping.wait(max(0.0, due - time.time())):
+                    break
                 pool.spawn(self._request, due, shares)
         finally:
-            pool.join(timeout=plan["timeout"] * 2)  # let requests in flight end when the load stops
+            pool.join(timeout=plan["timeout"] * 2)  # requests in flight end (and are recorded) before the user does
 
     def _request(self, due, shares):
         plan = recorder.plan
