@@ -9,6 +9,7 @@ outage that ends on its own, and ``chaos-harness heal`` finds the ledger.
 from __future__ import annotations
 
 import time
+from itertools import product
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,12 +86,10 @@ class Calibration:
         outages = []
         try:
             time.sleep(plan.gap)  # connections open, the schedule steady
-            for kind in plan.kinds:
-                for duration in plan.durations:
-                    for repeat in range(plan.repeats):
-                        self._progress(f"{rate:g} req/s: {kind} outage of {duration:g}s ({repeat + 1}/{plan.repeats})")
-                        outages.append(self._outage(kind, duration, rate, node, journal))
-                        time.sleep(plan.gap)
+            for kind, duration, repeat in product(plan.kinds, plan.durations, range(plan.repeats)):
+                self._progress(f"{rate:g} req/s: {kind} outage of {duration:g}s ({repeat + 1}/{plan.repeats})")
+                outages.append(self._outage(kind, duration, rate, node, journal))
+                time.sleep(plan.gap)
         finally:
             journal.write("load.stop", exit_code=load.stop())
         samples = read_samples(load.samples_path)
