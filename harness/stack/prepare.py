@@ -54,8 +54,9 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
         router.route(BLUE.backend)
         engine.remove_stack(GREEN.stack)
         _converge(engine, app, timeout)
-        wait_until(lambda: _serving(engine, app), timeout=60, interval=POLL,
-                   what=f"the load balancer at {app.lb_url} answering every probe from release {app.old}")
+        wait_until(lambda: _serving(engine, router, app), timeout=60, interval=POLL,
+                   what=f"the load balancer at {app.lb_url} with every task up, answering every probe from "
+                        f"release {app.old}")
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
         raise ClusterError(f"{error}\n{diagnose(engine, app, started)}") from error
@@ -87,9 +88,13 @@ def _converge(engine: Engine, app: AppStack, timeout: float) -> None:
                            "restarts; a placement constraint or preference in the compose file may pin them")
 
 
-def _serving(engine: Engine, app: AppStack) -> bool:
-    """Every one of ``PROBES`` health checks through the LB is healthy and served by an old-release task."""
+def _serving(engine: Engine, router: Router, app: AppStack) -> bool:
+    """Every running task of the entry service is up in the LB's live backend (its health checks passed), and
+    every one of ``PROBES`` health checks through the LB is healthy and served by an old-release task."""
     addresses = releases_by_address(engine.service(app.services()[0]))
+    up = {s.address for s in router.servers(BLUE.backend) if s.resolved and s.up}
+    if not addresses or not set(addresses) <= up:
+        return False
     probes = [app.probe() for _ in range(PROBES)]
     return all(app.healthy(p) and served_by(p, addresses) == app.old for p in probes)
 
