@@ -17,6 +17,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from harness.analysis.samples import read_samples
@@ -52,7 +53,8 @@ def measure(cluster: Cluster, app: App, rate: float, seconds: float) -> dict:
         finally:
             load.stop()
         samples = read_samples(load.samples_path)
-    return {"seconds": seconds, "failed": sum(not s.ok for s in samples), "samples": len(samples),
+    errors = Counter(str(s.error) for s in samples if not s.ok)
+    return {"seconds": seconds, "failed": sum(errors.values()), "errors": dict(errors), "samples": len(samples),
             "cores": cores, **steadiness(samples, rate).as_dict()}
 
 
@@ -63,7 +65,11 @@ def row(figures: dict) -> str:
     load = cores.pop("load", 0.0)
     rest = ", ".join(f"{part} {used:.2f}" for part, used in sorted(cores.items(), key=lambda i: -i[1]) if used >= 0.005)
     return (f"| {figures['rate']:g}/s for {figures['seconds']:g} s | {figures['achieved'] or 0:.1f}/s | "
-            f"{figures['cv'] or 0:.1%} | {figures['failed']} of {figures['samples']} | {lag} | {load:.2f} | {rest} |")
+            f"{figures['cv'] or 0:.1%} | {figures['failed']} of {figures['samples']}{_kinds(figures['errors'])} | {lag} | {load:.2f} | {rest} |")
+
+
+def _kinds(errors: dict[str, int]) -> str:
+    return f" ({', '.join(f'{kind} {count}' for kind, count in sorted(errors.items()))})" if errors else ""
 
 
 def main() -> None:
