@@ -85,6 +85,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connection attempts in bursts at high rates; a dropped SYN is
+    # retried after a second, which a client with a 1 s timeout sees as a failure of a healthy app.
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address) -> None:
         """A client hanging up mid-answer is not an error: HAProxy ends every health check with a reset."""
