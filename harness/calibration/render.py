@@ -11,6 +11,7 @@ from pathlib import Path
 from harness.calibration.measure import cells
 from harness.calibration.plan import KINDS, CalibrationPlan
 from harness.calibration.session import RateResult
+from harness.report.markdown import markdown_table
 
 SCHEMA = "chaos-harness/calibration@1"
 COLUMNS = ("rate", "outage", "length", "n", "median err", "worst err", "1/rate", "clock ±", "bound", "ok")
@@ -20,15 +21,15 @@ STEADINESS_COLUMNS = ("rate", "sent", "per-second CV", "schedule lag p99", "stea
 def document(results: Sequence[RateResult], plan: CalibrationPlan, about: dict) -> dict:
     """calibration.json: the plan, every cell with its trials' figures, and the load's steadiness per rate."""
     table = cells([t for r in results for t in r.trials], plan.timeout)
+    within = all(cell.within for cell in table)
+    steady = all(r.steadiness.steady is not False for r in results)  # None: too short a load to tell
     return {
         "schema": SCHEMA, "created_at": time.time(), "machine": f"{platform.node()} ({platform.machine()})", **about,
         "plan": {"rates": list(plan.rates), "durations": list(plan.durations), "kinds": list(plan.kinds),
                  "repeats": plan.repeats, "timeout": plan.timeout, "faults": {k: KINDS[k] for k in plan.kinds}},
         "cells": [cell.as_dict() for cell in table],
         "steadiness": [r.steadiness.as_dict() for r in results],
-        "within": all(cell.within for cell in table),
-        "steady": all(r.steadiness.steady is not False for r in results),
-        "passed": all(cell.within for cell in table) and all(r.steadiness.steady is not False for r in results),
+        "within": within, "steady": steady, "passed": within and steady,
     }
 
 
@@ -53,7 +54,7 @@ def markdown(doc: dict) -> str:
              f"{plan['repeats']} of each, measured with the run analysis; client timeout {plan['timeout']:g}s. "
              "Error = measured downtime - known length (known from the node's clock around the commands); "
              "clock ± = half the duration of those commands; ok = the median error is within the bound.", "",
-             *_table(COLUMNS, rows(doc)), "", "## The load while it ran", "", *_table(STEADINESS_COLUMNS, steadiness_rows(doc))]
+             *markdown_table(COLUMNS, rows(doc)), "", "## The load while it ran", "", *markdown_table(STEADINESS_COLUMNS, steadiness_rows(doc))]
     return "\n".join(lines) + "\n"
 
 
@@ -63,10 +64,6 @@ def write(out_dir: Path, doc: dict) -> list[Path]:
     paths[0].write_text(json.dumps(doc, indent=2) + "\n")
     paths[1].write_text(markdown(doc))
     return paths
-
-
-def _table(header: Sequence[str], body: list[list[str]]) -> list[str]:
-    return [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}", *(f"| {' | '.join(row)} |" for row in body)]
 
 
 def _ms(seconds: float | None, signed: bool = False) -> str:

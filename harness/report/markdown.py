@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from harness.compare import Row
 from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, summary_rows, title
 
 
 def comparison_markdown(rows: list[Row]) -> str:
     """The same table in Markdown, for notes, pull requests and summary files."""
-    lines = ["| " + " | ".join(COMPARISON_COLUMNS) + " |", "|" + "---|" * len(COMPARISON_COLUMNS)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in comparison_cells(row)) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(markdown_table(COMPARISON_COLUMNS, [comparison_cells(row) for row in rows]))
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """The lines of a Markdown table, every cell escaped."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows)]
 
 
 def run_summary(report: dict) -> str:
