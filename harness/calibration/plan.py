@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from harness.errors import UsageError
 from harness.load import MAX_IN_FLIGHT, MAX_RATE
+from harness.scenario import MAX_CLIENT_TIMEOUT
 
 KINDS = {"refusal": "lb-maintenance", "blackhole": "lb-blackhole"}  # outage kind -> the fault that makes it
 DEFAULT_DURATIONS = (0.1, 0.5, 2.0)
@@ -40,6 +41,8 @@ def check_plan(plan: CalibrationPlan) -> CalibrationPlan:
     unknown = [k for k in plan.kinds if k not in KINDS]
     if unknown:
         raise UsageError(f"unknown outage kind {unknown[0]!r}; known: {', '.join(KINDS)}")
+    if not 0 < plan.timeout <= MAX_CLIENT_TIMEOUT:
+        raise UsageError(f"--timeout {plan.timeout:g}s: a client timeout above 0 and at most {MAX_CLIENT_TIMEOUT:g}s")
     if plan.repeats < 1:
         raise UsageError(f"--repeat {plan.repeats}: at least 1")
     for rate in plan.rates:

@@ -33,7 +33,7 @@ def in_flight_bound(rate: float, timeout: float) -> int:
 def users_for(rate: float, timeout: float, own_schedule: bool) -> int:
     """Locust users: the harness's one scheduling user, or for a locustfile of the user's own (a closed model,
     its users pace themselves) enough users that the rate holds while every request waits its whole time."""
-    return 1 if own_schedule else max(10, in_flight_bound(rate, timeout))
+    return 1 if own_schedule else in_flight_bound(rate, timeout)
 
 
 class LoadProcess:

@@ -62,6 +62,7 @@ def test_cells_group_trials_and_judge_the_median_against_the_bound():
     (CalibrationPlan(rates=(4000.0,), timeout=2.0), "8000 requests waiting"),
     (CalibrationPlan(kinds=("meteor",)), "unknown outage kind 'meteor'; known: refusal, blackhole"),
     (CalibrationPlan(durations=(0.0,)), "must last more than 0 s"),
+    (CalibrationPlan(timeout=0.0), "a client timeout above 0 and at most 30s"),
 ])
 def test_a_plan_the_load_cannot_resolve_is_refused_with_what_would_do(plan, message):
     with pytest.raises(UsageError, match=message):
