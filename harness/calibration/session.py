@@ -27,13 +27,15 @@ from harness.faults.base import FaultContext
 from harness.faults.schedule import heal_pending
 from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger, LedgerEntry
-from harness.load.runner import LoadProcess
+from harness.load.runner import LoadProcess, SampleTail
 from harness.runner import stack_for
 from harness.scenario import Stack
 from harness.stack import router
 from harness.stack.prepare import deploy_and_wait
+from harness.waiting import wait_until
 
 STAMP = "date +%s.%N"
+LOAD_START_TIMEOUT = 60.0  # seconds for Locust to start and the stack to answer
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Calibration:
         journal.write("load.start", pid=load.pid, rate=rate)
         outages = []
         try:
+            self._await_answers(load)
             time.sleep(plan.gap)  # connections open, the schedule steady
             for kind, duration, repeat in product(plan.kinds, plan.durations, range(plan.repeats)):
                 self._progress(f"{rate:g} req/s: {kind} outage of {duration:g}s ({repeat + 1}/{plan.repeats})")
@@ -95,6 +98,14 @@ class Calibration:
         samples = read_samples(load.samples_path)
         trials = tuple(measure(samples, outage, plan.gap / 2) for outage in outages)
         return RateResult(rate, trials, steadiness(samples, rate))
+
+    @staticmethod
+    def _await_answers(load: LoadProcess) -> None:
+        """Until the load has sent requests and had a success: Locust takes seconds to start, and an outage
+        with no success before it is not measured as one."""
+        tail = SampleTail(load.samples_path)
+        wait_until(lambda: tail.poll(time.time()) > 0 and tail.total > tail.failed, timeout=LOAD_START_TIMEOUT,
+                   what=f"the load's first answered request (see {load.log_path})", interval=0.1)
 
     def _rate_dir(self, rate: float) -> Path:
         path = self.out_dir / f"rate-{rate:g}"
