@@ -74,6 +74,10 @@ class FakeEngine:
     def remove_stack(self, stack: str) -> None:
         self.calls.append(("remove_stack", stack))
 
+    def remove_service(self, name: str) -> None:
+        self.calls.append(("remove_service", name))
+        self.services.pop(name, None)
+
     def service(self, name: str) -> ServiceSnapshot:
         found = self.services.get(name, self.snapshot)
         if found is None:

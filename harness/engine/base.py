@@ -135,6 +135,10 @@ class Engine(Protocol):
         """Remove a stack's services; nothing to do if it is not deployed."""
         ...
 
+    def remove_service(self, name: str) -> None:
+        """Remove one service; its tasks stop in the background. Nothing to do if it does not exist."""
+        ...
+
     def service(self, name: str) -> ServiceSnapshot:
         """The current state of one service (``ServiceMissing`` if it is not deployed)."""
         ...

@@ -134,6 +134,14 @@ class SwarmEngine:
         wait_until(lambda: not remaining(), timeout=timeout, what=f"the services and networks of stack {stack} "
                                                                   "to be removed")
 
+    def remove_service(self, name: str) -> None:
+        """``docker service rm``, without waiting for its tasks to stop; nothing to do if it does not exist."""
+        try:
+            service = self._service_object(name)
+        except ServiceMissing:
+            return
+        self._translate(f"remove service {name}", service.remove)
+
     def service(self, name: str) -> ServiceSnapshot:
         """Spec image, replicas, UpdateStatus and tasks of one service."""
         service = self._service_object(name)

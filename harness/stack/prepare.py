@@ -17,7 +17,7 @@ from dataclasses import replace
 import yaml
 
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
-from harness.errors import ClusterError, HarnessError, WaitTimeout
+from harness.errors import ClusterError, HarnessError, ServiceMissing, WaitTimeout
 from harness.stack import BLUE, GREEN, PROBES, WRITE_PROBES, AppStack, releases_by_address, served_by
 from harness.stack.compose import Rendered
 from harness.stack.router import Router
@@ -27,9 +27,11 @@ RunOn = Callable[[str, list[str]], object]
 LOG_LINES = 20
 SPREAD_ATTEMPTS = 3
 POLL = 0.25  # seconds between looks at a condition that turns true within seconds
-# How prepare restarts the upgraded services (back from the new release, or to spread them): all at once, as no
-# clients are there yet; stop-first, so that the old tasks leave their nodes and the new ones spread; a monitor
-# period of next to nothing (0 would be Swarm's 5 s), as prepare checks tasks and LB itself. Upgrades set their own.
+FORGET_WAIT = 30  # seconds an image to forget may still be in use by stopping containers
+# How prepare restarts the upgraded services (to spread them, or to renew their paths to stateful services): all at
+# once, as no clients are there yet; stop-first, so that the old tasks leave their nodes and the new ones spread; a
+# monitor period of next to nothing (0 would be Swarm's 5 s), as prepare checks tasks and LB itself. Upgrades set
+# their own.
 PREPARE_UPDATE = {"parallelism": 0, "delay": "0s", "order": "stop-first", "failure_action": "pause", "monitor": "1ms"}
 
 
@@ -47,6 +49,7 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
                what="every cluster node Ready in Swarm", interval=POLL,
                hint="A node did not come back from an earlier fault: `chaos-harness down` and up again.")
     rendered = restarting_at_once(app.blue(app.old), app.upgraded)
+    _remove_moved(engine, app)
     engine.ensure_objects(rendered.objects)
     engine.deploy_stack(BLUE.stack, rendered.compose, auth)
     try:
@@ -60,6 +63,22 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
         raise ClusterError(f"{error}\n{diagnose(engine, app, started)}") from error
+
+
+def _remove_moved(engine: Engine, app: AppStack) -> None:
+    """Remove the upgraded services that an earlier run left off ``app.old``: the deploy creates them afresh.
+
+    Rolling them back would stop each old task before its replacement starts
+    (Swarm waits 2 s per task for its gossip to converge); a new service starts
+    its tasks at once while the removed one's tasks stop beside them.
+    """
+    for service in app.services():
+        try:
+            snapshot = engine.service(service)
+        except ServiceMissing:
+            continue
+        if image_version(snapshot.image) != app.old or not snapshot.converged_on(app.old):
+            engine.remove_service(service)
 
 
 def restarting_at_once(rendered: Rendered, services: Iterable[str]) -> Rendered:
@@ -154,12 +173,16 @@ def _settled_on(snapshot: ServiceSnapshot, version: str) -> bool:
 def forget_image(nodes: Iterable[str], run_on: RunOn, images: Iterable[str]) -> None:
     """Delete ``images`` on every node so that the upgrade must pull them from the registry.
 
-    Exited task containers are pruned first: while one still uses an image,
-    removing the tag leaves the image (and its digest) behind, and a deploy
-    that pins the digest (``docker stack deploy``) would start without a pull.
+    Waits (at most ``FORGET_WAIT`` seconds) for the containers still running
+    them to stop (the tasks of a service prepare removed), then prunes exited
+    containers: while one still uses an image, removing the tag leaves the
+    image (and its digest) behind, and a deploy that pins the digest
+    (``docker stack deploy``) would start without a pull.
     """
     quoted = " ".join(shlex.quote(image) for image in images)
-    argv = ["sh", "-c", f"docker container prune -f >/dev/null; docker image rm -f {quoted}"]
+    users = "docker ps -q " + " ".join(f"--filter ancestor={shlex.quote(image)}" for image in images)
+    wait = f'for _ in $(seq {int(FORGET_WAIT / POLL)}); do [ -z "$({users})" ] && break; sleep {POLL}; done'
+    argv = ["sh", "-c", f"{wait}; docker container prune -f >/dev/null; docker image rm -f {quoted}"]
     with ThreadPoolExecutor() as pool:  # every node at once; the first node that failed raises
         list(pool.map(lambda node: run_on(node, argv), nodes))
 

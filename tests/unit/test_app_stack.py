@@ -11,8 +11,8 @@ from harness.errors import ClusterError
 from harness.http import Answer
 from harness.stack import BLUE, GREEN, AppStack, Probe
 from harness.stack.compose import StackOptions
-from harness.stack.prepare import PREPARE_UPDATE, census, diagnose, forget_image, restarting_at_once
-from harness.testing import FakeCluster, make_service, make_task
+from harness.stack.prepare import PREPARE_UPDATE, _remove_moved, census, diagnose, forget_image, restarting_at_once
+from harness.testing import FakeCluster, FakeEngine, make_service, make_task
 
 DEMO = load_profile(DEFAULT_PROFILE)
 
@@ -111,14 +111,41 @@ def test_the_census_counts_live_containers_per_node_by_release_and_marks_nodes_i
     assert asked[0] == ("node1", "chaos_web")  # the service is the script's argument, never spliced into it
 
 
-def test_forgetting_an_image_prunes_exited_containers_first_on_every_node():
+def test_forgetting_an_image_waits_for_its_containers_then_prunes_exited_ones_first_on_every_node():
     cluster = FakeCluster()
     forget_image(["node1", "node2"], cluster.exec, ["registry:5000/chaos/demo/web:v2", "x/y:it's"])
     assert sorted(node for node, _ in cluster.commands) == ["node1", "node2"]
     assert cluster.commands[0][1] == cluster.commands[1][1]
     script = cluster.commands[0][1][-1]
-    assert script.startswith("docker container prune -f")
-    assert script.endswith("docker image rm -f registry:5000/chaos/demo/web:v2 'x/y:it'\"'\"'s'")
+    wait, prune, remove = script.split("; docker ")
+    assert wait.startswith("for _ in $(seq 120)") and "--filter ancestor='x/y:it'\"'\"'s'" in wait
+    assert "docker ps -q --filter ancestor=registry:5000/chaos/demo/web:v2 " in wait
+    assert prune == "container prune -f >/dev/null"
+    assert remove == "image rm -f registry:5000/chaos/demo/web:v2 'x/y:it'\"'\"'s'"
+
+
+def test_prepare_removes_the_upgraded_services_an_earlier_run_left_off_the_old_release():
+    engine = FakeEngine(FakeCluster())
+    engine.services["chaos_web"] = make_service("chaos_web", [make_task(f"node{n}", "v2") for n in (1, 2, 3)])
+    _remove_moved(engine, app_stack())
+    assert engine.calls == [("remove_service", "chaos_web")]
+
+
+def test_prepare_keeps_upgraded_services_that_run_the_old_release_or_do_not_exist():
+    engine = FakeEngine(FakeCluster())
+    engine.services["chaos_web"] = make_service("chaos_web", [make_task(f"node{n}", "v1") for n in (1, 2, 3)])
+    _remove_moved(engine, app_stack())
+    del engine.services["chaos_web"]
+    _remove_moved(engine, app_stack())
+    assert engine.calls == []
+
+
+def test_prepare_removes_a_service_whose_spec_is_old_but_whose_tasks_are_not_all_old():
+    engine = FakeEngine(FakeCluster())
+    tasks = [make_task("node1", "v1"), make_task("node2", "v2"), make_task("node3", "v1")]
+    engine.services["chaos_web"] = make_service("chaos_web", tasks)
+    _remove_moved(engine, app_stack())
+    assert engine.calls == [("remove_service", "chaos_web")]
 
 
 def test_prepare_restarts_the_upgraded_services_all_at_once_and_deploys_the_rest_as_rendered():
