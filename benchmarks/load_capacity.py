@@ -7,8 +7,8 @@ Needs `chaos-harness cluster up` first. Deploys the app's old release, then
 for each rate runs the harness's own load (Locust, open schedule; default 60 s
 a rate) and prints a Markdown row: rate sent, per-second CV, failures,
 schedule lag, and the cores used by the load process and by each part of the
-cluster (the load balancer, the app's services, the node engines, the host's
-docker-proxy), so that a ceiling names its bottleneck.
+cluster (the load balancer, the app's services, the node engines), so that a
+ceiling names its bottleneck.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def measure(cluster: Cluster, app: App, rate: float, seconds: float) -> dict:
     """One rate for ``seconds``: the steadiness figures, failures, and cores per part."""
     with tempfile.TemporaryDirectory(prefix="load-capacity-") as scratch:
         load = LoadProcess(cluster.lb_url, Path(scratch), rate, TIMEOUT, 0.0, seconds + 30,
-                           app.profile.model.load.model_dump(mode="json"))
+                           app.profile.model.load.model_dump(mode="json"), own_hosts=cluster.state.addresses)
         load.start()
         try:
             time.sleep(2.0)  # connections opened, the schedule running

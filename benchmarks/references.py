@@ -49,7 +49,7 @@ REFERENCES = (
               "req/s per core (ours records every request and keeps an open schedule)"),
     Reference("HAProxy requests/s per core", "about 129,000 (1.03 M on an 8-core Xeon W-2145)", 129000.0,
               "haproxy.com blog, *HAProxy forwards over 2 million HTTP requests per second*", _lb_per_core,
-              "req/s per core (ours: inside a node container, through docker-proxy)"),
+              "req/s per core (ours: inside a node container)"),
     Reference("cluster start", "kind single-node `kind create cluster`: 12.5-17.1 s", 17.1,
               "kubernetes-sigs/kind issue 2893", _up_3, "s for 3 nodes with swarm, registry and Toxiproxy"),
     Reference("Swarm marks a stopped node Down", "10-16.5 s after it stops (heartbeat 5 s ± 0.5 s, grace x3)",

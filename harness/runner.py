@@ -140,7 +140,8 @@ class Runner:
         load = LoadProcess(cluster.lb_url, self.run_dir, scenario.load.rate, scenario.load.timeout,
                            scenario.load.write_ratio, self._max_seconds(), model.load.model_dump(mode="json"),
                            model.writes.model_dump(mode="json") if model.writes else None,
-                           profile.relative(model.load.locustfile) if model.load.locustfile else None)
+                           profile.relative(model.load.locustfile) if model.load.locustfile else None,
+                           own_hosts=cluster.state.addresses)
         auth = cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
         upgrade = build(scenario, cluster, stack, auth)
         faults = FaultScheduler(scenario.faults, FaultContext(cluster, stack.services()[0], deployed(stack, upgrade)),

@@ -82,7 +82,8 @@ class Calibration:
     def _at_rate(self, rate: float, node: str, journal: Journal) -> RateResult:
         plan = self.plan
         load = LoadProcess(self.cluster.lb_url, self._rate_dir(rate), rate, plan.timeout, 0.0,
-                           plan.seconds() / len(plan.rates) + 60, self.app.profile.model.load.model_dump(mode="json"))
+                           plan.seconds() / len(plan.rates) + 60, self.app.profile.model.load.model_dump(mode="json"),
+                           own_hosts=self.cluster.state.addresses)
         load.start()
         journal.write("load.start", pid=load.pid, rate=rate)
         outages = []

@@ -114,8 +114,24 @@ class ClusterState:
 
     @property
     def lb_url(self) -> str:
-        """The load balancer as clients on this host reach it."""
+        """The load balancer as the harness's clients reach it: at its node's own address.
+
+        Not through the port published on 127.0.0.1: Docker's userland proxy
+        behind it accepts every connection at once, also for a node that drops
+        its packets, and replays the held requests when the node answers again.
+        """
+        address = self.node_ips.get(self.manager)
+        return f"http://{address}:{LB_PORTS['http']}" if address else self.published_lb_url
+
+    @property
+    def published_lb_url(self) -> str:
+        """The load balancer as a person on this host reaches it (the port published on 127.0.0.1)."""
         return f"http://127.0.0.1:{self.lb_port}"
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """The nodes' own addresses: where besides loopback the harness may send load."""
+        return frozenset(address for address in self.node_ips.values() if address)
 
     @property
     def ports(self) -> dict[str, int]:

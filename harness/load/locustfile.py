@@ -21,6 +21,7 @@ from locust import FastHttpUser, events, task
 
 import recorder
 
+MAX_CHAINED_ERRORS = 8  # how deep a failure's chain of errors is followed to cut its tracebacks
 SCHEDULE_START_DELAY = 0.1  # seconds between the user starting and the first request being due
 _stopping = Event()  # set when Locust is asked to stop: the schedule ends at once, requests in flight finish
 
@@ -56,7 +57,10 @@ class ChaosUser(FastHttpUser):
         try:
             for index in range(plan["max_requests"]):
                 due = start + index * period
-                if _stopping.wait(max(0.0, due - time.time())):
+                ahead = due - time.time()
+                if ahead > 0:  # a late schedule sends at once: waiting, even for 0 s, is a pass through the hub
+                    _stopping.wait(ahead)
+                if _stopping.is_set():
                     break
                 pool.spawn(self._request, due, shares)
         finally:
@@ -84,3 +88,21 @@ class ChaosUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(f"status {response.status_code}")
+        _cut_tracebacks(getattr(response, "error", None))  # only a failed response has one
+
+
+def _cut_tracebacks(error, depth=MAX_CHAINED_ERRORS):
+    """Free a failed request's memory at once, not in the collector's full passes.
+
+    Locust keeps the error on the response, and the error's traceback holds the
+    frame that holds the response: a cycle of some 70 objects per failure. At
+    1,000 failures a second the full passes that freed them stalled the
+    schedule by up to 240 ms every 1-3 s. The errors it wraps (the client's
+    ``original``, ``__cause__``, ``__context__``) hold such tracebacks too.
+    """
+    if error is None or depth == 0:
+        return
+    error.__traceback__ = None
+    wrapped = [value for value in getattr(error, "__dict__", {}).values() if isinstance(value, BaseException)]
+    for inner in (error.__context__, error.__cause__, *wrapped):
+        _cut_tracebacks(inner, depth - 1)

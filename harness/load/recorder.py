@@ -6,7 +6,7 @@ file the harness wrote). Each request becomes one JSON line in the samples
 file: start and end time (epoch seconds, the journal's clock), ok, status,
 error kind, the load balancer's backend and server that answered, and the
 time the request was due by the schedule (the harness's own users). Load
-goes to loopback only and stops by itself after the plan's request budget
+goes to loopback or the cluster's own nodes only and stops by itself after the plan's request budget
 (and Locust's own ``--run-time``).
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from locust import events
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}  # and the plan's own_hosts: the cluster's nodes
 SERVER_HEADER = "X-Chaos-Server"
 BACKEND_HEADER = "X-Chaos-Backend"
 
@@ -30,11 +30,11 @@ def _options(parser, **_kwargs):
 
 @events.init.add_listener
 def _start(environment, **_kwargs):
-    host = urlparse(environment.host or "").hostname
-    if host not in LOOPBACK:
-        raise SystemExit(f"chaos-harness load targets loopback only, not {environment.host!r}")
     with open(environment.parsed_options.chaos_plan, encoding="utf-8") as file:
         plan.update(json.load(file))
+    if urlparse(environment.host or "").hostname not in LOOPBACK | set(plan["own_hosts"]):
+        raise SystemExit(f"chaos-harness load targets loopback or the cluster's own nodes only, "
+                         f"not {environment.host!r}")
     _state["sink"] = open(plan["samples"], "a", buffering=1, encoding="utf-8")
     _state["environment"] = environment
 

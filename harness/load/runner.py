@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,7 +22,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 RECORDER = Path(__file__).with_name("recorder.py")
 SAMPLES_FILE = "samples.jsonl"
 PLAN_FILE = "load-plan.json"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def in_flight_bound(rate: float, timeout: float) -> int:
@@ -45,9 +46,10 @@ class LoadProcess:
 
     def __init__(self, host: str, run_dir: Path, rate: float, timeout: float, write_ratio: float,
                  max_seconds: float, load: dict, writes: dict | None = None,
-                 locustfile: Path | None = None) -> None:
-        if urlparse(host).hostname not in LOOPBACK:
-            raise UsageError(f"load may target loopback only, not {host}")
+                 locustfile: Path | None = None, own_hosts: Collection[str] = ()) -> None:
+        allowed = LOOPBACK | set(own_hosts)
+        if urlparse(host).hostname not in allowed:
+            raise UsageError(f"load may target loopback or the cluster's own nodes only, not {host}")
         self.host = host
         self.samples_path = run_dir / SAMPLES_FILE
         self.plan_path = run_dir / PLAN_FILE
@@ -58,7 +60,7 @@ class LoadProcess:
         self.users = users_for(rate, timeout, own_schedule=locustfile is None)
         self._files = [RECORDER, locustfile] if locustfile else [LOCUSTFILE]
         self._plan = {
-            "samples": str(self.samples_path), "rate": rate, "timeout": timeout,
+            "samples": str(self.samples_path), "rate": rate, "timeout": timeout, "own_hosts": sorted(allowed),
             "concurrency": in_flight_bound(rate, timeout),
             "requests": load.get("requests") or [{"name": "read", "method": "GET", "path": "/", "weight": 1.0}],
             "writes": writes["write"] if writes else None, "write_ratio": write_ratio if writes else 0.0,

@@ -94,3 +94,16 @@ def test_a_state_directory_that_is_a_link_out_of_the_clusters_directory_is_not_o
     config.clusters_dir.mkdir(parents=True)
     config.state_dir.symlink_to(elsewhere)
     assert not config.owns_state_dir()
+
+
+def test_the_harness_reaches_the_load_balancer_at_its_node_not_through_the_published_port():
+    state = _state("direct", lb_port=18080)
+    assert state.lb_url == "http://10.0.0.11:8080"  # no userland proxy between clients and the LB node
+    assert state.published_lb_url == "http://127.0.0.1:18080"
+    assert state.addresses == {"10.0.0.11"}
+
+
+def test_without_a_node_address_the_load_balancer_is_reached_through_the_published_port():
+    state = ClusterState(name="noip", provider="docker", nodes=["node1"], node_ips={"node1": ""},
+                         node_image="node:x", **DEFAULT_PORTS)
+    assert state.lb_url == f"http://127.0.0.1:{DEFAULT_PORTS['lb_port']}" and state.addresses == set()

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from harness.analysis.samples import Sample
 from harness.analysis.steadiness import per_second_counts, steadiness
 from harness.load import MAX_IN_FLIGHT, MAX_RATE
-from harness.load.runner import in_flight_bound, users_for
+from harness.errors import UsageError
+from harness.load.runner import LoadProcess, in_flight_bound, users_for
 from harness.report.text import steadiness_rows
 from harness.scenario import Scenario
 
@@ -64,3 +65,15 @@ def test_the_summary_says_when_the_machine_did_not_hold_the_rate():
         ("load steadiness", "50.0/s sent of 50/s asked, per-second CV 0.0%, schedule lag p99 0ms")]
     assert steadiness_rows({"steadiness": short})[0][1].startswith("NOT STEADY: this machine did not hold the rate")
     assert steadiness_rows({}) == []  # a report from before steadiness was measured
+
+
+@pytest.mark.parametrize("host", ["http://10.0.0.12:8080", "http://example.com", "http://0.0.0.0:8080"])
+def test_load_targets_only_loopback_and_the_clusters_own_nodes(tmp_path, host):
+    with pytest.raises(UsageError, match="loopback or the cluster's own nodes"):
+        LoadProcess(host, tmp_path, 50, 1.0, 0.0, 10, {}, own_hosts={"10.0.0.11"})
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:18080", "http://10.0.0.11:8080"])
+def test_load_may_target_loopback_and_a_node_of_the_cluster(tmp_path, host):
+    load = LoadProcess(host, tmp_path, 50, 1.0, 0.0, 10, {}, own_hosts={"10.0.0.11"})
+    assert load.host == host
