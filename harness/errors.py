@@ -4,6 +4,7 @@
     ├── ScenarioError            exit 2: a scenario file is invalid
     ├── ProfileError             exit 2: an app profile, its compose file or its images are unusable
     ├── UsageError               exit 2: the command line, or a run directory or report it names, is unusable
+    ├── InventoryError           exit 2: an inventory of hosts is invalid
     ├── EnvironmentProblem       exit 3: Docker, Vagrant or a tool is missing or failing
     ├── ClusterError             exit 3: the cluster is absent or unhealthy
     ├── EngineError              exit 3: the deployment engine refused or failed
@@ -38,6 +39,12 @@ class ScenarioError(HarnessError):
 
 class UsageError(HarnessError):
     """The command line asks for something that cannot be done."""
+
+    exit_code = 2
+
+
+class InventoryError(HarnessError):
+    """An inventory of hosts is malformed; the message names file, key, value and what is allowed."""
 
     exit_code = 2
 
