@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.cluster import Cluster, ClusterConfig
-from harness.cluster.config import MAX_NODES, MIN_NODES, check_name, default_workdir
+from harness.cluster.config import MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
 from harness.errors import ClusterError, HarnessError, one_line
 from harness.app import DEFAULT_PROFILE
 from harness.ledger import HealLedger, LedgerEntry
@@ -142,12 +142,16 @@ _progress = _output.step
 @click.option("--cluster", "cluster_name", default="chaos", show_default=True, callback=_cluster_name,
               help="Cluster name (its label): a lowercase letter, then up to 30 lowercase letters, digits or dashes.")
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(MIN_NODES, MAX_NODES), help="Nodes for `cluster up`.")
-@click.option("--provider", default="docker", show_default=True, type=click.Choice(["docker", "libvirt", "virtualbox"]))
+@click.option("--provider", default="docker", show_default=True, type=click.Choice(PROVIDERS),
+              help="docker: node containers on this machine; libvirt, virtualbox: Vagrant VMs; ssh: hosts of --inventory.")
+@click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="With --provider ssh: the hosts (see the README's Real hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
-def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str, quiet: bool) -> None:
+def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str, inventory: Path | None,
+         quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
-    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, provider=provider)
+    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, provider=provider, inventory=inventory)
     _output.quiet = quiet
 
 

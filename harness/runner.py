@@ -191,7 +191,7 @@ class Runner:
         check_fit(self.scenario, parts.faults, cluster)
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
         self.app.push(cluster.push_image)
-        deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack, parts.auth)
+        deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth)
         if self.scenario.stack.fresh_pull:
             forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded])
 

@@ -162,6 +162,7 @@ class FakeCluster:
         self.states = {n.hostname: "running" for n in self.node_infos}
         self.commands: list[tuple[str, list[str]]] = []
         self.engine = FakeEngine(self)
+        self.no_power: set[str] = set()  # nodes that cannot be powered off and on (hosts without power commands)
 
     def halt_node(self, node: str, force: bool = False) -> None:
         self.states[node] = "stopped"
@@ -171,6 +172,9 @@ class FakeCluster:
 
     def node_states(self) -> dict[str, str]:
         return dict(self.states)
+
+    def can_power_cycle(self, node: str) -> bool:
+        return node not in self.no_power
 
     def node_addresses(self) -> dict[str, str]:
         return {n.hostname: f"10.0.0.{i}" for i, n in enumerate(self.node_infos, 1)}
@@ -268,7 +272,7 @@ class FakeSecureRegistry:
         self.restarts = 0
 
     def auth(self) -> RegistryAuth:
-        return RegistryAuth(server="registry-secure:5000", username="chaos", password=self.password)
+        return RegistryAuth(server="registry-secure:5001", username="chaos", password=self.password)
 
     def accept_password(self, password: str) -> None:
         self.accepted = password

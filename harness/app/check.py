@@ -46,7 +46,7 @@ def check(cluster: Cluster, app: App, rounds: int = 2, progress: Progress = lamb
     engine = cluster.engine
     progress(f"deploying {app.profile.name} at release {stack.old} and waiting until it is healthy")
     try:
-        deploy_and_wait(engine, router(cluster.state.lb_admin_port), stack)
+        deploy_and_wait(engine, router(cluster.state.lb_admin), stack)
         tasks = engine.service(stack.services()[0]).running()
         where = {address: (t.version, t.node) for t in tasks for address in t.addresses}
         return [_attribute(label, answer, where) for label, answer in _ask(stack, rounds)]

@@ -66,7 +66,7 @@ class Calibration:
             self._progress(f"deploying {self.app.profile.name} on cluster {self.cluster.config.name}")
             self.app.push(self.cluster.push_image)
             stack = stack_for(self.cluster, self.app, Stack())
-            deploy_and_wait(self.cluster.engine, router(self.cluster.state.lb_admin_port), stack)
+            deploy_and_wait(self.cluster.engine, router(self.cluster.state.lb_admin), stack)
             node = self._lb_node()
             return [self._at_rate(rate, node, journal) for rate in self.plan.rates]
         finally:

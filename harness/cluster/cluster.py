@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,19 +21,28 @@ from docker.errors import APIError, NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, ClusterConfig, ClusterState
+from harness.cluster.config import GREEN_STACK, LB_LABEL, STACK_NAME, STATEFUL_LABEL, ClusterConfig, ClusterState
+from harness.cluster.hostsetup import DAEMON_JSON, TRUSTED, point_registry_names, trust_registries
+from harness.cluster.hostsetup import undo as undo_host_setup
+from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
+from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, HarnessError, UsageError
+from harness.waiting import wait_until
 
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
 LB_REPOSITORY = "harness/lb"
 MAX_SOCKET_PATH = 100  # a unix socket path has at most 107 bytes
+# On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
+FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
+                                      "grep -E '^(registry:5000|registry-secure:5001)/' | cut -d' ' -f2 | "
+                                      "sort -u | xargs -r docker image rm -f >/dev/null"]
 
 
 class Cluster:
@@ -43,6 +53,7 @@ class Cluster:
         self._progress = progress
         self._client = host_docker()
         self._state = ClusterState.load(config.state_dir)
+        self._hosts: SshNodes | None = None  # --provider ssh: one set of SSH connections for the cluster's life
 
     # -- what exists -----------------------------------------------------------
 
@@ -53,13 +64,18 @@ class Cluster:
         return self._state
 
     @property
-    def nodes(self) -> VagrantNodes:
-        return VagrantNodes(self.state, self.config.state_dir, self._client)
+    def nodes(self) -> VagrantNodes | SshNodes:
+        """The nodes' driver: Vagrant machines (node containers, VMs) or the inventory's hosts over SSH."""
+        if self.state.provider != "ssh":
+            return VagrantNodes(self.state, self.config.state_dir, self._client)
+        if self._hosts is None:
+            self._hosts = SshNodes(load_inventory(self.state.inventory), self.config.state_dir)
+        return self._hosts
 
     @property
     def engine(self) -> SwarmEngine:
         state = self.state
-        return SwarmEngine({n: self._engine_url(n) for n in state.nodes}, state.manager, self._run_on_manager)
+        return SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager)
 
     @property
     def lb_url(self) -> str:
@@ -98,17 +114,25 @@ class Cluster:
         """Start one stopped node (``vagrant up NODE``)."""
         self.nodes.up(node)
 
+    def can_power_cycle(self, node: str) -> bool:
+        """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""
+        if self.state.provider != "ssh":
+            return True
+        return load_inventory(self.state.inventory).host(node).can_power_cycle
+
     def node_states(self) -> dict[str, str]:
         """Node name to Vagrant state: running, stopped or not_created."""
         return self.nodes.status()
 
     def registry_proxy_server(self) -> RegistryProxy:
         """The Toxiproxy server the nodes pull through."""
-        return RegistryProxy(self._client, self.config.name, self.config.network_name, self.state.toxiproxy_port)
+        return RegistryProxy(self._client, self.config.name, self.config.network_name, self.state.toxiproxy_port,
+                             self.state.registry_address)
 
     def secure_registry(self) -> SecureRegistry:
         """The registry's twin that requires credentials."""
-        return SecureRegistry(self._client, self.config.name, self.config.network_name, self.config.state_dir)
+        return SecureRegistry(self._client, self.config.name, self.config.network_name, self.config.state_dir,
+                              self.state.registry_address)
 
     def registry_proxy(self) -> Proxy:
         """The Toxiproxy proxy between the nodes and the registry."""
@@ -149,12 +173,37 @@ class Cluster:
             return self._bring_up()
         except BaseException:
             self._progress("bringing the cluster up failed; removing what was created")
-            self.down()
+            self.down(keep_swarm=self.config.inventory is not None
+                      and load_inventory(self.config.inventory).on_failure == "leave")
             raise
 
     def _bring_up(self) -> ClusterState:
         builder = ImageBuilder(self._client, self._progress)
-        node_image = builder.build(NODE_IMAGE)
+        if self.config.provider == "ssh" or (self._state and self._state.provider == "ssh"):
+            self._start_hosts()
+        else:
+            self._start_node_containers(builder.build(NODE_IMAGE))
+        registry = self._registry()
+        registry.ensure_running(builder.build(REGISTRY_IMAGE))
+        self.secure_registry().ensure_running(builder.build(REGISTRY_IMAGE), registry.data_volume)
+        self._progress("starting Toxiproxy in front of the registry")
+        self.registry_proxy_server().ensure_running(builder.build(TOXIPROXY_IMAGE))
+        lb = builder.build(LB_IMAGE)
+        self._state.lb_image_tag = lb.rsplit(":", 1)[1]
+        self._state.save(self.config.state_dir)
+        registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
+        engine = self.engine
+        engine.wait_for_engines()
+        if self._state.provider == "ssh":
+            self._prepare_hosts()
+        if self._state.swarm_formed:
+            self._progress("forming the swarm")
+            engine.form(self._state.node_ips)
+        engine.label_node(self._state.manager, {LB_LABEL: "true"})
+        engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
+        return self._state
+
+    def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
             with _lock(self.config.clusters_dir):  # two `up`s at once must not choose the same ports
                 self._state = self._plan(node_image)
@@ -167,22 +216,57 @@ class Cluster:
         if any(s != RUNNING for s in statuses.values()):
             self._progress(f"starting {len(self._state.nodes)} nodes ({self._state.provider} provider)")
             self.nodes.up()
-        registry = self._registry()
-        registry.ensure_running(builder.build(REGISTRY_IMAGE))
-        self.secure_registry().ensure_running(builder.build(REGISTRY_IMAGE), registry.data_volume)
-        self._progress("starting Toxiproxy in front of the registry")
-        self.registry_proxy_server().ensure_running(builder.build(TOXIPROXY_IMAGE))
-        lb = builder.build(LB_IMAGE)
-        self._state.lb_image_tag = lb.rsplit(":", 1)[1]
-        self._state.save(self.config.state_dir)
-        registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
-        engine = self.engine
-        engine.wait_for_engines()
-        self._progress("forming the swarm")
-        engine.form(self._state.node_ips)
-        engine.label_node(self._state.manager, {LB_LABEL: "true"})
-        engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
-        return self._state
+
+    def _start_hosts(self) -> None:
+        """The inventory's hosts: every one logged in to (host keys learnt on the first up), Docker answering."""
+        if self._state is None:
+            inventory = load_inventory(self.config.inventory)
+            with _lock(self.config.clusters_dir):
+                self._state = self._plan_hosts(inventory)
+                self._state.save(self.config.state_dir)
+        inventory = load_inventory(self._state.inventory)
+        self._hosts = SshNodes(inventory, self.config.state_dir, learn_keys=True)
+        self._progress(f"logging in to {len(inventory.hosts)} hosts over SSH")
+        self._hosts.up()
+        for node in self._state.nodes:
+            self._check_host(node)
+
+    def _check_host(self, node: str) -> None:
+        """Root through the login (sudo -n), and the host's own name as Swarm will know it."""
+        result = self.exec(node, ["hostname"])
+        if not result.ok:
+            raise ClusterError(f"{node}: commands as root fail ({result.output.strip()[-300:]}); the login needs "
+                               "passwordless sudo (or log in as root with become: root)")
+        if problem := self.nodes.docker_problem(node):
+            user = self.nodes.logins[node].user
+            raise ClusterError(f"{node}: {user} cannot use Docker ({problem}); Docker's SSH transport runs as the "
+                               f"login: add it to the docker group (usermod -aG docker {user}) or log in as root")
+        if result.output.strip() != node:
+            raise ClusterError(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their "
+                               f"hostname: name the host {result.output.strip()!r} in the inventory")
+
+    def _prepare_hosts(self) -> None:
+        """Every host resolves the registry names to this machine and its engine trusts them (see hostsetup)."""
+        state = self._state
+        for node in state.nodes:
+            run = self._runner(node)
+            point_registry_names(run, self.config.name, state.registry_address)
+            trusted = set(self.engine.client(node).info().get("RegistryConfig", {}).get("IndexConfigs", {}))
+            if trust_registries(run, self.config.name, trusted) and node not in state.engines_changed:
+                state.engines_changed.append(node)
+                state.save(self.config.state_dir)
+            self._check_trusted(node)
+
+    def _check_trusted(self, node: str) -> None:
+        def trusted() -> bool:
+            configs = self.engine.client(node).info().get("RegistryConfig", {}).get("IndexConfigs", {})
+            return all(name in configs and not configs[name].get("Secure", True) for name in TRUSTED)
+        wait_until(trusted, timeout=20, what=f"the engine of {node} to trust {', '.join(TRUSTED)}",
+                   hint=f"See the engine's log on {node}: a flag such as --insecure-registry and "
+                        f"{DAEMON_JSON} must not both set insecure-registries.")
+
+    def _runner(self, node: str):
+        return lambda argv, stdin: self.exec(node, argv, stdin)
 
     def rebuild(self) -> ClusterState:
         """Remove the cluster and bring it up again with the same nodes, provider and ports."""
@@ -193,10 +277,16 @@ class Cluster:
                                   **previous.ports)
         return self.up()
 
-    def down(self) -> list[str]:
-        """Remove every node, container, network and volume of this cluster; return what was removed."""
+    def down(self, keep_swarm: bool = False) -> list[str]:
+        """Remove every node, container, network and volume of this cluster; return what was removed.
+
+        On real hosts (``--provider ssh``) the hosts stay: what the harness did on them is undone instead
+        (``keep_swarm``: a Swarm the harness formed stays formed).
+        """
         removed: list[str] = []
-        if self._state is not None:
+        if self._state is not None and self._state.provider == "ssh":
+            removed += self._release_hosts(keep_swarm)
+        elif self._state is not None:
             self.nodes.destroy()
         label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
         for container in self._client.containers.list(all=True, filters=label):
@@ -239,6 +329,48 @@ class Cluster:
             node_image=node_image,
             privileged=self._privileged_ok(node_image),
         )
+
+    def _plan_hosts(self, inventory: Inventory) -> ClusterState:
+        """The state of a cluster on the inventory's hosts: their names and addresses, this machine's ports."""
+        ports = choose_ports(self.config.asked_ports, self.config.clusters_dir, self.config.name)
+        self._ensure_network()  # the registries' own network on this machine
+        hosts = inventory.ordered()
+        addresses = {h.name: _resolved_address(h.address) for h in hosts}
+        return ClusterState(
+            name=self.config.name, provider="ssh", nodes=[h.name for h in hosts], node_ips=addresses, **ports,
+            node_image="", inventory=str(Path(self.config.inventory).resolve()),
+            registry_address=inventory.registry_address or _address_towards(addresses[hosts[0].name]),
+            swarm_formed=inventory.swarm == "form",
+        )
+
+    def _release_hosts(self, keep_swarm: bool) -> list[str]:
+        """Undo on the hosts what the harness did: its stacks, objects and images, the Swarm it formed (or its
+        labels on the hosts' own), the registry line in /etc/hosts and the engine configuration it changed.
+
+        A host that cannot be reached is reported, and the rest is still undone.
+        """
+        state, done = self.state, []
+        steps = [("stacks and Swarm objects", lambda: self.engine.remove_own_objects([STACK_NAME, GREEN_STACK]))]
+        if state.swarm_formed and not keep_swarm:
+            steps += [(f"{node} left the swarm", lambda node=node: self.engine.leave(node))
+                      for node in reversed(state.nodes)]
+        elif not state.swarm_formed:
+            steps += [(f"labels of {node}", lambda node=node: self.engine.unlabel_node(node, [LB_LABEL, STATEFUL_LABEL]))
+                      for node in state.nodes]
+        for node in state.nodes:
+            steps.append((f"registry images on {node}", lambda node=node: self.exec(node, FORGET_REGISTRY_IMAGES)))
+            steps.append((f"registry set-up on {node}", lambda node=node: undo_host_setup(
+                self._runner(node), self.config.name, node in state.engines_changed)))
+        for what, step in steps:
+            try:
+                step()
+                done.append(what)
+            except HarnessError as error:
+                done.append(f"NOT undone: {what}: {error}")
+        if self._hosts is not None:
+            self._hosts.close()
+            self._hosts = None
+        return done
 
     def _ensure_network(self):
         try:
@@ -283,11 +415,11 @@ class Cluster:
     def _check_can_create(self) -> None:
         """Refuse, before anything is made, a cluster that cannot be created here as asked."""
         config = self.config
-        if config.provider != "docker":
-            raise UsageError(f"--provider {config.provider}: node engines no longer listen on TCP, and reaching "
-                             "a VM's engine over SSH is not built yet; use --provider docker")
+        if config.provider in ("libvirt", "virtualbox"):
+            raise UsageError(f"--provider {config.provider}: reaching a VM's engine over SSH is not built yet; "
+                             "use --provider docker, or --provider ssh with the VMs in an inventory")
         longest = str(self._socket_dir(config.node_names[-1]) / ENGINE_SOCKET)
-        if len(longest.encode()) > MAX_SOCKET_PATH:
+        if config.provider == "docker" and len(longest.encode()) > MAX_SOCKET_PATH:
             raise ClusterError(f"the node engines' sockets would be at {longest}, longer than a unix socket path "
                                f"may be ({MAX_SOCKET_PATH} bytes); set CHAOS_HOME to a shorter directory")
         if claimed := self.labelled_objects():
@@ -310,9 +442,10 @@ class Cluster:
         for node in self.state.nodes:
             self._socket_dir(node).mkdir(exist_ok=True)
 
-    def _engine_url(self, node: str) -> str:
-        """How the harness reaches a node's engine: its unix socket, never a TCP port."""
-        return f"unix://{self._socket_dir(node) / ENGINE_SOCKET}"
+    def _engine_client(self, node: str) -> docker.DockerClient:
+        """A client for a node's engine: its unix socket (node containers) or SSH (hosts), never a TCP port."""
+        return docker.DockerClient(base_url=f"unix://{self._socket_dir(node) / ENGINE_SOCKET}", timeout=30,
+                                   version="auto")
 
     def _privileged_ok(self, image: str) -> bool:
         """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""
@@ -334,6 +467,21 @@ class Cluster:
         if not result.ok:
             raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
         return result.output
+
+
+def _resolved_address(address: str) -> str:
+    """An IP address for a host's address (Swarm advertises IP addresses)."""
+    try:
+        return socket.gethostbyname(address)
+    except OSError as error:
+        raise ClusterError(f"cannot resolve host address {address!r}: {error}") from error
+
+
+def _address_towards(address: str) -> str:
+    """This machine's address on the route to ``address`` (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((address, 22))
+        return probe.getsockname()[0]
 
 
 @contextmanager

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from harness.errors import ClusterError, UsageError
 
-PROVIDERS = ("docker", "libvirt", "virtualbox")
+PROVIDERS = ("docker", "libvirt", "virtualbox", "ssh")
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
 PORT_FIELDS = ("lb_port", "lb_admin_port", "registry_port", "toxiproxy_port")  # the host ports a cluster publishes
 STATE_MARKER = ".chaos-harness-cluster"  # in every state directory the harness made; `down` removes no other
 STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
 LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
+STACK_NAME = "chaos"  # the stack the harness deploys an app as (blue), with the load balancer
+GREEN_STACK = f"{STACK_NAME}-green"  # a blue-green upgrade's new release, beside it
 
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -49,12 +51,15 @@ class ClusterConfig:
     registry_port: int | None = None
     toxiproxy_port: int | None = None
     workdir: Path = field(default_factory=default_workdir)
+    inventory: Path | None = None  # the hosts of --provider ssh
 
     def __post_init__(self) -> None:
         try:
             check_name(self.name)
         except ValueError as error:
             raise UsageError(str(error)) from None
+        if (self.provider == "ssh") != (self.inventory is not None):
+            raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh")
 
     @property
     def clusters_dir(self) -> Path:
@@ -107,6 +112,10 @@ class ClusterState:
     node_image: str
     privileged: bool = False
     lb_image_tag: str = ""
+    inventory: str = ""  # --provider ssh: the inventory file the hosts came from
+    registry_address: str = ""  # --provider ssh: where this machine publishes the registries for the hosts
+    swarm_formed: bool = True  # the harness formed the Swarm (else the hosts' own Swarm was used)
+    engines_changed: list[str] = field(default_factory=list)  # hosts whose engine config the harness changed
 
     @property
     def manager(self) -> str:
@@ -122,6 +131,14 @@ class ClusterState:
         """
         address = self.node_ips.get(self.manager)
         return f"http://{address}:{LB_PORTS['http']}" if address else self.published_lb_url
+
+    @property
+    def lb_admin(self) -> tuple[str, int]:
+        """Where the harness reaches the load balancer's runtime API: the port published on 127.0.0.1 for node
+        containers, the manager host's own port on real hosts (nothing is published on this machine for them)."""
+        if self.provider == "ssh":
+            return self.node_ips[self.manager], LB_PORTS["admin"]
+        return "127.0.0.1", self.lb_admin_port
 
     @property
     def published_lb_url(self) -> str:

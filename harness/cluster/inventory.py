@@ -99,6 +99,9 @@ class Inventory(Strict):
         "form", description="form: the harness forms a Swarm (the hosts must be in none); existing: use theirs")
     on_failure: Literal["rollback", "leave"] = Field(
         "rollback", description="a Swarm the harness was forming when a step failed: rolled back, or left as it is")
+    registry_address: str | None = Field(
+        None, description="this machine's address as the hosts reach it (the registries are published there); "
+                          "default: the address this machine uses to reach the manager")
     hosts: list[Host] = Field(min_length=2, max_length=MAX_NODES)
 
     @property
@@ -108,8 +111,13 @@ class Inventory(Strict):
 
     @property
     def stateful(self) -> Host:
-        """The host stateful services are pinned to: the one marked, else the last (as on the docker provider)."""
-        return next((h for h in self.hosts if h.stateful), self.hosts[-1])
+        """The host stateful services are pinned to: the one marked, else the last that is not the manager."""
+        return next((h for h in self.hosts if h.stateful), [h for h in self.hosts if h is not self.manager][-1])
+
+    def ordered(self) -> list[Host]:
+        """The hosts as the cluster lists its nodes: the manager first, the stateful host last."""
+        middle = [h for h in self.hosts if h is not self.manager and h is not self.stateful]
+        return [self.manager, *middle, self.stateful]
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -154,6 +162,9 @@ def _together(inventory: Inventory) -> list[ErrorDict]:
     problems += [{"loc": ("hosts", index, "stateful"), "input": True,
                   "msg": f"hosts[{marked[0]}] is stateful already; stateful services are pinned to one host"}
                  for index in marked[1:]]
+    problems += [{"loc": ("hosts", index, "stateful"), "input": True,
+                  "msg": "the manager runs the load balancer; pin stateful services to another host"}
+                 for index in marked[:1] if inventory.hosts[index].role == "manager"]
     return problems
 
 

@@ -29,7 +29,8 @@ from harness.waiting import wait_until
 
 REGISTRY_ALIAS = "registry"  # what the nodes pull from: the Toxiproxy in front of the registry
 UPSTREAM_ALIAS = "registry-upstream"  # the registry itself
-NODE_REGISTRY = f"{REGISTRY_ALIAS}:5000"
+REGISTRY_PORT = 5000  # where nodes pull from the registry (through Toxiproxy)
+NODE_REGISTRY = f"{REGISTRY_ALIAS}:{REGISTRY_PORT}"
 STACK_NAMESPACE = "chaos"
 PROXY_NAME = "registry"
 # Manifests that name the image's configuration, whose digest is the image ID of Docker's own image store.
@@ -114,17 +115,22 @@ def ensure_container(client: docker.DockerClient, image: str, name: str, cluster
 class RegistryProxy:
     """The Toxiproxy server in front of the registry, driven with toxiproxy-python."""
 
-    def __init__(self, client: docker.DockerClient, cluster: str, network: str, api_port: int) -> None:
+    def __init__(self, client: docker.DockerClient, cluster: str, network: str, api_port: int,
+                 hosts_address: str = "") -> None:
         self._client = client
         self._cluster = cluster
         self._network = network
         self.api_port = api_port
+        self._hosts_address = hosts_address  # real hosts pull from this machine at this address
         self.container_name = f"{cluster}-toxiproxy"
 
     def ensure_running(self, image: str) -> None:
         """Start Toxiproxy unless it runs, and make sure the registry proxy exists and is enabled."""
+        ports = {"8474/tcp": ("127.0.0.1", self.api_port)}
+        if self._hosts_address:
+            ports[f"{REGISTRY_PORT}/tcp"] = (self._hosts_address, REGISTRY_PORT)
         ensure_container(self._client, image, self.container_name, self._cluster, self._network, REGISTRY_ALIAS,
-                         ports={"8474/tcp": ("127.0.0.1", self.api_port)})
+                         ports=ports)
         server = wait_until(self._api, timeout=30, what=f"Toxiproxy's API on 127.0.0.1:{self.api_port}")
         if server.get_proxy(PROXY_NAME) is None:
             server.create(upstream=f"{UPSTREAM_ALIAS}:5000", name=PROXY_NAME, listen="0.0.0.0:5000", enabled=True)
@@ -149,21 +155,24 @@ class RegistryProxy:
 
 
 SECURE_ALIAS = "registry-secure"
-SECURE_REGISTRY = f"{SECURE_ALIAS}:5000"
+SECURE_PORT = 5001  # its own port: on real hosts both names point to one address (this machine's)
+SECURE_REGISTRY = f"{SECURE_ALIAS}:{SECURE_PORT}"
 REGISTRY_USER = "chaos"
 
 
 class SecureRegistry:
     """A read-only twin of the registry that requires credentials (htpasswd, bcrypt).
 
-    It serves the same storage; the nodes reach it as ``registry-secure:5000``.
+    It serves the same storage; the nodes reach it as ``registry-secure:5001``.
     The password lives in the cluster's state directory (mode 0600).
     """
 
-    def __init__(self, client: docker.DockerClient, cluster: str, network: str, state_dir: Path) -> None:
+    def __init__(self, client: docker.DockerClient, cluster: str, network: str, state_dir: Path,
+                 hosts_address: str = "") -> None:
         self._client = client
         self._cluster = cluster
         self._network = network
+        self._hosts_address = hosts_address  # real hosts pull from this machine at this address
         self._secret = state_dir / "registry-credentials.json"
         self.container_name = f"{cluster}-registry-secure"
 
@@ -183,8 +192,9 @@ class SecureRegistry:
     def ensure_running(self, image: str, data_volume: str) -> None:
         """Start the authenticated twin over the registry's storage, accepting the cluster's password."""
         exists = bool(self._client.containers.list(all=True, filters={"name": f"^{self.container_name}$"}))
+        ports = {f"{SECURE_PORT}/tcp": (self._hosts_address, SECURE_PORT)} if self._hosts_address else {}
         ensure_container(self._client, image, self.container_name, self._cluster, self._network, SECURE_ALIAS,
-                         ports={}, volumes={data_volume: {"bind": "/var/lib/docker-registry", "mode": "ro"}},
+                         ports=ports, volumes={data_volume: {"bind": "/var/lib/docker-registry", "mode": "ro"}},
                          command=["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config-secure.yml"])
         if not exists:
             self.accept_password(self.auth().password)
@@ -214,7 +224,7 @@ class SecureRegistry:
     def _probe(self, auth: RegistryAuth) -> int:
         """The status the registry answers ``auth`` with (0 when it does not answer)."""
         credentials = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        answer = HttpClient(f"http://{self._address()}:5000", timeout=3).get(
+        answer = HttpClient(f"http://{self._address()}:{SECURE_PORT}", timeout=3).get(
             "/v2/", headers={"Authorization": f"Basic {credentials}"})
         return answer.status if answer else 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 
 import docker
@@ -31,13 +31,15 @@ UPDATE_STATES: dict[str, UpdateState] = {
     "rollback_started": "rolling_back", "rollback_completed": "rolled_back", "rollback_paused": "rollback_paused",
 }
 RunOnManager = Callable[[list[str], bytes | None], str]
+Connect = Callable[[str], docker.DockerClient]  # node name -> a client for its engine
 
 
 class SwarmEngine:
     """Docker Swarm across the cluster's nodes; node 1 is the manager."""
 
-    def __init__(self, api_urls: dict[str, str], manager: str, run_on_manager: RunOnManager) -> None:
-        self._api_urls = api_urls
+    def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on_manager: RunOnManager) -> None:
+        self._nodes = tuple(nodes)
+        self._connect = connect
         self._manager_name = manager
         self._run_on_manager = run_on_manager
         self._clients: dict[str, docker.DockerClient] = {}
@@ -45,7 +47,7 @@ class SwarmEngine:
     def client(self, node: str) -> docker.DockerClient:
         """A Docker client for one node's engine."""
         if node not in self._clients:
-            self._clients[node] = docker.DockerClient(base_url=self._api_urls[node], timeout=30, version="auto")
+            self._clients[node] = self._translate(f"reach the engine of {node}", lambda: self._connect(node))
         return self._clients[node]
 
     @property
@@ -56,7 +58,7 @@ class SwarmEngine:
 
     def wait_for_engines(self, timeout: float = 60) -> None:
         """Wait until every node's Docker API answers."""
-        for node in self._api_urls:
+        for node in self._nodes:
             wait_until(lambda: self.client(node).ping(), timeout=timeout, what=f"the Docker engine on {node}",
                        hint="See the node's log with `docker logs <cluster>-<node>`.")
 
@@ -81,6 +83,27 @@ class SwarmEngine:
         spec = dict(node.attrs["Spec"])
         spec["Labels"] = {**spec.get("Labels", {}), **labels}
         self._translate(f"label {hostname}", lambda: node.update(spec))
+
+    def unlabel_node(self, hostname: str, keys: Iterable[str]) -> None:
+        """Remove labels from a swarm node, keeping the others."""
+        node = self._node_object(hostname)
+        spec = dict(node.attrs["Spec"])
+        spec["Labels"] = {k: v for k, v in (spec.get("Labels") or {}).items() if k not in set(keys)}
+        self._translate(f"unlabel {hostname}", lambda: node.update(spec))
+
+    def leave(self, node: str) -> None:
+        """The node leaves the swarm (forced: the last manager takes the swarm with it); nothing if not in one."""
+        if self._swarm_state(node) != "inactive":
+            self._translate(f"make {node} leave the swarm", lambda: self.client(node).swarm.leave(force=True))
+
+    def remove_own_objects(self, stacks: Iterable[str]) -> None:
+        """Remove ``stacks`` and the configs and secrets the harness made (labelled), waiting for the stacks."""
+        for stack in stacks:
+            self.remove_stack(stack)
+        label = {"label": f"{OBJECT_LABEL}=true"}
+        for collection in (self.manager.configs, self.manager.secrets):
+            for item in self._translate("list the harness's objects", lambda: collection.list(filters=label)):
+                self._translate(f"remove {item.name}", item.remove)
 
     def nodes(self) -> list[NodeInfo]:
         """Every swarm node with state, availability, role and labels."""
@@ -181,7 +204,7 @@ class SwarmEngine:
         """
         self._service_object(service)  # raises ServiceMissing for a service that is not deployed
         parts = []
-        for node in self._api_urls:
+        for node in self._nodes:
             try:
                 containers = self.client(node).containers.list(
                     all=True, filters={"label": f"com.docker.swarm.service.name={service}"})

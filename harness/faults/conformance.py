@@ -53,7 +53,7 @@ def exercise(cluster: Cluster, app: App, kind: str, target: str, effect_timeout:
     target = cluster.state.manager if kind in ON_LB_NODE else target
     app.push(cluster.push_image)
     stack = stack_for(cluster, app, Stack())
-    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack)
+    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack)
     symptom = SYMPTOMS[kind]
     ctx = FaultContext(cluster, stack.services()[0])
     fault = registry.create(kind, CONFORMANCE_PARAMS.get(kind, {}), target)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
+from harness.cluster.registry import REGISTRY_ALIAS, REGISTRY_PORT, SECURE_ALIAS, SECURE_PORT
 from harness.errors import ClusterError
 from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.faults.nodeshell import Rule, add_rules, delete_rules, has_rule, resolve
@@ -64,7 +64,8 @@ class RegistryFirewall(RuleFault):
         if not strict and not ctx.cluster.exec(self.target, ["getent", "hosts", registry]).ok:
             return []  # a name the node cannot resolve has no rule to delete
         address = resolve(ctx, self.target, registry)
-        return [Rule("OUTPUT", ("-p", "tcp", "-d", address, "--dport", "5000"), self.params.action)]
+        port = SECURE_PORT if registry == SECURE_ALIAS else REGISTRY_PORT
+        return [Rule("OUTPUT", ("-p", "tcp", "-d", address, "--dport", str(port)), self.params.action)]
 
     @classmethod
     def check_scenario(cls, params: RegistryFirewallParams, spec: FaultSpec, scenario: Scenario) -> list[Problem]:

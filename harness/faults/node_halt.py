@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext, FaultParams
+from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.models import Duration
 from harness.waiting import wait_until
 
@@ -23,6 +23,15 @@ class NodeHalt(BaseFault):
     description = "Halt a node (graceful or forced); heal brings it back and waits until Swarm has it Ready."
     Params = NodeHaltParams
     params: NodeHaltParams
+
+    @classmethod
+    def check_cluster(cls, params: NodeHaltParams, ctx: FaultContext) -> list[Problem]:
+        """Every node the halt may hit can be started again (a real host needs power commands)."""
+        missing = [node for node in ctx.cluster.node_addresses() if not ctx.cluster.can_power_cycle(node)]
+        if not missing:
+            return []
+        return [Problem(("kind",), cls.name, f"halting a real host needs a way to start it again: give "
+                                             f"power_off and power_on in the inventory for {', '.join(missing)}")]
 
     def inject(self, ctx: FaultContext) -> None:
         ctx.cluster.halt_node(self.target, force=self.params.mode == "forced")

@@ -59,7 +59,7 @@ def upgraded_task_failed(ctx: FaultContext, node: str, since: float) -> bool:
 
 def lb_lost_a_server(ctx: FaultContext, node: str, since: float) -> bool:
     """HAProxy's health checks took at least one resolved server of the live backend out of rotation."""
-    servers = router(ctx.cluster.state.lb_admin_port).servers(BLUE.backend)
+    servers = router(ctx.cluster.state.lb_admin).servers(BLUE.backend)
     return any(s.resolved and not s.up for s in servers)
 
 

@@ -146,6 +146,7 @@ def served_by(probe: Probe | None, addresses: dict[str, str]) -> str | None:
     return addresses.get(probe.address) if probe is not None and probe.address else None
 
 
-def router(lb_admin_port: int) -> Router:
-    """The runtime API of the cluster's load balancer."""
-    return Router(lb_admin_port)
+def router(address: tuple[str, int]) -> Router:
+    """The runtime API of the cluster's load balancer at ``(host, port)``."""
+    host, port = address
+    return Router(port, host)

@@ -23,12 +23,10 @@ import yaml
 
 from harness.app.images import BASE_TAG, repository
 from harness.app.profile import Profile
-from harness.cluster.config import LB_LABEL, LB_PORTS, STATEFUL_LABEL
+from harness.cluster.config import GREEN_STACK, LB_LABEL, LB_PORTS, STACK_NAME, STATEFUL_LABEL
 from harness.cluster.registry import STACK_NAMESPACE
 from harness.engine.base import EngineObject
 
-STACK_NAME = "chaos"
-GREEN_STACK = f"{STACK_NAME}-green"
 LB_SERVICE_NAME = "harness-lb"
 HAPROXY_TEMPLATE = Path(__file__).with_name("haproxy.cfg")
 LB_CONFIG = "harness-lb-cfg"  # the load balancer's configuration, as the stack names it

@@ -17,7 +17,7 @@ def build(scenario: Scenario, cluster: Cluster, stack: AppStack, auth: RegistryA
     """The strategy the scenario names (its kind must be resolved: see ``Scenario.under``)."""
     config, publish = scenario.strategy, scenario.stack.publish_on_upgrade
     if config.kind == "blue-green":
-        return BlueGreenUpgrade(cluster.engine, router(cluster.state.lb_admin_port), stack, auth,
+        return BlueGreenUpgrade(cluster.engine, router(cluster.state.lb_admin), stack, auth,
                                 config.update_config.policy(), publish)
     if config.kind == "in-service":
         images = {BLUE.service(s): stack.image(s, stack.new) for s in (stack.entry, *stack.upgraded)}

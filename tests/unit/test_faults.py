@@ -161,3 +161,13 @@ def test_a_task_kill_healed_from_a_ledger_without_its_service_leaves_the_task_to
     assert fault.verify(ctx) is False
     fault.heal(ctx)
     assert cluster.commands == []
+
+
+def test_halting_a_host_without_power_commands_is_refused_before_the_run_naming_the_hosts():
+    cluster = FakeCluster()
+    plugin = registry.available()["node-halt"]
+    params = plugin.Params()
+    assert plugin.check_cluster(params, FaultContext(cluster)) == []
+    cluster.no_power = {"node2", "node3"}
+    [problem] = plugin.check_cluster(params, FaultContext(cluster))
+    assert problem.loc == ("kind",) and "power_off and power_on in the inventory for node2, node3" in problem.msg

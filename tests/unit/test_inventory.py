@@ -50,7 +50,7 @@ def test_every_problem_is_named_with_its_key_and_value(tmp_path):
         load_inventory(write(tmp_path, document))
     message = str(raised.value)
     assert message.startswith(f"{tmp_path / 'hosts.yaml'}: invalid inventory")
-    for expected in ("swarm: got 'maybe'", "colour: got 'red': unknown key; allowed here: hosts, on_failure, swarm",
+    for expected in ("swarm: got 'maybe'", "colour: got 'red': unknown key; allowed here: hosts, on_failure, registry_address, swarm",
                      "hosts.0.name: got 'Alpha'", "hosts.0.address: got '-oProxyCommand=x': Value error, a DNS name",
                      "hosts.0.user: got 'Root!': Value error, a login name", "hosts.0.port: got 0",
                      "hosts.0.become: got 'doas'", "hosts.1.address: got", "hosts.1.user: got"):
@@ -112,3 +112,14 @@ def test_one_host_is_not_a_cluster_and_an_unknown_host_is_named(tmp_path):
         inventory.host("gamma")
     with pytest.raises(InventoryError, match="host beta has no power_off command"):
         inventory.host("beta").power_command("off")
+
+
+def test_nodes_are_ordered_manager_first_and_stateful_last_and_the_manager_is_never_stateful(tmp_path):
+    key_file(tmp_path)
+    three = [*hosts(), {"name": "gamma", "address": "10.0.0.13", "user": "deploy", "key": "id_test",
+                        "stateful": True}]
+    three[0], three[2] = three[2], three[0]  # gamma (stateful) first, alpha (manager) last
+    inventory = load_inventory(write(tmp_path, {"hosts": three}))
+    assert [h.name for h in inventory.ordered()] == ["alpha", "beta", "gamma"]
+    with pytest.raises(InventoryError, match="hosts.0.stateful: got True: the manager runs the load balancer"):
+        load_inventory(write(tmp_path, {"hosts": hosts(stateful=True)}))
