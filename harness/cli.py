@@ -142,16 +142,18 @@ _progress = _output.step
 @click.option("--cluster", "cluster_name", default="chaos", show_default=True, callback=_cluster_name,
               help="Cluster name (its label): a lowercase letter, then up to 30 lowercase letters, digits or dashes.")
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(MIN_NODES, MAX_NODES), help="Nodes for `cluster up`.")
+@click.option("--managers", default=1, show_default=True, type=click.IntRange(1, MAX_NODES - 1),
+              help="Swarm managers for `cluster up` (3: losing one is a scenario; role standby-manager).")
 @click.option("--provider", default="docker", show_default=True, type=click.Choice(PROVIDERS),
               help="docker: node containers on this machine; libvirt, virtualbox: Vagrant VMs; ssh: hosts of --inventory.")
 @click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="With --provider ssh: the hosts (see the README's Real hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
-def main(ctx: click.Context, cluster_name: str, nodes: int, provider: str, inventory: Path | None,
+def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, inventory: Path | None,
          quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
-    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, provider=provider, inventory=inventory)
+    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory)
     _output.quiet = quiet
 
 

@@ -20,7 +20,7 @@ from harness.load import MAX_IN_FLIGHT, MAX_RATE
 from harness.models import Duration, Strict, format_errors, load_model, parse_duration
 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
-Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "stateful"]
+Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "standby-manager", "stateful"]
 PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
 StrategyKind = Literal["in-service", "blue-green"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)

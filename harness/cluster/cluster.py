@@ -173,8 +173,7 @@ class Cluster:
             return self._bring_up()
         except BaseException:
             self._progress("bringing the cluster up failed; removing what was created")
-            self.down(keep_swarm=self.config.inventory is not None
-                      and load_inventory(self.config.inventory).on_failure == "leave")
+            self.down(rollback=True)
             raise
 
     def _bring_up(self) -> ClusterState:
@@ -196,9 +195,11 @@ class Cluster:
         engine.wait_for_engines()
         if self._state.provider == "ssh":
             self._prepare_hosts()
-        if self._state.swarm_formed:
+        if self._state.provider == "ssh":
+            self._join_hosts()
+        else:
             self._progress("forming the swarm")
-            engine.form(self._state.node_ips)
+            engine.form(self._state.node_ips, self._state.managers)
         engine.label_node(self._state.manager, {LB_LABEL: "true"})
         engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
         return self._state
@@ -257,6 +258,24 @@ class Cluster:
                 state.save(self.config.state_dir)
             self._check_trusted(node)
 
+    def _join_hosts(self) -> None:
+        """Form the Swarm on the hosts (none of them in one before), or check that they all are in their own."""
+        state, engine = self._state, self.engine
+        if not state.swarm_formed:
+            members = {n.hostname for n in engine.nodes()}
+            if missing := [node for node in state.nodes if node not in members]:
+                raise ClusterError(f"swarm: existing, but {', '.join(missing)} not in the swarm {state.manager} "
+                                   "manages; join them, or list only its nodes")
+            return
+        if not state.swarm_joined:  # the first up: the harness only forms a Swarm on hosts outside any
+            if busy := [node for node in state.nodes if engine.swarm_state(node) != "inactive"]:
+                raise ClusterError(f"{', '.join(busy)} already in a swarm; `swarm: existing` in the inventory uses "
+                                   "it, or make them leave it (docker swarm leave)")
+            state.swarm_joined = list(state.nodes)  # recorded first: a failure halfway is rolled back too
+            state.save(self.config.state_dir)
+        self._progress("forming the swarm")
+        engine.form(state.node_ips, state.managers)
+
     def _check_trusted(self, node: str) -> None:
         def trusted() -> bool:
             configs = self.engine.client(node).info().get("RegistryConfig", {}).get("IndexConfigs", {})
@@ -274,18 +293,19 @@ class Cluster:
         self.down()
         if previous is not None:
             self.config = replace(self.config, nodes=len(previous.nodes), provider=previous.provider,
-                                  **previous.ports)
+                                  managers=len(previous.managers) or 1,
+                                  inventory=Path(previous.inventory) if previous.inventory else None, **previous.ports)
         return self.up()
 
-    def down(self, keep_swarm: bool = False) -> list[str]:
+    def down(self, rollback: bool = False) -> list[str]:
         """Remove every node, container, network and volume of this cluster; return what was removed.
 
-        On real hosts (``--provider ssh``) the hosts stay: what the harness did on them is undone instead
-        (``keep_swarm``: a Swarm the harness formed stays formed).
+        On real hosts (``--provider ssh``) the hosts stay: what the harness did on them is undone instead.
+        ``rollback``: undo a first ``up`` that failed (its Swarm kept when the inventory says on_failure: leave).
         """
         removed: list[str] = []
         if self._state is not None and self._state.provider == "ssh":
-            removed += self._release_hosts(keep_swarm)
+            removed += self._release_hosts(rollback)
         elif self._state is not None:
             self.nodes.destroy()
         label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
@@ -328,6 +348,7 @@ class Cluster:
             **ports,
             node_image=node_image,
             privileged=self._privileged_ok(node_image),
+            managers=names[:self.config.managers],
         )
 
     def _plan_hosts(self, inventory: Inventory) -> ClusterState:
@@ -341,26 +362,29 @@ class Cluster:
             node_image="", inventory=str(Path(self.config.inventory).resolve()),
             registry_address=inventory.registry_address or _address_towards(addresses[hosts[0].name]),
             swarm_formed=inventory.swarm == "form",
+            managers=[h.name for h in hosts if h.role == "manager"],
         )
 
-    def _release_hosts(self, keep_swarm: bool) -> list[str]:
+    def _release_hosts(self, rollback: bool) -> list[str]:
         """Undo on the hosts what the harness did: its stacks, objects and images, the Swarm it formed (or its
         labels on the hosts' own), the registry line in /etc/hosts and the engine configuration it changed.
 
         A host that cannot be reached is reported, and the rest is still undone.
         """
-        state, done = self.state, []
-        steps = [("stacks and Swarm objects", lambda: self.engine.remove_own_objects([STACK_NAME, GREEN_STACK]))]
-        if state.swarm_formed and not keep_swarm:
-            steps += [(f"{node} left the swarm", lambda node=node: self.engine.leave(node))
-                      for node in reversed(state.nodes)]
-        elif not state.swarm_formed:
+        state, done, steps = self.state, [], []
+        keep_swarm = rollback and load_inventory(state.inventory).on_failure == "leave"
+        if not rollback:  # a failed first up deployed nothing
+            steps.append(("stacks and Swarm objects", lambda: self.engine.remove_own_objects([STACK_NAME, GREEN_STACK])))
+            steps += [(f"registry images on {node}", lambda node=node: self.exec(node, FORGET_REGISTRY_IMAGES))
+                      for node in state.nodes]
+        if not state.swarm_formed:
             steps += [(f"labels of {node}", lambda node=node: self.engine.unlabel_node(node, [LB_LABEL, STATEFUL_LABEL]))
                       for node in state.nodes]
-        for node in state.nodes:
-            steps.append((f"registry images on {node}", lambda node=node: self.exec(node, FORGET_REGISTRY_IMAGES)))
-            steps.append((f"registry set-up on {node}", lambda node=node: undo_host_setup(
-                self._runner(node), self.config.name, node in state.engines_changed)))
+        elif not keep_swarm:
+            steps += [(f"{node} left the swarm", lambda node=node: self.engine.leave(node))
+                      for node in reversed(state.nodes) if node in state.swarm_joined]
+        steps += [(f"registry set-up on {node}", lambda node=node: undo_host_setup(
+            self._runner(node), self.config.name, node in state.engines_changed)) for node in state.nodes]
         for what, step in steps:
             try:
                 step()

@@ -52,6 +52,7 @@ class ClusterConfig:
     toxiproxy_port: int | None = None
     workdir: Path = field(default_factory=default_workdir)
     inventory: Path | None = None  # the hosts of --provider ssh
+    managers: int = 1  # Swarm managers: node1, and for 3 node2 and node3 (a Raft quorum survives losing one)
 
     def __post_init__(self) -> None:
         try:
@@ -60,6 +61,9 @@ class ClusterConfig:
             raise UsageError(str(error)) from None
         if (self.provider == "ssh") != (self.inventory is not None):
             raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh")
+        if self.managers % 2 == 0 or not 1 <= self.managers < self.nodes:
+            raise UsageError(f"--managers {self.managers}: an odd number (a Raft majority), fewer than the "
+                             f"{self.nodes} nodes (the stateful node is a worker)")
 
     @property
     def clusters_dir(self) -> Path:
@@ -114,7 +118,9 @@ class ClusterState:
     lb_image_tag: str = ""
     inventory: str = ""  # --provider ssh: the inventory file the hosts came from
     registry_address: str = ""  # --provider ssh: where this machine publishes the registries for the hosts
-    swarm_formed: bool = True  # the harness formed the Swarm (else the hosts' own Swarm was used)
+    swarm_formed: bool = True  # the harness forms the Swarm (else the hosts' own Swarm is used)
+    swarm_joined: list[str] = field(default_factory=list)  # hosts the harness put in a Swarm: they leave at down
+    managers: list[str] = field(default_factory=list)  # the Swarm's managers (empty: the first node alone)
     engines_changed: list[str] = field(default_factory=list)  # hosts whose engine config the harness changed
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timezone
 
 import docker
@@ -62,16 +62,17 @@ class SwarmEngine:
             wait_until(lambda: self.client(node).ping(), timeout=timeout, what=f"the Docker engine on {node}",
                        hint="See the node's log with `docker logs <cluster>-<node>`.")
 
-    def form(self, node_ips: dict[str, str]) -> None:
-        """Init the swarm on the manager and join every other node; idempotent."""
+    def form(self, node_ips: dict[str, str], managers: Collection[str] = ()) -> None:
+        """Init the swarm on the manager and join every other node (``managers`` as managers too); idempotent."""
         manager_ip = node_ips[self._manager_name]
         if self._swarm_state(self._manager_name) != "active":
             self._translate("init the swarm", lambda: self.manager.swarm.init(
                 advertise_addr=manager_ip, listen_addr=f"{manager_ip}:2377"))
         self.manager.swarm.reload()
-        token = self.manager.swarm.attrs["JoinTokens"]["Worker"]
+        tokens = self.manager.swarm.attrs["JoinTokens"]
         for node, ip in node_ips.items():
             if node != self._manager_name and self._swarm_state(node) != "active":
+                token = tokens["Manager" if node in managers else "Worker"]
                 self._translate(f"join {node} to the swarm", lambda: self.client(node).swarm.join(
                     remote_addrs=[f"{manager_ip}:2377"], join_token=token, advertise_addr=ip, listen_addr=f"{ip}:2377"))
         wait_until(lambda: all(n.state == "ready" for n in self.nodes()) and len(self.nodes()) >= len(node_ips),
@@ -91,9 +92,13 @@ class SwarmEngine:
         spec["Labels"] = {k: v for k, v in (spec.get("Labels") or {}).items() if k not in set(keys)}
         self._translate(f"unlabel {hostname}", lambda: node.update(spec))
 
+    def swarm_state(self, node: str) -> str:
+        """The node's own view: ``inactive`` (in no swarm), ``active``, ``pending``, ``error`` or ``locked``."""
+        return self._translate(f"ask {node} for its swarm state", lambda: self._swarm_state(node))
+
     def leave(self, node: str) -> None:
         """The node leaves the swarm (forced: the last manager takes the swarm with it); nothing if not in one."""
-        if self._swarm_state(node) != "inactive":
+        if self.swarm_state(node) != "inactive":
             self._translate(f"make {node} leave the swarm", lambda: self.client(node).swarm.leave(force=True))
 
     def remove_own_objects(self, stacks: Iterable[str]) -> None:

@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-from harness.cluster.config import STATEFUL_LABEL
+from harness.cluster.config import LB_LABEL, STATEFUL_LABEL
 from harness.engine.base import NodeInfo, TaskInfo
 from harness.errors import ClusterError
 from harness.scenario import Target
@@ -16,7 +16,13 @@ _ROLE_NEEDS = {
     "worker": (lambda n: n.role == "worker", "a worker node"),
     "upgraded-worker": (lambda n: n.role != "manager" and n.labels.get(STATEFUL_LABEL) != "true",
                         "a worker that is not the stateful node (a cluster of 3 or more nodes: --nodes 3)"),
+    "standby-manager": (lambda n: _standby_manager(n), "a manager besides the load balancer's (--managers 3)"),
 }
+
+
+def _standby_manager(node: NodeInfo) -> bool:
+    """A manager that does not run the load balancer: losing it costs Raft a member, not the clients their LB."""
+    return node.role == "manager" and node.labels.get(LB_LABEL) != "true"
 
 
 def candidates(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[TaskInfo],
@@ -38,6 +44,8 @@ def candidates(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[T
         matched = list({t.node for t in service_tasks if t.node in by_name})
     elif target.role in ("manager", "worker"):
         matched = [n.hostname for n in nodes if n.role == target.role]
+    elif target.role == "standby-manager":
+        matched = [n.hostname for n in nodes if _standby_manager(n)]
     elif target.role == "stateful":
         matched = list({t.node for t in stateful_tasks if t.node in by_name}) or [
             n.hostname for n in nodes if n.labels.get(STATEFUL_LABEL) == "true"]

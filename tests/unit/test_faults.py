@@ -171,3 +171,11 @@ def test_halting_a_host_without_power_commands_is_refused_before_the_run_naming_
     cluster.no_power = {"node2", "node3"}
     [problem] = plugin.check_cluster(params, FaultContext(cluster))
     assert problem.loc == ("kind",) and "power_off and power_on in the inventory for node2, node3" in problem.msg
+
+
+def test_a_standby_manager_is_a_manager_without_the_load_balancer_and_needs_managers_3():
+    three_managers = [make_node("node1", role="manager", **{"chaos.lb": "true"}), make_node("node2", role="manager"),
+                      make_node("node3", role="manager"), make_node("node4"), make_node("node5", **{"chaos.stateful": "true"})]
+    assert targets.candidates(Target(role="standby-manager"), three_managers, []) == ["node2", "node3"]
+    assert targets.misfit(Target(role="standby-manager"), three_managers) is None
+    assert "a manager besides the load balancer's (--managers 3)" in targets.misfit(Target(role="standby-manager"), NODES)

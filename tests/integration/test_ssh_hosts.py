@@ -1,0 +1,144 @@
+"""The ssh provider on hosts reachable only over SSH: cluster up, every fault, two seed scenarios, down.
+
+The hosts are node containers running sshd and dockerd whose Docker API is
+published nowhere (tests/integration/ssh_hosts.py). The harness reaches them
+with ``--provider ssh --inventory``; Docker's own event stream proves it
+never execs into them another way.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import paramiko
+import pytest
+import yaml
+
+from harness.app import DEFAULT_PROFILE, App, load_profile
+from harness.build import NODE_IMAGE, ImageBuilder
+from harness.cluster import Cluster, ClusterConfig
+from harness.faults.conformance import built_in_faults, exercise
+from harness.runner import Runner
+from tests.integration.ssh_hosts import USER, start_ssh_hosts
+from tests.integration.test_end_to_end import events_of, shortened
+
+pytestmark = pytest.mark.docker
+NAMES = ["node1", "node2", "node3"]
+CLUSTER = "chaos-ssh"
+PORTS = {"lb_port": 38080, "lb_admin_port": 39999, "registry_port": 35000, "toxiproxy_port": 38474}
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("ssh-hosts")
+    node_image = ImageBuilder(docker.from_env()).build(NODE_IMAGE)
+    started = start_ssh_hosts(directory, "chaos-sshhost", node_image, NAMES)
+    started.since = time.time()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def ssh_cluster(hosts, tmp_path_factory):
+    config = ClusterConfig(name=CLUSTER, provider="ssh", inventory=hosts.inventory,
+                           workdir=tmp_path_factory.mktemp("chaos-home-ssh"), **PORTS)
+    handle = Cluster(config)
+    try:
+        handle.up()
+    except BaseException:
+        handle.down()
+        raise
+    yield handle
+    handle.down()
+
+
+@pytest.fixture(scope="module")
+def ssh_demo(ssh_cluster) -> App:
+    return App.prepare(load_profile(DEFAULT_PROFILE), ssh_cluster.builder, ["old", "new"])
+
+
+def on_host(hosts, name: str, command: str) -> str:
+    """A command on a host over SSH, as the test's own login (not through the harness)."""
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(hosts.addresses[name], username=USER, key_filename=str(hosts.inventory.parent / "id_rsa"),
+                   look_for_keys=False, allow_agent=False, timeout=10)
+    try:
+        _, stdout, _ = client.exec_command(f"sudo -n sh -c {json.dumps(command)}")
+        return stdout.read().decode()
+    finally:
+        client.close()
+
+
+def test_the_swarm_forms_on_hosts_reached_over_ssh_only(ssh_cluster, hosts):
+    nodes = {n.hostname: n for n in ssh_cluster.engine.nodes()}
+    assert sorted(nodes) == NAMES and all(n.state == "ready" for n in nodes.values())
+    assert nodes["node1"].labels.get("chaos.lb") == "true" and nodes["node3"].labels.get("chaos.stateful") == "true"
+    assert ssh_cluster.node_states() == {name: "running" for name in NAMES}
+    assert "# chaos-harness chaos-ssh" in on_host(hosts, "node2", "cat /etc/hosts")
+    assert "registry:5000" in on_host(hosts, "node2", "cat /etc/docker/daemon.json")
+
+
+@pytest.mark.parametrize("kind", built_in_faults())
+def test_every_fault_takes_effect_and_heals_over_ssh(ssh_cluster, ssh_demo, kind):
+    trial = exercise(ssh_cluster, ssh_demo, kind, "node2")
+    assert not trial.symptom_before and trial.held_after_inject and not trial.held_after_heal
+    assert trial.effect_after > 0
+
+
+def test_halted_node_over_ssh_powers_the_host_off_and_on(ssh_cluster, ssh_demo, tmp_path):
+    result = Runner(shortened("halted-node", warmup=5, observe=8, verify_window=5), ssh_cluster, tmp_path,
+                    ssh_demo).run()
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    downs = [e for e in events_of(result.run_dir, "engine.node_state") if e.get("node") == inject.get("target")]
+    assert any(e.get("state") == "down" for e in downs), "Swarm never reported the powered-off host down"
+    assert result.report["upgrade"]["outcome"] in ("completed", "paused")
+    print(json.dumps({k: result.report[k] for k in ("upgrade", "downtime")}, indent=1, default=str))
+
+
+def test_registry_unreachable_over_ssh_pauses_the_upgrade(ssh_cluster, ssh_demo, tmp_path):
+    result = Runner(shortened("registry-unreachable", warmup=5, observe=10, verify_window=5), ssh_cluster, tmp_path,
+                    ssh_demo).run()
+    rejected = [e for e in events_of(result.run_dir, "engine.task") if e.get("state") == "rejected"]
+    assert rejected, "no task was rejected while the registry was unreachable"
+
+
+def test_the_harness_never_execs_into_the_hosts(ssh_cluster, hosts):
+    client = docker.from_env()
+    ids = hosts.container_ids()
+    execs = [e for e in client.events(since=int(hosts.since), until=int(time.time()) + 1, decode=True,
+                                      filters={"type": "container", "event": "exec_create"})
+             if e.get("id") in ids]
+    assert execs == [], f"something exec'd into an SSH-only host: {execs[:3]}"
+
+
+def test_a_refused_key_and_an_unreachable_host_are_named_before_anything_starts(hosts, tmp_path):
+    inventory = yaml.safe_load(hosts.inventory.read_text())
+    wrong_key = tmp_path / "id_other"
+    paramiko.RSAKey.generate(2048).write_private_key_file(str(wrong_key))
+    wrong_key.chmod(0o600)
+    inventory["hosts"][1]["key"] = str(wrong_key)
+    inventory["hosts"][2]["address"] = "172.31.240.250"  # nothing there
+    bad = tmp_path / "hosts.yaml"
+    bad.write_text(yaml.safe_dump(inventory))
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "--cluster", "chaos-sshbad", "--provider", "ssh",
+                           "--inventory", str(bad), "cluster", "up"], capture_output=True, text=True, timeout=120,
+                          env={"CHAOS_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 3, done.stderr
+    assert "cannot log in to node2" in done.stderr and "refused the login" in done.stderr, done.stderr
+
+
+def test_down_undoes_what_the_harness_changed_on_the_hosts(ssh_cluster, hosts):
+    removed = ssh_cluster.down()
+    assert not [line for line in removed if line.startswith("NOT undone")], removed
+    for name in NAMES:
+        assert "chaos-harness" not in on_host(hosts, name, "cat /etc/hosts")
+        assert on_host(hosts, name, "test -e /etc/docker/daemon.json && echo present || echo absent").strip() == "absent"
+        assert on_host(hosts, name, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
+        assert on_host(hosts, name, "docker image ls --format '{{.Repository}}' | grep -c '^registry' || true").strip() == "0"
+    assert Path(ssh_cluster.config.state_dir).exists() is False
