@@ -55,10 +55,24 @@ def test_a_second_cluster_never_gets_the_ports_another_cluster_holds(tmp_path):
     assert len(set(second.values())) == len(DEFAULT_PORTS)
 
 
-def test_a_cluster_takes_each_default_port_that_is_free_and_another_for_each_that_is_not(tmp_path):
-    chosen = choose_ports(ClusterConfig(name="only").asked_ports, tmp_path, "only")
-    for field, default in DEFAULT_PORTS.items():
-        assert (chosen[field] == default) is not _listening(default), (field, chosen[field])
+def test_a_cluster_takes_each_default_port_that_is_free_and_another_for_each_that_is_not(tmp_path, monkeypatch):
+    with socket.socket() as held:  # defaults of our own: one held here, the others free (the real ones may be taken)
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        defaults = {"lb_port": held.getsockname()[1]}
+        for field in list(DEFAULT_PORTS)[1:]:
+            defaults[field] = next(p for p in iter(_free_port, None) if p not in defaults.values())
+        monkeypatch.setattr("harness.cluster.ports.DEFAULT_PORTS", defaults)
+        chosen = choose_ports(ClusterConfig(name="only").asked_ports, tmp_path, "only")
+    assert chosen["lb_port"] != defaults["lb_port"] and not _listening(chosen["lb_port"])
+    assert {field: chosen[field] for field in list(DEFAULT_PORTS)[1:]} == {
+        field: defaults[field] for field in list(DEFAULT_PORTS)[1:]}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_an_explicit_port_in_use_or_held_by_another_cluster_is_refused_before_anything_starts(tmp_path):
