@@ -54,6 +54,7 @@ class Cluster:
         self._client = host_docker()
         self._state = ClusterState.load(config.state_dir)
         self._hosts: SshNodes | None = None  # --provider ssh: one set of SSH connections for the cluster's life
+        self._engine: SwarmEngine | None = None  # its clients, kept: over SSH each is a connection
 
     # -- what exists -----------------------------------------------------------
 
@@ -74,8 +75,10 @@ class Cluster:
 
     @property
     def engine(self) -> SwarmEngine:
-        state = self.state
-        return SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager)
+        if self._engine is None:
+            state = self.state
+            self._engine = SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager)
+        return self._engine
 
     @property
     def lb_url(self) -> str:
@@ -195,7 +198,6 @@ class Cluster:
         engine.wait_for_engines()
         if self._state.provider == "ssh":
             self._prepare_hosts()
-        if self._state.provider == "ssh":
             self._join_hosts()
         else:
             self._progress("forming the swarm")
@@ -319,7 +321,7 @@ class Cluster:
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
         removed += self._remove_state_dir()
-        self._state = None
+        self._state, self._engine = None, None
         return removed
 
     # -- internals ------------------------------------------------------------------
@@ -394,6 +396,7 @@ class Cluster:
         if self._hosts is not None:
             self._hosts.close()
             self._hosts = None
+        self._engine = None
         return done
 
     def _ensure_network(self):
@@ -468,6 +471,8 @@ class Cluster:
 
     def _engine_client(self, node: str) -> docker.DockerClient:
         """A client for a node's engine: its unix socket (node containers) or SSH (hosts), never a TCP port."""
+        if self.state.provider == "ssh":
+            return self.nodes.engine_client(node)
         return docker.DockerClient(base_url=f"unix://{self._socket_dir(node) / ENGINE_SOCKET}", timeout=30,
                                    version="auto")
 

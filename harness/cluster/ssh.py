@@ -31,6 +31,7 @@ CONNECT_TIMEOUT = 10.0  # seconds to reach a host and log in
 COMMAND_TIMEOUT = 120.0  # seconds a command may run before the session is given up
 ENGINE_TIMEOUT = 30  # seconds a Docker API call may take
 PLACEHOLDER_URL = "tcp://127.0.0.1:9"  # docker-py builds its client from a URL; the SSH adapter replaces its transport
+MIN_API_VERSION = "1.40"  # Docker 19.03; the engine's own version is asked once connected
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,12 @@ class SshConnections:
     def engine_client(self, login: SshLogin) -> docker.DockerClient:
         """A Docker client for the host's engine over SSH (``docker system dial-stdio``)."""
         adapter = _Adapter(self, login)
-        client = docker.DockerClient(base_url=PLACEHOLDER_URL, version="1.41", timeout=ENGINE_TIMEOUT)
+        client = docker.DockerClient(base_url=PLACEHOLDER_URL, version=MIN_API_VERSION, timeout=ENGINE_TIMEOUT)
         api = client.api
         api.mount("http+docker://ssh", adapter)
         api._unmount("http://", "https://")  # docker-py's own wiring for ssh:// URLs, with our adapter
         api.base_url = "http+docker://ssh"
+        api._version = api._retrieve_server_version()  # what version="auto" does, over the adapter
         return client
 
     def check(self, login: SshLogin) -> None:
@@ -135,7 +137,8 @@ class SshConnections:
 
 
 class _Adapter(SSHHTTPAdapter):
-    """docker-py's SSH adapter on a connection made by ``SshConnections`` (its key, its known_hosts)."""
+    """docker-py's SSH adapter on a connection made by ``SshConnections`` (its key, its known_hosts), made again
+    when it died (a host powered off and on), and whose sessions open within ``CONNECT_TIMEOUT``."""
 
     def __init__(self, connections: SshConnections, login: SshLogin) -> None:
         self._connections, self._login = connections, login
@@ -145,7 +148,41 @@ class _Adapter(SSHHTTPAdapter):
         self.ssh_client, self.ssh_params = None, {}
 
     def _connect(self) -> None:
-        self.ssh_client = self._connections.connect(self._login)
+        self.ssh_client = _TimedSessions(self._connections.connect(self._login))
+
+    def get_connection(self, url, proxies=None):
+        transport = self.ssh_client.get_transport() if self.ssh_client else None
+        if transport is None or not transport.is_active():
+            with self.pools.lock:
+                self.pools.clear()
+            self._connect()
+        return super().get_connection(url, proxies)
+
+
+class _TimedSessions:
+    """A connected SSH client whose transport opens sessions within ``CONNECT_TIMEOUT`` (paramiko waits an hour
+    by default, and docker-py asks without a timeout): a silent host fails a Docker call instead of hanging it."""
+
+    def __init__(self, client: paramiko.SSHClient) -> None:
+        self._client = client
+
+    def get_transport(self):
+        transport = self._client.get_transport()
+        return _TimedTransport(transport) if transport is not None else None
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _TimedTransport:
+    def __init__(self, transport: paramiko.Transport) -> None:
+        self._transport = transport
+
+    def open_session(self, **kwargs):
+        return self._transport.open_session(timeout=CONNECT_TIMEOUT, **kwargs)
+
+    def is_active(self) -> bool:
+        return self._transport.is_active()
 
 
 class _Learn(paramiko.MissingHostKeyPolicy):
