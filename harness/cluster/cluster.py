@@ -39,6 +39,10 @@ SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
 LB_REPOSITORY = "harness/lb"
 MAX_SOCKET_PATH = 100  # a unix socket path has at most 107 bytes
+# What the faults run on a host, and the Debian package of each.
+HOST_PACKAGES = {"iptables": "iptables", "socat": "socat", "pidof": "procps", "mountpoint": "util-linux",
+                 "getent": "libc-bin", "awk": "mawk", "timeout": "coreutils"}
+HOST_TOOLS = tuple(HOST_PACKAGES)
 # On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
 FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
                                       "grep -E '^(registry:5000|registry-secure:5001)/' | cut -d' ' -f2 | "
@@ -247,6 +251,11 @@ class Cluster:
         if result.output.strip() != node:
             raise ClusterError(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their "
                                f"hostname: name the host {result.output.strip()!r} in the inventory")
+        missing = self.exec(node, ["sh", "-c", 'for tool; do command -v "$tool" >/dev/null || echo "$tool"; done',
+                                   "tools", *HOST_TOOLS]).output.split()
+        if missing:
+            raise ClusterError(f"{node} lacks {', '.join(missing)}, which the faults run there; install them "
+                               f"(Debian: apt-get install {' '.join(sorted({HOST_PACKAGES[t] for t in missing}))})")
 
     def _prepare_hosts(self) -> None:
         """Every host resolves the registry names to this machine and its engine trusts them (see hostsetup)."""

@@ -10,7 +10,20 @@ from harness.models import Duration
 from harness.waiting import wait_until
 
 ENGINE_PROGRAMS = ("dockerd", "containerd")
-HOLD_FILE = "/run/chaos-harness/hold-dockerd"
+HOLD_FILE = "/run/chaos-harness/hold-dockerd"  # a node container's supervisor starts no dockerd while it exists
+# Under systemd (a real host) the unit is killed and stopped, so that systemd does not restart it; in a node
+# container the supervisor is held by HOLD_FILE ($1) and dockerd killed.
+_UNDER_SYSTEMD = "[ -d /run/systemd/system ] && systemctl cat docker.service >/dev/null 2>&1"
+_CRASH = f"""
+if {_UNDER_SYSTEMD}; then
+  systemctl kill --signal=KILL docker.service && systemctl stop docker.socket docker.service 2>/dev/null; true
+else
+  mkdir -p "$(dirname "$1")" && touch "$1" && {{ pids=$(pidof dockerd) && kill -KILL $pids; true; }}
+fi
+"""
+_RELEASE = f"""
+if {_UNDER_SYSTEMD}; then systemctl start docker.service; else rm -f "$1"; fi
+"""
 
 
 class DaemonFreeze(BaseFault):
@@ -52,14 +65,10 @@ class DaemonCrash(BaseFault):
     params: DaemonCrashParams
 
     def inject(self, ctx: FaultContext) -> None:
-        run(ctx, self.target, ["sh", "-c", f"mkdir -p $(dirname {HOLD_FILE}) && touch {HOLD_FILE}"],
-            "hold the Docker engine down")
-        found = pids(ctx, self.target, "dockerd")
-        if found:
-            run(ctx, self.target, ["kill", "-KILL", *found], "kill the Docker engine")
+        run(ctx, self.target, ["sh", "-c", _CRASH, "crash", HOLD_FILE], "kill the Docker engine and hold it down")
 
     def heal(self, ctx: FaultContext) -> None:
-        run(ctx, self.target, ["rm", "-f", HOLD_FILE], "release the Docker engine")
+        run(ctx, self.target, ["sh", "-c", _RELEASE, "release", HOLD_FILE], "release the Docker engine")
         wait_until(lambda: ctx.cluster.exec(self.target, ["docker", "info", "--format", "{{.ID}}"]).ok,
                    timeout=self.params.restart_timeout, what=f"the Docker engine on {self.target} to answer again")
 
