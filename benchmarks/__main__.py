@@ -83,7 +83,7 @@ def machine() -> list[str]:
                 if line.startswith("model name")), platform.processor())
     memory = int(Path("/proc/meminfo").read_text().split()[1]) / 2 ** 20
     commit = _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = " (with uncommitted changes)" if _output(["git", "-C", str(ROOT), "status", "--porcelain"]) else ""
+    dirty = " (with uncommitted changes)" if _output(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"]) else ""
     engine = _output(["docker", "version", "--format", "{{.Server.Version}}"])
     return [f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", f"- commit: {commit}{dirty}",
             f"- machine: {os.cpu_count()} cores ({cpu}), {memory:.0f} GB RAM, {platform.platform()}",
