@@ -31,6 +31,7 @@ CONNECT_TIMEOUT = 10.0  # seconds to reach a host and log in
 COMMAND_TIMEOUT = 120.0  # seconds a command may run before the session is given up
 ENGINE_TIMEOUT = 30  # seconds a Docker API call may take
 PLACEHOLDER_URL = "tcp://127.0.0.1:9"  # docker-py builds its client from a URL; the SSH adapter replaces its transport
+ENGINE_SESSIONS = 4  # kept Docker API connections, each an SSH session: sshd allows 10 a connection by default
 MIN_API_VERSION = "1.40"  # Docker 19.03; the engine's own version is asked once connected
 
 
@@ -138,11 +139,12 @@ class SshConnections:
 
 class _Adapter(SSHHTTPAdapter):
     """docker-py's SSH adapter on a connection made by ``SshConnections`` (its key, its known_hosts), made again
-    when it died (a host powered off and on), and whose sessions open within ``CONNECT_TIMEOUT``."""
+    when it died (a host powered off and on), with one pool of sessions that open within ``CONNECT_TIMEOUT``."""
 
     def __init__(self, connections: SshConnections, login: SshLogin) -> None:
         self._connections, self._login = connections, login
-        super().__init__(f"ssh://{login.user}@{login.address}:{login.port}", timeout=ENGINE_TIMEOUT)
+        super().__init__(f"ssh://{login.user}@{login.address}:{login.port}", timeout=ENGINE_TIMEOUT,
+                         max_pool_size=ENGINE_SESSIONS)
 
     def _create_paramiko_client(self, base_url: str) -> None:
         self.ssh_client, self.ssh_params = None, {}
@@ -156,7 +158,9 @@ class _Adapter(SSHHTTPAdapter):
             with self.pools.lock:
                 self.pools.clear()
             self._connect()
-        return super().get_connection(url, proxies)
+        # One pool for the host, not one per request URL (docker-py is handed the whole URL): each pool holds
+        # SSH sessions, and sshd refuses an eleventh session on a connection.
+        return super().get_connection(self.ssh_host, proxies)
 
 
 class _TimedSessions:

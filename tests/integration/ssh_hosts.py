@@ -26,7 +26,7 @@ from testcontainers.core.waiting_utils import WaitStrategy  # noqa: E402
 USER = "deploy"
 # What a nested dockerd needs without --privileged (refused on some hosts), as the Vagrantfile gives node containers.
 UNPRIVILEGED = {"cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"],
-                "security_opt": ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"]}
+                "security_opt": ["seccomp=unconfined", "apparmor=unconfined"]}
 
 
 @dataclass
