@@ -201,7 +201,7 @@ def cluster_up(config: ClusterConfig) -> None:
     """Start nodes, registry and swarm (idempotent)."""
     state = Cluster(config, _progress).up()
     _progress(f"cluster {state.name} up: {', '.join(f'{n} {state.node_ips[n]}' for n in state.nodes)}; "
-              f"load balancer on 127.0.0.1:{state.lb_port}")
+              f"load balancer on {state.endpoints['lb']}")
 
 
 @cluster.command("status")
@@ -215,8 +215,7 @@ def cluster_status(config: ClusterConfig) -> None:
         info = swarm.get(node)
         detail = f"swarm {info.state}/{info.availability} {info.role} {info.labels}" if info else "not in swarm"
         click.echo(f"{node}\t{state}\t{detail}")
-    click.echo("ports\t" + " ".join(f"{field.removesuffix('_port')}=127.0.0.1:{port}"
-                                    for field, port in handle.state.ports.items()))
+    click.echo("ports\t" + " ".join(f"{part}={where}" for part, where in handle.state.endpoints.items()))
 
 
 def _down(config: ClusterConfig) -> None:

@@ -118,8 +118,14 @@ class Cluster:
         self.nodes.halt(node, force=force)
 
     def start_node(self, node: str) -> None:
-        """Start one stopped node (``vagrant up NODE``)."""
+        """Start one stopped node (``vagrant up NODE``, or a host's power_on).
+
+        A host's ``/etc/hosts`` may be rewritten at boot (cloud-init, a container's engine), so the registry
+        line is written again.
+        """
         self.nodes.up(node)
+        if self.state.provider == "ssh":
+            point_registry_names(self._runner(node), self.config.name, self.state.registry_address)
 
     def can_power_cycle(self, node: str) -> bool:
         """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""

@@ -13,6 +13,9 @@ from harness.errors import ClusterError, UsageError
 PROVIDERS = ("docker", "libvirt", "virtualbox", "ssh")
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
+REGISTRY_PORT = 5000  # where nodes pull from the registry (through Toxiproxy)
+SECURE_PORT = 5001  # where nodes pull from its authenticated twin: its own port, as on real hosts both names
+                    # point to one address (this machine's)
 PORT_FIELDS = ("lb_port", "lb_admin_port", "registry_port", "toxiproxy_port")  # the host ports a cluster publishes
 STATE_MARKER = ".chaos-harness-cluster"  # in every state directory the harness made; `down` removes no other
 STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned to (the last node)
@@ -145,6 +148,17 @@ class ClusterState:
         if self.provider == "ssh":
             return self.node_ips[self.manager], LB_PORTS["admin"]
         return "127.0.0.1", self.lb_admin_port
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Where a person reaches each part (host:port): the load balancer and its runtime API, the registry
+        push port and Toxiproxy's API; on real hosts also where the hosts pull from."""
+        lb = (self.node_ips[self.manager], LB_PORTS["http"]) if self.provider == "ssh" else ("127.0.0.1", self.lb_port)
+        found = {"lb": f"{lb[0]}:{lb[1]}", "lb_admin": "{}:{}".format(*self.lb_admin),
+                 "registry": f"127.0.0.1:{self.registry_port}", "toxiproxy": f"127.0.0.1:{self.toxiproxy_port}"}
+        if self.registry_address:
+            found["hosts_pull_from"] = f"{self.registry_address}:{REGISTRY_PORT},{SECURE_PORT}"
+        return found
 
     @property
     def published_lb_url(self) -> str:

@@ -21,6 +21,7 @@ from docker.errors import NotFound
 from toxiproxy import Toxiproxy
 from toxiproxy.proxy import Proxy
 
+from harness.cluster.config import REGISTRY_PORT, SECURE_PORT
 from harness.dockerhost import CLUSTER_LABEL, ROLE_LABEL
 from harness.engine.base import RegistryAuth
 from harness.errors import EnvironmentProblem
@@ -29,7 +30,6 @@ from harness.waiting import wait_until
 
 REGISTRY_ALIAS = "registry"  # what the nodes pull from: the Toxiproxy in front of the registry
 UPSTREAM_ALIAS = "registry-upstream"  # the registry itself
-REGISTRY_PORT = 5000  # where nodes pull from the registry (through Toxiproxy)
 NODE_REGISTRY = f"{REGISTRY_ALIAS}:{REGISTRY_PORT}"
 STACK_NAMESPACE = "chaos"
 PROXY_NAME = "registry"
@@ -155,7 +155,6 @@ class RegistryProxy:
 
 
 SECURE_ALIAS = "registry-secure"
-SECURE_PORT = 5001  # its own port: on real hosts both names point to one address (this machine's)
 SECURE_REGISTRY = f"{SECURE_ALIAS}:{SECURE_PORT}"
 REGISTRY_USER = "chaos"
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from harness.cluster.registry import REGISTRY_ALIAS, REGISTRY_PORT, SECURE_ALIAS, SECURE_PORT
+from harness.cluster.config import REGISTRY_PORT, SECURE_PORT
+from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
 from harness.errors import ClusterError
 from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.faults.nodeshell import Rule, add_rules, delete_rules, has_rule, resolve
