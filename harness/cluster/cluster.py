@@ -457,6 +457,8 @@ class Cluster:
     def _check_can_create(self) -> None:
         """Refuse, before anything is made, a cluster that cannot be created here as asked."""
         config = self.config
+        if config.inventory is not None:
+            load_inventory(config.inventory)  # every problem in it named before anything is made
         if config.provider in ("libvirt", "virtualbox"):
             raise UsageError(f"--provider {config.provider}: reaching a VM's engine over SSH is not built yet; "
                              "use --provider docker, or --provider ssh with the VMs in an inventory")

@@ -217,5 +217,5 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, (socket.timeout, TimeoutError)):
         return "no answer in time; is the host up and the address and port right?"
     if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
-        return f"{error.strerror or error}; is sshd running on that port?"
+        return f"{error.strerror or error}; is the host up, and sshd listening on that port?"
     return f"{type(error).__name__}: {error}"

@@ -117,20 +117,34 @@ def test_the_harness_never_execs_into_the_hosts(ssh_cluster, hosts):
     assert execs == [], f"something exec'd into an SSH-only host: {execs[:3]}"
 
 
-def test_a_refused_key_and_an_unreachable_host_are_named_before_anything_starts(hosts, tmp_path):
+def up_with(hosts, tmp_path, change) -> subprocess.CompletedProcess:
+    """`cluster up` of a second cluster on the same hosts, through the CLI, with one change to the inventory."""
     inventory = yaml.safe_load(hosts.inventory.read_text())
+    for host in inventory["hosts"]:
+        host["key"] = str(hosts.inventory.parent / host["key"])
+    change(inventory["hosts"][1])
+    bad = tmp_path / "hosts.yaml"
+    bad.write_text(yaml.safe_dump(inventory))
+    return subprocess.run([sys.executable, "-m", "harness.cli", "--cluster", "chaos-sshbad", "--provider", "ssh",
+                           "--inventory", str(bad), "cluster", "up"], capture_output=True, text=True, timeout=120,
+                          env={"CHAOS_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_refused_key_is_named_with_the_host_before_anything_starts(hosts, tmp_path):
     wrong_key = tmp_path / "id_other"
     paramiko.RSAKey.generate(2048).write_private_key_file(str(wrong_key))
     wrong_key.chmod(0o600)
-    inventory["hosts"][1]["key"] = str(wrong_key)
-    inventory["hosts"][2]["address"] = "172.31.240.250"  # nothing there
-    bad = tmp_path / "hosts.yaml"
-    bad.write_text(yaml.safe_dump(inventory))
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "--cluster", "chaos-sshbad", "--provider", "ssh",
-                           "--inventory", str(bad), "cluster", "up"], capture_output=True, text=True, timeout=120,
-                          env={"CHAOS_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    done = up_with(hosts, tmp_path, lambda host: host.update(key=str(wrong_key)))
     assert done.returncode == 3, done.stderr
-    assert "cannot log in to node2" in done.stderr and "refused the login" in done.stderr, done.stderr
+    assert "cannot log in to node2 (deploy@172.31.240.12:22): the host refused the login" in " ".join(done.stderr.split())
+
+
+def test_an_unreachable_host_is_named_before_anything_starts(hosts, tmp_path):
+    done = up_with(hosts, tmp_path, lambda host: host.update(address="172.31.240.250"))  # nothing there
+    assert done.returncode == 3, done.stderr
+    message = " ".join(done.stderr.split())
+    assert "cannot log in to node2 (deploy@172.31.240.250:22)" in message, message
+    assert "is the host up" in message, message
 
 
 def test_down_undoes_what_the_harness_changed_on_the_hosts(ssh_cluster, hosts):

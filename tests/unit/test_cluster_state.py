@@ -121,3 +121,28 @@ def test_without_a_node_address_the_load_balancer_is_reached_through_the_publish
     state = ClusterState(name="noip", provider="docker", nodes=["node1"], node_ips={"node1": ""},
                          node_image="node:x", **DEFAULT_PORTS)
     assert state.lb_url == f"http://127.0.0.1:{DEFAULT_PORTS['lb_port']}" and state.addresses == set()
+
+
+def test_on_real_hosts_the_load_balancer_and_its_api_are_reached_at_the_manager_and_nothing_at_127():
+    state = ClusterState(name="staging", provider="ssh", nodes=["alpha", "beta"],
+                         node_ips={"alpha": "10.0.0.11", "beta": "10.0.0.12"}, node_image="",
+                         registry_address="10.0.0.1", **DEFAULT_PORTS)
+    assert state.lb_url == "http://10.0.0.11:8080" and state.lb_admin == ("10.0.0.11", 9999)
+    assert state.endpoints["lb"] == "10.0.0.11:8080" and state.endpoints["hosts_pull_from"] == "10.0.0.1:5000,5001"
+    containers = _state("local", lb_port=18080, lb_admin_port=19999)
+    assert containers.lb_admin == ("127.0.0.1", 19999) and containers.endpoints["lb"] == "127.0.0.1:18080"
+    assert "hosts_pull_from" not in containers.endpoints
+
+
+@pytest.mark.parametrize("nodes, managers", [(3, 2), (3, 3), (5, 5), (5, 0)])
+def test_managers_must_be_an_odd_number_below_the_node_count(nodes, managers):
+    with pytest.raises(UsageError, match="an odd number .*fewer than the"):
+        ClusterConfig(name="m", nodes=nodes, managers=managers)
+    assert ClusterConfig(name="m", nodes=5, managers=3).managers == 3
+
+
+def test_the_ssh_provider_and_an_inventory_come_together(tmp_path):
+    with pytest.raises(UsageError, match="--provider ssh needs --inventory"):
+        ClusterConfig(name="s", provider="ssh")
+    with pytest.raises(UsageError, match="--inventory needs --provider ssh"):
+        ClusterConfig(name="s", inventory=tmp_path / "hosts.yaml")
