@@ -112,10 +112,10 @@ class SshConnections:
         if self._known_hosts.exists():
             client.load_host_keys(str(self._known_hosts))
         client.set_missing_host_key_policy(_Learn(self._known_hosts) if self._learn_keys else _Refuse())
+        key = _private_key(login) if login.key else None
         try:
-            client.connect(login.address, port=login.port, username=login.user,
-                           key_filename=str(login.key) if login.key else None, look_for_keys=False,
-                           allow_agent=login.key is None, timeout=CONNECT_TIMEOUT, banner_timeout=CONNECT_TIMEOUT,
+            client.connect(login.address, port=login.port, username=login.user, pkey=key, look_for_keys=False,
+                           allow_agent=key is None, timeout=CONNECT_TIMEOUT, banner_timeout=CONNECT_TIMEOUT,
                            auth_timeout=CONNECT_TIMEOUT)
         except (paramiko.SSHException, OSError) as error:
             client.close()
@@ -205,6 +205,17 @@ class _Refuse(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client, hostname, key) -> None:
         raise paramiko.SSHException(f"the host key of {hostname} is not known to this cluster "
                                     "(it was not up when the cluster was brought up)")
+
+
+def _private_key(login: SshLogin) -> paramiko.PKey:
+    """The login's key file, read once (so that a refused key is reported as refused, not as a key format)."""
+    try:
+        return paramiko.PKey.from_path(str(login.key))
+    except paramiko.PasswordRequiredException as error:
+        raise ClusterError(f"the key {login.key} of {login.name} has a passphrase; load it into the SSH agent "
+                           "and leave key out of the inventory") from error
+    except (paramiko.SSHException, OSError, ValueError) as error:
+        raise ClusterError(f"cannot read the key {login.key} of {login.name}: {error}") from error
 
 
 def _reason(error: BaseException) -> str:
