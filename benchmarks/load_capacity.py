@@ -82,7 +82,7 @@ def main() -> None:
     cluster = Cluster(ClusterConfig(name=args.cluster))
     app = App.prepare(load_profile(args.app), cluster.builder)
     app.push(cluster.push_image)
-    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin_port), stack_for(cluster, app, Stack()))
+    deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack_for(cluster, app, Stack()))
     print(HEADER)
     results = []
     for text in args.rates:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,9 +20,9 @@ from docker.errors import APIError, NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster.config import GREEN_STACK, LB_LABEL, STACK_NAME, STATEFUL_LABEL, ClusterConfig, ClusterState
-from harness.cluster.hostsetup import DAEMON_JSON, TRUSTED, point_registry_names, trust_registries
-from harness.cluster.hostsetup import undo as undo_host_setup
+from harness.cluster import onhosts
+from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, ClusterConfig, ClusterState
+from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
@@ -32,21 +31,12 @@ from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantN
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, HarnessError, UsageError
-from harness.waiting import wait_until
 
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
 LB_REPOSITORY = "harness/lb"
 MAX_SOCKET_PATH = 100  # a unix socket path has at most 107 bytes
-# What the faults run on a host, and the Debian package of each.
-HOST_PACKAGES = {"iptables": "iptables", "socat": "socat", "pidof": "procps", "mountpoint": "util-linux",
-                 "getent": "libc-bin", "awk": "mawk", "timeout": "coreutils"}
-HOST_TOOLS = tuple(HOST_PACKAGES)
-# On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
-FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
-                                      "grep -E '^(registry:5000|registry-secure:5001)/' | cut -d' ' -f2 | "
-                                      "sort -u | xargs -r docker image rm -f >/dev/null"]
 
 
 class Cluster:
@@ -207,8 +197,9 @@ class Cluster:
         engine = self.engine
         engine.wait_for_engines()
         if self._state.provider == "ssh":
-            self._prepare_hosts()
-            self._join_hosts()
+            onhosts.ready_for_registries(self._state, engine, self._runner, self._save_state)
+            self._progress("forming the swarm")
+            onhosts.join(self._state, engine, self._save_state)
         else:
             self._progress("forming the swarm")
             engine.form(self._state.node_ips, self._state.managers)
@@ -242,67 +233,13 @@ class Cluster:
         self._progress(f"logging in to {len(inventory.hosts)} hosts over SSH")
         self._hosts.up()
         for node in self._state.nodes:
-            self._check_host(node)
+            onhosts.check_host(self._hosts, node)
 
-    def _check_host(self, node: str) -> None:
-        """Root through the login (sudo -n), and the host's own name as Swarm will know it."""
-        result = self.exec(node, ["hostname"])
-        if not result.ok:
-            raise ClusterError(f"{node}: commands as root fail ({result.output.strip()[-300:]}); the login needs "
-                               "passwordless sudo (or log in as root with become: root)")
-        if problem := self.nodes.docker_problem(node):
-            user = self.nodes.logins[node].user
-            raise ClusterError(f"{node}: {user} cannot use Docker ({problem}); Docker's SSH transport runs as the "
-                               f"login: add it to the docker group (usermod -aG docker {user}) or log in as root")
-        if result.output.strip() != node:
-            raise ClusterError(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their "
-                               f"hostname: name the host {result.output.strip()!r} in the inventory")
-        missing = self.exec(node, ["sh", "-c", 'for tool; do command -v "$tool" >/dev/null || echo "$tool"; done',
-                                   "tools", *HOST_TOOLS]).output.split()
-        if missing:
-            raise ClusterError(f"{node} lacks {', '.join(missing)}, which the faults run there; install them "
-                               f"(Debian: apt-get install {' '.join(sorted({HOST_PACKAGES[t] for t in missing}))})")
-
-    def _prepare_hosts(self) -> None:
-        """Every host resolves the registry names to this machine and its engine trusts them (see hostsetup)."""
-        state = self._state
-        for node in state.nodes:
-            run = self._runner(node)
-            point_registry_names(run, self.config.name, state.registry_address)
-            trusted = set(self.engine.client(node).info().get("RegistryConfig", {}).get("IndexConfigs", {}))
-            if trust_registries(run, self.config.name, trusted) and node not in state.engines_changed:
-                state.engines_changed.append(node)
-                state.save(self.config.state_dir)
-            self._check_trusted(node)
-
-    def _join_hosts(self) -> None:
-        """Form the Swarm on the hosts (none of them in one before), or check that they all are in their own."""
-        state, engine = self._state, self.engine
-        if not state.swarm_formed:
-            members = {n.hostname for n in engine.nodes()}
-            if missing := [node for node in state.nodes if node not in members]:
-                raise ClusterError(f"swarm: existing, but {', '.join(missing)} not in the swarm {state.manager} "
-                                   "manages; join them, or list only its nodes")
-            return
-        if not state.swarm_joined:  # the first up: the harness only forms a Swarm on hosts outside any
-            if busy := [node for node in state.nodes if engine.swarm_state(node) != "inactive"]:
-                raise ClusterError(f"{', '.join(busy)} already in a swarm; `swarm: existing` in the inventory uses "
-                                   "it, or make them leave it (docker swarm leave)")
-            state.swarm_joined = list(state.nodes)  # recorded first: a failure halfway is rolled back too
-            state.save(self.config.state_dir)
-        self._progress("forming the swarm")
-        engine.form(state.node_ips, state.managers)
-
-    def _check_trusted(self, node: str) -> None:
-        def trusted() -> bool:
-            configs = self.engine.client(node).info().get("RegistryConfig", {}).get("IndexConfigs", {})
-            return all(name in configs and not configs[name].get("Secure", True) for name in TRUSTED)
-        wait_until(trusted, timeout=20, what=f"the engine of {node} to trust {', '.join(TRUSTED)}",
-                   hint=f"See the engine's log on {node}: a flag such as --insecure-registry and "
-                        f"{DAEMON_JSON} must not both set insecure-registries.")
-
-    def _runner(self, node: str):
+    def _runner(self, node: str) -> RunOn:
         return lambda argv, stdin: self.exec(node, argv, stdin)
+
+    def _save_state(self) -> None:
+        self.state.save(self.config.state_dir)
 
     def rebuild(self) -> ClusterState:
         """Remove the cluster and bring it up again with the same nodes, provider and ports."""
@@ -372,42 +309,20 @@ class Cluster:
         """The state of a cluster on the inventory's hosts: their names and addresses, this machine's ports."""
         ports = choose_ports(self.config.asked_ports, self.config.clusters_dir, self.config.name)
         self._ensure_network()  # the registries' own network on this machine
-        hosts = inventory.ordered()
-        addresses = {h.name: _resolved_address(h.address) for h in hosts}
+        found = onhosts.addresses(inventory)
         return ClusterState(
-            name=self.config.name, provider="ssh", nodes=[h.name for h in hosts], node_ips=addresses, **ports,
+            name=self.config.name, provider="ssh", nodes=list(found), node_ips=found, **ports,
             node_image="", inventory=str(Path(self.config.inventory).resolve()),
-            registry_address=inventory.registry_address or _address_towards(addresses[hosts[0].name]),
+            registry_address=inventory.registry_address or onhosts.address_towards(found[inventory.manager.name]),
             swarm_formed=inventory.swarm == "form",
-            managers=[h.name for h in hosts if h.role == "manager"],
+            managers=[h.name for h in inventory.hosts if h.role == "manager"],
         )
 
     def _release_hosts(self, rollback: bool) -> list[str]:
-        """Undo on the hosts what the harness did: its stacks, objects and images, the Swarm it formed (or its
-        labels on the hosts' own), the registry line in /etc/hosts and the engine configuration it changed.
-
-        A host that cannot be reached is reported, and the rest is still undone.
-        """
-        state, done, steps = self.state, [], []
+        """Undo on the hosts what the harness did there (see ``onhosts.release``); close their connections."""
+        state = self.state
         keep_swarm = rollback and load_inventory(state.inventory).on_failure == "leave"
-        if not rollback:  # a failed first up deployed nothing
-            steps.append(("stacks and Swarm objects", lambda: self.engine.remove_own_objects([STACK_NAME, GREEN_STACK])))
-            steps += [(f"registry images on {node}", lambda node=node: self.exec(node, FORGET_REGISTRY_IMAGES))
-                      for node in state.nodes]
-        if not state.swarm_formed:
-            steps += [(f"labels of {node}", lambda node=node: self.engine.unlabel_node(node, [LB_LABEL, STATEFUL_LABEL]))
-                      for node in state.nodes]
-        elif not keep_swarm:
-            steps += [(f"{node} left the swarm", lambda node=node: self.engine.leave(node))
-                      for node in reversed(state.nodes) if node in state.swarm_joined]
-        steps += [(f"registry set-up on {node}", lambda node=node: undo_host_setup(
-            self._runner(node), self.config.name, node in state.engines_changed)) for node in state.nodes]
-        for what, step in steps:
-            try:
-                step()
-                done.append(what)
-            except HarnessError as error:
-                done.append(f"NOT undone: {what}: {error}")
+        done = onhosts.release(state, self.engine, self._runner, rollback, keep_swarm)
         if self._hosts is not None:
             self._hosts.close()
             self._hosts = None
@@ -513,21 +428,6 @@ class Cluster:
         if not result.ok:
             raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
         return result.output
-
-
-def _resolved_address(address: str) -> str:
-    """An IP address for a host's address (Swarm advertises IP addresses)."""
-    try:
-        return socket.gethostbyname(address)
-    except OSError as error:
-        raise ClusterError(f"cannot resolve host address {address!r}: {error}") from error
-
-
-def _address_towards(address: str) -> str:
-    """This machine's address on the route to ``address`` (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect((address, 22))
-        return probe.getsockname()[0]
 
 
 @contextmanager

@@ -2,13 +2,13 @@
 
 Commands run in an SSH session (``sudo -n`` in front when the login is not
 root). The engine is reached the way ``docker -H ssh://`` reaches it:
-``docker system dial-stdio`` in a session of the same connection, driven by
-docker-py's SSH adapter; the login must be allowed to use Docker (root, or
-the ``docker`` group). No Docker API is ever published on a port.
+``docker system dial-stdio`` in sessions of a connection of its own, driven
+by docker-py's SSH adapter; the login must be allowed to use Docker (root,
+or the ``docker`` group). No Docker API is ever published on a port.
 
 Host keys live in the cluster's own ``known_hosts`` file, never in the
-user's ``~/.ssh``. Bringing the cluster up learns a host's key the first time
-(and says so); every later connection refuses a host whose key changed.
+user's ``~/.ssh``. Bringing the cluster up learns a host's key the first
+time; every later connection refuses a host whose key changed.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def test_blue_green_switch_loses_no_request(cluster, demo, tmp_path):
     assert any(s.t < done.t for s in samples) and any(s.t > done.t for s in samples), "load must span the switch"
     assert {s.version for s in samples if s.t > done.t} == {"v2"}
     assert report["upgrade"]["time_to_ready"] > 0 and report["upgrade"]["time_to_switch"] < 1
-    assert router(cluster.state.lb_admin_port).routes() == {"live": "green", "preview": "blue"}
+    assert router(cluster.state.lb_admin).routes() == {"live": "green", "preview": "blue"}
     assert cluster.engine.service(BLUE.service("web")).converged_on("v1"), "the old stack is kept until the run ends"
 
 
@@ -42,7 +42,7 @@ def test_a_bad_release_under_blue_green_never_receives_traffic(cluster, demo, tm
     assert events_of(result.run_dir, "switch.requested") == []
     assert report["upgrade"]["outcome"] == "rolled_back"
     assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
-    assert router(cluster.state.lb_admin_port).routes()["live"] == "blue"
+    assert router(cluster.state.lb_admin).routes()["live"] == "blue"
     assert report["passed"] is True, report["verdicts"]
 
 
