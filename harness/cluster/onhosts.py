@@ -11,6 +11,7 @@ from harness.cluster.config import GREEN_STACK, LB_LABEL, STACK_NAME, STATEFUL_L
 from harness.cluster.hostsetup import DAEMON_JSON, TRUSTED, RunOn, point_registry_names, trust_registries
 from harness.cluster.hostsetup import undo as undo_host_setup
 from harness.cluster.inventory import Inventory
+from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.cluster.sshnodes import SshNodes
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, HarnessError
@@ -23,7 +24,7 @@ HOST_PACKAGES = {"iptables": "iptables", "socat": "socat", "pidof": "procps", "m
                  "getent": "libc-bin", "awk": "mawk", "timeout": "coreutils"}
 # On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
 FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
-                                      "grep -E '^(registry:5000|registry-secure:5001)/' | cut -d' ' -f2 | "
+                                      f"grep -E '^({NODE_REGISTRY}|{SECURE_REGISTRY})/' | cut -d' ' -f2 | "
                                       "sort -u | xargs -r docker image rm -f >/dev/null"]
 
 
