@@ -119,9 +119,7 @@ class Cluster:
 
     def can_power_cycle(self, node: str) -> bool:
         """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""
-        if self.state.provider != "ssh":
-            return True
-        return load_inventory(self.state.inventory).host(node).can_power_cycle
+        return self.state.provider != "ssh" or self.nodes.can_power_cycle(node)
 
     def node_states(self) -> dict[str, str]:
         """Node name to Vagrant state: running, stopped or not_created."""

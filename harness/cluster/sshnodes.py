@@ -60,6 +60,10 @@ class SshNodes:
     def destroy(self) -> None:
         """Nothing: the hosts are the user's. (What the harness changed on them is undone by the cluster.)"""
 
+    def can_power_cycle(self, node: str) -> bool:
+        """Whether the inventory gives the host both power commands."""
+        return self._inventory.host(node).can_power_cycle
+
     def status(self) -> dict[str, str]:
         """Host name to ``running`` (its SSH port answers) or ``stopped``."""
         return {name: RUNNING if self._answers(name) else STOPPED for name in self.logins}
