@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(docker.io vagrant debootstrap golang-go python3-venv iptables ca-certificates)
-TEST_APT_PACKAGES=(chromium)  # the browser tests render the HTML reports in it
+# chromium: the browser tests render the HTML reports in it; vagrant-libvirt, libvirt-daemon-system: the
+# VM provider is tested as far as this machine goes (to the box download)
+TEST_APT_PACKAGES=(chromium vagrant-libvirt libvirt-daemon-system)
+LIBVIRTD_LOG=/var/log/chaos-harness-libvirtd.log
 VENV=.venv
 DOCKERD_LOG=/var/log/chaos-harness-dockerd.log
 
@@ -40,6 +43,19 @@ start_docker_engine() {
   exit 3
 }
 
+start_libvirtd() {
+  if virsh --connect qemu:///system uri >/dev/null 2>&1; then return; fi
+  say "libvirt does not answer; starting libvirtd (log: $LIBVIRTD_LOG)"
+  as_root mkdir -p /var/log/libvirt /var/run/libvirt
+  as_root sh -c "nohup libvirtd >>'$LIBVIRTD_LOG' 2>&1 &"
+  for _ in $(seq 1 30); do
+    virsh --connect qemu:///system uri >/dev/null 2>&1 && return
+    sleep 1
+  done
+  echo "libvirtd did not answer within 30 s; see $LIBVIRTD_LOG" >&2
+  exit 3
+}
+
 install_python_package() {
   local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
   if [ -f "$stamp" ]; then return; fi
@@ -57,6 +73,7 @@ main() {
   if [ "$what" = test ]; then install_packages "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
   else install_packages "${APT_PACKAGES[@]}"; fi
   start_docker_engine
+  if [ "$what" = test ]; then start_libvirtd; fi
   install_python_package
   export PATH="$PWD/$VENV/bin:$PATH" VAGRANT_CHECKPOINT_DISABLE=1
   say "building images (unchanged images are kept)"

@@ -21,16 +21,17 @@ from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
 from harness.cluster import onhosts
-from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, ClusterConfig, ClusterState
+from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
 from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
+from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.swarm import SwarmEngine
-from harness.errors import ClusterError, EngineError, HarnessError, UsageError
+from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError
 
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
@@ -47,7 +48,7 @@ class Cluster:
         self._progress = progress
         self._client = host_docker()
         self._state = ClusterState.load(config.state_dir)
-        self._hosts: SshNodes | None = None  # --provider ssh: one set of SSH connections for the cluster's life
+        self._hosts: SshNodes | VagrantVms | None = None  # hosts and VMs: one set of SSH connections kept
         self._engine: SwarmEngine | None = None  # its clients, kept: over SSH each is a connection
 
     # -- what exists -----------------------------------------------------------
@@ -59,12 +60,14 @@ class Cluster:
         return self._state
 
     @property
-    def nodes(self) -> VagrantNodes | SshNodes:
-        """The nodes' driver: Vagrant machines (node containers, VMs) or the inventory's hosts over SSH."""
-        if self.state.provider != "ssh":
-            return VagrantNodes(self.state, self.config.state_dir, self._client)
+    def nodes(self) -> VagrantNodes | VagrantVms | SshNodes:
+        """The nodes' driver: node containers, Vagrant VMs (over SSH) or the inventory's hosts (over SSH)."""
+        state = self.state
+        if state.provider == "docker":
+            return VagrantNodes(state, self.config.state_dir, self._client)
         if self._hosts is None:
-            self._hosts = SshNodes(load_inventory(self.state.inventory), self.config.state_dir)
+            self._hosts = (SshNodes(load_inventory(state.inventory), self.config.state_dir) if state.provider == "ssh"
+                           else VagrantVms(state, self.config.state_dir, self._client))
         return self._hosts
 
     @property
@@ -110,16 +113,16 @@ class Cluster:
     def start_node(self, node: str) -> None:
         """Start one stopped node (``vagrant up NODE``, or a host's power_on).
 
-        A host's ``/etc/hosts`` may be rewritten at boot (cloud-init, a container's engine), so the registry
-        line is written again.
+        A host's or VM's ``/etc/hosts`` may be rewritten at boot (cloud-init, a container's engine), so the
+        registry line is written again.
         """
         self.nodes.up(node)
-        if self.state.provider == "ssh":
+        if self.state.over_ssh:
             point_registry_names(self._runner(node), self.config.name, self.state.registry_address)
 
     def can_power_cycle(self, node: str) -> bool:
         """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""
-        return self.state.provider != "ssh" or self.nodes.can_power_cycle(node)
+        return self.nodes.can_power_cycle(node)
 
     def node_states(self) -> dict[str, str]:
         """Node name to Vagrant state: running, stopped or not_created."""
@@ -179,8 +182,11 @@ class Cluster:
 
     def _bring_up(self) -> ClusterState:
         builder = ImageBuilder(self._client, self._progress)
-        if self.config.provider == "ssh" or (self._state and self._state.provider == "ssh"):
+        provider = self._state.provider if self._state else self.config.provider
+        if provider == "ssh":
             self._start_hosts()
+        elif provider in VM_PROVIDERS:
+            self._start_vms()
         else:
             self._start_node_containers(builder.build(NODE_IMAGE))
         registry = self._registry()
@@ -194,7 +200,7 @@ class Cluster:
         registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
         engine = self.engine
         engine.wait_for_engines()
-        if self._state.provider == "ssh":
+        if self._state.over_ssh:
             onhosts.ready_for_registries(self._state, engine, self._runner, self._save_state)
             self._progress("forming the swarm")
             onhosts.join(self._state, engine, self._save_state)
@@ -208,7 +214,9 @@ class Cluster:
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
             with _lock(self.config.clusters_dir):  # two `up`s at once must not choose the same ports
-                self._state = self._plan(node_image)
+                network = self._ensure_network()
+                subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+                self._state = self._plan(subnet, node_image=node_image, privileged=self._privileged_ok(node_image))
                 self._state.save(self.config.state_dir)
         self._state.node_image = node_image
         self._state.save(self.config.state_dir)
@@ -232,6 +240,34 @@ class Cluster:
         self._hosts.up()
         for node in self._state.nodes:
             onhosts.check_host(self._hosts, node)
+
+    def _start_vms(self) -> None:
+        """Vagrant's VMs up, then each checked over SSH like an inventory's host."""
+        if self._state is None:
+            with _lock(self.config.clusters_dir):
+                self._ensure_network()  # the registries' own network on this machine
+                self._state = self._plan(vm_subnet(self._addresses_taken()), node_image="")
+                self._state.save(self.config.state_dir)
+        vms = self.nodes
+        if any(status != RUNNING for status in vms.status().values()):
+            self._progress(f"starting {len(self._state.nodes)} VMs ({self._state.provider} provider)")
+            vms.up()
+        if not self._state.registry_address:
+            self._state.registry_address = onhosts.address_towards(self._state.node_ips[self._state.manager])
+            self._save_state()
+        for node in self._state.nodes:
+            onhosts.check_host(vms, node)
+
+    def _addresses_taken(self) -> list[str]:
+        """The node addresses of every other cluster under this harness home."""
+        taken = []
+        for state_dir in self.config.clusters_dir.glob("*/"):
+            try:
+                other = ClusterState.load(state_dir) if state_dir != self.config.state_dir else None
+            except ClusterError:
+                continue
+            taken += list(other.node_ips.values()) if other else []
+        return taken
 
     def _runner(self, node: str) -> RunOn:
         return lambda argv, stdin: self.exec(node, argv, stdin)
@@ -271,7 +307,7 @@ class Cluster:
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
         removed += self._remove_state_dir()
-        self._state, self._engine = None, None
+        self._state, self._engine, self._hosts = None, None, None
         return removed
 
     # -- internals ------------------------------------------------------------------
@@ -286,22 +322,13 @@ class Cluster:
         shutil.rmtree(state_dir, ignore_errors=True)
         return [f"state {state_dir}"]
 
-    def _plan(self, node_image: str) -> ClusterState:
+    def _plan(self, subnet: ipaddress.IPv4Network, **details) -> ClusterState:
+        """The state of a cluster of node containers or VMs: their names, addresses in ``subnet``, ports."""
         ports = choose_ports(self.config.asked_ports, self.config.clusters_dir, self.config.name)
-        network = self._ensure_network()
-        subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
         names = self.config.node_names
         ips = {name: str(subnet.network_address + FIRST_NODE_HOST + i) for i, name in enumerate(names, 1)}
-        return ClusterState(
-            name=self.config.name,
-            provider=self.config.provider,
-            nodes=names,
-            node_ips=ips,
-            **ports,
-            node_image=node_image,
-            privileged=self._privileged_ok(node_image),
-            managers=names[:self.config.managers],
-        )
+        return ClusterState(name=self.config.name, provider=self.config.provider, nodes=names, node_ips=ips, **ports,
+                            managers=names[:self.config.managers], **details)
 
     def _plan_hosts(self, inventory: Inventory) -> ClusterState:
         """The state of a cluster on the inventory's hosts: their names and addresses, this machine's ports."""
@@ -372,9 +399,8 @@ class Cluster:
         config = self.config
         if config.inventory is not None:
             load_inventory(config.inventory)  # every problem in it named before anything is made
-        if config.provider in ("libvirt", "virtualbox"):
-            raise UsageError(f"--provider {config.provider}: reaching a VM's engine over SSH is not built yet; "
-                             "use --provider docker, or --provider ssh with the VMs in an inventory")
+        if config.provider in VM_PROVIDERS and (problem := provider_problem(config.provider)):
+            raise EnvironmentProblem(f"--provider {config.provider}: {problem}")
         longest = str(self._socket_dir(config.node_names[-1]) / ENGINE_SOCKET)
         if config.provider == "docker" and len(longest.encode()) > MAX_SOCKET_PATH:
             raise ClusterError(f"the node engines' sockets would be at {longest}, longer than a unix socket path "
@@ -401,7 +427,7 @@ class Cluster:
 
     def _engine_client(self, node: str) -> docker.DockerClient:
         """A client for a node's engine: its unix socket (node containers) or SSH (hosts), never a TCP port."""
-        if self.state.provider == "ssh":
+        if self.state.over_ssh:
             return self.nodes.engine_client(node)
         return docker.DockerClient(base_url=f"unix://{self._socket_dir(node) / ENGINE_SOCKET}", timeout=30,
                                    version="auto")

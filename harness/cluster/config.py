@@ -10,7 +10,8 @@ from pathlib import Path
 
 from harness.errors import ClusterError, UsageError
 
-PROVIDERS = ("docker", "libvirt", "virtualbox", "ssh")
+VM_PROVIDERS = ("libvirt", "virtualbox")  # Vagrant VMs, reached over SSH
+PROVIDERS = ("docker", *VM_PROVIDERS, "ssh")
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
 REGISTRY_PORT = 5000  # where nodes pull from the registry (through Toxiproxy)
@@ -120,7 +121,7 @@ class ClusterState:
     privileged: bool = False
     lb_image_tag: str = ""
     inventory: str = ""  # --provider ssh: the inventory file the hosts came from
-    registry_address: str = ""  # --provider ssh: where this machine publishes the registries for the hosts
+    registry_address: str = ""  # hosts and VMs: where this machine publishes the registries for them
     swarm_formed: bool = True  # the harness forms the Swarm (else the hosts' own Swarm is used)
     swarm_joined: list[str] = field(default_factory=list)  # hosts the harness put in a Swarm: they leave at down
     managers: list[str] = field(default_factory=list)  # the Swarm's managers (empty: the first node alone)
@@ -129,6 +130,11 @@ class ClusterState:
     @property
     def manager(self) -> str:
         return self.nodes[0]
+
+    @property
+    def over_ssh(self) -> bool:
+        """The nodes are hosts or VMs reached over SSH (not node containers on this machine)."""
+        return self.provider != "docker"
 
     @property
     def lb_url(self) -> str:
@@ -144,8 +150,8 @@ class ClusterState:
     @property
     def lb_admin(self) -> tuple[str, int]:
         """Where the harness reaches the load balancer's runtime API: the port published on 127.0.0.1 for node
-        containers, the manager host's own port on real hosts (nothing is published on this machine for them)."""
-        if self.provider == "ssh":
+        containers, the manager's own port on hosts and VMs (nothing is published on this machine for them)."""
+        if self.over_ssh:
             return self.node_ips[self.manager], LB_PORTS["admin"]
         return "127.0.0.1", self.lb_admin_port
 
@@ -153,7 +159,7 @@ class ClusterState:
     def endpoints(self) -> dict[str, str]:
         """Where a person reaches each part (host:port): the load balancer and its runtime API, the registry
         push port and Toxiproxy's API; on real hosts also where the hosts pull from."""
-        lb = (self.node_ips[self.manager], LB_PORTS["http"]) if self.provider == "ssh" else ("127.0.0.1", self.lb_port)
+        lb = (self.node_ips[self.manager], LB_PORTS["http"]) if self.over_ssh else ("127.0.0.1", self.lb_port)
         found = {"lb": f"{lb[0]}:{lb[1]}", "lb_admin": "{}:{}".format(*self.lb_admin),
                  "registry": f"127.0.0.1:{self.registry_port}", "toxiproxy": f"127.0.0.1:{self.toxiproxy_port}"}
         if self.registry_address:

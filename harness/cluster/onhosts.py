@@ -1,5 +1,6 @@
-"""A cluster on hosts that already exist (``--provider ssh``): checking them, readying them for the cluster's
-registries, their Swarm, and releasing them again. ``Cluster`` calls these; the host set-up is ``hostsetup``.
+"""A cluster on hosts reached over SSH (an inventory's, or Vagrant VMs): checking them, readying them for
+the cluster's registries, their Swarm, and releasing them again. ``Cluster`` calls these; the host set-up is
+``hostsetup``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from harness.cluster.hostsetup import undo as undo_host_setup
 from harness.cluster.inventory import Inventory
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.cluster.sshnodes import SshNodes
+from harness.cluster.vms import VagrantVms
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, HarnessError
 from harness.waiting import wait_until
@@ -40,7 +42,7 @@ def address_towards(address: str) -> str:
         return probe.getsockname()[0]
 
 
-def check_host(nodes: SshNodes, node: str) -> None:
+def check_host(nodes: SshNodes | VagrantVms, node: str) -> None:
     """Root through the login (sudo -n), Docker for the login, the host's own name as Swarm will know it, and
     the tools the faults run there; each missing with what to do."""
     result = nodes.exec(node, ["hostname"])

@@ -1,8 +1,8 @@
-"""Node lifecycle through python-vagrant, and running commands on a node.
+"""Node lifecycle through python-vagrant, and running commands in a node container.
 
 ``vagrant docker-exec`` is broken in Debian's Vagrant 2.3.4, so on the docker
-provider commands run through the Docker SDK in the node's container; on VM
-providers they run through ``vagrant ssh -c``.
+provider commands run through the Docker SDK in the node's container. VMs are
+reached over SSH instead (``vms.VagrantVms``).
 """
 
 from __future__ import annotations
@@ -109,6 +109,10 @@ class VagrantNodes:
         if self._dotfile.exists():
             self._call("destroy", lambda: self._vagrant.destroy(), None)
 
+    def can_power_cycle(self, node: str) -> bool:
+        """Always: Vagrant halts and starts a node."""
+        return True
+
     def status(self) -> dict[str, str]:
         """Node name to ``running``, ``stopped`` or ``not_created``."""
         if not self._dotfile.exists():
@@ -121,10 +125,13 @@ class VagrantNodes:
                               what="`vagrant status` to answer", interval=1.0)
         return {status.name: status.state for status in statuses}
 
+    def ssh_config(self, node: str) -> str:
+        """What ``vagrant ssh-config NODE`` says: how to log in to a VM."""
+        return self._call("ssh-config", lambda: self._vagrant.ssh_config(vm_name=node), node)
+
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
-        """Run ``argv`` on ``node``; ``stdin`` is written to its real standard input, never onto a command line."""
-        if self._state.provider != "docker":
-            return self._ssh(node, shlex.join(argv), stdin)
+        """Run ``argv`` in a node container; ``stdin`` is written to its real standard input, never onto a
+        command line."""
         try:
             if stdin is None:
                 result = self.container(node).exec_run(argv)
@@ -134,10 +141,7 @@ class VagrantNodes:
             raise ClusterError(f"cannot run `{shown_command(argv)[:80]}` on {node}: {error}") from error
 
     def engine_log(self, node: str, since: float) -> str:
-        """The node's Docker engine log since ``since`` (epoch seconds), each line timestamped."""
-        if self._state.provider != "docker":
-            return self.exec(node, ["journalctl", "--unit", "docker", "--since", f"@{int(since)}", "--no-pager",
-                                    "--output", "short-iso-precise"]).output
+        """The node container's Docker engine log since ``since`` (epoch seconds), each line timestamped."""
         try:
             return self.container(node).logs(since=int(since), timestamps=True).decode(errors="replace")
         except DockerException as error:
@@ -176,18 +180,12 @@ class VagrantNodes:
                               timeout=10, what=f"`{argv[0]}` on {node} to finish", interval=0.05)
         return ExecResult(finished["ExitCode"], output.decode(errors="replace"))
 
-    def _ssh(self, node: str, command: str, stdin: bytes | None) -> ExecResult:
-        """``vagrant ssh NODE -c COMMAND``, with ``stdin`` on its standard input."""
-        done = subprocess.run(["vagrant", "ssh", node, "--no-tty", "-c", command], input=stdin or b"",
-                              capture_output=True, cwd=self._vagrant.root, env=self._vagrant.env, check=False)
-        return ExecResult(done.returncode, (done.stdout + done.stderr).decode(errors="replace"))
-
     def _call(self, action: str, operation, node: str | None):
         try:
             return operation()
         except FileNotFoundError as error:
             raise EnvironmentProblem("vagrant is not installed: `apt-get install -y vagrant`") from error
         except subprocess.CalledProcessError as error:
-            tail = self._log.read_text()[-1500:] if self._log.exists() else ""
+            tail = self._log.read_text()[-1500:].partition("\n")[2] if self._log.exists() else ""
             target = node or "the cluster"
             raise ClusterError(f"`vagrant {action}` failed for {target} (exit {error.returncode}):\n{tail}") from error

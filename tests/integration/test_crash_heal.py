@@ -34,6 +34,11 @@ def harness(cluster, *args: str) -> subprocess.Popen:
 
 
 def test_sigkill_then_heal_leaves_no_fault_behind(cluster, tmp_path):
+    sigkill_then_heal(cluster, tmp_path)
+
+
+def sigkill_then_heal(cluster, tmp_path):
+    """Kill a run holding four faults with SIGKILL; audit must list each trace and `heal` must undo them all."""
     scenario, reports = tmp_path / "crash.yaml", tmp_path / "reports"
     scenario.write_text(SCENARIO)
     run = harness(cluster, "run", str(scenario), "--reports", str(reports))

@@ -11,7 +11,7 @@ from harness.audit import audit
 from harness.cluster import Cluster
 from harness.cluster.registry import RegistryProxy
 from harness.dockerhost import CLUSTER_LABEL, host_docker
-from harness.errors import ClusterError, UsageError
+from harness.errors import ClusterError
 
 pytestmark = pytest.mark.docker
 
@@ -86,9 +86,3 @@ def test_a_name_other_objects_carry_is_refused_and_they_are_left_alone(cluster):
         assert labelled("chaos-ghost") == ["chaos-ghost-data"]
     finally:
         ghost.remove()
-
-
-def test_a_vm_provider_is_refused_before_anything_is_created(cluster):
-    with pytest.raises(UsageError, match="--provider libvirt"):
-        Cluster(replace(cluster.config, name="chaos-vm", provider="libvirt")).up()
-    assert labelled("chaos-vm") == []

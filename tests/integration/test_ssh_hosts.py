@@ -22,9 +22,12 @@ import yaml
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.build import NODE_IMAGE, ImageBuilder
 from harness.cluster import Cluster, ClusterConfig
+from harness.engine.swarm import SwarmEngine
+from harness.errors import ClusterError
 from harness.faults.conformance import built_in_faults, exercise
 from harness.runner import Runner
 from tests.integration.ssh_hosts import USER, start_ssh_hosts
+from tests.integration.test_crash_heal import sigkill_then_heal
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -117,6 +120,10 @@ def test_the_harness_never_execs_into_the_hosts(ssh_cluster, hosts):
     assert execs == [], f"something exec'd into an SSH-only host: {execs[:3]}"
 
 
+def test_sigkill_then_heal_over_ssh_leaves_no_fault_behind(ssh_cluster, tmp_path):
+    sigkill_then_heal(ssh_cluster, tmp_path)
+
+
 def up_with(hosts, tmp_path, change) -> subprocess.CompletedProcess:
     """`cluster up` of a second cluster on the same hosts, through the CLI, with one change to the inventory."""
     inventory = yaml.safe_load(hosts.inventory.read_text())
@@ -156,3 +163,71 @@ def test_down_undoes_what_the_harness_changed_on_the_hosts(ssh_cluster, hosts):
         assert on_host(hosts, name, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
         assert on_host(hosts, name, "docker image ls --format '{{.Repository}}' | grep -c '^registry' || true").strip() == "0"
     assert Path(ssh_cluster.config.state_dir).exists() is False
+
+
+def inventory_with(hosts, tmp_path, **settings) -> Path:
+    """The hosts' inventory with ``settings`` at its top (key paths made absolute), in ``tmp_path``."""
+    inventory = yaml.safe_load(hosts.inventory.read_text())
+    for host in inventory["hosts"]:
+        host["key"] = str(hosts.inventory.parent / host["key"])
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump({**settings, **inventory}))
+    return path
+
+
+def swarm_states(hosts) -> dict[str, str]:
+    return {name: on_host(hosts, name, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() for name in NAMES}
+
+
+def leave_swarm(hosts) -> None:
+    for name in reversed(NAMES):
+        on_host(hosts, name, "docker swarm leave --force >/dev/null 2>&1 || true")
+
+
+@pytest.fixture
+def own_swarm(hosts):
+    """The hosts in a Swarm of their own (node1 its manager), made without the harness; left again afterwards."""
+    on_host(hosts, "node1", f"docker swarm init --advertise-addr {hosts.addresses['node1']}")
+    token = on_host(hosts, "node1", "docker swarm join-token -q worker").strip()
+    for name in NAMES[1:]:
+        on_host(hosts, name, f"docker swarm join --token {token} {hosts.addresses['node1']}:2377")
+    yield
+    leave_swarm(hosts)
+
+
+def test_swarm_existing_uses_the_hosts_swarm_and_down_leaves_it_as_it_was(hosts, own_swarm, tmp_path):
+    config = ClusterConfig(name="chaos-sshown", provider="ssh", workdir=tmp_path / "home",
+                           inventory=inventory_with(hosts, tmp_path, swarm="existing"))
+    cluster = Cluster(config)
+    try:
+        cluster.up()
+        labels = {n.hostname: n.labels for n in cluster.engine.nodes()}
+        assert labels["node1"].get("chaos.lb") == "true" and labels["node3"].get("chaos.stateful") == "true"
+    finally:
+        removed = cluster.down()
+    assert not [line for line in removed if line.startswith("NOT undone")], removed
+    assert swarm_states(hosts) == {name: "active" for name in NAMES}  # their Swarm stays
+    for line in on_host(hosts, "node1", "docker node ls -q | xargs docker node inspect "
+                                        "--format '{{.Description.Hostname}} {{.Spec.Labels}}'").splitlines():
+        assert "chaos." not in line, line  # and carries none of the harness's labels
+
+
+@pytest.mark.parametrize(("on_failure", "swarm_after"), [("rollback", "inactive"), ("leave", "active")])
+def test_a_failed_first_up_rolls_its_swarm_back_or_leaves_it_as_the_inventory_says(
+        hosts, tmp_path, monkeypatch, on_failure, swarm_after):
+    def refused(*_args, **_kwargs):
+        raise ClusterError("the label was refused (a failure injected by the test)")
+
+    monkeypatch.setattr(SwarmEngine, "label_node", refused)  # fails right after the Swarm formed
+    config = ClusterConfig(name="chaos-sshfail", provider="ssh", workdir=tmp_path / "home",
+                           inventory=inventory_with(hosts, tmp_path, on_failure=on_failure))
+    try:
+        with pytest.raises(ClusterError, match="label was refused"):
+            Cluster(config).up()
+        assert swarm_states(hosts) == {name: swarm_after for name in NAMES}
+        for name in NAMES:  # the rest is undone either way
+            assert "chaos-harness" not in on_host(hosts, name, "cat /etc/hosts")
+            assert "absent" in on_host(hosts, name, "test -e /etc/docker/daemon.json && echo present || echo absent")
+        assert not config.state_dir.exists()
+    finally:
+        leave_swarm(hosts)
