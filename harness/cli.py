@@ -28,7 +28,7 @@ from rich.markup import escape
 
 from harness.cluster import Cluster, ClusterConfig
 from harness.cluster.config import MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
-from harness.errors import ClusterError, HarnessError, one_line
+from harness.errors import ClusterError, HarnessError, UsageError, one_line
 from harness.app import DEFAULT_PROFILE
 from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario import STRATEGIES
@@ -338,6 +338,53 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
     sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)
 
 
+@main.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
+@_app_option
+@click.option("--strategies", default="in-service,blue-green", show_default=True,
+              help="Comma-separated strategy kinds to sweep under.")
+@click.option("--points", type=int, help="Points per strategy, spread evenly over the upgrade (default: all).")
+@click.option("--at", "at", multiple=True, metavar="KEY=V[,V...]",
+              help="Points by name instead of --points: tasks_replaced=0,1,2, step=green_ready,switched, "
+                   "phase=rollback (during the requested rollback); repeat for several keys.")
+@click.option("--repeat", default=1, show_default=True, type=int, help="Runs per point.")
+@click.option("--max-duration", default="4h", show_default=True,
+              help="Refuse a sweep estimated to take longer (e.g. 90m, 2h).")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print sweep.json on stdout.")
+@click.pass_obj
+def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies: str, points: int | None,
+          at: tuple[str, ...], repeat: int, max_duration: str, reports_dir: Path, as_json: bool) -> None:
+    """Strike the scenario's first fault at points across the upgrade and map the outcomes (sweep.html)."""
+    from harness.matrix import parse_strategies
+    from harness.models import parse_duration
+    from harness.scenario import load_scenario
+    from harness.sweep import plan
+    from harness.sweep.fold import predictability_line
+    from harness.sweep.run import run_sweep
+
+    scenario = load_scenario(scenario_path)
+    try:
+        limit = parse_duration(max_duration)
+    except ValueError as error:
+        raise UsageError(f"--max-duration {max_duration!r}: {error}") from None
+    runs = plan.plan(scenario, parse_strategies(strategies), points, list(at), repeat)
+    expected = plan.check_duration(runs, limit)
+    profile = _checked_profile(app_path, [scenario])
+    handle = Cluster(config, _progress)
+    app = _prepared(profile, [scenario], handle)
+    _progress(f"{len(runs)} runs planned, about {expected / 60:.0f} min")
+    result = run_sweep(runs, handle, reports_dir, app, _progress, _output.live)
+    for kind, strategy in result.document["strategies"].items():
+        _output.show(predictability_line(kind, strategy, result.document["repeat"]))
+    _progress(f"sweep: {', '.join(map(str, result.files))}")
+    if as_json:
+        click.echo(json.dumps(result.document, indent=2))
+    reported = [run for strategy in result.document["strategies"].values() for point in strategy["points"]
+                for run in point["runs"] if run["run_id"]]
+    sys.exit(0 if len(reported) == len(runs) else 1)  # every point measured; what it found is in the sweep
+
+
 @main.command("compare")
 @click.argument("run_dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -530,7 +577,6 @@ def app_group() -> None:
 def app_init(compose_file: Path, output: Path | None) -> None:
     """Write a starting profile for COMPOSE_FILE, with what to fill in said in comments."""
     from harness.app.init import starting_profile
-    from harness.errors import UsageError
 
     output = output or compose_file.parent / "chaos-app.yaml"
     if output.exists():

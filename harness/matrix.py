@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.app import App
 from harness.cluster import Cluster
-from harness.compare import Row, compare, load_reports
+from harness.compare import REPORT_FILE, Row, compare, load_reports
 from harness.errors import HarnessError, RunInterrupted, UsageError
 from harness.report import write_comparison
 from harness.runner import Runner
@@ -78,19 +78,30 @@ def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
     for index, (scenario, app) in enumerate((r.scenario, r.app) for r in runs):
-        ready(cluster, progress)
         progress(f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}")
-        runner = Runner(scenario, cluster, reports_dir, app, progress, live)
-        try:
-            runner.run()
-        except RunInterrupted:
-            raise
-        except HarnessError as error:
-            progress(f"{scenario.name} under {scenario.strategy.kind} failed: {error}")
-        if (runner.run_dir / "report.json").exists():
-            run_dirs.append(runner.run_dir)
+        run_dir, _ = run_once(scenario, app, cluster, reports_dir, progress, live)
+        if (run_dir / REPORT_FILE).exists():
+            run_dirs.append(run_dir)
     rows = compare(load_reports(run_dirs))
     return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs))
+
+
+def run_once(scenario: Scenario, app: App, cluster: Cluster, reports_dir: Path, progress: Progress = lambda _: None,
+             live: Progress = lambda _: None) -> tuple[Path, str | None]:
+    """One run on a ready cluster (rebuilt first when degraded): its directory, and its error if it failed.
+
+    A failed run is reported, not raised, so that many runs go on; Ctrl-C is raised (faults healed).
+    """
+    ready(cluster, progress)
+    runner = Runner(scenario, cluster, reports_dir, app, progress, live)
+    try:
+        runner.run()
+    except RunInterrupted:
+        raise
+    except HarnessError as error:
+        progress(f"{scenario.name} under {scenario.strategy.kind} failed: {error}")
+        return runner.run_dir, str(error)
+    return runner.run_dir, None
 
 
 def ready(cluster: Cluster, progress: Progress = lambda _: None) -> None:

@@ -241,7 +241,8 @@ class Runner:
         started, upgrade = time.time(), parts.upgrade
         snapshots = parts.watcher.poll()
         snapshot = snapshots.get(upgrade.live_service()) if snapshots else None
-        parts.faults.tick(self._phase_starts, snapshot, upgrade.tasks_replaced(snapshots) if snapshots else 0)
+        parts.faults.tick({**self._phase_starts, **upgrade.steps}, snapshot,
+                          upgrade.tasks_replaced(snapshots) if snapshots else 0)
         if not parts.load.running():
             raise HarnessError(f"the load process stopped early; see {parts.load.log_path}")
         self._show_live(snapshots, upgrade)

@@ -22,6 +22,9 @@ from harness.models import Duration, Strict, format_errors, load_model, parse_du
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
 Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "standby-manager", "stateful"]
 PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
+# Blue-green's own steps, which a fault can be timed by: green deployed beside blue, green ready, traffic switched.
+StepName = Literal["green_deployed", "green_ready", "switched"]
+STEPS: tuple[str, ...] = get_args(StepName)
 StrategyKind = Literal["in-service", "blue-green"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
@@ -30,7 +33,7 @@ MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage
 NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "load_scenario", "node_name_error",
-           "parse_duration"]
+           "parse_duration", "timing_problems"]
 
 
 def node_name_error(name: object) -> str | None:
@@ -156,17 +159,27 @@ class Target(Strict):
 
 
 class Timing(Strict):
-    """When a fault is injected: a phase start plus an offset, or after N tasks were replaced."""
+    """When a fault is injected: a phase start or a blue-green step plus an offset, or once N tasks of the
+    new release were started (0: as the upgrade starts, before any)."""
 
     phase: PhaseName | None = None
+    step: StepName | None = Field(None, description="blue-green only")
     offset: Duration = 0.0
-    tasks_replaced: int | None = Field(None, ge=1)
+    tasks_replaced: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Timing:
-        if (self.phase is None) == (self.tasks_replaced is None):
-            raise ValueError("give either phase (with an optional offset) or tasks_replaced")
+        if [self.phase, self.step, self.tasks_replaced].count(None) != 2:
+            raise ValueError("give one of phase or step (each with an optional offset), or tasks_replaced")
         return self
+
+    @property
+    def label(self) -> str:
+        """``tasks_replaced=1``, ``step=switched+2s``, ``phase=rollback+11s``: the timing as a sweep names it."""
+        if self.tasks_replaced is not None:
+            return f"tasks_replaced={self.tasks_replaced}"
+        key, value = ("phase", self.phase) if self.phase is not None else ("step", self.step)
+        return f"{key}={value}" + (f"+{self.offset:g}s" if self.offset else "")
 
 
 class FaultSpec(Strict):
@@ -221,6 +234,10 @@ class Scenario(Strict):
             raise ScenarioError(f"scenario {self.name} fixes strategy.kind: {self.strategy.kind}; "
                                 f"it cannot run under {kind}")
         chosen = self.strategy.kind or kind or DEFAULT_STRATEGY
+        if chosen != "blue-green" and (timed := [f.at.step for f in self.faults if f.at.step is not None]):
+            raise ScenarioError(f"scenario {self.name} times a fault by the blue-green step {timed[0]}; "
+                                f"{chosen} has no such step: run it under blue-green, or time it by phase or "
+                                "tasks_replaced")
         return self.model_copy(update={"strategy": self.strategy.model_copy(update={"kind": chosen})})
 
 
@@ -290,21 +307,25 @@ def _fault_problems(scenario: Scenario) -> list[ErrorDict]:
     known = registry.available()
     problems: list[ErrorDict] = []
     for index, fault in enumerate(scenario.faults):
-        found = [*_timing_problems(scenario, fault), *_plugin_problems(known, scenario, fault)]
+        found = [*timing_problems(scenario, fault), *_plugin_problems(known, scenario, fault)]
         problems.extend({**p, "loc": ("faults", index, *p["loc"])} for p in found)
     return problems
 
 
-def _timing_problems(scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
+def timing_problems(scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
     """A trigger that can never fire: a phase the run does not have, an offset past its end, too many tasks."""
     at, replicas = fault.at, scenario.stack.replicas
     if at.tasks_replaced is not None and at.tasks_replaced > replicas:
         return [{"loc": ("at", "tasks_replaced"), "input": at.tasks_replaced,
                  "msg": f"the upgrade replaces stack.replicas ({replicas}) tasks, so this would never fire; "
-                        f"give 1 to {replicas}"}]
+                        f"give 0 to {replicas}"}]
     if at.phase == "rollback" and scenario.strategy.rollback_after is None:
         return [{"loc": ("at", "phase"), "input": "rollback",
                  "msg": "there is a rollback phase only when strategy.rollback_after is set"}]
+    if at.step is not None and scenario.strategy.kind == "in-service":
+        return [{"loc": ("at", "step"), "input": at.step,
+                 "msg": "blue-green steps exist only under strategy.kind: blue-green; time it by phase or "
+                        "tasks_replaced"}]
     if at.phase is None:
         return []
     longest, parts = _longest_from(scenario, at.phase)

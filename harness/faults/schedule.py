@@ -39,11 +39,12 @@ class FaultScheduler:
         self._ledger = ledger
         self._cluster = cluster
 
-    def tick(self, phase_starts: dict[str, float], snapshot: ServiceSnapshot | None, tasks_replaced: int) -> None:
-        """Inject what is due, heal what has held long enough."""
+    def tick(self, marks: dict[str, float], snapshot: ServiceSnapshot | None, tasks_replaced: int) -> None:
+        """Inject what is due, heal what has held long enough. ``marks``: when each phase and each strategy
+        step started (epoch seconds), by name."""
         now = time.time()
         for index, spec in list(self._waiting):
-            if _due(spec, phase_starts, tasks_replaced, now):
+            if _due(spec, marks, tasks_replaced, now):
                 self._waiting.remove((index, spec))
                 self._inject(index, spec, snapshot)
         for active in list(self._active):
@@ -139,8 +140,8 @@ def heal_recorded(entry: LedgerEntry, ctx: FaultContext, ledger: HealLedger,
     return heal_entry(entry, fault, ctx, ledger, journal)
 
 
-def _due(spec: FaultSpec, phase_starts: dict[str, float], tasks_replaced: int, now: float) -> bool:
-    if spec.at.tasks_replaced is not None:
-        return tasks_replaced >= spec.at.tasks_replaced
-    started = phase_starts.get(spec.at.phase or "")
+def _due(spec: FaultSpec, marks: dict[str, float], tasks_replaced: int, now: float) -> bool:
+    if spec.at.tasks_replaced is not None:  # counted from the upgrade's start
+        return "upgrade" in marks and tasks_replaced >= spec.at.tasks_replaced
+    started = marks.get(spec.at.phase or spec.at.step or "")
     return started is not None and now >= started + spec.at.offset

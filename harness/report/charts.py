@@ -200,3 +200,69 @@ def _nice_top(values: Iterable[float]) -> float:
 
 def _time_step(duration: float) -> float:
     return next((s for s in (5, 10, 15, 30, 60, 120, 300) if duration / s <= 12), 600)
+
+
+# -- sweeps ---------------------------------------------------------------------------------
+
+OUTCOME_COLOURS = {"completed": "#54a24b", "rolled_back": "#4c78a8", "paused": "#f58518", "failed": "#e45756",
+                   "timed_out": "#b279a2"}
+ROLLBACK_COLOURS = {"none": "#e8e8e8", "succeeded": "#54a24b", "failed": "#e45756"}
+DOWNTIME_COLOUR, OUTAGE_COLOUR = "#e45756", "#4c78a8"
+SWEEP_HEIGHT, SWEEP_ROW = 230, 16  # the chart, then one row of outcome cells and one of rollback cells
+
+
+def sweep_chart(kind: str, points: list[dict]) -> str:
+    """Downtime (filled dots) and longest outage (rings) of every repeat against the fault's timing, with the
+    outcome and rollback verdict of every repeat as coloured cells under each point."""
+    values = [run[key] or 0.0 for point in points for run in point["runs"] for key in ("downtime", "longest_outage")]
+    top, plot = _nice_top(values), SWEEP_HEIGHT - 2 * SWEEP_ROW - 8
+    axis = Axis(duration=float(len(points)), top_value=top)
+
+    def y(value: float) -> float:
+        return plot - BOTTOM - (plot - TOP - BOTTOM) * min(value, top) / (top or 1)
+
+    parts = [f'<svg class="chart" data-chart="sweep" data-strategy="{escape(kind)}" viewBox="0 0 {WIDTH} '
+             f'{SWEEP_HEIGHT}" width="100%" role="img" aria-label="{escape(kind)}: downtime against fault timing">',
+             f'<text x="{LEFT}" y="14" class="title">{escape(kind)}: downtime against when the fault struck</text>']
+    for fraction in (0, 0.5, 1):
+        parts.append(f'<line x1="{LEFT}" y1="{y(top * fraction):.1f}" x2="{WIDTH - RIGHT}" y2="{y(top * fraction):.1f}" '
+                     f'stroke="#ddd"/><text x="{LEFT - 4}" y="{y(top * fraction) + 4:.1f}" class="tick" '
+                     f'text-anchor="end">{top * fraction:g}</text>')
+    parts.append(f'<text x="4" y="{TOP + 8}" class="tick">s</text>')
+    width = axis.x(1) - axis.x(0)
+    for index, point in enumerate(points):
+        parts.append(_sweep_point(point, axis.x(index), width, y, plot))
+    legend = [("downtime", DOWNTIME_COLOUR), ("longest outage", OUTAGE_COLOUR)]
+    x = WIDTH - RIGHT
+    for label, colour in reversed(legend):
+        x -= 12 + 7 * len(label)
+        parts.append(f'<rect x="{x}" y="5" width="9" height="9" fill="{colour}"/>'
+                     f'<text x="{x + 12}" y="13" class="legend">{escape(label)}</text>')
+        x -= 10
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _sweep_point(point: dict, left: float, width: float, y: Callable[[float], float], plot: float) -> str:
+    runs, centre = point["runs"], left + width / 2
+    parts = [f'<g class="point" data-point="{escape(point["point"])}">',
+             f'<text x="{centre:.1f}" y="{plot - 6}" class="tick" text-anchor="middle">{escape(point["point"])}</text>']
+    cell = min(width / max(len(runs), 1), 40.0)
+    first = centre - cell * len(runs) / 2
+    for index, run in enumerate(runs):
+        x = first + cell * (index + 0.5)
+        what = f'repeat {run["repeat"]}: {run["outcome"]}, rollback {run["rollback"]}'
+        if run["downtime"] is not None:
+            parts.append(f'<circle class="repeat downtime" cx="{x:.1f}" cy="{y(run["downtime"]):.1f}" r="4" '
+                         f'fill="{DOWNTIME_COLOUR}"><title>{escape(what)}: downtime {run["downtime"]:.3f}s</title></circle>')
+        if run["longest_outage"] is not None:
+            parts.append(f'<circle class="repeat outage" cx="{x:.1f}" cy="{y(run["longest_outage"]):.1f}" r="6" '
+                         f'fill="none" stroke="{OUTAGE_COLOUR}" stroke-width="1.5"><title>{escape(what)}: longest '
+                         f'outage {run["longest_outage"]:.3f}s</title></circle>')
+        for row, colour in enumerate((OUTCOME_COLOURS.get(run["outcome"], OTHER_COLOUR),
+                                      ROLLBACK_COLOURS.get(run["rollback"], OTHER_COLOUR))):
+            parts.append(f'<rect class="cell {("outcome", "rollback")[row]}" x="{x - cell / 2 + 1:.1f}" '
+                         f'y="{plot + row * SWEEP_ROW:.1f}" width="{cell - 2:.1f}" height="{SWEEP_ROW - 2}" '
+                         f'fill="{colour}"><title>{escape(what)}</title></rect>')
+    parts.append("</g>")
+    return "".join(parts)

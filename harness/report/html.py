@@ -14,7 +14,7 @@ from harness.report import charts
 from harness.report.text import COMPARISON_COLUMNS, comparison_cells, summary_rows, title
 
 TEMPLATES = Path(__file__).with_name("templates")
-_environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
 
 # Journal events worth a marker across the charts, and how to label them.
 MARKED_STATES = ("updating", "paused", "completed", "rolling_back", "rollback_paused", "rolled_back")
@@ -36,7 +36,7 @@ def run_page(report: dict, events: list[Event]) -> str:
     timeline, versions = report["timeline"], report["versions"]
     drawn = (charts.rate_chart(timeline, duration, overlays), charts.latency_chart(timeline, duration, overlays),
              charts.version_chart(timeline, duration, overlays, versions["old"], versions["new"]))
-    return _environment.get_template("report.html.j2").render(
+    return environment.get_template("report.html.j2").render(
         title=title(report), report=report, rows=summary_rows(report), charts=[Markup(chart) for chart in drawn],
         events=[_event_row(e, origin) for e in events],
     )
@@ -66,7 +66,7 @@ def overlays_of(report: dict, events: list[Event]) -> charts.Overlays:
 def comparison_page(rows: list[Row]) -> str:
     """compare.html: the strategy x scenario table, with each cell's downtime per repeat as a strip."""
     top = max((v for row in rows for v in row.downtime_per_run if v is not None), default=0.0) or 1.0
-    return _environment.get_template("compare.html.j2").render(
+    return environment.get_template("compare.html.j2").render(
         columns=COMPARISON_COLUMNS, top=top,
         rows=[(comparison_cells(row), Markup(charts.downtime_strip(row.downtime_per_run, top))) for row in rows])
 

@@ -21,6 +21,7 @@ class UpgradeStrategy(Protocol):
     old: str
     new: str
     services: tuple[str, ...]
+    steps: dict[str, float]  # when each of the strategy's own steps happened (``scenario.STEPS``), epoch seconds
 
     def live_service(self) -> str:
         """The engine service clients reach now (the entry service of the live stack)."""

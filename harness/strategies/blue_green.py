@@ -56,6 +56,7 @@ class BlueGreenUpgrade:
         self._deploy_error = ""
         self._switched_at: float | None = None
         self._rolled_back = False
+        self.steps: dict[str, float] = {}
         self._detail = ""
 
     def live_service(self) -> str:
@@ -75,7 +76,7 @@ class BlueGreenUpgrade:
             self._deploy_error = f"deploying green failed: {error}"
             journal.write("bluegreen.deploy_failed", stack=GREEN.stack, error=str(error))
             return
-        journal.write("bluegreen.deployed", stack=GREEN.stack, version=self.new)
+        self.steps["green_deployed"] = journal.write("bluegreen.deployed", stack=GREEN.stack, version=self.new).t
 
     def advance(self, snapshots: Snapshots, journal: Journal) -> str | None:
         if self._rolled_back:
@@ -88,7 +89,7 @@ class BlueGreenUpgrade:
                 return "rolled_back"
             self._detail = self._not_ready(green) or ""
             if not self._detail:
-                journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new)
+                self.steps["green_ready"] = journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new).t
                 self._switch(journal)
             return None
         failing = self._failing(green)
@@ -164,7 +165,8 @@ class BlueGreenUpgrade:
         self._router.route(GREEN.backend)
         self._live = GREEN
         self._switched_at = self._clock()
-        journal.write("switch.done", live=GREEN.backend, duration=self._switched_at - requested)
+        self.steps["switched"] = journal.write("switch.done", live=GREEN.backend,
+                                               duration=self._switched_at - requested).t
 
     def _roll_back(self, journal: Journal, reason: str) -> None:
         """Live route to blue, confirmed; a no-op switch when traffic never left blue."""

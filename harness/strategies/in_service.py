@@ -34,6 +34,7 @@ class InServiceUpgrade:
         self._baseline_started_at: dict[str, float | None] = {}
         self._baseline_tasks: set[str] | None = None
         self._detected: set[str] = set()
+        self.steps: dict[str, float] = {}  # a rolling update has none of blue-green's steps
 
     def live_service(self) -> str:
         return self.services[0]

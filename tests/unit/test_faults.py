@@ -106,6 +106,26 @@ def test_the_scheduler_records_the_heal_before_injecting_and_heals_at_the_end(tm
     assert types == ["fault.inject", "fault.verify", "fault.heal"]
 
 
+def test_tasks_replaced_zero_strikes_as_the_upgrade_starts_and_a_step_when_the_strategy_reaches_it(tmp_path):
+    cluster = FakeCluster()
+    specs = [FaultSpec(kind="node-halt", target={"node": "node2"}, at={"tasks_replaced": 0},
+                       params={"rejoin_timeout": 1}),
+             FaultSpec(kind="node-halt", target={"node": "node3"}, at={"step": "switched", "offset": 0.01},
+                       params={"rejoin_timeout": 1})]
+    scheduler = FaultScheduler(specs, FaultContext(cluster), Journal(tmp_path / "j.jsonl"), HealLedger(tmp_path), "c")
+    tasks = snapshot_with(make_task("node2"), make_task("node3"))
+    scheduler.tick({"warmup": 0.0}, tasks, 0)  # nothing replaced during warmup either: not yet
+    assert cluster.states["node2"] == cluster.states["node3"] == "running"
+    scheduler.tick({"warmup": 0.0, "upgrade": 1.0}, tasks, 0)
+    assert cluster.states["node2"] == "stopped" and cluster.states["node3"] == "running"
+    switched = time.time()
+    scheduler.tick({"upgrade": 1.0, "switched": switched}, tasks, 3)  # its offset is not up yet
+    assert cluster.states["node3"] == "running"
+    time.sleep(0.02)
+    scheduler.tick({"upgrade": 1.0, "switched": switched}, tasks, 3)
+    assert cluster.states["node3"] == "stopped"
+
+
 def test_a_fault_with_a_duration_is_healed_when_its_time_is_up(tmp_path):
     cluster = FakeCluster()
     spec = FaultSpec(kind="node-halt", at={"phase": "upgrade"}, duration=0.01, params={"rejoin_timeout": 1})

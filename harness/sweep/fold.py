@@ -1,0 +1,115 @@
+"""A sweep's runs folded into points, and each strategy's predictability.
+
+A point is *consistent* when every repeat at it ended with the same outcome
+and the same rollback verdict. A strategy's predictability is the share of
+its points that are consistent; with it goes the worst downtime seen
+anywhere in its sweep.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.compare import Spread
+from harness.errors import UsageError
+
+SWEEP_SCHEMA = "chaos-harness/sweep@1"
+SWEEP_FILE = "sweep.json"
+NO_REPORT = "no report"  # the outcome of a run that ended before its report was written
+
+
+@dataclass(frozen=True)
+class SweepEntry:
+    """One finished run of the sweep: where its directory is (relative to the sweep's) and what its report says."""
+
+    strategy: str
+    point: str
+    at: dict
+    repeat: int
+    run_dir: str
+    report: dict | None
+    error: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.report["upgrade"]["outcome"] if self.report else NO_REPORT
+
+    @property
+    def rollback(self) -> str:
+        """none (nothing rolled back), succeeded or failed: the rollback verdict."""
+        rollback = self.report["rollback"] if self.report else {"triggered": False}
+        if not rollback["triggered"]:
+            return "none"
+        return "succeeded" if rollback["success"] else "failed"
+
+    def summary(self) -> dict:
+        report = self.report or {}
+        return {"repeat": self.repeat, "run_dir": self.run_dir, "run_id": report.get("run_id"),
+                "outcome": self.outcome, "rollback": self.rollback, "downtime": report.get("downtime"),
+                "longest_outage": report.get("longest_outage"), "passed": report.get("passed", False),
+                "error": self.error}
+
+
+def fold(entries: list[SweepEntry], header: dict) -> dict:
+    """The sweep document (``sweep.json``): ``header`` (scenario, app, fault, repeat), then per strategy its
+    points in sweep order, each with every repeat, and its predictability."""
+    strategies: dict[str, dict[str, list[SweepEntry]]] = {}
+    for entry in entries:
+        strategies.setdefault(entry.strategy, {}).setdefault(entry.point, []).append(entry)
+    return {"schema": SWEEP_SCHEMA, **header,
+            "strategies": {kind: _strategy(points) for kind, points in strategies.items()}}
+
+
+def _strategy(points: dict[str, list[SweepEntry]]) -> dict:
+    folded = [_point(name, runs) for name, runs in points.items()]
+    consistent = sum(point["consistent"] for point in folded)
+    downtimes = [run["downtime"] for point in folded for run in point["runs"] if run["downtime"] is not None]
+    return {"points": folded, "predictability": consistent / len(folded) if folded else None,
+            "consistent_points": consistent, "worst_downtime": max(downtimes, default=None)}
+
+
+def _point(name: str, runs: list[SweepEntry]) -> dict:
+    endings = Counter((run.outcome, run.rollback) for run in runs)
+    summaries = [run.summary() for run in sorted(runs, key=lambda r: r.repeat)]
+    return {"point": name, "at": runs[0].at, "runs": summaries, "consistent": len(endings) == 1,
+            "outcomes": dict(Counter(run.outcome for run in runs)),
+            "rollbacks": dict(Counter(run.rollback for run in runs)),
+            "downtime": asdict(Spread.of(s["downtime"] for s in summaries)),
+            "longest_outage": asdict(Spread.of(s["longest_outage"] for s in summaries))}
+
+
+def predictability_line(kind: str, strategy: dict, repeat: int) -> str:
+    """``in-service: 3 of 4 points (75 %) ended alike in all 2 repeats; worst downtime 1.234 s``."""
+    share, points = strategy["predictability"], len(strategy["points"])
+    worst = strategy["worst_downtime"]
+    shown = "-" if worst is None else f"{worst:.3f} s"
+    alike = f"ended alike in all {repeat} repeats" if repeat > 1 else "(one repeat: nothing to compare)"
+    return (f"{kind}: {strategy['consistent_points']} of {points} points ({share:.0%}) {alike}; "
+            f"worst downtime {shown}")
+
+
+def read_sweep(directory: Path) -> dict:
+    """A sweep directory's ``sweep.json``; UsageError naming the file when it is not one."""
+    path = directory / SWEEP_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path} is not a readable sweep ({error})") from None
+    if not isinstance(document, dict) or document.get("schema") != SWEEP_SCHEMA:
+        raise UsageError(f"{path} is not a chaos-harness sweep (schema {SWEEP_SCHEMA})")
+    return document
+
+
+def sweep_runs(directory: Path) -> list[tuple[Path, str]]:
+    """Every run directory of the sweep in ``directory`` that has a report, with its point's label."""
+    document = read_sweep(directory)
+    return [(directory / run["run_dir"], point["point"])
+            for strategy in document["strategies"].values() for point in strategy["points"]
+            for run in point["runs"] if run["run_id"] is not None]
+
+
+def is_sweep(directory: Path) -> bool:
+    return (directory / SWEEP_FILE).is_file()

@@ -1,0 +1,74 @@
+"""Running a sweep: every planned run on the cluster (reused while healthy, rebuilt when a fault left it
+degraded), its run directory inside the sweep's, and sweep.json, sweep.md and sweep.html rewritten after
+every run so that an interrupted sweep keeps what it measured."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.app import App
+from harness.cluster import Cluster
+from harness.compare import REPORT_FILE, load_reports
+from harness.errors import HarnessError
+from harness.matrix import run_once
+from harness.report.sweep import sweep_markdown, sweep_page
+from harness.sweep.fold import SWEEP_FILE, SweepEntry, fold
+from harness.sweep.plan import SweepRun
+
+Progress = Callable[[str], None]
+SWEEP_FILES = (SWEEP_FILE, "sweep.md", "sweep.html")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    directory: Path
+    document: dict
+    files: list[Path]
+
+
+def run_sweep(runs: list[SweepRun], cluster: Cluster, reports_dir: Path, app: App,
+              progress: Progress = lambda _: None, live: Progress = lambda _: None) -> SweepResult:
+    """Run the plan in order; a failed run is recorded at its point and the sweep goes on."""
+    directory = reports_dir / f"sweep-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    directory.mkdir(parents=True, exist_ok=False)
+    header = sweep_header(runs, app)
+    entries: list[SweepEntry] = []
+    files: list[Path] = []
+    for index, run in enumerate(runs, 1):
+        progress(f"sweep run {index}/{len(runs)}: {run.strategy} at {run.point} (repeat {run.repeat})")
+        run_dir, error = run_once(run.scenario, app, cluster, directory, progress, live)
+        entries.append(SweepEntry(run.strategy, run.point, run.at.model_dump(exclude_defaults=True), run.repeat,
+                                  run_dir.name, _report(run_dir), error))
+        files = write_sweep(directory, fold(entries, header))
+    return SweepResult(directory, fold(entries, header), files)
+
+
+def sweep_header(runs: list[SweepRun], app: App) -> dict:
+    """What every point of the sweep shares: the scenario, the app, the swept fault and the repeats."""
+    fault = runs[0].scenario.faults[0]
+    return {"scenario": runs[0].scenario.name, "app": app.profile.name,
+            "fault": {"kind": fault.kind, "target": fault.target.model_dump(exclude_none=True),
+                      "duration": fault.duration},
+            "repeat": max(run.repeat for run in runs)}
+
+
+def write_sweep(directory: Path, document: dict) -> list[Path]:
+    """sweep.json, sweep.md and sweep.html in ``directory``."""
+    texts = (json.dumps(document, indent=2), sweep_markdown(document) + "\n", sweep_page(document))
+    paths = [directory / name for name in SWEEP_FILES]
+    for path, text in zip(paths, texts):
+        path.write_text(text, encoding="utf-8")
+    return paths
+
+
+def _report(run_dir: Path) -> dict | None:
+    if not (run_dir / REPORT_FILE).is_file():
+        return None
+    try:
+        return load_reports([run_dir])[0]
+    except HarnessError:
+        return None
