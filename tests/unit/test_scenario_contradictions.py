@@ -79,7 +79,7 @@ def test_an_offset_beyond_its_own_phase_but_inside_the_run_is_allowed(tmp_path):
 def test_a_tasks_replaced_trigger_beyond_the_replicas_would_never_fire(tmp_path):
     message = error_of(tmp_path, "stack: {replicas: 3}\nfaults:\n  - kind: node-halt\n    at: {tasks_replaced: 4}\n")
     assert "faults.0.at.tasks_replaced: got 4" in message and "stack.replicas (3)" in message
-    assert "give 1 to 3" in message
+    assert "give 0 to 3" in message
     assert valid(tmp_path, "stack: {replicas: 3}\nfaults:\n  - kind: node-halt\n    at: {tasks_replaced: 3}\n")
 
 
