@@ -393,14 +393,23 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path),
               help="Also write compare.json, compare.html and compare.md into this directory.")
 def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool, output: Path | None) -> None:
-    """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats."""
+    """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats.
+
+    A sweep directory stands for its runs, one row per point and strategy."""
     from harness.compare import compare, load_reports
     from harness.report import write_comparison
+    from harness.sweep.fold import is_sweep, sweep_runs
 
-    rows = compare(load_reports(run_dirs))
+    found: list[Path] = []
+    points: dict[str, str] = {}
+    for directory in run_dirs:
+        runs = sweep_runs(directory) if is_sweep(directory) else [(directory, None)]
+        found += [run_dir for run_dir, _ in runs]
+        points.update((run_dir.name, point) for run_dir, point in runs if point)
+    rows = compare(load_reports(found), points)
     _show_comparison(rows, as_json, markdown)
     if output is not None:
-        _progress(f"comparison: {', '.join(map(str, write_comparison(output, rows, list(run_dirs))))}")
+        _progress(f"comparison: {', '.join(map(str, write_comparison(output, rows, found)))}")
 
 
 def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:

@@ -138,11 +138,14 @@ def _rewrite_hint(path: Path) -> str:
     return f"; `chaos-harness report {path.parent}` writes it again from {JOURNAL_FILE}" if journal.is_file() else ""
 
 
-def compare(reports: Iterable[dict]) -> list[Row]:
-    """Rows sorted by scenario, then strategy."""
+def compare(reports: Iterable[dict], points: dict[str, str] | None = None) -> list[Row]:
+    """Rows sorted by scenario, then strategy. ``points``: run id -> the sweep point it ran at, which makes each
+    point a scenario row of its own (``halted-node@demo at tasks_replaced=1``)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for report in reports:
-        key = (scenario_label(report), report["scenario"]["strategy"]["kind"] or "unset")  # unset: left open
+        point = (points or {}).get(report["run_id"])
+        label = f"{scenario_label(report)} at {point}" if point else scenario_label(report)
+        key = (label, report["scenario"]["strategy"]["kind"] or "unset")  # unset: left open
         groups.setdefault(key, []).append(report)
     return [_row(scenario, strategy, runs) for (scenario, strategy), runs in sorted(groups.items())]
 

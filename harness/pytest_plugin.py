@@ -3,6 +3,8 @@
 ``pytest scenarios/`` collects every ``*.yaml`` in a directory named
 ``scenarios``; each file becomes one item per strategy and repeat, which
 runs the scenario on the cluster and passes when every expectation holds.
+With ``--chaos-sweep`` a file becomes one item per point of a sweep (its
+first fault struck at each point of the upgrade, see ``harness.sweep``).
 A failure shows the expectation table; ``--junitxml`` works as for any test.
 """
 
@@ -53,6 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Rebuild the cluster before the first scenario and remove it at the end "
                          "(default: reuse a healthy cluster and leave it up).")
     group.addoption("--chaos-reports", default="reports", help="Directory for run directories (default reports).")
+    group.addoption("--chaos-sweep", action="store_true",
+                    help="Sweep each scenario's first fault across the upgrade: one item per strategy, point and "
+                         "repeat.")
+    group.addoption("--chaos-points", type=_at_least_one, default=None,
+                    help="With --chaos-sweep: points per strategy, spread evenly (default: every point).")
     group.addoption("--chaos-app", default=None, help="App profile to run every scenario against "
                                                       "(default: the built-in demo, apps/demo.yaml).")
 
@@ -91,12 +98,25 @@ class ScenarioFile(pytest.File):
         from harness.matrix import strategy_cells
 
         options = self.config.option
+        if options.chaos_sweep:
+            yield from self._sweep()
+            return
         runs = strategy_cells([load_scenario(self.path)], options.chaos_strategy or [None], options.chaos_repeat)
         per_repeat = len(runs) // options.chaos_repeat  # repeats are outermost
         for index, scenario in enumerate(runs):
             repeat = index // per_repeat + 1
             yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{scenario.strategy.kind}-{repeat}]",
                                            scenario=scenario)
+
+
+    def _sweep(self):
+        from harness.sweep.plan import plan
+
+        options = self.config.option
+        for run in plan(load_scenario(self.path), options.chaos_strategy or [None], options.chaos_points, [],
+                        options.chaos_repeat):
+            yield ScenarioItem.from_parent(self, name=f"{run.scenario.name}[{run.strategy}-{run.point}-{run.repeat}]",
+                                           scenario=run.scenario)
 
 
 class ScenarioItem(pytest.Item):
@@ -121,7 +141,9 @@ class ScenarioItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, f"scenario {self.scenario.name} under {self.scenario.strategy.kind}"
+        at = self.scenario.faults[0].at.label if self.scenario.faults else ""
+        return self.path, None, f"scenario {self.scenario.name} under {self.scenario.strategy.kind}" + (
+            f", first fault at {at}" if self.config.option.chaos_sweep else "")
 
 
 def expectation_table(report: dict) -> str:

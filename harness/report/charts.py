@@ -229,6 +229,8 @@ def sweep_chart(kind: str, points: list[dict]) -> str:
                      f'stroke="#ddd"/><text x="{LEFT - 4}" y="{y(top * fraction) + 4:.1f}" class="tick" '
                      f'text-anchor="end">{top * fraction:g}</text>')
     parts.append(f'<text x="4" y="{TOP + 8}" class="tick">s</text>')
+    parts += [f'<text x="{LEFT - 4}" y="{plot + row * SWEEP_ROW + 11}" class="tick" text-anchor="end">{name}</text>'
+              for row, name in enumerate(("outcome", "rollback"))]
     width = axis.x(1) - axis.x(0)
     for index, point in enumerate(points):
         parts.append(_sweep_point(point, axis.x(index), width, y, plot))

@@ -18,6 +18,13 @@ def sweep_title(document: dict) -> str:
     return f"Sweep of {fault['kind']} across the upgrade: {document['scenario']} on {document['app']}"
 
 
+def fault_text(fault: dict) -> str:
+    """``node-halt on role=upgraded-worker for 30 s``."""
+    target = ", ".join(f"{key}={value}" for key, value in (fault.get("target") or {}).items())
+    return fault["kind"] + (f" on {target}" if target else "") + (
+        f" for {fault['duration']:g} s" if fault.get("duration") else " until the run ends")
+
+
 def point_cells(point: dict) -> list[str]:
     """One point's row: its outcomes and rollback verdicts counted, downtime and longest outage spreads."""
     return [point["point"], _counted(point["outcomes"]), _counted(point["rollbacks"]),
@@ -40,7 +47,8 @@ def sweep_page(document: dict) -> str:
                  [point_cells(point) for point in strategy["points"]])
                 for kind, strategy in document["strategies"].items()]
     return environment.get_template("sweep.html.j2").render(
-        title=sweep_title(document), document=document, columns=POINT_COLUMNS, sections=sections,
+        title=sweep_title(document), fault=fault_text(document["fault"]), repeat=document["repeat"],
+        columns=POINT_COLUMNS, sections=sections,
         outcome_colours=charts.OUTCOME_COLOURS, rollback_colours=charts.ROLLBACK_COLOURS)
 
 

@@ -117,7 +117,7 @@ def plan(scenario: Scenario, strategies: list[str], count: int | None, at: list[
     cells = []
     for kind in strategies:
         under = scenario.under(kind)
-        points = parse_at(at, under) if at else spread(candidates(under), count, kind)
+        points = parse_at(at, under) if at else spread(candidates(under), count, under.strategy.kind or "")
         cells += [(under, timing) for timing in points]
     problems = [problem for under, timing in cells if (problem := point_problem(under, timing))]
     if problems:

@@ -1,4 +1,4 @@
-"""report.html and compare.html in a real browser: Debian's Chromium, headless.
+"""report.html, compare.html and sweep.html in a real browser: Debian's Chromium, headless.
 
 The DOM Chromium built must hold the charts, spans and markers, and its
 screenshot must show them in their colours. Screenshots are kept in
@@ -18,7 +18,9 @@ from PIL import Image
 from harness.analysis import analyze_run_dir
 from harness.compare import compare, load_reports
 from harness.report import write_comparison, write_run_reports
-from harness.report.charts import VERSION_COLOURS
+from harness.report.charts import DOWNTIME_COLOUR, OUTCOME_COLOURS, VERSION_COLOURS
+from harness.sweep.fold import SweepEntry, fold
+from harness.sweep.run import write_sweep
 from harness.testing import make_run_dir
 
 pytestmark = pytest.mark.browser
@@ -81,3 +83,31 @@ def test_compare_html_renders_its_table_and_strips_in_chromium(tmp_path):
     chromium("--window-size=1300,400", f"--screenshot={screenshot}", url)
     assert has_colour(Image.open(screenshot).convert("RGB"), (228, 87, 86), tolerance=10, at_least=20), \
         "no repeat dots were painted"
+
+
+def test_sweep_html_renders_each_strategys_chart_dots_and_outcome_cells_in_chromium(tmp_path):
+    entries = []
+    for repeat in (1, 2):
+        for strategy in ("in-service", "blue-green"):
+            for index, point in enumerate(("tasks_replaced=0", "tasks_replaced=1", "tasks_replaced=2")):
+                run_dir = make_run_dir(tmp_path, f"{strategy}-{point}-{repeat}", strategy, outage=index + repeat / 2,
+                                       rollback_seconds=0.5 if strategy == "blue-green" and index == 2 else None)
+                entries.append(SweepEntry(strategy, point, {}, repeat, run_dir.name, analyze_run_dir(run_dir)))
+    header = {"scenario": "sc", "app": "demo", "fault": {"kind": "node-halt", "target": {"role": "upgraded-worker"},
+                                                         "duration": 30}, "repeat": 2}
+    write_sweep(tmp_path, fold(entries, header))
+    url = (tmp_path / "sweep.html").as_uri()
+
+    dom = chromium("--dump-dom", url)
+    assert re.findall(r'data-chart="sweep" data-strategy="([\w-]+)"', dom) == ["in-service", "blue-green"]
+    assert dom.count('class="repeat downtime"') == 12 and dom.count('class="repeat outage"') == 12
+    assert dom.count('class="cell outcome"') == 12 and dom.count('class="cell rollback"') == 12
+    assert dom.count("<b>Predictability</b>") == 2
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "sweep.png"
+    chromium("--window-size=1200,1100", f"--screenshot={screenshot}", url)
+    image = Image.open(screenshot).convert("RGB")
+    assert has_colour(image, hex_rgb(DOWNTIME_COLOUR), at_least=100), "no downtime dots were painted"
+    assert has_colour(image, hex_rgb(OUTCOME_COLOURS["completed"]), at_least=500), "no outcome cells were painted"
+    assert has_colour(image, hex_rgb(OUTCOME_COLOURS["rolled_back"]), at_least=200), "no rolled-back cell was painted"

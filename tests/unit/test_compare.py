@@ -77,3 +77,21 @@ def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
     assert lines[0].startswith("| scenario | strategy | runs | downtime")
     assert lines[3].startswith("| sc@demo | in-service | 3 | 2s [1-3] | 2s [1-3] |")
     assert len(lines) == 4
+
+
+def test_a_sweep_directory_stands_for_its_runs_one_row_per_point_and_strategy(tmp_path):
+    from harness.analysis import analyze_run_dir
+    from harness.sweep.fold import SweepEntry, fold
+    from harness.sweep.run import write_sweep
+
+    entries = []
+    for strategy in ("in-service", "blue-green"):
+        for index, point in enumerate(("tasks_replaced=0", "tasks_replaced=2")):
+            run_dir = make_run_dir(tmp_path, f"{strategy}-{index}", strategy, outage=index + 0.5)
+            entries.append(SweepEntry(strategy, point, {}, 1, run_dir.name, analyze_run_dir(run_dir)))
+    write_sweep(tmp_path, fold(entries, {"scenario": "sc", "app": "demo", "fault": {"kind": "node-halt"},
+                                         "repeat": 1}))
+    document = json.loads(CliRunner().invoke(main, ["compare", "--json", str(tmp_path)]).output)
+    assert [(row["scenario"], row["strategy"], row["runs"]) for row in document["rows"]] == [
+        ("sc@demo at tasks_replaced=0", "blue-green", 1), ("sc@demo at tasks_replaced=0", "in-service", 1),
+        ("sc@demo at tasks_replaced=2", "blue-green", 1), ("sc@demo at tasks_replaced=2", "in-service", 1)]

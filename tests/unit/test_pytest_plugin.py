@@ -68,3 +68,31 @@ def test_junitxml_carries_the_items_and_the_failure_text(pytester):
     assert "max_downtime" in case.find("failure").text
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert properties["run_id"] == "slow-in-service" and properties["upgrade_outcome"] == "completed"
+
+
+SWEPT = """name: swept
+stack: {replicas: 2}
+faults:
+  - {kind: node-halt, target: {role: upgraded-worker}, at: {tasks_replaced: 1}}
+"""
+
+
+def test_a_sweep_is_one_item_per_strategy_point_and_repeat(pytester):
+    scenarios(pytester, swept=SWEPT)
+    result = pytester.runpytest("--collect-only", "-q", "--chaos-sweep", "--chaos-strategy", "in-service",
+                                "--chaos-strategy", "blue-green", "--chaos-points", "2")
+    result.stdout.fnmatch_lines([
+        "scenarios/swept.yaml::swept[[]in-service-tasks_replaced=0-1]",
+        "scenarios/swept.yaml::swept[[]in-service-tasks_replaced=2-1]",
+        "scenarios/swept.yaml::swept[[]blue-green-tasks_replaced=0-1]",
+        "scenarios/swept.yaml::swept[[]blue-green-step=switched+2.5s-1]",
+        "4 tests collected*"])
+    result = pytester.runpytest("scenarios", "--chaos-sweep", "--chaos-points", "3", "-v")
+    result.assert_outcomes(passed=3)  # in-service (the default) at 0, 1 and 2 tasks replaced
+
+
+def test_a_sweep_point_that_cannot_exist_is_a_collection_error(pytester):
+    scenarios(pytester, swept=SWEPT)
+    result = pytester.runpytest("scenarios", "--chaos-sweep", "--chaos-points", "4")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["*--points 4: in-service has 3 points here*"])
