@@ -120,13 +120,18 @@ def _chart(name: str, title: str, axis: Axis, overlays: Overlays, body: str, uni
     parts.append(_grid(axis, unit))
     parts.append(body)
     parts += [_marker(axis, marker, i) for i, marker in enumerate(overlays.markers)]
-    x = WIDTH - RIGHT
+    parts += [_legend(legend), "</svg>"]
+    return "".join(parts)
+
+
+def _legend(legend: list[tuple[str, str]]) -> str:
+    """Coloured squares with their labels, right-aligned at the top of a chart."""
+    parts, x = [], WIDTH - RIGHT
     for label, colour in reversed(legend):
         x -= 12 + 7 * len(label)
         parts.append(f'<rect x="{x}" y="5" width="9" height="9" fill="{colour}"/>'
                      f'<text x="{x + 12}" y="13" class="legend">{escape(label)}</text>')
         x -= 10
-    parts.append("</svg>")
     return "".join(parts)
 
 
@@ -234,14 +239,7 @@ def sweep_chart(kind: str, points: list[dict]) -> str:
     width = axis.x(1) - axis.x(0)
     for index, point in enumerate(points):
         parts.append(_sweep_point(point, axis.x(index), width, y, plot))
-    legend = [("downtime", DOWNTIME_COLOUR), ("longest outage", OUTAGE_COLOUR)]
-    x = WIDTH - RIGHT
-    for label, colour in reversed(legend):
-        x -= 12 + 7 * len(label)
-        parts.append(f'<rect x="{x}" y="5" width="9" height="9" fill="{colour}"/>'
-                     f'<text x="{x + 12}" y="13" class="legend">{escape(label)}</text>')
-        x -= 10
-    parts.append("</svg>")
+    parts += [_legend([("downtime", DOWNTIME_COLOUR), ("longest outage", OUTAGE_COLOUR)]), "</svg>"]
     return "".join(parts)
 
 
