@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The shipped sweep of the seed failures (README, "Sweeps"): each seed scenario's fault struck at three
+# points of the upgrade under both strategies, twice, on the demo app. Each sweep's sweep.json, sweep.md,
+# sweep.html and a screenshot of the page are copied into docs/sweeps/<scenario>/.
+#
+#   scripts/seed-sweep.sh [SCENARIO...]    default: halted-node frozen-daemon-rollback registry-unreachable
+#
+# Needs what `scripts/go.sh demo` sets up, and Chromium for the screenshots (apt-get install chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+POINTS=${POINTS:-3}
+REPEAT=${REPEAT:-2}
+REPORTS=reports/seed-sweep
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(halted-node frozen-daemon-rollback registry-unreachable)
+
+for scenario in "${scenarios[@]}"; do
+  before=$(ls -d "$REPORTS"/sweep-* 2>/dev/null | wc -l)
+  .venv/bin/chaos-harness sweep "scenarios/$scenario.yaml" --points "$POINTS" --repeat "$REPEAT" \
+    --reports "$REPORTS" || echo "sweep of $scenario: not every run produced a report (see above)" >&2
+  [ "$(ls -d "$REPORTS"/sweep-* 2>/dev/null | wc -l)" -gt "$before" ] || { echo "no sweep of $scenario" >&2; exit 1; }
+  latest=$(ls -td "$REPORTS"/sweep-* | head -1)
+  out=docs/sweeps/$scenario
+  mkdir -p "$out"
+  cp "$latest"/sweep.json "$latest"/sweep.md "$latest"/sweep.html "$out/"
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1250 \
+    --screenshot="$PWD/$out/sweep.png" "file://$PWD/$latest/sweep.html" 2>/dev/null
+  echo "$scenario: $out/sweep.md, $out/sweep.png"
+done
