@@ -7,6 +7,7 @@
 #
 # Needs what `scripts/go.sh demo` sets up, and Chromium for the screenshots (apt-get install chromium).
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-3}
 REPEAT=${REPEAT:-2}
@@ -15,11 +16,12 @@ scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(halted-node frozen-daemon-rollback registry-unreachable)
 
 for scenario in "${scenarios[@]}"; do
-  before=$(ls -d "$REPORTS"/sweep-* 2>/dev/null | wc -l)
+  before=("$REPORTS"/sweep-*)
   .venv/bin/chaos-harness sweep "scenarios/$scenario.yaml" --points "$POINTS" --repeat "$REPEAT" \
     --reports "$REPORTS" || echo "sweep of $scenario: not every run produced a report (see above)" >&2
-  [ "$(ls -d "$REPORTS"/sweep-* 2>/dev/null | wc -l)" -gt "$before" ] || { echo "no sweep of $scenario" >&2; exit 1; }
-  latest=$(ls -td "$REPORTS"/sweep-* | head -1)
+  after=("$REPORTS"/sweep-*)
+  [ ${#after[@]} -gt ${#before[@]} ] || { echo "no sweep of $scenario" >&2; exit 1; }
+  latest=${after[-1]}  # sweep-<UTC time>: the newest sorts last
   out=docs/sweeps/$scenario
   mkdir -p "$out"
   cp "$latest"/sweep.json "$latest"/sweep.md "$latest"/sweep.html "$out/"
