@@ -147,9 +147,13 @@ def estimate(runs: list[SweepRun]) -> float:
 
 def longest(runs: list[SweepRun]) -> float:
     """Seconds the sweep takes at most: every upgrade (and rollback) running to its timeout."""
-    return sum(_phases(run.scenario) + run.scenario.strategy.timeout * (1 + (run.scenario.strategy.rollback_after
-                                                                           is not None)) + RUN_OVERHEAD
+    return sum(_phases(run.scenario) + _settling(run.scenario) * run.scenario.strategy.timeout + RUN_OVERHEAD
                for run in runs)
+
+
+def _settling(scenario: Scenario) -> int:
+    """How many times the run waits for the strategy to settle: the upgrade, and a requested rollback."""
+    return 1 if scenario.strategy.rollback_after is None else 2
 
 
 def _run_seconds(scenario: Scenario) -> float:

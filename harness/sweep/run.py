@@ -37,14 +37,15 @@ def run_sweep(runs: list[SweepRun], cluster: Cluster, reports_dir: Path, app: Ap
     directory.mkdir(parents=True, exist_ok=False)
     header = sweep_header(runs, app)
     entries: list[SweepEntry] = []
-    files: list[Path] = []
+    document, files = fold(entries, header), []
     for index, run in enumerate(runs, 1):
         progress(f"sweep run {index}/{len(runs)}: {run.strategy} at {run.point} (repeat {run.repeat})")
         run_dir, error = run_once(run.scenario, app, cluster, directory, progress, live)
         entries.append(SweepEntry(run.strategy, run.point, run.at.model_dump(exclude_defaults=True), run.repeat,
                                   run_dir.name, _report(run_dir), error))
-        files = write_sweep(directory, fold(entries, header))
-    return SweepResult(directory, fold(entries, header), files)
+        document = fold(entries, header)
+        files = write_sweep(directory, document)
+    return SweepResult(directory, document, files)
 
 
 def sweep_header(runs: list[SweepRun], app: App) -> dict:
