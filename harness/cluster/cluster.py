@@ -11,7 +11,7 @@ import fcntl
 import ipaddress
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -260,13 +260,11 @@ class Cluster:
 
     def _addresses_taken(self) -> list[str]:
         """The node addresses of every other cluster under this harness home."""
-        taken = []
+        taken: list[str] = []
         for state_dir in self.config.clusters_dir.glob("*/"):
-            try:
-                other = ClusterState.load(state_dir) if state_dir != self.config.state_dir else None
-            except ClusterError:
-                continue
-            taken += list(other.node_ips.values()) if other else []
+            with suppress(ClusterError):  # a damaged state names no addresses
+                other = ClusterState.load(state_dir)
+                taken += list(other.node_ips.values()) if other and other.name != self.config.name else []
         return taken
 
     def _runner(self, node: str) -> RunOn:
