@@ -216,53 +216,73 @@ DOWNTIME_COLOUR, OUTAGE_COLOUR = "#e45756", "#4c78a8"
 SWEEP_HEIGHT, SWEEP_ROW = 230, 16  # the chart, then one row of outcome cells and one of rollback cells
 
 
+@dataclass(frozen=True)
+class SweepAxis:
+    """One column per point; seconds upwards, above the two rows of cells."""
+
+    points: int
+    top_value: float
+    plot_bottom: float = SWEEP_HEIGHT - 2 * SWEEP_ROW - 8  # where the plot ends and the cells begin
+
+    @property
+    def column(self) -> float:
+        return (WIDTH - LEFT - RIGHT) / max(self.points, 1)
+
+    def centre(self, index: int) -> float:
+        return LEFT + self.column * (index + 0.5)
+
+    def y(self, seconds: float) -> float:
+        height = self.plot_bottom - BOTTOM - TOP
+        return self.plot_bottom - BOTTOM - height * min(seconds, self.top_value) / (self.top_value or 1)
+
+
 def sweep_chart(kind: str, points: list[dict]) -> str:
     """Downtime (filled dots) and longest outage (rings) of every repeat against the fault's timing, with the
     outcome and rollback verdict of every repeat as coloured cells under each point."""
     values = [run[key] or 0.0 for point in points for run in point["runs"] for key in ("downtime", "longest_outage")]
-    top, plot = _nice_top(values), SWEEP_HEIGHT - 2 * SWEEP_ROW - 8
-    axis = Axis(duration=float(len(points)), top_value=top)
+    axis = SweepAxis(len(points), _nice_top(values))
+    return "".join([
+        f'<svg class="chart" data-chart="sweep" data-strategy="{escape(kind)}" viewBox="0 0 {WIDTH} {SWEEP_HEIGHT}" '
+        f'width="100%" role="img" aria-label="{escape(kind)}: downtime against fault timing">',
+        f'<text x="{LEFT}" y="14" class="title">{escape(kind)}: downtime against when the fault struck</text>',
+        _sweep_grid(axis), *(_sweep_point(point, index, axis) for index, point in enumerate(points)),
+        _legend([("downtime", DOWNTIME_COLOUR), ("longest outage", OUTAGE_COLOUR)]), "</svg>"])
 
-    def y(value: float) -> float:
-        return plot - BOTTOM - (plot - TOP - BOTTOM) * min(value, top) / (top or 1)
 
-    parts = [f'<svg class="chart" data-chart="sweep" data-strategy="{escape(kind)}" viewBox="0 0 {WIDTH} '
-             f'{SWEEP_HEIGHT}" width="100%" role="img" aria-label="{escape(kind)}: downtime against fault timing">',
-             f'<text x="{LEFT}" y="14" class="title">{escape(kind)}: downtime against when the fault struck</text>']
-    for fraction in (0, 0.5, 1):
-        parts.append(f'<line x1="{LEFT}" y1="{y(top * fraction):.1f}" x2="{WIDTH - RIGHT}" y2="{y(top * fraction):.1f}" '
-                     f'stroke="#ddd"/><text x="{LEFT - 4}" y="{y(top * fraction) + 4:.1f}" class="tick" '
-                     f'text-anchor="end">{top * fraction:g}</text>')
+def _sweep_grid(axis: SweepAxis) -> str:
+    parts = [f'<line x1="{LEFT}" y1="{axis.y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{axis.y(value):.1f}" stroke="#ddd"/>'
+             f'<text x="{LEFT - 4}" y="{axis.y(value) + 4:.1f}" class="tick" text-anchor="end">{value:g}</text>'
+             for value in (0, axis.top_value / 2, axis.top_value)]
     parts.append(f'<text x="4" y="{TOP + 8}" class="tick">s</text>')
-    parts += [f'<text x="{LEFT - 4}" y="{plot + row * SWEEP_ROW + 11}" class="tick" text-anchor="end">{name}</text>'
-              for row, name in enumerate(("outcome", "rollback"))]
-    width = axis.x(1) - axis.x(0)
-    for index, point in enumerate(points):
-        parts.append(_sweep_point(point, axis.x(index), width, y, plot))
-    parts += [_legend([("downtime", DOWNTIME_COLOUR), ("longest outage", OUTAGE_COLOUR)]), "</svg>"]
+    parts += [f'<text x="{LEFT - 4}" y="{axis.plot_bottom + row * SWEEP_ROW + 11}" class="tick" '
+              f'text-anchor="end">{name}</text>' for row, name in enumerate(("outcome", "rollback"))]
     return "".join(parts)
 
 
-def _sweep_point(point: dict, left: float, width: float, y: Callable[[float], float], plot: float) -> str:
-    runs, centre = point["runs"], left + width / 2
-    parts = [f'<g class="point" data-point="{escape(point["point"])}">',
-             f'<text x="{centre:.1f}" y="{plot - 6}" class="tick" text-anchor="middle">{escape(point["point"])}</text>']
-    cell = min(width / max(len(runs), 1), 40.0)
+def _sweep_point(point: dict, index: int, axis: SweepAxis) -> str:
+    """The point's label, and per repeat its two dots and its two cells, side by side in the point's column."""
+    runs, centre = point["runs"], axis.centre(index)
+    cell = min(axis.column / max(len(runs), 1), 40.0)
     first = centre - cell * len(runs) / 2
-    for index, run in enumerate(runs):
-        x = first + cell * (index + 0.5)
-        what = f'repeat {run["repeat"]}: {run["outcome"]}, rollback {run["rollback"]}'
-        if run["downtime"] is not None:
-            parts.append(f'<circle class="repeat downtime" cx="{x:.1f}" cy="{y(run["downtime"]):.1f}" r="4" '
-                         f'fill="{DOWNTIME_COLOUR}"><title>{escape(what)}: downtime {run["downtime"]:.3f}s</title></circle>')
-        if run["longest_outage"] is not None:
-            parts.append(f'<circle class="repeat outage" cx="{x:.1f}" cy="{y(run["longest_outage"]):.1f}" r="6" '
-                         f'fill="none" stroke="{OUTAGE_COLOUR}" stroke-width="1.5"><title>{escape(what)}: longest '
-                         f'outage {run["longest_outage"]:.3f}s</title></circle>')
-        for row, colour in enumerate((OUTCOME_COLOURS.get(run["outcome"], OTHER_COLOUR),
-                                      ROLLBACK_COLOURS.get(run["rollback"], OTHER_COLOUR))):
-            parts.append(f'<rect class="cell {("outcome", "rollback")[row]}" x="{x - cell / 2 + 1:.1f}" '
-                         f'y="{plot + row * SWEEP_ROW:.1f}" width="{cell - 2:.1f}" height="{SWEEP_ROW - 2}" '
-                         f'fill="{colour}"><title>{escape(what)}</title></rect>')
-    parts.append("</g>")
+    return "".join([f'<g class="point" data-point="{escape(point["point"])}">',
+                    f'<text x="{centre:.1f}" y="{axis.plot_bottom - 6}" class="tick" text-anchor="middle">'
+                    f'{escape(point["point"])}</text>',
+                    *(_sweep_repeat(run, first + cell * (i + 0.5), cell, axis) for i, run in enumerate(runs)), "</g>"])
+
+
+def _sweep_repeat(run: dict, x: float, cell: float, axis: SweepAxis) -> str:
+    what = escape(f'repeat {run["repeat"]}: {run["outcome"]}, rollback {run["rollback"]}')
+    parts = []
+    if run["downtime"] is not None:
+        parts.append(f'<circle class="repeat downtime" cx="{x:.1f}" cy="{axis.y(run["downtime"]):.1f}" r="4" '
+                     f'fill="{DOWNTIME_COLOUR}"><title>{what}: downtime {run["downtime"]:.3f}s</title></circle>')
+    if run["longest_outage"] is not None:
+        parts.append(f'<circle class="repeat outage" cx="{x:.1f}" cy="{axis.y(run["longest_outage"]):.1f}" r="6" '
+                     f'fill="none" stroke="{OUTAGE_COLOUR}" stroke-width="1.5"><title>{what}: longest outage '
+                     f'{run["longest_outage"]:.3f}s</title></circle>')
+    cells = (("outcome", OUTCOME_COLOURS.get(run["outcome"], OTHER_COLOUR)),
+             ("rollback", ROLLBACK_COLOURS.get(run["rollback"], OTHER_COLOUR)))
+    parts += [f'<rect class="cell {name}" x="{x - cell / 2 + 1:.1f}" y="{axis.plot_bottom + row * SWEEP_ROW:.1f}" '
+              f'width="{cell - 2:.1f}" height="{SWEEP_ROW - 2}" fill="{colour}"><title>{what}</title></rect>'
+              for row, (name, colour) in enumerate(cells)]
     return "".join(parts)
