@@ -376,7 +376,7 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     _progress(f"{len(runs)} runs planned, about {expected / 60:.0f} min")
     result = run_sweep(runs, handle, reports_dir, app, _progress, _output.live)
     for kind, strategy in result.document["strategies"].items():
-        _output.show(predictability_line(kind, strategy, result.document["repeat"]))
+        _output.show(predictability_line(kind, strategy))
     _progress(f"sweep: {', '.join(map(str, result.files))}")
     if as_json:
         click.echo(json.dumps(result.document, indent=2))
@@ -431,11 +431,21 @@ def _show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON on stdout.")
 def report(run_dir: Path, as_json: bool) -> None:
-    """Re-analyse a run directory and re-render its reports (report.json, report.html, junit.xml, summary.md)."""
+    """Re-analyse a run directory and re-render its reports (report.json, report.html, junit.xml, summary.md).
+
+    A sweep directory: sweep.json, sweep.md and sweep.html written again from its runs' reports."""
     from harness.report import write_run_reports
     from harness.report.rundir import read_run
     from harness.report.terminal import summary_table
+    from harness.sweep.fold import is_sweep
+    from harness.sweep.run import rewrite_sweep
 
+    if is_sweep(run_dir):
+        document, written = rewrite_sweep(run_dir)
+        _progress(f"wrote {', '.join(p.name for p in written)}")
+        if as_json:
+            click.echo(json.dumps(document, indent=2))
+        return
     files = read_run(run_dir)
     for note in files.notes:
         _progress(f"[yellow]note[/]: {escape(note)}")

@@ -35,14 +35,14 @@ def point_cells(point: dict) -> list[str]:
 def sweep_markdown(document: dict) -> str:
     lines = [f"# {sweep_title(document)}", ""]
     for kind, strategy in document["strategies"].items():
-        lines += [f"## {kind}", "", f"**Predictability** {predictability_line(kind, strategy, document['repeat'])}", ""]
+        lines += [f"## {kind}", "", f"**Predictability** {predictability_line(kind, strategy)}", ""]
         lines += markdown_table(POINT_COLUMNS, [point_cells(point) for point in strategy["points"]])
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
 def sweep_page(document: dict) -> str:
-    sections = [(kind, predictability_line(kind, strategy, document["repeat"]),
+    sections = [(kind, predictability_line(kind, strategy),
                  Markup(charts.sweep_chart(kind, strategy["points"])),
                  [point_cells(point) for point in strategy["points"]])
                 for kind, strategy in document["strategies"].items()]

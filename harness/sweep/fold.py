@@ -81,12 +81,15 @@ def _point(name: str, runs: list[SweepEntry]) -> dict:
             "longest_outage": asdict(Spread.of(s["longest_outage"] for s in summaries))}
 
 
-def predictability_line(kind: str, strategy: dict, repeat: int) -> str:
-    """``in-service: 3 of 4 points (75 %) ended alike in all 2 repeats; worst downtime 1.234 s``."""
+def predictability_line(kind: str, strategy: dict) -> str:
+    """``in-service: 3 of 4 points (75%) ended alike in all 2 repeats; worst downtime 1.234 s`` (the repeats
+    each point has so far: a sweep in progress or interrupted has fewer at its later points)."""
     share, points = strategy["predictability"], len(strategy["points"])
     worst = strategy["worst_downtime"]
     shown = "-" if worst is None else f"{worst:.3f} s"
-    alike = f"ended alike in all {repeat} repeats" if repeat > 1 else "(one repeat: nothing to compare)"
+    repeats = sorted({len(point["runs"]) for point in strategy["points"]})
+    counted = f"{repeats[0]}" if len(repeats) == 1 else f"{repeats[0]}-{repeats[-1]}"
+    alike = f"ended alike in all {counted} repeats" if repeats[-1] > 1 else "(one repeat: nothing to compare)"
     return (f"{kind}: {strategy['consistent_points']} of {points} points ({share:.0%}) {alike}; "
             f"worst downtime {shown}")
 

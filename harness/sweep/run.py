@@ -12,11 +12,11 @@ from pathlib import Path
 
 from harness.app import App
 from harness.cluster import Cluster
-from harness.compare import REPORT_FILE, load_reports
+from harness.compare import load_reports
 from harness.errors import HarnessError
 from harness.matrix import run_once
 from harness.report.sweep import sweep_markdown, sweep_page
-from harness.sweep.fold import SWEEP_FILE, SweepEntry, fold
+from harness.sweep.fold import SWEEP_FILE, SweepEntry, fold, read_sweep
 from harness.sweep.plan import SweepRun
 
 Progress = Callable[[str], None]
@@ -48,6 +48,19 @@ def run_sweep(runs: list[SweepRun], cluster: Cluster, reports_dir: Path, app: Ap
     return SweepResult(directory, document, files)
 
 
+def rewrite_sweep(directory: Path) -> tuple[dict, list[Path]]:
+    """The sweep in ``directory`` folded again from its run directories' reports as they are now (after
+    ``chaos-harness report RUN_DIR``, or a newer harness) and its files written again."""
+    document = read_sweep(directory)
+    header = {key: value for key, value in document.items() if key not in ("schema", "strategies")}
+    entries = [SweepEntry(kind, point["point"], point["at"], run["repeat"], run["run_dir"],
+                          _report(directory / run["run_dir"]), run["error"])
+               for kind, strategy in document["strategies"].items() for point in strategy["points"]
+               for run in point["runs"]]
+    document = fold(entries, header)
+    return document, write_sweep(directory, document)
+
+
 def sweep_header(runs: list[SweepRun], app: App) -> dict:
     """What every point of the sweep shares: the scenario, the app, the swept fault and the repeats."""
     fault = runs[0].scenario.faults[0]
@@ -67,8 +80,7 @@ def write_sweep(directory: Path, document: dict) -> list[Path]:
 
 
 def _report(run_dir: Path) -> dict | None:
-    if not (run_dir / REPORT_FILE).is_file():
-        return None
+    """The run's report (analysed from its journal when it has none); None when it has neither."""
     try:
         return load_reports([run_dir])[0]
     except HarnessError:

@@ -115,7 +115,7 @@ def test_predictability_is_the_share_of_points_whose_repeats_all_ended_alike():
     assert in_service["points"][1]["outcomes"] == {"completed": 1, "paused": 1}
     assert blue_green["predictability"] == 1.0 and blue_green["worst_downtime"] == 0.3
     assert blue_green["points"][0]["rollbacks"] == {"succeeded": 2}
-    assert predictability_line("in-service", in_service, 2) == \
+    assert predictability_line("in-service", in_service) == \
         "in-service: 1 of 2 points (50%) ended alike in all 2 repeats; worst downtime 9.000 s"
 
 
@@ -140,3 +140,23 @@ def test_the_sweep_files_name_every_point_and_read_back(tmp_path):
     assert [(path.name, point) for path, point in sweep_runs(tmp_path)][:2] == [
         ("r1-in-service-tasks_replaced=0", "tasks_replaced=0"), ("r2-in-service-tasks_replaced=0", "tasks_replaced=0")]
     assert sweep_markdown(read_sweep(tmp_path)) == markdown.rstrip() and sweep_page(read_sweep(tmp_path)) == page
+
+
+def test_report_on_a_sweep_directory_folds_it_again_from_its_runs(tmp_path):
+    from click.testing import CliRunner
+
+    from harness.analysis import analyze_run_dir
+    from harness.cli import main
+    from harness.testing import make_run_dir
+
+    entries = [SweepEntry("in-service", point, {"tasks_replaced": n}, 1, f"run-{n}",
+                          analyze_run_dir(make_run_dir(tmp_path, f"run-{n}", "in-service", outage=float(n))))
+               for n, point in enumerate(("tasks_replaced=0", "tasks_replaced=1"))]
+    write_sweep(tmp_path, fold(entries, {"scenario": "sc", "app": "demo", "fault": {"kind": "node-halt"},
+                                         "repeat": 1}))
+    (tmp_path / "sweep.md").write_text("stale\n")
+    assert not (tmp_path / "run-1" / "report.json").exists()  # a run without report.json: analysed from its journal
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "| tasks_replaced=1 | completed | none | 1s | 1s | yes |" in (tmp_path / "sweep.md").read_text()
+    assert read_sweep(tmp_path)["strategies"]["in-service"]["points"][1]["runs"][0]["downtime"] == 1.0
