@@ -373,7 +373,7 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     profile = _checked_profile(app_path, [scenario])
     handle = Cluster(config, _progress)
     app = _prepared(profile, [scenario], handle)
-    _progress(f"{len(runs)} runs planned, about {expected / 60:.0f} min")
+    _progress(f"{len(runs)} runs planned, about {plan.shown_duration(expected)}")
     result = run_sweep(runs, handle, reports_dir, app, _progress, _output.live)
     for kind, strategy in result.document["strategies"].items():
         _output.show(predictability_line(kind, strategy))

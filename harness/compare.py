@@ -140,14 +140,16 @@ def _rewrite_hint(path: Path) -> str:
 
 def compare(reports: Iterable[dict], points: dict[str, str] | None = None) -> list[Row]:
     """Rows sorted by scenario, then strategy. ``points``: run id -> the sweep point it ran at, which makes each
-    point a scenario row of its own (``halted-node@demo at tasks_replaced=1``)."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+    point a scenario row of its own (``halted-node@demo at tasks_replaced=1``), in the sweep's order."""
+    points = points or {}
+    rank = {point: index for index, point in enumerate(dict.fromkeys(points.values()))}
+    groups: dict[tuple[str, int, str, str], list[dict]] = {}
     for report in reports:
-        point = (points or {}).get(report["run_id"])
-        label = f"{scenario_label(report)} at {point}" if point else scenario_label(report)
-        key = (label, report["scenario"]["strategy"]["kind"] or "unset")  # unset: left open
-        groups.setdefault(key, []).append(report)
-    return [_row(scenario, strategy, runs) for (scenario, strategy), runs in sorted(groups.items())]
+        point = points.get(report["run_id"], "")
+        strategy = report["scenario"]["strategy"]["kind"] or "unset"  # unset: left open
+        groups.setdefault((scenario_label(report), rank.get(point, -1), point, strategy), []).append(report)
+    return [_row(f"{scenario} at {point}" if point else scenario, strategy, runs)
+            for (scenario, _, point, strategy), runs in sorted(groups.items())]
 
 
 def scenario_label(report: dict) -> str:

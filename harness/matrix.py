@@ -79,29 +79,28 @@ def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
     run_dirs: list[Path] = []
     for index, (scenario, app) in enumerate((r.scenario, r.app) for r in runs):
         progress(f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}")
-        run_dir, _ = run_once(scenario, app, cluster, reports_dir, progress, live)
-        if (run_dir / REPORT_FILE).exists():
-            run_dirs.append(run_dir)
+        runner = Runner(scenario, cluster, reports_dir, app, progress, live)
+        run_once(runner, progress)
+        if (runner.run_dir / REPORT_FILE).exists():
+            run_dirs.append(runner.run_dir)
     rows = compare(load_reports(run_dirs))
     return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs))
 
 
-def run_once(scenario: Scenario, app: App, cluster: Cluster, reports_dir: Path, progress: Progress = lambda _: None,
-             live: Progress = lambda _: None) -> tuple[Path, str | None]:
-    """One run on a ready cluster (rebuilt first when degraded): its directory, and its error if it failed.
+def run_once(runner: Runner, progress: Progress = lambda _: None) -> str | None:
+    """One run on its cluster, made ready first (rebuilt when degraded); its error if it failed, else None.
 
     A failed run is reported, not raised, so that many runs go on; Ctrl-C is raised (faults healed).
     """
-    ready(cluster, progress)
-    runner = Runner(scenario, cluster, reports_dir, app, progress, live)
+    ready(runner.cluster, progress)
     try:
         runner.run()
     except RunInterrupted:
         raise
     except HarnessError as error:
-        progress(f"{scenario.name} under {scenario.strategy.kind} failed: {error}")
-        return runner.run_dir, str(error)
-    return runner.run_dir, None
+        progress(f"{runner.scenario.name} under {runner.scenario.strategy.kind} failed: {error}")
+        return str(error)
+    return None
 
 
 def ready(cluster: Cluster, progress: Progress = lambda _: None) -> None:

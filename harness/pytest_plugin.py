@@ -112,11 +112,21 @@ class ScenarioFile(pytest.File):
     def _sweep(self):
         from harness.sweep.plan import plan
 
-        options = self.config.option
-        for run in plan(load_scenario(self.path), options.chaos_strategy or [None], options.chaos_points, [],
-                        options.chaos_repeat):
+        options, scenario = self.config.option, load_scenario(self.path)
+        if not scenario.faults:
+            yield NothingToSweep.from_parent(self, name=f"{scenario.name}[no fault to sweep]")
+            return
+        for run in plan(scenario, options.chaos_strategy or [None], options.chaos_points, [], options.chaos_repeat,
+                        cap_points=True):
             yield ScenarioItem.from_parent(self, name=f"{run.scenario.name}[{run.strategy}-{run.point}-{run.repeat}]",
                                            scenario=run.scenario)
+
+
+class NothingToSweep(pytest.Item):
+    """A scenario without a fault under --chaos-sweep: skipped, saying why."""
+
+    def runtest(self) -> None:
+        pytest.skip("no fault to sweep: a sweep moves the scenario's first fault across the upgrade")
 
 
 class ScenarioItem(pytest.Item):

@@ -170,6 +170,7 @@ class Runner:
         with self._phase(journal, "warmup"):
             self._watch(parts, scenario.phases.warmup)
         with self._phase(journal, "upgrade"):
+            self._tick(parts)  # faults due as the upgrade begins (tasks_replaced: 0) strike before it is requested
             upgrade.start(journal)
             outcome = self._settle(parts, "upgrade.settled")
         if scenario.strategy.rollback_after is not None and outcome == "completed":

@@ -326,6 +326,10 @@ def timing_problems(scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
         return [{"loc": ("at", "step"), "input": at.step,
                  "msg": "blue-green steps exist only under strategy.kind: blue-green; time it by phase or "
                         "tasks_replaced"}]
+    if at.step is not None and at.offset >= (longest := scenario.strategy.timeout + scenario.phases.observe):
+        return [{"loc": ("at", "offset"), "input": at.offset,
+                 "msg": f"the run ends before then: after a blue-green step it lasts at most {longest:g}s "
+                        "(strategy.timeout + observe); give a smaller offset"}]
     if at.phase is None:
         return []
     longest, parts = _longest_from(scenario, at.phase)

@@ -186,6 +186,7 @@ class VagrantNodes:
         except FileNotFoundError as error:
             raise EnvironmentProblem("vagrant is not installed: `apt-get install -y vagrant`") from error
         except subprocess.CalledProcessError as error:
-            tail = self._log.read_text()[-1500:].partition("\n")[2] if self._log.exists() else ""
+            log = self._log.read_text() if self._log.exists() else ""
+            tail = log[-1500:].partition("\n")[2] if len(log) > 1500 else log  # cut at a line start
             target = node or "the cluster"
             raise ClusterError(f"`vagrant {action}` failed for {target} (exit {error.returncode}):\n{tail}") from error

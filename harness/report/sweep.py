@@ -10,7 +10,8 @@ from harness.report.html import environment
 from harness.report.markdown import markdown_table
 from harness.sweep.fold import predictability_line
 
-POINT_COLUMNS = ("point", "outcomes", "rollback", "downtime", "longest outage", "alike in every repeat")
+POINT_COLUMNS = ("point", "struck", "outcomes", "rollback", "downtime", "longest outage", "alike in every repeat")
+ALIKE = {True: "yes", False: "NO", None: "-"}  # a point's consistency; "-": fewer than two runs to compare
 
 
 def sweep_title(document: dict) -> str:
@@ -27,9 +28,9 @@ def fault_text(fault: dict) -> str:
 
 def point_cells(point: dict) -> list[str]:
     """One point's row: its outcomes and rollback verdicts counted, downtime and longest outage spreads."""
-    return [point["point"], _counted(point["outcomes"]), _counted(point["rollbacks"]),
-            Spread(**point["downtime"]).text("s"), Spread(**point["longest_outage"]).text("s"),
-            "yes" if point["consistent"] else "NO"]
+    return [point["point"], f"{point['struck']} of {len(point['runs'])}", _counted(point["outcomes"]),
+            _counted(point["rollbacks"]), Spread(**point["downtime"]).text("s"),
+            Spread(**point["longest_outage"]).text("s"), ALIKE[point["consistent"]]]
 
 
 def sweep_markdown(document: dict) -> str:
@@ -49,7 +50,8 @@ def sweep_page(document: dict) -> str:
     return environment.get_template("sweep.html.j2").render(
         title=sweep_title(document), fault=fault_text(document["fault"]), repeat=document["repeat"],
         columns=POINT_COLUMNS, sections=sections,
-        outcome_colours=charts.OUTCOME_COLOURS, rollback_colours=charts.ROLLBACK_COLOURS)
+        outcome_colours=charts.OUTCOME_COLOURS, rollback_colours=charts.ROLLBACK_COLOURS,
+        no_report_colour=charts.OTHER_COLOUR)
 
 
 def _counted(counts: dict[str, int]) -> str:

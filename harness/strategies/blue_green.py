@@ -3,7 +3,8 @@
     deploy   the green stack runs the new version beside blue, which keeps serving
     ready    every green replica runs and passes HAProxy's checks, and smoke
              requests through the preview route are answered by the new version
-    switch   ``set map`` points the live route at green (no reload)
+    switch   at the next poll, if green is still ready, ``set map`` points the
+             live route at green (no reload)
     monitor  green is watched for the policy's ``monitor`` seconds; a failed
              task or no healthy server switches traffic back to blue
 
@@ -88,9 +89,12 @@ class BlueGreenUpgrade:
                 self._roll_back(journal, hopeless)
                 return "rolled_back"
             self._detail = self._not_ready(green) or ""
-            if not self._detail:
-                self.steps["green_ready"] = journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new).t
+            if self._detail:
+                return None
+            if "green_ready" in self.steps:  # one poll after ready: faults timed by green_ready have struck
                 self._switch(journal)
+            else:
+                self.steps["green_ready"] = journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new).t
             return None
         failing = self._failing(green)
         if failing:

@@ -1,9 +1,12 @@
 """A sweep's runs folded into points, and each strategy's predictability.
 
 A point is *consistent* when every repeat at it ended with the same outcome
-and the same rollback verdict. A strategy's predictability is the share of
-its points that are consistent; with it goes the worst downtime seen
-anywhere in its sweep.
+and the same rollback verdict; with fewer than two runs that reported, it is
+not judged (None). A strategy's predictability is the share of its judged
+points that are consistent; with it goes the worst downtime seen anywhere in
+its sweep. Each run also says whether the swept fault struck at all (a step
+a run never reached, such as green ready when green never was, leaves it
+unstruck).
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ class SweepEntry:
         return self.report["upgrade"]["outcome"] if self.report else NO_REPORT
 
     @property
+    def struck(self) -> bool | None:
+        """Whether the swept fault (the scenario's first, id ``0-<kind>``) was injected; None without a report."""
+        if self.report is None:
+            return None
+        return any(str(fault.get("id", "")).startswith("0-") for fault in self.report.get("faults") or [])
+
+    @property
     def rollback(self) -> str:
         """none (nothing rolled back), succeeded or failed: the rollback verdict."""
         rollback = self.report["rollback"] if self.report else {"triggered": False}
@@ -48,7 +58,8 @@ class SweepEntry:
     def summary(self) -> dict:
         report = self.report or {}
         return {"repeat": self.repeat, "run_dir": self.run_dir, "run_id": report.get("run_id"),
-                "outcome": self.outcome, "rollback": self.rollback, "downtime": report.get("downtime"),
+                "outcome": self.outcome, "rollback": self.rollback, "struck": self.struck,
+                "downtime": report.get("downtime"),
                 "longest_outage": report.get("longest_outage"), "passed": report.get("passed", False),
                 "error": self.error}
 
@@ -65,16 +76,20 @@ def fold(entries: list[SweepEntry], header: dict) -> dict:
 
 def _strategy(points: dict[str, list[SweepEntry]]) -> dict:
     folded = [_point(name, runs) for name, runs in points.items()]
-    consistent = sum(point["consistent"] for point in folded)
+    judged = [point["consistent"] for point in folded if point["consistent"] is not None]
     downtimes = [run["downtime"] for point in folded for run in point["runs"] if run["downtime"] is not None]
-    return {"points": folded, "predictability": consistent / len(folded) if folded else None,
-            "consistent_points": consistent, "worst_downtime": max(downtimes, default=None)}
+    return {"points": folded, "predictability": sum(judged) / len(judged) if judged else None,
+            "judged_points": len(judged), "consistent_points": sum(judged),
+            "worst_downtime": max(downtimes, default=None)}
 
 
 def _point(name: str, runs: list[SweepEntry]) -> dict:
-    endings = Counter((run.outcome, run.rollback) for run in runs)
+    reported = [run for run in runs if run.report is not None]
+    endings = Counter((run.outcome, run.rollback) for run in reported)
     summaries = [run.summary() for run in sorted(runs, key=lambda r: r.repeat)]
-    return {"point": name, "at": runs[0].at, "runs": summaries, "consistent": len(endings) == 1,
+    return {"point": name, "at": runs[0].at, "runs": summaries,
+            "consistent": len(endings) == 1 if len(reported) >= 2 else None,
+            "struck": sum(bool(run.struck) for run in reported),
             "outcomes": dict(Counter(run.outcome for run in runs)),
             "rollbacks": dict(Counter(run.rollback for run in runs)),
             "downtime": asdict(Spread.of(s["downtime"] for s in summaries)),
@@ -82,16 +97,16 @@ def _point(name: str, runs: list[SweepEntry]) -> dict:
 
 
 def predictability_line(kind: str, strategy: dict) -> str:
-    """``in-service: 3 of 4 points (75%) ended alike in all 2 repeats; worst downtime 1.234 s`` (the repeats
-    each point has so far: a sweep in progress or interrupted has fewer at its later points)."""
-    share, points = strategy["predictability"], len(strategy["points"])
+    """``in-service: 3 of 4 points (75%) ended alike in every repeat; worst downtime 1.234 s``; points with
+    fewer than two reported runs (one repeat, an interrupted sweep) are not judged, and the line says so."""
     worst = strategy["worst_downtime"]
     shown = "-" if worst is None else f"{worst:.3f} s"
-    repeats = sorted({len(point["runs"]) for point in strategy["points"]})
-    counted = f"{repeats[0]}" if len(repeats) == 1 else f"{repeats[0]}-{repeats[-1]}"
-    alike = f"ended alike in all {counted} repeats" if repeats[-1] > 1 else "(one repeat: nothing to compare)"
-    return (f"{kind}: {strategy['consistent_points']} of {points} points ({share:.0%}) {alike}; "
-            f"worst downtime {shown}")
+    judged, points = strategy["judged_points"], len(strategy["points"])
+    if not judged:
+        return f"{kind}: not measured (no point has two runs to compare); worst downtime {shown}"
+    unjudged = f" ({points - judged} of {points} points with fewer than two runs not judged)" if judged < points else ""
+    return (f"{kind}: {strategy['consistent_points']} of {judged} points ({strategy['predictability']:.0%}) ended "
+            f"alike in every repeat{unjudged}; worst downtime {shown}")
 
 
 def read_sweep(directory: Path) -> dict:

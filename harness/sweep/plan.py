@@ -1,10 +1,12 @@
 """Which points of an upgrade's timeline a sweep strikes at, and how long the sweep will take.
 
 A point is a fault timing (``scenario.Timing``). Under in-service the points
-are the upgrade's start (no task replaced yet) and each task replaced; under
-blue-green its start, green deployed, green ready, the switch and halfway
-through the watch after it; under both, during a requested rollback when the
-scenario asks for one. ``--points N`` spreads N of them evenly; ``--at``
+are the upgrade's start (before the update is requested) and each task
+replaced; under blue-green its start (before green is deployed), green
+deployed, green ready (one poll before the switch), the switch and halfway
+through the watch after it; under both, just after a requested rollback when
+the scenario asks for one (in-service: while Swarm rolls back; blue-green:
+after its switch back). ``--points N`` spreads N of them evenly; ``--at``
 names them. Every problem is found before anything starts.
 """
 
@@ -19,6 +21,7 @@ from harness.scenario import STEPS, Scenario, Timing, timing_problems
 
 WATCH_SHARE = 0.5  # the watch point: this share of blue-green's post-switch monitor after the switch
 ROLLBACK_LAG = 1.0  # the rollback point: seconds after the rollback was requested
+NEUTRAL = Timing(phase="upgrade")  # the swept fault's own timing while points are planned (it is replaced)
 RUN_OVERHEAD = 25.0  # seconds a run spends outside its phases (prepare, heal, read-back, analysis), measured 3-8 s
 TASK_SECONDS = 5.0  # a replaced task's start and health check, for the estimate
 GREEN_SECONDS = 20.0  # green deployed, healthy and smoke-tested, for the estimate
@@ -56,13 +59,14 @@ def candidates(scenario: Scenario) -> list[Timing]:
 
 
 def rollback_point(scenario: Scenario) -> Timing:
-    """During the requested rollback: just after it was requested (the rollback phase waits rollback_after first)."""
+    """Just after the requested rollback (the rollback phase waits rollback_after first, then asks for it)."""
     return Timing(phase="rollback", offset=(scenario.strategy.rollback_after or 0.0) + ROLLBACK_LAG)
 
 
-def spread(points: list[Timing], count: int | None, strategy: str) -> list[Timing]:
-    """``count`` of ``points`` evenly spread, first and last included (all of them when ``count`` is None)."""
-    if count is None:
+def spread(points: list[Timing], count: int | None, strategy: str, cap: bool = False) -> list[Timing]:
+    """``count`` of ``points`` evenly spread, first and last included (all of them when ``count`` is None, or
+    with ``cap`` when there are fewer)."""
+    if count is None or (cap and count >= len(points)):
         return points
     if not 1 <= count <= len(points):
         raise UsageError(f"--points {count}: {strategy} has {len(points)} points here "
@@ -105,8 +109,12 @@ def _timing(key: str, value: str, text: str, scenario: Scenario) -> Timing:
     return Timing(**{key: name, "offset": seconds or 0.0})
 
 
-def plan(scenario: Scenario, strategies: list[str], count: int | None, at: list[str], repeat: int) -> list[SweepRun]:
-    """Every run of the sweep, repeats outermost; UsageError for a point that cannot exist under a strategy."""
+def plan(scenario: Scenario, strategies: list[str | None], count: int | None, at: list[str], repeat: int,
+         cap_points: bool = False) -> list[SweepRun]:
+    """Every run of the sweep, repeats outermost; UsageError for a point that cannot exist under a strategy.
+
+    A scenario that fixes its strategy is swept under that one only; ``cap_points``: fewer points than
+    ``count`` are all taken rather than refused."""
     if not scenario.faults:
         raise UsageError(f"scenario {scenario.name} has no fault to sweep; add one under faults "
                          "(the sweep moves the first fault across the upgrade)")
@@ -115,9 +123,10 @@ def plan(scenario: Scenario, strategies: list[str], count: int | None, at: list[
     if at and count is not None:
         raise UsageError("give --points or --at, not both")
     cells = []
-    for kind in strategies:
-        under = scenario.under(kind)
-        points = parse_at(at, under) if at else spread(candidates(under), count, under.strategy.kind or "")
+    for kind in [scenario.strategy.kind] if scenario.strategy.kind else strategies:
+        under = at_point(scenario, NEUTRAL).under(kind)  # the swept fault's own timing does not bind a strategy
+        points = parse_at(at, under) if at else spread(candidates(under), count, under.strategy.kind or "",
+                                                       cap_points)
         cells += [(under, timing) for timing in points]
     problems = [problem for under, timing in cells if (problem := point_problem(under, timing))]
     if problems:
@@ -176,13 +185,14 @@ def check_duration(runs: list[SweepRun], max_duration: float) -> float:
     """The estimate, or UsageError showing it when it exceeds ``max_duration``."""
     expected = estimate(runs)
     if expected > max_duration:
-        raise UsageError(f"the sweep's {len(runs)} runs would take about {_shown(expected)} (at most "
-                         f"{_shown(longest(runs))} if every upgrade ran to its timeout), more than --max-duration "
-                         f"{_shown(max_duration)}; sweep fewer points (--points), fewer repeats or strategies, "
-                         "or raise --max-duration")
+        raise UsageError(f"the sweep's {len(runs)} runs would take about {shown_duration(expected)} (at most "
+                         f"{shown_duration(longest(runs))} if every upgrade ran to its timeout), more than "
+                         f"--max-duration {shown_duration(max_duration)}; sweep fewer points (--points), fewer "
+                         "repeats or strategies, or raise --max-duration")
     return expected
 
 
-def _shown(seconds: float) -> str:
+def shown_duration(seconds: float) -> str:
+    """``2 h 05 min``, ``12 min``; at least ``1 min``."""
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"

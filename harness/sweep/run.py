@@ -15,6 +15,7 @@ from harness.cluster import Cluster
 from harness.compare import load_reports
 from harness.errors import HarnessError
 from harness.matrix import run_once
+from harness.runner import Runner
 from harness.report.sweep import sweep_markdown, sweep_page
 from harness.sweep.fold import SWEEP_FILE, SweepEntry, fold, read_sweep
 from harness.sweep.plan import SweepRun
@@ -37,14 +38,22 @@ def run_sweep(runs: list[SweepRun], cluster: Cluster, reports_dir: Path, app: Ap
     directory.mkdir(parents=True, exist_ok=False)
     header = sweep_header(runs, app)
     entries: list[SweepEntry] = []
-    document, files = fold(entries, header), []
+    document = fold(entries, header)
+    files = write_sweep(directory, document)  # a sweep directory from the start, even if the first run is cut short
     for index, run in enumerate(runs, 1):
         progress(f"sweep run {index}/{len(runs)}: {run.strategy} at {run.point} (repeat {run.repeat})")
-        run_dir, error = run_once(run.scenario, app, cluster, directory, progress, live)
-        entries.append(SweepEntry(run.strategy, run.point, run.at.model_dump(exclude_defaults=True), run.repeat,
-                                  run_dir.name, _report(run_dir), error))
-        document = fold(entries, header)
-        files = write_sweep(directory, document)
+        runner = Runner(run.scenario, cluster, directory, app, progress, live)
+        error: str | None = "the run stopped before it finished"
+        try:
+            error = run_once(runner, progress)
+        except HarnessError as stopped:  # interrupted, or no ready cluster: the sweep keeps what it has, then stops
+            error = str(stopped)
+            raise
+        finally:
+            entries.append(SweepEntry(run.strategy, run.point, run.at.model_dump(exclude_defaults=True), run.repeat,
+                                      runner.run_dir.name, _report(runner.run_dir), error))
+            document = fold(entries, header)
+            files = write_sweep(directory, document)
     return SweepResult(directory, document, files)
 
 

@@ -91,8 +91,15 @@ def test_a_sweep_is_one_item_per_strategy_point_and_repeat(pytester):
     result.assert_outcomes(passed=3)  # in-service (the default) at 0, 1 and 2 tasks replaced
 
 
-def test_a_sweep_point_that_cannot_exist_is_a_collection_error(pytester):
-    scenarios(pytester, swept=SWEPT)
-    result = pytester.runpytest("scenarios", "--chaos-sweep", "--chaos-points", "4")
+def test_a_sweep_of_an_impossible_scenario_is_a_collection_error(pytester):
+    scenarios(pytester, swept=SWEPT.replace("tasks_replaced: 1}", "tasks_replaced: 1}, params: {mode: sideways}"))
+    result = pytester.runpytest("scenarios", "--chaos-sweep")
     assert result.ret == 2
-    result.stdout.fnmatch_lines(["*--points 4: in-service has 3 points here*"])
+    result.stdout.fnmatch_lines(["*swept.yaml: invalid scenario*", "*params.mode*sideways*"])
+
+
+def test_a_scenario_without_a_fault_is_skipped_in_a_sweep_and_points_are_capped_per_file(pytester):
+    scenarios(pytester, swept=SWEPT, calm="name: calm\n")
+    result = pytester.runpytest("scenarios", "--chaos-sweep", "--chaos-points", "9", "-rs")
+    result.assert_outcomes(passed=3, skipped=1)  # swept has 3 points under in-service: all of them
+    result.stdout.fnmatch_lines(["*no fault to sweep*"])

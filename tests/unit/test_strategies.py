@@ -74,12 +74,26 @@ def test_blue_green_switches_only_when_green_is_running_healthy_and_answers_prev
     assert strategy.advance({GREEN_WEB: green()}, journal) is None  # running, but no healthy server yet
     assert router.routed == []
     router.healthy_servers["green"] = 3
-    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # switched, now monitoring
+    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # ready: faults timed by green_ready strike now
+    assert router.routed == [] and "green_ready" in strategy.steps
+    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # still ready at the next poll: switched
     assert router.live == "green" and strategy.live_service() == GREEN_WEB
+    assert list(strategy.steps) == ["green_deployed", "green_ready", "switched"]
     clock.now += 5
     assert strategy.advance({GREEN_WEB: green()}, journal) == "completed"
     assert types(journal) == ["upgrade.requested", "bluegreen.deployed", "bluegreen.ready",
                               "switch.requested", "switch.done"]
+
+
+def test_green_that_fails_between_ready_and_the_switch_gets_no_traffic(journal):
+    strategy, _, router, _ = blue_green()
+    router.healthy_servers["green"] = 3
+    strategy.start(journal)
+    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # ready
+    router.healthy_servers["green"] = 1  # a fault struck at green_ready
+    assert strategy.advance({GREEN_WEB: green()}, journal) is None
+    assert router.routed == [] and strategy.facts({})["message"] == "1/3 green servers pass the load balancer's " \
+                                                                    "health check"
 
 
 def test_green_is_deployed_from_the_registry_at_the_new_release_after_its_objects(journal):
@@ -110,7 +124,8 @@ def test_blue_green_does_not_switch_while_one_preview_in_ten_is_unhealthy(journa
     assert strategy.advance({GREEN_WEB: green()}, journal) is None
     assert router.routed == []
     assert strategy.facts({})["message"].startswith(f"{SMOKE_REQUESTS - 1}/{SMOKE_REQUESTS} preview requests")
-    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # the next ten are healthy: switched
+    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # the next ten are healthy: ready
+    assert strategy.advance({GREEN_WEB: green()}, journal) is None  # and still at the next poll: switched
     assert router.live == "green"
 
 
@@ -144,7 +159,8 @@ def switched(journal):
     strategy, engine, router, clock = blue_green()
     router.healthy_servers["green"] = 3
     strategy.start(journal)
-    strategy.advance({GREEN_WEB: green()}, journal)
+    strategy.advance({GREEN_WEB: green()}, journal)  # ready
+    strategy.advance({GREEN_WEB: green()}, journal)  # switched
     assert router.live == "green"
     return strategy, engine, router, clock
 

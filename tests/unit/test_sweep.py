@@ -69,6 +69,20 @@ def test_a_point_that_cannot_exist_is_refused_with_why(kwargs, message):
         plan(scenario(), ["in-service"], kwargs.get("count"), kwargs.get("at", []), kwargs.get("repeat", 1))
 
 
+def test_the_swept_faults_own_timing_binds_no_strategy_and_a_fixed_strategy_is_swept_alone():
+    stepped = scenario(faults=[{**FAULT, "at": {"step": "green_ready"}}])
+    assert {run.strategy for run in plan(stepped, ["in-service", "blue-green"], 1, [], 1)} == {"in-service",
+                                                                                               "blue-green"}
+    fixed = scenario(strategy={"kind": "blue-green"})
+    assert {run.strategy for run in plan(fixed, ["in-service", "blue-green"], None, [], 1)} == {"blue-green"}
+    assert len(plan(scenario(), ["in-service"], 9, [], 1, cap_points=True)) == 4  # all of its 4 points
+
+
+def test_a_step_offset_past_the_runs_end_is_refused():
+    with pytest.raises(UsageError, match=r"step=switched\+9999s: the run ends before then"):
+        plan(scenario(), ["blue-green"], None, ["step=switched+9999s"], 1)
+
+
 def test_a_scenario_without_a_fault_or_with_a_step_under_in_service_is_refused():
     with pytest.raises(UsageError, match="has no fault to sweep"):
         plan(scenario(faults=[]), ["in-service"], None, [], 1)
@@ -89,7 +103,8 @@ def test_a_sweep_longer_than_allowed_is_refused_with_its_estimate():
 def report(run_id: str, outcome: str, downtime: float | None, rolled_back: bool | None = None) -> dict:
     rollback = {"triggered": rolled_back is not None, "success": rolled_back}
     return {"run_id": run_id, "upgrade": {"outcome": outcome}, "rollback": rollback, "downtime": downtime,
-            "longest_outage": downtime, "passed": outcome == "completed"}
+            "longest_outage": downtime, "passed": outcome == "completed",
+            "faults": [{"id": "0-node-halt", "kind": "node-halt"}]}
 
 
 def entries() -> list[SweepEntry]:
@@ -116,15 +131,23 @@ def test_predictability_is_the_share_of_points_whose_repeats_all_ended_alike():
     assert blue_green["predictability"] == 1.0 and blue_green["worst_downtime"] == 0.3
     assert blue_green["points"][0]["rollbacks"] == {"succeeded": 2}
     assert predictability_line("in-service", in_service) == \
-        "in-service: 1 of 2 points (50%) ended alike in all 2 repeats; worst downtime 9.000 s"
+        "in-service: 1 of 2 points (50%) ended alike in every repeat; worst downtime 9.000 s"
 
 
-def test_a_run_without_a_report_is_its_own_ending():
+def test_points_with_fewer_than_two_reported_runs_are_not_judged():
     lost = SweepEntry("in-service", "tasks_replaced=0", {}, 2, "r2", None, "the manager does not answer")
-    document = fold([entries()[0], lost], {"repeat": 2})
-    point = document["strategies"]["in-service"]["points"][0]
-    assert not point["consistent"] and point["runs"][1]["outcome"] == "no report"
-    assert point["runs"][1]["error"] == "the manager does not answer"
+    document = fold([entries()[0], lost, entries()[1]], {"repeat": 2})
+    strategy = document["strategies"]["in-service"]
+    point = strategy["points"][0]
+    assert point["consistent"] is None and point["runs"][1]["outcome"] == "no report"
+    assert point["runs"][1]["error"] == "the manager does not answer" and point["struck"] == 1
+    assert strategy["predictability"] is None and strategy["judged_points"] == 0
+    assert predictability_line("in-service", strategy) == \
+        "in-service: not measured (no point has two runs to compare); worst downtime 1.000 s"
+    judged = fold([*entries()[:2], lost, entries()[5]], {"repeat": 2})["strategies"]["in-service"]
+    assert predictability_line("in-service", judged) == (
+        "in-service: 0 of 1 points (0%) ended alike in every repeat (1 of 2 points with fewer than two runs not "
+        "judged); worst downtime 9.000 s")
 
 
 def test_the_sweep_files_name_every_point_and_read_back(tmp_path):
@@ -132,7 +155,7 @@ def test_the_sweep_files_name_every_point_and_read_back(tmp_path):
               "repeat": 2}
     write_sweep(tmp_path, fold(entries(), header))
     markdown = (tmp_path / "sweep.md").read_text()
-    assert "| tasks_replaced=3 | completed, paused | none ×2 | 5s [1-9] | 5s [1-9] | NO |" in markdown
+    assert "| tasks_replaced=3 | 2 of 2 | completed, paused | none ×2 | 5s [1-9] | 5s [1-9] | NO |" in markdown
     assert "**Predictability** blue-green: 2 of 2 points (100%)" in markdown
     page = (tmp_path / "sweep.html").read_text()
     assert page.count('data-chart="sweep"') == 2 and page.count('class="repeat downtime"') == 8
@@ -158,5 +181,35 @@ def test_report_on_a_sweep_directory_folds_it_again_from_its_runs(tmp_path):
     assert not (tmp_path / "run-1" / "report.json").exists()  # a run without report.json: analysed from its journal
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "| tasks_replaced=1 | completed | none | 1s | 1s | yes |" in (tmp_path / "sweep.md").read_text()
+    assert "| tasks_replaced=1 | 1 of 1 | completed | none | 1s | 1s | - |" in (tmp_path / "sweep.md").read_text()
     assert read_sweep(tmp_path)["strategies"]["in-service"]["points"][1]["runs"][0]["downtime"] == 1.0
+
+
+def test_an_interrupted_sweep_keeps_every_run_it_made_including_the_one_cut_short(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from harness.errors import RunInterrupted
+    from harness.sweep import run as sweep_run
+    from harness.testing import make_run_dir
+
+    class Runner:  # makes the run directory a finished run leaves, at the sweep's place
+        def __init__(self, scenario, cluster, directory, app, progress, live):
+            self.run_dir = make_run_dir(directory, f"run-{len(list(directory.glob('run-*')))}",
+                                        scenario.strategy.kind, outage=0.5)
+
+    def run_once(runner, progress):
+        if runner.run_dir.name == "run-1":
+            raise RunInterrupted("received signal SIGINT")
+        return None
+
+    monkeypatch.setattr(sweep_run, "Runner", Runner)
+    monkeypatch.setattr(sweep_run, "run_once", run_once)
+    runs = plan(scenario(), ["in-service"], 3, [], 1)
+    app = SimpleNamespace(profile=SimpleNamespace(name="demo"))
+    with pytest.raises(RunInterrupted):
+        sweep_run.run_sweep(runs, None, tmp_path, app)
+    (directory,) = tmp_path.glob("sweep-*")
+    points = read_sweep(directory)["strategies"]["in-service"]["points"]
+    assert [(p["point"], p["runs"][0]["run_dir"], p["runs"][0]["error"]) for p in points] == [
+        ("tasks_replaced=0", "run-0", None), ("tasks_replaced=2", "run-1", "received signal SIGINT")]
+    assert points[1]["runs"][0]["outcome"] == "completed"  # its report was written before the interrupt reached us
