@@ -19,6 +19,7 @@ import paramiko
 
 from harness.cluster.config import ClusterState
 from harness.cluster.inventory import Host, Inventory
+from harness.cluster.ssh import SshLogin
 from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vagrant import ExecResult, VagrantNodes
 from harness.errors import ClusterError
@@ -76,15 +77,14 @@ class VagrantVms:
         self._ssh: SshNodes | None = None
 
     def up(self, node: str | None = None) -> None:
-        """Create and start every VM, or start one halted VM."""
+        """Create and start every VM, or start one halted VM (its logins kept: Vagrant keeps a VM's SSH address
+        and forwarded port across halt and up, and the engine clients reconnect to them)."""
         try:
             self._vagrant.up(node)
         except ClusterError as error:
             if "box" not in str(error) or "could not be found" not in str(error):
                 raise
             raise ClusterError(f"{error}\n{_box_hint()}") from error
-        finally:
-            self._forget_connections()  # a VM's SSH port may change when it starts again
 
     def halt(self, node: str, force: bool = False) -> None:
         self._vagrant.halt(node, force=force)
@@ -110,7 +110,7 @@ class VagrantVms:
         return self._ssh
 
     @property
-    def logins(self):
+    def logins(self) -> dict[str, SshLogin]:
         return self.hosts.logins
 
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
