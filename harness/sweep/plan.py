@@ -22,7 +22,8 @@ from harness.scenario import STEPS, Scenario, Timing, timing_problems
 WATCH_SHARE = 0.5  # the watch point: this share of blue-green's post-switch monitor after the switch
 ROLLBACK_LAG = 1.0  # the rollback point: seconds after the rollback was requested
 NEUTRAL = Timing(phase="upgrade")  # the swept fault's own timing while points are planned (it is replaced)
-RUN_OVERHEAD = 25.0  # seconds a run spends outside its phases (prepare, heal, read-back, analysis), measured 3-8 s
+RUN_OVERHEAD = 25.0  # seconds a run spends outside its phases: prepare, heal, read-back, analysis (3-8 s measured),
+                     # and the swept fault's own recovery (a halted node's rejoin) before the next run
 TASK_SECONDS = 5.0  # a replaced task's start and health check, for the estimate
 GREEN_SECONDS = 20.0  # green deployed, healthy and smoke-tested, for the estimate
 AT_KEYS = ("tasks_replaced", "step", "phase")
@@ -79,7 +80,7 @@ def spread(points: list[Timing], count: int | None, strategy: str, cap: bool = F
 def parse_at(texts: list[str], scenario: Scenario) -> list[Timing]:
     """``--at tasks_replaced=0,1 --at step=switched+2s --at phase=rollback`` -> timings, in the order given.
 
-    ``phase=rollback`` without an offset means during the requested rollback (``rollback_point``).
+    ``phase=rollback`` without an offset means just after the requested rollback (``rollback_point``).
     """
     timings: list[Timing] = []
     for text in texts:
