@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shipped sweep of the seed failures (README, "Sweeps"): each seed scenario's fault struck at three
-# points of the upgrade under both strategies, twice, on the demo app. Each sweep's sweep.json, sweep.md,
-# sweep.html and a screenshot of the page are copied into docs/sweeps/<scenario>/.
+# points of the upgrade under both strategies, twice, on the demo app. Each sweep's sweep.json, sweep.md and a
+# screenshot of its sweep.html are copied into docs/sweeps/<scenario>/ (the full sweep stays in reports/).
 #
 #   scripts/seed-sweep.sh [SCENARIO...]    default: halted-node frozen-daemon-rollback registry-unreachable
 #
@@ -24,7 +24,7 @@ for scenario in "${scenarios[@]}"; do
   latest=${after[-1]}  # sweep-<UTC time>: the newest sorts last
   out=docs/sweeps/$scenario
   mkdir -p "$out"
-  cp "$latest"/sweep.json "$latest"/sweep.md "$latest"/sweep.html "$out/"
+  cp "$latest"/sweep.json "$latest"/sweep.md "$out/"
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1250 \
     --screenshot="$PWD/$out/sweep.png" "file://$PWD/$latest/sweep.html" 2>/dev/null
   echo "$scenario: $out/sweep.md, $out/sweep.png"
