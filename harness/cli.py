@@ -346,7 +346,7 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
 @click.option("--points", type=int, help="Points per strategy, spread evenly over the upgrade (default: all).")
 @click.option("--at", "at", multiple=True, metavar="KEY=V[,V...]",
               help="Points by name instead of --points: tasks_replaced=0,1,2, step=green_ready,switched, "
-                   "phase=rollback (during the requested rollback); repeat for several keys.")
+                   "phase=rollback (just after the requested rollback); repeat for several keys.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per point.")
 @click.option("--max-duration", default="4h", show_default=True,
               help="Refuse a sweep estimated to take longer (e.g. 90m, 2h).")
@@ -357,17 +357,13 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
           at: tuple[str, ...], repeat: int, max_duration: str, reports_dir: Path, as_json: bool) -> None:
     """Strike the scenario's first fault at points across the upgrade and map the outcomes (sweep.html)."""
     from harness.matrix import parse_strategies
-    from harness.models import parse_duration
     from harness.scenario import load_scenario
     from harness.sweep import plan
     from harness.sweep.fold import predictability_line
     from harness.sweep.run import run_sweep
 
     scenario = load_scenario(scenario_path)
-    try:
-        limit = parse_duration(max_duration)
-    except ValueError as error:
-        raise UsageError(f"--max-duration {max_duration!r}: {error}") from None
+    (limit,) = _durations((max_duration,), "--max-duration")
     runs = plan.plan(scenario, parse_strategies(strategies), points, list(at), repeat)
     expected = plan.check_duration(runs, limit)
     profile = _checked_profile(app_path, [scenario])
@@ -504,7 +500,7 @@ def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], d
     sys.exit(0 if doc["passed"] else 1)
 
 
-def _durations(texts: tuple[str, ...]) -> tuple[float, ...]:
+def _durations(texts: tuple[str, ...], option: str = "--duration/--timeout") -> tuple[float, ...]:
     """Durations from the command line (``100ms``, ``2s``); a bad one is a usage error naming it."""
     from harness.models import parse_duration
 
@@ -513,7 +509,7 @@ def _durations(texts: tuple[str, ...]) -> tuple[float, ...]:
         try:
             durations.append(parse_duration(text))
         except ValueError as error:
-            raise click.BadParameter(f"{text!r}: {error}", param_hint="--duration/--timeout") from error
+            raise click.BadParameter(f"{text!r}: {error}", param_hint=option) from error
     return tuple(durations)
 
 

@@ -31,7 +31,7 @@ def write_run_reports(run_dir: Path, report: dict, events: list[Event] | None = 
         "junit.xml": lambda: run_junit(report),
         "summary.md": lambda: run_summary(report),
     }
-    return [_write(run_dir / name, renderers[name]()) for name in names]
+    return [write_file(run_dir / name, renderers[name]()) for name in names]
 
 
 def write_comparison(directory: Path, rows: list[Row], run_dirs: list[Path]) -> list[Path]:
@@ -42,10 +42,11 @@ def write_comparison(directory: Path, rows: list[Row], run_dirs: list[Path]) -> 
         raise UsageError(f"{directory} cannot be made ({error.strerror or error})") from None
     document = {**to_document(rows), "run_dirs": [str(d) for d in run_dirs]}
     contents = (json.dumps(document, indent=2), comparison_page(rows), comparison_markdown(rows) + "\n")
-    return [_write(directory / name, text) for name, text in zip(COMPARE_FILES, contents)]
+    return [write_file(directory / name, text) for name, text in zip(COMPARE_FILES, contents)]
 
 
-def _write(path: Path, text: str) -> Path:
+def write_file(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path``; UsageError naming the path when it cannot be written."""
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:

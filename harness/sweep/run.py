@@ -16,6 +16,7 @@ from harness.compare import load_reports
 from harness.errors import HarnessError
 from harness.matrix import run_once
 from harness.runner import Runner
+from harness.report import write_file
 from harness.report.sweep import sweep_markdown, sweep_page
 from harness.sweep.fold import SWEEP_FILE, SweepEntry, fold, read_sweep
 from harness.sweep.plan import SweepRun
@@ -82,10 +83,7 @@ def sweep_header(runs: list[SweepRun], app: App) -> dict:
 def write_sweep(directory: Path, document: dict) -> list[Path]:
     """sweep.json, sweep.md and sweep.html in ``directory``."""
     texts = (json.dumps(document, indent=2), sweep_markdown(document) + "\n", sweep_page(document))
-    paths = [directory / name for name in SWEEP_FILES]
-    for path, text in zip(paths, texts):
-        path.write_text(text, encoding="utf-8")
-    return paths
+    return [write_file(directory / name, text) for name, text in zip(SWEEP_FILES, texts)]
 
 
 def _report(run_dir: Path) -> dict | None:
