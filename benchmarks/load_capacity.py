@@ -25,9 +25,9 @@ from harness.analysis.steadiness import steadiness
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.load.runner import LoadProcess
-from harness.runner import stack_for
 from harness.scenario import Stack
 from harness.stack import router
+from harness.stack.from_spec import stack_for
 from harness.stack.prepare import deploy_and_wait
 
 from benchmarks.usage import Stopwatch, cluster_parts

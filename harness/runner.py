@@ -28,7 +28,7 @@ from harness.analysis.timings import timings
 from harness.app import App
 from harness.cluster import Cluster
 from harness.cluster.logs import collect_logs
-from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
+from harness.cluster.registry import SECURE_REGISTRY
 from harness.engine.base import Engine, RegistryAuth
 from harness.errors import ClusterError, HarnessError, RunInterrupted, ScenarioError
 from harness.faults.base import FaultContext, NodeControl
@@ -40,9 +40,8 @@ from harness.load.runner import SAMPLES_FILE, LoadProcess, SampleTail
 from harness.models import format_errors
 from harness.report import TIMED_FILES, write_run_reports
 from harness.scenario import Scenario
-from harness.scenario import Stack as StackSpec
 from harness.stack import BLUE, GREEN, LB_SERVICE, AppStack, router
-from harness.stack.compose import StackOptions
+from harness.stack.from_spec import stack_for
 from harness.stack.prepare import census, deploy_and_wait, forget_image
 from harness.strategies import UpgradeStrategy, build
 from harness.strategies.base import running_versions
@@ -52,18 +51,7 @@ POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 60.0
 READBACK_WORKERS = CONNECTIONS
 READBACK_RETRY_PAUSE = 2.0
-REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 Progress = Callable[[str], None]
-
-
-def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0) -> AppStack:
-    """The app on the cluster, as a scenario's stack options deploy it (its images pushed: ``App.push``)."""
-    registry = REGISTRIES[spec.registry]
-    options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
-                           lb_image=cluster.lb_image(registry), server_timeout=server_timeout)
-    profile = app.profile
-    return AppStack(profile, options, cluster.lb_url, profile.release_name(spec.from_release),
-                    profile.release_name(spec.to_release))
 
 
 @dataclass(frozen=True)

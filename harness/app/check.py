@@ -16,9 +16,9 @@ from harness.app import App
 from harness.app.profile import WRITE_ID, Request
 from harness.cluster import Cluster
 from harness.http import Answer
-from harness.runner import stack_for
 from harness.scenario import Stack
 from harness.stack import BLUE, GREEN, AppStack, probe_of, router
+from harness.stack.from_spec import stack_for
 from harness.stack.prepare import deploy_and_wait
 
 Progress = Callable[[str], None]

@@ -28,9 +28,9 @@ from harness.faults.schedule import heal_pending
 from harness.journal import JOURNAL_FILE, Journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.load.runner import LoadProcess, SampleTail
-from harness.runner import stack_for
 from harness.scenario import Stack
 from harness.stack import router
+from harness.stack.from_spec import stack_for
 from harness.stack.prepare import deploy_and_wait
 from harness.waiting import wait_until
 

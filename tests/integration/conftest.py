@@ -9,9 +9,9 @@ import pytest
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.errors import ServiceMissing
-from harness.runner import stack_for
 from harness.scenario import Stack
 from harness.stack import BLUE, GREEN, releases_by_address, served_by
+from harness.stack.from_spec import stack_for
 
 TEST_CLUSTER = ClusterConfig(name="chaos-it", nodes=3, lb_port=28080, lb_admin_port=29999, registry_port=25000,
                              toxiproxy_port=28474)
