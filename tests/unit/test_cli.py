@@ -16,7 +16,7 @@ def test_run_refuses_an_invalid_scenario_before_touching_docker(tmp_path, monkey
     def no_cluster(*args, **kwargs):
         raise AssertionError("the cluster must not be touched for an invalid scenario")
 
-    monkeypatch.setattr("harness.cli.Cluster", no_cluster)
+    monkeypatch.setattr("harness.cli.runs.Cluster", no_cluster)
     result = CliRunner().invoke(main, ["run", str(bad)])
     assert result.exit_code == 2
     assert "load.rate" in result.output and "greater than 0" in result.output
@@ -37,7 +37,7 @@ def test_run_refuses_an_invalid_app_profile_with_exit_2(tmp_path, monkeypatch):
         def up(self):
             raise AssertionError("the cluster must not start for an invalid profile")
 
-    monkeypatch.setattr("harness.cli.Cluster", NoBuilds)
+    monkeypatch.setattr("harness.cli.runs.Cluster", NoBuilds)
     result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "scenarios/clean-upgrade.yaml"])
     assert result.exit_code == 2, result.output
     output = " ".join(result.output.split())  # the console wraps long lines
@@ -51,7 +51,7 @@ def test_run_refuses_an_invalid_app_profile_before_touching_docker(tmp_path, mon
     def no_cluster(*args, **kwargs):
         raise AssertionError("the cluster must not be touched for an invalid app profile")
 
-    monkeypatch.setattr("harness.cli.Cluster", no_cluster)
+    monkeypatch.setattr("harness.cli.runs.Cluster", no_cluster)
     result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "scenarios/clean-upgrade.yaml"])
     assert result.exit_code == 2, result.output
     assert "compose: got 'missing.yml'" in " ".join(result.output.split())

@@ -37,7 +37,7 @@ def home(tmp_path, monkeypatch):
 @pytest.fixture
 def cluster(monkeypatch):
     fake = FakeCluster()
-    monkeypatch.setattr("harness.cli.Cluster", lambda config, progress=None: fake)
+    monkeypatch.setattr("harness.cli.repair.Cluster", lambda config, progress=None: fake)
     return fake
 
 
@@ -269,7 +269,8 @@ def test_a_cluster_name_that_is_no_plain_name_is_exit_2_and_nothing_is_touched(h
     def no_cluster(*args, **kwargs):
         raise AssertionError("no cluster may be made for a refused name")
 
-    monkeypatch.setattr("harness.cli.Cluster", no_cluster)
+    for commands in ("cluster", "repair", "runs"):
+        monkeypatch.setattr(f"harness.cli.{commands}.Cluster", no_cluster)
     result = invoke("--cluster", name, *command)
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--cluster'" in result.output and "is not allowed" in result.output

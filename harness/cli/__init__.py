@@ -1,0 +1,106 @@
+"""The ``chaos-harness`` command: the ``main`` group, its global options, and how any command's failure ends.
+
+One module per command group; each imports only ``common.py`` and lists its ``COMMANDS``, which this module adds
+to ``main`` (so nothing imports this package's ``__init__`` back, and there is no import circle).
+
+Exit codes: 0 every expectation met, 1 an expectation failed, 2 invalid
+input (a file, directory or option the user gave is unusable), 3 environment
+or cluster problem, 4 the harness broke (a bug: one line on stderr, the
+traceback in ``$CHAOS_HOME/crashes/``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from harness.cli import app, calibrate, cluster, faults, repair, reports, runs
+from harness.cli.common import console, ui
+from harness.cluster import ClusterConfig
+from harness.cluster.config import MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
+from harness.errors import HarnessError, one_line
+
+__all__ = ["main"]
+
+EXIT_BROKE = 4
+EXIT_INTERRUPTED = 130
+
+
+class _Harness(click.Group):
+    """The top-level group: however a command fails, it ends in a message and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own handling (a closed pipe, as in `chaos-harness faults list | head`, included)
+        except HarnessError as error:
+            _fail(ctx, f"[red]error:[/] {escape(str(error))}", error.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "[red]interrupted[/]", EXIT_INTERRUPTED)
+        except Exception as error:  # a bug: one line for the user, the traceback for the bug report
+            ui.done()
+            what = ": ".join(filter(None, (type(error).__name__, one_line(str(error)))))
+            click.echo(f"error: the harness broke: {what} — traceback in {_crash_log(error)}", err=True)
+            ctx.exit(EXIT_BROKE)
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    ui.done()
+    console.print(message, highlight=False)
+    ctx.exit(code)
+
+
+def _crash_log(error: Exception) -> Path | str:
+    """Write the command line and traceback to ``$CHAOS_HOME/crashes/`` (else the temp directory); its path."""
+    text = (f"chaos-harness {' '.join(sys.argv[1:])}\nPython {sys.version.split()[0]}, {datetime.now():%c}\n\n"
+            + "".join(traceback.format_exception(error)))
+    name = f"crash-{datetime.now():%Y%m%d-%H%M%S-%f}-{os.getpid()}.log"
+    for directory in (default_workdir() / "crashes", Path(tempfile.gettempdir())):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_text(text, encoding="utf-8", errors="backslashreplace")
+            return directory / name
+        except OSError:
+            continue
+    sys.stderr.write(text)
+    return "the lines above (no directory to write it to)"
+
+
+def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--cluster``: it becomes a directory, a label and container names, so only a plain name will do."""
+    try:
+        return check_name(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group(cls=_Harness)
+@click.option("--cluster", "cluster_name", default="chaos", show_default=True, callback=_cluster_name,
+              help="Cluster name (its label): a lowercase letter, then up to 30 lowercase letters, digits or dashes.")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(MIN_NODES, MAX_NODES), help="Nodes for `cluster up`.")
+@click.option("--managers", default=1, show_default=True, type=click.IntRange(1, MAX_NODES - 1),
+              help="Swarm managers for `cluster up` (3: losing one is a scenario; role standby-manager).")
+@click.option("--provider", default="docker", show_default=True, type=click.Choice(PROVIDERS),
+              help="docker: node containers on this machine; libvirt, virtualbox: Vagrant VMs; ssh: hosts of --inventory.")
+@click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="With --provider ssh: the hosts (see the README's Real hosts).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
+@click.pass_context
+def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, inventory: Path | None,
+         quiet: bool) -> None:
+    """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
+    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory)
+    ui.quiet = quiet
+
+
+for _group in (cluster, runs, reports, calibrate, repair, app, faults):
+    for _command in _group.COMMANDS:
+        main.add_command(_command)

@@ -1,0 +1,57 @@
+"""App profiles: ``app init`` writes one for a compose file, ``app check`` tries one on the cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from harness.cli.common import checked_profile, prepared, progress, ui
+from harness.cluster import Cluster, ClusterConfig
+from harness.errors import UsageError
+
+
+@click.group("app")
+def app_group() -> None:
+    """App profiles: the stack under test."""
+
+
+@app_group.command("init")
+@click.argument("compose_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the profile (default: chaos-app.yaml beside the compose file).")
+def app_init(compose_file: Path, output: Path | None) -> None:
+    """Write a starting profile for COMPOSE_FILE, with what to fill in said in comments."""
+    from harness.app.init import starting_profile
+
+    output = output or compose_file.parent / "chaos-app.yaml"
+    if output.exists():
+        raise UsageError(f"{output} exists; remove it or choose another --output")
+    output.write_text(starting_profile(compose_file, output))
+    progress(f"wrote {output}: fill in the TODOs, then `chaos-harness app check {output}`")
+
+
+@app_group.command("check")
+@click.argument("profile", type=click.Path(path_type=Path))
+@click.pass_obj
+def app_check(config: ClusterConfig, profile: Path) -> None:
+    """Deploy the profile's old release, send a few requests and show which release answered each; then remove it."""
+    from harness.app.check import check
+
+    checked = checked_profile(profile, [])
+    handle = Cluster(config, progress)
+    app = prepared(checked, [], handle)
+    handle.up()
+    answers = check(handle, app, progress=progress)
+    ui.done()
+    for answer in answers:
+        who = f"release {answer.release} on {answer.node} ({answer.server})" if answer.attributed else (
+            f"NOT ATTRIBUTED (server {answer.server or 'not named'})")
+        click.echo(f"{answer.request:<40} {answer.status or 'no answer'!s:<10} {who}")
+    attributed = sum(a.attributed for a in answers)
+    progress(f"{attributed} of {len(answers)} answers attributed to a release")
+    sys.exit(0 if attributed == len(answers) else 1)
+
+
+COMMANDS = (app_group,)

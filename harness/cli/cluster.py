@@ -1,0 +1,95 @@
+"""Images and the cluster: ``setup``, ``doctor``, ``cluster up/status/down`` and ``down``."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import click
+
+from harness.cli.common import console, progress
+from harness.cluster import Cluster, ClusterConfig
+from harness.errors import HarnessError
+
+
+@click.command()
+@click.pass_obj
+def setup(config: ClusterConfig) -> None:
+    """Build every image the harness needs (skips what is already built)."""
+    from harness.app import DEFAULT_PROFILE, App, load_profile
+    from harness.build import HARNESS_IMAGES, ImageBuilder
+    from harness.dockerhost import host_docker
+
+    builder = ImageBuilder(host_docker(), progress)
+    for spec in HARNESS_IMAGES:
+        builder.build(spec)
+    App.prepare(load_profile(DEFAULT_PROFILE), builder, ["old", "new", "broken"])
+    progress("images ready")
+
+
+@click.command()
+def doctor() -> None:
+    """Check that the tools the harness needs are present and working."""
+    from harness.dockerhost import host_docker
+
+    problems = [f"{tool} is not installed" for tool in ("vagrant", "debootstrap") if shutil.which(tool) is None]
+    try:
+        version = host_docker().version()["Version"]
+        progress(f"Docker engine {version} answers")
+    except HarnessError as error:
+        problems.append(str(error))
+    for problem in problems:
+        console.print(f"[red]✗[/] {problem}")
+    if problems:
+        sys.exit(3)
+    progress("all set")
+
+
+@click.group()
+def cluster() -> None:
+    """Bring the cluster up, look at it, take it down."""
+
+
+@cluster.command("up")
+@click.pass_obj
+def cluster_up(config: ClusterConfig) -> None:
+    """Start nodes, registry and swarm (idempotent)."""
+    state = Cluster(config, progress).up()
+    progress(f"cluster {state.name} up: {', '.join(f'{n} {state.node_ips[n]}' for n in state.nodes)}; "
+             f"load balancer on {state.endpoints['lb']}")
+
+
+@cluster.command("status")
+@click.pass_obj
+def cluster_status(config: ClusterConfig) -> None:
+    """Nodes as Vagrant and as the swarm see them."""
+    handle = Cluster(config)
+    vagrant_states = handle.node_states()
+    swarm = {n.hostname: n for n in handle.engine.nodes()} if "running" in vagrant_states.values() else {}
+    for node, state in vagrant_states.items():
+        info = swarm.get(node)
+        detail = f"swarm {info.state}/{info.availability} {info.role} {info.labels}" if info else "not in swarm"
+        click.echo(f"{node}\t{state}\t{detail}")
+    click.echo("ports\t" + " ".join(f"{part}={where}" for part, where in handle.state.endpoints.items()))
+
+
+def _down(config: ClusterConfig) -> None:
+    for item in Cluster(config, progress).down():
+        progress(f"removed {item}")
+
+
+@cluster.command("down")
+@click.pass_obj
+def cluster_down(config: ClusterConfig) -> None:
+    """Remove everything this cluster's label names, and nothing else."""
+    _down(config)
+
+
+@click.command("down")
+@click.pass_obj
+def down(config: ClusterConfig) -> None:
+    """Same as `cluster down`."""
+    _down(config)
+
+
+COMMANDS = (setup, doctor, cluster, down)

@@ -1,0 +1,120 @@
+"""What every command shares: progress output, the ``--app`` option, profiles checked and prepared, durations."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+
+from harness.app import DEFAULT_PROFILE
+
+if TYPE_CHECKING:
+    from harness.cluster import Cluster
+
+console = Console(stderr=True)
+DEFAULT_REPORTS = Path("reports")
+
+
+class Output:
+    """Progress on stderr: a line per step, and one live status line that is replaced as it changes.
+
+    On a terminal the live line is a spinner; in a log (CI) it is printed at
+    most every ``LOG_EVERY`` seconds. ``--quiet`` silences both.
+    """
+
+    LOG_EVERY = 10.0
+
+    def __init__(self) -> None:
+        self.quiet = False
+        self._status = None
+        self._logged_at = 0.0
+
+    def step(self, message: str) -> None:
+        if not self.quiet:
+            console.print(f"[dim]·[/] {message}", highlight=False)
+
+    def live(self, message: str) -> None:
+        if self.quiet:
+            return
+        if not console.is_terminal:
+            if time.monotonic() - self._logged_at >= self.LOG_EVERY:
+                self._logged_at = time.monotonic()
+                console.print(f"[dim]  {message}[/]", highlight=False)
+            return
+        if self._status is None:
+            self._status = console.status(message)
+            self._status.start()
+        self._status.update(message)
+
+    def done(self) -> None:
+        """End the live line (before a summary is printed)."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def show(self, renderable) -> None:
+        self.done()
+        if not self.quiet:
+            console.print(renderable)
+
+
+ui = Output()
+progress = ui.step
+
+
+def app_option(function):
+    """``--app``: the app profile whose stack a command deploys."""
+    return click.option("--app", "app_path", default=DEFAULT_PROFILE, show_default="apps/demo.yaml",
+                        type=click.Path(path_type=Path), help="App profile: the stack to upgrade.")(function)
+
+
+def checked_profile(path: Path, scenarios):
+    """The profile validated against the scenarios' releases, its notes shown; nothing touched."""
+    from harness.app import load_profile
+
+    profile = load_profile(path)
+    for name in {name for s in scenarios for name in s.stack.releases}:
+        profile.release_name(name)  # raises ProfileError for a release the profile lacks
+    for warning in profile.warnings:
+        progress(f"[yellow]note[/]: {profile.model.compose}: {warning}")
+    return profile
+
+
+def prepared(profile, scenarios, cluster: Cluster):
+    """The profile's images found or built on this host (before the cluster starts)."""
+    from harness.app import App
+
+    return App.prepare(profile, cluster.builder, [name for s in scenarios for name in s.stack.releases])
+
+
+def parse_durations(texts: tuple[str, ...], option: str = "--duration/--timeout") -> tuple[float, ...]:
+    """Durations from the command line (``100ms``, ``2s``); a bad one is a usage error naming it."""
+    from harness.models import parse_duration
+
+    durations = []
+    for text in texts:
+        try:
+            durations.append(parse_duration(text))
+        except ValueError as error:
+            raise click.BadParameter(f"{text!r}: {error}", param_hint=option) from error
+    return tuple(durations)
+
+
+def show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
+    """Comparison rows on stdout: as JSON, as Markdown, or as a table (not with ``--quiet``)."""
+    from harness.compare import to_document
+    from harness.report.markdown import comparison_markdown
+    from harness.report.terminal import comparison_table
+
+    if as_json:
+        click.echo(json.dumps(to_document(rows), indent=2))
+    elif markdown:
+        click.echo(comparison_markdown(rows))
+    elif not ui.quiet:
+        ui.done()
+        out = Console()
+        (out if out.is_terminal else Console(width=200)).print(comparison_table(rows))

@@ -1,0 +1,138 @@
+"""Scenarios: ``validate`` them, ``run`` them, run a ``matrix`` of them, ``sweep`` one across its upgrade."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from harness.cli.common import (DEFAULT_REPORTS, app_option, checked_profile, parse_durations, prepared,
+                                progress, show_comparison, ui)
+from harness.app import DEFAULT_PROFILE
+from harness.cluster import Cluster, ClusterConfig
+from harness.scenario import STRATEGIES
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--app", "app_path", type=click.Path(path_type=Path),
+              help="Also check an app profile and that it has the releases the scenarios ask for.")
+def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
+    """Check scenario files (and an app profile) without touching anything."""
+    from harness.scenario import load_scenario
+
+    loaded = []
+    for path in scenarios:
+        loaded.append(load_scenario(path))
+        progress(f"{path}: valid")
+    if app_path is not None:
+        checked_profile(app_path, loaded)
+        progress(f"{app_path}: valid")
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@app_option
+@click.option("--strategy", type=click.Choice(STRATEGIES),
+              help="For scenarios that leave strategy.kind open (default in-service).")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report documents as JSON on stdout.")
+@click.pass_obj
+def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, strategy: str | None, reports_dir: Path,
+        as_json: bool) -> None:
+    """Run scenarios against an app (every file is validated, every image found, before anything starts)."""
+    from harness.report.terminal import summary_table
+    from harness.runner import Runner
+    from harness.scenario import load_scenario
+
+    loaded = [load_scenario(path).under(strategy) for path in scenarios]
+    profile = checked_profile(app_path, loaded)
+    handle = Cluster(config, progress)
+    app = prepared(profile, loaded, handle)
+    handle.up()
+    reports = []
+    for scenario in loaded:
+        progress(f"running {scenario.name} on {app.profile.name}")
+        result = Runner(scenario, handle, reports_dir, app, progress, ui.live).run()
+        ui.show(summary_table(result.report))
+        progress(f"reports: {result.run_dir}/report.html, summary.md, junit.xml, report.json")
+        reports.append(result.report)
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    sys.exit(0 if all(r["passed"] for r in reports) else 1)
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--apps", default=str(DEFAULT_PROFILE), show_default="apps/demo.yaml",
+              help="Comma-separated app profiles to run every scenario against.")
+@click.option("--strategies", default="in-service,blue-green", show_default=True,
+              help="Comma-separated strategy kinds to run each scenario under.")
+@click.option("--repeat", default=1, show_default=True, type=int, help="Runs per scenario and strategy.")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+@click.pass_obj
+def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strategies: str, repeat: int,
+           reports_dir: Path, as_json: bool) -> None:
+    """Run every scenario on every app under every strategy, REPEAT times, and compare them."""
+    from harness.matrix import parse_strategies, plan, run_matrix
+    from harness.scenario import load_scenario
+
+    loaded = [load_scenario(path) for path in scenarios]
+    profiles = [checked_profile(Path(p.strip()), loaded) for p in apps.split(",") if p.strip()]
+    handle = Cluster(config, progress)
+    apps_ready = [prepared(profile, loaded, handle) for profile in profiles]
+    runs = plan(loaded, parse_strategies(strategies), repeat, apps_ready)
+    progress(f"{len(runs)} runs planned")
+    result = run_matrix(runs, handle, reports_dir, progress, ui.live)
+    show_comparison(result.rows, as_json)
+    progress(f"comparison: {', '.join(map(str, result.files))}")
+    sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)
+
+
+@click.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
+@app_option
+@click.option("--strategies", default="in-service,blue-green", show_default=True,
+              help="Comma-separated strategy kinds to sweep under.")
+@click.option("--points", type=int, help="Points per strategy, spread evenly over the upgrade (default: all).")
+@click.option("--at", "at", multiple=True, metavar="KEY=V[,V...]",
+              help="Points by name instead of --points: tasks_replaced=0,1,2, step=green_ready,switched, "
+                   "phase=rollback (just after the requested rollback); repeat for several keys.")
+@click.option("--repeat", default=1, show_default=True, type=int, help="Runs per point.")
+@click.option("--max-duration", default="4h", show_default=True,
+              help="Refuse a sweep estimated to take longer (e.g. 90m, 2h).")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print sweep.json on stdout.")
+@click.pass_obj
+def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies: str, points: int | None,
+          at: tuple[str, ...], repeat: int, max_duration: str, reports_dir: Path, as_json: bool) -> None:
+    """Strike the scenario's first fault at points across the upgrade and map the outcomes (sweep.html)."""
+    from harness.matrix import parse_strategies
+    from harness.scenario import load_scenario
+    from harness.sweep import plan
+    from harness.sweep.fold import predictability_line
+    from harness.sweep.run import run_sweep
+
+    scenario = load_scenario(scenario_path)
+    (limit,) = parse_durations((max_duration,), "--max-duration")
+    runs = plan.plan(scenario, parse_strategies(strategies), points, list(at), repeat)
+    expected = plan.check_duration(runs, limit)
+    profile = checked_profile(app_path, [scenario])
+    handle = Cluster(config, progress)
+    app = prepared(profile, [scenario], handle)
+    progress(f"{len(runs)} runs planned, about {plan.shown_duration(expected)}")
+    result = run_sweep(runs, handle, reports_dir, app, progress, ui.live)
+    for kind, strategy in result.document["strategies"].items():
+        ui.show(predictability_line(kind, strategy))
+    progress(f"sweep: {', '.join(map(str, result.files))}")
+    if as_json:
+        click.echo(json.dumps(result.document, indent=2))
+    reported = [run for strategy in result.document["strategies"].values() for point in strategy["points"]
+                for run in point["runs"] if run["run_id"]]
+    sys.exit(0 if len(reported) == len(runs) else 1)  # every point measured; what it found is in the sweep
+
+
+COMMANDS = (validate, run, matrix, sweep)
