@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +45,15 @@ def iter_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None =
                     notes.append(f"{path} line {number}: cut off by a crash, skipped")
             else:
                 yield item
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> int:
+    """``records`` as JSON lines into a new file at ``path``; how many were written."""
+    count = 0
+    with path.open("x", encoding="utf-8") as file:
+        for count, record in enumerate(records, 1):
+            file.write(json.dumps(record) + "\n")
+    return count
 
 
 def json_object(line: bytes) -> dict:

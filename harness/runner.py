@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,15 +32,17 @@ from harness.cluster.registry import SECURE_REGISTRY
 from harness.engine.base import Engine, RegistryAuth
 from harness.errors import ClusterError, HarnessError, RunInterrupted, ScenarioError
 from harness.faults.base import FaultContext, NodeControl
-from harness.http import CONNECTIONS
 from harness.faults.schedule import FaultScheduler
 from harness.journal import JOURNAL_FILE, Journal, read_journal
 from harness.ledger import HealLedger
-from harness.load.runner import SAMPLES_FILE, LoadProcess, SampleTail
+from harness.load.runner import LoadProcess, SampleTail
 from harness.models import format_errors
 from harness.report import TIMED_FILES, write_run_reports
 from harness.scenario import Scenario
-from harness.stack import BLUE, GREEN, LB_SERVICE, AppStack, router
+from harness.checks import OUTCOMES, values_of
+from harness.jsonl import write_jsonl
+from harness.stack import BLUE, GREEN, LB_SERVICE, AppStack, router, writes
+from harness.runfiles import READBACK_FILE, SAMPLES_FILE
 from harness.stack.from_spec import stack_for
 from harness.stack.prepare import census, deploy_and_wait, forget_image
 from harness.strategies import UpgradeStrategy, build
@@ -49,8 +51,6 @@ from harness.watch import EngineWatcher, Snapshots
 
 POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 60.0
-READBACK_WORKERS = CONNECTIONS
-READBACK_RETRY_PAUSE = 2.0
 Progress = Callable[[str], None]
 
 
@@ -126,8 +126,8 @@ class Runner:
         profile = self.app.profile
         model = profile.model
         load = LoadProcess(cluster.lb_url, self.run_dir, scenario.load.rate, scenario.load.timeout,
-                           scenario.load.write_ratio, self._max_seconds(), model.load.model_dump(mode="json"),
-                           model.writes.model_dump(mode="json") if model.writes else None,
+                           scenario.load.write_ratio, self._max_seconds(), model.load.model_dump(mode="json", by_alias=True),
+                           model.writes.model_dump(mode="json", by_alias=True) if model.writes else None,
                            profile.relative(model.load.locustfile) if model.load.locustfile else None,
                            own_hosts=cluster.state.addresses)
         auth = cluster.secure_registry().auth() if scenario.stack.registry == "authenticated" else None
@@ -181,6 +181,9 @@ class Runner:
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
         self.app.push(cluster.push_image)
         deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth)
+        if stack.profile.model.writes is not None:
+            present, absent = writes.negative_control(stack)
+            parts.journal.write("readback.control", written=present.record(), never_written=absent.record())
         if self.scenario.stack.fresh_pull:
             forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded])
 
@@ -264,25 +267,18 @@ class Runner:
                           processes=census(self.cluster.exec, self.cluster.state.nodes, service))
 
     def _readback(self, journal: Journal, stack: AppStack) -> None:
-        """Read every acknowledged write back through the load balancer, retrying writes that got no answer."""
+        """Read every acknowledged write back through the load balancer, judged by the profile's read check; each
+        outcome into ``readback.jsonl``, the counts into the journal."""
         if stack.profile.model.writes is None:
-            journal.write("readback", ok=True, measured=False, ids=[])
+            journal.write("readback", ok=True, measured=False)
             return
-        pending = sorted({s.write_id for s in iter_samples(self.run_dir / SAMPLES_FILE) if s.ok and s.write_id})
-        found: list[str] = []
-        deadline = time.time() + READBACK_TIMEOUT
-        with ThreadPoolExecutor(READBACK_WORKERS) as pool:
-            while pending and time.time() < deadline:
-                answers = dict(zip(pending, pool.map(stack.read_back, pending)))
-                found += [i for i, answer in answers.items() if answer]
-                pending = [i for i, answer in answers.items() if answer is None]
-                time.sleep(READBACK_RETRY_PAUSE if pending else 0)
-        if pending:
-            journal.write("readback", ok=False, measured=True, ids=found,
-                          error=f"{len(pending)} acknowledged writes got no answer to their read-back "
-                                f"within {READBACK_TIMEOUT:g}s")
-        else:
-            journal.write("readback", ok=True, measured=True, ids=found)
+        acknowledged = {s.write_id: values_of(s.write_id, s.captured)
+                        for s in iter_samples(self.run_dir / SAMPLES_FILE) if s.ok and s.write_id}
+        results = writes.read_all(stack, acknowledged.values(), READBACK_TIMEOUT)
+        write_jsonl(self.run_dir / READBACK_FILE, (r.record() for r in results))
+        counts = Counter(r.outcome for r in results)
+        journal.write("readback", ok=True, measured=True, file=READBACK_FILE, acknowledged=len(acknowledged),
+                      **{outcome: counts[outcome] for outcome in OUTCOMES})
 
     def _max_seconds(self) -> float:
         phases, strategy = self.scenario.phases, self.scenario.strategy

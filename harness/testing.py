@@ -14,6 +14,7 @@ from docker.errors import ImageNotFound
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import ClusterError, ServiceMissing
+from harness.runfiles import READBACK_FILE, REREADS_FILE
 from harness.scenario import Scenario
 
 __all__ = ["DEMO_APP", "FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRouter", "make_node", "make_run_dir",
@@ -189,12 +190,22 @@ class FakeCluster:
         return f"{node} dockerd since {since:.0f}\n"
 
 
-def write_run_dir(run_dir: Path, events: list[dict], samples: list[dict]) -> Path:
-    """Write a journal and samples file as a real run would, for analysis and report tests."""
+def write_run_dir(run_dir: Path, events: list[dict], samples: list[dict], readback: list[dict] = (),
+                  rereads: list[dict] = ()) -> Path:
+    """Write a journal, samples and the reads of acknowledged writes as a real run would, for analysis and
+    report tests."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    (run_dir / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    for name, records in (("journal.jsonl", events), ("samples.jsonl", samples), (READBACK_FILE, readback),
+                          (REREADS_FILE, rereads)):
+        (run_dir / name).write_text("".join(json.dumps(r) + "\n" for r in records))
     return run_dir
+
+
+def read_back(write_ids: list[str], outcome: str = "present") -> list[dict]:
+    """The read-back's records (``readback.jsonl``) of ``write_ids``, each with ``outcome``."""
+    status = {"present": 200, "absent": 404, "unverifiable": None}[outcome]
+    return [{"write_id": i, "captured": {}, "outcome": outcome, "status": status,
+             "reason": None if outcome == "present" else "status 404", "body": ""} for i in write_ids]
 
 
 V1_SERVERS = ("10.0.1.11", "10.0.1.12", "10.0.1.13")  # blue's v1 tasks
@@ -239,7 +250,7 @@ def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback
                    {"t": 13, "type": "upgrade.settled", "outcome": "rolled_back"}]
     events += [{"t": 20, "type": "engine.final", "service": "chaos_web", "replicas": 1, "running": {"v1": 1}},
                {"t": 20, "type": "phase.end", "phase": "observe"},
-               {"t": 21, "type": "readback", "ok": True, "measured": writes, "ids": ["w1"] if writes else []},
+               {"t": 21, "type": "readback", "ok": True, "measured": writes},
                {"t": 21, "type": "run.end", "status": "completed"}]
     samples = []
     for tenth in range(200):
@@ -253,7 +264,7 @@ def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback
     if writes:
         samples.append({"t": 0.05, "end": 0.06, "kind": "write", "ok": True, "status": 201, "error": None,
                         "server": f"{V1_SERVERS[0]}:8080", "backend": "blue", "write_id": "w1"})
-    return write_run_dir(root / run_id, events, samples)
+    return write_run_dir(root / run_id, events, samples, read_back(["w1"]) if writes else [])
 
 
 def _task_event(t: float, service: str, task: str, node: str, version: str, address: str) -> dict:
@@ -320,8 +331,10 @@ def write_long_run(run_dir: Path, samples: int = 1_000_000, rate: float = 1000.0
     plan = LongRun(samples, rate)
     run_dir.mkdir(parents=True, exist_ok=True)
     acknowledged = _write_long_samples(run_dir / "samples.jsonl", plan, random.Random(seed))
-    events = _long_run_events(plan, acknowledged[3:])
+    events = _long_run_events(plan)
     (run_dir / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    records = read_back(acknowledged[:3], "absent") + read_back(acknowledged[3:])
+    (run_dir / READBACK_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
     return run_dir
 
 
@@ -392,7 +405,7 @@ def _long_sample(plan: LongRun, i: int, rng: random.Random) -> dict:
     return sample
 
 
-def _long_run_events(plan: LongRun, read_back: list[str]) -> list[dict]:
+def _long_run_events(plan: LongRun) -> list[dict]:
     """The journal of ``write_long_run``, in time order."""
     begin, end = plan.upgrade
     warmup, observe = begin - plan.load, plan.end - end
@@ -419,7 +432,7 @@ def _long_run_events(plan: LongRun, read_back: list[str]) -> list[dict]:
     events += [{"t": plan.end, "type": "load.stop", "exit_code": 0},
                {"t": plan.end + 1, "type": "engine.final", "service": "chaos_web", "replicas": 3,
                 "running": {"v2": 3}}]
-    events += _wind_down_events(plan.end + 2, read_back)
+    events += _wind_down_events(plan.end + 2)
     return sorted(events, key=lambda e: e["t"])
 
 
@@ -427,11 +440,11 @@ def _phase_events(name: str, start: float, end: float) -> list[dict]:
     return [{"t": start, "type": "phase.start", "phase": name}, {"t": end, "type": "phase.end", "phase": name}]
 
 
-def _wind_down_events(t: float, read_back: list[str]) -> list[dict]:
+def _wind_down_events(t: float) -> list[dict]:
     """Heal, read-back and log collection from ``t``, each a journalled step, then the run's end."""
     return [{"t": t, "type": "step.start", "step": "heal"}, {"t": t + 0.2, "type": "step.end", "step": "heal"},
             {"t": t + 0.2, "type": "step.start", "step": "read_back"},
-            {"t": t + 4, "type": "readback", "ok": True, "measured": True, "ids": read_back},
+            {"t": t + 4, "type": "readback", "ok": True, "measured": True, "file": READBACK_FILE},
             {"t": t + 4, "type": "step.end", "step": "read_back"},
             {"t": t + 4, "type": "step.start", "step": "logs"},
             {"t": t + 5, "type": "logs.collected", "files": []}, {"t": t + 5, "type": "step.end", "step": "logs"},

@@ -13,27 +13,34 @@ from pathlib import Path
 from harness.analysis import downtime as dt
 from harness.analysis.attribution import attribute
 from harness.analysis.outcome import (
-    fault_timeline, first, lost_writes, phase_spans, rollback_outcome, upgrade_outcome,
+    fault_timeline, first, phase_spans, rollback_outcome, upgrade_outcome,
 )
 from harness.analysis.samples import Sample, by_start, iter_samples
 from harness.analysis.steadiness import steadiness
 from harness.analysis.timings import timings
 from harness.analysis.verdicts import Verdict, judge
 from harness.analysis.versions import per_second, version_mix
+from harness.analysis.writes import Read, iter_reads, writes_report
+from harness.checks import UNVERIFIABLE
 from harness.errors import UsageError
 from harness.journal import JOURNAL_FILE, Event, read_journal
-from harness.load.runner import SAMPLES_FILE
+from harness.runfiles import READBACK_FILE, REREADS_FILE, SAMPLES_FILE
 from harness.scenario import Scenario
 
 REPORT_SCHEMA = "chaos-harness/report@1"
 
-__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir", "attribute", "attributed_samples"]
+__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir", "attribute", "attributed_samples", "write_reads"]
 
 
 def analyze_run_dir(run_dir: Path) -> dict:
     """Analyse a run directory from its files alone."""
     events = read_journal(run_dir / JOURNAL_FILE)
-    return analyze(events, attributed_samples(run_dir / SAMPLES_FILE, events))
+    return analyze(events, attributed_samples(run_dir / SAMPLES_FILE, events), *write_reads(run_dir))
+
+
+def write_reads(run_dir: Path) -> tuple[list[Read], list[Read]]:
+    """The reads of acknowledged writes at the end of a run and during it."""
+    return list(iter_reads(run_dir / READBACK_FILE)), list(iter_reads(run_dir / REREADS_FILE))
 
 
 def attributed_samples(path: Path, events: list[Event], notes: list[str] | None = None) -> list[Sample]:
@@ -42,9 +49,10 @@ def attributed_samples(path: Path, events: list[Event], notes: list[str] | None 
         return by_start(attribute(iter_samples(path, notes), events))
 
 
-def analyze(events: list[Event], samples: list[Sample]) -> dict:
+def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] = (),
+            reads_during: list[Read] = ()) -> dict:
     """The report document (schema ``chaos-harness/report@1``) of one run; ``samples`` already attributed and
-    sorted by start time."""
+    sorted by start time; the reads of acknowledged writes at the end of the run and during it."""
     start = first(events, "run.start")
     if start is None:
         raise ValueError("the journal has no run.start event")
@@ -58,7 +66,7 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
     spans = phase_spans(events)
     upgrade = upgrade_outcome(events)
     rollback = rollback_outcome(events, samples, old, scenario.phases.verify_window)
-    writes = lost_writes(events, samples)
+    writes = writes_report(events, samples, list(final_reads), list(reads_during))
     figures = {
         "downtime": dt.downtime(windows),
         "longest_outage": dt.longest(windows),
@@ -66,6 +74,7 @@ def analyze(events: list[Event], samples: list[Sample]) -> dict:
         "upgrade_outcome": upgrade["outcome"],
         "rollback": rollback,
         "lost_writes": writes["lost"],
+        "unverifiable_writes": writes.get(UNVERIFIABLE, 0),
         "writes_measured": writes["measured"],
     }
     verdicts = judge(scenario.expect, figures)

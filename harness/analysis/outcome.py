@@ -136,24 +136,6 @@ def _steady_since(samples: list[Sample], version: str, since: float, until: floa
     return steady
 
 
-def lost_writes(events: list[Event], samples: list[Sample]) -> dict:
-    """Acknowledged writes that could not be read back at the end.
-
-    ``lost`` is None when the read-back failed, and ``measured`` False when
-    the app profile has no write probe: then nothing is claimed either way.
-    """
-    acknowledged = {s.write_id for s in samples if s.ok and s.write_id}
-    readback = first(events, "readback")
-    if readback is not None and readback.get("measured") is False:
-        return {"measured": False, "acknowledged": 0, "lost": None, "lost_ids": [], "error": None}
-    if readback is None or not readback.get("ok"):
-        return {"measured": True, "acknowledged": len(acknowledged), "lost": None, "lost_ids": [],
-                "error": readback.get("error") if readback else "no read-back was made"}
-    lost = sorted(acknowledged - set(readback.get("ids") or []))
-    return {"measured": True, "acknowledged": len(acknowledged), "lost": len(lost), "lost_ids": lost[:100],
-            "error": None}
-
-
 def fault_timeline(events: list[Event]) -> list[dict]:
     """Each injected fault: target, inject and heal times, and the engine's first sign of it."""
     faults = []

@@ -28,6 +28,8 @@ class Sample(NamedTuple):
     backend: str | None = None  # the load balancer's backend (blue or green)
     write_id: str | None = None
     due: float | None = None  # when the load's schedule wanted it sent (the harness's own users)
+    captured: dict | None = None  # what a write's answer gave for the read-back (capture name -> text)
+    redirects: list | None = None  # the redirects followed on the way ("302 /setup")
     version: str | None = None  # the release that served it: attributed from the engine's tasks (analysis)
     node: str | None = None  # the node that served it (analysis)
     task: str | None = None  # the task that served it (analysis)
@@ -72,5 +74,8 @@ _TYPE_CHECKS: dict[Any, Callable[[Any], bool]] = {  # by the type of a Sample fi
     str: lambda value: isinstance(value, str),
     str | None: lambda value: value is None or isinstance(value, str),
     float | None: lambda value: value is None or finite_number(value),
+    dict | None: lambda value: value is None or (isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items())),
+    list | None: lambda value: value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
 }
 _CHECKS = {name: _TYPE_CHECKS[kind] for name, kind in get_type_hints(Sample).items()}  # KeyError: a new type

@@ -39,10 +39,11 @@ def judge(expect: Expect, figures: dict) -> list[Verdict]:
         verdicts.append(Verdict("rollback_succeeds", "succeeded" if expect.rollback_succeeds else "not succeeded",
                                 measured, bool(rollback["success"]) == expect.rollback_succeeds))
     if expect.max_lost_writes is not None and figures.get("writes_measured", True):
-        lost = figures["lost_writes"]
-        verdicts.append(Verdict("max_lost_writes", f"<= {expect.max_lost_writes}",
-                                "unknown (read-back failed)" if lost is None else str(lost),
-                                lost is not None and lost <= expect.max_lost_writes))
+        lost, unknown = figures["lost_writes"], figures.get("unverifiable_writes", 0)
+        measured = "unknown (read-back failed)" if lost is None else str(lost) + (
+            f" ({unknown} more unverifiable)" if unknown else "")
+        verdicts.append(Verdict("max_lost_writes", f"<= {expect.max_lost_writes}", measured,
+                                lost is not None and not unknown and lost <= expect.max_lost_writes))
     return verdicts
 
 

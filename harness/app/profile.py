@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from harness.checks import Capture, Check, placeholders
 from harness.errors import ProfileError
 from harness.load import MAX_RATE
 from harness.app.compose_check import check_compose
@@ -45,14 +46,37 @@ def _image_source(value: Any) -> Any:
 
 
 ServiceImage = Annotated[ImageSource, BeforeValidator(_image_source)]
-Status = Annotated[int, Field(ge=100, le=599)]
+
+
+def _fold_status(value: Any, default: list) -> Any:
+    """A request's ``status`` is short for its ``check.status``; ``default`` when neither says."""
+    check = value.get("check", {}) if isinstance(value, dict) else None
+    if not isinstance(check, dict):
+        return value
+    if "status" in value and "status" in check:
+        raise ValueError("give status or check.status, not both")
+    rest = {k: v for k, v in value.items() if k != "status"}
+    return {**rest, "check": {**check, "status": value.get("status", check.get("status", default))}}
 
 
 class Health(Strict):
-    """The health check the harness's load balancer runs against each task of the entry service."""
+    """The health check: HAProxy asks each task of the entry service for ``path`` and accepts the statuses of
+    ``check``; the harness's own probes judge the whole check."""
 
     path: str = Field("/", pattern=r"^/\S*$")
-    status: list[Status] = Field([200], min_length=1)
+    check: Check = Check(status=[200])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return _fold_status(value, [200])
+
+    @field_validator("check")
+    @classmethod
+    def _no_redirects(cls, check: Check) -> Check:
+        if check.follow_redirects:
+            raise ValueError("the load balancer's health check does not follow redirects")
+        return check
 
 
 class Entry(Strict):
@@ -64,7 +88,8 @@ class Entry(Strict):
 
 
 class Request(Strict):
-    """One kind of request clients make. ``status`` lists the accepted statuses (default any 2xx or 3xx)."""
+    """One kind of request clients make, and the check its answer must pass (``status`` is short for
+    ``check.status``; default any 2xx, redirects not followed)."""
 
     name: str = Field("read", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     method: HTTP_METHODS = "GET"
@@ -72,7 +97,16 @@ class Request(Strict):
     weight: float = Field(1.0, gt=0, le=1000)
     body: str | None = None
     headers: dict[str, str] = {}
-    status: list[Status] | None = None
+    check: Check = Check()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return _fold_status(value, ["2xx"])
+
+    def texts(self) -> list[str]:
+        """The path, body and header values: where a placeholder may stand."""
+        return [self.path, *([self.body] if self.body is not None else []), *self.headers.values()]
 
 
 class Load(Strict):
@@ -91,22 +125,58 @@ class Load(Strict):
     def _one_source(self) -> Load:
         if self.requests and self.locustfile:
             raise ValueError("give requests or a locustfile, not both")
+        if any(placeholders(t) for r in self.requests for t in (*r.texts(), *r.check.texts())):
+            raise ValueError(f"load requests cannot name {WRITE_ID} or {{captured.NAME}}: only writes have them")
         return self
+
+
+class Write(Request):
+    """The write of the probe: ``{id}`` is a fresh id per write; ``capture`` takes the values the server chose."""
+
+    name: str = Field("write", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    method: HTTP_METHODS = "POST"
+    capture: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,40}$")], Capture] = Field({}, max_length=10)
+
+
+class Read(Request):
+    """The read-back of one write. An answer that passes ``check`` means present; one that passes ``absent``
+    (when given; else any answer but a 5xx) means absent; anything else, unverifiable."""
+
+    name: str = Field("readback", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    absent: Check | None = None
 
 
 class Writes(Strict):
-    """A probe for acknowledged writes: ``write`` stores an id (``{id}`` in its path or body), ``read`` reads it back."""
+    """A probe for acknowledged writes: ``write`` stores something, ``read`` reads it back by ``{id}`` or by
+    what the write captured (``{captured.NAME}``); ``rereads`` per second re-read acknowledged writes while the
+    upgrade and the faults happen (0: none)."""
 
-    write: Request
-    read: Request
+    write: Write
+    read: Read
+    rereads: float = Field(1.0, ge=0, le=100)
 
     @model_validator(mode="after")
     def _carry_the_id(self) -> Writes:
-        if WRITE_ID not in self.write.path and WRITE_ID not in (self.write.body or ""):
-            raise ValueError(f"the write request must carry {WRITE_ID} in its path or body")
-        if WRITE_ID not in self.read.path:
-            raise ValueError(f"the read request must carry {WRITE_ID} in its path")
+        write, read = self.write, self.read
+        if not write.capture and not any(WRITE_ID in t for t in write.texts()):
+            raise ValueError(f"the write must carry {WRITE_ID} in its path, body or headers, or capture what the "
+                             "server assigned (write.capture)")
+        named = {p for t in write.texts() + write.check.texts() for p in placeholders(t)} - {"id"}
+        if named:
+            raise ValueError(f"the write can name only {WRITE_ID}: {', '.join(sorted(named))} come from its answer")
+        known = {"id", *(f"captured.{name}" for name in write.capture)}
+        used = {p for t in self._read_texts() for p in placeholders(t)}
+        if unknown := used - known:
+            raise ValueError(f"the read names {', '.join(f'{{{u}}}' for u in sorted(unknown))}; the write captures "
+                             f"{', '.join(sorted(write.capture)) or 'nothing'}")
+        if not used:
+            raise ValueError(f"the read must name {WRITE_ID} or a captured value (such as {{captured.id}}) in its "
+                             "path, body or checks: otherwise it reads the same thing for every write")
         return self
+
+    def _read_texts(self) -> list[str]:
+        read = self.read
+        return [*read.texts(), *read.check.texts(), *(read.absent.texts() if read.absent else [])]
 
 
 class AppProfile(Strict):

@@ -15,12 +15,14 @@ from urllib.parse import urlparse
 
 from locust import events
 
+MAX_REASON = 200
+CHECK_REASONS = ("check ", "acknowledged status")  # how harness.checks words a failed check
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}  # and the plan's own_hosts: the cluster's nodes
 SERVER_HEADER = "X-Chaos-Server"
 BACKEND_HEADER = "X-Chaos-Backend"
 
 plan: dict = {}
-_state = {"count": 0, "sink": None, "environment": None}
+_state = {"count": 0, "sink": None, "rereads": None, "environment": None}
 
 
 @events.init_command_line_parser.add_listener
@@ -36,13 +38,20 @@ def _start(environment, **_kwargs):
         raise SystemExit(f"chaos-harness load targets loopback or the cluster's own nodes only, "
                          f"not {environment.host!r}")
     _state["sink"] = open(plan["samples"], "a", buffering=1, encoding="utf-8")
+    _state["rereads"] = open(plan["rereads"], "a", buffering=1, encoding="utf-8")
     _state["environment"] = environment
 
 
 @events.request.add_listener
 def _record(request_type, name, response_time, response, context, exception, start_time, **_kwargs):
+    context = context or {}
+    if context.get("hop"):
+        return  # a redirect followed: part of the request that asked for it
     headers = getattr(response, "headers", None) or {}
     status = getattr(response, "status_code", 0) or 0
+    if "outcome" in context and context.get("write_id"):
+        _reread(context, start_time, response_time, status, exception)
+        return
     sample = {
         "t": start_time,
         "end": start_time + response_time / 1000.0,
@@ -53,9 +62,9 @@ def _record(request_type, name, response_time, response, context, exception, sta
         "server": _header(headers, SERVER_HEADER),
         "backend": _header(headers, BACKEND_HEADER),
     }
-    context = context or {}
-    if context.get("write_id"):
-        sample["write_id"] = context["write_id"]
+    for key in ("write_id", "captured", "redirects"):
+        if context.get(key):
+            sample[key] = context[key]
     if context.get("due") is not None:
         sample["due"] = context["due"]  # when the schedule wanted it sent
     _state["sink"].write(json.dumps(sample) + "\n")
@@ -65,10 +74,18 @@ def _record(request_type, name, response_time, response, context, exception, sta
         runner.quit()
 
 
+def _reread(context, start_time, response_time, status, exception):
+    """A read of an acknowledged write during the run: what it said of the write, into ``rereads.jsonl``."""
+    record = {"t": start_time, "end": start_time + response_time / 1000.0, "write_id": context["write_id"],
+              "outcome": context["outcome"], "status": status, "reason": None if exception is None else str(exception)[:MAX_REASON]}
+    _state["rereads"].write(json.dumps(record) + "\n")
+
+
 @events.quitting.add_listener
 def _close(**_kwargs):
-    if _state["sink"] is not None:
-        _state["sink"].flush()
+    for sink in (_state["sink"], _state["rereads"]):
+        if sink is not None:
+            sink.flush()
 
 
 def _header(headers, name):
@@ -79,7 +96,8 @@ def _error_kind(exception, status):
     if exception is None:
         return None
     if status:
-        return f"http_{status}"
+        text = str(exception)  # a failed check's reason, or "status N"
+        return text[:MAX_REASON] if text.startswith(CHECK_REASONS) else f"http_{status}"
     text = f"{type(exception).__name__} {exception}".lower()
     for needle, kind in (("timeout", "timeout"), ("timed out", "timeout"), ("refused", "connection_refused"),
                          ("reset", "connection_reset"), ("closed", "connection_closed")):

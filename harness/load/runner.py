@@ -17,12 +17,13 @@ from urllib.parse import urlparse
 
 from harness.errors import HarnessError, UsageError
 from harness.load import MAX_IN_FLIGHT
+from harness.runfiles import REREADS_FILE, SAMPLES_FILE
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 RECORDER = Path(__file__).with_name("recorder.py")
-SAMPLES_FILE = "samples.jsonl"
 PLAN_FILE = "load-plan.json"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+DEFAULT_REQUEST = {"name": "read", "method": "GET", "path": "/", "weight": 1.0, "check": {"status": ["2xx"]}}
 
 
 def in_flight_bound(rate: float, timeout: float) -> int:
@@ -62,8 +63,9 @@ class LoadProcess:
         self._plan = {
             "samples": str(self.samples_path), "rate": rate, "timeout": timeout, "own_hosts": sorted(allowed),
             "concurrency": in_flight_bound(rate, timeout),
-            "requests": load.get("requests") or [{"name": "read", "method": "GET", "path": "/", "weight": 1.0}],
-            "writes": writes["write"] if writes else None, "write_ratio": write_ratio if writes else 0.0,
+            "requests": load.get("requests") or [DEFAULT_REQUEST],
+            "writes": writes, "write_ratio": write_ratio if writes else 0.0,
+            "rereads": str(run_dir / REREADS_FILE),
             "max_requests": math.ceil(rate * max_seconds * 1.2) + 100,
         }
         self._process: subprocess.Popen | None = None

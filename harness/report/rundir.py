@@ -11,12 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.analysis import analyze, attributed_samples
+from harness.analysis import analyze, attributed_samples, write_reads
+from harness.analysis.writes import Read
 from harness.analysis.samples import Sample
 from harness.compare import report_problem
 from harness.errors import HarnessError, UsageError, reason
 from harness.journal import JOURNAL_FILE, Event, read_journal
-from harness.load.runner import SAMPLES_FILE
+from harness.runfiles import SAMPLES_FILE
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,12 @@ class RunFiles:
     events: list[Event]
     samples: list[Sample]
     notes: list[str]
+    reads: tuple[list[Read], list[Read]] = ([], [])  # of acknowledged writes: at the end, during the run
 
     def analysed(self) -> dict:
         """The report document, analysed afresh; ``UsageError`` when the journal does not describe a run."""
         with _unusable_unless_analysable(self.run_dir):
-            document = analyze(self.events, self.samples)
+            document = analyze(self.events, self.samples, *self.reads)
         if (problem := report_problem(document)) is not None:  # what the journal lacks that reports need
             raise _unusable(self.run_dir, problem)
         return document
@@ -48,7 +50,7 @@ def read_run(run_dir: Path) -> RunFiles:
     events = read_journal(journal, notes)
     with _unusable_unless_analysable(run_dir):
         samples = attributed_samples(run_dir / SAMPLES_FILE, events, notes)
-    return RunFiles(run_dir, events, samples, notes)
+    return RunFiles(run_dir, events, samples, notes, write_reads(run_dir))
 
 
 @contextmanager

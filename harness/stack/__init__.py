@@ -7,10 +7,12 @@ address, running which image); the app does not have to say anything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from harness.app.profile import WRITE_ID, Profile, Request
+from harness.app.profile import Profile, Request
+from harness.checks import failure, substitute
 from harness.engine.base import ServiceSnapshot
 from harness.http import Answer, HttpClient
 from harness.stack import compose
@@ -47,6 +49,7 @@ class Probe:
     status: int
     backend: str | None
     server: str | None  # address:port of the task that answered
+    reason: str | None = None  # why the answer failed the health check (its status aside)
 
     @property
     def address(self) -> str | None:
@@ -97,43 +100,28 @@ class AppStack:
         return HttpClient(self.lb_url)
 
     def probe(self, preview: bool = False, timeout: float = 1.0) -> Probe | None:
-        """A health-check request through the load balancer (its preview route); None without an answer."""
-        answer = self.client.get(self.profile.model.entry.health.path, headers=PREVIEW_HEADER if preview else None,
-                                 timeout=timeout)
-        return probe_of(answer) if answer else None
+        """A health-check request through the load balancer (its preview route), judged by the profile's health
+        check; None without an answer."""
+        health = self.profile.model.entry.health
+        answer = self.client.get(health.path, headers=PREVIEW_HEADER if preview else None, timeout=timeout)
+        return probe_of(answer, failure(health.check, answer.status, answer.headers, answer.body)) if answer else None
 
     def healthy(self, probe: Probe | None) -> bool:
-        return probe is not None and probe.status in self.profile.model.entry.health.status
+        """Whether a health-check answer passes the profile's health check."""
+        return probe is not None and probe.reason is None and self.profile.model.entry.health.check.accepts(probe.status)
 
-    def write(self, write_id: str) -> bool:
-        """One acknowledged write through the load balancer (False when there is no write probe)."""
-        writes = self.profile.model.writes
-        return writes is not None and _accepted(self.send(writes.write, write_id), writes.write)
-
-    def read_back(self, write_id: str) -> bool | None:
-        """Whether an acknowledged write reads back; None when no answer came (unknown, not lost)."""
-        writes = self.profile.model.writes
-        if writes is None:
-            return None
-        answer = self.send(writes.read, write_id, timeout=3.0)
-        return None if answer is None or answer.status >= 500 else _accepted(answer, writes.read)
-
-    def send(self, request: Request, write_id: str = "", timeout: float | None = None) -> Answer | None:
-        """One of the profile's requests through the load balancer, ``{id}`` replaced by ``write_id``."""
-        body = request.body.replace(WRITE_ID, write_id) if request.body is not None else None
-        return self.client.request(request.method, request.path.replace(WRITE_ID, write_id),
-                                   headers=request.headers or None, body=body, timeout=timeout)
+    def send(self, request: Request, values: Mapping[str, str] = {}, timeout: float | None = None) -> Answer | None:
+        """One of the profile's requests through the load balancer, ``{id}`` and ``{captured.NAME}`` replaced by
+        ``values``; redirects followed when its check says so."""
+        body = substitute(request.body, values) if request.body is not None else None
+        headers = {name: substitute(value, values) for name, value in request.headers.items()}
+        return self.client.request(request.method, substitute(request.path, values), headers=headers or None,
+                                   body=body, timeout=timeout, follow_redirects=request.check.follow_redirects)
 
 
-def _accepted(answer: Answer | None, request: Request) -> bool:
-    if answer is None:
-        return False
-    return answer.status in request.status if request.status else 200 <= answer.status < 400
-
-
-def probe_of(answer: Answer) -> Probe:
-    """Status, backend and server of an answer that came through the load balancer."""
-    return Probe(answer.status, answer.headers.get(BACKEND_HEADER), answer.headers.get(SERVER_HEADER))
+def probe_of(answer: Answer, reason: str | None = None) -> Probe:
+    """Status, backend and server of an answer that came through the load balancer, and why it failed its check."""
+    return Probe(answer.status, answer.headers.get(BACKEND_HEADER), answer.headers.get(SERVER_HEADER), reason)
 
 
 def releases_by_address(snapshot: ServiceSnapshot) -> dict[str, str]:

@@ -62,8 +62,9 @@ def image_ref(options: StackOptions, app: str, service: str, tag: str) -> str:
 def haproxy_config(profile: Profile, options: StackOptions) -> str:
     """The load balancer's configuration for the profile's entry service and health check."""
     entry = profile.model.entry
-    statuses = entry.health.status
-    expect = f"status {statuses[0]}" if len(statuses) == 1 else f"rstatus ^({'|'.join(map(str, statuses))})$"
+    statuses = [str(s).replace("x", "[0-9]") for s in entry.health.check.status]  # 2xx -> 2[0-9][0-9]
+    expect = f"status {statuses[0]}" if statuses[0].isdigit() and len(statuses) == 1 else \
+        f"rstatus ^({'|'.join(statuses)})$"
     return Template(HAPROXY_TEMPLATE.read_text()).substitute(
         health_path=entry.health.path, health_expect=expect, port=entry.port, slots=max(12, 2 * options.replicas),
         blue_service=f"{STACK_NAME}_{entry.service}", green_service=f"{GREEN_STACK}_{entry.service}",

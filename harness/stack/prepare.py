@@ -18,7 +18,7 @@ import yaml
 
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
 from harness.errors import ClusterError, HarnessError, ServiceMissing, WaitTimeout
-from harness.stack import BLUE, GREEN, PROBES, WRITE_PROBES, AppStack, releases_by_address, served_by
+from harness.stack import BLUE, GREEN, PROBES, WRITE_PROBES, AppStack, releases_by_address, served_by, writes
 from harness.stack.compose import Rendered
 from harness.stack.router import Router
 from harness.waiting import wait_until
@@ -120,8 +120,11 @@ def _serving(engine: Engine, router: Router, app: AppStack) -> bool:
 
 def _ensure_writes(engine: Engine, app: AppStack, timeout: float) -> None:
     """With a write probe: writes through the LB are acknowledged by every entry task."""
-    if app.profile.model.writes is None or _writes_work(app):
-        return
+    if app.profile.model.writes is not None and not _writes_work(app):
+        _restart_for_writes(engine, app, timeout)
+
+
+def _restart_for_writes(engine: Engine, app: AppStack, timeout: float) -> None:
     # Seen after faults: the overlay path from other nodes to a stateful service goes
     # stale while its own node still reaches it. Restarting the tasks renews it.
     for service in (*(BLUE.service(s) for s in app.stateful), *app.services()):
@@ -134,7 +137,7 @@ def _ensure_writes(engine: Engine, app: AppStack, timeout: float) -> None:
 
 def _writes_work(app: AppStack) -> bool:
     """Every one of ``WRITE_PROBES`` probe writes is acknowledged (round robin reaches each task)."""
-    return all(app.write(f"probe-{uuid.uuid4().hex}") for _ in range(WRITE_PROBES))
+    return all(writes.write(app, f"probe-{uuid.uuid4().hex}").acknowledged for _ in range(WRITE_PROBES))
 
 
 def diagnose(engine: Engine, app: AppStack, since: float) -> str:

@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from harness.analysis import analyze, analyze_run_dir, attribute
+from harness.analysis import analyze, analyze_run_dir, attribute, write_reads
 from harness.analysis.samples import iter_samples, read_samples
 from harness.errors import UsageError
 from harness.journal import read_journal
@@ -25,7 +25,7 @@ def long_run(tmp_path_factory):
 
 def test_streamed_analysis_tells_what_the_samples_read_whole_tell(long_run):
     events = read_journal(long_run / "journal.jsonl")
-    whole = analyze(events, attribute(read_samples(long_run / "samples.jsonl"), events))
+    whole = analyze(events, attribute(read_samples(long_run / "samples.jsonl"), events), *write_reads(long_run))
     assert analyze_run_dir(long_run) == whole
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import yaml
 from requests.structures import CaseInsensitiveDict
 
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster.vagrant import ExecResult
-from harness.errors import ClusterError
+from harness.checks import ABSENT, PRESENT, UNVERIFIABLE
+from harness.errors import ClusterError, ProfileError
 from harness.http import Answer
-from harness.stack import BLUE, GREEN, AppStack, Probe
+from harness.stack import BLUE, GREEN, AppStack, Probe, writes
 from harness.stack.compose import StackOptions
 from harness.stack.prepare import PREPARE_UPDATE, _remove_moved, census, diagnose, forget_image, restarting_at_once
 from harness.testing import FakeCluster, FakeEngine, make_service, make_task
@@ -24,7 +28,7 @@ class FakeHttp:
         self.answers = list(answers)
         self.sent: list[tuple] = []
 
-    def request(self, method, path, *, headers=None, body=None, timeout=None):
+    def request(self, method, path, *, headers=None, body=None, timeout=None, follow_redirects=False):
         self.sent.append((method, path, headers, body))
         return self.answers.pop(0)
 
@@ -62,15 +66,16 @@ def test_a_probe_is_the_health_check_through_the_lb_with_who_answered():
 
 def test_a_write_carries_its_id_and_counts_only_when_acknowledged_with_an_accepted_status():
     stack = app_stack(answer(201), answer(200), None)
-    assert stack.write("w-1") is True
+    assert writes.write(stack, "w-1").acknowledged
     assert stack.client.sent[0] == ("POST", "/write?id=w-1", None, None)
-    assert stack.write("w-2") is False  # the profile accepts 201 only
-    assert stack.write("w-3") is False  # no answer: not acknowledged
+    assert writes.write(stack, "w-2").reason == "status 200"  # the profile accepts 201 only
+    assert writes.write(stack, "w-3").reason == "no answer"
 
 
-def test_a_read_back_is_unknown_without_an_answer_or_on_a_server_error_and_lost_on_not_found():
+def test_a_read_back_is_unverifiable_without_an_answer_or_on_a_server_error_and_absent_on_not_found():
     stack = app_stack(answer(200), answer(404), answer(503), None)
-    assert [stack.read_back("w") for _ in range(4)] == [True, False, None, None]
+    outcomes = [writes.read(stack, {"id": "w"}).outcome for _ in range(4)]
+    assert outcomes == [PRESENT, ABSENT, UNVERIFIABLE, UNVERIFIABLE]
     assert stack.client.sent[0][:2] == ("GET", "/read?id=w")
 
 
@@ -78,7 +83,8 @@ def test_without_a_write_probe_nothing_is_written_or_read():
     profile = load_profile(DEFAULT_PROFILE)
     profile = type(profile)(profile.model.model_copy(update={"writes": None}), profile.path, profile.compose, ())
     stack = app_stack(profile=profile)
-    assert stack.write("w") is False and stack.read_back("w") is None
+    with pytest.raises(ValueError, match="no write probe"):
+        writes.write(stack, "w")
     assert stack.client.sent == []
 
 
@@ -86,11 +92,71 @@ def test_a_write_id_in_the_body_is_replaced_too():
     guestbook_writes = {"write": {"method": "POST", "path": "/entries", "body": '{"id": "{id}"}',
                                   "headers": {"Content-Type": "application/json"}, "status": [201]},
                         "read": {"path": "/entries/{id}"}}
-    model = DEMO.model.model_validate({**DEMO.model.model_dump(), "writes": guestbook_writes})
-    stack = app_stack(answer(201), answer(200), profile=type(DEMO)(model, DEMO.path, DEMO.compose, ()))
-    assert stack.write("abc") and stack.read_back("abc")
+    stack = app_stack(answer(201), answer(200), profile=with_writes(guestbook_writes))
+    assert writes.write(stack, "abc").acknowledged and writes.read(stack, {"id": "abc"}).outcome == PRESENT
     assert stack.client.sent == [("POST", "/entries", {"Content-Type": "application/json"}, '{"id": "abc"}'),
                                  ("GET", "/entries/abc", None, None)]
+
+
+SERVER_IDS = {"write": {"path": "/items", "body": '{"name": "{id}"}', "status": [201],
+                        "capture": {"id": {"json": "id"}, "where": {"header": "Location", "regex": "/items/(\\d+)"}}},
+              "read": {"path": "/items/{captured.id}", "check": {"status": [200], "contains": "{id}"},
+                       "absent": {"status": [404]}}}
+
+
+def test_a_server_assigned_id_is_captured_and_read_back_by_it():
+    created = Answer(201, CaseInsensitiveDict({"Location": "/items/41"}), b'{"id": 41, "name": "abc"}')
+    stack = app_stack(created, Answer(200, body=b'{"id": 41, "name": "abc"}'), profile=with_writes(SERVER_IDS))
+    written = writes.write(stack, "abc")
+    assert written.values == {"id": "abc", "captured.id": "41", "captured.where": "41"}
+    read = writes.read(stack, written.values)
+    assert read.outcome == PRESENT and stack.client.sent[1][1] == "/items/41"
+    assert read.record()["captured"] == {"id": "41", "where": "41"}
+
+
+def test_a_write_whose_capture_finds_nothing_is_not_acknowledged():
+    stack = app_stack(Answer(201, body=b'{"ok": true}'), profile=with_writes(SERVER_IDS))
+    assert writes.write(stack, "abc").reason == "acknowledged status, capture id: nothing found"
+
+
+def test_the_negative_control_refuses_a_read_back_that_finds_what_was_never_written():
+    search = {"write": {"path": "/items", "body": '{"name": "{id}"}', "status": [201]},
+              "read": {"path": "/items?search={id}", "status": [200]}}
+    stack = app_stack(answer(201), Answer(200, body=b'[{"name": "x"}]'), Answer(200, body=b"[]"),
+                      profile=with_writes(search))
+    with pytest.raises(ProfileError, match="finds items that were never written"):
+        writes.negative_control(stack)
+    assert stack.client.sent[2][1].startswith("/items?search=never-")
+
+
+class ItemServer:
+    """An app that assigns ids itself: POST /items answers 201 with the id, GET /items/<id> 200 or 404."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, str] = {}
+        self.sent: list[tuple] = []
+
+    def request(self, method, path, *, headers=None, body=None, timeout=None, follow_redirects=False):
+        self.sent.append((method, path, headers, body))
+        if method == "POST":
+            item = len(self.items) + 1
+            self.items[item] = json.loads(body)["name"]
+            return Answer(201, CaseInsensitiveDict({"Location": f"/items/{item}"}), json.dumps({"id": item}).encode())
+        name = self.items.get(int(path.rsplit("/", 1)[1]))
+        return answer(404) if name is None else Answer(200, body=json.dumps({"name": name}).encode())
+
+
+def test_the_negative_control_passes_a_read_back_by_a_captured_id_and_reads_an_id_never_assigned():
+    stack = app_stack(profile=with_writes(SERVER_IDS))
+    stack.__dict__["client"] = server = ItemServer()
+    found, missing = writes.negative_control(stack)
+    assert (found.outcome, missing.outcome) == (PRESENT, ABSENT)
+    assert [path for _, path, _, _ in server.sent] == ["/items", "/items/1", "/items/1000000000001"]
+
+
+def with_writes(probe):
+    model = DEMO.model.model_validate({**DEMO.model.model_dump(by_alias=True), "writes": probe})
+    return type(DEMO)(model, DEMO.path, DEMO.compose, ())
 
 
 def test_the_census_counts_live_containers_per_node_by_release_and_marks_nodes_it_cannot_ask():

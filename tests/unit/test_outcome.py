@@ -3,7 +3,7 @@
 import pytest
 
 from harness.analysis import analyze
-from harness.analysis.outcome import lost_writes, rollback_outcome, upgrade_outcome
+from harness.analysis.outcome import rollback_outcome, upgrade_outcome
 from harness.analysis.samples import Sample
 from harness.journal import Event
 from harness.scenario import Scenario
@@ -81,28 +81,10 @@ def test_no_rollback_event_means_not_triggered():
     assert rollback_outcome(journal, [], "v1", 5)["triggered"] is False
 
 
-def test_lost_writes_are_acknowledged_ids_missing_from_the_readback():
-    samples = [Sample(t=1, end=1.1, ok=True, kind="write", write_id=i) for i in ("a", "b", "c")]
-    samples.append(Sample(t=2, end=3, ok=False, kind="write", write_id="d"))  # never acknowledged
-    result = lost_writes([ev(50, "readback", ok=True, measured=True, ids=["a", "c"])], samples)
-    assert result == {"measured": True, "acknowledged": 3, "lost": 1, "lost_ids": ["b"], "error": None}
-
-
-def test_without_a_write_probe_lost_writes_are_not_measured():
-    samples = [Sample(t=1, end=1.1, ok=True, kind="read")]
-    result = lost_writes([ev(50, "readback", ok=True, measured=False, ids=[])], samples)
-    assert result == {"measured": False, "acknowledged": 0, "lost": None, "lost_ids": [], "error": None}
-
-
-def test_a_failed_readback_leaves_lost_writes_unknown():
-    result = lost_writes([ev(50, "readback", ok=False, error="timed out")], [])
-    assert result["lost"] is None and result["error"] == "timed out"
-
-
 def test_the_report_judges_expectations_and_fails_on_an_unmet_one():
     scenario = Scenario(name="x", expect={"max_downtime": 1, "max_lost_writes": 0}).model_dump(mode="json")
     journal = [ev(0, "run.start", scenario=scenario, run_id="r", app=DEMO_APP, load={"rate": 10}),
-               ev(60, "readback", ok=True, measured=True, ids=[]), ev(61, "run.end", status="completed")]
+               ev(60, "readback", ok=True, measured=True), ev(61, "run.end", status="completed")]
     samples = [served(1), served(2, ok=False), served(4, "v2")]
     report = analyze(journal, samples)
     verdicts = {v["name"]: v for v in report["verdicts"]}
@@ -120,7 +102,7 @@ def test_old_and_new_come_from_the_app_of_the_run():
     scenario = Scenario(name="x", expect={"max_lost_writes": 0}).model_dump(mode="json")
     app = {**DEMO_APP, "name": "guestbook", "old": "1.0", "new": "1.1", "writes": False}
     journal = [ev(0, "run.start", scenario=scenario, run_id="r", app=app),
-               ev(60, "readback", ok=True, measured=False, ids=[]), ev(61, "run.end", status="completed")]
+               ev(60, "readback", ok=True, measured=False), ev(61, "run.end", status="completed")]
     report = analyze(journal, [served(1, "1.0"), served(2, "1.1"), served(3, "1.0")])
     assert report["versions"]["counts"] == {"1.0": 2, "1.1": 1}
     assert (report["versions"]["first_new"], report["versions"]["last_old"]) == (2, 3)

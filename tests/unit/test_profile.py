@@ -158,7 +158,8 @@ def test_a_write_probe_without_the_id_is_refused(tmp_path):
     found = problems(error_of(write(tmp_path, writes=writes)))
     assert list(found) == ["writes"]
     assert "'/entries'" in found["writes"]
-    assert found["writes"].endswith("the write request must carry {id} in its path or body")
+    assert found["writes"].endswith("the write must carry {id} in its path, body or headers, or capture what the "
+                                    "server assigned (write.capture)")
     readback = {**writes, "write": {**writes["write"], "path": "/entries/{id}"}, "read": {"path": "/entries"}}
     assert problems(error_of(write(tmp_path, writes=readback)))["writes"].endswith(
         "the read request must carry {id} in its path")

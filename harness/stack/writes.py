@@ -1,0 +1,147 @@
+"""Acknowledged writes through the load balancer, read back and judged by the profile's checks.
+
+A write is acknowledged when its answer passes the write's check and every
+capture found its value. A read-back says present, absent or unverifiable
+(``harness.checks.read_outcome``); the final read-back retries what was
+unverifiable until its deadline, many requests at a time. The negative
+control proves a read-back can fail: an id and captures never written must
+read back as absent.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from harness.app.profile import Writes
+from harness.checks import ABSENT, PRESENT, UNVERIFIABLE, captured_of, read_outcome, write_outcome
+from harness.errors import ProfileError
+from harness.http import CONNECTIONS, Answer
+from harness.stack import AppStack
+
+READ_TIMEOUT = 3.0
+RETRY_PAUSE = 2.0
+BODY_HEAD = 200  # bytes of a read-back's body kept in its record
+NEVER = "never"  # what a capture that was never assigned is made of
+
+
+@dataclass(frozen=True)
+class Written:
+    """One write of the probe: its id and captured values, or why it was not acknowledged."""
+
+    values: dict[str, str]
+    reason: str | None = None
+    status: int = 0
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What reading one write back said: present, absent or unverifiable, and what was answered."""
+
+    values: Mapping[str, str]
+    outcome: str
+    status: int | None
+    reason: str | None
+    body: str = ""
+    redirects: tuple[str, ...] = field(default=())
+
+    def record(self) -> dict:
+        """One line of ``readback.jsonl``."""
+        return {"write_id": self.values.get("id"), "captured": captured_of(self.values), "outcome": self.outcome,
+                "status": self.status, "reason": self.reason, "body": self.body,
+                **({"redirects": list(self.redirects)} if self.redirects else {})}
+
+
+def _writes(stack: AppStack) -> Writes:
+    writes = stack.profile.model.writes
+    if writes is None:
+        raise ValueError("the app profile has no write probe")
+    return writes
+
+
+def write(stack: AppStack, write_id: str) -> Written:
+    """One write through the load balancer, judged by the write's check, its captures taken."""
+    request = _writes(stack).write
+    values = {"id": write_id}
+    answer = stack.send(request, values)
+    if answer is None:
+        return Written(values, "no answer")
+    captured, reason = write_outcome(request.check, request.capture, answer.status, answer.headers, answer.body, values)
+    return Written({**values, **captured}, reason, answer.status)
+
+
+def read(stack: AppStack, values: Mapping[str, str]) -> ReadBack:
+    """Read one write back and judge the answer."""
+    request = _writes(stack).read
+    answer = stack.send(request, values, timeout=READ_TIMEOUT)
+    return judged(stack, values, answer)
+
+
+def judged(stack: AppStack, values: Mapping[str, str], answer: Answer | None) -> ReadBack:
+    request = _writes(stack).read
+    if answer is None:
+        return ReadBack(values, UNVERIFIABLE, None, "no answer")
+    outcome, reason = read_outcome(request.check, request.absent, answer.status, answer.headers, answer.body, values)
+    return ReadBack(values, outcome, answer.status, reason, answer.head(BODY_HEAD), answer.redirects)
+
+
+def read_all(stack: AppStack, written: Iterable[Mapping[str, str]], timeout: float) -> list[ReadBack]:
+    """Every write read back, ``CONNECTIONS`` at a time; unverifiable ones again until ``timeout`` passed."""
+    pending, done = list(written), []
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        while pending:
+            results = list(pool.map(lambda values: read(stack, values), pending))
+            done += [r for r in results if r.outcome != UNVERIFIABLE]
+            retry = [r for r in results if r.outcome == UNVERIFIABLE]
+            if not retry or time.monotonic() + RETRY_PAUSE >= deadline:
+                return done + retry
+            pending = [r.values for r in retry]
+            time.sleep(RETRY_PAUSE)
+    return done
+
+
+def never_written(values: Mapping[str, str]) -> dict[str, str]:
+    """An id and captures that no write made: a fresh id; numbers far beyond, texts with a suffix."""
+    fresh = {"id": f"{NEVER}-{uuid.uuid4().hex}"}
+    for name, value in values.items():
+        if name != "id":
+            fresh[name] = str(int(value) + 10**12) if value.isdigit() else f"{value}-{NEVER}-{uuid.uuid4().hex[:8]}"
+    return fresh
+
+
+def negative_control(stack: AppStack) -> tuple[ReadBack, ReadBack]:
+    """A write made and read back (present), and one never made read back (absent): the read-back can fail.
+
+    ProfileError (exit 2) when the fresh write does not read back as present,
+    or the one never made does not read back as absent.
+    """
+    made = write(stack, f"control-{uuid.uuid4().hex}")
+    where = f"{stack.profile.path}: writes"
+    if not made.acknowledged:
+        raise ProfileError(f"{where}.write: the write was not acknowledged ({made.reason}); check its status, "
+                           "check and capture against what the app answers")
+    found = read(stack, made.values)
+    if found.outcome != PRESENT:
+        raise ProfileError(f"{where}.read: a write just acknowledged reads back as {found.outcome} ({found.reason}; "
+                           f"answered {found.status}: {found.body[:80]!r}); the read-back cannot see writes")
+    missing = read(stack, never_written(made.values))
+    if missing.outcome == UNVERIFIABLE:
+        raise ProfileError(f"{where}.read: reading back a write never made answered {missing.status or 'nothing'} "
+                           f"({missing.reason}: {missing.body[:80]!r}), which says neither present nor absent; "
+                           "name what an absent item looks like in writes.read.absent (such as `{status: [404]}`)")
+    if missing.outcome != ABSENT:
+        raise ProfileError(
+            f"{where}.read: your read-back finds items that were never written (it answered {missing.status}: "
+            f"{missing.body[:80]!r}, which passes writes.read.check): it cannot detect a lost write. Add a body check "
+            "that only a stored item passes, such as `check: {contains: \"{id}\"}` or "
+            "`check: {json: [{query: \"[0].id\", exists: true}]}`, or read by a captured id "
+            "(`path: /items/{captured.id}`, with `absent: {status: [404]}`)")
+    return found, missing
