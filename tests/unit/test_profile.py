@@ -162,7 +162,10 @@ def test_a_write_probe_without_the_id_is_refused(tmp_path):
                                     "server assigned (write.capture)")
     readback = {**writes, "write": {**writes["write"], "path": "/entries/{id}"}, "read": {"path": "/entries"}}
     assert problems(error_of(write(tmp_path, writes=readback)))["writes"].endswith(
-        "the read request must carry {id} in its path")
+        "otherwise it reads the same thing for every write")
+    unknown = {**readback, "read": {"path": "/entries/{captured.id}"}}
+    assert problems(error_of(write(tmp_path, writes=unknown)))["writes"].endswith(
+        "the read names {captured.id}; the write captures nothing")
 
 
 def test_an_id_in_the_body_is_enough_for_the_write(tmp_path):
