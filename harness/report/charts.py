@@ -25,7 +25,7 @@ class Span:
     start: float
     end: float
     label: str
-    kind: str  # "phase" or "fault"
+    kind: str  # "phase", "fault" or "missing" (acknowledged writes could not be read)
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,9 @@ def _legend(legend: list[tuple[str, str]]) -> str:
 
 def _span(axis: Axis, span: Span, index: int) -> str:
     x1, x2 = axis.x(span.start), axis.x(span.end)
+    if span.kind == "missing":  # a band along the top, under the phase labels' line
+        return (f'<g class="span missing"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1.5):.1f}" height="6" '
+                f'fill="{MISSING_FILL}"/><title>{escape(span.label)}</title></g>')
     if span.kind == "fault":
         return (f'<g class="span fault"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1.5):.1f}" '
                 f'height="{HEIGHT - TOP - BOTTOM}" fill="#e45756" fill-opacity="0.16" stroke="#e45756" '
@@ -145,6 +148,9 @@ def _span(axis: Axis, span: Span, index: int) -> str:
     return (f'<g class="span phase"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 0.5):.1f}" '
             f'height="{HEIGHT - TOP - BOTTOM}" fill="{PHASE_FILLS[index % 2]}"/>'
             f'<text x="{x1 + 3:.1f}" y="{TOP + 11}" class="phase-label">{escape(span.label)}</text></g>')
+
+
+MISSING_FILL = "#7b3294"
 
 
 def _marker(axis: Axis, marker: Marker, index: int) -> str:

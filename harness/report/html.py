@@ -11,7 +11,7 @@ from markupsafe import Markup
 from harness.compare import Row
 from harness.journal import Event
 from harness.report import charts
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, summary_rows, title
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, lost_lines, summary_rows, title
 
 TEMPLATES = Path(__file__).with_name("templates")
 environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
@@ -38,6 +38,7 @@ def run_page(report: dict, events: list[Event]) -> str:
              charts.version_chart(timeline, duration, overlays, versions["old"], versions["new"]))
     return environment.get_template("report.html.j2").render(
         title=title(report), report=report, rows=summary_rows(report), charts=[Markup(chart) for chart in drawn],
+        lost=lost_lines(report["writes"]),
         events=[_event_row(e, origin) for e in events],
     )
 
@@ -50,6 +51,9 @@ def overlays_of(report: dict, events: list[Event]) -> charts.Overlays:
              for name, phase in report["phases"].items()]  # str: a damaged journal can name a phase null
     spans += [charts.Span(f["injected_at"] - origin, (f["healed_at"] or origin + end) - origin,
                           f"{f['kind']} on {f['target']}", "fault") for f in report["faults"]]
+    missing = (report["writes"].get("during_run") or {}).get("missing_windows", [])
+    spans += [charts.Span(w["start"] - origin, w["end"] - origin, f"acknowledged writes unreadable for "
+                          f"{w['end'] - w['start']:.1f}s ({w['reads']} reads)", "missing") for w in missing]
     markers: list[charts.Marker] = []
     upgrading = False
     for event in events:
@@ -73,7 +77,5 @@ def comparison_page(rows: list[Row]) -> str:
 
 def _event_row(event: Event, origin: float) -> tuple[str, str, str]:
     data = {k: v for k, v in event.data.items() if k not in ("scenario",)}
-    if event.type == "readback" and isinstance(data.get("ids"), list):
-        data["ids"] = f"{len(data['ids'])} ids"
     details = " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in data.items())
     return f"{event.t - origin:+.2f}s", event.type, details[:300]

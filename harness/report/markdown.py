@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from harness.compare import Row
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, summary_rows, title
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, lost_lines, summary_rows, title
 
 
 def comparison_markdown(rows: list[Row]) -> str:
@@ -25,6 +25,8 @@ def run_summary(report: dict) -> str:
     lines = [f"### {title(report)}: {result}", "", f"Run `{report['run_id']}`.", "",
              "| figure | value |", "|---|---|"]
     lines += [f"| {label} | {_cell(text)} |" for label, text in summary_rows(report) + cost_rows(report)]
+    if lost := lost_lines(report["writes"]):
+        lines += ["", "Writes not read back:", "", *(f"- {line}" for line in lost)]
     if report["verdicts"]:
         lines += ["", "| expectation | expected | measured | result |", "|---|---|---|---|"]
         lines += [f"| {v['name']} | {_cell(v['expected'])} | {_cell(v['measured'])} | "

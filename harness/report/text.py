@@ -40,12 +40,49 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         ("rollback", "not triggered" if not rollback["triggered"] else (
             ("succeeded" if rollback["success"] else "FAILED: " + "; ".join(rollback["reasons"]))
             + f", time to rollback {seconds(rollback['time_to_rollback'])}")),
-        ("writes", "not measured (the app profile has no write probe)" if writes.get("measured") is False else
-                   f"{writes['acknowledged']} acknowledged, {'unknown' if writes['lost'] is None else writes['lost']} lost"),
+        ("writes", writes_text(writes)),
+        *reads_during_rows(writes),
     ]
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
                                     f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
     return rows
+
+
+def writes_text(writes: dict) -> str:
+    """Acknowledged writes and what the read-back said of them."""
+    if writes.get("measured") is False:
+        return "not measured (the app profile has no write probe)"
+    if writes["lost"] is None:
+        return f"{writes['acknowledged']} acknowledged, lost unknown ({writes.get('error')})"
+    said = ", ".join(f"{writes[k]} {k}" for k in ("present", "absent", "unverifiable") if k in writes)
+    extra = f"; {writes['not_captured']} more acknowledged by status with nothing captured" \
+        if writes.get("not_captured") else ""
+    return f"{writes['acknowledged']} acknowledged: {said or str(writes['lost']) + ' lost'}{extra}"
+
+
+def reads_during_rows(writes: dict) -> list[tuple[str, str]]:
+    """Reads of acknowledged writes during the run, as one row (none without them)."""
+    during = writes.get("during_run") or {}
+    if not during.get("reads"):
+        return []
+    windows = during["missing_windows"]
+    longest = max((w["end"] - w["start"] for w in windows), default=0.0)
+    phases = ", ".join(f"{name} {p['missing']} of {p['reads']}" for name, p in during["by_phase"].items() if p["reads"])
+    return [("reads during the run", f"{during['reads']} reads of acknowledged writes, "
+                                     f"{during['absent'] + during['unverifiable']} missing in {len(windows)} window(s), "
+                                     f"longest {seconds(longest)} (missing per phase: {phases})")]
+
+
+def lost_lines(writes: dict, limit: int = 20) -> list[str]:
+    """The ids of lost and unverifiable writes, at most ``limit`` of each."""
+    lines = []
+    for key, label in (("lost_ids", "lost"), ("unverifiable_ids", "unverifiable")):
+        ids = writes.get(key) or []
+        if ids:
+            more = f" and {writes['lost' if key == 'lost_ids' else 'unverifiable'] - limit} more" \
+                if len(ids) > limit else ""
+            lines.append(f"{label}: {', '.join(ids[:limit])}{more} (readback.jsonl has each answer)")
+    return lines
 
 
 def steadiness_rows(load: dict) -> list[tuple[str, str]]:
