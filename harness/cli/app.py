@@ -43,15 +43,20 @@ def app_check(config: ClusterConfig, profile: Path) -> None:
     handle = Cluster(config, progress)
     app = prepared(checked, [], handle)
     handle.up()
-    answers = check(handle, app, progress=progress)
+    checked = check(handle, app, progress=progress)
     ui.done()
-    for answer in answers:
+    for answer in checked.answers:
         who = f"release {answer.release} on {answer.node} ({answer.server})" if answer.attributed else (
             f"NOT ATTRIBUTED (server {answer.server or 'not named'})")
-        click.echo(f"{answer.request:<40} {answer.status or 'no answer'!s:<10} {who}")
-    attributed = sum(a.attributed for a in answers)
-    progress(f"{attributed} of {len(answers)} answers attributed to a release")
-    sys.exit(0 if attributed == len(answers) else 1)
+        verdict = "check passed" if answer.passed else f"CHECK FAILED: {answer.reason}"
+        click.echo(f"{answer.request:<40} {answer.status or 'no answer'!s:<10} {verdict:<40} {who}")
+    if checked.control is not None:
+        for label, read in zip(("a write just made", "a write never made"), checked.control):
+            click.echo(f"read-back of {label:<22} {read.status or 'no answer'!s:<10} {read.outcome}")
+        progress("the read-back tells a lost write from a stored one")
+    attributed, passed = (sum(a.attributed for a in checked.answers), sum(a.passed for a in checked.answers))
+    progress(f"{passed} of {len(checked.answers)} answers passed their check, {attributed} attributed to a release")
+    sys.exit(0 if attributed == passed == len(checked.answers) else 1)
 
 
 COMMANDS = (app_group,)
