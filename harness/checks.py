@@ -90,10 +90,17 @@ class JsonCheck(Strict):
 
     @model_validator(mode="after")
     def _one_expectation(self) -> JsonCheck:
-        given = [k for k in ("equals", "exists", "not_empty") if k in self.model_fields_set]
-        if len(given) != 1:
+        given = [k for k in ("exists", "not_empty") if getattr(self, k) is not None]
+        if "equals" in self.model_fields_set and self.equals is not None:
+            given.append("equals")
+        if len(given) > 1 or not (given or "equals" in self.model_fields_set):
             raise ValueError(f"give exactly one of equals, exists or not_empty for query {self.query!r}")
         return self
+
+    @property
+    def compares(self) -> bool:
+        """Whether the result must equal ``equals`` (also null), not merely exist or be non-empty."""
+        return self.exists is None and self.not_empty is None
 
 
 class HeaderCheck(Strict):
@@ -237,7 +244,7 @@ def _json_failure(check: Check, body: bytes, values: Mapping[str, str]) -> str |
             return f"check json {rule.query} exists {str(rule.exists).lower()}: got {_shown(result)}"
         if rule.not_empty is not None and _empty(result) == rule.not_empty:
             return f"check json {rule.query} not_empty {str(rule.not_empty).lower()}: got {_shown(result)}"
-        if "equals" in rule.model_fields_set and not _equal(result, rule.equals, values):
+        if rule.compares and not _equal(result, rule.equals, values):
             return f"check json {rule.query} equals {_shown(rule.equals)}: got {_shown(result)}"
     return None
 

@@ -140,6 +140,7 @@ headers = st.dictionaries(st.sampled_from(["location", "CONTENT-TYPE", "x-a", "X
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(checks, st.integers(0, 599), headers, bodies, st.dictionaries(st.sampled_from(["id", "captured.id"]), texts))
 def test_any_check_on_any_answer_passes_or_fails_with_a_reason_and_never_raises(rules, status, found, body, values):
+    assert Check.model_validate(rules.model_dump(mode="json", by_alias=True)) == rules  # as the load process reads it
     reason = failure(rules, status, found, body, values)
     assert reason is None or (isinstance(reason, str) and reason)
     if reason is None:
