@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from harness.analysis import downtime as dt
 from harness.analysis.samples import Sample
 
-SLACK = 0.005  # seconds: scheduling noise on this side of the load balancer
+SLACK = 0.002  # seconds: scheduling noise on this side of the load balancer, as measured at 1,000 requests/s
+CLOCK_LIMIT = 0.005  # seconds: the loosest median clock uncertainty a refusal cell is judged with
 
 
 @dataclass(frozen=True)
 class KnownOutage:
-    """One outage as the node's clock saw it: stamps before and after the command that started it, and before
-    and after the one that ended it (epoch seconds, the samples' clock)."""
+    """One outage as the clock saw it: stamps before and after the call that started it, and before and after
+    the one that ended it (epoch seconds, the samples' clock)."""
 
     kind: str
     rate: float
@@ -33,12 +34,12 @@ class KnownOutage:
 
     @property
     def known(self) -> float:
-        """Its length: from the middle of the starting command to the middle of the ending one."""
+        """Its length: from the middle of the starting call to the middle of the ending one."""
         return self.end - self.start
 
     @property
     def uncertainty(self) -> float:
-        """How far ``known`` may be off: half of each command's own duration."""
+        """How far ``known`` may be off: half of each call's own duration (each edge lies within its call)."""
         return (self.stamps[1] - self.stamps[0] + self.stamps[3] - self.stamps[2]) / 2
 
 
@@ -78,6 +79,16 @@ def bound(kind: str, rate: float, timeout: float) -> float:
     return 1 / rate + SLACK + (timeout if kind == "blackhole" else 0.0)
 
 
+def clock_limit(kind: str, timeout: float) -> float:
+    """The loosest median clock uncertainty a cell's error is judged with.
+
+    A refusal's bound is milliseconds, so its known length must be known to
+    ``CLOCK_LIMIT``; a black hole's bound holds a client timeout, and so may
+    its clock.
+    """
+    return timeout if kind == "blackhole" else CLOCK_LIMIT
+
+
 @dataclass(frozen=True)
 class Cell:
     """Every trial of one rate, outage kind and length."""
@@ -99,7 +110,21 @@ class Cell:
 
     @property
     def uncertainty(self) -> float:
+        """The loosest trial's clock uncertainty."""
         return max(t.outage.uncertainty for t in self.trials)
+
+    @property
+    def median_uncertainty(self) -> float:
+        return statistics.median(t.outage.uncertainty for t in self.trials)
+
+    @property
+    def clock_limit(self) -> float:
+        return clock_limit(self.kind, self.timeout)
+
+    @property
+    def tight(self) -> bool:
+        """Whether the known lengths were known well enough to judge the error against the bound."""
+        return self.median_uncertainty <= self.clock_limit
 
     @property
     def resolution(self) -> float:
@@ -113,12 +138,19 @@ class Cell:
     def within(self) -> bool:
         return abs(self.median_error) <= self.bound
 
+    @property
+    def verdict(self) -> str:
+        """``yes`` or ``NO``: the median error within the bound; ``LOOSE``: the clock too uncertain to tell."""
+        return "LOOSE" if not self.tight else "yes" if self.within else "NO"
+
     def as_dict(self) -> dict:
         return {"rate": self.rate, "kind": self.kind, "duration": self.duration, "trials": len(self.trials),
                 "median_error": self.median_error, "worst_error": self.worst_error, "resolution": self.resolution,
-                "uncertainty": self.uncertainty, "bound": self.bound, "within": self.within,
-                "known": [t.outage.known for t in self.trials], "measured": [t.measured for t in self.trials],
-                "windows": [t.windows for t in self.trials]}
+                "uncertainty": self.uncertainty, "median_uncertainty": self.median_uncertainty,
+                "clock_limit": self.clock_limit, "tight": self.tight, "bound": self.bound, "within": self.within,
+                "verdict": self.verdict, "known": [t.outage.known for t in self.trials],
+                "measured": [t.measured for t in self.trials], "windows": [t.windows for t in self.trials],
+                "uncertainties": [t.outage.uncertainty for t in self.trials]}
 
 
 def cells(trials: Sequence[Trial], timeout: float) -> list[Cell]:

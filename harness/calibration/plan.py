@@ -9,7 +9,10 @@ from harness.errors import UsageError
 from harness.load import MAX_IN_FLIGHT, MAX_RATE
 from harness.scenario import MAX_CLIENT_TIMEOUT
 
-KINDS = {"refusal": "lb-maintenance", "blackhole": "lb-blackhole"}  # outage kind -> the fault that makes it
+KINDS = {  # outage kind -> how it is made
+    "refusal": "the live route set to a backend that does not exist (HAProxy runtime API, from the harness)",
+    "blackhole": "the lb-blackhole fault (on the load balancer's node)",
+}
 DEFAULT_DURATIONS = (0.1, 0.5, 2.0)
 DEFAULT_RATES = (50.0, 200.0, 1000.0)
 MIN_INTERVALS = 3  # an outage must span this many request intervals to be resolved at all

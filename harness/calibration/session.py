@@ -1,16 +1,20 @@
 """A calibration on a running cluster: the app deployed, load at each rate, outages of known length.
 
-Each outage is recorded in the calibration's heal ledger before it starts and
-runs as one script on the load balancer's node that starts it, holds it and
-ends it by itself; so an interrupted or killed calibration leaves at most an
-outage that ends on its own, and ``chaos-harness heal`` finds the ledger.
+Every outage ends by itself even if the calibration is killed. A refusal is
+started and ended from this process through HAProxy's runtime API, each call
+stamped by this process's clock, with the route back set on a timer on the
+load balancer's node first (``refusal``). A black hole is recorded in the
+calibration's heal ledger, then runs as one script on the load balancer's
+node that starts it, holds it and ends it, each command stamped by the
+node's clock (the host's: containers share its kernel).
 """
 
 from __future__ import annotations
 
 import time
-from itertools import product
 from collections.abc import Callable
+from functools import partial
+from itertools import product
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +22,8 @@ from harness.analysis.samples import read_samples
 from harness.analysis.steadiness import Steadiness, steadiness
 from harness.app import App
 from harness.calibration.measure import KnownOutage, Trial, measure
-from harness.calibration.plan import KINDS, CalibrationPlan
+from harness.calibration.plan import CalibrationPlan
+from harness.calibration.refusal import Refusal, Stamps, timer
 from harness.cluster import Cluster
 from harness.cluster.config import LB_LABEL
 from harness.errors import ClusterError
@@ -35,6 +40,7 @@ from harness.stack.prepare import deploy_and_wait
 from harness.waiting import wait_until
 
 STAMP = "date +%s.%N"
+BLACKHOLE_FAULT = "lb-blackhole"
 LOAD_START_TIMEOUT = 60.0  # seconds for Locust to start and the stack to answer
 
 
@@ -67,8 +73,8 @@ class Calibration:
             self.app.push(self.cluster.push_image)
             stack = stack_for(self.cluster, self.app, Stack())
             deploy_and_wait(self.cluster.engine, router(self.cluster.state.lb_admin), stack)
-            node = self._lb_node()
-            return [self._at_rate(rate, node, journal) for rate in self.plan.rates]
+            hold = self._holder(self._lb_node())
+            return [self._at_rate(rate, hold, journal) for rate in self.plan.rates]
         finally:
             heal_pending(self._ledger, self._ctx, journal)
             journal.close()
@@ -79,7 +85,12 @@ class Calibration:
             raise ClusterError(f"no node is labelled {LB_LABEL}=true; run `chaos-harness cluster up` to label it")
         return nodes[0]
 
-    def _at_rate(self, rate: float, node: str, journal: Journal) -> RateResult:
+    def _holder(self, node: str) -> Callable[[str, float], Stamps]:
+        """What makes an outage of a kind and length on the load balancer's ``node`` and returns its stamps."""
+        refusal = Refusal(router(self.cluster.state.lb_admin), partial(self._arm, node), self.plan.gap / 2)
+        return lambda kind, duration: refusal.hold(duration) if kind == "refusal" else self._black_hole(node, duration)
+
+    def _at_rate(self, rate: float, hold: Callable[[str, float], Stamps], journal: Journal) -> RateResult:
         plan = self.plan
         load = LoadProcess(self.cluster.lb_url, self._rate_dir(rate), rate, plan.timeout, 0.0,
                            plan.seconds() / len(plan.rates) + 60, self.app.profile.model.load.model_dump(mode="json"),
@@ -92,7 +103,10 @@ class Calibration:
             time.sleep(plan.gap)  # connections open, the schedule steady
             for kind, duration, repeat in product(plan.kinds, plan.durations, range(plan.repeats)):
                 self._progress(f"{rate:g} req/s: {kind} outage of {duration:g}s ({repeat + 1}/{plan.repeats})")
-                outages.append(self._outage(kind, duration, rate, node, journal))
+                outage = KnownOutage(kind, rate, duration, hold(kind, duration))
+                journal.write("outage", kind=kind, rate=rate, duration=duration, stamps=list(outage.stamps),
+                              uncertainty=outage.uncertainty)
+                outages.append(outage)
                 time.sleep(plan.gap)
         finally:
             journal.write("load.stop", exit_code=load.stop())
@@ -113,19 +127,27 @@ class Calibration:
         path.mkdir(exist_ok=True)
         return path
 
-    def _outage(self, kind: str, duration: float, rate: float, node: str, journal: Journal) -> KnownOutage:
-        """One outage on ``node``, stamped by the node's clock around the commands that start and end it."""
+    def _arm(self, node: str, line: str, seconds: float) -> None:
+        """Send ``line`` to the runtime API from ``node`` in ``seconds``, whatever becomes of this process."""
+        result = self.cluster.exec(node, timer(line, seconds))
+        if not result.ok:
+            raise ClusterError(f"could not set the end of a refusal outage on {node}: {result.output.strip()[-300:]}")
+
+    def _black_hole(self, node: str, duration: float) -> Stamps:
+        """A black hole on ``node``, in the heal ledger while it lasts."""
         self._count += 1
-        fault = registry.create(KINDS[kind], {}, node)
-        start, end = fault.shell(self._ctx)
+        fault = registry.create(BLACKHOLE_FAULT, {}, node)
         entry = LedgerEntry(f"{self._count}-{fault.name}", fault.name, node, {}, self.cluster.config.name)
         self._ledger.record(entry)
-        script = f"set -e; {STAMP}; {start}; {STAMP}; sleep {duration:.6f}; {STAMP}; {end}; {STAMP}"
-        result = self.cluster.exec(node, ["sh", "-c", script])
+        start, end = fault.shell(self._ctx)
+        stamps = self._on_node(node, f"{STAMP}; {start}; {STAMP}; sleep {duration:.6f}; {STAMP}; {end}; {STAMP}")
+        self._ledger.mark_healed(entry.id)
+        return stamps
+
+    def _on_node(self, node: str, script: str) -> Stamps:
+        """The four stamps a script on ``node`` prints around the commands that start and end an outage."""
+        result = self.cluster.exec(node, ["sh", "-c", f"set -e; {script}"])
         stamps = result.output.split()
         if not result.ok or len(stamps) != 4:
-            raise ClusterError(f"the {kind} outage on {node} did not run: {result.output.strip()[-300:]}")
-        self._ledger.mark_healed(entry.id)
-        outage = KnownOutage(kind, rate, duration, tuple(float(s) for s in stamps))
-        journal.write("outage", kind=kind, rate=rate, duration=duration, stamps=list(outage.stamps))
-        return outage
+            raise ClusterError(f"the outage on {node} did not run: {result.output.strip()[-300:]}")
+        return tuple(float(s) for s in stamps)

@@ -1,19 +1,24 @@
-"""Calibration: the plan's checks, known outages against measured ones, the table, and the balancer faults."""
+"""Calibration: the plan's checks, known outages against measured ones, refusals made and stamped from the harness,
+the table, and the balancer faults."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 
 import pytest
 
 from harness.analysis.samples import Sample
 from harness.analysis.steadiness import steadiness
 from harness.calibration import render
-from harness.calibration.measure import KnownOutage, Trial, bound, cells, measure
+from harness.calibration.measure import CLOCK_LIMIT, KnownOutage, Trial, bound, cells, clock_limit, measure
 from harness.calibration.plan import CalibrationPlan, check_plan
+from harness.calibration.refusal import Refusal, timer
 from harness.calibration.session import RateResult
 from harness.cluster.vagrant import ExecResult
-from harness.errors import UsageError
+from harness.errors import ClusterError, UsageError
 from harness.faults import registry
 from harness.faults.base import FaultContext
 from harness.stack.router import parse_servers
@@ -50,10 +55,29 @@ def test_cells_group_trials_and_judge_the_median_against_the_bound():
     refusal, blackhole = cells(trials, timeout=1.0)
     assert (refusal.kind, len(refusal.trials)) == ("refusal", 3)
     assert refusal.median_error == pytest.approx(0.001) and refusal.worst_error == pytest.approx(0.030)
-    assert refusal.within and refusal.bound == pytest.approx(1 / RATE + 0.005)
-    assert blackhole.bound == bound("blackhole", RATE, 1.0) == pytest.approx(1 / RATE + 0.005 + 1.0)
+    assert refusal.within and refusal.bound == pytest.approx(1 / RATE + 0.002) and refusal.verdict == "yes"
+    assert blackhole.bound == bound("blackhole", RATE, 1.0) == pytest.approx(1 / RATE + 0.002 + 1.0)
     assert blackhole.within and blackhole.median_error == pytest.approx(-0.2)
-    assert not cells([Trial(known(1, 1.5), 0.6, 1)], timeout=1.0)[0].within
+    assert cells([Trial(known(1, 1.5), 0.6, 1)], timeout=1.0)[0].verdict == "NO"
+
+
+def test_at_1000_per_second_a_refusal_may_be_off_by_one_interval_and_2ms():
+    assert bound("refusal", 1000.0, 1.0) == pytest.approx(0.003)
+    outage = KnownOutage("refusal", 1000.0, 0.5, (1.0, 1.001, 1.5, 1.501))
+    judged = [cells([Trial(outage, 0.5 + error, 1)], timeout=1.0)[0] for error in (0.0029, -0.0029, 0.0031, -0.0031)]
+    assert [cell.verdict for cell in judged] == ["yes", "yes", "NO", "NO"]
+
+
+def test_a_refusal_whose_clock_is_looser_than_its_limit_is_not_judged():
+    """Known to 2 ms, an error of 1 ms proves the bound; known to 6 ms, it proves nothing either way."""
+    tight = [Trial(known(1, 1.5, width=0.002), 0.501, 1)] * 3
+    loose = [Trial(known(1, 1.5, width=0.004), 0.501, 1), *[Trial(known(1, 1.5, width=0.006), 0.501, 1)] * 2]
+    tight_cell, loose_cell = cells(tight, 1.0)[0], cells(loose, 1.0)[0]
+    assert tight_cell.median_uncertainty == pytest.approx(0.002) and tight_cell.verdict == "yes"
+    assert loose_cell.within and not loose_cell.tight and loose_cell.verdict == "LOOSE"
+    assert (loose_cell.median_uncertainty, loose_cell.uncertainty) == pytest.approx((0.006, 0.006))
+    assert loose_cell.as_dict()["uncertainties"] == pytest.approx([0.004, 0.006, 0.006])
+    assert clock_limit("refusal", 1.0) == CLOCK_LIMIT == 0.005 and clock_limit("blackhole", 1.0) == 1.0
 
 
 @pytest.mark.parametrize("plan, message", [
@@ -79,11 +103,119 @@ def test_the_table_and_files_show_every_cell_and_the_load(tmp_path):
     samples = load_with_outage(3.0, 3.5)
     result = RateResult(RATE, (measure(samples, known(3.0, 3.5), 1.0),), steadiness(samples, RATE))
     doc = render.document([result], plan, {"cluster": "chaos", "app": "demo"})
-    assert doc["within"] is True and doc["steadiness"][0]["steady"] is True and doc["passed"] is True
-    assert render.rows(doc)[0][:4] == ["200/s", "refusal", "500.0ms", "1"]
+    assert doc["within"] is doc["tight"] is True and doc["steadiness"][0]["steady"] is True and doc["passed"] is True
+    assert render.rows(doc)[0] == ["200/s", "refusal", "500.0ms", "1", "+0.0ms", "+0.0ms", "5.0ms",
+                                   "2.0ms / 2.0ms", "7.0ms", "yes"]
     json_path, md_path = render.write(tmp_path, doc)
     assert json.loads(json_path.read_text())["schema"] == render.SCHEMA
-    assert "| 200/s | refusal | 500.0ms | 1 |" in md_path.read_text()
+    assert "| 200/s | refusal | 500.0ms | 1 |" in md_path.read_text() and "(refusal 5.0ms)" in md_path.read_text()
+
+
+def test_a_loose_clock_fails_the_calibration_and_says_so(tmp_path):
+    samples = load_with_outage(3.0, 3.5)
+    result = RateResult(RATE, (measure(samples, known(3.0, 3.5, width=0.012), 1.0),), steadiness(samples, RATE))
+    doc = render.document([result], CalibrationPlan(rates=(RATE,), durations=(0.5,), repeats=1), {})
+    assert doc["within"] is True and doc["tight"] is False and doc["passed"] is False
+    assert render.rows(doc)[0][-3:] == ["12.0ms / 12.0ms", "7.0ms", "LOOSE"]
+
+
+class RuntimeApi:
+    """HAProxy's runtime API on a fake clock: each call takes ``took`` seconds; ``fail`` answers that line with it."""
+
+    def __init__(self, took: float = 0.001, fail: dict[str, str] | None = None) -> None:
+        self.now, self.took, self.fail = 1000.0, took, fail or {}
+        self.log: list[tuple[float, str]] = []  # (time the call was sent, line)
+        self.live = "blue"
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def command(self, line: str) -> str:
+        self.log.append((self.now, line))
+        self.now += self.took
+        if line in self.fail:
+            return self.fail[line]
+        self.live = line.split()[-1]
+        return "\n"
+
+    def routes(self) -> dict[str, str]:
+        return {"live": self.live, "preview": "green"}
+
+
+def refusal(api: RuntimeApi, armed: list) -> Refusal:
+    return Refusal(api, lambda line, seconds: armed.append((api.now, line, seconds)), 1.25, api.clock, api.sleep)
+
+
+def test_a_refusal_flips_the_live_route_to_nowhere_and_back_stamped_around_each_call():
+    api, armed = RuntimeApi(took=0.003), []
+    stamps = refusal(api, armed).hold(0.5)
+    back, away = "set map /etc/haproxy/routes.map live blue", "set map /etc/haproxy/routes.map live nowhere"
+    assert armed == [(1000.0, back, 1.75)]  # the route back on the node's timer, before the outage starts
+    assert [line for _, line in api.log] == [away, back]
+    assert stamps == pytest.approx((1000.0, 1000.003, 1000.5, 1000.503))  # the end sent 0.5 s after the start
+    outage = KnownOutage("refusal", RATE, 0.5, stamps)
+    assert outage.known == pytest.approx(0.5) and outage.uncertainty == pytest.approx(0.003)
+    assert api.live == "blue"
+
+
+def test_the_nodes_timer_returns_at_once_and_sends_the_route_back_later(tmp_path):
+    """Run with a stand-in ``socat`` that writes what it is sent: the shell returns before the line is sent."""
+    sent = tmp_path / "sent"
+    (tmp_path / "socat").write_text(f"#!/bin/sh\ncat > {sent}.part && mv {sent}.part {sent}\n")
+    (tmp_path / "socat").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    started = time.monotonic()
+    subprocess.run(timer("set map /etc/haproxy/routes.map live blue", 1.0), env=env, check=True, timeout=5)
+    assert time.monotonic() - started < 0.8 and not sent.exists()
+    deadline = time.monotonic() + 5
+    while not sent.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert time.monotonic() - started >= 1.0
+    assert sent.read_text() == "set map /etc/haproxy/routes.map live blue\n"
+
+
+def test_a_refusal_interrupted_mid_outage_routes_back_at_once():
+    api, armed = RuntimeApi(), []
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    hold = Refusal(api, lambda line, seconds: armed.append(line), 1.25, api.clock, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hold.hold(0.5)
+    assert api.live == "blue" and len(armed) == 1
+
+
+def test_a_refusal_held_past_the_nodes_timer_is_not_trusted():
+    api, armed = RuntimeApi(), []
+    late = Refusal(api, lambda line, seconds: armed.append(line), 1.25, api.clock, lambda s: api.sleep(s + 1.3))
+    with pytest.raises(ClusterError, match="stalled for over 1.25s past a planned outage end"):
+        late.hold(0.5)
+    assert api.live == "blue"
+
+
+@pytest.mark.parametrize("api, message", [
+    (RuntimeApi(fail={"set map /etc/haproxy/routes.map live nowhere": "entry not found."}),
+     "refused `set map /etc/haproxy/routes.map live nowhere`: entry not found."),
+    (RuntimeApi(fail={"set map /etc/haproxy/routes.map live blue": "Unknown command."}),
+     "refused `set map /etc/haproxy/routes.map live blue`: Unknown command."),
+])
+def test_a_runtime_api_that_refuses_a_call_fails_the_refusal_and_leaves_the_route_to_the_timer(api, message):
+    armed = []
+    with pytest.raises(ClusterError, match=message):
+        refusal(api, armed).hold(0.5)
+    assert len(armed) == 1
+
+
+def test_a_refusal_needs_a_live_backend_to_route_back_to():
+    api, armed = RuntimeApi(), []
+    api.live = "nowhere"
+    with pytest.raises(ClusterError, match="live route is 'nowhere', not a backend; deploy the app first"):
+        refusal(api, armed).hold(0.5)
+    assert armed == [] and api.log == []
 
 
 SERVERS = """1

@@ -1,0 +1,95 @@
+"""Refusal outages made from the harness's own process through HAProxy's runtime API, each call stamped.
+
+The live route is pointed at a backend that does not exist, so the load
+balancer answers every request with 503 at once, and then back. Each edge is
+one runtime API call with ``time.time()`` (the samples' clock) read just
+before and just after it: the edge lies between the two stamps, and no
+process start or exec into a node comes between them. Before each outage
+the load balancer's node is given the route back on a timer (``arm``), so an
+outage whose harness was killed ends by itself, after its planned end and
+before the next one would start.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Protocol
+
+from harness.errors import ClusterError
+from harness.faults.balancer import RUNTIME_API
+from harness.stack.router import ROUTES_MAP
+
+NOWHERE = "nowhere"  # a backend the load balancer does not have: it answers 503 at once
+Stamps = tuple[float, float, float, float]  # before and after the call that starts, then the one that ends
+
+
+class RuntimeApi(Protocol):
+    """HAProxy's runtime API (``Router``)."""
+
+    def command(self, line: str) -> str:
+        """Send one command line and return its whole answer."""
+        ...
+
+    def routes(self) -> dict[str, str]:
+        """The route map: ``{"live": "blue", "preview": "green"}``."""
+        ...
+
+
+def live_route(backend: str) -> str:
+    """The runtime API line that routes live traffic to ``backend``."""
+    return f"set map {ROUTES_MAP} live {backend}"
+
+
+def timer(line: str, seconds: float) -> list[str]:
+    """The command, run on the load balancer's node, that sends ``line`` to the runtime API in ``seconds`` from a
+    process of its own: it returns at once and the line is sent whatever becomes of the harness."""
+    send = f"sleep {seconds:.3f}; echo {shlex.quote(line)} | {shlex.join(RUNTIME_API)}"
+    return ["sh", "-c", f"({send}) </dev/null >/dev/null 2>&1 &"]
+
+
+class Refusal:
+    """Outages of the live route, each ended by this process or, ``grace`` after its planned end, by ``arm``'s
+    timer on the load balancer's node."""
+
+    def __init__(self, api: RuntimeApi, arm: Callable[[str, float], None], grace: float,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._api, self._arm, self._grace = api, arm, grace
+        self._clock, self._sleep = clock, sleep
+
+    def hold(self, duration: float) -> Stamps:
+        """Refuse for ``duration``: the ending call is sent ``duration`` after the starting one was (so, calls
+        taking as long as each other, their middles are ``duration`` apart); both calls' stamps."""
+        back = live_route(self._live())
+        deadline = self._clock() + duration + self._grace
+        self._arm(back, duration + self._grace)  # not before ``deadline``: its timer starts after this call does
+        before, after = self._stamped(live_route(NOWHERE))
+        try:
+            self._sleep(max(0.0, before + duration - self._clock()))
+            ended = self._stamped(back)
+        except BaseException:
+            with suppress(ClusterError):  # interrupted or failed mid-outage: end it now, else the timer will
+                self._api.command(back)
+            raise
+        if ended[0] >= deadline:
+            raise ClusterError(f"the harness stalled for over {self._grace:g}s past a planned outage end, so the "
+                               "load balancer's timer may have ended it first; calibrate on a less loaded machine")
+        return before, after, *ended
+
+    def _live(self) -> str:
+        """The backend live traffic goes to now."""
+        live = self._api.routes().get("live")
+        if live is None or live == NOWHERE:
+            raise ClusterError(f"the load balancer's live route is {live!r}, not a backend; deploy the app first")
+        return live
+
+    def _stamped(self, line: str) -> tuple[float, float]:
+        """The clock just before and just after one runtime API call; HAProxy's refusal raised."""
+        before = self._clock()
+        answer = self._api.command(line)
+        after = self._clock()
+        if answer.strip():
+            raise ClusterError(f"HAProxy's runtime API refused `{line}`: {answer.strip()[-300:]}")
+        return before, after
