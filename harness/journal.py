@@ -6,6 +6,7 @@ samples use) and ``type``; the rest are the record's own fields.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.files import MiB, open_append
 from harness.jsonl import finite_number, read_jsonl
 
 JOURNAL_FILE = "journal.jsonl"
+MAX_JOURNAL_BYTES = 256 * MiB  # a run's journal is a few KB to a few MB
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,13 @@ class Event:
 
 
 class Journal:
-    """Appends events to ``journal.jsonl``; each line is flushed as it is written."""
+    """Appends events to ``journal.jsonl``; each line is flushed as it is written (never through a link)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._file = path.open("a", buffering=1, encoding="utf-8")
+        self._file = io.TextIOWrapper(open_append(path), encoding="utf-8", line_buffering=True)
 
     def write(self, type: str, t: float | None = None, **data: Any) -> Event:
         """Record an event now (or at ``t``) and return it."""
@@ -54,7 +57,7 @@ class Journal:
 
 def read_journal(path: Path, notes: list[str] | None = None) -> list[Event]:
     """All events of a journal file, in the order written (see ``harness.jsonl`` for damaged lines)."""
-    return read_jsonl(path, _event, notes)
+    return read_jsonl(path, _event, notes, MAX_JOURNAL_BYTES)
 
 
 def _event(record: dict) -> Event:

@@ -1,8 +1,11 @@
 """JSON-lines files the harness wrote (journal, samples), read back strictly.
 
-A crash can cut off the last line mid-write: that line is skipped with a
-note. Any other damage is an error naming the file and line (``UsageError``,
-exit 2), since figures computed without it would not be the run's.
+Only regular files are read, up to a size bound, a line of at most
+``MAX_LINE_BYTES`` at a time (``harness.files``): a FIFO, ``/dev/zero`` or a
+huge file is refused at once. A crash can cut off the last line mid-write:
+that line is skipped with a note. Any other damage is an error naming the
+file and line (``UsageError``, exit 2), since figures computed without it
+would not be the run's.
 """
 
 from __future__ import annotations
@@ -16,35 +19,42 @@ from typing import Any, TypeVar
 from pydantic_core import from_json
 
 from harness.errors import UsageError, reason
+from harness.files import GiB, MAX_LINE_BYTES, bounded_lines, open_regular, shown_size
 
 T = TypeVar("T")
+MAX_RUN_FILE_BYTES = 8 * GiB  # samples of a day at 500 requests a second are about 6.5 GiB
 
 
-def read_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None = None) -> list[T]:
+def read_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None = None,
+               limit: int = MAX_RUN_FILE_BYTES) -> list[T]:
     """Every line of ``path`` parsed (``parse`` raises ValueError or TypeError on a bad record)."""
-    return list(iter_jsonl(path, parse, notes))
+    return list(iter_jsonl(path, parse, notes, limit))
 
 
-def iter_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None = None) -> Iterator[T]:
-    """``read_jsonl`` a line at a time: a long run's samples are never held as text."""
-    try:
-        file = path.open("rb")
-    except OSError as error:
-        raise UsageError(f"{path} cannot be read ({error.strerror or error})") from None
-    with file:
-        for number, line in enumerate(file, 1):
+def iter_jsonl(path: Path, parse: Callable[[dict], T], notes: list[str] | None = None,
+               limit: int = MAX_RUN_FILE_BYTES) -> Iterator[T]:
+    """``read_jsonl`` a line at a time: a long run's samples are never held as text. Only a regular file of at
+    most ``limit`` bytes is read (``harness.files``), each line at most ``MAX_LINE_BYTES``."""
+    with open_regular(path, "run file", UsageError, limit) as file:
+        for number, line in enumerate(bounded_lines(file, path, "run file", UsageError, limit), 1):
+            if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
+                raise _damaged(path, number, f"longer than {shown_size(MAX_LINE_BYTES)}; the harness writes "
+                                             "lines of a few hundred bytes")
             if not line.strip():
                 continue
             try:
                 item = parse(json_object(line))
             except (ValueError, TypeError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
                 if line.endswith(b"\n"):  # a newline follows: not where a crash cuts
-                    raise UsageError(f"{path} line {number} is damaged ({reason(error)}); "
-                                     "repair or remove it") from None
+                    raise _damaged(path, number, reason(error)) from None
                 if notes is not None:
                     notes.append(f"{path} line {number}: cut off by a crash, skipped")
             else:
                 yield item
+
+
+def _damaged(path: Path, number: int, why: str) -> UsageError:
+    return UsageError(f"{path} line {number} is damaged ({why}); repair or remove it")
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> int:

@@ -7,7 +7,9 @@ crash is healed, last in first out, by ``chaos-harness heal``.
 A crash can cut the last line off; a record is written before its fault is
 injected, so a cut-off ``pending`` line names a fault that never happened.
 Damaged lines (that one, or any other that is not a record) are skipped and
-reported by ``HealLedger.damaged``; the rest is still healed.
+reported by ``HealLedger.damaged``; the rest is still healed. A ledger that
+is no regular file (a FIFO, a link to a device) or is too large is not read
+at all (``HealLedger.unreadable``), and it is never written through a link.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import one_line, reason
+from harness.errors import UsageError, one_line, reason
+from harness.files import MiB, open_append, read_bytes
 
 LEDGER_FILE = "heal-ledger.jsonl"
+MAX_LEDGER_BYTES = 16 * MiB  # two short lines per fault a run injected
 
 
 @dataclass(frozen=True)
@@ -58,17 +62,28 @@ class HealLedger:
         """A message per line that is not a ledger record (``heal-ledger.jsonl line 7: damaged (...), skipped``)."""
         return self._read()[1]
 
+    def unreadable(self) -> str | None:
+        """Why the ledger cannot be read at all (a FIFO, a device, too large), or None: a missing one is empty."""
+        try:
+            self._bytes()
+        except UsageError as error:
+            return str(error)
+        return None
+
     def _read(self) -> tuple[list[LedgerEntry], list[str]]:
         try:
-            return parse_ledger(self.path.read_bytes())
-        except FileNotFoundError:
-            return [], []
-        except OSError as error:
-            return [], [f"{LEDGER_FILE}: cannot be read ({one_line(str(error))}), skipped"]
+            return parse_ledger(self._bytes())
+        except UsageError as error:
+            return [], [f"{LEDGER_FILE}: {one_line(str(error).removeprefix(f'{self.path}: '))}, skipped"]
+
+    def _bytes(self) -> bytes:
+        if not os.path.lexists(self.path):
+            return b""
+        return read_bytes(self.path, "heal ledger", UsageError, MAX_LEDGER_BYTES)
 
     def _append(self, record: dict[str, Any]) -> None:
         line = json.dumps({**record, "t": time.time()}) + "\n"
-        with self._lock, self.path.open("a+b") as file:
+        with self._lock, open_append(self.path, readable=True) as file:
             if _cut_off(file):  # a crash left a partial line: end it, or this record would be glued to it
                 line = "\n" + line
             file.write(line.encode("utf-8"))

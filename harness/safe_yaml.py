@@ -1,7 +1,7 @@
 """Reading YAML input defensively: any file gives a result or a short error within a fraction of a second.
 
-Only regular files up to ``MAX_FILE_BYTES`` are read (a FIFO or device is
-refused before it is opened), UTF-8 only, and YAML without duplicate keys,
+Only regular files up to ``MAX_FILE_BYTES`` are read (through
+``harness.files``: a FIFO or device is refused before it is opened), UTF-8 only, and YAML without duplicate keys,
 nested at most ``MAX_DEPTH`` deep, with at most ``MAX_ALIASES`` aliases,
 ``MAX_VALUES`` values once aliases are expanded, and integers of at most
 ``MAX_INT_DIGITS`` digits. Values quoted in messages are shortened.
@@ -9,14 +9,14 @@ nested at most ``MAX_DEPTH`` deep, with at most ``MAX_ALIASES`` aliases,
 
 from __future__ import annotations
 
-import os
 import reprlib
-import stat
 from itertools import islice
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+
+from harness.files import read_bytes
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 64
@@ -48,42 +48,13 @@ def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
 
 
 def _read_text(path: Path, what: str, error: type[Exception]) -> str:
-    data = _read_bytes(path, what, error)
+    data = read_bytes(path, what, error, MAX_FILE_BYTES)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as problem:
         line = data.count(b"\n", 0, problem.start) + 1
         raise error(f"{path}: line {line}: byte {data[problem.start]:#04x} is not UTF-8; "
                     f"save the {what} as UTF-8 text") from problem
-
-
-def _read_bytes(path: Path, what: str, error: type[Exception]) -> bytes:
-    """At most ``MAX_FILE_BYTES`` of a regular file; a FIFO or device is refused before it is opened."""
-    try:
-        _check_file(os.stat(path), path, what, error)
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1) or b""  # None if it became a FIFO since the stat
-    except (OSError, ValueError) as problem:  # ValueError: a path with a NUL byte
-        raise error(f"{path}: cannot read the {what}: {getattr(problem, 'strerror', None) or problem}") from problem
-    _check_size(len(data), path, what, error)
-    return data
-
-
-def _check_file(status: os.stat_result, path: Path, what: str, error: type[Exception]) -> None:
-    if not stat.S_ISREG(status.st_mode):
-        raise error(f"{path}: the {what} must be a regular file, not {_file_kind(status.st_mode)}")
-    _check_size(status.st_size, path, what, error)
-
-
-def _check_size(size: int, path: Path, what: str, error: type[Exception]) -> None:
-    if size > MAX_FILE_BYTES:
-        raise error(f"{path}: the {what} is larger than {MAX_FILE_BYTES // 1024} KiB; it should be a short YAML file")
-
-
-def _file_kind(mode: int) -> str:
-    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISCHR: "a character device",
-             stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
-    return next((name for test, name in kinds.items() if test(mode)), "a special file")
 
 
 def _described(problem: yaml.YAMLError) -> str:

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from harness.cli.common import DEFAULT_REPORTS, progress
 from harness.cluster import Cluster, ClusterConfig
-from harness.errors import ClusterError, one_line
+from harness.errors import ClusterError, UsageError, one_line
 from harness.ledger import HealLedger, LedgerEntry
 
 if TYPE_CHECKING:
@@ -34,21 +34,34 @@ def heal(config: ClusterConfig, run_dir: Path | None, reports_dir: Path) -> None
     from harness.faults.base import FaultContext
     from harness.load.runner import stop_orphaned_load
 
-    runs = [run_dir] if run_dir else sorted(p for p in reports_dir.glob("*") if p.is_dir())
+    runs = [run_dir] if run_dir else _run_dirs(reports_dir)
     context = functools.cache(lambda: FaultContext(Cluster(config, progress)))  # built once, when first needed
-    healed = []
+    healed, unreadable = [], [why for path in runs if (why := HealLedger(path).unreadable())]
     for path in runs:
         if (pid := stop_orphaned_load(path)) is not None:
             progress(f"{path.name}: stopped its load process {pid}")
         healed += [_heal_entry(path, ledger, entry, config, context) for ledger, entry in _pending(path)]
     if not all(healed):
         raise ClusterError("some faults could not be healed; see the messages above and retry `chaos-harness heal`")
+    if unreadable:
+        raise UsageError("heal ledgers that cannot be read, so what they list is NOT healed:\n"
+                         + "\n".join(f"  {why}" for why in unreadable))
     progress(f"nothing left to heal on cluster {config.name}")
+
+
+def _run_dirs(reports_dir: Path) -> list[Path]:
+    """The run directories under ``--reports``; ``UsageError`` when it is no directory (nothing to say is healed)."""
+    if not reports_dir.is_dir():
+        raise UsageError(f"--reports {reports_dir}: no such directory, so no run there can be healed; "
+                         "give the directory `chaos-harness run --reports` wrote into (default: reports)")
+    return sorted(p for p in reports_dir.glob("*") if p.is_dir())
 
 
 def _pending(run_dir: Path) -> list[tuple[HealLedger, LedgerEntry]]:
     """The run's ledger and each entry it still lists, its damaged lines reported (and skipped)."""
     ledger = HealLedger(run_dir)
+    if ledger.unreadable():
+        return []  # said at the end, with every other ledger that cannot be read
     for problem in ledger.damaged():
         progress(f"[yellow]{escape(run_dir.name)}[/]: {escape(problem)}")
     return [(ledger, entry) for entry in ledger.pending()]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.compare import Row, to_document
 from harness.errors import UsageError
+from harness.files import write_text
 from harness.journal import JOURNAL_FILE, Event, read_journal
 from harness.report.html import comparison_page, run_page
 from harness.report.junit import run_junit
@@ -46,9 +47,6 @@ def write_comparison(directory: Path, rows: list[Row], run_dirs: list[Path]) -> 
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path``; UsageError naming the path when it cannot be written."""
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"{path} cannot be written ({error.strerror or error})") from None
-    return path
+    """Write ``text`` to ``path``, never through a link (``harness.files.write_text``); UsageError naming the path
+    when it cannot be written."""
+    return write_text(path, text, UsageError)
