@@ -31,7 +31,8 @@ def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], d
               kinds: tuple[str, ...], repeat: int, timeout: str, reports_dir: Path, as_json: bool) -> None:
     """Measure outages of known length at the load balancer with the run analysis: how exact are the figures?
 
-    Exit 1 when a median error is outside its bound (see calibration.md), or the machine did not hold a rate.
+    Exit 1 when a median error is outside its bound (see calibration.md), a cell's clock was too uncertain to
+    judge it (LOOSE), or the machine did not hold a rate.
     """
     from harness.calibration import render
     from harness.calibration.plan import DEFAULT_DURATIONS, DEFAULT_RATES, KINDS, CalibrationPlan, check_plan
@@ -56,6 +57,9 @@ def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], d
     if not doc["steady"]:
         progress("[yellow]note[/]: the load did not hold every rate (see the steadiness table): the errors at "
                   "that rate say more about this machine than about the measurement")
+    if not doc["tight"]:
+        progress("[yellow]note[/]: some outages' start and end were known only loosely (LOOSE in the table): the "
+                  "runtime API calls that made them were slow, as on a loaded machine; their errors were not judged")
     sys.exit(0 if doc["passed"] else 1)
 
 
