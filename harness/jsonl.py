@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic_core import from_json
 
 from harness.errors import UsageError, reason
-from harness.files import GiB, MAX_LINE_BYTES, bounded_lines, open_regular, shown_size
+from harness.files import GiB, MAX_LINE_BYTES, bounded_lines, open_regular, read_bytes, shown_size
 
 T = TypeVar("T")
 MAX_RUN_FILE_BYTES = 8 * GiB  # samples of a day at 500 requests a second are about 6.5 GiB
@@ -64,6 +64,16 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> int:
         for count, record in enumerate(records, 1):
             file.write(json.dumps(record) + "\n")
     return count
+
+
+def read_json(path: Path, what: str, limit: int) -> object:
+    """The JSON document in ``path``, a regular file of at most ``limit`` bytes (``harness.files``); ``UsageError``
+    naming the file and what is wrong."""
+    data = read_bytes(path, what, UsageError, limit)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
+        raise UsageError(f"{path}: the {what} is not readable JSON ({reason(error)})") from None
 
 
 def json_object(line: bytes) -> dict:

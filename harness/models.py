@@ -84,6 +84,8 @@ def _problem_line(error: dict[str, Any], model: type[BaseModel]) -> str:
     if error.get("type") == "extra_forbidden":
         allowed = _keys_at(model, tuple(error["loc"][:-1]))
         message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+    if error.get("type") == "missing":  # pydantic's input is the mapping the key is missing from
+        return f"  {key}: missing; this key is required"
     return f"  {key}: got {quote(error.get('input'))}: {clip(as_text(message), 300)}"
 
 

@@ -11,17 +11,26 @@ unstruck).
 
 from __future__ import annotations
 
-import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.compare import Spread
 from harness.errors import UsageError
+from harness.files import MiB
+from harness.jsonl import read_json
+from harness.models import format_errors
+from harness.scenario import StrategyKind
 
 SWEEP_SCHEMA = "chaos-harness/sweep@1"
 SWEEP_FILE = "sweep.json"
 NO_REPORT = "no report"  # the outcome of a run that ended before its report was written
+MAX_SWEEP_BYTES = 16 * MiB
+MAX_REPEAT = 1000
 
 
 @dataclass(frozen=True)
@@ -109,16 +118,65 @@ def predictability_line(kind: str, strategy: dict) -> str:
             f"alike in every repeat{unjudged}; worst downtime {shown}")
 
 
+class _Written(BaseModel):
+    """A part of sweep.json as the harness writes it: JSON types exactly; what ``fold`` computes is not read."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class SweptRun(_Written):
+    repeat: int = Field(ge=1, le=MAX_REPEAT)
+    run_dir: str = Field(min_length=1, max_length=255, description="a directory in the sweep's own")
+    run_id: str | None = None
+    error: str | None = None
+
+    @field_validator("run_dir")
+    @classmethod
+    def _inside_the_sweep(cls, name: str) -> str:
+        if name in (".", "..") or any(c in name for c in "/\\\x00"):
+            raise ValueError("the name of a run directory inside the sweep's directory: no path, not . or ..")
+        return name
+
+
+class SweptPoint(_Written):
+    point: str = Field(min_length=1, max_length=200)
+    at: dict[Literal["phase", "step", "offset", "tasks_replaced"], str | float]
+    runs: list[SweptRun] = Field(min_length=1)
+
+
+class SweptStrategy(_Written):
+    points: list[SweptPoint]
+
+
+class SweptFault(_Written):
+    kind: str = Field(min_length=1, max_length=100)
+    target: dict[str, str | int] = {}
+    duration: float | None = None
+
+
+class SweepFile(_Written):
+    """sweep.json: what every point shares, then per strategy its points and their runs."""
+
+    schema_: Literal["chaos-harness/sweep@1"] = Field(alias="schema")
+    scenario: str = Field(max_length=200)
+    app: str = Field(max_length=200)
+    fault: SweptFault
+    repeat: int = Field(ge=1, le=MAX_REPEAT)
+    strategies: dict[StrategyKind, SweptStrategy]
+
+
 def read_sweep(directory: Path) -> dict:
-    """A sweep directory's ``sweep.json``; UsageError naming the file when it is not one."""
+    """A sweep directory's ``sweep.json``, every key ``fold`` and the commands read checked by ``SweepFile`` (what
+    ``fold`` computes is computed again); ``UsageError`` naming the file, the key and what is allowed."""
     path = directory / SWEEP_FILE
+    document = read_json(path, "sweep file", MAX_SWEEP_BYTES)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{path} is not a readable sweep ({error})") from None
-    if not isinstance(document, dict) or document.get("schema") != SWEEP_SCHEMA:
-        raise UsageError(f"{path} is not a chaos-harness sweep (schema {SWEEP_SCHEMA})")
-    return document
+        SweepFile.model_validate(document)
+        return document
+    except ValidationError as error:
+        raise UsageError(format_errors(path, error.errors(), SweepFile, "sweep file")
+                         + f"\n(`chaos-harness sweep` writes {SWEEP_FILE}; see its runs with `chaos-harness compare "
+                           "RUN_DIR...`)") from None
 
 
 def sweep_runs(directory: Path) -> list[tuple[Path, str]]:
@@ -130,4 +188,5 @@ def sweep_runs(directory: Path) -> list[tuple[Path, str]]:
 
 
 def is_sweep(directory: Path) -> bool:
-    return (directory / SWEEP_FILE).is_file()
+    """Whether ``directory`` holds a sweep.json (of whatever kind: reading it says what is wrong with it)."""
+    return os.path.lexists(directory / SWEEP_FILE)
