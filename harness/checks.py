@@ -220,7 +220,7 @@ def _header_failure(check: Check, headers: Mapping[str, str], values: Mapping[st
 def _text_failure(check: Check, body: bytes, values: Mapping[str, str]) -> str | None:
     if not (check.contains or check.not_contains or check.regex):
         return None
-    text = body.decode("utf-8", "replace")
+    text = _text(body)
     for wanted in check.contains:
         if substitute(wanted, values) not in text:
             return f"check contains {_quote(wanted)}: not in the body"
@@ -312,6 +312,12 @@ def _text_of(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+@lru_cache(maxsize=8)  # a listing's body is judged once per write: decoded once
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
+
+
+@lru_cache(maxsize=8)  # parsed once per body (bytes cache their hash); queries never change the document
 def _json(body: bytes) -> tuple[Any, str | None]:
     try:
         return json.loads(body), None

@@ -149,11 +149,14 @@ class Read(Request):
 class Writes(Strict):
     """A probe for acknowledged writes: ``write`` stores something, ``read`` reads it back by ``{id}`` or by
     what the write captured (``{captured.NAME}``); ``rereads`` per second re-read acknowledged writes while the
-    upgrade and the faults happen (0: none)."""
+    upgrade and the faults happen (0: none). ``read_all``, when the app offers one, is a listing whose answer
+    passes ``read.check`` for every write it holds: the final read-back asks it once, and reads one by one only
+    the writes it does not show."""
 
     write: Write
     read: Read
     rereads: float = Field(1.0, ge=0, le=100)
+    read_all: Request | None = None
 
     @model_validator(mode="after")
     def _carry_the_id(self) -> Writes:
@@ -172,6 +175,11 @@ class Writes(Strict):
         if not used:
             raise ValueError(f"the read must name {WRITE_ID} or a captured value (such as {{captured.id}}) in its "
                              "path, body or checks: otherwise it reads the same thing for every write")
+        if self.read_all and any(placeholders(t) for t in (*self.read_all.texts(), *self.read_all.check.texts())):
+            raise ValueError("read_all is one request for every write: it cannot name {id} or captured values")
+        if self.read_all and not any(placeholders(t) for t in read.check.texts()):
+            raise ValueError("with read_all, read.check must name {id} or a captured value (such as contains: "
+                             "\"{id}\"): it judges, for each write, whether the listing holds it")
         return self
 
     def _read_texts(self) -> list[str]:

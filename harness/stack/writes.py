@@ -17,12 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.app.profile import Writes
-from harness.checks import ABSENT, PRESENT, UNVERIFIABLE, captured_of, read_outcome, write_outcome
+from harness.checks import ABSENT, PRESENT, UNVERIFIABLE, captured_of, failure, read_outcome, write_outcome
 from harness.errors import ProfileError
 from harness.http import CONNECTIONS, Answer
 from harness.stack import AppStack
 
 READ_TIMEOUT = 3.0
+LISTING_TIMEOUT = 30.0  # the listing of every write may be large
+LISTED = "(in the listing)"  # the body recorded for a write the listing showed
 RETRY_PAUSE = 2.0
 BODY_HEAD = 200  # bytes of a read-back's body kept in its record
 NEVER = "never"  # what a capture that was never assigned is made of
@@ -93,9 +95,28 @@ def judged(stack: AppStack, values: Mapping[str, str], answer: Answer | None) ->
 
 
 def read_all(stack: AppStack, written: Iterable[Mapping[str, str]], timeout: float) -> list[ReadBack]:
-    """Every write read back, ``CONNECTIONS`` at a time; unverifiable ones again until ``timeout`` passed."""
-    pending, done = list(written), []
-    deadline = time.monotonic() + timeout
+    """Every write read back: those the profile's listing (``read_all``) shows as present, the rest one by one,
+    ``CONNECTIONS`` at a time, unverifiable ones again until ``timeout`` passed."""
+    listed, rest = _listed(stack, list(written))
+    return listed + _read_each(stack, rest, time.monotonic() + timeout)
+
+
+def _listed(stack: AppStack, written: list[Mapping[str, str]]) -> tuple[list[ReadBack], list[Mapping[str, str]]]:
+    """The writes the listing's answer holds (present), and the others; all others without a usable listing."""
+    request, read = _writes(stack).read_all, _writes(stack).read
+    answer = stack.send(request, timeout=LISTING_TIMEOUT) if request is not None and written else None
+    if answer is None or failure(request.check, answer.status, answer.headers, answer.body) is not None:
+        return [], written
+    listed, rest = [], []
+    for values in written:
+        passed = failure(read.check, answer.status, answer.headers, answer.body, values) is None
+        (listed if passed else rest).append(values)
+    return [ReadBack(v, PRESENT, answer.status, None, LISTED) for v in listed], rest
+
+
+def _read_each(stack: AppStack, written: list[Mapping[str, str]], deadline: float) -> list[ReadBack]:
+    pending: list[Mapping[str, str]] = written
+    done: list[ReadBack] = []
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         while pending:
             results = list(pool.map(lambda values: read(stack, values), pending))
@@ -137,6 +158,9 @@ def negative_control(stack: AppStack) -> tuple[ReadBack, ReadBack]:
         raise ProfileError(f"{where}.read: reading back a write never made answered {missing.status or 'nothing'} "
                            f"({missing.reason}: {missing.body[:80]!r}), which says neither present nor absent; "
                            "name what an absent item looks like in writes.read.absent (such as `{status: [404]}`)")
+    if _listed(stack, [never_written(made.values)])[0]:
+        raise ProfileError(f"{where}.read_all: the listing passes writes.read.check for a write never made: it "
+                           "would call lost writes present; make read.check name {id} or a captured value")
     if missing.outcome != ABSENT:
         raise ProfileError(
             f"{where}.read: your read-back finds items that were never written (it answered {missing.status}: "

@@ -73,7 +73,7 @@ def test_a_write_carries_its_id_and_counts_only_when_acknowledged_with_an_accept
 
 
 def test_a_read_back_is_unverifiable_without_an_answer_or_on_a_server_error_and_absent_on_not_found():
-    stack = app_stack(answer(200), answer(404), answer(503), None)
+    stack = app_stack(Answer(200, body=b"w\n"), answer(404), answer(503), None)
     outcomes = [writes.read(stack, {"id": "w"}).outcome for _ in range(4)]
     assert outcomes == [PRESENT, ABSENT, UNVERIFIABLE, UNVERIFIABLE]
     assert stack.client.sent[0][:2] == ("GET", "/read?id=w")
@@ -127,6 +127,20 @@ def test_the_negative_control_refuses_a_read_back_that_finds_what_was_never_writ
     with pytest.raises(ProfileError, match="finds items that were never written"):
         writes.negative_control(stack)
     assert stack.client.sent[2][1].startswith("/items?search=never-")
+
+
+def test_the_listing_answers_for_the_writes_it_holds_and_the_rest_are_read_one_by_one():
+    stack = app_stack(Answer(200, body=b"a\nb\n"), answer(404), Answer(200, body=b"d\n"))
+    results = writes.read_all(stack, [{"id": i} for i in "abcd"], timeout=10)
+    assert {r.values["id"]: r.outcome for r in results} == {"a": PRESENT, "b": PRESENT, "c": ABSENT, "d": PRESENT}
+    assert [path for _, path, _, _ in stack.client.sent] == ["/writes", "/read?id=c", "/read?id=d"]
+    assert results[0].body == writes.LISTED
+
+
+def test_without_a_usable_listing_every_write_is_read_one_by_one():
+    stack = app_stack(answer(503), Answer(200, body=b"a\n"))
+    results = writes.read_all(stack, [{"id": "a"}], timeout=10)
+    assert [r.outcome for r in results] == [PRESENT] and stack.client.sent[1][1] == "/read?id=a"
 
 
 class ItemServer:
