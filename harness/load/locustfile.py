@@ -107,12 +107,12 @@ class ChaosUser(FastHttpUser):
     def _send(self, request, due, values=None, write=False, reread=False):
         values = values or {}
         check = _checks[id(request)]
-        context = {"due": due, **({"write_id": values["id"]} if write or reread else {})}
+        context = {"due": due, **({"write_id": values["id"]} if write or reread else {}),
+                   **({"reread": True, "outcome": "unverifiable"} if reread else {})}
         with self._client_request(request, values, context, follow=False) as response:
             answer = _followed(self, request, values, response) if check.follow_redirects else response
             meta = response.request_meta["context"]
             if not answer.status_code:
-                meta["outcome"] = "unverifiable"
                 response.failure(getattr(answer, "error", None) or "no response")  # keeps the connection error's words
             elif reread:
                 self._judge_reread(request, answer, values, response)
@@ -121,7 +121,7 @@ class ChaosUser(FastHttpUser):
                 if reason is None:
                     response.success()
                     if write and len(_acknowledged) < MAX_REMEMBERED:
-                        _acknowledged.append({**values, **values_of(values["id"], meta.get("captured"))})
+                        _acknowledged.append(values_of(values["id"], meta.get("captured")))
                 else:
                     response.failure(reason)
         _cut_tracebacks(getattr(response, "error", None))  # only a failed response has one

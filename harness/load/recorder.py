@@ -49,7 +49,7 @@ def _record(request_type, name, response_time, response, context, exception, sta
         return  # a redirect followed: part of the request that asked for it
     headers = getattr(response, "headers", None) or {}
     status = getattr(response, "status_code", 0) or 0
-    if "outcome" in context and context.get("write_id"):
+    if context.get("reread"):
         _reread(context, start_time, response_time, status, exception)
         return
     sample = {
