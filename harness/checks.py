@@ -50,10 +50,15 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, (str, dict)) else value
 
 
-def _status(value: Any) -> Any:
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return value
+def _status(value: Any) -> int | str:
+    """A status code (100-599, also as text) or a class such as ``2xx``."""
+    if isinstance(value, str) and value.isdigit() and len(value) == 3:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+        return value
+    if isinstance(value, str) and _STATUS_CLASS.match(value.lower()):
+        return value.lower()
+    raise ValueError("a status is a code from 100 to 599 or a class such as 2xx")
 
 
 def _pattern(value: str) -> str:
@@ -72,9 +77,7 @@ def _query(value: str) -> str:
     return value
 
 
-StatusCode = Annotated[int, Field(ge=100, le=599)]
-StatusClass = Annotated[str, Field(pattern=_STATUS_CLASS.pattern)]
-Status = Annotated[StatusCode | StatusClass, BeforeValidator(_status)]
+Status = Annotated[int | str, BeforeValidator(_status)]
 Pattern = Annotated[str, Field(min_length=1, max_length=1000), BeforeValidator(_pattern)]
 Query = Annotated[str, Field(min_length=1, max_length=500), BeforeValidator(_query)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
