@@ -77,22 +77,44 @@ def format_errors(path: Path, errors: list[dict[str, Any]], model: type[BaseMode
 
 
 def _problem_line(error: dict[str, Any], model: type[BaseModel]) -> str:
+    error = resolved(error, model)
     key = clip(".".join(clip(as_text(part), 40) for part in error["loc"]) or "(top level)", 120)
     if error.get("file"):  # a problem in a file the input refers to (an app profile's compose file)
         key = f"{error['file']}: {key}"
-    message = error["msg"]
-    if error.get("type") == "extra_forbidden":
-        allowed = _keys_at(model, tuple(error["loc"][:-1]))
+    if error.get("missing"):
+        return f"  {key}: got nothing: this key is required"
+    return f"  {key}: got {quote(error.get('input'))}: {clip(as_text(error['msg']), 300)}"
+
+
+def problems(error: ValidationError, model: type[BaseModel], file: Path | None = None) -> list[dict[str, Any]]:
+    """pydantic's errors for ``model`` as problems ``format_errors`` shows as they are, whatever model it is given
+    (a compose file's problems in a profile's message), each naming ``file``."""
+    return [{**resolved(e, model), **({"file": file} if file else {})} for e in error.errors()]
+
+
+def resolved(error: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """A pydantic error said for a user: the key path without the forms pydantic tried (``=text``), an unknown key
+    with the keys allowed there, a missing key without its whole mapping quoted. Resolved ones pass unchanged."""
+    if "type" not in error:
+        return error
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("=")))
+    kind, message = error["type"], _MODEL_WORDS.sub("", as_text(error["msg"]))
+    if loc and loc[-1] == "[key]" and kind == "string_type":
+        message = "a name here is text, not a number or another value"
+    if kind == "extra_forbidden":
+        allowed = _keys_at(model, loc[:-1])
         message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
-    if error.get("type") == "missing":  # pydantic's input is the mapping the key is missing from
-        return f"  {key}: missing; this key is required"
-    return f"  {key}: got {quote(error.get('input'))}: {clip(as_text(message), 300)}"
+    found = {k: v for k, v in error.items() if k in ("file", "input")}
+    return {"loc": loc, "msg": message, **found, **({"missing": True} if kind == "missing" else {})}
+
+
+_MODEL_WORDS = re.compile(r" or instance of \w+")  # pydantic's words for a model instance, which no file holds
 
 
 def _keys_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
     """The keys ``model`` accepts at ``loc`` (list indexes and mapping keys skipped)."""
     for part in loc:
-        if isinstance(part, int) or model is None:
+        if not isinstance(part, str) or model is None:
             continue
         field = model.model_fields.get(str(part))
         if field is None:

@@ -252,10 +252,18 @@ class Profile:
 
 def load_profile(path: Path | str) -> Profile:
     """Read and validate a profile and the compose file it names; every problem at once, before anything starts."""
+    from harness.app.compose_check import path_problems
+
     path = Path(path)
     model = load_model(path, AppProfile, "app profile", ProfileError)
-    compose_path = (path.parent / model.compose).resolve()
-    compose, problems, warnings = check_compose(model, compose_path, path.parent)
+    named = [(("compose",), model.compose, "path")]
+    if model.load.locustfile is not None:
+        named.append((("load", "locustfile"), model.load.locustfile, "file"))
+    named += [(("releases", release, service, "build", "context"), source.build.context, "directory")
+              for release, images in model.releases.items() for service, source in images.items() if source.build]
+    compose, problems, warnings = {}, path_problems(path.parent, named), []
+    if not problems:
+        compose, problems, warnings = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
     if problems:
         raise ProfileError(format_errors(path, problems, AppProfile, "app profile"))
     return Profile(model, path.resolve(), compose, tuple(warnings))

@@ -100,10 +100,9 @@ def test_a_host_image_built_without_the_harness_label_is_rebuilt_from_its_contex
 
 
 def test_a_build_context_that_is_no_directory_or_fails_to_build_is_a_profile_error(tmp_path):
-    shop = profile(tmp_path, BUILT.replace("context: web, args: {RELEASE: \"1.1\"}", "context: nowhere"))
-    message = error_of(lambda: prepare(shop, ImageBuilder(FakeDockerClient(HOST_IMAGES))))
-    assert f"releases.1.1.web: got 'shop/web:2': its build context {tmp_path / 'nowhere'} is not a directory" \
-        in message
+    message = error_of(lambda: profile(tmp_path, BUILT.replace("context: web, args: {RELEASE: \"1.1\"}",
+                                                               "context: nowhere")))  # refused before any build
+    assert f"releases.1.1.web.build.context: got 'nowhere': no such directory (relative to {tmp_path})" in message
     failing = FakeDockerClient(HOST_IMAGES, [{"stream": "Step 1/3 : FROM base\n"}, {"error": "no space left"}])
     message = error_of(lambda: prepare(profile(tmp_path, BUILT), ImageBuilder(failing)))
     assert "releases.1.0.web: got 'shop/web:1': building image shop/web:1 failed: no space left" in message

@@ -123,7 +123,7 @@ def test_an_entry_service_the_compose_file_lacks_is_named(tmp_path):
 def test_a_compose_service_without_an_image_names_the_compose_file_and_the_service(tmp_path):
     compose = {**COMPOSE, "services": {**COMPOSE["services"], "db": {"build": "db"}}}
     found = problems(error_of(write(tmp_path, compose=compose)))
-    assert list(found) == [f"{tmp_path / 'compose.yml'}: services.db"]
+    assert found == {f"{tmp_path / 'compose.yml'}: services.db.image": "nothing: this key is required"}
 
 
 def test_a_release_called_broken_is_refused(tmp_path):
