@@ -1,19 +1,19 @@
-"""The strategy x scenario comparison: many runs' reports folded into one row per (scenario, strategy)."""
+"""The strategy x scenario comparison: many runs' reports folded into one row per (scenario, strategy).
+
+Pure: it reads report documents (``harness.report.rundir.load_reports`` reads them from run directories) and
+imports nothing of the reports that render it.
+"""
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from harness.errors import UsageError, one_line, reason
-from harness.journal import JOURNAL_FILE
+from harness.reportfile import number
 
 COMPARE_SCHEMA = "chaos-harness/compare@1"
-REPORT_FILE = "report.json"
 
 
 @dataclass(frozen=True)
@@ -59,83 +59,22 @@ class Row:
     lost_writes: Spread
     run_ids: list[str]
     downtime_per_run: list[float | None]  # in run_ids order (run ids start with their start time)
+    longest_outage_per_run: list[float | None]
+    time_to_rollback_per_run: list[float | None]  # None for a run without a rollback
+    mixed_window: Spread  # both releases served clients
+    writes_acknowledged: Spread  # not measured: an app without a write probe
+    overhead: Spread  # the harness's own time beyond the scenario's phases (reports from before: not measured)
 
     @property
     def rollback_success_rate(self) -> float | None:
         return self.rollbacks_succeeded / self.rollbacks_triggered if self.rollbacks_triggered else None
 
-
-_ABSENT = object()
-_NUMBER, _MAYBE, _NAME = (int, float), (int, float, type(None)), (str, type(None))
-_FIELDS: dict[str, tuple[type, ...]] = {  # what a comparison reads from a report, and the types it needs
-    "run_id": (str,), "scenario.name": (str,), "scenario.strategy.kind": _NAME, "passed": (bool,),
-    "downtime": _MAYBE, "longest_outage": _MAYBE, "load.samples": _NUMBER, "load.failed": _NUMBER,
-    "latency.p99": _MAYBE, "upgrade.outcome": (str,), "rollback.triggered": (bool,),
-    "rollback.time_to_rollback": _MAYBE, "writes.lost": _MAYBE,
-}
-_SAID = {_NUMBER: "a number", _MAYBE: "a number or null", (str,): "a string", _NAME: "a string or null",
-         (bool,): "true or false"}
-
-
-def load_reports(run_dirs: Iterable[Path]) -> list[dict]:
-    """Each run directory's report (analysed afresh when it has a journal but no report).
-
-    ``UsageError`` names the directory or file that is unusable and why.
-    """
-    return [_report(run_dir) for run_dir in run_dirs]
-
-
-def _report(run_dir: Path) -> dict:
-    from harness.report.rundir import read_run  # imported here: harness.report imports this module
-
-    if (run_dir / REPORT_FILE).is_file():
-        return checked_report(_read_json(run_dir / REPORT_FILE), run_dir / REPORT_FILE)
-    if (run_dir / JOURNAL_FILE).is_file():
-        return read_run(run_dir).analysed()
-    raise UsageError(f"{run_dir} is not a run directory: it has neither {REPORT_FILE} nor {JOURNAL_FILE}")
-
-
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
-        raise UsageError(f"{path} is not readable JSON ({reason(error)}){_rewrite_hint(path)}") from None
-
-
-def checked_report(document: object, path: Path) -> dict:
-    """``document`` when it has every field a comparison reads, with its type; else ``UsageError`` naming ``path``."""
-    if (problem := report_problem(document)) is not None:
-        raise UsageError(f"{path} is not a chaos-harness report: {problem}{_rewrite_hint(path)}")
-    return document
-
-
-def report_problem(document: object) -> str | None:
-    """What keeps ``document`` from being a report a comparison (or a rendering) can read; None if nothing."""
-    if not isinstance(document, dict):
-        return f"it holds a JSON {type(document).__name__}"
-    for dotted, types in _FIELDS.items():
-        if not isinstance(value := _field(document, dotted), types):
-            found = "it has none" if value is _ABSENT else f"it is {one_line(repr(value), 40)}"
-            return f"{dotted} should be {_SAID[types]}, {found}"
-    app = document.get("app")  # absent in reports from before app profiles
-    if app is not None and not (isinstance(app, dict) and isinstance(app.get("name"), str)):
-        return "app should be an object with a name"
-    return None
-
-
-def _field(document: dict, dotted: str) -> object:
-    """The value at ``a.b.c``, or ``_ABSENT``."""
-    value: object = document
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            return _ABSENT
-        value = value[key]
-    return value
-
-
-def _rewrite_hint(path: Path) -> str:
-    journal = path.parent / JOURNAL_FILE
-    return f"; `chaos-harness report {path.parent}` writes it again from {JOURNAL_FILE}" if journal.is_file() else ""
+    @property
+    def rollback_verdicts(self) -> dict[str, int]:
+        """Runs by rollback verdict: ``succeeded``, ``failed``, ``none`` (not triggered); only those that occur."""
+        counts = {"succeeded": self.rollbacks_succeeded, "failed": self.rollbacks_triggered - self.rollbacks_succeeded,
+                  "none": self.runs - self.rollbacks_triggered}
+        return {verdict: count for verdict, count in counts.items() if count}
 
 
 def compare(reports: Iterable[dict], points: dict[str, str] | None = None) -> list[Row]:
@@ -178,10 +117,21 @@ def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
         lost_writes=Spread.of(r["writes"]["lost"] for r in runs),
         run_ids=[r["run_id"] for r in runs],
         downtime_per_run=[r["downtime"] for r in runs],
+        longest_outage_per_run=[r["longest_outage"] for r in runs],
+        time_to_rollback_per_run=[r["rollback"]["time_to_rollback"] for r in runs],
+        mixed_window=Spread.of(number(r, "versions.mixed_window") for r in runs),
+        writes_acknowledged=Spread.of(_acknowledged(r) for r in runs),
+        overhead=Spread.of(number(r, "timings.overhead") for r in runs),
     )
+
+
+def _acknowledged(report: dict) -> float | None:
+    """Acknowledged writes; None when the app has no write probe (nothing was measured)."""
+    return None if report["writes"].get("measured") is False else number(report, "writes.acknowledged")
 
 
 def to_document(rows: list[Row]) -> dict:
     """The comparison as JSON (schema ``chaos-harness/compare@1``)."""
     return {"schema": COMPARE_SCHEMA,
-            "rows": [{**asdict(row), "rollback_success_rate": row.rollback_success_rate} for row in rows]}
+            "rows": [{**asdict(row), "rollback_success_rate": row.rollback_success_rate,
+                      "rollback_verdicts": row.rollback_verdicts} for row in rows]}

@@ -14,9 +14,12 @@ from pathlib import Path
 
 from harness.app import App
 from harness.cluster import Cluster
-from harness.compare import REPORT_FILE, Row, compare, load_reports
+from harness.compare import Row, compare
 from harness.errors import HarnessError, RunInterrupted, UsageError
 from harness.report import write_comparison
+from harness.report.rundir import load_reports
+from harness.report.text import run_line
+from harness.reportfile import REPORT_FILE, read_report
 from harness.runner import Runner
 from harness.scenario import STRATEGIES, Scenario
 
@@ -74,17 +77,27 @@ class MatrixResult:
 
 def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
                progress: Progress = lambda _: None, live: Progress = lambda _: None) -> MatrixResult:
-    """Run the plan; a failed run is recorded and the matrix goes on. Ctrl-C stops it (faults healed)."""
+    """Run the plan, a line per run as it finishes; a failed run is recorded and the matrix goes on. Ctrl-C stops
+    it (faults healed)."""
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
     for index, (scenario, app) in enumerate((r.scenario, r.app) for r in runs):
-        progress(f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}")
+        name = f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}"
+        progress(name)
         runner = Runner(scenario, cluster, reports_dir, app, progress, live)
-        run_once(runner, progress)
+        error = run_once(runner, progress)
         if (runner.run_dir / REPORT_FILE).exists():
             run_dirs.append(runner.run_dir)
+        progress(f"{name}: {finished(runner.run_dir, error)}")
     rows = compare(load_reports(run_dirs))
     return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs))
+
+
+def finished(run_dir: Path, error: str | None) -> str:
+    """What a finished run found, in one line (``run_line``); without a report, why it has none."""
+    if not (run_dir / REPORT_FILE).exists():
+        return f"FAILED before it reported: {error}"
+    return run_line(read_report(run_dir)) + (f" (the run failed: {error})" if error else "")
 
 
 def run_once(runner: Runner, progress: Progress = lambda _: None) -> str | None:

@@ -23,7 +23,8 @@ def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool, outp
     """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats.
 
     A sweep directory stands for its runs, one row per point and strategy."""
-    from harness.compare import compare, load_reports
+    from harness.compare import compare
+    from harness.report.rundir import load_reports
     from harness.report import write_comparison
     from harness.sweep.fold import is_sweep, sweep_runs
 

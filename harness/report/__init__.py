@@ -13,7 +13,8 @@ from harness.compare import Row, to_document
 from harness.errors import UsageError
 from harness.files import write_text
 from harness.journal import JOURNAL_FILE, Event, read_journal
-from harness.report.html import comparison_page, run_page
+from harness.report.comparison import comparison_page
+from harness.report.html import run_page
 from harness.report.junit import run_junit
 from harness.report.markdown import comparison_markdown, run_summary
 

@@ -7,7 +7,8 @@ heal, engine and strategy events as labelled vertical markers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -83,23 +84,6 @@ def version_chart(timeline: list[dict], duration: float, overlays: Overlays, old
     bars = _bars(axis, timeline, lambda b: [(b["versions"].get(v, 0), colour[v]) for v in versions], "version")
     return _chart("versions", "Release mix of successful responses", axis, overlays, bars, "resp/s",
                   [(v, colour[v]) for v in versions])
-
-
-def downtime_strip(values: list[float | None], top: float) -> str:
-    """A small chart of one cell's downtime per repeat (dots on a 0..top scale), for compare.html."""
-    width, height, pad = 160, 28, 6
-    dots = []
-    for index, value in enumerate(values):
-        x = pad + (width - 2 * pad) * (index + 0.5) / max(len(values), 1)
-        if value is None:
-            dots.append(f'<text x="{x:.1f}" y="{height - 8}" font-size="10" text-anchor="middle">?</text>')
-            continue
-        y = height - pad - (height - 2 * pad) * (value / top if top else 0)
-        dots.append(f'<circle class="repeat" cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#e45756">'
-                    f'<title>repeat {index + 1}: {value:.3f}s</title></circle>')
-    return (f'<svg class="strip" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#bbb"/>'
-            + "".join(dots) + "</svg>")
 
 
 def version_colour(version: str, old: str, new: str) -> str:
@@ -292,3 +276,114 @@ def _sweep_repeat(run: dict, x: float, cell: float, axis: SweepAxis) -> str:
               f'width="{cell - 2:.1f}" height="{SWEEP_ROW - 2}" fill="{colour}"><title>{what}</title></rect>'
               for row, (name, colour) in enumerate(cells)]
     return "".join(parts)
+
+
+# -- comparisons ----------------------------------------------------------------------------
+
+STRATEGY_COLOURS = {"in-service": "#f58518", "blue-green": "#4c78a8"}
+COMPARED = (("downtime", "downtime"), ("longest outage", "longest_outage"), ("time to rollback", "time_to_rollback"))
+BAR_LEFT, BAR_RIGHT = 200, WIDTH - 210  # the plot between the strategies' names and the figures' text
+GROUP_HEAD, BAR_ROW, AXIS_ROOM = 18, 20, 24
+MIN_OFFSET = 6  # pixels: a dot's width, so that 0.066 s beside a 30 s rollback is not drawn as 0 s
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One strategy's figure in a scenario: its spread over the repeats and each repeat's value."""
+
+    strategy: str
+    median: float | None
+    low: float | None
+    high: float | None
+    values: Sequence[float | None]
+    missing: str = "-"  # shown when no repeat measured it
+
+
+@dataclass(frozen=True)
+class SecondsAxis:
+    """Seconds from 0 to ``top`` across the plot, one scale for every figure of a scenario."""
+
+    top: float
+
+    def x(self, seconds: float) -> float:
+        """A value above zero is never drawn at zero: at least ``MIN_OFFSET`` pixels from it."""
+        offset = (BAR_RIGHT - BAR_LEFT) * min(seconds, self.top) / self.top
+        return BAR_LEFT + (max(offset, MIN_OFFSET) if seconds > 0 else 0.0)
+
+
+def nice_seconds(values: Iterable[float | None]) -> float:
+    """A round top for a seconds axis (1, 2 or 5 times a power of ten, fractions too): 0.066 s -> 0.1 s."""
+    top = max((v for v in values if v is not None), default=0.0)
+    if top <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(top))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= top * (1 - 1e-9))
+
+
+def comparison_chart(scenario: str, figures: dict[str, list[Compared]]) -> str:
+    """Per figure (downtime, longest outage, time to rollback) one bar per strategy, all on one seconds scale:
+    the bar reaches the median, a whisker spans lowest to highest, a dot marks each repeat, the figure is written
+    beside it (so 0 s and 0.066 s never look alike)."""
+    axis = SecondsAxis(nice_seconds(v for rows in figures.values() for c in rows for v in (*c.values, c.high)))
+    height = AXIS_ROOM + sum(GROUP_HEAD + BAR_ROW * len(rows) for rows in figures.values()) + AXIS_ROOM
+    parts = [f'<svg class="chart comparison" data-chart="comparison" data-scenario="{escape(scenario)}" '
+             f'viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
+             f'aria-label="{escape(scenario)}: downtime, longest outage and time to rollback per strategy">',
+             _seconds_grid(axis, height)]
+    y = AXIS_ROOM
+    for name, rows in figures.items():
+        parts.append(f'<text x="8" y="{y + 13}" class="title">{escape(name)}</text>')
+        y += GROUP_HEAD
+        parts += [_compared_bar(axis, name, compared, y + index * BAR_ROW) for index, compared in enumerate(rows)]
+        y += BAR_ROW * len(rows)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _seconds_grid(axis: SecondsAxis, height: float) -> str:
+    parts = []
+    steps = 4 if f"{axis.top:e}".startswith("2") else 5  # round ticks: 0.5 s apart up to 2 s, 1 s apart up to 5 s
+    for fraction in (step / steps for step in range(steps + 1)):
+        x, value = axis.x(axis.top * fraction), round(axis.top * fraction, 12)
+        parts.append(f'<line x1="{x:.1f}" y1="{AXIS_ROOM - 4}" x2="{x:.1f}" y2="{height - AXIS_ROOM + 4}" '
+                     f'stroke="{"#888" if fraction == 0 else "#e3e3e3"}"/>')
+        parts += [f'<text x="{x:.1f}" y="{at}" class="tick" text-anchor="middle">{value:g} s</text>'
+                  for at in (AXIS_ROOM - 8, height - 6)]
+    return "".join(parts)
+
+
+def _compared_bar(axis: SecondsAxis, figure: str, compared: Compared, top: float) -> str:
+    colour, middle = STRATEGY_COLOURS.get(compared.strategy, OTHER_COLOUR), top + BAR_ROW / 2
+    parts = [f'<g class="bar" data-figure="{escape(figure)}" data-strategy="{escape(compared.strategy)}">',
+             f'<text x="{BAR_LEFT - 8}" y="{middle + 4:.1f}" class="tick" text-anchor="end">'
+             f'{escape(compared.strategy)}</text>']
+    if compared.median is not None:
+        x0, x = axis.x(0), axis.x(compared.median)
+        parts.append(f'<rect class="median" x="{x0:.1f}" y="{top + 4}" width="{x - x0:.1f}" height="{BAR_ROW - 8}" '
+                     f'fill="{colour}" fill-opacity="0.35"/><line class="median" x1="{x:.1f}" y1="{top + 2}" '
+                     f'x2="{x:.1f}" y2="{top + BAR_ROW - 2}" stroke="{colour}" stroke-width="3"/>'
+                     f'<line class="range" x1="{axis.x(compared.low):.1f}" y1="{middle:.1f}" '
+                     f'x2="{axis.x(compared.high):.1f}" y2="{middle:.1f}" stroke="#333" stroke-width="1.2"/>')
+    parts += [_repeat_dot(axis, compared, index, value, middle) for index, value in enumerate(compared.values)
+              if value is not None]
+    parts += [f'<text x="{BAR_RIGHT + 10}" y="{middle + 4:.1f}" class="value">{escape(_compared_text(compared))}'
+              f'</text>', "</g>"]
+    return "".join(parts)
+
+
+def _repeat_dot(axis: SecondsAxis, compared: Compared, index: int, value: float, middle: float) -> str:
+    spread = (index - (len(compared.values) - 1) / 2) * min(3.0, 8.0 / max(len(compared.values), 1))
+    return (f'<circle class="repeat" cx="{axis.x(value):.1f}" cy="{middle + spread:.1f}" r="3.5" '
+            f'fill="{STRATEGY_COLOURS.get(compared.strategy, OTHER_COLOUR)}" stroke="#fff" stroke-width="0.8">'
+            f'<title>{escape(compared.strategy)}, repeat {index + 1}: {value:.3f} s</title></circle>')
+
+
+def _compared_text(compared: Compared) -> str:
+    """``0.066 s``, ``2 s [1-3] over 3``, or why there is none."""
+    if compared.median is None:
+        return compared.missing
+    measured = len([v for v in compared.values if v is not None])
+    low, median, high = (round(v, 3) for v in (compared.low, compared.median, compared.high))
+    spread = "" if low == high else f" [{low:g}-{high:g}]"
+    return f"{median:g} s{spread}" + (f" over {measured}" if measured > 1 else "")
+

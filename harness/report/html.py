@@ -1,4 +1,5 @@
-"""report.html and compare.html: self-contained pages (inline CSS and SVG, no script from anywhere)."""
+"""report.html, and the templates every page shares: self-contained pages (inline CSS and SVG, no script from
+anywhere). compare.html: ``harness.report.comparison``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from harness.compare import Row
 from harness.journal import Event
 from harness.report import charts
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, lost_lines, summary_rows, title
+from harness.report.text import lost_lines, summary_rows, title
 
 TEMPLATES = Path(__file__).with_name("templates")
 environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
@@ -65,14 +65,6 @@ def overlays_of(report: dict, events: list[Event]) -> charts.Overlays:
         elif event.type == "engine.update_state" and event.get("state") in MARKED_STATES:
             markers.append(charts.Marker(event.t - origin, f"engine: {event.get('state')}"))
     return charts.Overlays(spans, markers)
-
-
-def comparison_page(rows: list[Row]) -> str:
-    """compare.html: the strategy x scenario table, with each cell's downtime per repeat as a strip."""
-    top = max((v for row in rows for v in row.downtime_per_run if v is not None), default=0.0) or 1.0
-    return environment.get_template("compare.html.j2").render(
-        columns=COMPARISON_COLUMNS, top=top,
-        rows=[(comparison_cells(row), Markup(charts.downtime_strip(row.downtime_per_run, top))) for row in rows])
 
 
 def _event_row(event: Event, origin: float) -> tuple[str, str, str]:

@@ -1,4 +1,4 @@
-"""A run directory read back for its report, every damage named by file and line.
+"""A run directory read back for its report, every damage named by file and line; many of them for a comparison.
 
 Damaged lines are handled by ``harness.jsonl``: a last line cut off by a
 crash is skipped with a note, any other damage makes the directory unusable.
@@ -6,7 +6,7 @@ crash is skipped with a note, any other damage makes the directory unusable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +14,9 @@ from pathlib import Path
 from harness.analysis import analyze, attributed_samples, write_reads
 from harness.analysis.writes import Read
 from harness.analysis.samples import Sample
-from harness.compare import report_problem
 from harness.errors import HarnessError, UsageError, reason
 from harness.journal import JOURNAL_FILE, Event, read_journal
+from harness.reportfile import REPORT_FILE, read_report, report_problem
 from harness.runfiles import SAMPLES_FILE
 
 
@@ -38,6 +38,22 @@ class RunFiles:
         if (problem := report_problem(document)) is not None:  # what the journal lacks that reports need
             raise _unusable(self.run_dir, problem)
         return document
+
+
+def load_reports(run_dirs: Iterable[Path]) -> list[dict]:
+    """Each run directory's report (analysed afresh when it has a journal but no report).
+
+    ``UsageError`` names the directory or file that is unusable and why.
+    """
+    return [_report(run_dir) for run_dir in run_dirs]
+
+
+def _report(run_dir: Path) -> dict:
+    if (run_dir / REPORT_FILE).is_file():
+        return read_report(run_dir)
+    if (run_dir / JOURNAL_FILE).is_file():
+        return read_run(run_dir).analysed()
+    raise UsageError(f"{run_dir} is not a run directory: it has neither {REPORT_FILE} nor {JOURNAL_FILE}")
 
 
 def read_run(run_dir: Path) -> RunFiles:

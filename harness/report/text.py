@@ -116,14 +116,33 @@ def title(report: dict) -> str:
     return f"{report['scenario']['name']} under {report['scenario']['strategy']['kind']}"
 
 
-COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "downtime", "longest outage", "error rate", "p99",
-                      "upgrade outcomes", "rollback ok", "time to rollback", "lost writes")
+COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "result", "downtime", "longest outage", "error rate", "p99",
+                      "mixed-version window", "upgrade outcomes", "rollback ok", "time to rollback",
+                      "writes acknowledged", "lost writes", "overhead")
 
 
 def comparison_cells(row: Row) -> list[str]:
-    """One comparison row as text, shared by the terminal table and Markdown."""
+    """One comparison row as text, shared by the terminal table, Markdown and HTML."""
     rollback = "-" if not row.rollbacks_triggered else f"{row.rollbacks_succeeded}/{row.rollbacks_triggered}"
-    return [row.scenario, row.strategy, str(row.runs), row.downtime.text("s"), row.longest_outage.text("s"),
-            row.error_rate.text("%", scale=100), row.p99.text("s"),
-            ", ".join(f"{outcome} {count}" for outcome, count in sorted(row.outcomes.items())),
-            rollback, row.time_to_rollback.text("s"), row.lost_writes.text("")]
+    outcomes = ", ".join(f"{outcome} {count}" for outcome, count in sorted(row.outcomes.items()))
+    return [row.scenario, row.strategy, str(row.runs), result_text(row.passed, row.runs), row.downtime.text("s"),
+            row.longest_outage.text("s"), row.error_rate.text("%", scale=100), row.p99.text("s"),
+            row.mixed_window.text("s"), outcomes, rollback, row.time_to_rollback.text("s"),
+            row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1)]
+
+
+def result_text(passed: int, runs: int) -> str:
+    """``passed``, ``FAILED``, or ``1 of 3 FAILED`` when the repeats disagree."""
+    return "passed" if passed == runs else "FAILED" if not passed else f"{runs - passed} of {runs} FAILED"
+
+
+def run_line(report: dict) -> str:
+    """A finished run in one line: result, downtime, upgrade outcome, rollback verdict, writes."""
+    rollback, writes = report["rollback"], report["writes"]
+    verdict = "not triggered" if not rollback["triggered"] else (
+        f"succeeded, time to rollback {seconds(rollback['time_to_rollback'])}" if rollback["success"] else "FAILED")
+    written = "not measured" if writes.get("measured") is False else (
+        f"{writes.get('acknowledged', '?')} acknowledged, {'?' if writes.get('lost') is None else writes['lost']} lost")
+    return (f"{'PASSED' if report['passed'] else 'FAILED'}: downtime {seconds(report['downtime'])} "
+            f"(longest outage {seconds(report['longest_outage'])}), upgrade {report['upgrade']['outcome']}, "
+            f"rollback {verdict}, writes {written}")

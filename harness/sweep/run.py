@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.app import App
 from harness.cluster import Cluster
-from harness.compare import load_reports
+from harness.report.rundir import load_reports
 from harness.errors import HarnessError
 from harness.matrix import run_once
 from harness.runner import Runner

@@ -16,9 +16,10 @@ import pytest
 from PIL import Image
 
 from harness.analysis import analyze_run_dir
-from harness.compare import compare, load_reports
+from harness.compare import compare
+from harness.report.rundir import load_reports
 from harness.report import write_comparison, write_run_reports
-from harness.report.charts import DOWNTIME_COLOUR, OUTCOME_COLOURS, VERSION_COLOURS
+from harness.report.charts import DOWNTIME_COLOUR, OUTCOME_COLOURS, ROLLBACK_COLOURS, STRATEGY_COLOURS, VERSION_COLOURS
 from harness.sweep.fold import SweepEntry, fold
 from harness.sweep.run import write_sweep
 from harness.testing import make_run_dir
@@ -67,22 +68,37 @@ def test_report_html_renders_its_charts_and_markers_in_chromium(tmp_path):
     assert has_colour(image, FAULT_TINT, at_least=2000), "the fault span was not painted"
 
 
-def test_compare_html_renders_its_table_and_strips_in_chromium(tmp_path):
-    runs = [make_run_dir(tmp_path, f"{strategy}-{i}", strategy, outage=i)
-            for strategy in ("in-service", "blue-green") for i in (0, 1, 2)]
+def test_compare_html_draws_each_scenarios_strategies_side_by_side_with_badges_in_chromium(tmp_path):
+    runs = [make_run_dir(tmp_path, "in-service-1", "in-service", outage=0.1, rollback_seconds=2.0),
+            make_run_dir(tmp_path, "in-service-2", "in-service", outage=2.0),
+            make_run_dir(tmp_path, "in-service-3", "in-service", outage=1.0),
+            make_run_dir(tmp_path, "blue-green-1", "blue-green", outage=0.0, rollback_seconds=0.05)]
     directory = tmp_path / "cmp"
     write_comparison(directory, compare(load_reports(runs)), runs)
     url = (directory / "compare.html").as_uri()
 
     dom = chromium("--dump-dom", url)
-    assert dom.count('<tr class="cell">') == 2
-    assert dom.count('<circle class="repeat"') == 6
+    assert re.findall(r'<svg class="chart comparison" data-chart="comparison" data-scenario="([^"]+)"', dom) == \
+        ["sc@demo"]
+    bars = re.findall(r'<g class="bar" data-figure="([^"]+)" data-strategy="([^"]+)">(.*?)</g>', dom)
+    assert [(figure, strategy) for figure, strategy, _ in bars] == [
+        (figure, strategy) for figure in ("downtime", "longest outage", "time to rollback")
+        for strategy in ("blue-green", "in-service")]
+    downtime = {strategy: [float(x) for x in re.findall(r'class="repeat" cx="([\d.]+)"', body)]
+                for figure, strategy, body in bars if figure == "downtime"}
+    assert len(downtime["in-service"]) == 3 and len(downtime["blue-green"]) == 1
+    assert min(downtime["in-service"]) - downtime["blue-green"][0] >= 20  # 0.1 s is not drawn where 0 s is
+    assert dom.count('class="badge outcome"') == 3 and dom.count('class="badge rollback') == 3
+    assert dom.count('<tr class="strategy">') == 2 and dom.count('<tr class="cell">') == 2
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "compare.png"
-    chromium("--window-size=1300,400", f"--screenshot={screenshot}", url)
-    assert has_colour(Image.open(screenshot).convert("RGB"), (228, 87, 86), tolerance=10, at_least=20), \
-        "no repeat dots were painted"
+    chromium("--window-size=1300,900", f"--screenshot={screenshot}", url)
+    image = Image.open(screenshot).convert("RGB")
+    for name, colour in STRATEGY_COLOURS.items():
+        assert has_colour(image, hex_rgb(colour), at_least=60), f"no {name} bars or dots were painted"
+    assert has_colour(image, hex_rgb(OUTCOME_COLOURS["rolled_back"]), at_least=200), "no rolled_back badge painted"
+    assert has_colour(image, hex_rgb(ROLLBACK_COLOURS["succeeded"]), at_least=200), "no rollback badge painted"
 
 
 def test_sweep_html_renders_each_strategys_chart_dots_and_outcome_cells_in_chromium(tmp_path):

@@ -8,8 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.compare import Spread, compare, load_reports
+from harness.compare import Spread, compare
+from harness.report.rundir import load_reports
 from harness.errors import UsageError
+from harness.report import text
 from harness.testing import make_run_dir
 
 
@@ -74,9 +76,31 @@ def test_a_directory_that_is_no_run_is_refused_by_name(tmp_path):
 def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
     result = CliRunner().invoke(main, ["compare", "--markdown", *map(str, runs)])
     lines = result.output.strip().splitlines()
-    assert lines[0].startswith("| scenario | strategy | runs | downtime")
-    assert lines[3].startswith("| sc@demo | in-service | 3 | 2s [1-3] | 2s [1-3] |")
+    assert lines[0] == ("| scenario | strategy | runs | result | downtime | longest outage | error rate | p99 | "
+                        "mixed-version window | upgrade outcomes | rollback ok | time to rollback | "
+                        "writes acknowledged | lost writes | overhead |")
+    assert lines[2] == ("| sc@demo | blue-green | 2 | passed | 0s | 0s | 0% | 0.01s | 11.9s | "
+                        "completed 1, rolled_back 1 | 1/1 | 0.5s | 1 | 0 | 2s |")
+    assert lines[3].startswith("| sc@demo | in-service | 3 | passed | 2s [1-3] | 2s [1-3] |")
     assert len(lines) == 4
+
+
+def test_result_mixed_window_writes_and_overhead_are_folded_and_missing_figures_tolerated(runs):
+    reports = load_reports(runs[:3])
+    reports[0]["passed"] = False
+    reports[0]["versions"]["mixed_window"], reports[1]["timings"]["overhead"] = 1.5, 6.0
+    del reports[2]["timings"], reports[2]["writes"]["acknowledged"], reports[1]["versions"]["mixed_window"]
+    (row,) = compare(reports)
+    assert text.comparison_cells(row)[3] == "1 of 3 FAILED"
+    assert row.mixed_window == Spread(pytest.approx(6.7), 1.5, pytest.approx(11.9), 2)  # v1 and v2 from 8 s to 19.9 s
+    assert row.overhead == Spread(4.0, 2, 6.0, 2) and row.writes_acknowledged == Spread(1.0, 1, 1, 2)
+    assert row.rollback_verdicts == {"none": 3}
+    without_probe = [{**r, "writes": {**r["writes"], "measured": False}} for r in reports]
+    assert compare(without_probe)[0].writes_acknowledged.text("") == "-"
+
+
+def test_the_result_says_passed_failed_or_how_many_of_the_repeats_failed():
+    assert [text.result_text(passed, 3) for passed in (3, 0, 2)] == ["passed", "FAILED", "1 of 3 FAILED"]
 
 
 def test_a_sweep_directory_stands_for_its_runs_one_row_per_point_and_strategy(tmp_path):

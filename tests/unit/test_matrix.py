@@ -64,3 +64,42 @@ def test_a_healthy_cluster_is_reused_and_a_degraded_one_rebuilt():
     ready(degraded, messages.append)
     assert healthy.calls == ["up"] and degraded.calls == ["rebuild"]
     assert messages == ["rebuilding the cluster: swarm node node2 is down/active"]
+
+
+class FinishingRunner:
+    """A run that leaves a finished run directory (with its report) as the runner would, or fails first."""
+
+    def __init__(self, scenario, cluster, reports_dir, app, progress, live):
+        self.scenario, self.cluster = scenario, cluster
+        self.run_dir = reports_dir / f"{scenario.name}-{scenario.strategy.kind}"
+
+    def run(self):
+        from harness.analysis import analyze_run_dir
+        from harness.errors import ClusterError
+        from harness.report import write_run_reports
+        from harness.testing import make_run_dir
+
+        if self.scenario.name == "broken":
+            raise ClusterError("the stack never became healthy")
+        make_run_dir(self.run_dir.parent, self.run_dir.name, self.scenario.strategy.kind, outage=0.5,
+                     rollback_seconds=0.25 if self.scenario.strategy.kind == "blue-green" else None)
+        write_run_reports(self.run_dir, analyze_run_dir(self.run_dir), names=("report.json",))
+
+
+def test_the_matrix_says_what_each_run_found_as_it_finishes(tmp_path, monkeypatch):
+    from harness import matrix
+
+    monkeypatch.setattr(matrix, "Runner", FinishingRunner)
+    lines = []
+    runs = plan([Scenario(name="open"), Scenario(name="broken")], ["in-service", "blue-green"], 1, [app("demo")])
+    result = matrix.run_matrix(runs, Cluster([]), tmp_path, lines.append)
+    finished = [line for line in lines if line.startswith("run ") and line.count(": ") > 1]
+    assert finished == [
+        "run 1/4: open on demo under in-service: PASSED: downtime 0.500s (longest outage 0.500s), upgrade completed, "
+        "rollback not triggered, writes 1 acknowledged, 0 lost",
+        "run 2/4: open on demo under blue-green: PASSED: downtime 0.500s (longest outage 0.500s), upgrade rolled_back, "
+        "rollback succeeded, time to rollback 0.250s, writes 1 acknowledged, 0 lost",
+        "run 3/4: broken on demo under in-service: FAILED before it reported: the stack never became healthy",
+        "run 4/4: broken on demo under blue-green: FAILED before it reported: the stack never became healthy"]
+    assert len(result.run_dirs) == 2
+    assert [f.name for f in result.files] == ["compare.json", "compare.html", "compare.md"]

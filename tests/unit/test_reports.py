@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from harness.analysis import analyze_run_dir
 from harness.cli import main
-from harness.compare import compare, load_reports
+from harness.compare import compare
+from harness.report.rundir import load_reports
 from harness.report import COMPARE_FILES, RUN_FILES, charts, write_comparison, write_run_reports
 from harness.testing import make_run_dir
 
@@ -76,14 +77,14 @@ def test_the_report_command_re_renders_every_file(tmp_path):
     assert all((run_dir / name).stat().st_size > 0 for name in RUN_FILES)
 
 
-def test_compare_html_draws_one_dot_per_repeat(tmp_path):
+def test_compare_html_draws_one_dot_per_repeat_and_measured_figure(tmp_path):
     runs = [make_run_dir(tmp_path, f"a{i}", "in-service", outage=i) for i in (1, 2, 3)]
     files = write_comparison(tmp_path / "cmp", compare(load_reports(runs)), runs)
     assert [f.name for f in files] == list(COMPARE_FILES)
     page = (tmp_path / "cmp" / "compare.html").read_text()
-    assert page.count('<circle class="repeat"') == 3
-    assert "<title>repeat 3: 3.000s</title>" in page
-    assert "| sc@demo | in-service | 3 | 2s [1-3] |" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert page.count('<circle class="repeat"') == 6  # downtime and longest outage; no rollback to time
+    assert "<title>in-service, repeat 3: 3.000 s</title>" in page
+    assert "| sc@demo | in-service | 3 | passed | 2s [1-3] |" in (tmp_path / "cmp" / "compare.md").read_text()
 
 
 def legend(svg: str) -> dict[str, str]:
