@@ -16,13 +16,16 @@ from harness.scenario import STRATEGIES
 
 
 @click.command()
-@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("scenarios", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--app", "app_path", type=click.Path(path_type=Path),
-              help="Also check an app profile and that it has the releases the scenarios ask for.")
+              help="Also check an app profile and that it has the releases the scenarios ask for; alone, the "
+                   "profile by itself.")
 def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
-    """Check scenario files (and an app profile) without touching anything."""
+    """Check scenario files, an app profile, or both, without touching anything."""
     from harness.scenario import load_scenario
 
+    if not scenarios and app_path is None:
+        raise click.UsageError("give scenario files, --app PROFILE, or both")
     loaded = []
     for path in scenarios:
         loaded.append(load_scenario(path))

@@ -161,3 +161,14 @@ def test_app_init_builds_the_first_release_as_the_compose_file_does(tmp_path):
     first = load_profile(profile_path).model.releases["2"]["web"]
     assert first.image == "shop/web:2" and first.build.args == {"FLAVOUR": "plain"}
     assert (profile_path.parent / first.build.context).resolve() == (tmp_path / "app").resolve()
+
+
+def test_validate_checks_an_app_profile_alone_and_needs_something_to_check(tmp_path):
+    alone = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml"])
+    assert alone.exit_code == 0 and "apps/demo.yaml: valid" in alone.output
+    broken = tmp_path / "app.yaml"
+    broken.write_text("name: x\ncompose: missing.yml\n")
+    refused = CliRunner().invoke(main, ["validate", "--app", str(broken)])
+    assert refused.exit_code == 2 and str(broken) in refused.output
+    nothing = CliRunner().invoke(main, ["validate"])
+    assert nothing.exit_code == 2 and "give scenario files, --app PROFILE, or both" in nothing.output
