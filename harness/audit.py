@@ -3,9 +3,11 @@
 A cluster that is up must carry no trace of a fault: no ``chaos-harness``
 firewall rule, no frozen or held-down engine, no fault mount, no port
 squatter, Toxiproxy passing the registry through, the registry accepting the
-cluster's credentials, every node running and Ready. A cluster that is down
-must have left no labelled container, network or volume and no state. Runs
-must have no pending heal and no load process still running.
+cluster's credentials, every node running and Ready, and no volume of the
+stack left on a node where the services that mount it no longer run (a
+stateful service a scenario moved). A cluster that is down must have left no
+labelled container, network or volume and no state. Runs must have no
+pending heal and no load process still running.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from harness.faults.nodeshell import RULE_COMMENT
 from harness.faults.workload import SQUATTER_PID_FILE
 from harness.ledger import LEDGER_FILE, HealLedger
 from harness.load.runner import orphaned_load
+from harness.stack.volumes import stale_volumes
 
 # One pass over a node: each line it prints is one leftover.
 NODE_CHECK = f"""
@@ -81,7 +84,7 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     for node in [node for node, status in cluster.node_states().items() if status == RUNNING]:
         output = cluster.exec(node, ["sh", "-c", NODE_CHECK]).output
         found += [Leftover(node, line.strip()) for line in output.splitlines() if line.strip()]
-    return found + _registry_leftovers(cluster) + _stopped_containers(cluster.config)
+    return found + _registry_leftovers(cluster) + _stale_volumes(cluster) + _stopped_containers(cluster.config)
 
 
 def removed_cluster_leftovers(cluster: Cluster) -> list[Leftover]:
@@ -104,6 +107,14 @@ def _registry_leftovers(cluster: Cluster) -> list[Leftover]:
         return found
     except (HarnessError, DockerException) as error:
         return [Leftover("registry", f"cannot be checked: {error}")]
+
+
+def _stale_volumes(cluster: Cluster) -> list[Leftover]:
+    """Volumes of the stack on nodes where what mounts them no longer runs: a later run may start from them."""
+    try:
+        return [Leftover(volume.node, volume.what) for volume in stale_volumes(cluster.exec, cluster.engine)]
+    except HarnessError as error:
+        return [Leftover("volumes", f"cannot be checked: {error}")]
 
 
 def _stopped_containers(config: ClusterConfig) -> list[Leftover]:

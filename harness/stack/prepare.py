@@ -9,18 +9,22 @@ from __future__ import annotations
 import shlex
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import yaml
 
+from harness.checks import failure
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
-from harness.errors import ClusterError, HarnessError, ServiceMissing, WaitTimeout
-from harness.stack import BLUE, GREEN, PROBES, WRITE_PROBES, AppStack, releases_by_address, served_by, writes
+from harness.errors import ClusterError, HarnessError, ServiceMissing, WaitTimeout, one_line
+from harness.http import Answer
+from harness.stack import (BLUE, GREEN, PROBES, SERVER_HEADER, WRITE_PROBES, AppStack, Probe, probe_of,
+                           releases_by_address, served_by, writes)
 from harness.stack.compose import Rendered
 from harness.stack.router import Router
+from harness.stack.volumes import StaleVolume, clear_stale_volumes
 from harness.waiting import wait_until
 
 RunOn = Callable[[str, list[str]], object]
@@ -33,21 +37,35 @@ FORGET_WAIT = 30  # seconds an image to forget may still be in use by stopping c
 # monitor period of next to nothing (0 would be Swarm's 5 s), as prepare checks tasks and LB itself. Upgrades set
 # their own.
 PREPARE_UPDATE = {"parallelism": 0, "delay": "0s", "order": "stop-first", "failure_action": "pause", "monitor": "1ms"}
+ANSWERS_SHOWN = 3  # the entry's last answers a wait that gave up shows
+BODY_SHOWN = 160  # bytes of each answer's body it shows
+PROBE_TIMEOUT = 1.0
+# What to do when the cluster itself is the problem. Taking it down deletes nodes the harness made, and with
+# them every volume of the stack: say so, and say the step that deletes nothing first.
+REBUILD_ADVICE = ("`chaos-harness audit` lists what earlier runs left (`chaos-harness heal` heals pending faults); "
+                  "failing that, `chaos-harness down` and up again, which DELETES the cluster's nodes and with them "
+                  "the stack's volumes (the app's data) unless the nodes are existing hosts (--provider ssh)")
 
 
 def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: RegistryAuth | None = None,
-                    timeout: float = 180) -> None:
+                    timeout: float = 180, run_on: RunOn | None = None) -> list[StaleVolume]:
     """Converge blue on ``app.old``, spread over the nodes, live through the LB; no green.
 
     A stack that never becomes healthy fails within ``timeout`` with the entry
-    service's last task states and log lines.
+    service's last task states and log lines, and what the entry answered.
+    With ``run_on`` (a command on a node), the stack's volumes left on nodes
+    where what mounts them no longer runs are removed before the deploy (so
+    that it cannot start from them) and after it (the copies it moved away
+    from): each is returned, for the journal.
     """
     started = time.time()
     # A node healed by the run before may still be on its way back; starting
     # without it would skew where tasks land and what the run measures.
     wait_until(lambda: all(n.state == "ready" for n in engine.nodes()), timeout=120,
                what="every cluster node Ready in Swarm", interval=POLL,
-               hint="A node did not come back from an earlier fault: `chaos-harness down` and up again.")
+               hint=f"A node did not come back from an earlier fault: {REBUILD_ADVICE}.")
+    cleared = _clear_volumes(run_on, engine)
+    answers = EntryAnswers(app)
     rendered = restarting_at_once(app.blue(app.old), app.upgraded)
     _remove_moved(engine, app)
     engine.ensure_objects(rendered.objects)
@@ -57,12 +75,19 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
         router.route(BLUE.backend)
         engine.remove_stack(GREEN.stack)
         _converge(engine, app, timeout)
-        wait_until(lambda: _serving(engine, router, app), timeout=60, interval=POLL,
+        wait_until(lambda: _serving(engine, router, app, answers), timeout=60, interval=POLL,
                    what=f"the load balancer at {app.lb_url} with every task up, answering every probe from "
                         f"release {app.old}")
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
-        raise ClusterError(f"{error}\n{diagnose(engine, app, started)}") from error
+        raise ClusterError(f"{error}\n{diagnose(engine, app, started)}\n{answers.shown()}") from error
+    after = _clear_volumes(run_on, engine)
+    found_again = {(v.node, v.volume) for v in after}  # left alone before the deploy, and after it
+    return [v for v in cleared if (v.node, v.volume) not in found_again] + after
+
+
+def _clear_volumes(run_on: RunOn | None, engine: Engine) -> list[StaleVolume]:
+    return clear_stale_volumes(run_on, engine) if run_on is not None else []
 
 
 def _remove_moved(engine: Engine, app: AppStack) -> None:
@@ -107,15 +132,54 @@ def _converge(engine: Engine, app: AppStack, timeout: float) -> None:
                            "restarts; a placement constraint or preference in the compose file may pin them")
 
 
-def _serving(engine: Engine, router: Router, app: AppStack) -> bool:
+def _serving(engine: Engine, router: Router, app: AppStack, answers: EntryAnswers) -> bool:
     """Every running task of the entry service is up in the LB's live backend (its health checks passed), and
     every one of ``PROBES`` health checks through the LB is healthy and served by an old-release task."""
     addresses = releases_by_address(engine.service(app.services()[0]))
     up = {s.address for s in router.servers(BLUE.backend) if s.resolved and s.up}
     if not addresses or not set(addresses) <= up:
         return False
-    probes = [app.probe() for _ in range(PROBES)]
+    probes = [answers.probe() for _ in range(PROBES)]
     return all(app.healthy(p) and served_by(p, addresses) == app.old for p in probes)
+
+
+class EntryAnswers:
+    """The entry's health check through the load balancer, judged by the profile's check, its last answers kept
+    for the message of a wait that gives up."""
+
+    def __init__(self, app: AppStack, kept: int = ANSWERS_SHOWN) -> None:
+        self._app = app
+        self._kept: deque[str] = deque(maxlen=kept)
+
+    def probe(self) -> Probe | None:
+        """One health check; None without an answer."""
+        health = self._app.profile.model.entry.health
+        answer = self._app.client.get(health.path, timeout=PROBE_TIMEOUT)
+        why = failure(health.check, answer.status, answer.headers, answer.body) if answer is not None else None
+        self._kept.append(answered(answer, why))
+        return probe_of(answer, why) if answer is not None else None
+
+    def shown(self) -> str:
+        """What the entry answered to the last health checks (asked now when the wait never got to ask)."""
+        if not self._kept:
+            for _ in range(self._kept.maxlen or 1):
+                self.probe()
+        health = self._app.profile.model.entry.health
+        return "\n".join([f"what the entry answered to GET {health.path} through the load balancer "
+                          f"(last {len(self._kept)} health checks):", *(f"  {line}" for line in self._kept)])
+
+
+def answered(answer: Answer | None, why: str | None) -> str:
+    """``302 from 10.0.1.5:8080, Location: /setup, body '...': fails the check (status 302)``."""
+    if answer is None:
+        return f"no answer within {PROBE_TIMEOUT:g}s"
+    parts = [f"{answer.status} from {answer.headers.get(SERVER_HEADER) or 'no server (the load balancer itself)'}"]
+    if answer.headers.get("Location"):
+        parts.append(f"Location: {answer.headers['Location']}")
+    parts += [f"redirected {' -> '.join(answer.redirects)}"] if answer.redirects else []
+    cut = f" (the first {BODY_SHOWN} of {len(answer.body)} bytes)" if len(answer.body) > BODY_SHOWN else ""
+    parts.append(f"body {one_line(answer.head(BODY_SHOWN), BODY_SHOWN)!r}{cut}" if answer.body else "empty body")
+    return ", ".join(parts) + (f": fails the health check ({why})" if why else ": passes the health check")
 
 
 def _ensure_writes(engine: Engine, app: AppStack, timeout: float) -> None:
