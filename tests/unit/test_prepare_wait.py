@@ -8,7 +8,7 @@ from requests.structures import CaseInsensitiveDict
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.errors import ClusterError, WaitTimeout
 from harness.http import Answer
-from harness.stack import AppStack
+from harness.stack import PROBES, AppStack
 from harness.stack import prepare
 from harness.stack.compose import StackOptions
 from harness.stack.prepare import REBUILD_ADVICE, EntryAnswers, answered, deploy_and_wait
@@ -104,8 +104,10 @@ def test_prepare_that_gives_up_shows_the_tasks_and_what_the_entry_answered(monke
     cluster.engine.snapshot = make_service("chaos_web", [
         make_task(node, "v1", slot=slot, addresses=(address,))
         for slot, (node, address) in enumerate(zip(("node1", "node2", "node3"), ADDRESSES), 1)])
+    app = stack(SETUP)
     with pytest.raises(ClusterError) as raised:
-        deploy_and_wait(cluster.engine, Router(), stack(SETUP))
+        deploy_and_wait(cluster.engine, Router(), app)
+    assert app.client.asked == 3 * PROBES  # the answers shown are those the wait got, none asked afterwards
     message = str(raised.value)
     assert message.startswith("timed out waiting for the load balancer at http://127.0.0.1:8080 with every task up")
     assert "last tasks of chaos_web:" in message
