@@ -30,6 +30,9 @@ STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 DEFAULT_STRATEGY = "in-service"
 MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage it should measure
+MIN_CLIENT_TIMEOUT = 0.05  # seconds; a shorter wait fails answers a healthy stack gives
+MIN_RATE = 1.0  # requests per second; below it an outage of seconds may see no request at all
+MIN_UPGRADE_TIMEOUT = 10.0  # seconds; an upgrade waits at least for a task to start and Swarm's monitor period
 NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "load_scenario", "node_name_error",
@@ -84,6 +87,21 @@ class Stack(Strict):
         """``from`` and ``to``: the releases (or roles) the app profile must resolve."""
         return self.from_release, self.to_release
 
+    @field_validator("from_release")
+    @classmethod
+    def _not_from_broken(cls, release: str) -> str:
+        if release == "broken":
+            raise ValueError("the broken release is made from the new one to upgrade to; an upgrade starts from a "
+                             "working release: old (the default) or a release of the profile")
+        return release
+
+    @model_validator(mode="after")
+    def _an_upgrade(self) -> Stack:
+        if self.from_release == self.to_release:
+            raise ValueError(f"from and to are both {self.from_release!r}: nothing would be upgraded; upgrade to "
+                             "another release (new is the profile's last)")
+        return self
+
     @field_validator("publish_on_upgrade")
     @classmethod
     def _not_the_lb_ports(cls, port: int | None) -> int | None:
@@ -103,7 +121,8 @@ class Strategy(Strict):
 
     kind: StrategyKind | None = None
     update_config: UpdateConfig = UpdateConfig()
-    timeout: Duration = Field(180.0, gt=0, description="the longest the upgrade (and a requested rollback) may take")
+    timeout: Duration = Field(180.0, ge=MIN_UPGRADE_TIMEOUT,
+                              description="the longest the upgrade (and a requested rollback) may take")
     rollback_after: Duration | None = Field(
         None, description="request a rollback this long after the upgrade completed (rollback on request)")
 
@@ -111,8 +130,8 @@ class Strategy(Strict):
 class Load(Strict):
     """Client load through the load balancer."""
 
-    rate: float = Field(50.0, gt=0, le=MAX_RATE, description="total requests per second")
-    timeout: Duration = Field(1.0, gt=0, le=MAX_CLIENT_TIMEOUT, description="seconds a request may take")
+    rate: float = Field(50.0, ge=MIN_RATE, le=MAX_RATE, description="total requests per second")
+    timeout: Duration = Field(1.0, ge=MIN_CLIENT_TIMEOUT, le=MAX_CLIENT_TIMEOUT, description="seconds a request may take")
     write_ratio: float = Field(0.2, ge=0, le=1)
 
     @model_validator(mode="after")
@@ -256,8 +275,19 @@ ErrorDict = dict[str, Any]  # one problem as pydantic reports it: loc (the key p
 
 def _contradictions(scenario: Scenario) -> list[ErrorDict]:
     """Settings each valid alone that together make a run impossible, or an expectation that can never pass."""
-    checks = (_rollback_after_needs_completion, _rollback_expected_without_one, _rolled_back_out_of_reach)
+    checks = (_something_to_judge, _rollback_after_needs_completion, _rollback_expected_without_one,
+              _rolled_back_out_of_reach)
     return [problem for check in checks if (problem := check(scenario))]
+
+
+def _something_to_judge(scenario: Scenario) -> ErrorDict | None:
+    """A scenario with no fault and no expectation of its own would pass whatever happened (but lost writes)."""
+    if scenario.faults or "expect" in scenario.model_fields_set:
+        return None
+    return {"loc": ("expect",), "input": None,
+            "msg": "the scenario injects no fault and states no expectation, so a run would pass whatever happened "
+                   "to the users; add faults, or expect (a baseline such as scenarios/clean-upgrade.yaml expects "
+                   "upgrade_outcome: [completed] and max_downtime: 0s)"}
 
 
 def _expected_outcomes(scenario: Scenario) -> set[str]:

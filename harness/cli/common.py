@@ -77,11 +77,16 @@ def checked_profile(path: Path, scenarios):
     from harness.app import load_profile
 
     profile = load_profile(path)
-    for name in {name for s in scenarios for name in s.stack.releases}:
-        profile.release_name(name)  # raises ProfileError for a release the profile lacks
+    check_releases(profile, scenarios)
     for warning in profile.warnings:
         progress(f"[yellow]note[/]: {profile.model.compose}: {warning}")
     return profile
+
+
+def check_releases(profile, scenarios) -> None:
+    """Every release the scenarios ask for (``from``/``to``) is one the profile has; ProfileError naming it if not."""
+    for name in {name for s in scenarios for name in s.stack.releases}:
+        profile.release_name(name)
 
 
 def prepared(profile, scenarios, cluster: Cluster):

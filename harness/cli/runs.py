@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import (DEFAULT_REPORTS, app_option, checked_profile, parse_durations, prepared,
-                                progress, show_comparison, ui)
-from harness.app import DEFAULT_PROFILE
+from harness.cli.common import (DEFAULT_REPORTS, app_option, check_releases, checked_profile, parse_durations,
+                                prepared, progress, show_comparison, ui)
+from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.scenario import STRATEGIES
 
@@ -33,6 +33,8 @@ def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
     if app_path is not None:
         checked_profile(app_path, loaded)
         progress(f"{app_path}: valid")
+    elif loaded:  # the releases they ask for, from the profile `run` uses without --app
+        check_releases(load_profile(DEFAULT_PROFILE), loaded)
 
 
 @click.command()

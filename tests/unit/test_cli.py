@@ -19,7 +19,7 @@ def test_run_refuses_an_invalid_scenario_before_touching_docker(tmp_path, monkey
     monkeypatch.setattr("harness.cli.runs.Cluster", no_cluster)
     result = CliRunner().invoke(main, ["run", str(bad)])
     assert result.exit_code == 2
-    assert "load.rate" in result.output and "greater than 0" in result.output
+    assert "load.rate" in result.output and "greater than or equal to 1" in result.output
 
 
 def test_run_refuses_an_invalid_app_profile_with_exit_2(tmp_path, monkeypatch):
@@ -122,7 +122,7 @@ def test_validate_checks_an_app_profile_and_the_releases_the_scenarios_ask_for(t
     assert ok.exit_code == 0, ok.output
     assert "apps/demo.yaml: valid" in ok.output
     unknown = tmp_path / "to-v9.yaml"
-    unknown.write_text("name: to-v9\nstack: {to: v9}\n")
+    unknown.write_text("name: to-v9\nstack: {to: v9}\nexpect: {max_downtime: 1s}\n")
     result = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml", str(unknown)])
     assert result.exit_code == 2
     assert "asks for release 'v9'; this profile has v1, v2" in " ".join(result.output.split())

@@ -158,7 +158,7 @@ def test_a_file_over_the_size_limit_is_refused(tmp_path):
 
 
 def test_a_file_at_the_size_limit_is_read(tmp_path):
-    text = b"name: x\n"
+    text = b"name: x\nexpect: {max_downtime: 1s}\n"
     assert load_scenario(written(tmp_path, text + b"#" * (MAX_FILE_BYTES - len(text)))).name == "x"
 
 
@@ -178,7 +178,7 @@ def test_a_duplicate_key_in_a_profile_is_refused(tmp_path):
 
 
 def test_a_merge_key_may_be_overridden_without_counting_as_a_duplicate(tmp_path):
-    text = "name: x\nload: {<<: {rate: 5, timeout: 2s}, rate: 7}\n"
+    text = "name: x\nload: {<<: {rate: 5, timeout: 2s}, rate: 7}\nexpect: {max_downtime: 1s}\n"
     assert load_scenario(written(tmp_path, text)).load.rate == 7
 
 

@@ -32,7 +32,8 @@ def scenarios(pytester, **files):
 
 
 def test_each_file_is_an_item_per_strategy_and_repeat_and_a_fixed_strategy_is_kept(pytester):
-    scenarios(pytester, fast="name: fast\n", fixed="name: fixed\nstrategy: {kind: blue-green}\n")
+    scenarios(pytester, fast="name: fast\nexpect: {max_downtime: 1s}\n",
+              fixed="name: fixed\nstrategy: {kind: blue-green}\nexpect: {max_downtime: 1s}\n")
     pytester.makefile(".yaml", elsewhere="name: not-a-scenario-here\n")
     result = pytester.runpytest("--collect-only", "-q", "--chaos-strategy", "in-service",
                                 "--chaos-strategy", "blue-green", "--chaos-repeat", "2")
@@ -57,7 +58,7 @@ def test_an_invalid_scenario_is_a_collection_error_naming_file_key_and_value(pyt
     scenarios(pytester, broken="name: broken\nload: {rate: -5}\n")
     result = pytester.runpytest("scenarios")
     assert result.ret == 2  # pytest's exit code for collection errors
-    result.stdout.fnmatch_lines(["*broken.yaml: invalid scenario*", "*load.rate: got -5*greater than 0*"])
+    result.stdout.fnmatch_lines(["*broken.yaml: invalid scenario*", "*load.rate: got -5*greater than or equal to 1*"])
 
 
 def test_junitxml_carries_the_items_and_the_failure_text(pytester):
@@ -99,7 +100,7 @@ def test_a_sweep_of_an_impossible_scenario_is_a_collection_error(pytester):
 
 
 def test_a_scenario_without_a_fault_is_skipped_in_a_sweep_and_points_are_capped_per_file(pytester):
-    scenarios(pytester, swept=SWEPT, calm="name: calm\n")
+    scenarios(pytester, swept=SWEPT, calm="name: calm\nexpect: {max_downtime: 1s}\n")
     result = pytester.runpytest("scenarios", "--chaos-sweep", "--chaos-points", "9", "-rs")
     result.assert_outcomes(passed=3, skipped=1)  # swept has 3 points under in-service: all of them
     result.stdout.fnmatch_lines(["*no fault to sweep*"])

@@ -72,7 +72,7 @@ def test_from_and_to_default_to_the_roles_and_accept_any_release_name(tmp_path):
     from harness.scenario import Scenario
 
     assert (Scenario(name="x").stack.from_release, Scenario(name="x").stack.to_release) == ("old", "new")
-    scenario = load_scenario(write(tmp_path, "name: x\nstack: {from: '1.0', to: broken}\n"))
+    scenario = load_scenario(write(tmp_path, "name: x\nstack: {from: '1.0', to: broken}\nexpect: {max_downtime: 1s}\n"))
     assert (scenario.stack.from_release, scenario.stack.to_release) == ("1.0", "broken")
     assert scenario.model_dump(mode="json", by_alias=True)["stack"]["from"] == "1.0"
     assert Scenario.model_validate(scenario.model_dump(mode="json", by_alias=True)) == scenario

@@ -38,19 +38,21 @@ def valid(tmp_path, text: str) -> Scenario:
 # -- refused when the scenario is validated -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("timeout, allowed", [("0", "greater than 0"), ("0s", "greater than 0"),
+@pytest.mark.parametrize("timeout, allowed", [("0", "greater than or equal to 0.05"), ("1ms", "greater than or equal to 0.05"),
                                               ("31s", "less than or equal to 30"), ("2m", "less than or equal to 30")])
 def test_the_client_timeout_is_positive_and_bounded(tmp_path, timeout, allowed):
     message = error_of(tmp_path, f"load: {{timeout: {timeout}}}\n")
     assert "load.timeout" in message and allowed in message
-    assert valid(tmp_path, "load: {timeout: 30s}\n").load.timeout == 30
+    assert valid(tmp_path, "load: {timeout: 30s}\nexpect: {max_downtime: 1s}\n").load.timeout == 30
 
 
-def test_the_verify_window_and_the_strategy_timeout_are_positive(tmp_path):
+def test_the_verify_window_is_positive_and_the_strategy_timeout_long_enough_for_an_upgrade(tmp_path):
     assert "phases.verify_window: got 0.0: Input should be greater than 0" in error_of(
         tmp_path, "phases: {verify_window: 0}\n")
-    assert "strategy.timeout: got 0.0: Input should be greater than 0" in error_of(
-        tmp_path, "strategy: {timeout: 0s}\n")
+    for timeout, seconds in (("0s", "0.0"), ("1ms", "0.001"), ("9.5s", "9.5")):
+        assert f"strategy.timeout: got {seconds}: Input should be greater than or equal to 10" in error_of(
+            tmp_path, f"strategy: {{timeout: {timeout}}}\n")
+    assert valid(tmp_path, "strategy: {timeout: 10s}\nexpect: {max_downtime: 1s}\n").strategy.timeout == 10
 
 
 def test_an_empty_list_of_upgrade_outcomes_could_never_pass(tmp_path):
