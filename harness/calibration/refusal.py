@@ -5,15 +5,17 @@ balancer answers every request with 503 at once, and then back. Each edge is
 one runtime API call with ``time.time()`` (the samples' clock) read just
 before and just after it: the edge lies between the two stamps, and no
 process start or exec into a node comes between them. Before each outage
-the load balancer's node is given the route back on a timer (``arm``), so an
-outage whose harness was killed ends by itself, after its planned end and
-before the next one would start.
+the load balancer's node is given the route back on a timer (``timer``), so
+an outage whose harness was killed ends by itself ``GRACE`` after its planned
+end. Each outage routes to a backend name of its own, and its timer routes
+back only while that name is live, so a timer never ends a later outage.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Protocol
@@ -22,7 +24,8 @@ from harness.errors import ClusterError
 from harness.faults.balancer import RUNTIME_API
 from harness.stack.router import ROUTES_MAP
 
-NOWHERE = "nowhere"  # a backend the load balancer does not have: it answers 503 at once
+NOWHERE = "nowhere"  # the prefix of backend names the load balancer does not have: it answers 503 at once
+GRACE = 5.0  # seconds after a planned outage end when the node's timer ends it, if the harness has not
 Stamps = tuple[float, float, float, float]  # before and after the call that starts, then the one that ends
 
 
@@ -43,18 +46,20 @@ def live_route(backend: str) -> str:
     return f"set map {ROUTES_MAP} live {backend}"
 
 
-def timer(line: str, seconds: float) -> list[str]:
-    """The command, run on the load balancer's node, that sends ``line`` to the runtime API in ``seconds`` from a
-    process of its own: it returns at once and the line is sent whatever becomes of the harness."""
-    send = f"sleep {seconds:.3f}; echo {shlex.quote(line)} | {shlex.join(RUNTIME_API)}"
+def timer(away: str, back: str, seconds: float) -> list[str]:
+    """The command, run on the load balancer's node, that in ``seconds`` routes live traffic to ``back`` if it
+    still goes to ``away``: it returns at once, and its process of its own outlives the harness."""
+    api = shlex.join(RUNTIME_API)
+    still_away = f"echo {shlex.quote(f'show map {ROUTES_MAP}')} | {api} | grep -q {shlex.quote(f' live {away}$')}"
+    send = f"sleep {seconds:.3f}; {still_away} && echo {shlex.quote(live_route(back))} | {api}"
     return ["sh", "-c", f"({send}) </dev/null >/dev/null 2>&1 &"]
 
 
 class Refusal:
-    """Outages of the live route, each ended by this process or, ``grace`` after its planned end, by ``arm``'s
-    timer on the load balancer's node."""
+    """Outages of the live route, each ended by this process or, ``grace`` after its planned end, by its timer,
+    which ``arm`` runs on the load balancer's node."""
 
-    def __init__(self, api: RuntimeApi, arm: Callable[[str, float], None], grace: float,
+    def __init__(self, api: RuntimeApi, arm: Callable[[list[str]], None], grace: float = GRACE,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self._api, self._arm, self._grace = api, arm, grace
         self._clock, self._sleep = clock, sleep
@@ -62,10 +67,10 @@ class Refusal:
     def hold(self, duration: float) -> Stamps:
         """Refuse for ``duration``: the ending call is sent ``duration`` after the starting one was (so, calls
         taking as long as each other, their middles are ``duration`` apart); both calls' stamps."""
-        back = live_route(self._live())
-        deadline = self._clock() + duration + self._grace
-        self._arm(back, duration + self._grace)  # not before ``deadline``: its timer starts after this call does
-        before, after = self._stamped(live_route(NOWHERE))
+        live = self._live()
+        away, deadline = self._armed(live, duration)
+        back = live_route(live)
+        before, after = self._stamped(live_route(away))
         try:
             self._sleep(max(0.0, before + duration - self._clock()))
             ended = self._stamped(back)
@@ -74,14 +79,21 @@ class Refusal:
                 self._api.command(back)
             raise
         if ended[0] >= deadline:
-            raise ClusterError(f"the harness stalled for over {self._grace:g}s past a planned outage end, so the "
-                               "load balancer's timer may have ended it first; calibrate on a less loaded machine")
+            raise ClusterError(f"a refusal outage's end was sent over {self._grace:g}s late, so its timer may have "
+                               "ended it first: the machine stalled; calibrate on a less loaded one")
         return before, after, *ended
+
+    def _armed(self, live: str, duration: float) -> tuple[str, float]:
+        """A backend name of the outage's own, its timer started, and the time before which it cannot fire."""
+        away = f"{NOWHERE}-{uuid.uuid4().hex[:8]}"
+        deadline = self._clock() + duration + self._grace  # read before the timer starts, so it fires later
+        self._arm(timer(away, live, duration + self._grace))
+        return away, deadline
 
     def _live(self) -> str:
         """The backend live traffic goes to now."""
         live = self._api.routes().get("live")
-        if live is None or live == NOWHERE:
+        if live is None or live.startswith(NOWHERE):
             raise ClusterError(f"the load balancer's live route is {live!r}, not a backend; deploy the app first")
         return live
 

@@ -23,7 +23,7 @@ from harness.analysis.steadiness import Steadiness, steadiness
 from harness.app import App
 from harness.calibration.measure import KnownOutage, Trial, measure
 from harness.calibration.plan import CalibrationPlan
-from harness.calibration.refusal import Refusal, Stamps, timer
+from harness.calibration.refusal import Refusal, Stamps
 from harness.cluster import Cluster
 from harness.cluster.config import LB_LABEL
 from harness.errors import ClusterError
@@ -87,7 +87,7 @@ class Calibration:
 
     def _holder(self, node: str) -> Callable[[str, float], Stamps]:
         """What makes an outage of a kind and length on the load balancer's ``node`` and returns its stamps."""
-        refusal = Refusal(router(self.cluster.state.lb_admin), partial(self._arm, node), self.plan.gap / 2)
+        refusal = Refusal(router(self.cluster.state.lb_admin), partial(self._arm, node))
         return lambda kind, duration: refusal.hold(duration) if kind == "refusal" else self._black_hole(node, duration)
 
     def _at_rate(self, rate: float, hold: Callable[[str, float], Stamps], journal: Journal) -> RateResult:
@@ -127,9 +127,9 @@ class Calibration:
         path.mkdir(exist_ok=True)
         return path
 
-    def _arm(self, node: str, line: str, seconds: float) -> None:
-        """Send ``line`` to the runtime API from ``node`` in ``seconds``, whatever becomes of this process."""
-        result = self.cluster.exec(node, timer(line, seconds))
+    def _arm(self, node: str, argv: list[str]) -> None:
+        """Start a refusal's timer on ``node``."""
+        result = self.cluster.exec(node, argv)
         if not result.ok:
             raise ClusterError(f"could not set the end of a refusal outage on {node}: {result.output.strip()[-300:]}")
 
