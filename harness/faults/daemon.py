@@ -53,7 +53,7 @@ class DaemonFreeze(BaseFault):
 
 
 class DaemonCrashParams(FaultParams):
-    restart_timeout: Duration = Field(60.0, gt=0, description="seconds to wait for the engine after heal")
+    restart_timeout: Duration = Field(60.0, ge=1, description="seconds to wait for the engine after heal (at least 1)")
 
 
 class DaemonCrash(BaseFault):

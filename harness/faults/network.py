@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from harness.cluster.config import REGISTRY_PORT, SECURE_PORT
 from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
@@ -93,6 +93,13 @@ class PeerParams(FaultParams):
     peers: list[str] = Field(default_factory=list, description="other nodes (node1, node2, ...); "
                                                                "empty = every other node")
 
+    @field_validator("peers")
+    @classmethod
+    def _each_once(cls, peers: list[str]) -> list[str]:
+        if twice := sorted({peer for peer in peers if peers.count(peer) > 1}):
+            raise ValueError(f"{', '.join(twice)} named more than once; name each peer once")
+        return peers
+
 
 class _PeerFault(RuleFault):
     """Drops packets matching ``match`` between the target and each peer, both ways."""
@@ -153,7 +160,8 @@ class Partition(_PeerFault):
 
 
 class PacketLossParams(FaultParams):
-    probability: float = Field(0.2, gt=0, le=1, description="share of packets dropped")
+    probability: float = Field(0.2, ge=0.0001, le=1, description="share of packets dropped (the rule keeps "
+                                                                 "four decimals: at least 0.0001)")
 
 
 class PacketLoss(RuleFault):

@@ -13,7 +13,8 @@ from harness.waiting import wait_until
 
 class NodeHaltParams(FaultParams):
     mode: Literal["graceful", "forced"] = "graceful"
-    rejoin_timeout: Duration = Field(90.0, gt=0, description="seconds heal waits for the node to be Ready again")
+    rejoin_timeout: Duration = Field(90.0, ge=1, description="seconds heal waits for the node to be Ready again "
+                                                             "(at least 1)")
 
 
 class NodeHalt(BaseFault):

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import TYPE_CHECKING
 
+from pydantic import Field, field_validator
+
+from harness.cluster.config import LB_PORTS
 from harness.errors import ClusterError
 from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.faults.nodeshell import process_state, run
 from harness.models import Duration
 from harness.waiting import wait_until
 
+if TYPE_CHECKING:
+    from harness.scenario import FaultSpec, Scenario
+
 SQUATTER_PID_FILE = "/run/chaos-harness/port-{port}.pid"
 
 
+SWARM_PORTS = {2377: "Swarm's cluster management", 7946: "Swarm's node gossip", 4789: "Swarm's overlay (VXLAN)"}
+
+
 class PortConflictParams(FaultParams):
-    port: int = Field(8081, ge=1, le=65535, description="host port the update will want on the node")
+    port: int = Field(8081, ge=1024, le=65535, description="host port the update will want on the node (from 1024: "
+                                                           "lower ports are the node's own services, such as SSH)")
+
+    @field_validator("port")
+    @classmethod
+    def _not_the_clusters_own(cls, port: int) -> int:
+        taken = {**SWARM_PORTS, **{number: f"the load balancer's {name} port" for name, number in LB_PORTS.items()}}
+        if port in taken:
+            raise ValueError(f"{port} is {taken[port]}: squatting it breaks the cluster, not the upgrade; give the "
+                             "port the new release publishes (stack.publish_on_upgrade)")
+        return port
 
 
 class PortConflict(BaseFault):
@@ -28,6 +47,17 @@ class PortConflict(BaseFault):
     @property
     def _pid_file(self) -> str:
         return SQUATTER_PID_FILE.format(port=self.params.port)
+
+    @classmethod
+    def check_scenario(cls, params: PortConflictParams, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
+        """The squatted port is the one the new release publishes: any other port conflicts with nothing."""
+        published = scenario.stack.publish_on_upgrade
+        if published == params.port:
+            return []
+        return [Problem(("params", "port"), params.port,
+                        f"the upgrade publishes {published if published else 'no host port'} "
+                        f"(stack.publish_on_upgrade), so squatting {params.port} conflicts with nothing; set "
+                        f"stack.publish_on_upgrade: {params.port}, or give port: {published or 'that port'}")]
 
     def inject(self, ctx: FaultContext) -> None:
         port, pid_file = self.params.port, self._pid_file
@@ -58,7 +88,7 @@ class TaskKillParams(FaultParams):
     service: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
                                 description="engine service whose task on the node is killed "
                                             "(default: the service being upgraded)")
-    replace_timeout: Duration = Field(60.0, gt=0, description="seconds heal waits for the replacement")
+    replace_timeout: Duration = Field(60.0, ge=1, description="seconds heal waits for the replacement (at least 1)")
 
 
 class TaskKill(BaseFault):

@@ -132,10 +132,10 @@ def test_a_label_needs_a_key(tmp_path):
     assert "label must be key=value" in error_of(tmp_path, "faults:\n  - kind: node-halt\n    target: {label: =x}\n")
 
 
-@pytest.mark.parametrize("params, key", [("{rejoin_timeout: 0}", "rejoin_timeout")])
-def test_fault_timeouts_are_positive_durations(tmp_path, params, key):
+@pytest.mark.parametrize("params, got", [("{rejoin_timeout: 0}", "0.0"), ("{rejoin_timeout: 1ms}", "0.001")])
+def test_fault_timeouts_are_durations_a_heal_can_wait_for(tmp_path, params, got):
     message = error_of(tmp_path, f"faults:\n  - kind: node-halt\n    params: {params}\n")
-    assert f"faults.0.params.{key}: got 0.0: Input should be greater than 0" in message
+    assert f"faults.0.params.rejoin_timeout: got {got}: Input should be greater than or equal to 1" in message
     assert valid(tmp_path, "faults:\n  - kind: node-halt\n    params: {rejoin_timeout: 2m}\n"
                  ).faults[0].params == {"rejoin_timeout": "2m"}
     assert "faults.0.params.restart_timeout" in error_of(
