@@ -1,61 +1,164 @@
-"""``chaos-harness app init``: a starting profile for a compose file, with what to fill in said in comments."""
+"""``chaos-harness app init``: a starting profile for a compose file, with what to fill in said in comments.
+
+The compose file is read and validated as for ``validate --app``. The entry
+is the first service with a port: from the compose file (``ports`` or
+``expose``), else from its image (its ``EXPOSE``, asked of this host's engine),
+else from the Dockerfile of its build section (what the build will expose).
+When nothing names a port the profile is still written, with a TODO; the
+port is checked against the image again once it is built (``app check``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 
-from harness.app.compose_check import declared_ports
-from harness.errors import ProfileError
-from harness.models import read_yaml_mapping
+from harness.app.compose_check import declared_ports, validated
+from harness.app.compose_model import ComposeFile
+from harness.errors import HarnessError, ProfileError
+from harness.files import KiB, read_bytes
+from harness.models import format_errors, read_yaml_mapping
 
+ImagePorts = Callable[[str], "set[int] | None"]  # the ports an image on this host exposes; None: no such image
 _TAG = re.compile(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})$")
+_EXPOSE_PORT = re.compile(r"([0-9]{1,5})(?:/(?:tcp|udp|sctp))?")
+DEFAULT_PORT = 80
+NEXT = "next"
 
 
-def guess_entry(services: dict) -> tuple[str, int]:
-    """The service clients reach: the first that publishes (or exposes) a port, and that port."""
+@dataclass(frozen=True)
+class Entry:
+    """The service clients reach, its port, and where the port was found (None: nowhere, a TODO)."""
+
+    service: str
+    port: int
+    found_in: str | None
+
+
+def starting_profile(compose_path: Path, profile_path: Path, image_ports: ImagePorts | None = None) -> str:
+    """The text of a profile for ``compose_path``, to be saved as ``profile_path``; ``ProfileError`` naming the
+    compose file, the key and what is allowed when it is no compose file Swarm deploys."""
+    compose = read_compose(compose_path)
+    services = compose["services"]
+    entry = guess_entry(services, compose_path.parent, image_ports or host_image_ports)
+    spec = services[entry.service]
+    image = spec["image"]
+    current, repository = _release_of(image)
+    profile_dir = profile_path.resolve().parent
+    return Template(_TEMPLATE).substitute(
+        name=_profile_name(compose_path), compose=json.dumps(os.path.relpath(compose_path.resolve(), profile_dir)),
+        current=json.dumps(current), entry=json.dumps(entry.service),
+        image=_image_source(image, spec.get("build"), compose_path.parent, profile_dir),
+        next=json.dumps(NEXT if current != NEXT else f"{NEXT}-1"), next_image=json.dumps(f"{repository}:NEXT"),
+        port=entry.port, port_note=_port_note(entry), services=", ".join(services),
+        stateful=json.dumps([name for name, s in services.items() if name != entry.service and _named_volumes(s)]))
+
+
+def read_compose(path: Path) -> dict:
+    """The compose document, validated as ``validate --app`` does."""
+    compose = read_yaml_mapping(path, "compose file", ProfileError)
+    problems = validated(compose, path)
+    if problems:
+        raise ProfileError(format_errors(path, [{k: v for k, v in p.items() if k != "file"} for p in problems],
+                                         ComposeFile, "compose file"))
+    return compose
+
+
+def guess_entry(services: dict, compose_dir: Path, image_ports: ImagePorts) -> Entry:
+    """The first service with a port in the compose file, else the first whose image or Dockerfile exposes one,
+    else the first service on port 80 (a TODO)."""
     for name, spec in services.items():
-        ports = declared_ports(spec if isinstance(spec, dict) else {})
+        if ports := declared_ports(spec):
+            return Entry(name, min(ports), "the compose file")
+    for name, spec in services.items():
+        ports, where = exposed_ports(spec, compose_dir, image_ports)
         if ports:
-            return name, min(ports)
-    raise ProfileError("no service of the compose file publishes or exposes a port: "
-                       "write entry.service and entry.port in the profile yourself")
+            return Entry(name, min(ports), where)
+    return Entry(next(iter(services)), DEFAULT_PORT, None)
 
 
-def starting_profile(compose_path: Path, profile_path: Path) -> str:
-    """The text of a profile for ``compose_path``, to be saved as ``profile_path``."""
-    compose = read_yaml_mapping(compose_path, "compose file", ProfileError)
-    services = compose.get("services")
-    if not isinstance(services, dict) or not services:
-        raise ProfileError(f"{compose_path}: services: a compose file needs at least one service")
-    entry, port = guess_entry(services)
-    image = str(services[entry].get("image") or f"{entry}:latest")
-    tag = _TAG.search(image.split("@")[0])
-    current = tag.group(1) if tag else "latest"
-    repository = image.split("@")[0][: tag.start()] if tag else image
-    stateful = [name for name, spec in services.items() if name != entry and _named_volumes(spec)]
-    compose_ref = os.path.relpath(compose_path.resolve(), profile_path.resolve().parent)
+def exposed_ports(spec: dict, compose_dir: Path, image_ports: ImagePorts) -> tuple[set[int], str]:
+    """What the service's image exposes (on this host), else what its Dockerfile exposes; and where it was read."""
+    ports = image_ports(spec["image"])
+    if ports:
+        return ports, f"the image {spec['image']}"
+    build = spec.get("build")
+    if build is None:
+        return set(), ""
+    if isinstance(build, str):
+        build = {"context": build}
+    dockerfile = compose_dir / build["context"] / (build.get("dockerfile") or "Dockerfile")
+    return dockerfile_ports(dockerfile), f"{dockerfile}"
+
+
+def dockerfile_ports(path: Path) -> set[int]:
+    """The ports a Dockerfile's ``EXPOSE`` lines name (ranges and variables left out); none if it is unreadable."""
+    try:
+        text = read_bytes(path, "Dockerfile", ProfileError, 256 * KiB).decode("utf-8", "replace")
+    except ProfileError:
+        return set()
+    joined = re.sub(r"\\\r?\n", " ", text)
+    words = [word for line in joined.splitlines() if line.strip().upper().startswith("EXPOSE ")
+             for word in line.split()[1:]]
+    return {port for word in words if (match := _EXPOSE_PORT.fullmatch(word)) and 0 < (port := int(match[1])) < 65536}
+
+
+def host_image_ports(image: str) -> set[int] | None:
+    """The ports ``image`` exposes as this host's Docker engine has it; None when there is no engine or no image."""
+    from docker.errors import DockerException
+
+    from harness.dockerhost import host_docker
+
+    try:
+        exposed = host_docker().images.get(image).attrs.get("Config", {}).get("ExposedPorts") or {}
+    except (DockerException, HarnessError):
+        return None
+    return {int(match[1]) for port in exposed if (match := _EXPOSE_PORT.fullmatch(str(port)))}
+
+
+def _release_of(image: str) -> tuple[str, str]:
+    """The release name the image's tag makes (``latest`` without one) and its repository."""
+    untagged = image.split("@")[0]
+    tag = _TAG.search(untagged)
+    return (tag.group(1), untagged[: tag.start()]) if tag else ("latest", untagged)
+
+
+def _profile_name(compose_path: Path) -> str:
     name = re.sub(r"[^a-z0-9-]", "-", compose_path.resolve().parent.name.lower()).strip("-")[:30] or "app"
-    if not name[0].isalpha():
-        name = f"app-{name}"[:31]
-    source = json.dumps(image)
-    build = services[entry].get("build")
-    if build:  # the compose file builds it: so does the profile, from the same context
-        context = build if isinstance(build, str) else build.get("context", ".")
-        built = os.path.relpath((compose_path.parent / context).resolve(), profile_path.resolve().parent)
-        args = build.get("args") if isinstance(build, dict) else None
-        extra = f", args: {json.dumps({str(k): str(v) for k, v in args.items()})}" if isinstance(args, dict) else ""
-        source = f"{{image: {json.dumps(image)}, build: {{context: {json.dumps(built)}{extra}}}}}"
-    return _TEMPLATE.format(
-        name=name, compose=compose_ref, current=json.dumps(current), entry=entry, image=source,
-        next_image=json.dumps(f"{repository}:NEXT"), port=port,
-        stateful=json.dumps(stateful), services=", ".join(services))
+    return name if name[0].isalpha() else f"app-{name}"[:31].rstrip("-")
+
+
+def _image_source(image: str, build: str | dict | None, compose_dir: Path, profile_dir: Path) -> str:
+    """The release's image, with the compose file's build section (its context relative to the profile)."""
+    if build is None:
+        return json.dumps(image)
+    context = build if isinstance(build, str) else build["context"]
+    parts = [f"context: {json.dumps(os.path.relpath((compose_dir / context).resolve(), profile_dir))}"]
+    if isinstance(build, dict) and build.get("dockerfile"):
+        parts.append(f"dockerfile: {json.dumps(build['dockerfile'])}")
+    args = build.get("args") if isinstance(build, dict) else None
+    if args:
+        pairs = args.items() if isinstance(args, dict) else (item.split("=", 1) for item in args if "=" in item)
+        parts.append(f"args: {json.dumps({str(k): '' if v is None else str(v) for k, v in pairs})}")
+    return f"{{image: {json.dumps(image)}, build: {{{', '.join(parts)}}}}}"
+
+
+def _port_note(entry: Entry) -> str:
+    if entry.found_in is None:
+        return (f"  # TODO: the container port {entry.service} listens on: neither the compose file nor the image "
+                "names one")
+    if entry.found_in == "the compose file":
+        return ""
+    return f"  # TODO: check it: {entry.found_in} exposes it (the compose file names no port)"
 
 
 def _named_volumes(spec: dict) -> bool:
-    volumes = spec.get("volumes") or [] if isinstance(spec, dict) else []
+    volumes = spec.get("volumes") or []
     return any(isinstance(v, str) and not v.startswith((".", "/", "~")) and ":" in v for v in volumes) or any(
         isinstance(v, dict) and v.get("type", "volume") == "volume" for v in volumes)
 
@@ -65,33 +168,57 @@ _TEMPLATE = """\
 # Check it with `chaos-harness app check <this file>`; run with
 # `chaos-harness run scenarios/halted-node.yaml --app <this file>`.
 # Paths are relative to this file. The compose file is never changed on disk.
-name: {name}
-compose: {compose}
+name: $name
+compose: $compose
 # Named releases: service -> image. The services a release names are the ones
 # an upgrade changes. The first release is "old", the last "new"; scenarios
 # may also ask for "broken", which the harness makes from the new one.
 # Images come from this host's Docker engine, or are built when given
-#   {{image: "repo:tag", build: {{context: dir, args: {{KEY: value}}}}}}
+#   {image: "repo:tag", build: {context: dir, args: {KEY: value}}}
 releases:
-  {current}:
-    {entry}: {image}
+  $current:
+    $entry: $image
   # TODO: the release you upgrade to (an image on this host, or a build section).
-  next:
-    {entry}: {next_image}
+  $next:
+    $entry: $next_image
 # The service and container port clients reach through the harness's load
 # balancer, and the health check it runs on each task.
 entry:
-  service: {entry}
-  port: {port}
-  health: {{path: /, status: [200]}}  # TODO: your health endpoint and the statuses it answers
+  service: $entry
+  port: $port$port_note
+  health:
+    path: /              # TODO: your health endpoint
+    check: {status: [200]}
 # The requests clients make (weights are shares), or `locustfile: file.py`.
+# Every answer is judged by its check: accepted statuses (a redirect is not
+# followed and fails unless listed), and what the body must or must not hold.
 load:
+  # rate: 50             # the request rate this app is tested at (requests per second):
+  #                      # it replaces every scenario's load.rate; leave it out to use theirs
   requests:
-    - {{name: home, method: GET, path: /, weight: 1}}
+    - name: home
+      method: GET
+      path: /
+      weight: 1
+      check:
+        status: ["2xx"]
+        not_contains: "Internal Server Error"  # TODO: or `contains:` a text every good answer has
 # Optional: acknowledged writes and their read-back, so lost writes are counted.
+# {id} is a fresh id per write; capture takes what the server chose for the read-back.
 # writes:
-#   write: {{method: POST, path: "/items", body: '{{"id": "{{id}}"}}', headers: {{Content-Type: application/json}}, status: [201]}}
-#   read: {{method: GET, path: "/items/{{id}}", status: [200]}}
-# Services whose data lives on their node (pinned to one node). Services: {services}
-stateful: {stateful}
+#   write:
+#     method: POST
+#     path: /items
+#     headers: {Content-Type: application/json}
+#     body: '{"name": "{id}"}'
+#     check: {status: [201]}
+#     capture:
+#       id: {json: "id"}                 # or {header: Location, regex: "/items/(\\\\d+)"}
+#   read:
+#     path: "/items/{captured.id}"
+#     check: {status: [200], contains: "{id}"}
+#     absent: {status: [404]}            # what "not there" looks like
+#   rereads: 1.0                         # reads of acknowledged writes per second during the run
+# Services whose data lives on their node (pinned to one node). Services: $services
+stateful: $stateful
 """
