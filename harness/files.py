@@ -122,7 +122,7 @@ def open_append(path: Path, error: type[Exception] = UsageError, readable: bool 
     try:
         descriptor = os.open(path, flags, _FILE_MODE)
     except (OSError, ValueError) as problem:
-        raise error(f"{path} cannot be written ({_link_said(path, problem)})") from None
+        raise error(f"{path} cannot be written ({_what_is_there(path) or why(problem)})") from None
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)
@@ -153,10 +153,15 @@ def _refuse_non_file(path: Path, error: type[Exception]) -> None:
                     "regular files (never through a link); remove it or write elsewhere")
 
 
-def _link_said(path: Path, problem: BaseException) -> str:
-    if isinstance(problem, OSError) and path.is_symlink():
+def _what_is_there(path: Path) -> str | None:
+    """Why what is at ``path`` cannot be appended to, when it is a link or no regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISLNK(mode):
         return "it is a symbolic link, and the harness never writes through one"
-    return why(problem)
+    return None if stat.S_ISREG(mode) else f"it is {file_kind(mode)}, not a regular file"
 
 
 def _missing_directory(path: Path) -> str:
