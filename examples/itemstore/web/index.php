@@ -56,7 +56,7 @@ function answer_html(int $status, string $title, string $content, array $headers
         $headers);
 }
 
-/** A new connection; a mysqli_sql_exception when the server does not answer within a second. */
+/** A new connection; a mysqli_sql_exception when the server is not reached within 1 s or does not answer within 2 s. */
 function connect(): mysqli
 {
     mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
