@@ -325,3 +325,51 @@ def test_fuzz_mutated_demo_profile(fuzz_dir):
 def test_the_fuzz_sources_are_valid_as_shipped(fuzz_dir):
     (fuzz_dir / "demo.yaml").write_bytes(DEMO)
     assert outcome(fuzz_dir / "demo.yaml", "profile") == "valid"
+
+
+# --- values that are valid alone but mean nothing ----------------------------------------------------------
+
+EXPECT = "expect: {max_downtime: 5s}\n"
+PORT_CONFLICT = "stack: {publish_on_upgrade: 8081}\nfaults:\n  - kind: port-conflict\n    params: {port: %s}\n"
+
+
+@pytest.mark.parametrize("text, said", [
+    ("load: {rate: 1e-09}\n" + EXPECT, "load.rate: got '1e-09': Input should be greater than or equal to 1"),
+    ("load: {timeout: 1ms}\n" + EXPECT, "load.timeout: got 0.001: Input should be greater than or equal to 0.05"),
+    ("strategy: {timeout: 1ms}\n" + EXPECT, "strategy.timeout: got 0.001: Input should be greater than or equal to 10"),
+    ("stack: {from: broken}\n" + EXPECT, "stack.from: got 'broken': Value error, the broken release is made from the "
+                                         "new one"),
+    ("stack: {from: v2, to: v2}\n" + EXPECT, "stack: got {'from': 'v2', 'to': 'v2'}: Value error, from and to are "
+                                             "both 'v2': nothing would be upgraded"),
+    ("description: only a name\n", "expect: got None: the scenario injects no fault and states no expectation"),
+    (PORT_CONFLICT % 22, "faults.0.params.port: got 22: Input should be greater than or equal to 1024"),
+    (PORT_CONFLICT % 2377, "faults.0.params.port: got 2377: Value error, 2377 is Swarm's cluster management"),
+    (PORT_CONFLICT % 7946, "faults.0.params.port: got 7946: Value error, 7946 is Swarm's node gossip"),
+    (PORT_CONFLICT % 9999, "faults.0.params.port: got 9999: Value error, 9999 is the load balancer's admin port"),
+    (PORT_CONFLICT % 8082, "faults.0.params.port: got 8082: the upgrade publishes 8081 (stack.publish_on_upgrade), "
+                           "so squatting 8082 conflicts with nothing"),
+    ("faults:\n  - kind: partition\n    params: {peers: [node1, node3, node1]}\n",
+     "faults.0.params.peers: got ['node1', 'node3', 'node1']: Value error, node1 named more than once"),
+    ("faults:\n  - kind: packet-loss\n    params: {probability: 1e-9}\n",
+     "faults.0.params.probability: got '1e-9': Input should be greater than or equal to 0.0001"),
+    ("faults:\n  - kind: node-halt\n    params: {rejoin_timeout: 1ms}\n",
+     "faults.0.params.rejoin_timeout: got 0.001: Input should be greater than or equal to 1"),
+], ids=["rate", "client-timeout", "upgrade-timeout", "from-broken", "from-is-to", "only-a-name", "port-22",
+        "port-2377", "port-7946", "port-lb", "port-unpublished", "peers-twice", "loss-share", "heal-wait"])
+def test_a_value_that_means_nothing_is_refused_saying_what_would(tmp_path, text, said):
+    assert said in refusal(written(tmp_path, "name: x\n" + text))
+
+
+def test_the_meaningful_neighbours_of_those_values_are_accepted(tmp_path):
+    text = ("name: x\nload: {rate: 1, timeout: 50ms}\nstrategy: {timeout: 10s}\nstack: {from: old, to: broken, "
+            "publish_on_upgrade: 8081}\nfaults:\n  - kind: port-conflict\n    params: {port: 8081}\n"
+            "  - kind: partition\n    params: {peers: [node1, node3]}\n")
+    scenario = load_scenario(written(tmp_path, text))
+    assert scenario.load.rate == 1 and scenario.stack.to_release == "broken" and len(scenario.faults) == 2
+
+
+def test_validate_without_app_checks_releases_against_the_default_profile(tmp_path):
+    path = written(tmp_path, "name: x\nstack: {to: v9}\n" + EXPECT)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and "asks for release 'v9'; this profile has v1, v2" in " ".join(result.output.split())
+    assert CliRunner().invoke(main, ["validate", str(written(tmp_path, "name: x\n" + EXPECT))]).exit_code == 0
