@@ -18,9 +18,13 @@ REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 
 def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0) -> AppStack:
     """The app on the cluster, as a scenario's stack options deploy it (its images pushed: ``App.push``)."""
-    registry = REGISTRIES[spec.registry]
-    options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
-                           lb_image=cluster.lb_image(registry), server_timeout=server_timeout)
     profile = app.profile
-    return AppStack(profile, options, cluster.lb_url, profile.release_name(spec.from_release),
-                    profile.release_name(spec.to_release))
+    return AppStack(profile, options_for(cluster, spec, server_timeout), cluster.lb_url,
+                    profile.release_name(spec.from_release), profile.release_name(spec.to_release))
+
+
+def options_for(cluster: Cluster, spec: StackSpec, server_timeout: float = 2.0) -> StackOptions:
+    """How a scenario's stack options deploy any app on the cluster."""
+    registry = REGISTRIES[spec.registry]
+    return StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
+                        lb_image=cluster.lb_image(registry), server_timeout=server_timeout)
