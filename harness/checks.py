@@ -100,6 +100,16 @@ class JsonCheck(Strict):
             raise ValueError(f"give exactly one of equals, exists or not_empty for query {self.query!r}")
         return self
 
+    @field_validator("equals")
+    @classmethod
+    def _a_json_value(cls, value: Any) -> Any:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError("equals takes a JSON value: text, a finite number, true, false, null, a list or a "
+                             "mapping of them") from None
+        return value
+
     @property
     def compares(self) -> bool:
         """Whether the result must equal ``equals`` (also null), not merely exist or be non-empty."""

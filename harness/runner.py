@@ -180,7 +180,10 @@ class Runner:
         check_fit(self.scenario, parts.faults, cluster)
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
         self.app.push(cluster.push_image)
-        deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth)
+        cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth, run_on=cluster.exec)
+        for volume in cleared:
+            parts.journal.write("stack.stale_volume", **volume.record())
+            self._progress(str(volume))
         if stack.profile.model.writes is not None:
             present, absent = writes.negative_control(stack)
             parts.journal.write("readback.control", written=present.record(), never_written=absent.record())

@@ -65,7 +65,8 @@ def check(cluster: Cluster, app: App, rounds: int = 2, progress: Progress = lamb
     engine = cluster.engine
     progress(f"deploying {app.profile.name} at release {stack.old} and waiting until it is healthy")
     try:
-        deploy_and_wait(engine, router(cluster.state.lb_admin), stack)
+        for volume in deploy_and_wait(engine, router(cluster.state.lb_admin), stack, run_on=cluster.exec):
+            progress(str(volume))
         tasks = engine.service(stack.services()[0]).running()
         where = {address: (t.version, t.node) for t in tasks for address in t.addresses}
         answers = [_attribute(label, answer, reason, where) for label, answer, reason in _ask(stack, rounds)]

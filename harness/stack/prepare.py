@@ -196,7 +196,7 @@ def _restart_for_writes(engine: Engine, app: AppStack, timeout: float) -> None:
     entry = app.services()[0]
     wait_until(lambda: _settled_and_spread(engine, entry, app.old) and _writes_work(app), timeout=timeout,
                what="writes through the load balancer to be acknowledged on every entry task", interval=2.0,
-               hint="The cluster may be degraded by earlier faults: `chaos-harness down` and up again.")
+               hint=f"The cluster may be degraded by earlier faults: {REBUILD_ADVICE}.")
 
 
 def _writes_work(app: AppStack) -> bool:

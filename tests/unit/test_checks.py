@@ -71,6 +71,7 @@ def test_a_size_bound_fails_a_larger_body():
     ({"json": {"query": "items[", "exists": True}}, "json"), ({"json": {"query": "a"}}, "json"),
     ({"json": {"query": "a", "exists": True, "equals": 1}}, "json"),
     ({"headers": {"Location": {"present": False, "equals": "x"}}}, "headers"), ({"contain": "x"}, "contain"),
+    ({"json": {"query": "a", "equals": float("inf")}}, "JSON value"),
 ])
 def test_a_check_that_cannot_be_meant_is_refused_naming_its_key(rules, wrong):
     with pytest.raises(ValidationError) as error:
@@ -117,7 +118,7 @@ def test_placeholders_are_replaced_and_unknown_ones_kept():
 # -- fuzz: random bodies, JSON and headers against random checks ------------------------------------------------
 
 texts = st.text(max_size=20)
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | texts,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
                            max_leaves=20)
 queries = st.sampled_from(["a", "a.b", "[0]", "items[0].id", "length(@)", "[?x > `1`]", "*.id", "@"])
