@@ -70,6 +70,11 @@ SECTIONS = (
             "stack it left); overhead is the run's wall time minus the phases the scenario asked for.",
             lambda quick, out: [*PYTHON, "benchmarks.overhead", "--cluster", CLUSTER, "--json", str(out),
                                 *(["--runs", "1"] if quick else [])]),
+    Section("readback", "The final read-back",
+            "Acknowledged writes of the demo app read back and judged by its checks: through its listing "
+            "(`writes.read_all`) first, then one request per write.",
+            lambda quick, out: [*PYTHON, "benchmarks.readback", "--cluster", CLUSTER, "--json", str(out),
+                                "--writes", "1000" if quick else "10000"]),
     Section("analysis", "Analysis throughput",
             "A synthetic run of a million samples (1,000 requests/s), analysed and rendered in a fresh process.",
             lambda quick, out: [*PYTHON, "benchmarks.analysis_throughput", "--json", str(out),
