@@ -25,7 +25,7 @@ from harness.faults.nodeshell import Rule
 from harness.stack.router import BACKENDS, Server, parse_servers
 
 if TYPE_CHECKING:
-    from harness.scenario import FaultSpec, Scenario
+    from harness.scenario.model import FaultSpec, Scenario
 
 LB_TARGET = f"{LB_LABEL}=true"  # the label of the node the load balancer runs on
 RUNTIME_API = ["socat", "-t", "2", "-", f"TCP:127.0.0.1:{LB_PORTS['admin']}"]

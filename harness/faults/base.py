@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.engine.base import Engine, RegistryAuth
 
 if TYPE_CHECKING:
-    from harness.scenario import FaultSpec, Scenario
+    from harness.scenario.model import FaultSpec, Scenario
 
 
 class CommandResult(Protocol):

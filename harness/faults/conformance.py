@@ -15,7 +15,7 @@ from harness.cluster import Cluster
 from harness.faults import registry
 from harness.faults.base import FaultContext
 from harness.faults.symptoms import SYMPTOMS, packets_dropped
-from harness.scenario import Stack
+from harness.scenario.model import Stack
 from harness.stack import AppStack, router
 from harness.stack.from_spec import stack_for
 from harness.stack.prepare import deploy_and_wait

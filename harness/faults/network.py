@@ -17,10 +17,10 @@ from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
 from harness.errors import ClusterError
 from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
 from harness.faults.nodeshell import Rule, add_rules, delete_rules, has_rule, resolve
-from harness.scenario import node_name_error
+from harness.scenario.model import node_name_error
 
 if TYPE_CHECKING:
-    from harness.scenario import FaultSpec, Scenario
+    from harness.scenario.model import FaultSpec, Scenario
 
 VXLAN_PORT = "4789"
 PULLED_FROM = {"open": REGISTRY_ALIAS, "authenticated": SECURE_ALIAS}  # stack.registry -> the host nodes pull from

@@ -11,7 +11,7 @@ from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
 from harness.faults.base import BaseFault, FaultContext, FaultParams, NoParams, Problem
 
 if TYPE_CHECKING:
-    from harness.scenario import FaultSpec, Scenario
+    from harness.scenario.model import FaultSpec, Scenario
 
 TOXIC_NAME = "chaos-harness"
 DAY_MS = 24 * 3600 * 1000

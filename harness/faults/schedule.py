@@ -12,7 +12,7 @@ from harness.faults import registry, targets
 from harness.faults.base import Fault, FaultContext, cluster_problems
 from harness.journal import Journal
 from harness.ledger import HealLedger, LedgerEntry
-from harness.scenario import FaultSpec
+from harness.scenario.model import FaultSpec
 
 
 @dataclass

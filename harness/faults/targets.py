@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL
 from harness.engine.base import NodeInfo, TaskInfo
 from harness.errors import ClusterError
-from harness.scenario import Target
+from harness.scenario.model import Target
 
 # Roles that need a certain kind of node to exist at all, and how to say so.
 _ROLE_NEEDS = {

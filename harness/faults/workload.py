@@ -14,7 +14,7 @@ from harness.models import Duration
 from harness.waiting import wait_until
 
 if TYPE_CHECKING:
-    from harness.scenario import FaultSpec, Scenario
+    from harness.scenario.model import FaultSpec, Scenario
 
 SQUATTER_PID_FILE = "/run/chaos-harness/port-{port}.pid"
 

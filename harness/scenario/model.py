@@ -1,23 +1,22 @@
-"""Scenario files: YAML in, a validated, typed ``Scenario`` out.
+"""The scenario model: what goes wrong, when, under which strategy, and what is expected.
 
-Every problem is reported before anything starts, each naming the file, the
-key path, the bad value and what is allowed.
+Each model validates itself; ``contradictions`` and ``timing_problems`` find
+what is valid alone but impossible together. Nothing here knows the fault
+plugins (``harness.faults.fit`` checks their parameters).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from harness.cluster.config import LB_PORTS, MAX_NODES
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
-from harness.faults.base import scenario_problems
 from harness.load import MAX_IN_FLIGHT, MAX_RATE
-from harness.models import Duration, Strict, format_errors, load_model, parse_duration
+from harness.models import Duration, Strict, parse_duration
 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
 Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "standby-manager", "stateful"]
@@ -35,8 +34,8 @@ MIN_RATE = 1.0  # requests per second; below it an outage of seconds may see no 
 MIN_UPGRADE_TIMEOUT = 10.0  # seconds; an upgrade waits at least for a task to start and Swarm's monitor period
 NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
 
-__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "load_scenario", "node_name_error",
-           "parse_duration", "timing_problems"]
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "contradictions", "node_name_error", "parse_duration",
+           "timing_problems"]
 
 
 def node_name_error(name: object) -> str | None:
@@ -260,20 +259,10 @@ class Scenario(Strict):
         return self.model_copy(update={"strategy": self.strategy.model_copy(update={"kind": chosen})})
 
 
-def load_scenario(path: Path | str) -> Scenario:
-    """Read and validate a scenario file: its keys, what contradicts what, and each fault's parameters."""
-    path = Path(path)
-    scenario = load_model(path, Scenario, "scenario", ScenarioError)
-    problems = [*_contradictions(scenario), *_fault_problems(scenario)]
-    if problems:
-        raise ScenarioError(format_errors(path, problems, Scenario, "scenario"))
-    return scenario
-
-
 ErrorDict = dict[str, Any]  # one problem as pydantic reports it: loc (the key path), input (the bad value), msg
 
 
-def _contradictions(scenario: Scenario) -> list[ErrorDict]:
+def contradictions(scenario: Scenario) -> list[ErrorDict]:
     """Settings each valid alone that together make a run impossible, or an expectation that can never pass."""
     checks = (_something_to_judge, _rollback_after_needs_completion, _rollback_expected_without_one,
               _rolled_back_out_of_reach)
@@ -331,17 +320,6 @@ def _never_rolls_back(scenario: Scenario) -> bool:
     return strategy.kind == "in-service" and strategy.update_config.failure_action != "rollback"
 
 
-def _fault_problems(scenario: Scenario) -> list[ErrorDict]:
-    from harness.faults import registry  # late: plugins may import the scenario model
-
-    known = registry.available()
-    problems: list[ErrorDict] = []
-    for index, fault in enumerate(scenario.faults):
-        found = [*timing_problems(scenario, fault), *_plugin_problems(known, scenario, fault)]
-        problems.extend({**p, "loc": ("faults", index, *p["loc"])} for p in found)
-    return problems
-
-
 def timing_problems(scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
     """A trigger that can never fire: a phase the run does not have, an offset past its end, too many tasks."""
     at, replicas = fault.at, scenario.stack.replicas
@@ -380,16 +358,3 @@ def _longest_from(scenario: Scenario, phase: PhaseName) -> tuple[float, list[str
     spans.append(("observe", phases.observe, "observe"))
     rest = spans[[name for name, _, _ in spans].index(phase):]
     return sum(seconds for _, seconds, _ in rest), [f"{what} {seconds:g}s" for _, seconds, what in rest]
-
-
-def _plugin_problems(known: dict[str, Any], scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
-    """The fault's kind known, its parameters valid for the plugin, and consistent with the rest of the scenario."""
-    if fault.kind not in known:
-        return [{"loc": ("kind",), "input": fault.kind,
-                 "msg": f"unknown fault; known faults: {', '.join(sorted(known))}"}]
-    plugin = known[fault.kind]
-    try:
-        params = plugin.Params.model_validate(fault.params)
-    except ValidationError as error:
-        return [{**e, "loc": ("params", *e["loc"])} for e in error.errors()]
-    return [{"loc": p.loc, "input": p.value, "msg": p.msg} for p in scenario_problems(plugin, params, fault, scenario)]
