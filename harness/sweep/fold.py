@@ -127,8 +127,8 @@ class _Written(BaseModel):
 class SweptRun(_Written):
     repeat: int = Field(ge=1, le=MAX_REPEAT)
     run_dir: str = Field(min_length=1, max_length=255, description="a directory in the sweep's own")
-    run_id: str | None = None
-    error: str | None = None
+    run_id: str | None  # null: the run ended before its report; required all the same, as the harness writes it
+    error: str | None
 
     @field_validator("run_dir")
     @classmethod
