@@ -29,9 +29,13 @@ def test_known_outages_are_measured_within_their_bounds(cluster, tmp_path):
     assert set(cells) == {"refusal", "blackhole"} and all(c["trials"] == 3 for c in cells.values())
     refusal, blackhole = cells["refusal"], cells["blackhole"]
     # a refusal, made and stamped from the harness through HAProxy's runtime API, is known to a few milliseconds
-    # and seen to within one request interval and 2 ms
-    assert refusal["median_uncertainty"] <= CLOCK_LIMIT and refusal["tight"], refusal
-    assert abs(refusal["median_error"]) <= bound("refusal", RATE, 1.0) == 1 / RATE + 0.002, refusal
+    # (stamped by a script on the node it was known to 9-28 ms); when the machine let those calls be that quick it
+    # is seen to within one request interval and 2 ms, and when it did not the cell says so rather than judge
+    assert min(refusal["uncertainties"]) <= CLOCK_LIMIT, refusal
+    if refusal["tight"]:
+        assert abs(refusal["median_error"]) <= bound("refusal", RATE, 1.0) == 1 / RATE + 0.002, refusal
+    else:
+        assert refusal["verdict"] == "LOOSE" and doc["passed"] is False, refusal
     assert all(abs(k - 0.5) < 0.02 for k in refusal["known"]), "the outage lasted what was asked, by the clock"
     assert router(cluster.state.lb_admin).routes()["live"] == "blue", "live traffic is routed back"
     # a black hole: clients on open connections wait in retransmission, so it may look shorter, by a timeout at most,
