@@ -17,6 +17,7 @@ from harness.stack import BLUE, router
 from harness.stack.from_spec import stack_for
 from harness.stack.prepare import deploy_and_wait
 from harness.stack.volumes import stale_volumes
+from harness.waiting import wait_until
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -67,8 +68,12 @@ def the_next_prepare_starts_without_the_volume_the_db_left(cluster, demo, left: 
     db, volume = BLUE.service("db"), f"{BLUE.stack}_dbdata"
     (moved_to,) = {task.node for task in cluster.engine.service(db).running()}
     assert moved_to != left, "the db did not move off the node that halted"
-    stale = [(v.node, v.volume, v.users, v.runs_on) for v in stale_volumes(cluster.exec, cluster.engine)]
-    assert stale == [(left, volume, (db,), (moved_to,))]
+    expected = [(left, volume, (db,), (moved_to,))]
+    # The node just came back: its engine may still be stopping the db's old task, which mounts the volume.
+    found = wait_until(lambda: [(v.node, v.volume, v.users, v.runs_on)
+                                for v in stale_volumes(cluster.exec, cluster.engine)] or None,
+                       timeout=60, what=f"the volume the db left on {left} to be unused")
+    assert found == expected
     assert Leftover(left, f"stale volume {volume} ({db} runs on {moved_to})") in cluster_leftovers(cluster)
     stack = stack_for(cluster, demo, Stack())  # pinned to the stateful node again, as every other scenario
     cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, run_on=cluster.exec)
