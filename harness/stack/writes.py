@@ -17,12 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.app.profile import Writes
-from harness.checks import ABSENT, PRESENT, UNVERIFIABLE, captured_of, failure, read_outcome, write_outcome
+from harness.checks import PRESENT, UNVERIFIABLE, captured_of, failure, read_outcome, write_outcome
 from harness.errors import ProfileError
-from harness.http import CONNECTIONS, Answer
+from harness.http import CONNECTIONS
 from harness.stack import AppStack
 
 READ_TIMEOUT = 3.0
+CONTROL_TIMEOUT = 10.0  # the negative control asks an unverifiable answer again for this long
 LISTING_TIMEOUT = 30.0  # the listing of every write may be large
 LISTED = "(in the listing)"  # the body recorded for a write the listing showed
 RETRY_PAUSE = 2.0
@@ -83,11 +84,6 @@ def read(stack: AppStack, values: Mapping[str, str]) -> ReadBack:
     """Read one write back and judge the answer."""
     request = _writes(stack).read
     answer = stack.send(request, values, timeout=READ_TIMEOUT)
-    return judged(stack, values, answer)
-
-
-def judged(stack: AppStack, values: Mapping[str, str], answer: Answer | None) -> ReadBack:
-    request = _writes(stack).read
     if answer is None:
         return ReadBack(values, UNVERIFIABLE, None, "no answer")
     outcome, reason = read_outcome(request.check, request.absent, answer.status, answer.headers, answer.body, values)
@@ -115,18 +111,18 @@ def _listed(stack: AppStack, written: list[Mapping[str, str]]) -> tuple[list[Rea
 
 
 def _read_each(stack: AppStack, written: list[Mapping[str, str]], deadline: float) -> list[ReadBack]:
-    pending: list[Mapping[str, str]] = written
-    done: list[ReadBack] = []
+    """Each write read back, in order, ``CONNECTIONS`` at a time; the unverifiable ones again until ``deadline``."""
+    results: dict[int, ReadBack] = {}
+    pending = list(range(len(written)))
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         while pending:
-            results = list(pool.map(lambda values: read(stack, values), pending))
-            done += [r for r in results if r.outcome != UNVERIFIABLE]
-            retry = [r for r in results if r.outcome == UNVERIFIABLE]
-            if not retry or time.monotonic() + RETRY_PAUSE >= deadline:
-                return done + retry
-            pending = [r.values for r in retry]
-            time.sleep(RETRY_PAUSE)
-    return done
+            results.update(zip(pending, pool.map(lambda index: read(stack, written[index]), pending)))
+            pending = [index for index in pending if results[index].outcome == UNVERIFIABLE]
+            if pending and time.monotonic() + RETRY_PAUSE < deadline:
+                time.sleep(RETRY_PAUSE)
+            else:
+                break
+    return [results[index] for index in range(len(written))]
 
 
 def never_written(values: Mapping[str, str]) -> dict[str, str]:
@@ -141,31 +137,41 @@ def never_written(values: Mapping[str, str]) -> dict[str, str]:
 def negative_control(stack: AppStack) -> tuple[ReadBack, ReadBack]:
     """A write made and read back (present), and one never made read back (absent): the read-back can fail.
 
-    ProfileError (exit 2) when the fresh write does not read back as present,
-    or the one never made does not read back as absent.
+    ProfileError (exit 2) when the fresh write is not acknowledged or does not
+    read back as present, or the one never made (nor the listing, with
+    ``read_all``) does not read back as absent. Unverifiable answers are asked
+    again for ``CONTROL_TIMEOUT`` seconds.
     """
     made = write(stack, f"control-{uuid.uuid4().hex}")
     where = f"{stack.profile.path}: writes"
     if not made.acknowledged:
         raise ProfileError(f"{where}.write: the write was not acknowledged ({made.reason}); check its status, "
                            "check and capture against what the app answers")
-    found = read(stack, made.values)
-    if found.outcome != PRESENT:
-        raise ProfileError(f"{where}.read: a write just acknowledged reads back as {found.outcome} ({found.reason}; "
-                           f"answered {found.status}: {found.body[:80]!r}); the read-back cannot see writes")
-    missing = read(stack, never_written(made.values))
-    if missing.outcome == UNVERIFIABLE:
-        raise ProfileError(f"{where}.read: reading back a write never made answered {missing.status or 'nothing'} "
-                           f"({missing.reason}: {missing.body[:80]!r}), which says neither present nor absent; "
-                           "name what an absent item looks like in writes.read.absent (such as `{status: [404]}`)")
-    if _listed(stack, [never_written(made.values)])[0]:
-        raise ProfileError(f"{where}.read_all: the listing passes writes.read.check for a write never made: it "
-                           "would call lost writes present; make read.check name {id} or a captured value")
-    if missing.outcome != ABSENT:
-        raise ProfileError(
-            f"{where}.read: your read-back finds items that were never written (it answered {missing.status}: "
-            f"{missing.body[:80]!r}, which passes writes.read.check): it cannot detect a lost write. Add a body check "
-            "that only a stored item passes, such as `check: {contains: \"{id}\"}` or "
-            "`check: {json: [{query: \"[0].id\", exists: true}]}`, or read by a captured id "
-            "(`path: /items/{captured.id}`, with `absent: {status: [404]}`)")
+    never = never_written(made.values)
+    found, missing = _read_each(stack, [made.values, never], time.monotonic() + CONTROL_TIMEOUT)
+    problem = _control_problem(found, missing) or (_listed(stack, [never])[0] and LISTING_FINDS_ALL)
+    if problem:
+        raise ProfileError(f"{where}.{problem}")
     return found, missing
+
+
+LISTING_FINDS_ALL = ("read_all: the listing passes writes.read.check for a write never made: it would call lost "
+                     "writes present; make read.check name {id} or a captured value")
+
+
+def _control_problem(found: ReadBack, missing: ReadBack) -> str | None:
+    """What the negative control's two reads say is wrong with the read-back, or None."""
+    if found.outcome != PRESENT:
+        return (f"read: a write just acknowledged reads back as {found.outcome} ({found.reason}; answered "
+                f"{found.status}: {found.body[:80]!r}); the read-back cannot see writes")
+    if missing.outcome == UNVERIFIABLE:
+        return (f"read: reading back a write never made answered {missing.status or 'nothing'} ({missing.reason}: "
+                f"{missing.body[:80]!r}), which says neither present nor absent; name what an absent item looks "
+                "like in writes.read.absent (such as `{status: [404]}`)")
+    if missing.outcome == PRESENT:
+        return (f"read: your read-back finds items that were never written (it answered {missing.status}: "
+                f"{missing.body[:80]!r}, which passes writes.read.check): it cannot detect a lost write. Add a body "
+                "check that only a stored item passes, such as `check: {contains: \"{id}\"}` or "
+                "`check: {json: [{query: \"[0].id\", exists: true}]}`, or read by a captured id "
+                "(`path: /items/{captured.id}`, with `absent: {status: [404]}`)")
+    return None

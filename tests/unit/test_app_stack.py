@@ -126,7 +126,7 @@ def test_the_negative_control_refuses_a_read_back_that_finds_what_was_never_writ
                       profile=with_writes(search))
     with pytest.raises(ProfileError, match="finds items that were never written"):
         writes.negative_control(stack)
-    assert stack.client.sent[2][1].startswith("/items?search=never-")
+    assert any(path.startswith("/items?search=never-") for _, path, _, _ in stack.client.sent[1:])
 
 
 def test_the_listing_answers_for_the_writes_it_holds_and_the_rest_are_read_one_by_one():
@@ -165,7 +165,7 @@ def test_the_negative_control_passes_a_read_back_by_a_captured_id_and_reads_an_i
     stack.__dict__["client"] = server = ItemServer()
     found, missing = writes.negative_control(stack)
     assert (found.outcome, missing.outcome) == (PRESENT, ABSENT)
-    assert [path for _, path, _, _ in server.sent] == ["/items", "/items/1", "/items/1000000000001"]
+    assert sorted(path for _, path, _, _ in server.sent) == ["/items", "/items/1", "/items/1000000000001"]
 
 
 def with_writes(probe):
