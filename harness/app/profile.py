@@ -108,6 +108,10 @@ class Request(Strict):
         """The path, body and header values: where a placeholder may stand."""
         return [self.path, *([self.body] if self.body is not None else []), *self.headers.values()]
 
+    def placeholders(self) -> set[str]:
+        """The placeholders the request and its check name."""
+        return {p for text in (*self.texts(), *self.check.texts()) for p in placeholders(text)}
+
 
 class Load(Strict):
     """The requests clients make, weighted, or a locustfile of the user's own with its own User classes.
@@ -125,7 +129,7 @@ class Load(Strict):
     def _one_source(self) -> Load:
         if self.requests and self.locustfile:
             raise ValueError("give requests or a locustfile, not both")
-        if any(placeholders(t) for r in self.requests for t in (*r.texts(), *r.check.texts())):
+        if any(r.placeholders() for r in self.requests):
             raise ValueError(f"load requests cannot name {WRITE_ID} or {{captured.NAME}}: only writes have them")
         return self
 
@@ -145,6 +149,9 @@ class Read(Request):
     name: str = Field("readback", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     absent: Check | None = None
 
+    def placeholders(self) -> set[str]:
+        return super().placeholders() | {p for t in (self.absent.texts() if self.absent else []) for p in placeholders(t)}
+
 
 class Writes(Strict):
     """A probe for acknowledged writes: ``write`` stores something, ``read`` reads it back by ``{id}`` or by
@@ -159,32 +166,40 @@ class Writes(Strict):
     read_all: Request | None = None
 
     @model_validator(mode="after")
-    def _carry_the_id(self) -> Writes:
-        write, read = self.write, self.read
-        if not write.capture and not any(WRITE_ID in t for t in write.texts()):
-            raise ValueError(f"the write must carry {WRITE_ID} in its path, body or headers, or capture what the "
-                             "server assigned (write.capture)")
-        named = {p for t in write.texts() + write.check.texts() for p in placeholders(t)} - {"id"}
-        if named:
-            raise ValueError(f"the write can name only {WRITE_ID}: {', '.join(sorted(named))} come from its answer")
-        known = {"id", *(f"captured.{name}" for name in write.capture)}
-        used = {p for t in self._read_texts() for p in placeholders(t)}
-        if unknown := used - known:
-            raise ValueError(f"the read names {', '.join(f'{{{u}}}' for u in sorted(unknown))}; the write captures "
-                             f"{', '.join(sorted(write.capture)) or 'nothing'}")
-        if not used:
-            raise ValueError(f"the read must name {WRITE_ID} or a captured value (such as {{captured.id}}) in its "
-                             "path, body or checks: otherwise it reads the same thing for every write")
-        if self.read_all and any(placeholders(t) for t in (*self.read_all.texts(), *self.read_all.check.texts())):
-            raise ValueError("read_all is one request for every write: it cannot name {id} or captured values")
-        if self.read_all and not any(placeholders(t) for t in read.check.texts()):
-            raise ValueError("with read_all, read.check must name {id} or a captured value (such as contains: "
-                             "\"{id}\"): it judges, for each write, whether the listing holds it")
+    def _placeholders_fit(self) -> Writes:
+        problem = self._write_problem() or self._read_problem() or self._listing_problem()
+        if problem:
+            raise ValueError(problem)
         return self
 
-    def _read_texts(self) -> list[str]:
-        read = self.read
-        return [*read.texts(), *read.check.texts(), *(read.absent.texts() if read.absent else [])]
+    def _write_problem(self) -> str | None:
+        write = self.write
+        if not write.capture and not any(WRITE_ID in t for t in write.texts()):
+            return (f"the write must carry {WRITE_ID} in its path, body or headers, or capture what the server "
+                    "assigned (write.capture)")
+        named = write.placeholders() - {"id"}
+        return f"the write can name only {WRITE_ID}: {', '.join(sorted(named))} come from its answer" if named else None
+
+    def _read_problem(self) -> str | None:
+        used = self.read.placeholders()
+        unknown = used - {"id", *(f"captured.{name}" for name in self.write.capture)}
+        if unknown:
+            return (f"the read names {', '.join(f'{{{u}}}' for u in sorted(unknown))}; the write captures "
+                    f"{', '.join(sorted(self.write.capture)) or 'nothing'}")
+        if not used:
+            return (f"the read must name {WRITE_ID} or a captured value (such as {{captured.id}}) in its path, body "
+                    "or checks: otherwise it reads the same thing for every write")
+        return None
+
+    def _listing_problem(self) -> str | None:
+        if self.read_all is None:
+            return None
+        if self.read_all.placeholders():
+            return "read_all is one request for every write: it cannot name {id} or captured values"
+        if not any(placeholders(t) for t in self.read.check.texts()):
+            return ("with read_all, read.check must name {id} or a captured value (such as contains: \"{id}\"): it "
+                    "judges, for each write, whether the listing holds it")
+        return None
 
 
 class AppProfile(Strict):
