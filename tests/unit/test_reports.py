@@ -113,3 +113,21 @@ def test_the_summary_warns_when_the_stack_failed_before_the_upgrade(tmp_path):
     sick = dict(summary_rows(report))
     assert "before the upgrade" not in healthy
     assert sick["before the upgrade"].startswith("only 42.0% of warmup requests succeeded")
+
+
+def test_writes_lost_and_unreadable_during_the_run_show_in_the_html_and_markdown(tmp_path):
+    run_dir = make_run_dir(tmp_path, "r1", "in-service", outage=0.0, expect=EXPECT)
+    (run_dir / "readback.jsonl").write_text(json.dumps(
+        {"write_id": "w1", "captured": {}, "outcome": "absent", "status": 404, "reason": "status 404", "body": ""}) + "\n")
+    reads = [("present", 2), ("absent", 6), ("unverifiable", 7), ("present", 9)]
+    (run_dir / "rereads.jsonl").write_text("".join(json.dumps(
+        {"t": t, "end": t + 0.01, "write_id": "w1", "outcome": outcome, "status": 200, "reason": None}) + "\n"
+        for outcome, t in reads))
+    write_run_reports(run_dir, analyze_run_dir(run_dir))
+    page, summary = (run_dir / "report.html").read_text(), (run_dir / "summary.md").read_text()
+    assert page.count('class="span missing"') == 3  # one window (6 s to 9 s), once per chart
+    assert "acknowledged writes unreadable for 3.0s (2 reads)" in page
+    assert "<li>lost: w1 (readback.jsonl has each answer)</li>" in page
+    assert "- lost: w1 (readback.jsonl has each answer)" in summary
+    assert "| writes | 1 acknowledged: 0 present, 1 absent, 0 unverifiable |" in summary
+    assert "4 reads of acknowledged writes, 2 missing in 1 window(s), longest 3.000s" in summary
