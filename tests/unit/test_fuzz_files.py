@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class Tally:
 
     def __init__(self, label: str) -> None:
         self.label, self.codes, self.inputs = label, Counter[int](), 0
+        self.started = time.monotonic()
 
     def run(self, *args: str) -> tuple[int, str]:
         results = []
@@ -69,7 +71,7 @@ class Tally:
     def print(self) -> None:
         codes = ", ".join(f"{code}: {count}" for code, count in sorted(self.codes.items()))
         print(f"\nfuzz {self.label}: {self.inputs} inputs, {sum(self.codes.values())} commands, exit codes "
-              f"{{{codes}}}, exit 4: 0, hangs: 0")
+              f"{{{codes}}}, exit 4: 0, hangs: 0, {time.monotonic() - self.started:.1f}s")
 
 
 @pytest.fixture(autouse=True)
@@ -140,33 +142,41 @@ VALID_SERVICE = st.fixed_dictionaries({"image": st.sampled_from(["shop/web:1", "
     "networks": st.sampled_from([["front"], {"front": None}, {"front": {"aliases": ["a"]}}]),
     "healthcheck": st.just({"test": ["CMD", "true"], "interval": "5s"}), "x-ext": VALUES, "depends_on": st.just(["db"])})
 VALID_COMPOSE = st.fixed_dictionaries(
-    {"services": st.dictionaries(st.sampled_from(["web", "db", "cache", "1"]), VALID_SERVICE, min_size=1, max_size=3)},
+    {"services": st.dictionaries(st.sampled_from(["web", "db", "cache", "1"]), VALID_SERVICE, max_size=3).map(
+        lambda services: {"web": {"image": "shop/web:1"}, **services})},
     optional={"version": st.sampled_from(["3.8", "3", 3.9]), "networks": st.just({"front": None}),
               "volumes": st.just({"data": None}), "configs": st.just({"site": {"file": "web.env"}})})
 COMPOSE_FILES = VALID_COMPOSE.map(_dumped) | COMPOSE_DOCUMENTS.map(_dumped) | mutated(COMPOSE_SOURCES)
 
 
-def stack_dir(root: Path) -> Path:
-    """A fresh directory with a profile naming compose.yml (entry web:8080) and the files compose files name."""
+SHOP = (b"name: shop\ncompose: compose.yml\nreleases:\n  v1: {web: {image: 'shop/web:1', build: {context: web}}}\n"
+        b"  v2: {web: 'shop/web:2'}\nentry: {service: web, port: 8080, health: {path: /health, check: "
+        b"{status: [200], contains: ok}}}\nload:\n  rate: 20\n  requests:\n"
+        b"    - {path: /, check: {status: [2xx], not_contains: error}}\n")
+
+
+def stack_dir(root: Path, profile: bytes = SHOP) -> Path:
+    """A fresh directory with ``profile`` (by default, naming compose.yml, entry web:8080) and the files compose
+    files name."""
     directory = Path(tempfile.mkdtemp(dir=root))
     for name in ("web", "db", "app"):
         (directory / name).mkdir()
     (directory / "web.env").write_text("A=1\n")
-    (directory / "shop.yaml").write_text("name: shop\ncompose: compose.yml\nreleases:\n  v1: {web: 'shop/web:1'}\n"
-                                         "entry: {service: web, port: 8080}\n")
+    (directory / "shop.yaml").write_bytes(profile)
     return directory
 
 
 # --- compose files and profiles ----------------------------------------------------------------------------
 
 def test_fuzz_compose_files_with_their_profile(tmp_path):
-    """``validate --app``: exit 0 or 2, and a refusal names the profile or the compose file."""
-    tally = Tally("compose files (validate --app)")
+    """``validate --app`` on a compose file and its profile (as shipped here, or mutated too): exit 0 or 2, and a
+    refusal names the profile."""
+    tally = Tally("profiles with compose files (validate --app)")
 
     @FUZZ
-    @given(COMPOSE_FILES)
-    def check(compose: bytes) -> None:
-        directory = stack_dir(tmp_path)
+    @given(COMPOSE_FILES, st.just(SHOP) | mutated([SHOP]))
+    def check(compose: bytes, profile: bytes) -> None:
+        directory = stack_dir(tmp_path, profile)
         (directory / "compose.yml").write_bytes(compose)
         tally.inputs += 1
         code, output = tally.run("validate", "--app", str(directory / "shop.yaml"))
