@@ -18,12 +18,12 @@ import yaml
 
 from harness.checks import failure
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
-from harness.errors import ClusterError, HarnessError, ServiceMissing, WaitTimeout, one_line
+from harness.errors import ClusterError, HarnessError, ProfileError, ServiceMissing, WaitTimeout, one_line
 from harness.http import Answer
 from harness.stack import (BLUE, GREEN, PROBES, SERVER_HEADER, WRITE_PROBES, AppStack, Probe, probe_of,
                            releases_by_address, served_by, writes)
 from harness.stack.compose import Rendered
-from harness.stack.router import Router
+from harness.stack.router import HealthCheck, Router
 from harness.stack.volumes import StaleVolume, clear_stale_volumes
 from harness.waiting import wait_until
 
@@ -80,10 +80,34 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
                         f"release {app.old}")
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
-        raise ClusterError(f"{error}\n{diagnose(engine, app, started)}\n{answers.shown()}") from error
+        checks = _health_checks(router)
+        _refuse_a_health_check_the_app_never_passes(app, checks)
+        shown = "\n".join(["the load balancer's last health checks:", *(f"  {c}" for c in checks)] if checks else [])
+        raise ClusterError(f"{error}\n{diagnose(engine, app, started)}\n{answers.shown()}\n{shown}".rstrip()) from error
     after = _clear_volumes(run_on, engine)
     found_again = {(v.node, v.volume) for v in after}  # left alone before the deploy, and after it
     return [v for v in cleared if (v.node, v.volume) not in found_again] + after
+
+
+def _health_checks(router: Router) -> list[HealthCheck]:
+    try:
+        return router.health_checks(BLUE.backend)
+    except HarnessError:
+        return []  # the load balancer itself is not answering: the wait's error says so
+
+
+def _refuse_a_health_check_the_app_never_passes(app: AppStack, checks: list[HealthCheck]) -> None:
+    """ProfileError (exit 2) when every entry task answered the load balancer's health check with a status the
+    profile does not accept: the profile names the wrong page (or status), the cluster is fine."""
+    if not checks or not all(c.wrong_answer for c in checks):
+        return
+    health = app.profile.model.entry.health
+    codes = ", ".join(sorted({c.code for c in checks}))
+    raise ProfileError(
+        f"{app.profile.path}: entry.health: every task of {app.entry} answers GET {health.path} with {codes}, and the "
+        f"health check accepts {', '.join(map(str, health.check.status))} (the load balancer does not follow "
+        "redirects); point entry.health.path at a page that answers so without a redirect or a login, or accept "
+        "that status in entry.health.check.status")
 
 
 def _clear_volumes(run_on: RunOn | None, engine: Engine) -> list[StaleVolume]:

@@ -7,6 +7,7 @@ next request goes, atomically and without a reload.
 
 from __future__ import annotations
 
+import csv
 import socket
 from dataclasses import dataclass
 
@@ -53,6 +54,25 @@ def parse_servers(answer: str) -> list[Server]:
     return servers
 
 
+@dataclass(frozen=True)
+class HealthCheck:
+    """HAProxy's last health check of one server: its status (``L7OK``, ``L7STS`` for a status it does not
+    accept, ``L4CON`` for a refused connection, ...), the HTTP code, and HAProxy's words."""
+
+    server: str
+    status: str
+    code: str
+    detail: str
+
+    @property
+    def wrong_answer(self) -> bool:
+        """The task answered, with a status the health check does not accept."""
+        return self.status == "L7STS" and self.code.isdigit()
+
+    def __str__(self) -> str:
+        return f"{self.server}: {self.status}{' ' + self.code if self.code else ''} {self.detail}".rstrip()
+
+
 class Router:
     """Talks to HAProxy's runtime API on the host port the cluster maps to it."""
 
@@ -94,6 +114,14 @@ class Router:
     def servers(self, backend: str) -> list[Server]:
         """Every server slot of ``backend``."""
         return parse_servers(self.command(f"show servers state {backend}"))
+
+    def health_checks(self, backend: str) -> list[HealthCheck]:
+        """The last health check of each resolved server of ``backend``, as HAProxy's statistics give it."""
+        rows = csv.DictReader(self.command("show stat").removeprefix("# ").splitlines())
+        return [HealthCheck(row["svname"], row.get("check_status") or "", row.get("check_code") or "",
+                            row.get("check_desc") or row.get("last_chk") or "")
+                for row in rows if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")
+                and row.get("check_status")]
 
     def healthy(self, backend: str) -> int:
         """How many resolved servers of ``backend`` pass their health checks."""
