@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -151,7 +151,7 @@ class Check(Strict):
     def texts(self) -> list[str]:
         """Every text of the check that may name placeholders."""
         headers = [t for h in self.headers.values() for t in (h.equals, h.matches) if t]
-        equals = [j.equals for j in self.json_ if isinstance(j.equals, str)]
+        equals = [j.equals for j in self.json_ if isinstance(j.equals, str)] + [j.query for j in self.json_]
         return [*self.contains, *self.not_contains, *([self.regex] if self.regex else []), *headers, *equals]
 
 
@@ -196,14 +196,22 @@ def placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 
 
-def substitute(text: str, values: Mapping[str, str], escape: bool = False) -> str:
-    """``text`` with ``{id}`` and ``{captured.NAME}`` replaced (regex-escaped with ``escape``); unknown ones kept."""
+def substitute(text: str, values: Mapping[str, str], escape: bool = False,
+               quote: Callable[[str], str] | None = None) -> str:
+    """``text`` with ``{id}`` and ``{captured.NAME}`` replaced (regex-escaped with ``escape``, or made safe by
+    ``quote``); unknown ones kept."""
     def replace(match: re.Match) -> str:
         value = values.get(match.group(1))
         if value is None:
             return match.group(0)
-        return re.escape(value) if escape else value
+        return re.escape(value) if escape else quote(value) if quote else value
     return _PLACEHOLDER.sub(replace, text)
+
+
+def _jmespath_raw(value: str) -> str:
+    """A value inside a JMESPath raw string literal ('...'): its quotes escaped (the library reads a backslash
+    as itself otherwise)."""
+    return value.replace("'", "\\'")
 
 
 def failure(check: Check, status: int, headers: Mapping[str, str], body: bytes,
@@ -252,7 +260,7 @@ def _json_failure(check: Check, body: bytes, values: Mapping[str, str]) -> str |
     if problem:
         return f"check json: {problem}"
     for rule in check.json_:
-        result = _search(rule.query, document)
+        result = _search(substitute(rule.query, values, quote=_jmespath_raw), document)
         if rule.exists is not None and (result is not None) != rule.exists:
             return f"check json {rule.query} exists {str(rule.exists).lower()}: got {_shown(result)}"
         if rule.not_empty is not None and _empty(result) == rule.not_empty:

@@ -171,7 +171,7 @@ def _control_problem(found: ReadBack, missing: ReadBack) -> str | None:
     if missing.outcome == PRESENT:
         return (f"read: your read-back finds items that were never written (it answered {missing.status}: "
                 f"{missing.body[:80]!r}, which passes writes.read.check): it cannot detect a lost write. Add a body "
-                "check that only a stored item passes, such as `check: {contains: \"{id}\"}` or "
-                "`check: {json: [{query: \"[0].id\", exists: true}]}`, or read by a captured id "
-                "(`path: /items/{captured.id}`, with `absent: {status: [404]}`)")
+                "check that only a stored item passes, such as `check: {contains: \"{id}\"}` or a JSON query that "
+                "finds this write in the answer's shape (`json: [{query: \"results[?name=='{id}']\", not_empty: "
+                "true}]`), or read by a captured id (`path: /items/{captured.id}`, with `absent: {status: [404]}`)")
     return None

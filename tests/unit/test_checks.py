@@ -52,6 +52,13 @@ def test_json_queries_need_a_json_body_and_say_what_they_got():
         "check json: the body is not JSON"
 
 
+def test_a_json_query_finds_this_writes_item_by_its_id_whatever_quotes_the_id_holds():
+    rules = check(json={"query": "results[?name=='{id}']", "not_empty": True})
+    body = json.dumps({"results": [{"name": "a'b\\c"}, {"name": "x"}]}).encode()
+    assert failure(rules, 200, {}, body, {"id": "a'b\\c"}) is None
+    assert failure(rules, 200, {}, body, {"id": "a"}) == "check json results[?name=='{id}'] not_empty true: got []"
+
+
 def test_headers_are_looked_up_without_regard_to_case():
     rules = check(headers={"Content-Type": {"matches": "json"}, "Location": {"present": False}})
     assert failure(rules, 200, {"content-type": "application/json"}, b"") is None
@@ -121,7 +128,7 @@ texts = st.text(max_size=20)
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | texts,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
                            max_leaves=20)
-queries = st.sampled_from(["a", "a.b", "[0]", "items[0].id", "length(@)", "[?x > `1`]", "*.id", "@"])
+queries = st.sampled_from(["a", "a.b", "[0]", "items[0].id", "length(@)", "[?x > `1`]", "*.id", "@", "[?a=='{id}']"])
 json_rules = st.builds(lambda q, kind, v: {"query": q, kind: v}, queries,
                        st.sampled_from(["equals", "exists", "not_empty"]), json_values).map(
     lambda r: r if "equals" in r else {**r, next(k for k in r if k != "query"): bool(r.get("exists", r.get("not_empty")))})
