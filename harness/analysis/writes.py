@@ -64,6 +64,9 @@ def writes_report(events: list[Event], samples: list[Sample], final: list[Read],
     if readback is None or not readback.get("ok"):
         return {**base, "lost": None, "lost_ids": [], "error": readback.get("error") if readback else
                 "no read-back was made"}
+    if not final and isinstance(readback.get("ids"), list):  # a run from before readback.jsonl: ids found, or lost
+        found = set(readback.get("ids"))
+        final = [Read(i, PRESENT if i in found else ABSENT) for i in acknowledged]
     return {**base, **_final(acknowledged, final), "error": None}
 
 

@@ -30,6 +30,12 @@ def test_acknowledged_writes_are_counted_by_what_their_read_back_said():
     assert report["not_captured"] == 1
 
 
+def test_a_run_from_before_readback_files_counts_the_ids_its_journal_found_present_and_the_rest_lost():
+    legacy = Event(50, "readback", {"ok": True, "measured": True, "ids": ["a", "c"]})
+    report = writes_report([legacy], [write("a"), write("b"), write("c")], [], [])
+    assert (report[PRESENT], report[ABSENT], report[UNVERIFIABLE], report["lost_ids"]) == (2, 1, 0, ["b"])
+
+
 def test_without_a_write_probe_nothing_is_claimed():
     report = writes_report([Event(50, "readback", {"ok": True, "measured": False})], [], [], [])
     assert report == {"measured": False, "acknowledged": 0, "lost": None, "lost_ids": [], "error": None}
