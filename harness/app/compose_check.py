@@ -68,7 +68,8 @@ def check_compose(profile: ProfileShape, path: Path, profile_dir: Path) -> tuple
     if problems:
         return compose, problems, []
     services = compose["services"]
-    problems = _profile_fits(profile, services) + _missing_files(compose, path)
+    upgraded = set(next(iter(profile.releases.values())))  # their images come from the profile's releases
+    problems = _profile_fits(profile, services) + missing_files(compose, path, set(services) - upgraded)
     return compose, problems, _warnings(compose, profile)
 
 
@@ -122,11 +123,15 @@ def _profile_fits(profile: ProfileShape, services: dict) -> list[Problem]:
     return problems
 
 
-def _missing_files(compose: dict, path: Path) -> list[Problem]:
-    """``env_file`` entries and configs or secrets from files that are not regular files beside the compose file
-    (of at most the size Swarm or the harness takes)."""
+def missing_files(compose: dict, path: Path, built: set[str]) -> list[Problem]:
+    """Build contexts of the ``built`` services that are no directory, ``env_file`` entries and configs or secrets
+    from files that are not regular files beside the compose file (of at most the size Swarm or the harness takes)."""
     problems = []
     for name, spec in compose["services"].items():
+        if (build := spec.get("build")) is not None and name in built:
+            context = build if isinstance(build, str) else build["context"]
+            loc = ("services", name, "build") + (() if isinstance(build, str) else ("context",))
+            problems += _directory_problem(path, loc, context)
         files = spec.get("env_file") or []
         for index, file in enumerate([files] if isinstance(files, str) else files):
             named = file["path"] if isinstance(file, dict) else file
@@ -136,6 +141,13 @@ def _missing_files(compose: dict, path: Path) -> list[Problem]:
             if "file" in spec:
                 problems += _file_problem(path, (kind, name, "file"), spec["file"], MAX_OBJECT_BYTES)
     return problems
+
+
+def _directory_problem(compose_path: Path, loc: tuple, named: str) -> list[Problem]:
+    if (compose_path.parent / named).is_dir():
+        return []
+    return [{"file": compose_path, "loc": loc, "input": named,
+             "msg": f"no such directory beside the compose file ({compose_path.parent})"}]
 
 
 def _file_problem(compose_path: Path, loc: tuple, named: str, limit: int) -> list[Problem]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from harness.app.compose_check import declared_ports, validated
+from harness.app.compose_check import declared_ports, missing_files, validated
 from harness.app.compose_model import ComposeFile
 from harness.errors import HarnessError, ProfileError
 from harness.files import KiB, read_bytes
@@ -60,9 +60,9 @@ def starting_profile(compose_path: Path, profile_path: Path, image_ports: ImageP
 
 
 def read_compose(path: Path) -> dict:
-    """The compose document, validated as ``validate --app`` does."""
+    """The compose document, validated as ``validate --app`` does (and the files it names there)."""
     compose = read_yaml_mapping(path, "compose file", ProfileError)
-    problems = validated(compose, path)
+    problems = validated(compose, path) or missing_files(compose, path, set(compose["services"]))
     if problems:
         raise ProfileError(format_errors(path, [{k: v for k, v in p.items() if k != "file"} for p in problems],
                                          ComposeFile, "compose file"))

@@ -148,3 +148,10 @@ def test_a_compose_file_that_is_no_regular_file_is_exit_2(stack, no_engine, comp
     result = invoke(compose if compose.startswith("/") else str(stack / compose), "-o", str(stack / "app.yaml"))
     assert result.exit_code == 2 and "compose file" in result.output
     assert not (stack / "app.yaml").exists()
+
+
+def test_a_build_context_that_is_no_directory_is_refused_and_nothing_written(stack, no_engine):
+    (stack / "web").rmdir()
+    result = invoke(str(stack / "compose.yml"))
+    assert result.exit_code == 2 and "services.web.build: got 'web': no such directory" in " ".join(result.output.split())
+    assert not (stack / "chaos-app.yaml").exists()

@@ -134,3 +134,10 @@ def test_the_compose_check_does_not_import_the_profile_model(module):
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert "harness.app.compose_model" in imported or module == "compose_model"  # the walk sees the imports
     assert not {name for name in imported if name and name.startswith(("harness.app.profile", "harness.app.init"))}
+
+
+def test_a_build_context_the_harness_would_build_from_must_be_a_directory(tmp_path):
+    compose = WEB + "    build: web\n  db:\n    image: db:1\n    build: {context: nowhere}\n"
+    code, output = validate(write(tmp_path, compose))
+    assert code == 2 and "services.db.build.context: got 'nowhere': no such directory beside the compose file" in output
+    assert "services.web.build" not in output  # web's image comes from the profile's releases
