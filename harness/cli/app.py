@@ -53,7 +53,7 @@ def app_check(config: ClusterConfig, profile: Path) -> None:
         click.echo(f"{answer.request:<40} {answer.status or 'no answer'!s:<10} {verdict:<40} {who}")
     if checked.control is not None:
         for label, read in zip(("a write just made", "a write never made"), checked.control):
-            click.echo(f"read-back of {label:<22} {read.status or 'no answer'!s:<10} {read.outcome}")
+            click.echo(f"{'read-back of ' + label:<40} {read.status or 'no answer'!s:<10} {read.outcome}")
         progress("the read-back tells a lost write from a stored one")
     attributed, passed = (sum(a.attributed for a in checked.answers), sum(a.passed for a in checked.answers))
     progress(f"{passed} of {len(checked.answers)} answers passed their check, {attributed} attributed to a release")
