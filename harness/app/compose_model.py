@@ -95,6 +95,11 @@ Scalar = either("a text, a number or nothing (null)", text=Text, number=float, n
 ListOrDict = either("a mapping (KEY: value) or a list of KEY=value texts",
                     mapping=dict[Annotated[str, Field(min_length=1)], Scalar], list=Strings)
 PortNumber = Annotated[int, Field(ge=PORT_RANGE[0], le=PORT_RANGE[1])]
+TextOrNumber = either("a text or a number", text=Text, number=float)
+TextOrTexts = either("a text or a list of texts", text=Text, list=list[Text])
+Size = either("a number or a text such as 2gb", number=float, text=Text)
+ExposeItem = Annotated[either("a port as a number or a text", text=Text, number=int),
+                       _port_text(_EXPOSE, "80 or 8000-8010/udp")]
 
 
 class Part(BaseModel):
@@ -122,8 +127,12 @@ class Build(Part):
     cache_from: Strings = []
     network: Text | None = None
     target: Text | None = None
-    shm_size: either("a number or a text such as 2gb", number=int, text=Text) = None
+    shm_size: Size = None
     extra_hosts: ListOrDict = {}
+
+
+BuildForm = either("a path (the build context) or a mapping with context (dockerfile, args, ...)", text=PathText,
+                   mapping=Build)
 
 
 class PortSpec(Part):
@@ -131,6 +140,12 @@ class PortSpec(Part):
     target: PortNumber
     published: PortNumber | None = None
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
+
+
+PortItem = either("a port as a number, a text such as 8080:80 or 127.0.0.1:8080:80/tcp, or a mapping with target "
+                  "(published, protocol, mode)",
+                  text=Annotated[Text, _port_text(_PORT, "80, 8080:80 or 127.0.0.1:8080:80/tcp")],
+                  number=Annotated[int, _port_text(_PORT, "80")], mapping=PortSpec)
 
 
 class FileReference(Part):
@@ -143,6 +158,12 @@ class FileReference(Part):
     mode: float | None = None
 
 
+ConfigUse = either("a config's name or a mapping with source (target, uid, gid, mode)", text=Name,
+                   mapping=FileReference)
+SecretUse = either("a secret's name or a mapping with source (target, uid, gid, mode)", text=Name,
+                   mapping=FileReference)
+
+
 class EnvFile(Part):
     """An ``env_file`` entry in the long form: the harness reads the file, so it must exist."""
 
@@ -150,11 +171,15 @@ class EnvFile(Part):
     required: bool = True
 
 
+EnvFiles = either("a path or a list of paths (or of mappings with path)", text=PathText,
+                  list=list[either("a path or a mapping with path", text=PathText, mapping=EnvFile)])
+
+
 class Healthcheck(Part):
     disable: bool = False
     interval: GoDuration | None = None
     retries: float | None = None
-    test: either("a text or a list of texts", text=Text, list=list[Text]) = None
+    test: TextOrTexts = None
     timeout: GoDuration | None = None
     start_period: GoDuration | None = None
     start_interval: GoDuration | None = None
@@ -167,14 +192,23 @@ class Logging(Part):
 
 class ServiceNetwork(Part):
     aliases: Strings = []
-    driver_opts: dict[str, either("a text or a number", text=Text, number=float)] = {}
+    driver_opts: dict[str, TextOrNumber] = {}
     ipv4_address: Text | None = None
     ipv6_address: Text | None = None
+
+
+ServiceNetworks = either("a list of network names or a mapping of them",
+                         list=Annotated[list[Name], AfterValidator(_unique)],
+                         mapping=dict[Name, either("a mapping (aliases, ...) or nothing", mapping=ServiceNetwork,
+                                                   null=None)])
 
 
 class Ulimit(Part):
     soft: int
     hard: int
+
+
+UlimitForm = either("a number or a mapping with soft and hard", number=int, mapping=Ulimit)
 
 
 class VolumeMount(Part):
@@ -190,6 +224,10 @@ class VolumeMount(Part):
     tmpfs: dict[Literal["size"], Annotated[int, Field(ge=0)]] = {}
 
 
+VolumeItem = either("a text such as data:/var/lib/data or a mapping with type (source, target, ...)",
+                    text=Annotated[Text, Field(min_length=1)], mapping=VolumeMount)
+
+
 class UpdateConfig(Part):
     parallelism: int | None = None
     delay: GoDuration | None = None
@@ -200,13 +238,13 @@ class UpdateConfig(Part):
 
 
 class Limits(Part):
-    cpus: either("a text or a number", text=Text, number=float) = None
+    cpus: TextOrNumber = None
     memory: Text | None = None
     pids: int | None = None
 
 
 class Reservations(Part):
-    cpus: either("a text or a number", text=Text, number=float) = None
+    cpus: TextOrNumber = None
     memory: Text | None = None
     generic_resources: list[dict[str, Any]] = []
 
@@ -254,16 +292,14 @@ class Service(Part):
     with the image name and pushes it to the cluster's registry under it)."""
 
     image: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")]
-    build: either("a path (the build context) or a mapping with context (dockerfile, args, ...)",
-                  text=PathText, mapping=Build) = None
+    build: BuildForm = None
     deploy: Deploy | None = None
     cap_add: Strings = []
     cap_drop: Strings = []
     cgroupns_mode: Text | None = None
     cgroup_parent: Text | None = None
-    command: either("a text or a list of texts", text=Text, list=list[Text]) = None
-    configs: list[either("a config's name or a mapping with source (target, uid, gid, mode)",
-                         text=Name, mapping=FileReference)] = []
+    command: TextOrTexts = None
+    configs: list[ConfigUse] = []
     container_name: Text | None = None
     credential_spec: CredentialSpec | None = None
     depends_on: Strings = []
@@ -271,13 +307,10 @@ class Service(Part):
     dns: StringOrList = []
     dns_search: StringOrList = []
     domainname: Text | None = None
-    entrypoint: either("a text or a list of texts", text=Text, list=list[Text]) = None
-    env_file: either("a path or a list of paths (or of mappings with path)", text=PathText,
-                     list=list[either("a path or a mapping with path", text=PathText, mapping=EnvFile)]) = []
+    entrypoint: TextOrTexts = None
+    env_file: EnvFiles = []
     environment: ListOrDict = {}
-    expose: Annotated[list[Annotated[either("a port as a number or a text", text=Text, number=int),
-                                            _port_text(_EXPOSE, "80 or 8000-8010/udp")]],
-                      AfterValidator(_unique)] = []
+    expose: Annotated[list[ExposeItem], AfterValidator(_unique)] = []
     external_links: Strings = []
     extra_hosts: ListOrDict = {}
     healthcheck: Healthcheck | None = None
@@ -290,36 +323,26 @@ class Service(Part):
     logging: Logging | None = None
     mac_address: Text | None = None
     network_mode: Text | None = None
-    networks: either("a list of network names or a mapping of them", list=Annotated[list[Name], AfterValidator(_unique)],
-                     mapping=dict[Name, either("a mapping (aliases, ...) or nothing", mapping=ServiceNetwork,
-                                               null=None)]) = []
+    networks: ServiceNetworks = []
     pid: Text | None = None
-    ports: Annotated[list[either(
-        "a port as a number, a text such as 8080:80 or 127.0.0.1:8080:80/tcp, or a mapping with target (published, "
-        "protocol, mode)",
-        text=Annotated[Text, _port_text(_PORT, "80, 8080:80 or 127.0.0.1:8080:80/tcp")],
-        number=Annotated[int, _port_text(_PORT, "80")], mapping=PortSpec)], AfterValidator(_unique)] = []
+    ports: Annotated[list[PortItem], AfterValidator(_unique)] = []
     privileged: bool | None = None
     read_only: bool | None = None
     restart: Text | None = None
     security_opt: Strings = []
-    shm_size: either("a number or a text such as 2gb", number=float, text=Text) = None
-    secrets: list[either("a secret's name or a mapping with source (target, uid, gid, mode)",
-                         text=Name, mapping=FileReference)] = []
+    shm_size: Size = None
+    secrets: list[SecretUse] = []
     sysctls: ListOrDict = {}
     stdin_open: bool | None = None
     stop_grace_period: GoDuration | None = None
     stop_signal: Text | None = None
     tmpfs: StringOrList = []
     tty: bool | None = None
-    ulimits: dict[Annotated[str, Field(pattern=r"^[a-z]+$")], either("a number or a mapping with soft and hard",
-                                                                      number=int, mapping=Ulimit)] = {}
+    ulimits: dict[Annotated[str, Field(pattern=r"^[a-z]+$")], UlimitForm] = {}
     oom_score_adj: int | None = None
     user: Text | None = None
     userns_mode: Text | None = None
-    volumes: Annotated[list[either("a text such as data:/var/lib/data or a mapping with type (source, target, ...)",
-                                   text=Annotated[Text, Field(min_length=1)], mapping=VolumeMount)],
-                       AfterValidator(_unique)] = []
+    volumes: Annotated[list[VolumeItem], AfterValidator(_unique)] = []
     working_dir: Text | None = None
 
 
@@ -327,12 +350,15 @@ class External(Part):
     name: Text | None = None
 
 
+ExternalForm = either("true, false or a mapping with name", bool=bool, mapping=External)
+
+
 class Network(Part):
     name: Text | None = None
     driver: Text | None = None
-    driver_opts: dict[str, either("a text or a number", text=Text, number=float)] = {}
+    driver_opts: dict[str, TextOrNumber] = {}
     ipam: dict[Literal["driver", "config"], Any] = {}
-    external: either("true, false or a mapping with name", bool=bool, mapping=External) = False
+    external: ExternalForm = False
     internal: bool = False
     attachable: bool = False
     labels: ListOrDict = {}
@@ -341,8 +367,8 @@ class Network(Part):
 class Volume(Part):
     name: Text | None = None
     driver: Text | None = None
-    driver_opts: dict[str, either("a text or a number", text=Text, number=float)] = {}
-    external: either("true, false or a mapping with name", bool=bool, mapping=External) = False
+    driver_opts: dict[str, TextOrNumber] = {}
+    external: ExternalForm = False
     labels: ListOrDict = {}
 
 
@@ -351,22 +377,27 @@ class Config(Part):
 
     name: Text | None = None
     file: PathText | None = None
-    external: either("true, false or a mapping with name", bool=bool, mapping=External) = False
+    external: ExternalForm = False
     labels: ListOrDict = {}
     template_driver: Text | None = None
 
 
 class Secret(Config):
     driver: Text | None = None
-    driver_opts: dict[str, either("a text or a number", text=Text, number=float)] = {}
+    driver_opts: dict[str, TextOrNumber] = {}
+
+
+Version = either('a version such as "3.8"', text=Text, number=float)
+NetworkEntry = either("a mapping (driver, ...) or nothing", mapping=Network, null=None)
+VolumeEntry = either("a mapping (driver, ...) or nothing", mapping=Volume, null=None)
 
 
 class ComposeFile(Part):
     """The whole file. ``version``, when given, is 3.x (the harness writes its own when it deploys)."""
 
-    version: either("a version such as \"3.8\"", text=Text, number=float) = None
+    version: Version = None
     services: dict[Name, Service] = Field(min_length=1)
-    networks: dict[Name, either("a mapping (driver, ...) or nothing", mapping=Network, null=None)] = {}
-    volumes: dict[Name, either("a mapping (driver, ...) or nothing", mapping=Volume, null=None)] = {}
+    networks: dict[Name, NetworkEntry] = {}
+    volumes: dict[Name, VolumeEntry] = {}
     secrets: dict[Name, Secret] = {}
     configs: dict[Name, Config] = {}

@@ -153,5 +153,6 @@ def test_a_compose_file_that_is_no_regular_file_is_exit_2(stack, no_engine, comp
 def test_a_build_context_that_is_no_directory_is_refused_and_nothing_written(stack, no_engine):
     (stack / "web").rmdir()
     result = invoke(str(stack / "compose.yml"))
-    assert result.exit_code == 2 and "services.web.build: got 'web': no such directory" in " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "services.web.build: got 'web': no such directory" in " ".join(result.output.split())
     assert not (stack / "chaos-app.yaml").exists()

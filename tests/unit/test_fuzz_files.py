@@ -133,14 +133,16 @@ VALID_SERVICE = st.fixed_dictionaries({"image": st.sampled_from(["shop/web:1", "
                                        {"target": 8080, "published": 8081}, {"target": 80}]), max_size=3,
                       unique_by=repr),
     "expose": st.lists(st.sampled_from([80, "81", "82/udp", "7000-7001"]), max_size=2, unique=True),
-    "build": st.sampled_from(["web", {"context": "web"}, {"context": "app", "dockerfile": "Dockerfile.x",
-                                                          "args": {"A": "1", "B": 2}}, {"context": "web", "args": ["A=1"]}]),
+    "build": st.sampled_from(["web", {"context": "web"}, {"context": "web", "args": ["A=1"]},
+                              {"context": "app", "dockerfile": "Dockerfile.x", "args": {"A": "1", "B": 2}}]),
     "env_file": st.sampled_from(["web.env", ["web.env"], [{"path": "web.env"}]]),
     "environment": st.sampled_from([{"A": "1", "B": 2, "C": None}, ["A=1", "B"]]),
     "volumes": st.sampled_from([["data:/data"], [{"type": "tmpfs", "target": "/t"}], ["./x:/x"]]),
-    "deploy": st.sampled_from([None, {"mode": "global"}, {"replicas": 2, "placement": {"constraints": ["node.role==worker"]}}]),
+    "deploy": st.sampled_from([None, {"mode": "global"},
+                               {"replicas": 2, "placement": {"constraints": ["node.role==worker"]}}]),
     "networks": st.sampled_from([["front"], {"front": None}, {"front": {"aliases": ["a"]}}]),
-    "healthcheck": st.just({"test": ["CMD", "true"], "interval": "5s"}), "x-ext": VALUES, "depends_on": st.just(["db"])})
+    "healthcheck": st.just({"test": ["CMD", "true"], "interval": "5s"}), "x-ext": VALUES,
+    "depends_on": st.just(["db"])})
 VALID_COMPOSE = st.fixed_dictionaries(
     {"services": st.dictionaries(st.sampled_from(["web", "db", "cache", "1"]), VALID_SERVICE, max_size=3).map(
         lambda services: {"web": {"image": "shop/web:1"}, **services})},
@@ -320,8 +322,9 @@ def test_fuzz_sweep_directories(tmp_path):
     def check(data: st.DataObject, command: str) -> None:
         directory = Path(tempfile.mkdtemp(dir=sweeps))
         document = _mutated_json(data.draw, SHIPPED_SWEEP)
+        chance = random.Random(data.draw(st.integers(0, 2 ** 32)))
         text = json.dumps(document) if data.draw(st.integers(0, 9)) else changed(
-            json.dumps(SHIPPED_SWEEP).encode(), random.Random(data.draw(st.integers(0, 2 ** 32)))).decode("utf-8", "replace")
+            json.dumps(SHIPPED_SWEEP).encode(), chance).decode("utf-8", "replace")
         (directory / "sweep.json").write_text(text)
         for name in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
             make_run_dir(directory, name, "in-service", outage=1.0)
@@ -349,7 +352,8 @@ OPTION_TEXTS = st.sampled_from(["", "0", "-1", "1", "3", "1e400", "nan", "inf", 
 def command_lines(draw: st.DrawFn, scratch: Path) -> list[str]:
     """A command and its options with values of any text (a shell cannot pass a NUL byte, so none has one)."""
     value = lambda: draw(OPTION_TEXTS)  # noqa: E731
-    path = lambda: str(scratch / draw(st.sampled_from(["a", "b/c", ""]))) if draw(st.booleans()) else value()  # noqa: E731
+    path = lambda: (str(scratch / draw(st.sampled_from(["a", "b/c", ""]))) if draw(st.booleans())  # noqa: E731
+                    else value())
     scenario = str(ROOT / "scenarios" / draw(st.sampled_from(["halted-node.yaml", "clean-upgrade.yaml"])))
     commands = [
         ["validate", scenario, "--app", value()], ["validate", value()],
