@@ -6,13 +6,14 @@ Below both the comparison (``harness.compare``) and the run directory reader
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from harness.errors import UsageError, one_line, reason
+from harness.errors import UsageError, one_line
 from harness.journal import JOURNAL_FILE
+from harness.jsonl import read_json
 
 REPORT_FILE = "report.json"
+MAX_REPORT_BYTES = 64 << 20  # a report lists at most 100 ids per outcome; its timeline grows a line per second
 
 _ABSENT = object()
 _NUMBER, _MAYBE, _NAME = (int, float), (int, float, type(None)), (str, type(None))
@@ -30,9 +31,9 @@ def read_report(run_dir: Path) -> dict:
     """``run_dir``'s report.json, checked; ``UsageError`` naming the file when it is unreadable or no report."""
     path = run_dir / REPORT_FILE
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as error:  # JSON and Unicode errors are ValueErrors
-        raise UsageError(f"{path} is not readable JSON ({reason(error)}){_rewrite_hint(path)}") from None
+        document = read_json(path, "report", MAX_REPORT_BYTES)
+    except UsageError as error:
+        raise UsageError(f"{error}{_rewrite_hint(path)}") from None
     return checked_report(document, path)
 
 

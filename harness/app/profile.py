@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from harness.checks import Capture, Check, placeholders
 from harness.errors import ProfileError
-from harness.load import MAX_RATE
+from harness.load import MAX_RATE, MIN_RATE
 from harness.app.compose_check import check_compose
 from harness.models import Strict, format_errors, load_model
 
@@ -123,7 +123,7 @@ class Load(Strict):
 
     requests: list[Request] = []
     locustfile: str | None = None
-    rate: float | None = Field(None, gt=0, le=MAX_RATE)
+    rate: float | None = Field(None, ge=MIN_RATE, le=MAX_RATE)
 
     @model_validator(mode="after")
     def _one_source(self) -> Load:

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from harness.cluster.config import LB_PORTS, MAX_NODES
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
-from harness.load import MAX_IN_FLIGHT, MAX_RATE
+from harness.load import MAX_IN_FLIGHT, MAX_RATE, MIN_RATE
 from harness.models import Duration, Strict, parse_duration
 
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
@@ -30,7 +30,6 @@ OUTCOMES: tuple[str, ...] = get_args(Outcome)
 DEFAULT_STRATEGY = "in-service"
 MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage it should measure
 MIN_CLIENT_TIMEOUT = 0.05  # seconds; a shorter wait fails answers a healthy stack gives
-MIN_RATE = 1.0  # requests per second; below it an outage of seconds may see no request at all
 MIN_UPGRADE_TIMEOUT = 10.0  # seconds; an upgrade waits at least for a task to start and Swarm's monitor period
 NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
 

@@ -156,7 +156,7 @@ def test_report_skips_a_last_line_a_crash_cut_off_and_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("{\n  \"run_id\": ", "report.json is not readable JSON (not JSON: Expecting value at line 2 column 13)"),
+    ("{\n  \"run_id\": ", "report.json: the report is not readable JSON (not JSON: Expecting value at line 2 column 13)"),
     ("[1, 2]", "report.json is not a chaos-harness report: it holds a JSON list"),
     ('{"run_id": "r"}', "report.json is not a chaos-harness report: scenario.name should be a string, it has none"),
 ])
