@@ -70,8 +70,8 @@ def the_next_prepare_starts_without_the_volume_the_db_left(cluster, demo, left: 
     assert moved_to != left, "the db did not move off the node that halted"
     expected = [(left, volume, (db,), (moved_to,))]
     # The node just came back: its engine may still be stopping the db's old task, which mounts the volume.
-    found = wait_until(lambda: [(v.node, v.volume, v.users, v.runs_on)
-                                for v in stale_volumes(cluster.exec, cluster.engine)] or None,
+    found = wait_until(lambda: [(v.node, v.volume, v.users, v.runs_on) for v in stale_volumes(cluster.exec, cluster.engine)
+                                if v.volume == volume] or None,  # other apps' volumes (the guestbook's) are reported too
                        timeout=60, what=f"the volume the db left on {left} to be unused")
     assert found == expected
     assert Leftover(left, f"stale volume {volume} ({db} runs on {moved_to})") in cluster_leftovers(cluster)
