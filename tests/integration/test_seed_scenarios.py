@@ -79,7 +79,7 @@ def the_next_prepare_starts_without_the_volume_the_db_left(cluster, demo, left: 
     cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, run_on=cluster.exec)
     assert (left, volume, True) in [(v.node, v.volume, v.removed) for v in cleared], [str(v) for v in cleared]
     assert {task.node for task in cluster.engine.service(db).running()} == {cluster.stateful_node}
-    assert not [v for v in stale_volumes(cluster.exec, cluster.engine) if v.node == left]
+    assert not [v for v in stale_volumes(cluster.exec, cluster.engine) if (v.node, v.volume) == (left, volume)]
 
 
 def test_a_rollback_the_engine_calls_complete_fails_while_a_frozen_node_still_runs_v2(cluster, demo, tmp_path):
