@@ -26,6 +26,8 @@ from harness.stack.router import ROUTES_MAP
 
 NOWHERE = "nowhere"  # the prefix of backend names the load balancer does not have: it answers 503 at once
 GRACE = 5.0  # seconds after a planned outage end when the node's timer ends it, if the harness has not
+SETTLE = 0.5  # seconds between starting the timer and the outage: the exec that starts it takes the machine's
+              # CPU for a moment, which delays the load's requests just as the outage would start
 Stamps = tuple[float, float, float, float]  # before and after the call that starts, then the one that ends
 
 
@@ -84,10 +86,12 @@ class Refusal:
         return before, after, *ended
 
     def _armed(self, live: str, duration: float) -> tuple[str, float]:
-        """A backend name of the outage's own, its timer started, and the time before which it cannot fire."""
-        away = f"{NOWHERE}-{uuid.uuid4().hex[:8]}"
-        deadline = self._clock() + duration + self._grace  # read before the timer starts, so it fires later
-        self._arm(timer(away, live, duration + self._grace))
+        """A backend name of the outage's own, its timer started ``SETTLE`` ago, and the time before which the
+        timer cannot fire."""
+        away, seconds = f"{NOWHERE}-{uuid.uuid4().hex[:8]}", SETTLE + duration + self._grace
+        deadline = self._clock() + seconds  # read before the timer starts, so it fires later
+        self._arm(timer(away, live, seconds))
+        self._sleep(SETTLE)
         return away, deadline
 
     def _live(self) -> str:
