@@ -19,6 +19,7 @@ pytestmark = pytest.mark.docker
 
 SCENARIO = """
 name: crash-while-faults-hold
+stack: {publish_on_upgrade: 8081}  # what the squatter conflicts with
 phases: {warmup: 300s, observe: 1s, verify_window: 1s}
 faults:
   - {kind: port-conflict, target: {node: node2}, at: {phase: warmup, offset: 1s}, params: {port: 8081}}
