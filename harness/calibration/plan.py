@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from harness.calibration.refusal import SETTLE
 from harness.errors import UsageError
 from harness.load import MAX_IN_FLIGHT, MAX_RATE
 from harness.scenario import MAX_CLIENT_TIMEOUT
@@ -34,8 +35,9 @@ class CalibrationPlan:
         return 2 * self.timeout + 0.5
 
     def seconds(self) -> float:
-        """How long the trials take, load start-up left out."""
-        per_rate = sum(self.repeats * (d + self.gap) for d in self.durations) * len(self.kinds)
+        """How long the trials take, load start-up left out (the load at each rate lasts that long)."""
+        settle = {"refusal": SETTLE, "blackhole": 0.0}
+        per_rate = sum(self.repeats * (d + self.gap + settle[k]) for d in self.durations for k in self.kinds)
         return len(self.rates) * (per_rate + self.gap)
 
 

@@ -96,7 +96,9 @@ def test_a_plan_the_load_cannot_resolve_is_refused_with_what_would_do(plan, mess
 
 def test_the_default_plan_is_valid_and_its_length_is_estimated():
     plan = check_plan(CalibrationPlan())
-    assert plan.gap == 2.5 and plan.seconds() == pytest.approx(3 * (2 * 5 * (2.6 + 3.0 + 4.5) + 2.5))
+    refusals, blackholes = 5 * (3 * SETTLE + 2.6 + 3.0 + 4.5), 5 * (2.6 + 3.0 + 4.5)  # each kind at one rate
+    assert plan.gap == 2.5 and plan.seconds() == pytest.approx(3 * (refusals + blackholes + 2.5))
+    assert CalibrationPlan(kinds=("blackhole",)).seconds() == pytest.approx(3 * (blackholes + 2.5))
 
 
 def test_the_table_and_files_show_every_cell_and_the_load(tmp_path):
