@@ -5,10 +5,11 @@
     lb-blackhole    packets to the load balancer's port dropped before any address
                     translation: clients wait out their timeout
 
-Both also give their start and end as shell commands (``shell``), which
-``calibrate`` runs on the node in one script so that each edge is stamped by
-the node's clock (the host's: containers share its kernel) rather than
-guessed from the far side of an exec.
+lb-blackhole also gives its start and end as shell commands (``shell``),
+which ``calibrate`` runs on the node in one script so that each edge is
+stamped by the node's clock (the host's: containers share its kernel) rather
+than guessed from the far side of an exec. (Calibration's refusals flip the
+load balancer's route from the harness's own process instead.)
 """
 
 from __future__ import annotations
@@ -60,12 +61,6 @@ class LbMaintenance(_OnBalancerNode):
     def verify(self, ctx: FaultContext) -> bool:
         resolved = self._servers(ctx, lambda s: s.resolved)
         return bool(resolved) and all(s.maintenance for s in resolved)
-
-    def shell(self, ctx: FaultContext) -> tuple[str, str]:
-        """The commands that start and end the outage."""
-        servers = self._servers(ctx, lambda s: s.resolved)
-        return tuple(f"echo {shlex.quote(_set(servers, state))} | {shlex.join(RUNTIME_API)} >/dev/null"
-                     for state in ("maint", "ready"))
 
     def _servers(self, ctx: FaultContext, wanted: Callable[[Server], bool]) -> list[Server]:
         """The servers of the harness's backends that are ``wanted``."""

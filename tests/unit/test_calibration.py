@@ -274,8 +274,6 @@ def test_lb_maintenance_sets_every_resolved_server_and_heals_only_those_in_maint
     assert cluster.api == ["set server blue/srv1 state maint; set server blue/srv2 state maint",
                            "set server blue/srv2 state ready"]
     assert not fault.verify(ctx)  # srv1 is not in maintenance in the canned answer
-    start, end = fault.shell(ctx)
-    assert "state maint" in start and "state ready" in end and "socat" in start
 
 
 def test_lb_blackhole_drops_the_load_balancers_port_before_address_translation():
