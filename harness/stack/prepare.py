@@ -81,9 +81,11 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
         checks = _health_checks(router)
-        _refuse_a_health_check_the_app_never_passes(app, checks)
         shown = "\n".join(["the load balancer's last health checks:", *(f"  {c}" for c in checks)] if checks else [])
-        raise ClusterError(f"{error}\n{diagnose(engine, app, started)}\n{answers.shown()}\n{shown}".rstrip()) from error
+        details = f"{diagnose(engine, app, started)}\n{answers.shown()}\n{shown}".rstrip()
+        if (mistake := _health_check_the_app_never_passes(app, checks)) is not None:
+            raise ProfileError(f"{mistake}\n{details}") from error
+        raise ClusterError(f"{error}\n{details}") from error
     after = _clear_volumes(run_on, engine)
     found_again = {(v.node, v.volume) for v in after}  # left alone before the deploy, and after it
     return [v for v in cleared if (v.node, v.volume) not in found_again] + after
@@ -96,14 +98,14 @@ def _health_checks(router: Router) -> list[HealthCheck]:
         return []  # the load balancer itself is not answering: the wait's error says so
 
 
-def _refuse_a_health_check_the_app_never_passes(app: AppStack, checks: list[HealthCheck]) -> None:
-    """ProfileError (exit 2) when every entry task answered the load balancer's health check with a status the
-    profile does not accept: the profile names the wrong page (or status), the cluster is fine."""
+def _health_check_the_app_never_passes(app: AppStack, checks: list[HealthCheck]) -> str | None:
+    """The profile's mistake when every entry task answered the load balancer's health check with a status the
+    profile does not accept (it names the wrong page, or status; the cluster is fine); else None."""
     if not checks or not all(c.wrong_answer for c in checks):
-        return
+        return None
     health = app.profile.model.entry.health
     codes = ", ".join(sorted({c.code for c in checks}))
-    raise ProfileError(
+    return (
         f"{app.profile.path}: entry.health: every task of {app.entry} answers GET {health.path} with {codes}, and the "
         f"health check accepts {', '.join(map(str, health.check.status))} (the load balancer does not follow "
         "redirects); point entry.health.path at a page that answers so without a redirect or a login, or accept "

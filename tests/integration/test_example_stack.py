@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from harness.app import App, load_profile
-from harness.errors import ClusterError, ServiceMissing
+from harness.errors import ProfileError, ServiceMissing
 from harness.runner import Runner
 from harness.stack import BLUE
 from tests.integration.conftest import GUESTBOOK, live_releases
@@ -105,10 +105,11 @@ def test_a_stack_that_never_becomes_healthy_fails_prepare_with_its_tasks_and_log
     profile.write_text(yaml.safe_dump(document))
     app = App.prepare(load_profile(profile), cluster.builder)
 
-    with pytest.raises(ClusterError) as failed:
+    with pytest.raises(ProfileError) as failed:  # every task answers 404: the profile's mistake, exit 2
         Runner(shortened("clean-upgrade", "in-service", warmup=1, observe=1, verify_window=1), cluster,
                tmp_path / "runs", app).run()
     message = str(failed.value)
-    assert "answering every probe from release 1.0" in message
+    assert "entry.health: every task of app answers GET /no-such-health-page with 404" in message
+    assert "the load balancer's last health checks:" in message and "L7STS 404" in message
     assert "last tasks of chaos_app:" in message and "1.0 running" in message
     assert "last log lines of chaos_app:" in message
