@@ -22,7 +22,6 @@ from harness.analysis.verdicts import Verdict, judge
 from harness.analysis.versions import per_second, version_mix
 from harness.analysis.writes import Read, iter_reads, writes_report
 from harness.checks import UNVERIFIABLE
-from harness.errors import UsageError
 from harness.journal import JOURNAL_FILE, Event, read_journal
 from harness.runfiles import READBACK_FILE, REREADS_FILE, SAMPLES_FILE
 from harness.scenario import Scenario
@@ -57,8 +56,8 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
     if start is None:
         raise ValueError("the journal has no run.start event")
     if not start.get("app"):
-        raise UsageError("this run was recorded by a chaos-harness from before app profiles and cannot be "
-                         "analysed again; its report.json (if any) is still readable")
+        raise ValueError("its run.start names no app: a run recorded by a chaos-harness from before app profiles "
+                         "cannot be analysed again; its report.json (if any) is still readable")
     scenario = Scenario.model_validate(start.get("scenario"))
     old, new = start.get("app")["old"], start.get("app")["new"]
     windows = dt.outages(samples)

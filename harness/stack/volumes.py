@@ -79,8 +79,9 @@ class StaleVolume:
 
 
 def stale_volumes(run_on: RunOn, engine: Engine) -> list[StaleVolume]:
-    """Every volume of the stacks on a ready node where no running container mounts it and no task of a service
-    that mounts it is placed. Nodes that cannot be asked are left out."""
+    """Every volume of the stacks on a ready node that a deployed service mounts, where no running container
+    mounts it and no task of such a service is placed. A volume no deployed service mounts is another app's (or a
+    removed stack's) data, waiting for its next deploy: not stale. Nodes that cannot be asked are left out."""
     nodes = [node for node in engine.nodes() if node.state == "ready"]
     ready, managers = [n.hostname for n in nodes], [n.hostname for n in nodes if n.role == "manager"]
     users = _users(run_on, managers[0]) if managers else {}
@@ -90,7 +91,7 @@ def stale_volumes(run_on: RunOn, engine: Engine) -> list[StaleVolume]:
         for volume in _unused(run_on, node):
             mounted_by = tuple(sorted(users.get(volume, ())))
             runs_on = tuple(sorted({n for service in mounted_by for n in placed[service]}))
-            if node not in runs_on:
+            if mounted_by and node not in runs_on:  # no deployed service mounts it: another app's data, kept
                 found.append(StaleVolume(node, volume, mounted_by, runs_on))
     return found
 

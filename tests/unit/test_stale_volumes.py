@@ -59,19 +59,16 @@ def test_a_volume_where_a_task_of_its_service_is_placed_is_never_stale_even_betw
     assert [v.node for v in stale_volumes(cluster.exec, cluster.engine)] == ["node3"]
 
 
-def test_prepare_removes_the_stacks_stale_volumes_and_only_reports_those_no_service_of_it_mounts():
+def test_prepare_removes_the_stacks_stale_volumes_and_keeps_another_apps_data():
     cluster = moved_db()
-    cluster.volumes["node1"] = {"chaos_pgdata": False}  # another app's, from an earlier run
+    cluster.volumes["node1"] = {"chaos_pgdata": False}  # another app's, from an earlier run: its data, not stale
     cleared = clear_stale_volumes(cluster.exec, cluster.engine)
-    assert [(v.node, v.volume, v.removed) for v in cleared] == [("node1", "chaos_pgdata", None),
-                                                                ("node3", "chaos_dbdata", True)]
+    assert [(v.node, v.volume, v.removed) for v in cleared] == [("node3", "chaos_dbdata", True)]
     assert cluster.volumes == {"node1": {"chaos_pgdata": False}, "node2": {"chaos_dbdata": True}, "node3": {}}
-    assert [str(v) for v in cleared] == [
-        "node1: stale volume chaos_pgdata (no service of the deployed stacks mounts it)",
-        "node3: stale volume chaos_dbdata (chaos_db runs on node2): removed"]
-    assert cleared[1].record() == {"node": "node3", "volume": "chaos_dbdata", "users": ["chaos_db"],
+    assert [str(v) for v in cleared] == ["node3: stale volume chaos_dbdata (chaos_db runs on node2): removed"]
+    assert cleared[0].record() == {"node": "node3", "volume": "chaos_dbdata", "users": ["chaos_db"],
                                    "runs_on": ["node2"], "removed": True, "error": ""}
-    assert clear_stale_volumes(cluster.exec, cluster.engine)[-1].volume == "chaos_pgdata"  # nothing else left
+    assert clear_stale_volumes(cluster.exec, cluster.engine) == []  # nothing else left
 
 
 def test_a_volume_that_cannot_be_removed_says_why_and_a_node_that_cannot_be_asked_is_left_out():
