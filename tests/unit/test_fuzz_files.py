@@ -31,6 +31,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.ledger import HealLedger, LedgerEntry
 from harness.testing import FakeCluster, make_run_dir
+from tests.unit.mutations import mutated
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = int(os.environ.get("CHAOS_FUZZ_EXAMPLES", "200"))
@@ -113,18 +114,7 @@ def _dumped(document: dict) -> bytes:
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode()
 
 
-@st.composite
-def mutated(draw: st.DrawFn, sources: list[bytes]) -> bytes:
-    """A shipped file with a few spans deleted, repeated or replaced by a YAML fragment."""
-    data = bytearray(draw(st.sampled_from(sources)))
-    for _ in range(draw(st.integers(1, 4))):
-        start = draw(st.integers(0, len(data)))
-        end = min(len(data), start + draw(st.integers(0, 40)))
-        how = draw(st.sampled_from(["delete", "repeat", "replace"]))
-        fragment = draw(st.sampled_from(TEXTS + [": ", "\n  ", "- ", "[", "]", "{", "}", "'", "&a ", "*a"]))
-        span = data[start:end] * 2 if how == "repeat" else b"" if how == "delete" else fragment.encode()
-        data[start:end] = span
-    return bytes(data)
+YAML_FRAGMENTS = st.sampled_from(TEXTS + [": ", "\n  ", "- ", "[", "]", "{", "}", "'", "&a ", "*a"])
 
 
 VALID_SERVICE = st.fixed_dictionaries({"image": st.sampled_from(["shop/web:1", "postgres:15", "x@sha256:00", "y:"])},
@@ -148,7 +138,7 @@ VALID_COMPOSE = st.fixed_dictionaries(
         lambda services: {"web": {"image": "shop/web:1"}, **services})},
     optional={"version": st.sampled_from(["3.8", "3", 3.9]), "networks": st.just({"front": None}),
               "volumes": st.just({"data": None}), "configs": st.just({"site": {"file": "web.env"}})})
-COMPOSE_FILES = VALID_COMPOSE.map(_dumped) | COMPOSE_DOCUMENTS.map(_dumped) | mutated(COMPOSE_SOURCES)
+COMPOSE_FILES = VALID_COMPOSE.map(_dumped) | COMPOSE_DOCUMENTS.map(_dumped) | mutated(COMPOSE_SOURCES, YAML_FRAGMENTS)
 
 
 SHOP = (b"name: shop\ncompose: compose.yml\nreleases:\n  v1: {web: {image: 'shop/web:1', build: {context: web}}}\n"
@@ -176,7 +166,7 @@ def test_fuzz_compose_files_with_their_profile(tmp_path):
     tally = Tally("profiles with compose files (validate --app)")
 
     @FUZZ
-    @given(COMPOSE_FILES, st.just(SHOP) | mutated([SHOP]))
+    @given(COMPOSE_FILES, st.just(SHOP) | mutated([SHOP], YAML_FRAGMENTS))
     def check(compose: bytes, profile: bytes) -> None:
         directory = stack_dir(tmp_path, profile)
         (directory / "compose.yml").write_bytes(compose)

@@ -26,6 +26,7 @@ from harness.errors import HarnessError, ProfileError, ScenarioError
 from harness.models import MAX_PROBLEMS, parse_duration
 from harness.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES
 from harness.scenario import load_scenario
+from tests.unit.mutations import mutated
 
 ROOT = Path(__file__).parents[2]
 SCENARIOS = [p.read_bytes() for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
@@ -255,19 +256,6 @@ YAMLISH = st.lists(FRAGMENT, max_size=80).map("".join).map(str.encode)
 RANDOM_BYTES = st.binary(max_size=2048) | st.text(max_size=512).map(str.encode)
 
 
-@st.composite
-def mutated(draw: st.DrawFn, sources: list[bytes]) -> bytes:
-    """A shipped file with a few spans deleted, repeated (duplicate keys, deeper nesting) or replaced."""
-    data = bytearray(draw(st.sampled_from(sources)))
-    for _ in range(draw(st.integers(1, 4))):
-        start = draw(st.integers(0, len(data)))
-        end = min(len(data), start + draw(st.integers(0, 60)))
-        how = draw(st.sampled_from(["delete", "repeat", "insert", "replace"]))
-        span = data[start:end] * draw(st.integers(1, 3)) if how == "repeat" else draw(FRAGMENT).encode()
-        data[start:end if how in ("delete", "replace") else start] = b"" if how == "delete" else span
-    return bytes(data)
-
-
 def outcome(path: Path, what: str) -> str:
     """``valid`` or ``refused`` (a short error of the right type, in time); any other exception propagates."""
     started = time.monotonic()
@@ -315,11 +303,11 @@ def test_fuzz_yaml_fragments(fuzz_dir):
 
 
 def test_fuzz_mutated_scenarios(fuzz_dir):
-    fuzz(fuzz_dir, mutated(SCENARIOS), ("scenario",), "mutated scenarios")
+    fuzz(fuzz_dir, mutated(SCENARIOS, FRAGMENT), ("scenario",), "mutated scenarios")
 
 
 def test_fuzz_mutated_demo_profile(fuzz_dir):
-    fuzz(fuzz_dir, mutated([DEMO]), ("profile",), "mutated demo profile")
+    fuzz(fuzz_dir, mutated([DEMO], FRAGMENT), ("profile",), "mutated demo profile")
 
 
 def test_the_fuzz_sources_are_valid_as_shipped(fuzz_dir):
