@@ -51,7 +51,7 @@ class HttpClient:
         answer = self._once(method, path, headers, body, timeout)
         redirects: list[str] = []
         while follow_redirects and answer is not None and len(redirects) < MAX_REDIRECTS:
-            target = same_host_redirect(self.base_url, path, answer)
+            target = same_host_redirect(self.base_url, path, answer.status, answer.headers.get("Location"))
             if target is None:
                 break
             redirects.append(f"{answer.status} {target}")
@@ -72,11 +72,10 @@ class HttpClient:
         return self.request("GET", path, **options)
 
 
-def same_host_redirect(base_url: str, path: str, answer: Answer) -> str | None:
-    """The path a redirect answer points to on the same host, or None (not a redirect, or another host: the
-    harness sends requests only to what it made)."""
-    location = answer.headers.get("Location")
-    if not 300 <= answer.status < 400 or not location:
+def same_host_redirect(base_url: str, path: str, status: int, location: str | None) -> str | None:
+    """The path an answer to ``path`` redirects to on the same host, or None (not a redirect, or another host:
+    the harness sends requests only to what it made). Used by the load process too."""
+    if not 300 <= status < 400 or not location:
         return None
     target = urlsplit(urljoin(f"{base_url}{path}", location))
     if target.netloc != urlsplit(base_url).netloc:

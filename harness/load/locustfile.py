@@ -17,7 +17,6 @@ import gc
 import random
 import time
 import uuid
-from urllib.parse import urljoin, urlsplit
 
 import gevent
 from gevent.event import Event
@@ -26,8 +25,8 @@ from locust import FastHttpUser, events, task
 
 import recorder
 from harness.checks import Capture, Check, captured_of, failure, read_outcome, substitute, values_of, write_outcome
+from harness.http import MAX_REDIRECTS, same_host_redirect
 
-MAX_REDIRECTS = 10
 MAX_REMEMBERED = 100_000  # acknowledged writes a reread may pick from
 
 MAX_CHAINED_ERRORS = 8  # how deep a failure's chain of errors is followed to cut its tracebacks
@@ -154,14 +153,13 @@ class ChaosUser(FastHttpUser):
 def _followed(user, request, values, response):
     """The final answer after same-host redirects (each hop recorded in the first request's context, not as a
     sample of its own); the redirect itself when it leads elsewhere."""
-    answer, chain = response, []
-    while 300 <= (answer.status_code or 0) < 400 and len(chain) < MAX_REDIRECTS:
-        location = answer.headers.get("Location") or answer.headers.get("location")
-        target = urlsplit(urljoin(user.host + "/", location or ""))
-        if not location or target.netloc != urlsplit(user.host).netloc:
+    answer, chain, path = response, [], substitute(request["path"], values)
+    while len(chain) < MAX_REDIRECTS:
+        location = (answer.headers or {}).get("Location") or (answer.headers or {}).get("location")
+        path = same_host_redirect(user.host, path, answer.status_code or 0, location)
+        if path is None:
             break
-        chain.append(f"{answer.status_code} {target.path}")
-        path = target.path + (f"?{target.query}" if target.query else "")
+        chain.append(f"{answer.status_code} {path}")
         answer = user.client.request("GET", path, name=request["name"], context={"hop": True}, allow_redirects=False)
     response.request_meta["context"]["redirects"] = chain or None
     return answer

@@ -12,7 +12,7 @@ from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster.vagrant import ExecResult
 from harness.checks import ABSENT, PRESENT, UNVERIFIABLE
 from harness.errors import ClusterError, ProfileError
-from harness.http import Answer
+from harness.http import Answer, same_host_redirect
 from harness.stack import BLUE, GREEN, AppStack, Probe, writes
 from harness.stack.compose import StackOptions
 from harness.stack.prepare import PREPARE_UPDATE, _remove_moved, census, diagnose, forget_image, restarting_at_once
@@ -250,3 +250,12 @@ def test_diagnose_shows_the_entry_services_last_tasks_and_log_lines():
                                  "last log lines of chaos_web:", "  chaos_web since 100"]
     assert diagnose(FakeCluster().engine, app_stack(), 0) == \
         "(the state of chaos_web could not be read: service chaos_web does not exist)"
+
+
+def test_a_redirect_is_followed_only_on_the_same_host():
+    base = "http://127.0.0.1:8080"
+    assert same_host_redirect(base, "/a/b?x=1", 302, "/setup") == "/setup"
+    assert same_host_redirect(base, "/a/b", 301, "c?d=1") == "/a/c?d=1"  # relative to the request's path
+    assert same_host_redirect(base, "/a", 303, "http://127.0.0.1:8080/login") == "/login"
+    assert same_host_redirect(base, "/a", 302, "http://example.com/") is None  # never anywhere the harness did not make
+    assert same_host_redirect(base, "/a", 200, "/setup") is None and same_host_redirect(base, "/a", 302, None) is None
