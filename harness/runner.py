@@ -134,7 +134,8 @@ class Runner:
         upgrade = build(scenario, cluster, stack, auth)
         faults = FaultScheduler(scenario.faults, FaultContext(cluster, stack.services()[0], deployed(stack, upgrade)),
                                 journal, HealLedger(self.run_dir), cluster.config.name,
-                                stateful=tuple(BLUE.service(s) for s in stack.stateful), service_name=BLUE.service)
+                                stateful=tuple(BLUE.service(s) for s in stack.stateful), service_name=BLUE.service,
+                                stateful_floats=scenario.stack.stateful_placement == "floating")
         return _Parts(journal, stack, load, faults, upgrade, EngineWatcher(cluster.engine, journal, upgrade.services),
                       auth)
 

@@ -42,7 +42,10 @@ class Host(Strict):
     become: Literal["sudo", "root"] = Field("sudo", description="how fault commands get root: sudo -n, or the user is root")
     role: Literal["manager", "worker"] = "worker"
     stateful: bool = Field(False, description="stateful services are pinned to this host (one host at most)")
-    power_off: Command | None = Field(None, description="command run on this machine to cut the host's power")
+    power_off: Command | None = Field(None, description="command run on this machine to power the host off "
+                                                        "(gracefully, when power_off_force is given too)")
+    power_off_force: Command | None = Field(None, description="command run on this machine to cut the host's power "
+                                                              "(node-halt mode: forced); default: power_off")
     power_on: Command | None = Field(None, description="command run on this machine to power the host on")
 
     @field_validator("name")
@@ -64,7 +67,7 @@ class Host(Strict):
             raise ValueError(USER_RULE)
         return value
 
-    @field_validator("power_off", "power_on")
+    @field_validator("power_off", "power_off_force", "power_on")
     @classmethod
     def _splits(cls, value: str | None) -> str | None:
         if value is not None:
@@ -80,13 +83,19 @@ class Host(Strict):
             raise ValueError(f"become: root needs user: root (got user {self.user}); use become: sudo")
         return self
 
+    @model_validator(mode="after")
+    def _forced_beside_graceful(self) -> Host:
+        if self.power_off_force is not None and self.power_off is None:
+            raise ValueError("power_off_force is the forced variant of power_off; give power_off (and power_on) too")
+        return self
+
     @property
     def can_power_cycle(self) -> bool:
         return self.power_off is not None and self.power_on is not None
 
-    def power_command(self, action: Literal["off", "on"]) -> list[str]:
-        """The argv of ``power_off`` or ``power_on`` (validated to exist by whoever asks)."""
-        command = self.power_off if action == "off" else self.power_on
+    def power_command(self, action: Literal["off", "off_force", "on"]) -> list[str]:
+        """The argv of ``power_off``, ``power_off_force`` or ``power_on`` (validated to exist by whoever asks)."""
+        command = {"off": self.power_off, "off_force": self.power_off_force, "on": self.power_on}[action]
         if command is None:
             raise InventoryError(f"host {self.name} has no power_{action} command in the inventory")
         return shlex.split(command)

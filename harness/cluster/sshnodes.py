@@ -52,8 +52,9 @@ class SshNodes:
                    what=f"{node} to answer over SSH after power_on")
 
     def halt(self, node: str, force: bool = False) -> None:
-        """Cut a host's power with the inventory's ``power_off`` (the same command, graceful or forced)."""
-        self._power(node, "off")
+        """Power a host off with the inventory's ``power_off``; forced, with its ``power_off_force`` when given."""
+        forced = force and self._inventory.host(node).power_off_force is not None
+        self._power(node, "off_force" if forced else "off")
         wait_until(lambda: not self._answers(node), timeout=POWER_TIMEOUT, interval=0.5,
                    what=f"{node} to stop answering over SSH after power_off")
 
@@ -61,7 +62,7 @@ class SshNodes:
         """Nothing: the hosts are the user's. (What the harness changed on them is undone by the cluster.)"""
 
     def can_power_cycle(self, node: str) -> bool:
-        """Whether the inventory gives the host both power commands."""
+        """Whether the inventory gives the host power_off and power_on (power_off_force is optional)."""
         return self._inventory.host(node).can_power_cycle
 
     def status(self) -> dict[str, str]:

@@ -9,12 +9,16 @@ rebuilt from the heal ledger after a crash. Register it in a package's
 ``heal`` must also undo a fault that was recorded in the ledger but never
 (or only partly) injected: a crash can come between the two.
 
-Two optional class methods (``BaseFault`` has both, finding nothing) let a
+Three optional class methods (``BaseFault`` has all, finding nothing) let a
 plugin refuse what cannot work before anything starts:
 ``check_scenario(params, spec, scenario)`` when the scenario is validated,
 and ``check_cluster(params, ctx)`` before the run's first phase. Each returns
 ``Problem``s naming a key under the fault; ``check_cluster`` raises
 ``ClusterError`` for what the cluster itself should have but lacks.
+``check_node(params, node, ctx)`` says why the fault cannot hit one node
+(None when it can): the target is then chosen among the other nodes only
+(``harness.faults.targets``), and a target that leaves none is refused before
+the run.
 """
 
 from __future__ import annotations
@@ -161,11 +165,22 @@ class BaseFault:
         """What ``params`` name that the cluster lacks, checked before the first phase; nothing by default."""
         return []
 
+    @classmethod
+    def check_node(cls, params: Any, node: str, ctx: FaultContext) -> str | None:
+        """Why this fault cannot hit ``node`` (None when it can); every node can by default."""
+        return None
+
 
 def scenario_problems(plugin: type, params: BaseModel, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
     """The plugin's ``check_scenario`` findings (none for a plugin without one)."""
     check = getattr(plugin, "check_scenario", None)
     return list(check(params, spec, scenario)) if check else []
+
+
+def node_problem(plugin: type, params: BaseModel, node: str, ctx: FaultContext) -> str | None:
+    """The plugin's ``check_node`` finding for ``node`` (None for a plugin without one)."""
+    check = getattr(plugin, "check_node", None)
+    return check(params, node, ctx) if check else None
 
 
 def cluster_problems(plugin: type, params: BaseModel, ctx: FaultContext) -> list[Problem]:

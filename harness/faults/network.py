@@ -90,8 +90,8 @@ class RegistryFirewall(RuleFault):
 
 
 class PeerParams(FaultParams):
-    peers: list[str] = Field(default_factory=list, description="other nodes (node1, node2, ...); "
-                                                               "empty = every other node")
+    peers: list[str] = Field(default_factory=list, description="other nodes by name (node1, node2, ... or an "
+                                                               "inventory's hosts); empty = every other node")
 
     @field_validator("peers")
     @classmethod

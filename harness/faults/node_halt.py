@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
+from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.models import Duration
 from harness.waiting import wait_until
 
@@ -26,13 +26,15 @@ class NodeHalt(BaseFault):
     params: NodeHaltParams
 
     @classmethod
-    def check_cluster(cls, params: NodeHaltParams, ctx: FaultContext) -> list[Problem]:
-        """Every node the halt may hit can be started again (a real host needs power commands)."""
-        missing = [node for node in ctx.cluster.node_addresses() if not ctx.cluster.can_power_cycle(node)]
-        if not missing:
-            return []
-        return [Problem(("kind",), cls.name, f"halting a real host needs a way to start it again: give "
-                                             f"power_off and power_on in the inventory for {', '.join(missing)}")]
+    def check_node(cls, params: NodeHaltParams, node: str, ctx: FaultContext) -> str | None:
+        """A node the harness cannot start again is no target (a real host without power commands).
+
+        The target is chosen among the other nodes only; a run whose target
+        leaves none is refused before it starts.
+        """
+        if ctx.cluster.can_power_cycle(node):
+            return None
+        return "the inventory gives it no power_off and power_on, and a halted host must be started again"
 
     def inject(self, ctx: FaultContext) -> None:
         ctx.cluster.halt_node(self.target, force=self.params.mode == "forced")

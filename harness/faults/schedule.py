@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.engine.base import ServiceSnapshot
+from harness.engine.base import NodeInfo, ServiceSnapshot
 from harness.faults import registry, targets
-from harness.faults.base import Fault, FaultContext, cluster_problems
+from harness.faults.base import Fault, FaultContext, cluster_problems, node_problem
 from harness.journal import Journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario.model import FaultSpec
@@ -27,11 +27,14 @@ class FaultScheduler:
     """Injects each scenario fault when its trigger fires and heals it when its time is up."""
 
     def __init__(self, specs: list[FaultSpec], ctx: FaultContext, journal: Journal, ledger: HealLedger,
-                 cluster: str, stateful: tuple[str, ...] = (), service_name: Callable[[str], str] = str) -> None:
-        """``stateful`` are the engine's names of the stateful services; ``service_name`` maps a compose
-        service name (a ``service`` target) to the engine's name."""
+                 cluster: str, stateful: tuple[str, ...] = (), service_name: Callable[[str], str] = str,
+                 stateful_floats: bool = False) -> None:
+        """``stateful`` are the engine's names of the stateful services (``stateful_floats``: placed on any
+        worker, not pinned to the labelled node); ``service_name`` maps a compose service name (a ``service``
+        target) to the engine's name."""
         self._waiting = list(enumerate(specs))
         self._stateful = stateful
+        self._stateful_floats = stateful_floats
         self._service_name = service_name
         self._active: list[_Active] = []
         self._ctx = ctx
@@ -67,10 +70,10 @@ class FaultScheduler:
             problems += [{**p, "loc": ("faults", index, *p["loc"])} for p in found]
         return problems
 
-    def _target_misfits(self, spec: FaultSpec, nodes: list) -> list[dict[str, Any]]:
+    def _target_misfits(self, spec: FaultSpec, nodes: list[NodeInfo]) -> list[dict[str, Any]]:
         target, services = spec.target, self._ctx.services
         key = next(k for k in ("node", "label", "role", "service") if getattr(target, k) is not None)
-        problem = targets.misfit(target, nodes)
+        problem = targets.misfit(target, nodes, self._unfit(spec, nodes), self._stateful_floats)
         if target.service is not None and services and self._service_name(target.service) not in services:
             problem = (f"the app has no service {target.service} (the engine's {self._service_name(target.service)}); "
                        f"the run deploys: {', '.join(services)}")
@@ -84,8 +87,9 @@ class FaultScheduler:
     def _inject(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None) -> None:
         stateful = self._placed(self._stateful) if spec.target.role == "stateful" else []
         named = self._placed([self._service_name(spec.target.service)]) if spec.target.service else []
-        target = targets.choose(spec.target, self._ctx.cluster.engine.nodes(), snapshot.placed() if snapshot else [],
-                                stateful, named)
+        nodes = self._ctx.cluster.engine.nodes()
+        target = targets.choose(spec.target, nodes, snapshot.placed() if snapshot else [], stateful, named,
+                                self._unfit(spec, nodes))
         entry = LedgerEntry(id=f"{index}-{spec.kind}", kind=spec.kind, target=target, params=spec.params,
                             cluster=self._cluster)
         fault = registry.create(spec.kind, spec.params, target)
@@ -94,6 +98,12 @@ class FaultScheduler:
         fault.inject(self._ctx)
         self._journal.write("fault.verify", id=entry.id, holds=fault.verify(self._ctx))
         self._active.append(_Active(entry, fault, event.t, spec.duration))
+
+    def _unfit(self, spec: FaultSpec, nodes: list[NodeInfo]) -> dict[str, str]:
+        """Node name to why the fault cannot hit it (its plugin's ``check_node``)."""
+        plugin = registry.available()[spec.kind]
+        params = plugin.Params.model_validate(spec.params)
+        return {n.hostname: why for n in nodes if (why := node_problem(plugin, params, n.hostname, self._ctx))}
 
     def _placed(self, services: tuple[str, ...] | list[str]) -> list:
         return [t for service in services for t in self._ctx.cluster.engine.service(service).placed()]

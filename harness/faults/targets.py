@@ -1,10 +1,20 @@
-"""Choosing the node a fault hits: pure functions over the engine's view."""
+"""Choosing the node a fault hits: pure functions over the engine's view.
+
+A fault may be unable to hit some nodes (node-halt a host without power
+commands: ``check_node`` of the plugin says why, per node). Those nodes are
+left out before the target is matched, so every kind of target means "among
+the nodes the fault can hit": ``{node: h2}`` is refused when h2 is left out,
+``{role: worker}`` picks a worker that can be hit, ``most-upgraded`` the node
+running most upgraded tasks among them. ``misfit`` refuses before the run a
+target that leaves no node the fault can hit; ``choose`` picks from the same
+nodes during it.
+"""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL
 from harness.engine.base import NodeInfo, TaskInfo
@@ -59,20 +69,55 @@ def candidates(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[T
 
 
 def choose(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[TaskInfo],
-           stateful_tasks: Sequence[TaskInfo] = (), service_tasks: Sequence[TaskInfo] = ()) -> str:
-    """The one node to hit: the first candidate, or a seeded random one."""
-    found = candidates(target, nodes, upgraded_tasks, stateful_tasks, service_tasks)
+           stateful_tasks: Sequence[TaskInfo] = (), service_tasks: Sequence[TaskInfo] = (),
+           unfit: Mapping[str, str] | None = None) -> str:
+    """The one node to hit: the first candidate, or a seeded random one, among the nodes not in ``unfit``
+    (node name to why the fault cannot hit it)."""
+    unfit = unfit or {}
+    fit = [n for n in nodes if n.hostname not in unfit]
+    found = candidates(target, fit, upgraded_tasks, stateful_tasks, service_tasks)
     if not found:
+        left_out = f"; the fault cannot hit {_reasons(unfit)}" if unfit else ""
         raise ClusterError(f"no node matches fault target {target.model_dump(exclude_none=True)}; "
-                           f"nodes: {sorted(n.hostname for n in nodes)}")
+                           f"nodes: {sorted(n.hostname for n in nodes)}{left_out}")
     return random.Random(target.seed).choice(found) if target.seed is not None else found[0]
 
 
-def misfit(target: Target, nodes: list[NodeInfo]) -> str | None:
+def misfit(target: Target, nodes: list[NodeInfo], unfit: Mapping[str, str] | None = None,
+           stateful_floats: bool = False) -> str | None:
     """Why no node of the cluster can ever match ``target`` (None when one can), checked before the run.
 
-    ClusterError when the cluster lacks its stateful node, which every cluster the harness makes has.
+    ``unfit``: node name to why the fault cannot hit it; a target every node
+    it may match is unfit for is refused (``stateful_floats``: the stateful
+    services may run on any worker, not only the labelled node). ClusterError
+    when the cluster lacks its stateful node, which every cluster the harness
+    makes has.
     """
+    problem = _cluster_misfit(target, nodes)
+    if problem is None and unfit:
+        may = possible(target, nodes, stateful_floats)
+        if may and all(name in unfit for name in may):
+            return f"the fault cannot hit {_reasons({name: unfit[name] for name in may})}"
+    return problem
+
+
+def possible(target: Target, nodes: list[NodeInfo], stateful_floats: bool = False) -> list[str]:
+    """Every node ``target`` may match during the run, as far as the cluster tells before it, sorted."""
+    if target.role == "most-upgraded" or target.service is not None:  # wherever the tasks will be placed
+        return sorted(n.hostname for n in nodes)
+    if target.role == "upgraded-worker":
+        matches = _ROLE_NEEDS["upgraded-worker"][0]
+        return sorted(n.hostname for n in nodes if matches(n))
+    if target.role == "stateful" and stateful_floats:  # placed on any worker (harness.stack.compose.PLACEMENTS)
+        return sorted(n.hostname for n in nodes if n.role == "worker")
+    return candidates(target, nodes, [])  # the stateful role: the labelled node it is pinned to
+
+
+def _reasons(unfit: Mapping[str, str]) -> str:
+    return "; ".join(f"{name} ({why})" for name, why in sorted(unfit.items()))
+
+
+def _cluster_misfit(target: Target, nodes: list[NodeInfo]) -> str | None:
     names = ", ".join(sorted(n.hostname for n in nodes))
     if target.node is not None and target.node not in {n.hostname for n in nodes}:
         return f"the cluster has no node {target.node}; its nodes: {names}"

@@ -7,12 +7,11 @@ plugins (``harness.faults.fit`` checks their parameters).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from harness.cluster.config import LB_PORTS, MAX_NODES
+from harness.cluster.config import LB_PORTS, check_name
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
 from harness.load import MAX_IN_FLIGHT, MAX_RATE, MIN_RATE
@@ -31,18 +30,19 @@ DEFAULT_STRATEGY = "in-service"
 MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage it should measure
 MIN_CLIENT_TIMEOUT = 0.05  # seconds; a shorter wait fails answers a healthy stack gives
 MIN_UPGRADE_TIMEOUT = 10.0  # seconds; an upgrade waits at least for a task to start and Swarm's monitor period
-NODE_NAMES = re.compile(r"node([1-9][0-9]*)")  # ClusterConfig.node_prefix followed by 1, 2, ...
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "contradictions", "node_name_error", "parse_duration",
            "timing_problems"]
 
 
 def node_name_error(name: object) -> str | None:
-    """Why ``name`` cannot name a node of a cluster the harness makes (None when it can)."""
-    match = NODE_NAMES.fullmatch(name) if isinstance(name, str) else None
-    if match and int(match.group(1)) <= MAX_NODES:
-        return None
-    return f"nodes are named node1 to node{MAX_NODES} (node1 is the manager, the last node the stateful one)"
+    """Why ``name`` cannot name a node (None when it can): the docker provider's node1, node2, ... and an
+    inventory's host names alike. Whether the cluster has the node is checked against it before the run."""
+    try:
+        check_name(name, "node")  # type: ignore[arg-type]  # what is no str is refused too
+    except ValueError as error:
+        return f"{error} (an inventory's host name, or node1, node2, ... on the docker provider)"
+    return None
 
 
 class UpdateConfig(Strict):
@@ -171,7 +171,7 @@ class Target(Strict):
         if self.label is not None and ("=" not in self.label or not self.label.split("=", 1)[0]):
             raise ValueError(f"label must be key=value, got {self.label!r}")
         if self.node is not None and (problem := node_name_error(self.node)):
-            raise ValueError(f"node {self.node!r}: {problem}")
+            raise ValueError(problem)
         return self
 
 

@@ -183,14 +183,59 @@ def test_a_task_kill_healed_from_a_ledger_without_its_service_leaves_the_task_to
     assert cluster.commands == []
 
 
-def test_halting_a_host_without_power_commands_is_refused_before_the_run_naming_the_hosts():
+def test_node_halt_cannot_hit_a_host_without_power_commands_and_can_hit_the_others():
     cluster = FakeCluster()
+    cluster.no_power = {"node2"}
     plugin = registry.available()["node-halt"]
     params = plugin.Params()
-    assert plugin.check_cluster(params, FaultContext(cluster)) == []
-    cluster.no_power = {"node2", "node3"}
-    [problem] = plugin.check_cluster(params, FaultContext(cluster))
-    assert problem.loc == ("kind",) and "power_off and power_on in the inventory for node2, node3" in problem.msg
+    assert plugin.check_node(params, "node3", FaultContext(cluster)) is None
+    assert "no power_off and power_on" in plugin.check_node(params, "node2", FaultContext(cluster))
+    assert plugin.check_cluster(params, FaultContext(cluster)) == []  # other hosts' power is no concern
+
+
+def test_a_target_is_chosen_among_the_nodes_the_fault_can_hit_only():
+    tasks = [make_task("node2", slot=1), make_task("node2", slot=2), make_task("node3")]
+    assert targets.choose(Target(role="most-upgraded"), NODES, tasks) == "node2"
+    unfit = {"node2": "no power"}
+    assert targets.choose(Target(role="most-upgraded"), NODES, tasks, unfit=unfit) == "node3"
+    assert targets.choose(Target(role="worker", seed=7), NODES, [], unfit=unfit) == "node3"
+    with pytest.raises(ClusterError, match=r"no node matches .*node2.*the fault cannot hit node2 \(no power\)"):
+        targets.choose(Target(node="node2"), NODES, [], unfit=unfit)
+
+
+@pytest.mark.parametrize("target, unfit, refused", [
+    (Target(node="node2"), {"node2": "no power"}, "the fault cannot hit node2 (no power)"),
+    (Target(node="node3"), {"node2": "no power"}, None),
+    (Target(role="worker"), {"node2": "no power"}, None),
+    (Target(role="worker"), {"node2": "no power", "node3": "off"}, "node2 (no power); node3 (off)"),
+    (Target(label="chaos.lb=true"), {"node1": "no power"}, "the fault cannot hit node1 (no power)"),
+    (Target(role="upgraded-worker"), {"node2": "no power"}, "the fault cannot hit node2 (no power)"),
+    (Target(role="most-upgraded"), {"node2": "x", "node3": "x"}, None),  # node1 may run the most tasks
+    (Target(role="stateful"), {"node3": "no power"}, "the fault cannot hit node3 (no power)"),
+    (Target(service="cache"), {"node1": "x", "node2": "x", "node3": "x"}, "node1 (x); node2 (x); node3 (x)"),
+])
+def test_a_target_whose_every_possible_node_the_fault_cannot_hit_is_a_misfit(target, unfit, refused):
+    found = targets.misfit(target, NODES, unfit)
+    assert found is None if refused is None else refused in found
+
+
+def test_a_floating_stateful_service_may_be_on_any_worker():
+    unfit = {"node3": "no power"}
+    assert targets.misfit(Target(role="stateful"), NODES, unfit, stateful_floats=True) is None
+    assert "node2 (x); node3 (no power)" in targets.misfit(Target(role="stateful"), NODES, {**unfit, "node2": "x"},
+                                                           stateful_floats=True)
+
+
+def test_the_scheduler_halts_only_a_node_it_can_start_again(tmp_path):
+    cluster = FakeCluster()
+    cluster.no_power = {"node2"}
+    spec = FaultSpec(kind="node-halt", target={"role": "worker"}, at={"phase": "upgrade"},
+                     params={"rejoin_timeout": 1})
+    scheduler = FaultScheduler([spec], FaultContext(cluster), Journal(tmp_path / "j.jsonl"), HealLedger(tmp_path), "c")
+    assert scheduler.misfits() == []
+    scheduler.tick({"upgrade": 0.0}, snapshot_with(), 0)
+    assert cluster.states == {"node1": "running", "node2": "running", "node3": "stopped"}
+    scheduler.heal_all()
 
 
 def test_a_standby_manager_is_a_manager_without_the_load_balancer_and_needs_managers_3():

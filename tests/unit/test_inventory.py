@@ -103,6 +103,21 @@ def test_root_without_the_root_user_and_an_unsplittable_power_command_are_refuse
         load_inventory(write(tmp_path, {"hosts": hosts(power_on="virsh start 'alpha")}))
 
 
+def test_a_forced_power_off_is_a_command_line_beside_a_graceful_one(tmp_path):
+    key_file(tmp_path)
+    inventory = load_inventory(write(tmp_path, {"hosts": hosts(power_off_force="virsh destroy alpha",
+                                                               power_off="virsh shutdown alpha")}))
+    assert inventory.host("alpha").power_command("off_force") == ["virsh", "destroy", "alpha"]
+    assert inventory.host("alpha").power_command("off") == ["virsh", "shutdown", "alpha"]
+    with pytest.raises(InventoryError, match="host beta has no power_off_force command"):
+        inventory.host("beta").power_command("off_force")
+    with pytest.raises(InventoryError, match="hosts.0.power_off_force: got \"virsh destroy 'alpha\": .*not a command"):
+        load_inventory(write(tmp_path, {"hosts": hosts(power_off_force="virsh destroy 'alpha")}))
+    with pytest.raises(InventoryError, match="hosts.0: .*power_off_force is the forced variant of power_off; give "
+                                             "power_off"):
+        load_inventory(write(tmp_path, {"hosts": hosts(power_off=None, power_off_force="virsh destroy alpha")}))
+
+
 def test_one_host_is_not_a_cluster_and_an_unknown_host_is_named(tmp_path):
     key_file(tmp_path)
     with pytest.raises(InventoryError, match="hosts: got .*at least 2 items"):

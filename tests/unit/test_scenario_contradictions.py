@@ -114,18 +114,25 @@ def test_registry_toxic_parameters_its_mode_ignores_are_refused(tmp_path):
     assert "adds no delay; give latency_ms above 0" in still
 
 
-@pytest.mark.parametrize("peer", ["db1", "node0", "node10", "Node2"])
+@pytest.mark.parametrize("peer", ["Node2", "2node", "h_2", "-h2", "h" * 32])
 def test_peers_must_be_node_names(tmp_path, peer):
     message = error_of(tmp_path, f"faults:\n  - kind: partition\n    params: {{peers: [node1, {peer}]}}\n")
-    assert f"faults.0.params.peers.1: got '{peer}'" in message and "node1 to node9" in message
+    assert f"faults.0.params.peers.1: got '{peer}'" in message and "a lowercase letter, then up to 30" in message
 
 
 def test_a_node_target_must_be_a_node_name_and_not_its_own_peer(tmp_path):
-    message = error_of(tmp_path, "faults:\n  - kind: node-halt\n    target: {node: web-1}\n")
-    assert "faults.0.target" in message and "node1 to node9" in message
+    message = error_of(tmp_path, "faults:\n  - kind: node-halt\n    target: {node: web_1}\n")
+    assert "faults.0.target" in message and "node 'web_1' is not allowed" in message
+    assert "an inventory's host name, or node1, node2" in message
     itself = error_of(tmp_path, "faults:\n  - kind: overlay-drop\n    target: {node: node2}\n"
                                 "    params: {peers: [node2]}\n")
     assert "faults.0.params.peers" in itself and "node2 cannot be cut off from itself" in itself
+
+
+def test_an_inventorys_host_names_are_node_names(tmp_path):
+    scenario = valid(tmp_path, "faults:\n  - kind: node-halt\n    target: {node: h2}\n"
+                               "  - kind: partition\n    target: {node: db-host}\n    params: {peers: [h1, node10]}\n")
+    assert [f.target.node for f in scenario.faults] == ["h2", "db-host"]
 
 
 def test_a_label_needs_a_key(tmp_path):
@@ -176,7 +183,7 @@ def test_the_upgrade_cannot_publish_a_port_the_load_balancer_holds(tmp_path):
 def test_every_contradiction_is_reported_at_once(tmp_path):
     message = error_of(tmp_path, "strategy: {rollback_after: 5s}\nexpect: {upgrade_outcome: [rolled_back]}\n"
                                  "faults:\n  - kind: registry-auth\n    at: {tasks_replaced: 9}\n"
-                                 "  - kind: partition\n    params: {peers: [db]}\n")
+                                 "  - kind: partition\n    params: {peers: [DB]}\n")
     assert "(4 problems)" in message
 
 
@@ -229,6 +236,19 @@ def test_a_target_the_cluster_cannot_match_is_refused(tmp_path, target, key, exp
     error = misfit_of(two_nodes, tmp_path, {"kind": "node-halt", "target": target},
                       services=("chaos_lb", "chaos_web"))
     assert key in str(error) and expected in str(error)
+
+
+def test_halting_a_host_without_power_commands_is_refused_before_the_run_only_when_it_is_the_target(tmp_path):
+    hosts = FakeCluster([make_node("h1", role="manager"), make_node("h2"), make_node("h3", **{"chaos.stateful": "true"})])
+    hosts.no_power = {"h1", "h3"}
+    check_fit(Scenario(name="sc"), scheduler_for(hosts, tmp_path, {"kind": "node-halt", "target": {"node": "h2"}}),
+              hosts)
+    error = misfit_of(hosts, tmp_path, {"kind": "node-halt", "target": {"node": "h3"}})
+    assert "faults.0.target.node: got 'h3': the fault cannot hit h3 (the inventory gives it no power_off and " \
+           "power_on" in str(error)
+    hosts.no_power = {"h1", "h2", "h3"}
+    error = misfit_of(hosts, tmp_path, {"kind": "node-halt", "target": {"role": "worker"}})
+    assert "faults.0.target.role: got 'worker': the fault cannot hit h2 (" in str(error) and "; h3 (" in str(error)
 
 
 def test_a_cluster_without_its_stateful_node_is_a_cluster_error(tmp_path):
