@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, NotFound
 
-from harness.errors import EnvironmentProblem
+from harness.errors import ClusterError, EnvironmentProblem
 
 LABEL_PREFIX = "io.chaos-harness"
 CLUSTER_LABEL = f"{LABEL_PREFIX}.cluster"
@@ -24,3 +24,25 @@ def host_docker() -> docker.DockerClient:
             "or start one with `dockerd >/var/log/dockerd.log 2>&1 &`."
         ) from error
     return client
+
+
+def refuse_unowned(kind: str, name: str, labels: dict | None, cluster: str) -> None:
+    """An object named like one of the cluster's that does not carry the cluster's label is not adopted:
+    ClusterError naming it and how to proceed."""
+    owner = (labels or {}).get(CLUSTER_LABEL)
+    if owner != cluster:
+        whose = f"cluster {owner!r}'s" if owner else "not the harness's (it has no cluster label)"
+        raise ClusterError(f"a {kind} named {name} exists on this machine and is {whose}; the harness never "
+                           f"takes over what it did not make for cluster {cluster!r}: remove or rename the "
+                           f"{kind}, or choose another cluster name (--cluster)")
+
+
+def owned_volume(client: docker.DockerClient, name: str, cluster: str) -> docker.models.volumes.Volume:
+    """The cluster's volume ``name``, created (labelled) when missing; one of the same name not the cluster's is
+    refused, never adopted."""
+    try:
+        volume = client.volumes.get(name)
+    except NotFound:
+        return client.volumes.create(name, labels={CLUSTER_LABEL: cluster})
+    refuse_unowned("volume", name, volume.attrs.get("Labels"), cluster)
+    return volume

@@ -9,6 +9,7 @@ import click
 
 from harness.cli.common import console, progress
 from harness.cluster import Cluster, ClusterConfig
+from harness.cluster.fingerprint import FingerprintRecord
 from harness.errors import HarnessError
 
 
@@ -73,23 +74,47 @@ def cluster_status(config: ClusterConfig) -> None:
     click.echo("ports\t" + " ".join(f"{part}={where}" for part, where in handle.state.endpoints.items()))
 
 
-def _down(config: ClusterConfig) -> None:
-    for item in Cluster(config, progress).down():
+def _down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> None:
+    teardown = Cluster(config, progress).down(keep_data=keep_data, accept_differences=accept_differences)
+    for item in teardown.removed:
         progress(f"removed {item}")
+    for problem in teardown.not_undone:
+        console.print(f"[red]✗[/] not undone: {problem}")
+    for difference in teardown.differences:
+        console.print(f"[red]✗[/] not as before: {difference}")
+    if teardown.not_undone:
+        console.print(f"The cluster's state is kept. When every host answers again, run `chaos-harness --cluster "
+                      f"{config.name} down` again: it does only what is left.")
+    elif teardown.differences and not accept_differences:
+        console.print("The cluster's state is kept: put back what differs and run `down` again, or run "
+                      "`down --accept-differences` to remove the state with the differences left as they are.")
+    if teardown.not_undone or (teardown.differences and not accept_differences):
+        sys.exit(1)
+    if teardown.complete and FingerprintRecord.load(config.fingerprint_file) is not None:
+        progress("every host and this machine are as they were before the cluster came up (fingerprints match)")
+
+
+def _down_options(command):
+    command = click.option("--keep-data", is_flag=True,
+                           help="Keep the stack's data volumes on the hosts (removed by default).")(command)
+    return click.option("--accept-differences", is_flag=True,
+                        help="Remove the cluster's state although a host differs from its fingerprint.")(command)
 
 
 @cluster.command("down")
+@_down_options
 @click.pass_obj
-def cluster_down(config: ClusterConfig) -> None:
-    """Remove everything this cluster's label names, and nothing else."""
-    _down(config)
+def cluster_down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> None:
+    """Undo everything the cluster did and prove it: hosts compared with their fingerprints (exit 1 if not)."""
+    _down(config, keep_data, accept_differences)
 
 
 @click.command("down")
+@_down_options
 @click.pass_obj
-def down(config: ClusterConfig) -> None:
+def down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> None:
     """Same as `cluster down`."""
-    _down(config)
+    _down(config, keep_data, accept_differences)
 
 
 COMMANDS = (setup, doctor, cluster, down)

@@ -12,7 +12,7 @@ import ipaddress
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
@@ -20,7 +20,8 @@ from docker.errors import APIError, NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster import onhosts
+from harness.cluster import fingerprint, onhosts
+from harness.cluster.fingerprint import FingerprintRecord
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
@@ -29,7 +30,7 @@ from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, S
 from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
-from harness.dockerhost import CLUSTER_LABEL, host_docker
+from harness.dockerhost import CLUSTER_LABEL, host_docker, owned_volume, refuse_unowned
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError
 
@@ -38,6 +39,20 @@ SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
 LB_REPOSITORY = "harness/lb"
 MAX_SOCKET_PATH = 100  # a unix socket path has at most 107 bytes
+
+
+@dataclass
+class Teardown:
+    """What ``down`` did: what it removed here, what it could not undo on the hosts, and how the hosts and this
+    machine differ from their fingerprints (empty when they are exactly as before)."""
+
+    removed: list[str] = field(default_factory=list)
+    not_undone: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_undone and not self.differences
 
 
 class Cluster:
@@ -174,10 +189,13 @@ class Cluster:
             return self._bring_up()
         self._check_can_create()
         try:
+            self._record_fingerprints()
             return self._bring_up()
         except BaseException:
             self._progress("bringing the cluster up failed; removing what was created")
-            self.down(rollback=True)
+            teardown = self.down(rollback=True)
+            for problem in [*teardown.not_undone, *teardown.differences]:
+                self._progress(f"left after the failed up: {problem}")
             raise
 
     def _bring_up(self) -> ClusterState:
@@ -227,19 +245,30 @@ class Cluster:
             self._progress(f"starting {len(self._state.nodes)} nodes ({self._state.provider} provider)")
             self.nodes.up()
 
+    def _record_fingerprints(self) -> None:
+        """Before a first ``up`` changes anything: every host checked at once (on real hosts), then the
+        fingerprints of the hosts and of this machine recorded (see ``fingerprint``)."""
+        found = [fingerprint.of_this_machine(self._client, self.config.name)]
+        inventory = ""
+        if self.config.provider == "ssh":
+            hosts = load_inventory(self.config.inventory)
+            inventory = str(Path(self.config.inventory).resolve())
+            self.config.make_state_dir()  # the hosts' keys are learnt into it
+            self._hosts = SshNodes(hosts, self.config.state_dir, learn_keys=True)
+            self._progress(f"checking {len(hosts.hosts)} hosts over SSH")
+            onhosts.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
+            found += [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
+        FingerprintRecord(self.config.name, inventory, found).save(self.config.fingerprint_file)
+
     def _start_hosts(self) -> None:
-        """The inventory's hosts: every one logged in to (host keys learnt on the first up), Docker answering."""
+        """The inventory's hosts (checked and fingerprinted by ``_record_fingerprints`` on the first up)."""
         if self._state is None:
-            inventory = load_inventory(self.config.inventory)
             with _lock(self.config.clusters_dir):
-                self._state = self._plan_hosts(inventory)
+                self._state = self._plan_hosts(load_inventory(self.config.inventory))
                 self._state.save(self.config.state_dir)
-        inventory = load_inventory(self._state.inventory)
-        self._hosts = SshNodes(inventory, self.config.state_dir, learn_keys=True)
-        self._progress(f"logging in to {len(inventory.hosts)} hosts over SSH")
+        if self._hosts is None:
+            self._hosts = SshNodes(load_inventory(self._state.inventory), self.config.state_dir)
         self._hosts.up()
-        for node in self._state.nodes:
-            onhosts.check_host(self._hosts, node)
 
     def _start_vms(self) -> None:
         """Vagrant's VMs up, then each checked over SSH like an inventory's host."""
@@ -255,8 +284,7 @@ class Cluster:
         if not self._state.registry_address:
             self._state.registry_address = onhosts.address_towards(self._state.node_ips[self._state.manager])
             self._save_state()
-        for node in self._state.nodes:
-            onhosts.check_host(vms, node)
+        onhosts.check_hosts(vms, self._state.nodes)
 
     def _addresses_taken(self) -> list[str]:
         """The node addresses of every other cluster under this harness home."""
@@ -270,43 +298,68 @@ class Cluster:
     def _runner(self, node: str) -> RunOn:
         return lambda argv, stdin: self.exec(node, argv, stdin)
 
+    @staticmethod
+    def _runner_of(hosts: SshNodes, node: str) -> RunOn:
+        return lambda argv, stdin: hosts.exec(node, argv, stdin)
+
     def _save_state(self) -> None:
         self.state.save(self.config.state_dir)
 
     def rebuild(self) -> ClusterState:
         """Remove the cluster and bring it up again with the same nodes, provider and ports."""
         previous = self._state
-        self.down()
+        if not (teardown := self.down()).complete:
+            raise ClusterError("the cluster could not be taken down completely, so it is not brought up again: " +
+                               "; ".join([*teardown.not_undone, *teardown.differences][:5]))
         if previous is not None:
             self.config = replace(self.config, nodes=len(previous.nodes), provider=previous.provider,
                                   managers=len(previous.managers) or 1,
                                   inventory=Path(previous.inventory) if previous.inventory else None, **previous.ports)
         return self.up()
 
-    def down(self, rollback: bool = False) -> list[str]:
-        """Remove every node, container, network and volume of this cluster; return what was removed.
+    def down(self, rollback: bool = False, keep_data: bool = False, accept_differences: bool = False) -> Teardown:
+        """Remove every node, container, network and volume of this cluster, then compare the hosts and this
+        machine with their fingerprints from before the first ``up``.
 
-        On real hosts (``--provider ssh``) the hosts stay: what the harness did on them is undone instead.
+        On real hosts (``--provider ssh``) the hosts stay: what the harness did on them is undone instead, and
+        when a step fails (a host does not answer) nothing here is removed, so that ``down`` can run again.
+        The state is removed only when nothing is left undone and no fingerprint differs.
         ``rollback``: undo a first ``up`` that failed (its Swarm kept when the inventory says on_failure: leave).
+        ``keep_data``: the stack's volumes on the hosts stay. ``accept_differences``: the state is removed although
+        a fingerprint differs (the differences are still listed).
         """
-        removed: list[str] = []
+        result = Teardown()
         if self._state is not None and self._state.provider == "ssh":
-            removed += self._release_hosts(rollback)
+            result.not_undone = self._release_hosts(rollback, keep_data)
+            if result.not_undone:
+                return result
         elif self._state is not None:
             self.nodes.destroy()
         label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
         for container in self._client.containers.list(all=True, filters=label):
             container.remove(force=True, v=True)
-            removed.append(f"container {container.name}")
+            result.removed.append(f"container {container.name}")
         for network in self._client.networks.list(filters=label):
             network.remove()
-            removed.append(f"network {network.name}")
+            result.removed.append(f"network {network.name}")
         for volume in self._client.volumes.list(filters=label):
             volume.remove(force=True)
-            removed.append(f"volume {volume.name}")
-        removed += self._remove_state_dir()
-        self._state, self._engine, self._hosts = None, None, None
-        return removed
+            result.removed.append(f"volume {volume.name}")
+        result.differences = self.fingerprint_differences()
+        if not result.differences or accept_differences:
+            result.removed += self._remove_state_dir()
+            self._state, self._engine, self._hosts = None, None, None
+        return result
+
+    def fingerprint_differences(self) -> list[str]:
+        """How this machine and (while the state names them) the hosts differ from their fingerprints."""
+        record = FingerprintRecord.load(self.config.fingerprint_file)
+        if record is None:
+            return []
+        now = [fingerprint.of_this_machine(self._client, self.config.name)]
+        if self._state is not None and self._state.provider == "ssh":
+            now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
+        return [line for after in now if (before := record.of(after.host)) for line in before.differences(after)]
 
     # -- internals ------------------------------------------------------------------
 
@@ -341,22 +394,22 @@ class Cluster:
             managers=[h.name for h in inventory.hosts if h.role == "manager"],
         )
 
-    def _release_hosts(self, rollback: bool) -> list[str]:
-        """Undo on the hosts what the harness did there (see ``onhosts.release``); close their connections."""
+    def _release_hosts(self, rollback: bool, keep_data: bool) -> list[str]:
+        """Undo on the hosts what the harness did there (see ``onhosts.release``); what could not be undone."""
         state = self.state
         keep_swarm = rollback and load_inventory(state.inventory).on_failure == "leave"
-        done = onhosts.release(state, self.engine, self._runner, rollback, keep_swarm)
-        if self._hosts is not None:
-            self._hosts.close()
-            self._hosts = None
-        self._engine = None
-        return done
+        return onhosts.release(state, self.engine, self._runner, self._save_state, rollback=rollback,
+                               keep_swarm=keep_swarm, keep_data=keep_data,
+                               before=FingerprintRecord.load(self.config.fingerprint_file))
 
     def _ensure_network(self):
         try:
-            return self._client.networks.get(self.config.network_name)
+            network = self._client.networks.get(self.config.network_name)
         except NotFound:
             pass
+        else:
+            refuse_unowned("network", network.name, network.attrs.get("Labels"), self.config.name)
+            return network
         subnet = self._free_subnet()
         # Docker hands out addresses only from the upper half; node addresses are fixed below it.
         pool = docker.types.IPAMPool(subnet=str(subnet), iprange=str(list(subnet.subnets())[1]))
@@ -382,11 +435,7 @@ class Cluster:
 
     def _ensure_volumes(self) -> None:
         for node in self.state.nodes:
-            name = self.config.resource_name(f"{node}-docker")
-            try:
-                self._client.volumes.get(name)
-            except NotFound:
-                self._client.volumes.create(name, labels={CLUSTER_LABEL: self.config.name})
+            owned_volume(self._client, self.config.resource_name(f"{node}-docker"), self.config.name)
 
     def _socket_dir(self, node: str) -> Path:
         """The host directory a node's engine puts its API socket in (mounted into the node)."""
@@ -407,9 +456,24 @@ class Cluster:
             raise ClusterError(f"cluster {config.name!r} has no state in {config.state_dir} but Docker objects "
                                f"carry its name: {', '.join(claimed[:5])}. Was it made with another CHAOS_HOME? "
                                "Take it down there (or with `down` here), or choose another cluster name")
+        self._refuse_name_collisions()
         if config.state_dir.exists() and any(config.state_dir.iterdir()) and not config.owns_state_dir():
             raise ClusterError(f"{config.state_dir} exists and is not the harness's (no marker); move it away "
                                "or choose another cluster name")
+
+    def _refuse_name_collisions(self) -> None:
+        """Nothing here may carry a name the cluster will give its own containers, networks and volumes."""
+        name = self.config.resource_name
+        nodes = self.config.node_names if self.config.provider != "ssh" else []
+        found = [("network", self.config.network_name, self._client.networks.list(names=[self.config.network_name]))]
+        found += [("container", n, self._client.containers.list(all=True, filters={"name": f"^{n}$"}))
+                  for n in [name("registry"), name("registry-secure"), name("toxiproxy"), *map(name, nodes)]]
+        found += [("volume", n, [v for v in self._client.volumes.list() if v.name == n])
+                  for n in [name("registry-data"), *(name(f"{node}-docker") for node in nodes)]]
+        for kind, object_name, objects in found:
+            for thing in objects:
+                labels = thing.attrs.get("Labels") if kind != "container" else thing.labels
+                refuse_unowned(kind, object_name, labels, self.config.name)
 
     def labelled_objects(self) -> list[str]:
         """Every container, network and volume on this engine labelled with the cluster's name."""

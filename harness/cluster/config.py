@@ -83,6 +83,16 @@ class ClusterConfig:
         """The host ports by their state field name, None where the cluster chooses."""
         return {field: getattr(self, field) for field in PORT_FIELDS}
 
+    @property
+    def fingerprint_file(self) -> Path:
+        """The hosts' fingerprints taken before the cluster's first ``up``; kept after ``down`` as its proof."""
+        return self.workdir / "fingerprints" / f"{self.name}.json"
+
+    def make_state_dir(self) -> None:
+        """The state directory, with the marker that lets ``down`` remove it."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / STATE_MARKER).write_text(f"{self.name}\n")
+
     def owns_state_dir(self) -> bool:
         """Whether ``state_dir`` is provably this harness's: inside ``clusters_dir`` and carrying the marker."""
         state_dir = self.state_dir.resolve()
@@ -126,6 +136,7 @@ class ClusterState:
     swarm_joined: list[str] = field(default_factory=list)  # hosts the harness put in a Swarm: they leave at down
     managers: list[str] = field(default_factory=list)  # the Swarm's managers (empty: the first node alone)
     engines_changed: list[str] = field(default_factory=list)  # hosts whose engine config the harness changed
+    undone: list[str] = field(default_factory=list)  # steps of `down` done on the hosts (a retry skips them)
 
     @property
     def manager(self) -> str:

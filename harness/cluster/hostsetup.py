@@ -10,14 +10,13 @@ Two changes, both marked with the cluster's name:
   (SIGHUP; running containers are not touched). An engine that trusts them
   already is left alone.
 
-``undo`` removes the line, puts ``daemon.json`` back as it was (or removes
-the file the harness made) and reloads the engine again.
+``undo`` removes the line, makes the engine forget the registries and puts
+``daemon.json`` back as it was (or removes the file the harness made).
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable
 
 from harness.cluster.registry import NODE_REGISTRY, REGISTRY_ALIAS, SECURE_ALIAS, SECURE_REGISTRY
@@ -35,6 +34,19 @@ grep -v -F "$marker" /etc/hosts > /etc/hosts.chaos-harness.new || true
 cat /etc/hosts.chaos-harness.new > /etc/hosts && rm -f /etc/hosts.chaos-harness.new
 """
 _RELOAD_ENGINE = "kill -HUP $(pidof dockerd)"
+# Reload the engine (daemon.json now names insecure-registries as the original has them); once it no longer
+# trusts the harness's registries ($2...), put the original file back byte for byte, or remove the harness's.
+RESTORE_ENGINE = f"""
+backup=$1; shift
+{_RELOAD_ENGINE}
+for attempt in $(seq 100); do
+  trusted=$(docker info --format '{{{{range $name, $index := .RegistryConfig.IndexConfigs}}}}{{{{if not $index.Secure}}}}{{{{$name}}}} {{{{end}}}}{{{{end}}}}')
+  still=""; for name; do case " $trusted " in *" $name "*) still="$still $name";; esac; done
+  [ -z "$still" ] && break; sleep 0.2
+done
+if [ -e "$backup" ]; then mv "$backup" {DAEMON_JSON}; else rm -f {DAEMON_JSON}; fi
+[ -z "$still" ] || {{ echo "the engine still trusts$still after reloading the original settings"; exit 1; }}
+"""
 
 
 def backup_path(cluster: str) -> str:
@@ -64,13 +76,23 @@ def trust_registries(run: RunOn, cluster: str, trusted_now: set[str]) -> bool:
 
 
 def undo(run: RunOn, cluster: str, changed_engine: bool) -> None:
-    """Remove the /etc/hosts line; put daemon.json back as it was (when the harness changed it) and reload."""
+    """Remove the /etc/hosts line; when the harness changed the engine, make it forget the registries and put
+    daemon.json back as it was.
+
+    A reload keeps every setting the file does not name: removing the harness's daemon.json (or putting back one
+    without insecure-registries) would leave the registries trusted. So the engine first reloads the original
+    settings with insecure-registries named (``[]`` where the original has none), then the original file returns.
+    """
     point_registry_names(run, cluster, "")
     if not changed_engine:
         return
-    backup = shlex.quote(backup_path(cluster))
-    _checked(run, ["sh", "-c", f"if [ -e {backup} ]; then mv {backup} {DAEMON_JSON}; else rm -f {DAEMON_JSON}; fi"
-                               f"; {_RELOAD_ENGINE}"], f"restore {DAEMON_JSON}")
+    backup = backup_path(cluster)
+    saved = run(["cat", backup], None)
+    original = _parsed(saved.output) if saved.ok else {}
+    kept = original.get("insecure-registries", [])
+    _write_daemon_json(run, {**original, "insecure-registries": kept})
+    _checked(run, ["sh", "-c", RESTORE_ENGINE, "restore", backup, *(name for name in TRUSTED if name not in kept)],
+             f"restore {DAEMON_JSON} and the engine's trusted registries")
 
 
 def _write_daemon_json(run: RunOn, config: dict) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+from harness.cluster.fingerprint import FingerprintRecord
 from harness.cluster.config import GREEN_STACK, LB_LABEL, STACK_NAME, STATEFUL_LABEL, ClusterState
 from harness.cluster.hostsetup import DAEMON_JSON, TRUSTED, RunOn, point_registry_names, trust_registries
 from harness.cluster.hostsetup import undo as undo_host_setup
@@ -17,6 +19,7 @@ from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vms import VagrantVms
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, HarnessError
+from harness.faults.nodeshell import RULE_COMMENT
 from harness.waiting import wait_until
 
 RunnerFor = Callable[[str], RunOn]  # node name -> that host's command runner
@@ -24,6 +27,28 @@ Save = Callable[[], None]  # saves the cluster's state
 # What the faults run on a host, and the Debian package of each.
 HOST_PACKAGES = {"iptables": "iptables", "socat": "socat", "pidof": "procps", "mountpoint": "util-linux",
                  "getent": "libc-bin", "awk": "mawk", "timeout": "coreutils"}
+# The stack's data volumes (their containers may take a moment to go), and the bridge a Swarm join made.
+REMOVE_STACK_VOLUMES = ["sh", "-c", f"""
+volumes=$(docker volume ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{GREEN_STACK})_')
+[ -z "$volumes" ] && exit 0
+for attempt in $(seq 30); do docker volume rm $volumes >/dev/null 2>&1 && exit 0; sleep 1; done
+docker volume rm $volumes"""]
+REMOVE_GWBRIDGE = ["sh", "-c", "docker network inspect docker_gwbridge >/dev/null 2>&1 || exit 0; "
+                               "docker network rm docker_gwbridge >/dev/null"]
+# One pass over a host before anything is made: missing tools, Swarm state, traces of the harness, objects
+# named like its stacks. Each line is "KIND DETAIL".
+SURVEY = rf"""
+shift
+for tool; do command -v "$tool" >/dev/null || echo "missing $tool"; done
+echo "swarm $(docker info --format '{{{{.Swarm.LocalNodeState}}}}' 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
+grep -s -F '# chaos-harness' /etc/hosts | sed 's/^/trace a line in \/etc\/hosts: /'
+ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness/* 2>/dev/null | sed 's/^/trace /'
+iptables -w -S 2>/dev/null | grep -e '--comment "\?{RULE_COMMENT}' | sed 's/^/trace the firewall rule /'
+docker volume ls --format 'volume {{{{.Name}}}}' | grep -E ' ({STACK_NAME}|{GREEN_STACK})_' | sed 's/^/object /'
+docker network ls --format 'network {{{{.Name}}}}' | grep -E ' ({STACK_NAME}|{GREEN_STACK})_' | sed 's/^/object /'
+docker ps -a --format 'container {{{{.Names}}}}' | grep -E ' ({STACK_NAME}|{GREEN_STACK})_' | sed 's/^/object /'
+exit 0
+"""
 # On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
 FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
                                       f"grep -E '^({NODE_REGISTRY}|{SECURE_REGISTRY})/' | cut -d' ' -f2 | "
@@ -42,25 +67,56 @@ def address_towards(address: str) -> str:
         return probe.getsockname()[0]
 
 
-def check_host(nodes: SshNodes | VagrantVms, node: str) -> None:
-    """Root through the login (sudo -n), Docker for the login, the host's own name as Swarm will know it, and
-    the tools the faults run there; each missing with what to do."""
-    result = nodes.exec(node, ["hostname"])
+def check_hosts(nodes: SshNodes | VagrantVms, names: list[str], swarm: str = "form") -> None:
+    """Every host checked at once before anything is made; one error listing every problem on every host.
+
+    ``swarm``: ``form`` (each host must be in no Swarm) or ``existing`` (each must be in one).
+    """
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        found = [problem for problems in pool.map(lambda node: host_problems(nodes, node, swarm), names)
+                 for problem in problems]
+    if found:
+        raise ClusterError("the hosts are not ready; nothing was changed on them:\n" +
+                           "\n".join(f"  - {problem}" for problem in found))
+
+
+def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form") -> list[str]:
+    """What keeps the harness off one host, each with what to do: no login, no root through the login, no Docker
+    for the login, another hostname, missing tools, the wrong Swarm membership, traces of another cluster, and
+    objects named like the harness's stack (they would be adopted)."""
+    try:
+        result = nodes.exec(node, ["hostname"])
+    except ClusterError as error:
+        return [str(error)]
     if not result.ok:
-        raise ClusterError(f"{node}: commands as root fail ({result.output.strip()[-300:]}); the login needs "
-                           "passwordless sudo (or log in as root with become: root)")
+        return [f"{node}: commands as root fail ({result.output.strip()[-300:]}); the login needs passwordless "
+                "sudo (or log in as root with become: root)"]
+    problems = []
     if problem := nodes.docker_problem(node):
         user = nodes.logins[node].user
-        raise ClusterError(f"{node}: {user} cannot use Docker ({problem}); Docker's SSH transport runs as the "
-                           f"login: add it to the docker group (usermod -aG docker {user}) or log in as root")
+        problems.append(f"{node}: {user} cannot use Docker ({problem}); Docker's SSH transport runs as the login: "
+                        f"add it to the docker group (usermod -aG docker {user}) or log in as root")
     if result.output.strip() != node:
-        raise ClusterError(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their hostname: "
-                           f"name the host {result.output.strip()!r} in the inventory")
-    missing = nodes.exec(node, ["sh", "-c", 'for tool; do command -v "$tool" >/dev/null || echo "$tool"; done',
-                                "tools", *HOST_PACKAGES]).output.split()
-    if missing:
-        raise ClusterError(f"{node} lacks {', '.join(missing)}, which the faults run there; install them "
-                           f"(Debian: apt-get install {' '.join(sorted({HOST_PACKAGES[t] for t in missing}))})")
+        problems.append(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their hostname: "
+                        f"name the host {result.output.strip()!r} in the inventory")
+    survey = nodes.exec(node, ["sh", "-c", SURVEY, "survey", *HOST_PACKAGES]).output.splitlines()
+    found = {kind: [line.split(" ", 1)[1] for line in survey if line.startswith(f"{kind} ")]
+             for kind in ("missing", "swarm", "trace", "object")}
+    if missing := found["missing"]:
+        problems.append(f"{node} lacks {', '.join(missing)}, which the faults run there; install them "
+                        f"(Debian: apt-get install {' '.join(sorted({HOST_PACKAGES[t] for t in missing}))})")
+    state = (found["swarm"] or ["unknown"])[0]
+    if swarm == "form" and state != "inactive":
+        problems.append(f"{node} is in a swarm already ({state}); `swarm: existing` in the inventory uses it, "
+                        "or make it leave (docker swarm leave)")
+    if swarm == "existing" and state != "active":
+        problems.append(f"{node} is in no swarm ({state}), but the inventory says swarm: existing; join it to "
+                        "the swarm, or say swarm: form")
+    problems += [f"{node} has {trace}, left by a cluster of the harness: take that cluster down "
+                 "(chaos-harness --cluster NAME down), or remove it" for trace in found["trace"]]
+    problems += [f"{node} has {thing}, named like what the harness deploys (stacks {STACK_NAME} and {GREEN_STACK}): "
+                 "the harness would adopt it; remove or rename it" for thing in found["object"]]
+    return problems
 
 
 def ready_for_registries(state: ClusterState, engine: SwarmEngine, runner: RunnerFor, save: Save) -> None:
@@ -93,35 +149,70 @@ def join(state: ClusterState, engine: SwarmEngine, save: Save) -> None:
     engine.form(state.node_ips, state.managers)
 
 
-def release(state: ClusterState, engine: SwarmEngine, runner: RunnerFor, rollback: bool,
-            keep_swarm: bool) -> list[str]:
-    """Undo on the hosts what the harness did: its stacks, objects and images, the Swarm it formed (or its
-    labels on the hosts' own), the registry line in /etc/hosts and the engine configuration it changed.
+def release(state: ClusterState, engine: SwarmEngine, runner: RunnerFor, save: Save, *, rollback: bool,
+            keep_swarm: bool, keep_data: bool, before: FingerprintRecord | None) -> list[str]:
+    """Undo on the hosts what the harness did: its stacks, objects, images and data volumes, the Swarm it
+    formed (and the ``docker_gwbridge`` network joining it made), or its labels on the hosts' own Swarm, the
+    registry line in /etc/hosts and the engine configuration it changed. Return what could NOT be undone.
 
-    ``rollback``: a first up failed, so nothing was deployed. A host that cannot be reached is reported, and
-    the rest is still undone.
+    Each step done is recorded in the state, so that ``down`` run again after a failure does only the rest.
+    A host that cannot be reached fails its own steps, and the other hosts are still released.
+    ``rollback``: a first up failed, so nothing was deployed. ``keep_data``: the stack's volumes stay.
     """
-    steps: list[tuple[str, Callable[[], object]]] = []
+    steps: list[tuple[str, str | None, Callable[[], object]]] = []  # what, the host it needs, the step
     if not rollback:
-        steps.append(("stacks and Swarm objects", lambda: engine.remove_own_objects([STACK_NAME, GREEN_STACK])))
-        steps += [(f"registry images on {node}", lambda node=node: runner(node)(FORGET_REGISTRY_IMAGES, None))
+        steps.append(("stacks and Swarm objects", state.manager,
+                      lambda: engine.remove_own_objects([STACK_NAME, GREEN_STACK])))
+        steps += [(f"registry images on {node}", node, lambda node=node: _checked(runner(node), FORGET_REGISTRY_IMAGES))
                   for node in state.nodes]
+        steps += [(f"stack volumes on {node}", node, lambda node=node: _checked(runner(node), REMOVE_STACK_VOLUMES))
+                  for node in state.nodes if not keep_data]
     if not state.swarm_formed:
-        steps += [(f"labels of {node}", lambda node=node: engine.unlabel_node(node, [LB_LABEL, STATEFUL_LABEL]))
-                  for node in state.nodes]
+        steps += [(f"labels of {node}", state.manager,
+                   lambda node=node: engine.unlabel_node(node, [LB_LABEL, STATEFUL_LABEL])) for node in state.nodes]
     elif not keep_swarm:
-        steps += [(f"{node} left the swarm", lambda node=node: engine.leave(node))
-                  for node in reversed(state.nodes) if node in state.swarm_joined]
-    steps += [(f"registry set-up on {node}", lambda node=node: undo_host_setup(
+        leaving = [node for node in reversed(state.nodes) if node in state.swarm_joined]
+        steps += [(f"{node} left the swarm", node, lambda node=node: engine.leave(node)) for node in leaving]
+        steps += [(f"docker_gwbridge on {node}", node, lambda node=node: _checked(runner(node), REMOVE_GWBRIDGE))
+                  for node in leaving if before is None or _lacked_gwbridge(before, node)]
+    steps += [(f"registry set-up on {node}", node, lambda node=node: undo_host_setup(
         runner(node), state.name, node in state.engines_changed)) for node in state.nodes]
-    done = []
-    for what, step in steps:
+    steps = [step for step in steps if step[0] not in state.undone]
+    unreachable = {node: problem for node in {host for _, host, _ in steps} if (problem := _unreachable(runner(node)))}
+    failed: list[str] = []
+    for what, host, step in steps:
+        if host in unreachable:
+            failed.append(f"{what}: {unreachable[host]}")
+            continue
         try:
             step()
-            done.append(what)
         except HarnessError as error:
-            done.append(f"NOT undone: {what}: {error}")
-    return done
+            failed.append(f"{what}: {error}")
+            continue
+        state.undone.append(what)
+        save()
+    return failed
+
+
+def _unreachable(run: RunOn) -> str | None:
+    """Why a host's commands cannot run (no login, no answer), or None."""
+    try:
+        run(["true"], None)
+    except ClusterError as error:
+        return str(error)
+    return None
+
+
+def _lacked_gwbridge(before: FingerprintRecord, node: str) -> bool:
+    fingerprint = before.of(node)
+    return fingerprint is not None and not any(line.startswith("docker_gwbridge ")
+                                               for line in fingerprint.sections.get("networks", []))
+
+
+def _checked(run: RunOn, argv: list[str]) -> None:
+    result = run(argv, None)
+    if not result.ok:
+        raise ClusterError(result.output.strip()[-300:] or f"exit status {result.exit_code}")
 
 
 def _index_configs(engine: SwarmEngine, node: str) -> dict:

@@ -22,7 +22,7 @@ from toxiproxy import Toxiproxy
 from toxiproxy.proxy import Proxy
 
 from harness.cluster.config import REGISTRY_PORT, SECURE_PORT
-from harness.dockerhost import CLUSTER_LABEL, ROLE_LABEL
+from harness.dockerhost import CLUSTER_LABEL, ROLE_LABEL, owned_volume, refuse_unowned
 from harness.engine.base import RegistryAuth
 from harness.errors import EnvironmentProblem
 from harness.http import HttpClient
@@ -50,7 +50,7 @@ class Registry:
 
     def ensure_running(self, image: str) -> None:
         """Start the registry unless it runs; wait until its API answers."""
-        volume = self._client.volumes.create(self.data_volume, labels={CLUSTER_LABEL: self._cluster})
+        volume = owned_volume(self._client, self.data_volume, self._cluster)
         ensure_container(self._client, image, self.container_name, self._cluster, self._network, UPSTREAM_ALIAS,
                          ports={"5000/tcp": ("127.0.0.1", self._port)},
                          volumes={volume.name: {"bind": "/var/lib/docker-registry", "mode": "rw"}})
@@ -58,15 +58,20 @@ class Registry:
 
     def push(self, local_tag: str, repository: str, tag: str) -> str:
         """Push a local image as ``chaos/<repository>:<tag>`` unless the registry holds it already; return the name
-        nodes pull."""
+        nodes pull. A push tag the harness made exists on this machine only while the push runs."""
         name = f"{STACK_NAMESPACE}/{repository}"
         image = self._client.images.get(local_tag)
         if not self.holds(name, tag, image.id):
             remote = f"127.0.0.1:{self._port}/{name}"
+            tagged_before = f"{remote}:{tag}" in image.tags
             image.tag(remote, tag)
-            for line in self._client.images.push(remote, tag, stream=True, decode=True):
-                if "error" in line:
-                    raise EnvironmentProblem(f"pushing {remote}:{tag} failed: {line['error']}")
+            try:
+                for line in self._client.images.push(remote, tag, stream=True, decode=True):
+                    if "error" in line:
+                        raise EnvironmentProblem(f"pushing {remote}:{tag} failed: {line['error']}")
+            finally:
+                if not tagged_before:
+                    self._client.images.remove(f"{remote}:{tag}", noprune=True)
         return f"{NODE_REGISTRY}/{name}:{tag}"
 
     def holds(self, name: str, tag: str, image_id: str) -> bool:
@@ -93,6 +98,7 @@ def ensure_container(client: docker.DockerClient, image: str, name: str, cluster
     """Start the cluster's container ``name``, creating it (labelled, on ``network`` as ``alias``) if missing."""
     try:
         container = client.containers.get(name)
+        refuse_unowned("container", name, container.labels, cluster)
         if container.status != "running":
             container.start()
     except NotFound:

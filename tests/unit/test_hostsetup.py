@@ -14,16 +14,17 @@ from harness.errors import ClusterError
 
 
 class FakeHost:
-    """Runs nothing: records each command and answers ``cat daemon.json`` from ``daemon_json``."""
+    """Runs nothing: records each command and answers ``cat FILE`` from ``files`` (daemon.json: ``daemon_json``)."""
 
-    def __init__(self, daemon_json: str | None = None) -> None:
-        self.daemon_json = daemon_json
+    def __init__(self, daemon_json: str | None = None, files: dict[str, str] | None = None) -> None:
+        self.files = {DAEMON_JSON: daemon_json, **(files or {})}
         self.commands: list[tuple[list[str], bytes | None]] = []
 
     def __call__(self, argv: list[str], stdin: bytes | None) -> ExecResult:
         self.commands.append((argv, stdin))
-        if argv == ["cat", DAEMON_JSON]:
-            return ExecResult(0, self.daemon_json) if self.daemon_json is not None else ExecResult(1, "No such file")
+        if argv[0] == "cat":
+            text = self.files.get(argv[1])
+            return ExecResult(0, text) if text is not None else ExecResult(1, "No such file")
         return ExecResult(0, "")
 
     def written(self) -> dict:
@@ -70,12 +71,23 @@ def test_a_daemon_json_the_harness_cannot_read_is_left_as_it_is_with_the_reason(
     assert [argv for argv, _ in host.commands] == [["cat", DAEMON_JSON]]
 
 
-def test_undo_removes_the_line_and_restores_daemon_json_only_when_it_was_changed():
+def test_undo_removes_the_line_and_touches_the_engine_only_when_it_was_changed():
     untouched = FakeHost()
     undo(untouched, "staging", changed_engine=False)
     assert len(untouched.commands) == 1 and untouched.commands[0][0][3:5] == ["hosts", "staging"]
-    changed = FakeHost()
-    undo(changed, "staging", changed_engine=True)
-    restore = changed.commands[-1][0][2]
-    assert backup_path("staging") in restore and "rm -f /etc/docker/daemon.json" in restore
-    assert restore.endswith("kill -HUP $(pidof dockerd)")
+
+
+@pytest.mark.parametrize(("backup", "reloaded", "waited_for"), [
+    (None, {"insecure-registries": []}, list(TRUSTED)),  # the harness made the file: nothing trusted after
+    ('{"log-level": "warn"}', {"log-level": "warn", "insecure-registries": []}, list(TRUSTED)),
+    ('{"insecure-registries": ["registry:5000"]}', {"insecure-registries": ["registry:5000"]}, ["registry-secure:5001"]),
+])
+def test_undo_reloads_the_original_settings_naming_insecure_registries_then_puts_the_file_back(
+        backup, reloaded, waited_for):
+    # A reload keeps what the file does not name: without "insecure-registries" the engine would go on trusting.
+    host = FakeHost(files={backup_path("staging"): backup} if backup is not None else {})
+    undo(host, "staging", changed_engine=True)
+    assert host.written() == reloaded
+    argv = host.commands[-1][0]
+    assert argv[3:] == ["restore", backup_path("staging"), *waited_for]
+    assert 'mv "$backup" /etc/docker/daemon.json; else rm -f /etc/docker/daemon.json' in argv[2]

@@ -23,13 +23,17 @@ class FakeImages:
         self.output = output
         self.tagged: list[tuple[str, str]] = []
         self.pushed: list[tuple[str, str]] = []
+        self.removed: list[str] = []
 
     def get(self, name: str) -> SimpleNamespace:
-        return SimpleNamespace(id=IMAGE_ID, tag=lambda repository, tag: self.tagged.append((repository, tag)))
+        return SimpleNamespace(id=IMAGE_ID, tags=[name], tag=lambda repository, tag: self.tagged.append((repository, tag)))
 
     def push(self, repository: str, tag: str, stream: bool, decode: bool) -> list[dict]:
         self.pushed.append((repository, tag))
         return self.output
+
+    def remove(self, name: str, noprune: bool) -> None:
+        self.removed.append(name)
 
 
 def registry_answering(monkeypatch, answer: Answer | None, output: list[dict] | None = None):
@@ -69,9 +73,11 @@ def test_an_image_the_registry_may_not_hold_is_pushed(monkeypatch, answer):
     assert registry.push("demo/web:v1", "demo/web", "v1") == "registry:5000/chaos/demo/web:v1"
     assert images.tagged == [("127.0.0.1:5555/chaos/demo/web", "v1")]
     assert images.pushed == [("127.0.0.1:5555/chaos/demo/web", "v1")]
+    assert images.removed == ["127.0.0.1:5555/chaos/demo/web:v1"]  # the push tag lives only while it is pushed
 
 
 def test_a_push_the_registry_refuses_is_an_environment_problem(monkeypatch):
-    registry, _, _ = registry_answering(monkeypatch, None, [{"status": "Preparing"}, {"error": "disk full"}])
+    registry, images, _ = registry_answering(monkeypatch, None, [{"status": "Preparing"}, {"error": "disk full"}])
     with pytest.raises(EnvironmentProblem, match="pushing 127.0.0.1:5555/chaos/demo/web:v1 failed: disk full"):
         registry.push("demo/web:v1", "demo/web", "v1")
+    assert images.removed == ["127.0.0.1:5555/chaos/demo/web:v1"]

@@ -1,0 +1,182 @@
+"""A host's fingerprint: everything the harness may change on it, recorded before ``up`` changes anything and
+compared after ``down``.
+
+A fingerprint is a set of named sections, each a list of lines: the host's
+``/etc/hosts`` and ``daemon.json`` as they are, the engine's *effective*
+settings (``docker info``: trusted registries, mirrors, live restore, Swarm
+membership), its networks, volumes, containers and images, the firewall
+rules of every table, mounts (but the engine's own), the engine processes'
+states, Swarm node labels where the host is a manager, and traces the
+harness leaves while a fault or set-up is in place. Two fingerprints differ
+by the lines one section gained or lost; a host is left as it was when
+there is no difference.
+
+This machine has one too: the containers, networks and volumes the cluster
+names or labels as its own, and the registry push tags of any cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from harness.cluster.registry import STACK_NAMESPACE
+from harness.dockerhost import CLUSTER_LABEL
+from harness.errors import ClusterError
+
+RunOn = Callable[[list[str], bytes | None], object]  # a host's command runner: (argv, stdin) -> ExecResult
+LOCAL = "this machine"  # the fingerprint of the machine running the harness
+ORDERED = ("hosts", "daemon.json")  # sections whose line order matters; the others are sets of lines
+ABSENT = "(absent)"
+# Run as root on a host: each section starts with a line "@@ NAME".
+HOST_SCRIPT = r"""
+section() { printf '@@ %s\n' "$1"; }
+section hosts; cat /etc/hosts
+section daemon.json; if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; else echo '(absent)'; fi
+section engine; docker info --format '{{json .}}'
+section networks; docker network ls --format '{{.Name}} {{.Driver}} {{.Scope}}'
+section volumes; docker volume ls --format '{{.Name}}'
+section containers; docker ps --all --format '{{.Names}} {{.Image}} {{.State}}'
+section images; docker image ls --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'
+section node-labels
+if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ]; then
+  docker node ls -q | xargs -r docker node inspect --format '{{.Description.Hostname}} {{json .Spec.Labels}}'
+fi
+section firewall
+for table in filter nat mangle raw; do iptables -w -t "$table" -S 2>/dev/null | sed "s/^/$table /"; done
+section mounts; awk '$2 !~ "^/(var/lib/docker|run/docker|run/containerd)/" {print $1, $2, $3}' /proc/mounts
+section processes
+for pid in $(pidof dockerd containerd); do
+  state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  [ "$state" = T ] && echo "$(cat "/proc/$pid/comm") stopped" || echo "$(cat "/proc/$pid/comm") running"
+done
+section traces; ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness/* 2>/dev/null
+exit 0
+"""
+_SECTION = re.compile(r"^@@ (\S+)$")
+# Left out of the firewall: the rules a host that is itself a container gets from its own runtime for its
+# embedded DNS (127.0.0.11), renumbered at every start of the host.
+_VOLATILE_RULE = re.compile(r"^nat -A DOCKER_(OUTPUT|POSTROUTING) ")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """One host's sections, each a list of lines."""
+
+    host: str
+    sections: dict[str, list[str]] = field(default_factory=dict)
+
+    def differences(self, after: Fingerprint) -> list[str]:
+        """What ``after`` shows that this fingerprint does not, and what it lost, one line per change."""
+        found = []
+        for name in sorted(set(self.sections) | set(after.sections)):
+            was, now = self.sections.get(name, []), after.sections.get(name, [])
+            if was == now:
+                continue
+            gained, lost = Counter(now) - Counter(was), Counter(was) - Counter(now)
+            found += [f"{self.host}: {name}: now has {line}" for line in sorted(gained.elements())]
+            found += [f"{self.host}: {name}: no longer has {line}" for line in sorted(lost.elements())]
+            if not gained and not lost:
+                found.append(f"{self.host}: {name}: the same lines in another order")
+        return found
+
+    def to_json(self) -> dict:
+        return {"host": self.host, "sections": self.sections}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Fingerprint:
+        return cls(data["host"], {name: list(lines) for name, lines in data["sections"].items()})
+
+
+def of_host(host: str, run: RunOn) -> Fingerprint:
+    """The fingerprint of a host reached through ``run`` (as root)."""
+    result = run(["sh", "-c", HOST_SCRIPT], None)
+    if not result.ok:
+        raise ClusterError(f"cannot take the fingerprint of {host}: {result.output.strip()[-300:]}")
+    return Fingerprint(host, parse_host_output(result.output))
+
+
+def parse_host_output(output: str) -> dict[str, list[str]]:
+    """The sections ``HOST_SCRIPT`` printed; ``engine`` reduced to the settings the harness may change."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        if match := _SECTION.match(line):
+            current = sections.setdefault(match.group(1), [])
+        elif current is not None and line.strip():
+            current.append(line.rstrip())
+    sections["engine"] = engine_settings("\n".join(sections.get("engine", [])))
+    sections["firewall"] = [rule for rule in sections.get("firewall", []) if not _VOLATILE_RULE.match(rule)]
+    return {name: lines if name in ORDERED else sorted(lines) for name, lines in sections.items()}
+
+
+def engine_settings(info_json: str) -> list[str]:
+    """The engine settings ``down`` must leave as they were, from ``docker info``'s JSON."""
+    try:
+        info = json.loads(info_json)
+    except ValueError:
+        return [f"unreadable docker info: {info_json[:200]}"]
+    registries = info.get("RegistryConfig") or {}
+    indexes = registries.get("IndexConfigs") or {}
+    swarm = info.get("Swarm") or {}
+    return [
+        "insecure registries: " + " ".join(sorted(n for n, c in indexes.items() if not c.get("Secure", True))),
+        "insecure ranges: " + " ".join(sorted(registries.get("InsecureRegistryCIDRs") or [])),
+        "mirrors: " + " ".join(sorted({*(registries.get("Mirrors") or []),
+                                      *(m for c in indexes.values() for m in c.get("Mirrors") or [])})),
+        f"live restore: {str(info.get('LiveRestoreEnabled', False)).lower()}",
+        "labels: " + " ".join(sorted(info.get("Labels") or [])),
+        f"swarm: {swarm.get('LocalNodeState', 'inactive')} {swarm.get('NodeID', '')}".rstrip(),
+    ]
+
+
+def of_this_machine(client: docker.DockerClient, cluster: str) -> Fingerprint:
+    """This machine's engine where the cluster may change it: containers, networks and volumes named
+    ``<cluster>-...`` (and no other cluster's) or labelled with the cluster's name, and the registry push tags of
+    any cluster."""
+    def may_touch(name: str, labels: dict | None) -> bool:
+        owner = (labels or {}).get(CLUSTER_LABEL)
+        return owner == cluster or (owner is None and name.startswith(f"{cluster}-"))
+
+    push_tag = re.compile(rf"^[^/]+:\d+/{STACK_NAMESPACE}/")
+    return Fingerprint(LOCAL, {
+        "containers": sorted(f"{c.name} {c.status}" for c in client.containers.list(all=True)
+                             if may_touch(c.name, c.labels)),
+        "networks": sorted(n.name for n in client.networks.list() if may_touch(n.name, n.attrs.get("Labels"))),
+        "volumes": sorted(v.name for v in client.volumes.list() if may_touch(v.name, v.attrs.get("Labels"))),
+        "images": sorted(tag for image in client.images.list() for tag in image.tags if push_tag.match(tag)),
+    })
+
+
+@dataclass(frozen=True)
+class FingerprintRecord:
+    """Every fingerprint of a cluster, taken before its first ``up``; kept after ``down`` as the proof."""
+
+    cluster: str
+    inventory: str  # the inventory the hosts came from ("" for node containers and VMs)
+    fingerprints: list[Fingerprint]
+
+    def of(self, host: str) -> Fingerprint | None:
+        return next((f for f in self.fingerprints if f.host == host), None)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"cluster": self.cluster, "inventory": self.inventory,
+                                    "fingerprints": [f.to_json() for f in self.fingerprints]}, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> FingerprintRecord | None:
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return cls(data["cluster"], data["inventory"], [Fingerprint.from_json(f) for f in data["fingerprints"]])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ClusterError(f"{path} is damaged ({error}); remove it, and the hosts can no longer be compared "
+                               "with how they were before the cluster came up") from error

@@ -1,0 +1,97 @@
+"""Host fingerprints: what the host script's output becomes, and how two fingerprints differ."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from harness.cluster.fingerprint import (
+    LOCAL, Fingerprint, FingerprintRecord, engine_settings, of_this_machine, parse_host_output,
+)
+from harness.dockerhost import CLUSTER_LABEL
+from harness.errors import ClusterError
+
+INFO = {"RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": [],
+                           "IndexConfigs": {"docker.io": {"Secure": True, "Mirrors": []},
+                                            "myreg.example:5000": {"Secure": False, "Mirrors": []}}},
+        "LiveRestoreEnabled": False, "Labels": [], "Swarm": {"LocalNodeState": "inactive", "NodeID": ""}}
+
+
+def host_output(info: dict = INFO, firewall: str = "filter -P INPUT ACCEPT", hosts: str = "127.0.0.1 localhost",
+                daemon_json: str = "(absent)") -> str:
+    return "\n".join(["@@ hosts", hosts, "@@ daemon.json", daemon_json, "@@ engine", json.dumps(info),
+                      "@@ networks", "none null local", "bridge bridge local", "@@ firewall", firewall,
+                      "@@ traces", ""])
+
+
+def test_the_host_output_becomes_sections_with_the_engines_effective_settings():
+    sections = parse_host_output(host_output())
+    assert sections["networks"] == ["bridge bridge local", "none null local"]  # a set: sorted
+    assert sections["daemon.json"] == ["(absent)"] and sections["traces"] == []
+    assert "insecure registries: myreg.example:5000" in sections["engine"]
+    assert "swarm: inactive" in sections["engine"]
+
+
+def test_a_host_as_it_was_has_no_difference():
+    assert Fingerprint("h1", parse_host_output(host_output())).differences(
+        Fingerprint("h1", parse_host_output(host_output()))) == []
+
+
+def test_an_engine_that_still_trusts_the_registries_differs_although_daemon_json_is_back():
+    trusting = json.loads(json.dumps(INFO))
+    trusting["RegistryConfig"]["IndexConfigs"]["registry:5000"] = {"Secure": False, "Mirrors": []}
+    before = Fingerprint("h2", parse_host_output(host_output()))
+    after = Fingerprint("h2", parse_host_output(host_output(trusting)))
+    assert before.differences(after) == [
+        "h2: engine: now has insecure registries: myreg.example:5000 registry:5000",
+        "h2: engine: no longer has insecure registries: myreg.example:5000"]
+
+
+def test_lines_gained_and_lost_are_named_and_order_matters_only_where_it_should():
+    before = Fingerprint("h1", parse_host_output(host_output(hosts="127.0.0.1 localhost\n10.0.0.9 db")))
+    reordered = Fingerprint("h1", parse_host_output(host_output(hosts="10.0.0.9 db\n127.0.0.1 localhost")))
+    assert before.differences(reordered) == ["h1: hosts: the same lines in another order"]
+    ruled = Fingerprint("h1", parse_host_output(host_output(
+        firewall="filter -P INPUT ACCEPT\nfilter -A INPUT -m comment --comment chaos-harness -j DROP")))
+    assert before.differences(ruled) == [
+        "h1: firewall: now has filter -A INPUT -m comment --comment chaos-harness -j DROP",
+        "h1: hosts: no longer has 10.0.0.9 db"]
+
+
+def test_the_embedded_dns_rules_a_container_host_gets_at_each_start_are_left_out():
+    rule = "nat -A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:41553"
+    assert parse_host_output(host_output(firewall=rule))["firewall"] == []
+
+
+def test_unreadable_engine_info_is_a_difference_not_a_crash():
+    assert engine_settings("not json")[0].startswith("unreadable docker info")
+
+
+def test_this_machine_counts_what_the_cluster_may_touch_and_no_other_clusters_objects():
+    def thing(name: str, labels: dict | None = None, **extra) -> SimpleNamespace:
+        return SimpleNamespace(name=name, labels=labels or {}, attrs={"Labels": labels}, status="running", **extra)
+
+    client = SimpleNamespace(
+        containers=SimpleNamespace(list=lambda all: [thing("c1-registry", {CLUSTER_LABEL: "c1"}),
+                                                     thing("c1-it-registry", {CLUSTER_LABEL: "c1-it"}),
+                                                     thing("c1-net-user"), thing("postgres")]),
+        networks=SimpleNamespace(list=lambda: [thing("c1-net"), thing("bridge")]),
+        volumes=SimpleNamespace(list=lambda: [thing("c1-registry-data", {CLUSTER_LABEL: "c1"})]),
+        images=SimpleNamespace(list=lambda: [SimpleNamespace(tags=["127.0.0.1:5000/chaos/demo/web:v1", "demo/web:v1"])]))
+    found = of_this_machine(client, "c1")
+    assert found.host == LOCAL
+    assert found.sections == {"containers": ["c1-net-user running", "c1-registry running"], "networks": ["c1-net"],
+                              "volumes": ["c1-registry-data"], "images": ["127.0.0.1:5000/chaos/demo/web:v1"]}
+
+
+def test_a_record_round_trips_and_a_damaged_one_is_named(tmp_path):
+    path = tmp_path / "fingerprints" / "c1.json"
+    record = FingerprintRecord("c1", "hosts.yaml", [Fingerprint("h1", {"hosts": ["127.0.0.1 localhost"]})])
+    record.save(path)
+    assert FingerprintRecord.load(path) == record and record.of("h1").sections["hosts"] == ["127.0.0.1 localhost"]
+    assert FingerprintRecord.load(tmp_path / "none.json") is None
+    path.write_text("{")
+    with pytest.raises(ClusterError, match="c1.json is damaged"):
+        FingerprintRecord.load(path)
