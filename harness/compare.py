@@ -78,17 +78,30 @@ class Row:
 
 
 def compare(reports: Iterable[dict], points: dict[str, str] | None = None) -> list[Row]:
-    """Rows sorted by scenario, then strategy. ``points``: run id -> the sweep point it ran at, which makes each
+    """Rows sorted by scenario, then strategy, of the runs that were not refused (they measured nothing: the
+    caller names them, ``refused_runs``). ``points``: run id -> the sweep point it ran at, which makes each
     point a scenario row of its own (``halted-node@demo at tasks_replaced=1``), in the sweep's order."""
     points = points or {}
     rank = {point: index for index, point in enumerate(dict.fromkeys(points.values()))}
     groups: dict[tuple[str, int, str, str], list[dict]] = {}
     for report in reports:
+        if is_refused(report):
+            continue
         point = points.get(report["run_id"], "")
         strategy = report["scenario"]["strategy"]["kind"] or "unset"  # unset: left open
         groups.setdefault((scenario_label(report), rank.get(point, -1), point, strategy), []).append(report)
     return [_row(f"{scenario} at {point}" if point else scenario, strategy, runs)
             for (scenario, _, point, strategy), runs in sorted(groups.items())]
+
+
+def is_refused(report: dict) -> bool:
+    """Whether the run was refused before it started (status ``refused``): it measured nothing."""
+    return report.get("status") == "refused"
+
+
+def refused_runs(reports: Iterable[dict]) -> list[str]:
+    """The run ids of the refused runs among ``reports``, which ``compare`` leaves out."""
+    return [report["run_id"] for report in reports if is_refused(report)]
 
 
 def scenario_label(report: dict) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.app import App
 from harness.cluster import Cluster
-from harness.compare import Row, compare
+from harness.compare import Row, compare, is_refused, refused_runs
 from harness.errors import HarnessError, RunInterrupted, UsageError
 from harness.report import write_comparison
 from harness.report.rundir import load_reports
@@ -68,17 +68,19 @@ def _check_repeat(repeat: int) -> None:
 
 @dataclass(frozen=True)
 class MatrixResult:
-    """The run directories (in run order), the comparison rows, and the comparison files written."""
+    """The run directories (in run order), the comparison rows, the comparison files written, and the ids of
+    the runs refused before they started (in no row)."""
 
     run_dirs: list[Path]
     rows: list[Row]
     files: list[Path]
+    refused: list[str]
 
 
 def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
                progress: Progress = lambda _: None, live: Progress = lambda _: None) -> MatrixResult:
-    """Run the plan, a line per run as it finishes; a failed run is recorded and the matrix goes on. Ctrl-C stops
-    it (faults healed)."""
+    """Run the plan, a line per run as it finishes; a failed or refused run is recorded and the matrix goes on.
+    Ctrl-C stops it (faults healed)."""
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
     for index, (scenario, app) in enumerate((r.scenario, r.app) for r in runs):
@@ -89,15 +91,18 @@ def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
         if (runner.run_dir / REPORT_FILE).exists():
             run_dirs.append(runner.run_dir)
         progress(f"{name}: {finished(runner.run_dir, error)}")
-    rows = compare(load_reports(run_dirs))
-    return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs))
+    reports = load_reports(run_dirs)
+    rows = compare(reports)
+    return MatrixResult(run_dirs, rows, write_comparison(matrix_dir, rows, run_dirs), refused_runs(reports))
 
 
 def finished(run_dir: Path, error: str | None) -> str:
-    """What a finished run found, in one line (``run_line``); without a report, why it has none."""
+    """What a finished run found, in one line (``run_line``, which says why a refused run was refused); without a
+    report, why it has none."""
     if not (run_dir / REPORT_FILE).exists():
         return f"FAILED before it reported: {error}"
-    return run_line(read_report(run_dir)) + (f" (the run failed: {error})" if error else "")
+    report = read_report(run_dir)
+    return run_line(report) + (f" (the run failed: {error})" if error and not is_refused(report) else "")
 
 
 def run_once(runner: Runner, progress: Progress = lambda _: None) -> str | None:
@@ -111,7 +116,8 @@ def run_once(runner: Runner, progress: Progress = lambda _: None) -> str | None:
     except RunInterrupted:
         raise
     except HarnessError as error:
-        progress(f"{runner.scenario.name} under {runner.scenario.strategy.kind} failed: {error}")
+        ended = "was refused" if runner.status == "refused" else "failed"
+        progress(f"{runner.scenario.name} under {runner.scenario.strategy.kind} {ended}: {error}")
         return str(error)
     return None
 

@@ -9,6 +9,13 @@
 
 Whatever happens (failure, Ctrl-C, SIGTERM), faults are healed from the heal
 ledger and the load process is stopped before the run ends.
+
+A run ends ``completed``, ``failed``, ``interrupted`` or ``refused``: the
+scenario, the app profile or the command asked for what cannot be done
+(exit 2) and prepare found it before the load started. A refused run
+measured nothing: its directory keeps the journal (with the reason in
+``run.error``), the logs and reports that say REFUSED, and no expectation
+is judged.
 """
 
 from __future__ import annotations
@@ -90,6 +97,7 @@ class Runner:
         self._phase_starts: dict[str, float] = {}
         self._load_stopped = False
         self._samples = SampleTail(self.run_dir / SAMPLES_FILE)
+        self.status = "not started"  # how the run ended, once it has: completed, failed, interrupted or refused
 
     def run(self) -> RunResult:
         """Run every phase; return the analysed result (also rendered into the run directory's reports)."""
@@ -106,15 +114,21 @@ class Runner:
             status, failure = "interrupted", RunInterrupted(f"run {self.run_id} interrupted; faults were healed")
             failure.__cause__ = error
         except HarnessError as error:
+            status = "refused" if self._refused(error) else "failed"
             parts.journal.write("run.error", error=str(error), kind=type(error).__name__)
             failure = error
         finally:
+            self.status = status
             with _signals_deferred():
                 self._wind_down(parts, started, status)
         report = _report(self.run_dir, parts.journal)
         if failure is not None:
             raise failure
         return RunResult(self.run_dir, report)
+
+    def _refused(self, error: HarnessError) -> bool:
+        """Whether ``error`` refuses the run: the user's input cannot work (exit 2), found before the load started."""
+        return error.exit_code == 2 and "warmup" not in self._phase_starts
 
     # -- steps ----------------------------------------------------------------------------
 

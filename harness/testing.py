@@ -267,6 +267,19 @@ def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback
     return write_run_dir(root / run_id, events, samples, read_back(["w1"]) if writes else [])
 
 
+def make_refused_run_dir(root: Path, run_id: str, strategy: str, reason: str, expect: dict | None = None) -> Path:
+    """A run of the demo app refused in prepare with ``reason`` (a ScenarioError), as the runner records one:
+    nothing measured, the faults healed, the logs collected."""
+    scenario = Scenario(name="sc", strategy={"kind": strategy}, expect=expect or {}).model_dump(mode="json")
+    events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id, "app": DEMO_APP,
+               "load": {"rate": 10}},
+              {"t": 0.1, "type": "phase.start", "phase": "prepare"},
+              {"t": 0.2, "type": "run.error", "error": reason, "kind": "ScenarioError"},
+              {"t": 0.3, "type": "readback", "ok": True, "measured": True, "acknowledged": 0},
+              {"t": 0.4, "type": "run.end", "status": "refused"}]
+    return write_run_dir(root / run_id, events, [])
+
+
 def _task_event(t: float, service: str, task: str, node: str, version: str, address: str) -> dict:
     """The watcher's ``engine.task`` event for a task that runs with one address."""
     return {"t": t, "type": "engine.task", "service": service, "task": task, "slot": int(task[-1]) + 1,

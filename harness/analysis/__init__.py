@@ -76,8 +76,10 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
         "unverifiable_writes": writes.get(UNVERIFIABLE, 0),
         "writes_measured": writes["measured"],
     }
-    verdicts = judge(scenario.expect, figures)
     end = first(events, "run.end")
+    status = end.get("status") if end else "incomplete"
+    error = first(events, "run.error")
+    verdicts = [] if status == "refused" else judge(scenario.expect, figures)  # a refused run measured nothing
     origin = start.t
     load = start.get("load") or {}
     return {
@@ -88,7 +90,8 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
         "cluster": start.get("cluster"),
         "started_at": start.t,
         "ended_at": end.t if end else None,
-        "status": end.get("status") if end else "incomplete",
+        "status": status,
+        "error": error.get("error") if error else None,
         "load": {**load, "samples": len(samples),
                  "failed": sum(not s.ok for s in samples),
                  "errors": dict(Counter(str(s.error) for s in samples if not s.ok)),
@@ -111,7 +114,7 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
         "faults": fault_timeline(events),
         "timings": timings(events),
         "verdicts": [asdict(v) for v in verdicts],
-        "passed": all(v.passed for v in verdicts) and (end is None or end.get("status") == "completed"),
+        "passed": all(v.passed for v in verdicts) and status in ("completed", "incomplete"),
     }
 
 

@@ -22,8 +22,9 @@ from harness.cli.common import progress, show_comparison, ui
 def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool, output: Path | None) -> None:
     """Compare runs side by side: one row per scenario and strategy, medians and ranges over repeats.
 
-    A sweep directory stands for its runs, one row per point and strategy."""
-    from harness.compare import compare
+    A sweep directory stands for its runs, one row per point and strategy; a run refused before it started
+    measured nothing and is in no row."""
+    from harness.compare import compare, refused_runs
     from harness.report.rundir import load_reports
     from harness.report import write_comparison
     from harness.sweep.fold import is_sweep, sweep_runs
@@ -34,7 +35,10 @@ def compare_runs(run_dirs: tuple[Path, ...], as_json: bool, markdown: bool, outp
         runs = sweep_runs(directory) if is_sweep(directory) else [(directory, None)]
         found += [run_dir for run_dir, _ in runs]
         points.update((run_dir.name, point) for run_dir, point in runs if point)
-    rows = compare(load_reports(found), points)
+    reports = load_reports(found)
+    rows = compare(reports, points)
+    for run_id in refused_runs(reports):
+        progress(f"{run_id}: refused before it started; in no row")
     show_comparison(rows, as_json, markdown)
     if output is not None:
         progress(f"comparison: {', '.join(map(str, write_comparison(output, rows, found)))}")

@@ -94,6 +94,10 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
     result = run_matrix(runs, handle, reports_dir, progress, ui.live)
     show_comparison(result.rows, as_json)
     progress(f"comparison: {', '.join(map(str, result.files))}")
+    if result.refused:
+        progress(f"{len(result.refused)} of {len(runs)} runs refused before they started (in no row; each "
+                 f"summary.md says why): {', '.join(result.refused)}")
+        sys.exit(2)
     sys.exit(0 if len(result.run_dirs) == len(runs) and all(r.passed == r.runs for r in result.rows) else 1)
 
 
@@ -118,7 +122,7 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     from harness.matrix import parse_strategies
     from harness.scenario import load_scenario
     from harness.sweep import plan
-    from harness.sweep.fold import predictability_line
+    from harness.sweep.fold import REFUSED, predictability_line
     from harness.sweep.run import run_sweep
 
     scenario = load_scenario(scenario_path)
@@ -135,8 +139,13 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     progress(f"sweep: {', '.join(map(str, result.files))}")
     if as_json:
         click.echo(json.dumps(result.document, indent=2))
-    reported = [run for strategy in result.document["strategies"].values() for point in strategy["points"]
-                for run in point["runs"] if run["run_id"]]
+    finished = [run for strategy in result.document["strategies"].values() for point in strategy["points"]
+                for run in point["runs"]]
+    refused = [run["run_id"] for run in finished if run["outcome"] == REFUSED]
+    if refused:
+        progress(f"{len(refused)} of {len(runs)} runs refused before they started: {', '.join(refused)}")
+        sys.exit(2)
+    reported = [run for run in finished if run["run_id"]]
     sys.exit(0 if len(reported) == len(runs) else 1)  # every point measured; what it found is in the sweep
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from harness.compare import is_refused
 from harness.journal import Event
 from harness.report import charts
-from harness.report.text import lost_lines, summary_rows, title
+from harness.report.text import lost_lines, refusal, result, summary_rows, title
 
 TEMPLATES = Path(__file__).with_name("templates")
 environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
@@ -37,7 +38,8 @@ def run_page(report: dict, events: list[Event]) -> str:
     drawn = (charts.rate_chart(timeline, duration, overlays), charts.latency_chart(timeline, duration, overlays),
              charts.version_chart(timeline, duration, overlays, versions["old"], versions["new"]))
     return environment.get_template("report.html.j2").render(
-        title=title(report), report=report, rows=summary_rows(report), charts=[Markup(chart) for chart in drawn],
+        title=title(report), result=result(report), refusal=refusal(report) if is_refused(report) else None,
+        report=report, rows=summary_rows(report), charts=[Markup(chart) for chart in drawn],
         lost=lost_lines(report["writes"]),
         events=[_event_row(e, origin) for e in events],
     )

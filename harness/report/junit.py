@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness.report.text import title
+from harness.compare import is_refused
+from harness.errors import one_line
+from harness.report.text import refusal, title
 
 
 def run_junit(report: dict) -> str:
-    """A JUnit XML document for one run; a run that did not complete is an error testcase."""
+    """A JUnit XML document for one run; a run that did not complete (or was refused: then no expectation is a
+    testcase) is an error testcase."""
     suite_name = title(report)
     cases = []
     for verdict in report["verdicts"]:
@@ -18,9 +21,12 @@ def run_junit(report: dict) -> str:
             ET.SubElement(case, "failure", message=message, type="expectation").text = message
         cases.append(case)
     completed = ET.Element("testcase", name="run_completed", classname=suite_name)
-    if report["status"] != "completed":
-        message = f"the run ended {report['status']}"
-        ET.SubElement(completed, "error", message=message, type="run").text = message
+    if is_refused(report):  # no expectation was judged: the run's one error says why
+        message = f"the run was refused before it started: {refusal(report)}"
+        ET.SubElement(completed, "error", message=one_line(message, 1000), type="refused").text = message
+    elif report["status"] != "completed":
+        message = f"the run ended {report['status']}" + (f": {report['error']}" if report.get("error") else "")
+        ET.SubElement(completed, "error", message=one_line(message, 1000), type="run").text = message
     cases.append(completed)
     duration = (report["ended_at"] or report["started_at"]) - report["started_at"]
     suite = ET.Element("testsuite", name=suite_name, tests=str(len(cases)),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from harness.compare import Row
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, lost_lines, summary_rows, title
+from harness.compare import Row, is_refused
+from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, cost_rows, lost_lines, refusal,
+                                 result, summary_rows, title)
 
 
 def comparison_markdown(rows: list[Row]) -> str:
@@ -21,9 +22,11 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list
 
 def run_summary(report: dict) -> str:
     """A short Markdown summary of one run: result, key figures, expectations."""
-    result = "PASSED" if report["passed"] else f"FAILED ({report['status']})"
-    lines = [f"### {title(report)}: {result}", "", f"Run `{report['run_id']}`.", "",
-             "| figure | value |", "|---|---|"]
+    lines = [f"### {title(report)}: {result(report)}", "", f"Run `{report['run_id']}`.", ""]
+    if is_refused(report):
+        return "\n".join([*lines, "Refused before it started; nothing was measured and no expectation judged:", "",
+                          "```", refusal(report), "```"]) + "\n"
+    lines += ["| figure | value |", "|---|---|"]
     lines += [f"| {label} | {_cell(text)} |" for label, text in summary_rows(report) + cost_rows(report)]
     if lost := lost_lines(report["writes"]):
         lines += ["", "Writes not read back:", "", *(f"- {line}" for line in lost)]

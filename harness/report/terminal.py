@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
-from harness.compare import Row
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, cost_rows, summary_rows, title
+from harness.compare import Row, is_refused
+from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, cost_rows, refusal, result,
+                                 summary_rows, title)
 
 
 def summary_table(report: dict) -> Table:
-    """Key figures and verdicts of one run."""
+    """Key figures and verdicts of one run (a refused run: why)."""
     table = Table(title=f"{title(report)}  ({report['run_id']})", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for label, text in summary_rows(report) + cost_rows(report):
+    rows = [("refused", escape(refusal(report)))] if is_refused(report) else summary_rows(report) + cost_rows(report)
+    for label, text in rows:
         table.add_row(label, text)
     for verdict in report["verdicts"]:
         mark = "[green]PASS[/]" if verdict["passed"] else "[red]FAIL[/]"
         table.add_row(f"expect {verdict['name']}", f"{mark} measured {verdict['measured']}, "
                                                    f"expected {verdict['expected']}")
-    table.add_row("result", "[green]PASSED[/]" if report["passed"] else f"[red]FAILED[/] ({report['status']})")
+    table.add_row("result", f"[{'green' if report['passed'] else 'red'}]{escape(result(report))}[/]")
     return table
 
 

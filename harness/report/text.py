@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness.compare import Row
+from harness.compare import Row, is_refused
+from harness.errors import one_line
 
 
 def seconds(value: float | None, unit: str = "s", digits: int = 3) -> str:
@@ -116,6 +117,18 @@ def title(report: dict) -> str:
     return f"{report['scenario']['name']} under {report['scenario']['strategy']['kind']}"
 
 
+def result(report: dict) -> str:
+    """``PASSED``, ``REFUSED`` (nothing was measured: the reason is ``refusal``), or ``FAILED (status)``."""
+    if report["passed"]:
+        return "PASSED"
+    return "REFUSED" if is_refused(report) else f"FAILED ({report['status']})"
+
+
+def refusal(report: dict) -> str:
+    """Why a refused run was refused (the error that ended it, as the harness printed it)."""
+    return report.get("error") or "the reason is in journal.jsonl (run.error)"
+
+
 COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "result", "downtime", "longest outage", "error rate", "p99",
                       "mixed-version window", "upgrade outcomes", "rollback ok", "time to rollback",
                       "writes acknowledged", "lost writes", "overhead")
@@ -137,7 +150,10 @@ def result_text(passed: int, runs: int) -> str:
 
 
 def run_line(report: dict) -> str:
-    """A finished run in one line: result, downtime, upgrade outcome, rollback verdict, writes."""
+    """A finished run in one line: result, downtime, upgrade outcome, rollback verdict, writes (a refused run:
+    why)."""
+    if is_refused(report):
+        return f"REFUSED before it started: {one_line(refusal(report), 400)}"
     rollback, writes = report["rollback"], report["writes"]
     verdict = "not triggered" if not rollback["triggered"] else (
         f"succeeded, time to rollback {seconds(rollback['time_to_rollback'])}" if rollback["success"] else "FAILED")

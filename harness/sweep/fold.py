@@ -1,8 +1,8 @@
 """A sweep's runs folded into points, and each strategy's predictability.
 
 A point is *consistent* when every repeat at it ended with the same outcome
-and the same rollback verdict; with fewer than two runs that reported, it is
-not judged (None). A strategy's predictability is the share of its judged
+and the same rollback verdict; with fewer than two runs that reported what
+they measured (a refused run measured nothing), it is not judged (None). A strategy's predictability is the share of its judged
 points that are consistent; with it goes the worst downtime seen anywhere in
 its sweep. Each run also says whether the swept fault struck at all (a step
 a run never reached, such as green ready when green never was, leaves it
@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.compare import Spread
+from harness.compare import Spread, is_refused
 from harness.errors import UsageError
 from harness.files import MiB
 from harness.jsonl import read_json
@@ -29,6 +29,7 @@ from harness.scenario import StrategyKind
 SWEEP_SCHEMA = "chaos-harness/sweep@1"
 SWEEP_FILE = "sweep.json"
 NO_REPORT = "no report"  # the outcome of a run that ended before its report was written
+REFUSED = "refused"  # the outcome of a run refused before it started: it measured nothing
 MAX_SWEEP_BYTES = 16 * MiB
 MAX_REPEAT = 1000
 
@@ -47,7 +48,14 @@ class SweepEntry:
 
     @property
     def outcome(self) -> str:
-        return self.report["upgrade"]["outcome"] if self.report else NO_REPORT
+        if self.report is None:
+            return NO_REPORT
+        return REFUSED if is_refused(self.report) else self.report["upgrade"]["outcome"]
+
+    @property
+    def measured(self) -> bool:
+        """Whether the run reported what it measured (not when it ended before its report or was refused)."""
+        return self.report is not None and not is_refused(self.report)
 
     @property
     def struck(self) -> bool | None:
@@ -93,7 +101,7 @@ def _strategy(points: dict[str, list[SweepEntry]]) -> dict:
 
 
 def _point(name: str, runs: list[SweepEntry]) -> dict:
-    reported = [run for run in runs if run.report is not None]
+    reported = [run for run in runs if run.measured]
     endings = Counter((run.outcome, run.rollback) for run in reported)
     summaries = [run.summary() for run in sorted(runs, key=lambda r: r.repeat)]
     return {"point": name, "at": runs[0].at, "runs": summaries,

@@ -70,7 +70,7 @@ class FinishingRunner:
     """A run that leaves a finished run directory (with its report) as the runner would, or fails first."""
 
     def __init__(self, scenario, cluster, reports_dir, app, progress, live):
-        self.scenario, self.cluster = scenario, cluster
+        self.scenario, self.cluster, self.status = scenario, cluster, "not started"
         self.run_dir = reports_dir / f"{scenario.name}-{scenario.strategy.kind}"
 
     def run(self):
