@@ -6,7 +6,8 @@ squatter, Toxiproxy passing the registry through, the registry accepting the
 cluster's credentials, every node running and Ready, and no volume of the
 stack left on a node where the services that mount it no longer run (a
 stateful service a scenario moved). A cluster that is down must have left no
-labelled container, network or volume and no state. Runs must have no
+labelled container, network or volume and no state, and this machine and
+the hosts must match their fingerprints from before it came up. Runs must have no
 pending heal and no load process still running.
 """
 
@@ -88,11 +89,16 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
 
 
 def removed_cluster_leftovers(cluster: Cluster) -> list[Leftover]:
-    """What a cluster that was taken down still has on the machine: labelled objects and state."""
+    """What a cluster that was taken down still has on the machine (labelled objects and state), and how this
+    machine and the hosts differ from their fingerprints from before it came up."""
     found = [Leftover("host", what) for what in cluster.labelled_objects()]
     if cluster.config.state_dir.exists():
         found.append(Leftover("host", f"state directory {cluster.config.state_dir}"))
-    return found
+    try:
+        differences = cluster.fingerprint_differences()
+    except HarnessError as error:
+        return found + [Leftover("fingerprints", f"cannot be compared: {error}")]
+    return found + [Leftover(*line.split(": ", 1)) for line in differences]
 
 
 def _registry_leftovers(cluster: Cluster) -> list[Leftover]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
-from harness.cluster.sshnodes import SshNodes
+from harness.cluster.sshnodes import KNOWN_HOSTS, SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
 from harness.dockerhost import CLUSTER_LABEL, host_docker, owned_volume, refuse_unowned
@@ -258,7 +259,9 @@ class Cluster:
             self._progress(f"checking {len(hosts.hosts)} hosts over SSH")
             onhosts.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
             found += [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
-        FingerprintRecord(self.config.name, inventory, found).save(self.config.fingerprint_file)
+        known_hosts = self.config.state_dir / KNOWN_HOSTS
+        FingerprintRecord(self.config.name, inventory, found, known_hosts.read_text() if known_hosts.exists() else ""
+                          ).save(self.config.fingerprint_file)
 
     def _start_hosts(self) -> None:
         """The inventory's hosts (checked and fingerprinted by ``_record_fingerprints`` on the first up)."""
@@ -352,13 +355,16 @@ class Cluster:
         return result
 
     def fingerprint_differences(self) -> list[str]:
-        """How this machine and (while the state names them) the hosts differ from their fingerprints."""
+        """How this machine and the inventory's hosts differ from their fingerprints from before the first ``up``
+        (also once the cluster is down: the record keeps the inventory and the hosts' keys)."""
         record = FingerprintRecord.load(self.config.fingerprint_file)
         if record is None:
             return []
         now = [fingerprint.of_this_machine(self._client, self.config.name)]
         if self._state is not None and self._state.provider == "ssh":
             now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
+        elif record.inventory:
+            now += _recorded_hosts_now(record)
         return [line for after in now if (before := record.of(after.host)) for line in before.differences(after)]
 
     # -- internals ------------------------------------------------------------------
@@ -514,6 +520,17 @@ class Cluster:
         if not result.ok:
             raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
         return result.output
+
+
+def _recorded_hosts_now(record: FingerprintRecord) -> list[fingerprint.Fingerprint]:
+    """The fingerprints of a record's hosts now, reached with the inventory and the host keys it kept."""
+    with tempfile.TemporaryDirectory() as scratch:
+        Path(scratch, KNOWN_HOSTS).write_text(record.known_hosts)
+        hosts = SshNodes(load_inventory(record.inventory), Path(scratch))
+        try:
+            return [fingerprint.of_host(node, Cluster._runner_of(hosts, node)) for node in hosts.logins]
+        finally:
+            hosts.close()
 
 
 @contextmanager

@@ -161,6 +161,7 @@ class FingerprintRecord:
     cluster: str
     inventory: str  # the inventory the hosts came from ("" for node containers and VMs)
     fingerprints: list[Fingerprint]
+    known_hosts: str = ""  # the hosts' keys, so that they can be compared again once the cluster's state is gone
 
     def of(self, host: str) -> Fingerprint | None:
         return next((f for f in self.fingerprints if f.host == host), None)
@@ -168,7 +169,8 @@ class FingerprintRecord:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"cluster": self.cluster, "inventory": self.inventory,
-                                    "fingerprints": [f.to_json() for f in self.fingerprints]}, indent=1))
+                                    "fingerprints": [f.to_json() for f in self.fingerprints],
+                                    "known_hosts": self.known_hosts}, indent=1))
 
     @classmethod
     def load(cls, path: Path) -> FingerprintRecord | None:
@@ -176,7 +178,8 @@ class FingerprintRecord:
             return None
         try:
             data = json.loads(path.read_text())
-            return cls(data["cluster"], data["inventory"], [Fingerprint.from_json(f) for f in data["fingerprints"]])
+            return cls(data["cluster"], data["inventory"], [Fingerprint.from_json(f) for f in data["fingerprints"]],
+                       data.get("known_hosts", ""))
         except (ValueError, KeyError, TypeError) as error:
             raise ClusterError(f"{path} is damaged ({error}); remove it, and the hosts can no longer be compared "
                                "with how they were before the cluster came up") from error
