@@ -49,8 +49,9 @@ def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], d
     progress(f"calibrating for about {plan.seconds() / 60:.0f} min; files in {out_dir}")
     results = Calibration(handle, app, plan, out_dir, progress).run()
     doc = render.document(results, plan, {"cluster": config.name, "app": profile.name})
-    ui.show(text_table("calibration: measured - known outage", render.COLUMNS, render.rows(doc)))
-    ui.show(text_table("the load while it ran", render.STEADINESS_COLUMNS, render.steadiness_rows(doc)))
+    for table in (text_table("calibration: measured - known outage", render.COLUMNS, render.rows(doc)),
+                  text_table("the load while it ran", render.STEADINESS_COLUMNS, render.steadiness_rows(doc))):
+        ui.show(table, stdout=not as_json)
     progress(f"wrote {', '.join(str(p) for p in render.write(out_dir, doc))}")
     if as_json:
         click.echo(json.dumps(doc, indent=2))

@@ -16,14 +16,16 @@ if TYPE_CHECKING:
     from harness.cluster import Cluster
 
 console = Console(stderr=True)
+RESULT_WIDTH = 200  # columns of a result table printed into a log or a pipe
 DEFAULT_REPORTS = Path("reports")
 
 
 class Output:
-    """Progress on stderr: a line per step, and one live status line that is replaced as it changes.
+    """Progress on stderr: a line per step, and one live status line that is replaced as it changes; results
+    (summary tables, comparisons) on stdout.
 
     On a terminal the live line is a spinner; in a log (CI) it is printed at
-    most every ``LOG_EVERY`` seconds. ``--quiet`` silences both.
+    most every ``LOG_EVERY`` seconds. ``--quiet`` silences all three.
     """
 
     LOG_EVERY = 10.0
@@ -56,10 +58,17 @@ class Output:
             self._status.stop()
             self._status = None
 
-    def show(self, renderable) -> None:
+    def show(self, renderable, stdout: bool = True) -> None:
+        """A result on stdout (wide in a log, not cut at 80 columns); on stderr with the progress when stdout
+        carries something else (``--json``)."""
         self.done()
-        if not self.quiet:
+        if self.quiet:
+            return
+        if not stdout:
             console.print(renderable)
+            return
+        out = Console()
+        (out if out.is_terminal else Console(width=RESULT_WIDTH)).print(renderable)
 
 
 ui = Output()
@@ -119,7 +128,5 @@ def show_comparison(rows, as_json: bool, markdown: bool = False) -> None:
         click.echo(json.dumps(to_document(rows), indent=2))
     elif markdown:
         click.echo(comparison_markdown(rows))
-    elif not ui.quiet:
-        ui.done()
-        out = Console()
-        (out if out.is_terminal else Console(width=200)).print(comparison_table(rows))
+    else:
+        ui.show(comparison_table(rows))

@@ -68,7 +68,7 @@ def report(run_dir: Path, as_json: bool) -> None:
         progress(f"[yellow]note[/]: {escape(note)}")
     document = files.analysed()
     written = write_run_reports(run_dir, document, files.events)
-    ui.show(summary_table(document))
+    ui.show(summary_table(document), stdout=not as_json)
     progress(f"wrote {', '.join(p.name for p in written)}")
     if as_json:
         click.echo(json.dumps(document, indent=2))

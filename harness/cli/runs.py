@@ -61,7 +61,7 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
     for scenario in loaded:
         progress(f"running {scenario.name} on {app.profile.name}")
         result = Runner(scenario, handle, reports_dir, app, progress, ui.live).run()
-        ui.show(summary_table(result.report))
+        ui.show(summary_table(result.report), stdout=not as_json)
         progress(f"reports: {result.run_dir}/report.html, summary.md, junit.xml, report.json")
         reports.append(result.report)
     if as_json:
@@ -135,7 +135,7 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     progress(f"{len(runs)} runs planned, about {plan.shown_duration(expected)}")
     result = run_sweep(runs, handle, reports_dir, app, progress, ui.live)
     for kind, strategy in result.document["strategies"].items():
-        ui.show(predictability_line(kind, strategy))
+        ui.show(predictability_line(kind, strategy), stdout=not as_json)
     progress(f"sweep: {', '.join(map(str, result.files))}")
     if as_json:
         click.echo(json.dumps(result.document, indent=2))
