@@ -348,15 +348,16 @@ class Cluster:
         for volume in self._client.volumes.list(filters=label):
             volume.remove(force=True)
             result.removed.append(f"volume {volume.name}")
-        result.differences = self.fingerprint_differences()
+        result.differences = self.fingerprint_differences(kept=onhosts.stack_volume if keep_data else None)
         if not result.differences or accept_differences:
             result.removed += self._remove_state_dir()
             self._state, self._engine, self._hosts = None, None, None
         return result
 
-    def fingerprint_differences(self) -> list[str]:
+    def fingerprint_differences(self, kept: Callable[[str, str], bool] | None = None) -> list[str]:
         """How this machine and the inventory's hosts differ from their fingerprints from before the first ``up``
-        (also once the cluster is down: the record keeps the inventory and the hosts' keys)."""
+        (also once the cluster is down: the record keeps the inventory and the hosts' keys); ``kept(section,
+        line)``: what was left on purpose."""
         record = FingerprintRecord.load(self.config.fingerprint_file)
         if record is None:
             return []
@@ -365,7 +366,8 @@ class Cluster:
             now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
         elif record.inventory:
             now += _recorded_hosts_now(record)
-        return [line for after in now if (before := record.of(after.host)) for line in before.differences(after)]
+        return [line for after in now if (before := record.of(after.host))
+                for line in before.differences(after, *([kept] if kept else []))]
 
     # -- internals ------------------------------------------------------------------
 

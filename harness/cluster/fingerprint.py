@@ -72,11 +72,14 @@ class Fingerprint:
     host: str
     sections: dict[str, list[str]] = field(default_factory=dict)
 
-    def differences(self, after: Fingerprint) -> list[str]:
-        """What ``after`` shows that this fingerprint does not, and what it lost, one line per change."""
+    def differences(self, after: Fingerprint, kept: Callable[[str, str], bool] = lambda _section, _line: False
+                    ) -> list[str]:
+        """What ``after`` shows that this fingerprint does not, and what it lost, one line per change; lines
+        ``kept(section, line)`` says were left on purpose are no difference."""
         found = []
         for name in sorted(set(self.sections) | set(after.sections)):
-            was, now = self.sections.get(name, []), after.sections.get(name, [])
+            was = self.sections.get(name, [])
+            now = [line for line in after.sections.get(name, []) if line in was or not kept(name, line)]
             if was == now:
                 continue
             gained, lost = Counter(now) - Counter(was), Counter(was) - Counter(now)

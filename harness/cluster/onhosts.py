@@ -203,6 +203,11 @@ def _unreachable(run: RunOn) -> str | None:
     return None
 
 
+def stack_volume(section: str, line: str) -> bool:
+    """Whether a fingerprint line is a volume of the harness's stacks (kept by ``down --keep-data``)."""
+    return section == "volumes" and line.startswith((f"{STACK_NAME}_", f"{GREEN_STACK}_"))
+
+
 def _lacked_gwbridge(before: FingerprintRecord, node: str) -> bool:
     fingerprint = before.of(node)
     return fingerprint is not None and not any(line.startswith("docker_gwbridge ")

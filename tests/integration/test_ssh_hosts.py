@@ -20,12 +20,14 @@ import pytest
 import yaml
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
+from harness.audit import audit
 from harness.build import NODE_IMAGE, ImageBuilder
 from harness.cluster import Cluster, ClusterConfig
 from harness.engine.swarm import SwarmEngine
-from harness.errors import ClusterError
+from harness.errors import ClusterError, HarnessError
 from harness.faults.conformance import built_in_faults, exercise
 from harness.runner import Runner
+from harness.waiting import wait_until
 from tests.integration.ssh_hosts import USER, start_ssh_hosts
 from tests.integration.test_crash_heal import sigkill_then_heal
 from tests.integration.test_end_to_end import events_of, shortened
@@ -36,12 +38,27 @@ CLUSTER = "chaos-ssh"
 PORTS = {"lb_port": 38080, "lb_admin_port": 39999, "registry_port": 35000, "toxiproxy_port": 38474}
 
 
+USER_DAEMON_JSON = '{"log-level": "warn", "insecure-registries": ["myreg.example:5000"]}'
+# A host as a person sees it, by the test's own login and not through the harness: what `down` must put back.
+HOST_VIEW = r"""
+cat /etc/hosts; echo; cat /etc/docker/daemon.json 2>/dev/null || echo 'no daemon.json'; echo
+docker info --format '{{json .RegistryConfig}} {{.LiveRestoreEnabled}} {{.Swarm.LocalNodeState}}'
+docker network ls --format '{{.Name}} {{.Driver}}' | sort; docker volume ls -q | sort; docker ps -aq
+docker image ls --no-trunc -q | sort; iptables -w -S; ls /etc/docker /run/chaos-harness 2>/dev/null; exit 0
+"""
+
+
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory):
+    """Three hosts: node1 and node2 without a daemon.json, node3 with its user's own settings in one."""
     directory = tmp_path_factory.mktemp("ssh-hosts")
     node_image = ImageBuilder(docker.from_env()).build(NODE_IMAGE)
     started = start_ssh_hosts(directory, "chaos-sshhost", node_image, NAMES)
     started.since = time.time()
+    on_host(started, "node3", f"echo '{USER_DAEMON_JSON}' > /etc/docker/daemon.json && kill -HUP $(pidof dockerd)")
+    wait_until(lambda: "myreg.example" in on_host(started, "node3", "docker info --format '{{json .RegistryConfig}}'"),
+               timeout=20, what="node3's engine to trust its user's registry")
+    started.views = {name: on_host(started, name, HOST_VIEW) for name in NAMES}
     yield started
     started.stop()
 
@@ -120,6 +137,21 @@ def test_the_harness_never_execs_into_the_hosts(ssh_cluster, hosts):
     assert execs == [], f"something exec'd into an SSH-only host: {execs[:3]}"
 
 
+SEEDS = sorted(path.stem for path in Path(__file__).parents[2].joinpath("scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("seed", [seed for seed in SEEDS if seed not in ("halted-node", "registry-unreachable")])
+def test_every_seed_scenario_runs_on_real_hosts(ssh_cluster, ssh_demo, tmp_path, seed):
+    """Each shipped scenario, shortened, ends with a report (or a refusal that names why): what it does to the
+    hosts is what `down` must undo (test_down_leaves_every_host_as_it_was)."""
+    try:
+        result = Runner(shortened(seed, warmup=4, observe=6, verify_window=4), ssh_cluster, tmp_path, ssh_demo).run()
+    except HarnessError as refused:  # e.g. manager-halt on a cluster of one manager
+        assert "manager" in str(refused), refused
+        return
+    assert result.report["upgrade"]["outcome"] != "not_started", result.report["upgrade"]
+
+
 def test_sigkill_then_heal_over_ssh_leaves_no_fault_behind(ssh_cluster, tmp_path):
     sigkill_then_heal(ssh_cluster, tmp_path)
 
@@ -154,15 +186,17 @@ def test_an_unreachable_host_is_named_before_anything_starts(hosts, tmp_path):
     assert "is the host up" in message, message
 
 
-def test_down_undoes_what_the_harness_changed_on_the_hosts(ssh_cluster, hosts):
-    removed = ssh_cluster.down()
-    assert not [line for line in removed if line.startswith("NOT undone")], removed
+def test_down_leaves_every_host_as_it_was(ssh_cluster, hosts, tmp_path):
+    """After every fault, seed scenario and a SIGKILLed run: each host's fingerprint as before up, and the same
+    seen by the test's own login (daemon.json absent on node1 and node2, the user's own on node3, the engine's
+    effective settings with it)."""
+    teardown = ssh_cluster.down()
+    assert teardown.not_undone == [] and teardown.differences == [], teardown
+    assert not ssh_cluster.config.state_dir.exists()
     for name in NAMES:
-        assert "chaos-harness" not in on_host(hosts, name, "cat /etc/hosts")
-        assert on_host(hosts, name, "test -e /etc/docker/daemon.json && echo present || echo absent").strip() == "absent"
-        assert on_host(hosts, name, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
-        assert on_host(hosts, name, "docker image ls --format '{{.Repository}}' | grep -c '^registry' || true").strip() == "0"
-    assert Path(ssh_cluster.config.state_dir).exists() is False
+        assert on_host(hosts, name, HOST_VIEW) == hosts.views[name], name
+    assert "myreg.example:5000" in on_host(hosts, "node3", "docker info --format '{{json .RegistryConfig}}'")
+    assert audit(ssh_cluster.config, tmp_path) == []  # the hosts compared again once the cluster is down
 
 
 def inventory_with(hosts, tmp_path, **settings) -> Path:
@@ -231,3 +265,58 @@ def test_a_failed_first_up_rolls_its_swarm_back_or_leaves_it_as_the_inventory_sa
         assert not config.state_dir.exists()
     finally:
         leave_swarm(hosts)
+
+
+def harness_cli(home: Path, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *argv], capture_output=True, text=True, timeout=600,
+                          env={"CHAOS_HOME": str(home), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_network_named_like_the_harnesss_is_refused_never_reused(hosts, tmp_path):
+    client = docker.from_env()
+    theirs = client.networks.create("chaos-sshnet-net", driver="bridge", labels={"owner": "someone else"})
+    try:
+        done = harness_cli(tmp_path, "--cluster", "chaos-sshnet", "--provider", "ssh", "--inventory",
+                           str(inventory_with(hosts, tmp_path)), "cluster", "up")
+        message = " ".join(done.stderr.split())
+        assert done.returncode == 3, done.stderr
+        assert "a network named chaos-sshnet-net exists on this machine and is not the harness's" in message, message
+        theirs.reload()
+        assert theirs.attrs["Labels"] == {"owner": "someone else"} and theirs.attrs["Containers"] == {}
+        assert not (tmp_path / "clusters" / "chaos-sshnet").exists()
+        assert all(on_host(hosts, name, HOST_VIEW) == hosts.views[name] for name in NAMES)  # no host touched
+    finally:
+        theirs.remove()
+
+
+def test_node_halt_needs_power_commands_only_on_its_target_and_down_survives_a_host_that_is_away(hosts, tmp_path):
+    """An inventory where only node2 can be powered: halting node2 runs. Then node3 stops answering: `down` exits 1
+    naming it and keeps the state; once node3 is back, `down` again completes and every host is as it was."""
+    inventory = yaml.safe_load(inventory_with(hosts, tmp_path).read_text())
+    for host in inventory["hosts"]:
+        if host["name"] != "node2":
+            host.pop("power_off"), host.pop("power_on")
+    (tmp_path / "hosts.yaml").write_text(yaml.safe_dump(inventory))
+    home, cluster = tmp_path / "home", ["--cluster", "chaos-sshpart"]
+    up = harness_cli(home, *cluster, "--provider", "ssh", "--inventory", str(tmp_path / "hosts.yaml"), "cluster", "up")
+    assert up.returncode == 0, up.stderr
+    scenario = yaml.safe_load((Path(__file__).parents[2] / "scenarios" / "halted-node.yaml").read_text())
+    scenario["faults"][0].update(target={"node": "node2"}, duration="10s")
+    scenario["phases"] = {"warmup": "4s", "observe": "6s", "verify_window": "4s"}
+    (tmp_path / "halt.yaml").write_text(yaml.safe_dump(scenario))
+    run = harness_cli(home, *cluster, "run", str(tmp_path / "halt.yaml"), "--reports", str(tmp_path / "reports"))
+    assert run.returncode in (0, 1), run.stderr  # it ran (a verdict may fail); a refusal would be 2
+    assert '"target": "node2"' in next((tmp_path / "reports").glob("*/journal.jsonl")).read_text()
+    away = hosts.containers["node3"].get_wrapped_container()
+    away.pause()
+    try:
+        first = harness_cli(home, *cluster, "down")
+    finally:
+        away.unpause()
+    assert first.returncode == 1, first.stderr
+    assert "not undone: registry set-up on node3" in " ".join(first.stderr.split())
+    assert (home / "clusters" / "chaos-sshpart" / "cluster.json").exists()
+    second = harness_cli(home, *cluster, "down")
+    assert second.returncode == 0, second.stderr
+    assert "fingerprints match" in second.stderr
+    assert all(on_host(hosts, name, HOST_VIEW) == hosts.views[name] for name in NAMES)

@@ -95,3 +95,13 @@ def test_a_record_round_trips_and_a_damaged_one_is_named(tmp_path):
     path.write_text("{")
     with pytest.raises(ClusterError, match="c1.json is damaged"):
         FingerprintRecord.load(path)
+
+
+def test_what_down_keeps_on_purpose_is_no_difference_but_what_was_there_before_still_counts():
+    before = Fingerprint("h3", {"volumes": ["pgdata"]})
+    after = Fingerprint("h3", {"volumes": ["chaos_db-data", "pgdata"]})
+    kept = lambda section, line: section == "volumes" and line.startswith("chaos_")  # noqa: E731
+    assert before.differences(after) == ["h3: volumes: now has chaos_db-data"]
+    assert before.differences(after, kept) == []
+    assert before.differences(Fingerprint("h3", {"volumes": ["chaos_db-data"]}), kept) == [
+        "h3: volumes: no longer has pgdata"]
