@@ -249,7 +249,7 @@ class Cluster:
     def _record_fingerprints(self) -> None:
         """Before a first ``up`` changes anything: every host checked at once (on real hosts), then the
         fingerprints of the hosts and of this machine recorded (see ``fingerprint``)."""
-        found = [fingerprint.of_this_machine(self._client, self.config.name)]
+        found = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
         inventory = ""
         if self.config.provider == "ssh":
             hosts = load_inventory(self.config.inventory)
@@ -361,7 +361,7 @@ class Cluster:
         record = FingerprintRecord.load(self.config.fingerprint_file)
         if record is None:
             return []
-        now = [fingerprint.of_this_machine(self._client, self.config.name)]
+        now = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
         if self._state is not None and self._state.provider == "ssh":
             now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
         elif record.inventory:
@@ -469,19 +469,27 @@ class Cluster:
             raise ClusterError(f"{config.state_dir} exists and is not the harness's (no marker); move it away "
                                "or choose another cluster name")
 
+    def own_names(self) -> dict[str, list[str]]:
+        """The names the cluster gives its containers, networks and volumes on this machine, by kind."""
+        name = self.config.resource_name
+        nodes = self.config.node_names if self.config.provider not in ("ssh", *VM_PROVIDERS) else []
+        return {"network": [self.config.network_name],
+                "container": [name("registry"), name("registry-secure"), name("toxiproxy"), *map(name, nodes)],
+                "volume": [name("registry-data"), *(name(f"{node}-docker") for node in nodes)]}
+
+    def _flat_own_names(self) -> set[str]:
+        return {name for names in self.own_names().values() for name in names}
+
     def _refuse_name_collisions(self) -> None:
         """Nothing here may carry a name the cluster will give its own containers, networks and volumes."""
-        name = self.config.resource_name
-        nodes = self.config.node_names if self.config.provider != "ssh" else []
-        found = [("network", self.config.network_name, self._client.networks.list(names=[self.config.network_name]))]
-        found += [("container", n, self._client.containers.list(all=True, filters={"name": f"^{n}$"}))
-                  for n in [name("registry"), name("registry-secure"), name("toxiproxy"), *map(name, nodes)]]
-        found += [("volume", n, [v for v in self._client.volumes.list() if v.name == n])
-                  for n in [name("registry-data"), *(name(f"{node}-docker") for node in nodes)]]
-        for kind, object_name, objects in found:
-            for thing in objects:
-                labels = thing.attrs.get("Labels") if kind != "container" else thing.labels
-                refuse_unowned(kind, object_name, labels, self.config.name)
+        names = self.own_names()
+        found = [("network", n.name, n.attrs.get("Labels")) for n in self._client.networks.list(names=names["network"])]
+        found += [("container", c.name, c.labels) for c in self._client.containers.list(all=True)
+                  if c.name in names["container"]]
+        found += [("volume", v.name, v.attrs.get("Labels")) for v in self._client.volumes.list()
+                  if v.name in names["volume"]]
+        for kind, object_name, labels in found:
+            refuse_unowned(kind, object_name, labels, self.config.name)
 
     def labelled_objects(self) -> list[str]:
         """Every container, network and volume on this engine labelled with the cluster's name."""

@@ -12,7 +12,8 @@ by the lines one section gained or lost; a host is left as it was when
 there is no difference.
 
 This machine has one too: the containers, networks and volumes the cluster
-names or labels as its own, and the registry push tags of any cluster.
+labels as its own or that carry the names it gives its own, and the registry
+push tags of any cluster.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,13 +140,12 @@ def engine_settings(info_json: str) -> list[str]:
     ]
 
 
-def of_this_machine(client: docker.DockerClient, cluster: str) -> Fingerprint:
-    """This machine's engine where the cluster may change it: containers, networks and volumes named
-    ``<cluster>-...`` (and no other cluster's) or labelled with the cluster's name, and the registry push tags of
-    any cluster."""
+def of_this_machine(client: docker.DockerClient, cluster: str, names: Collection[str]) -> Fingerprint:
+    """This machine's engine where the cluster may change it: the containers, networks and volumes labelled with
+    the cluster's name or called by one of the ``names`` it gives its own, and the registry push tags of any
+    cluster."""
     def may_touch(name: str, labels: dict | None) -> bool:
-        owner = (labels or {}).get(CLUSTER_LABEL)
-        return owner == cluster or (owner is None and name.startswith(f"{cluster}-"))
+        return (labels or {}).get(CLUSTER_LABEL) == cluster or name in names
 
     push_tag = re.compile(rf"^[^/]+:\d+/{STACK_NAMESPACE}/")
     return Fingerprint(LOCAL, {

@@ -133,7 +133,8 @@ def test_teardown_removes_everything_the_cluster_made_and_nothing_else(cluster):
     assert f"{name}-node1" in {c.name for c in client.containers.list(all=True)}
     bystander = client.volumes.create(f"{name}-bystander-not-ours")  # named like ours, but not labelled
     try:
-        cluster.down()
+        teardown = cluster.down()
+        assert teardown.complete, teardown  # this machine as its fingerprint from before up says
         label = {"label": f"{CLUSTER_LABEL}={name}"}
         assert client.containers.list(all=True, filters=label) == []
         assert client.networks.list(filters=label) == []

@@ -69,20 +69,20 @@ def test_unreadable_engine_info_is_a_difference_not_a_crash():
     assert engine_settings("not json")[0].startswith("unreadable docker info")
 
 
-def test_this_machine_counts_what_the_cluster_may_touch_and_no_other_clusters_objects():
+def test_this_machine_counts_what_the_cluster_labels_or_names_as_its_own_and_nothing_else():
     def thing(name: str, labels: dict | None = None, **extra) -> SimpleNamespace:
         return SimpleNamespace(name=name, labels=labels or {}, attrs={"Labels": labels}, status="running", **extra)
 
     client = SimpleNamespace(
         containers=SimpleNamespace(list=lambda all: [thing("c1-registry", {CLUSTER_LABEL: "c1"}),
                                                      thing("c1-it-registry", {CLUSTER_LABEL: "c1-it"}),
-                                                     thing("c1-net-user"), thing("postgres")]),
+                                                     thing("c1-toxiproxy"), thing("c1-bystander"), thing("postgres")]),
         networks=SimpleNamespace(list=lambda: [thing("c1-net"), thing("bridge")]),
         volumes=SimpleNamespace(list=lambda: [thing("c1-registry-data", {CLUSTER_LABEL: "c1"})]),
         images=SimpleNamespace(list=lambda: [SimpleNamespace(tags=["127.0.0.1:5000/chaos/demo/web:v1", "demo/web:v1"])]))
-    found = of_this_machine(client, "c1")
+    found = of_this_machine(client, "c1", {"c1-net", "c1-registry", "c1-toxiproxy", "c1-registry-data"})
     assert found.host == LOCAL
-    assert found.sections == {"containers": ["c1-net-user running", "c1-registry running"], "networks": ["c1-net"],
+    assert found.sections == {"containers": ["c1-registry running", "c1-toxiproxy running"], "networks": ["c1-net"],
                               "volumes": ["c1-registry-data"], "images": ["127.0.0.1:5000/chaos/demo/web:v1"]}
 
 
