@@ -204,4 +204,6 @@ def _cluster(config: pytest.Config):
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.option.chaos_fresh_cluster and _cluster_key in config.stash:
-        config.stash[_cluster_key].down()
+        teardown = config.stash[_cluster_key].down()
+        for problem in [*teardown.not_undone, *teardown.differences]:
+            print(f"chaos-harness: the fresh cluster's down left: {problem}")  # the session has ended: say it

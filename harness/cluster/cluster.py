@@ -21,7 +21,7 @@ from docker.errors import APIError, NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster import fingerprint, onhosts
+from harness.cluster import fingerprint, hostcheck, onhosts
 from harness.cluster.fingerprint import FingerprintRecord
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState
 from harness.cluster.hostsetup import RunOn, point_registry_names
@@ -257,7 +257,7 @@ class Cluster:
             self.config.make_state_dir()  # the hosts' keys are learnt into it
             self._hosts = SshNodes(hosts, self.config.state_dir, learn_keys=True)
             self._progress(f"checking {len(hosts.hosts)} hosts over SSH")
-            onhosts.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
+            hostcheck.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
             found += [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
         known_hosts = self.config.state_dir / KNOWN_HOSTS
         FingerprintRecord(self.config.name, inventory, found, known_hosts.read_text() if known_hosts.exists() else ""
@@ -287,7 +287,7 @@ class Cluster:
         if not self._state.registry_address:
             self._state.registry_address = onhosts.address_towards(self._state.node_ips[self._state.manager])
             self._save_state()
-        onhosts.check_hosts(vms, self._state.nodes)
+        hostcheck.check_hosts(vms, self._state.nodes)
 
     def _addresses_taken(self) -> list[str]:
         """The node addresses of every other cluster under this harness home."""

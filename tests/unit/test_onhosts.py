@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.cluster import onhosts
+from harness.cluster import hostcheck, onhosts
 from harness.cluster.config import ClusterState
 from harness.cluster.fingerprint import Fingerprint, FingerprintRecord
 from harness.cluster.vagrant import ExecResult
@@ -33,7 +33,7 @@ class FakeHosts:
 
 
 def test_a_ready_host_has_no_problem():
-    assert onhosts.host_problems(FakeHosts({"h1": ["swarm inactive"]}), "h1") == []
+    assert hostcheck.host_problems(FakeHosts({"h1": ["swarm inactive"]}), "h1") == []
 
 
 def test_every_problem_on_every_host_is_listed_at_once_before_anything_is_changed():
@@ -42,7 +42,7 @@ def test_every_problem_on_every_host_is_listed_at_once_before_anything_is_change
                               "object volume chaos_db-data"],
                        "h3": ["swarm inactive"]}, down={"h3"})
     with pytest.raises(ClusterError) as refused:
-        onhosts.check_hosts(hosts, ["h1", "h2", "h3"])
+        hostcheck.check_hosts(hosts, ["h1", "h2", "h3"])
     message = str(refused.value)
     assert message.startswith("the hosts are not ready; nothing was changed on them:")
     assert "h1 lacks socat, iptables, which the faults run there; install them (Debian: apt-get install " \
@@ -55,7 +55,7 @@ def test_every_problem_on_every_host_is_listed_at_once_before_anything_is_change
 
 def test_swarm_existing_needs_every_host_in_a_swarm_and_a_renamed_host_is_named():
     hosts = FakeHosts({"h1": ["swarm inactive"]}, names={"h1": "staging-01"})
-    problems = onhosts.host_problems(hosts, "h1", swarm="existing")
+    problems = hostcheck.host_problems(hosts, "h1", swarm="existing")
     assert "h1 calls itself 'staging-01'; Swarm knows nodes by their hostname" in problems[0]
     assert "h1 is in no swarm (inactive), but the inventory says swarm: existing" in problems[1]
 
