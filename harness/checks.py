@@ -270,6 +270,11 @@ def _json_failure(check: Check, body: bytes, values: Mapping[str, str]) -> str |
     return None
 
 
+def says_try_again(status: int | None) -> bool:
+    """Whether an answer (``None`` or 0: none at all) asks to be tried again later: 5xx, 408, 425 or 429."""
+    return not status or status >= 500 or status in RETRY_LATER
+
+
 def read_outcome(check: Check, absent: Check | None, status: int, headers: Mapping[str, str], body: bytes,
                  values: Mapping[str, str]) -> tuple[str, str | None]:
     """What a read-back answer says of a write: present, absent or unverifiable, with the reason it is not present.

@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.app.profile import Writes
-from harness.checks import PRESENT, UNVERIFIABLE, captured_of, failure, read_outcome, write_outcome
+from harness.checks import (
+    PRESENT, UNVERIFIABLE, captured_of, failure, read_outcome, says_try_again, write_outcome,
+)
 from harness.errors import ProfileError
 from harness.http import CONNECTIONS
 from harness.stack import AppStack
@@ -139,16 +141,21 @@ def negative_control(stack: AppStack) -> tuple[ReadBack, ReadBack]:
 
     ProfileError (exit 2) when the fresh write is not acknowledged or does not
     read back as present, or the one never made (nor the listing, with
-    ``read_all``) does not read back as absent. Unverifiable answers are asked
-    again for ``CONTROL_TIMEOUT`` seconds.
+    ``read_all``) does not read back as absent. A write that got no answer or a
+    5xx / "try again" status, and unverifiable reads, are asked again for
+    ``CONTROL_TIMEOUT`` seconds.
     """
+    deadline = time.monotonic() + CONTROL_TIMEOUT
     made = write(stack, f"control-{uuid.uuid4().hex}")
+    while not made.acknowledged and says_try_again(made.status) and time.monotonic() + RETRY_PAUSE < deadline:
+        time.sleep(RETRY_PAUSE)  # a service behind the entry may still be starting (a db after its node came back)
+        made = write(stack, f"control-{uuid.uuid4().hex}")
     where = f"{stack.profile.path}: writes"
     if not made.acknowledged:
         raise ProfileError(f"{where}.write: the write was not acknowledged ({made.reason}); check its status, "
                            "check and capture against what the app answers")
     never = never_written(made.values)
-    found, missing = _read_each(stack, [made.values, never], time.monotonic() + CONTROL_TIMEOUT)
+    found, missing = _read_each(stack, [made.values, never], max(deadline, time.monotonic() + RETRY_PAUSE))
     problem = _control_problem(found, missing) or (_listed(stack, [never])[0] and LISTING_FINDS_ALL)
     if problem:
         raise ProfileError(f"{where}.{problem}")

@@ -129,6 +129,19 @@ def test_the_negative_control_refuses_a_read_back_that_finds_what_was_never_writ
     assert any(path.startswith("/items?search=never-") for _, path, _, _ in stack.client.sent[1:])
 
 
+def test_the_negative_control_writes_again_while_the_app_says_try_again_but_not_when_it_refuses(monkeypatch):
+    monkeypatch.setattr(writes, "RETRY_PAUSE", 0.01)
+    probe = with_writes({"write": {"path": "/items?name={id}", "status": [201]}, "read": {"path": "/items/{id}"}})
+    starting = app_stack(answer(503), answer(503), answer(201), answer(200), answer(404), profile=probe)  # db starting
+    found, missing = writes.negative_control(starting)
+    assert (found.outcome, missing.outcome) == (PRESENT, ABSENT)
+    assert [path.split("?")[0] for _, path, _, _ in starting.client.sent][:3] == ["/items"] * 3
+    refusing = app_stack(answer(403), profile=probe)
+    with pytest.raises(ProfileError, match=r"the write was not acknowledged \(status 403"):
+        writes.negative_control(refusing)
+    assert len(refusing.client.sent) == 1
+
+
 def test_the_listing_answers_for_the_writes_it_holds_and_the_rest_are_read_one_by_one():
     stack = app_stack(Answer(200, body=b"a\nb\n"), answer(404), Answer(200, body=b"d\n"))
     results = writes.read_all(stack, [{"id": i} for i in "abcd"], timeout=10)
