@@ -71,7 +71,7 @@ def model_page(root: type[BaseModel], title: str, intro: str) -> str:
 
 def _models_under(root: type[BaseModel]) -> dict[type[BaseModel], list[str]]:
     """Every model reachable from ``root`` with the key paths it is found at, in the order first found."""
-    found: dict[type[BaseModel], list[str]] = {root: ["top level"]}
+    found: dict[type[BaseModel], list[str]] = {root: [""]}
     queue: list[tuple[type[BaseModel], str]] = [(root, "")]
     while queue:
         model, prefix = queue.pop(0)
@@ -105,7 +105,7 @@ def _nested_models(annotation: Any, suffix: str) -> Iterator[tuple[type[BaseMode
 
 
 def _model_section(model: type[BaseModel], paths: list[str]) -> list[str]:
-    lines = [f"## {_code(paths[0])} {{ #{_anchor(model)} }}", ""]
+    lines = [f"## {_code(paths[0]) if paths[0] else 'Top level'} {{ #{_anchor(model)} }}", ""]
     if len(paths) > 1:
         lines += ["Also at " + ", ".join(f"`{path}`" for path in paths[1:]) + ".", ""]
     lines += [_docstring(model), "", "| key | type | default | description |", "|---|---|---|---|"]
