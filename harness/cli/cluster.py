@@ -63,15 +63,39 @@ def cluster_up(config: ClusterConfig) -> None:
 @cluster.command("status")
 @click.pass_obj
 def cluster_status(config: ClusterConfig) -> None:
-    """Nodes as Vagrant and as the swarm see them."""
+    """Nodes as their provider and the swarm see them, and whether the harness can log in to each running one.
+
+    A host whose SSH host key changed since the cluster came up says ``key changed`` and what to do; a node the
+    harness cannot log in to, or a swarm it cannot read, makes the exit code 1.
+    """
+    import paramiko
+
+    def login_problem(node: str) -> str | None:
+        try:
+            handle.exec(node, ["true"])
+        except HarnessError as error:
+            changed = isinstance(error.__cause__, paramiko.BadHostKeyException)
+            return f"{'key changed' if changed else 'cannot log in'}: {error}"
+        return None
+
     handle = Cluster(config)
-    vagrant_states = handle.node_states()
-    swarm = {n.hostname: n for n in handle.engine.nodes()} if "running" in vagrant_states.values() else {}
-    for node, state in vagrant_states.items():
+    states = handle.node_states()
+    problems = {node: problem for node, state in states.items()
+                if state == "running" and (problem := login_problem(node)) is not None}
+    swarm = {}
+    try:
+        swarm = {n.hostname: n for n in handle.engine.nodes()} if "running" in states.values() else {}
+    except HarnessError as error:
+        problems["swarm"] = f"not read: {error}"
+    for node, state in states.items():
         info = swarm.get(node)
         detail = f"swarm {info.state}/{info.availability} {info.role} {info.labels}" if info else "not in swarm"
-        click.echo(f"{node}\t{state}\t{detail}")
+        click.echo(f"{node}\t{state}\t{problems.get(node, detail)}")
+    if "swarm" in problems:
+        click.echo(f"swarm\t{problems['swarm']}")
     click.echo("ports\t" + " ".join(f"{part}={where}" for part, where in handle.state.endpoints.items()))
+    if problems:
+        sys.exit(1)
 
 
 def _down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> None:
