@@ -183,6 +183,8 @@ def _subclasses(base: type) -> list[type]:
 # -- the site -----------------------------------------------------------------------------------------------------
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
+    """``mkdocs build --strict``, never with ``-q``: MkDocs counts warnings for --strict from its log, which -q
+    silences, so a quiet strict build passes with broken links."""
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
 
