@@ -42,8 +42,10 @@ def ports_of_other_clusters(clusters_dir: Path, name: str) -> dict[int, str]:
 
 
 def listening(port: int) -> bool:
-    """Whether something already holds ``port`` on 127.0.0.1 (binding it fails)."""
+    """Whether something already holds ``port`` on 127.0.0.1 (binding it fails). Connections of a cluster taken
+    down that linger in TIME_WAIT do not hold it: Docker publishes with SO_REUSEADDR, and so does the probe."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -146,3 +146,22 @@ def test_the_ssh_provider_and_an_inventory_come_together(tmp_path):
         ClusterConfig(name="s", provider="ssh")
     with pytest.raises(UsageError, match="--inventory needs --provider ssh"):
         ClusterConfig(name="s", inventory=tmp_path / "hosts.yaml")
+
+
+def test_a_port_is_held_while_something_listens_and_free_once_only_time_wait_connections_remain():
+    import socket
+
+    from harness.cluster.ports import listening
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    assert listening(port)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end lingers in TIME_WAIT
+    client.close()
+    server.close()
+    assert not listening(port)
