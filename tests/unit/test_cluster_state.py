@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from harness.cluster.config import STATE_MARKER, ClusterConfig, ClusterState, check_name
-from harness.cluster.ports import DEFAULT_PORTS, choose_ports
+from harness.cluster.ports import DEFAULT_PORTS, choose_ports, listening
 from harness.errors import ClusterError, UsageError
 
 
@@ -149,10 +149,6 @@ def test_the_ssh_provider_and_an_inventory_come_together(tmp_path):
 
 
 def test_a_port_is_held_while_something_listens_and_free_once_only_time_wait_connections_remain():
-    import socket
-
-    from harness.cluster.ports import listening
-
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", 0))
