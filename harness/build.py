@@ -3,6 +3,12 @@
 No public registry is assumed: when ``debian:bookworm-slim`` cannot be had,
 a base image is bootstrapped with debootstrap and imported. An image whose
 inputs did not change is not rebuilt.
+
+Docker's image store is this engine's cache; what is made outside it is kept
+per user (``harness.cache``), for every project, clone and engine: the Go
+binaries an image copies in, and the bootstrapped root filesystem. A new engine,
+or one whose images were pruned, imports that archive in seconds instead of
+running debootstrap (which needs root and the Debian mirror) again.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -22,13 +29,16 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ImageNotFound
 
+from harness.cache import cached
 from harness.dockerhost import LABEL_PREFIX
 from harness.errors import EnvironmentProblem, HarnessError
 
 DOCKERFILES = Path(__file__).parent / "dockerfiles"
 UPSTREAM_BASE = "debian:bookworm-slim"
 BOOTSTRAPPED_BASE = "chaos-harness/debian:bookworm"
+DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BASE_ARCHIVE = "rootfs.tar.gz"
 
 Progress = Callable[[str], None]
 
@@ -84,7 +94,7 @@ class ImageBuilder:
             context = Path(tmp) / spec.context
             shutil.copytree(DOCKERFILES / spec.context, context)
             for name, module in spec.go_binaries.items():
-                shutil.copy(go_install(module, self._progress), context / name)
+                shutil.copy(go_binary(name, module, self._progress), context / name)
             self._build(spec.context, tag, path=str(context), buildargs={"BASE_IMAGE": base, **spec.build_args},
                         labels={f"{LABEL_PREFIX}.image": spec.context})
         return tag
@@ -165,17 +175,10 @@ class ImageBuilder:
         return BOOTSTRAPPED_BASE
 
     def _bootstrap_base(self) -> None:
-        if shutil.which("debootstrap") is None:
-            raise EnvironmentProblem(
-                f"{UPSTREAM_BASE} cannot be pulled and debootstrap is missing: "
-                "install it with `apt-get install -y debootstrap` (needs root)."
-            )
-        with tempfile.TemporaryDirectory(prefix="chaos-base-") as tmp:
-            rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
-            _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), DEBIAN_MIRROR])
-            _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
-            repository, tag = BOOTSTRAPPED_BASE.split(":")
-            self._client.api.import_image(src=str(archive), repository=repository, tag=tag)
+        archive = base_archive(self._progress)
+        self._progress(f"importing {BOOTSTRAPPED_BASE} from {archive}")
+        repository, tag = BOOTSTRAPPED_BASE.split(":")
+        self._client.api.import_image(src=str(archive), repository=repository, tag=tag)
 
 
 def _tree_hash(root: Path, extra: list[str]) -> str:
@@ -187,24 +190,39 @@ def _tree_hash(root: Path, extra: list[str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def go_install(module: str, progress: Progress) -> Path:
-    """Build a Go module's command with the machine's Go, cached per module and version."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chaos-harness" / "go"
-    binary = cache / hashlib.sha256(module.encode()).hexdigest()[:12] / module.split("@")[0].rsplit("/", 1)[-1]
-    if binary.exists():
-        return binary
-    if shutil.which("go") is None:
-        raise EnvironmentProblem(f"building {module} needs Go: `apt-get install -y golang-go`")
-    progress(f"go install {module}")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["go", "install", module], capture_output=True, text=True,
-                            env={**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"})
-    if result.returncode != 0:
-        raise EnvironmentProblem(f"`go install {module}` failed: {result.stderr.strip()[-1500:]}")
-    return binary
+def go_binary(name: str, module: str, progress: Progress) -> Path:
+    """``module@version``'s command built with the machine's Go as ``name``: once per user, version and machine."""
+
+    def make(directory: Path) -> None:
+        if shutil.which("go") is None:
+            raise EnvironmentProblem(f"building {module} needs Go: `apt-get install -y golang-go`")
+        progress(f"go install {module}")
+        _run(["go", "install", module], {"GOBIN": str(directory), "CGO_ENABLED": "0"})
+        (directory / module.split("@")[0].rsplit("/", 1)[-1]).rename(directory / name)
+
+    version = module.rpartition("@")[2]
+    return cached(f"go/{name}@{version}-{platform.machine()}", name, make)
 
 
-def _run(argv: list[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True)
+def base_archive(progress: Progress) -> Path:
+    """A minimal Debian root filesystem as a tar archive: bootstrapped once per user, suite and machine."""
+
+    def make(directory: Path) -> None:
+        if shutil.which("debootstrap") is None:
+            raise EnvironmentProblem(
+                f"{UPSTREAM_BASE} cannot be pulled and debootstrap is missing: "
+                "install it with `apt-get install -y debootstrap` (needs root)."
+            )
+        progress(f"bootstrapping Debian {DEBIAN_SUITE} (once; kept in {directory.parent})")
+        with tempfile.TemporaryDirectory(prefix="chaos-base-") as tmp:
+            rootfs = Path(tmp) / "rootfs"  # made by debootstrap, so / has its mode (0755), not mkdtemp's 0700
+            _run(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR])
+            _run(["tar", "-C", str(rootfs), "-czf", str(directory / BASE_ARCHIVE), "."])
+
+    return cached(f"base/debian-{DEBIAN_SUITE}-minbase-{platform.machine()}", BASE_ARCHIVE, make)
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if result.returncode != 0:
         raise EnvironmentProblem(f"`{' '.join(argv)}` failed: {result.stderr.strip()[-1500:]}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from docker.errors import ImageNotFound
+from docker.errors import APIError, ImageNotFound
 
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
@@ -116,11 +116,13 @@ class FakeRouter:
 
 
 class FakeDockerClient:
-    """The slice of docker-py's client the image builder uses: ``images.get`` and the streaming ``api.build``.
+    """The slice of docker-py's client the image builder uses: ``images.get``, ``images.pull`` (always refused,
+    as offline), ``api.import_image`` and the streaming ``api.build``.
 
     An image has an id, labels and exposed ports (``exposed``: tag -> ports);
     a build gives its tag a new id and the labels it was asked for. A
-    context-free build's Dockerfile is kept in ``dockerfiles`` (tag -> text).
+    context-free build's Dockerfile is kept in ``dockerfiles`` (tag -> text),
+    an import's arguments in ``imports``.
     """
 
     def __init__(self, images: dict[str, str], build_output: list[dict[str, str]] | None = None,
@@ -131,8 +133,9 @@ class FakeDockerClient:
         self.build_output = build_output if build_output is not None else [{"stream": "Step 1/1 : FROM base\n"}]
         self.builds: list[dict] = []
         self.dockerfiles: dict[str, str] = {}
-        self.images = SimpleNamespace(get=self._get)
-        self.api = SimpleNamespace(build=self._build)
+        self.imports: list[dict] = []
+        self.images = SimpleNamespace(get=self._get, pull=self._pull)
+        self.api = SimpleNamespace(build=self._build, import_image=self._import)
 
     def _get(self, name: str) -> SimpleNamespace:
         if name not in self.known:
@@ -140,6 +143,13 @@ class FakeDockerClient:
         ports = {f"{port}/tcp": {} for port in self.exposed.get(name, [])}
         return SimpleNamespace(id=self.known[name], labels=dict(self.labels.get(name, {})),
                                attrs={"Config": {"ExposedPorts": ports or None}})
+
+    def _pull(self, name: str) -> None:
+        raise APIError(f"pull access denied for {name}: no registry is reachable")
+
+    def _import(self, src: str, repository: str, tag: str) -> None:
+        self.imports.append({"src": src, "repository": repository, "tag": tag})
+        self.known[f"{repository}:{tag}"] = f"sha256:imported-{len(self.imports)}"
 
     def _build(self, **kwargs) -> Iterator[dict[str, str]]:
         self.builds.append(kwargs)

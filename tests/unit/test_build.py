@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 import pytest
 
-from harness.build import UPSTREAM_BASE, ImageBuilder, ImageSpec
-from harness.errors import HarnessError
+from harness import build
+from harness.build import BOOTSTRAPPED_BASE, UPSTREAM_BASE, ImageBuilder, ImageSpec
+from harness.errors import EnvironmentProblem, HarnessError
 from harness.testing import FakeDockerClient
 
 LB = ImageSpec("lb", {"HAPROXY_LOG": "warning"})  # a harness image: its context is under harness/dockerfiles
@@ -37,3 +41,43 @@ def test_a_failed_step_raises_with_the_engine_error_and_the_log_tail():
         ImageBuilder(client).build(LB)
     message = str(raised.value)
     assert "returned a non-zero code: 100" in message and "Unable to locate package nope" in message
+
+
+def test_a_missing_base_is_imported_from_the_users_cache_without_debootstrap(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None)  # no debootstrap, no go: the cache must do
+    entry = tmp_path / "chaos-harness" / "base" / f"debian-{build.DEBIAN_SUITE}-minbase-{platform.machine()}"
+    entry.mkdir(parents=True)
+    (entry / build.BASE_ARCHIVE).write_bytes(b"a root filesystem")
+    client = FakeDockerClient({}, STEPS)
+    assert ImageBuilder(client).base_image() == BOOTSTRAPPED_BASE
+    assert client.imports == [{"src": str(entry / build.BASE_ARCHIVE), "repository": "chaos-harness/debian",
+                               "tag": "bookworm"}]
+
+
+def test_without_the_base_in_the_cache_or_debootstrap_the_error_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None)
+    with pytest.raises(EnvironmentProblem, match="apt-get install -y debootstrap"):
+        ImageBuilder(FakeDockerClient({}, STEPS)).base_image()
+    assert list((tmp_path / "chaos-harness" / "base").iterdir()) == []
+
+
+def test_a_go_binary_is_built_once_per_user_and_version_and_copied_into_each_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(build.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    runs: list[list[str]] = []
+
+    def go(argv: list[str], env: dict[str, str] | None = None) -> None:  # `go install` names the file by the module
+        runs.append(argv)
+        Path(env["GOBIN"], "server").write_text("toxiproxy")
+
+    monkeypatch.setattr(build, "_run", go)
+    spec = build.TOXIPROXY_IMAGE
+    client = FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, STEPS)
+    ImageBuilder(client).build(spec)
+    ImageBuilder(FakeDockerClient({UPSTREAM_BASE: "sha256:other"}, STEPS)).build(spec)  # a new base: rebuilt
+    assert runs == [["go", "install", build.TOXIPROXY_MODULE + "@" + build.TOXIPROXY_VERSION]]
+    cached_binary = (tmp_path / "chaos-harness" / "go" / f"toxiproxy-server@{build.TOXIPROXY_VERSION}-"
+                     f"{platform.machine()}" / "toxiproxy-server")
+    assert cached_binary.read_text() == "toxiproxy"
