@@ -1,3 +1,5 @@
 """chaos-harness: failure scenarios for container upgrades on real clusters."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("chaos-harness")  # one source: the package metadata (pyproject.toml's version)
