@@ -32,8 +32,9 @@ from docker.errors import APIError, ImageNotFound
 from harness.cache import cached
 from harness.dockerhost import LABEL_PREFIX
 from harness.errors import EnvironmentProblem, HarnessError
+from harness.resources import package_path
 
-DOCKERFILES = Path(__file__).parent / "dockerfiles"
+DOCKERFILES = package_path("harness", "dockerfiles")
 UPSTREAM_BASE = "debian:bookworm-slim"
 BOOTSTRAPPED_BASE = "chaos-harness/debian:bookworm"
 DEBIAN_SUITE = "bookworm"

@@ -17,10 +17,11 @@ from urllib.parse import urlparse
 
 from harness.errors import HarnessError, UsageError
 from harness.load import MAX_IN_FLIGHT
+from harness.resources import package_path
 from harness.runfiles import REREADS_FILE, SAMPLES_FILE
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-RECORDER = Path(__file__).with_name("recorder.py")
+LOCUSTFILE = package_path("harness.load", "locustfile.py")
+RECORDER = package_path("harness.load", "recorder.py")
 PLAN_FILE = "load-plan.json"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_REQUEST = {"name": "read", "method": "GET", "path": "/", "weight": 1.0, "check": {"status": ["2xx"]}}

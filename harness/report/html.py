@@ -4,9 +4,8 @@ anywhere). compare.html: ``harness.report.comparison``."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from harness.compare import is_refused
@@ -14,8 +13,8 @@ from harness.journal import Event
 from harness.report import charts
 from harness.report.text import lost_lines, refusal, result, summary_rows, title
 
-TEMPLATES = Path(__file__).with_name("templates")
-environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+environment = Environment(loader=PackageLoader("harness.report", "templates"),
+                          autoescape=select_autoescape(["html", "j2"]))
 
 # Journal events worth a marker across the charts, and how to label them.
 MARKED_STATES = ("updating", "paused", "completed", "rolling_back", "rollback_paused", "rolled_back")

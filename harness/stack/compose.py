@@ -26,9 +26,10 @@ from harness.app.profile import Profile
 from harness.cluster.config import GREEN_STACK, LB_LABEL, LB_PORTS, STACK_NAME, STATEFUL_LABEL
 from harness.cluster.registry import STACK_NAMESPACE
 from harness.engine.base import EngineObject
+from harness.resources import package_path
 
 LB_SERVICE_NAME = "harness-lb"
-HAPROXY_TEMPLATE = Path(__file__).with_name("haproxy.cfg")
+HAPROXY_TEMPLATE = package_path("harness.stack", "haproxy.cfg")
 LB_CONFIG = "harness-lb-cfg"  # the load balancer's configuration, as the stack names it
 PLACEMENTS = {"pinned": f"node.labels.{STATEFUL_LABEL} == true", "floating": "node.role == worker"}
 DROPPED_KEYS = ("build", "container_name", "depends_on", "restart", "links", "ports", "network_mode", "env_file",
