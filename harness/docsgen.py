@@ -272,7 +272,8 @@ def exit_codes_page() -> str:
         1: "an expectation failed, or what a command checks was found wanting (`matrix`: a run failed; `sweep`: a "
            "run did not report; `app check`: an answer was not attributed to a release or failed its check; "
            "`calibrate`: an error outside its bound; `audit`: something was left behind; `down`: something not "
-           "undone or not as before; `cluster status`: a node it cannot log in to)",
+           "undone or not as before; `cluster status`: a node it cannot log in to; `doctor`: something required "
+           "is missing)",
         2: "unusable input, named with its file (and line): a scenario, an app profile, an inventory, an option "
            "(`--cluster` takes a lowercase letter, then up to 30 lowercase letters, digits or dashes), a run "
            "directory or `report.json` that is missing or damaged; a run refused before it started (`matrix`, "

@@ -2,19 +2,22 @@
 # Set up everything chaos-harness needs on a fresh Debian machine, then go.
 #
 #   scripts/go.sh demo   run the default scenario on the embedded cluster
-#   scripts/go.sh test   run the unit and integration tests
+#   scripts/go.sh test   run the unit and integration tests (and lint the workflows)
 #
-# Every step is idempotent: a second run skips what is already there.
+# This script makes the virtualenv and installs the package into it; `chaos-harness setup` then installs
+# what `chaos-harness doctor` finds missing (Docker, Vagrant, Go, debootstrap, iptables), starts the Docker
+# engine and builds the images. Every step is idempotent: a second run skips what is already there.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(docker.io vagrant debootstrap golang-go python3-venv iptables ca-certificates)
-# chromium: the browser tests render the HTML reports in it; vagrant-libvirt, libvirt-daemon-system: the
-# VM provider is tested as far as this machine goes (to the box download)
-TEST_APT_PACKAGES=(chromium vagrant-libvirt libvirt-daemon-system)
-LIBVIRTD_LOG=/var/log/chaos-harness-libvirtd.log
+# What the virtualenv needs before the package exists
+APT_PACKAGES=(python3-venv ca-certificates)
+# chromium: the browser tests render the HTML reports in it; shellcheck: actionlint checks the workflows'
+# shell steps with it
+TEST_APT_PACKAGES=(chromium shellcheck)
+# actionlint checks every workflow and the action (tests/unit/test_workflows.py); built once per user
+ACTIONLINT=github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 VENV=.venv
-DOCKERD_LOG=/var/log/chaos-harness-dockerd.log
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -31,31 +34,6 @@ install_packages() {
   fi
 }
 
-start_docker_engine() {
-  if docker info >/dev/null 2>&1; then return; fi
-  say "no Docker engine answers; starting dockerd (log: $DOCKERD_LOG)"
-  as_root sh -c "nohup dockerd >>'$DOCKERD_LOG' 2>&1 &"
-  for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && return
-    sleep 1
-  done
-  echo "dockerd did not answer within 60 s; see $DOCKERD_LOG" >&2
-  exit 3
-}
-
-start_libvirtd() {
-  if virsh --connect qemu:///system uri >/dev/null 2>&1; then return; fi
-  say "libvirt does not answer; starting libvirtd (log: $LIBVIRTD_LOG)"
-  as_root mkdir -p /var/log/libvirt /var/run/libvirt
-  as_root sh -c "nohup libvirtd >>'$LIBVIRTD_LOG' 2>&1 &"
-  for _ in $(seq 1 30); do
-    virsh --connect qemu:///system uri >/dev/null 2>&1 && return
-    sleep 1
-  done
-  echo "libvirtd did not answer within 30 s; see $LIBVIRTD_LOG" >&2
-  exit 3
-}
-
 install_python_package() {
   local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
   if [ -f "$stamp" ]; then return; fi
@@ -67,21 +45,29 @@ install_python_package() {
   touch "$stamp"
 }
 
+install_actionlint() {
+  local bin version=${ACTIONLINT##*@}
+  bin="$(go env GOPATH)/bin/actionlint"
+  if [ -x "$bin" ] && [ "$("$bin" -version | head -n 1)" = "$version" ]; then return; fi
+  say "building actionlint $version into $(dirname "$bin")"
+  go install "$ACTIONLINT"
+}
+
 main() {
   local what=${1:-}
   case "$what" in demo|test) ;; *) echo "usage: $0 demo|test" >&2; exit 2 ;; esac
   if [ "$what" = test ]; then install_packages "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
   else install_packages "${APT_PACKAGES[@]}"; fi
-  start_docker_engine
-  if [ "$what" = test ]; then start_libvirtd; fi
   install_python_package
   export PATH="$PWD/$VENV/bin:$PATH" VAGRANT_CHECKPOINT_DISABLE=1
-  say "building images (unchanged images are kept)"
-  chaos-harness setup
+  # the tests also bring up Vagrant's libvirt provider as far as this machine goes (to the box download)
+  if [ "$what" = test ]; then chaos-harness --provider libvirt setup; else chaos-harness setup; fi
   case "$what" in
     demo) chaos-harness run scenarios/halted-node.yaml ;;
-    test) python -m pytest tests -p no:cacheprovider ;;
+    test) install_actionlint
+          python -m pytest tests -p no:cacheprovider ;;
   esac
 }
 
-main "$@"
+# Sourced (to try one step), it only defines the steps
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import click
+from rich.markup import escape
 
-from harness.cli.common import console, progress
+from harness.cli.common import console, progress, ui
 from harness.cluster import Cluster, ClusterConfig
 from harness.cluster.fingerprint import FingerprintRecord
-from harness.errors import HarnessError
+from harness.errors import EnvironmentProblem, HarnessError
 
 
 @click.command()
+@click.option("--no-images", is_flag=True, help="Install and start what is missing, but build no image.")
 @click.pass_obj
-def setup(config: ClusterConfig) -> None:
-    """Build every image the harness needs (skips what is already built)."""
+def setup(config: ClusterConfig, no_images: bool) -> None:
+    """Install what `doctor` finds missing, start the Docker engine, then build every image the harness needs.
+
+    Debian packages come from apt-get (as root, or through `sudo -n`); with `--provider libvirt` also Vagrant's
+    libvirt plugin and the libvirt daemon. What is there is left alone, and unchanged images are kept."""
     from harness.app import DEFAULT_PROFILE, App, load_profile
     from harness.build import HARNESS_IMAGES, ImageBuilder
+    from harness.doctor import HostMachine, failing
     from harness.dockerhost import host_docker
+    from harness.install import set_up
 
+    findings = set_up(HostMachine(), config.provider, progress)
+    if missing := failing(findings):
+        ui.show(_findings_table(findings, config.provider))
+        raise EnvironmentProblem(f"still missing after setup: {', '.join(f.name for f in missing)} (see the table)")
+    progress("this machine has what the harness needs")
+    if no_images:
+        return
+    progress("building images (unchanged images are kept)")
     builder = ImageBuilder(host_docker(), progress)
     for spec in HARNESS_IMAGES:
         builder.build(spec)
@@ -29,21 +43,36 @@ def setup(config: ClusterConfig) -> None:
 
 
 @click.command()
-def doctor() -> None:
-    """Check that the tools the harness needs are present and working."""
-    from harness.dockerhost import host_docker
+@click.pass_obj
+def doctor(config: ClusterConfig) -> None:
+    """Check what this machine has for the harness: a table of what is missing and what brings it.
 
-    problems = [f"{tool} is not installed" for tool in ("vagrant", "debootstrap") if shutil.which(tool) is None]
-    try:
-        version = host_docker().version()["Version"]
-        progress(f"Docker engine {version} answers")
-    except HarnessError as error:
-        problems.append(str(error))
-    for problem in problems:
-        console.print(f"[red]✗[/] {problem}")
-    if problems:
-        sys.exit(3)
+    The Docker engine, Vagrant (with `--provider libvirt` its plugin and libvirtd; `virtualbox`: VBoxManage), Go,
+    debootstrap, iptables and the kernel's matches the faults use, disk space for images, the default ports.
+    Exits 1 when something required is missing: `chaos-harness setup` installs it."""
+    from harness.doctor import HostMachine, diagnose, failing
+
+    findings = diagnose(HostMachine(), config.provider)
+    ui.show(_findings_table(findings, config.provider))
+    if missing := failing(findings):
+        progress(f"missing: {', '.join(f.name for f in missing)}; `chaos-harness setup` installs what a Debian "
+                 "package brings")
+        sys.exit(1)
     progress("all set")
+
+
+def _findings_table(findings, provider: str):
+    from harness.report.terminal import text_table
+
+    def mark(finding) -> str:
+        if finding.ok:
+            return "[green]ok[/]"
+        if finding.ok is None:
+            return "[yellow]not checked[/]"
+        return "[red]MISSING[/]" if finding.required else "[yellow]note[/]"
+
+    return text_table(f"this machine, for the {provider} provider", ("check", "", "found", "what brings it"),
+                      [[f.name, mark(f), escape(f.found), "" if f.ok else escape(f.fix)] for f in findings])
 
 
 @click.group()
