@@ -61,6 +61,8 @@ def audit(config: ClusterConfig, reports_dir: Path) -> list[Leftover]:
     """Everything the cluster ``config`` names and the runs under ``reports_dir`` left behind."""
     cluster = Cluster(config)
     found = run_leftovers(reports_dir, config.name)
+    if cluster.state_or_none is not None and cluster.state.undone:
+        return found + half_down_leftovers(cluster)
     if config.state_dir.joinpath("cluster.json").exists():
         return found + cluster_leftovers(cluster)
     return found + removed_cluster_leftovers(cluster)
@@ -88,17 +90,28 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     return found + _registry_leftovers(cluster) + _stale_volumes(cluster) + _stopped_containers(cluster.config)
 
 
+def half_down_leftovers(cluster: Cluster) -> list[Leftover]:
+    """A cluster whose ``down`` did not finish: that, and how the hosts differ from their fingerprints now."""
+    found = [Leftover(cluster.config.name, f"down did not finish ({len(cluster.state.undone)} steps done); run "
+                                           f"`chaos-harness --cluster {cluster.config.name} down` again")]
+    return found + _differences(cluster)
+
+
+def _differences(cluster: Cluster) -> list[Leftover]:
+    try:
+        differences = cluster.fingerprint_differences()
+    except HarnessError as error:
+        return [Leftover("fingerprints", f"cannot be compared: {error}")]
+    return [Leftover(*line.split(": ", 1)) for line in differences]
+
+
 def removed_cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     """What a cluster that was taken down still has on the machine (labelled objects and state), and how this
     machine and the hosts differ from their fingerprints from before it came up."""
     found = [Leftover("host", what) for what in cluster.labelled_objects()]
     if cluster.config.state_dir.exists():
         found.append(Leftover("host", f"state directory {cluster.config.state_dir}"))
-    try:
-        differences = cluster.fingerprint_differences()
-    except HarnessError as error:
-        return found + [Leftover("fingerprints", f"cannot be compared: {error}")]
-    return found + [Leftover(*line.split(": ", 1)) for line in differences]
+    return found + _differences(cluster)
 
 
 def _registry_leftovers(cluster: Cluster) -> list[Leftover]:

@@ -136,14 +136,17 @@ def _down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> N
     for difference in teardown.differences:
         console.print(f"[red]✗[/] not as before: {difference}")
     if teardown.not_undone:
-        console.print(f"The cluster's state is kept. When every host answers again, run `chaos-harness --cluster "
-                      f"{config.name} down` again: it does only what is left.")
+        console.print(f"The cluster's state is kept. Once the cause is gone (a host that did not answer, a container "
+                      f"still stopping), run `chaos-harness --cluster {config.name} down` again: it does only what "
+                      "is left.")
     elif teardown.differences and not accept_differences:
         console.print("The cluster's state is kept: put back what differs and run `down` again, or run "
                       "`down --accept-differences` to remove the state with the differences left as they are.")
     if teardown.not_undone or (teardown.differences and not accept_differences):
         sys.exit(1)
-    if teardown.complete and FingerprintRecord.load(config.fingerprint_file) is not None:
+    if teardown.complete and not teardown.removed:
+        progress(f"cluster {config.name} has nothing to take down")
+    elif teardown.complete and FingerprintRecord.load(config.fingerprint_file) is not None:
         progress("every host and this machine are as they were before the cluster came up (fingerprints match)")
 
 

@@ -70,6 +70,11 @@ class Cluster:
     # -- what exists -----------------------------------------------------------
 
     @property
+    def state_or_none(self) -> ClusterState | None:
+        """The cluster's state, None when it is not up."""
+        return self._state
+
+    @property
     def state(self) -> ClusterState:
         if self._state is None:
             raise ClusterError(f"cluster {self.config.name!r} is not up; run `chaos-harness cluster up`")
@@ -191,6 +196,10 @@ class Cluster:
         self._check_can_create()
         try:
             self._record_fingerprints()
+        except BaseException:  # nothing was made but the state directory the hosts' keys were learnt into
+            self._remove_state_dir()
+            raise
+        try:
             return self._bring_up()
         except BaseException:
             self._progress("bringing the cluster up failed; removing what was created")

@@ -170,7 +170,10 @@ class FingerprintRecord:
         return next((f for f in self.fingerprints if f.host == host), None)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Written for this user only: it holds each host's /etc/hosts, daemon.json and firewall rules."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(json.dumps({"cluster": self.cluster, "inventory": self.inventory,
                                     "fingerprints": [f.to_json() for f in self.fingerprints],
                                     "known_hosts": self.known_hosts}, indent=1))

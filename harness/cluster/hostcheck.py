@@ -12,6 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from harness.cluster.config import GREEN_STACK, STACK_NAME
+from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
 from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vms import VagrantVms
 from harness.errors import ClusterError
@@ -23,12 +24,13 @@ HOST_PACKAGES = {"iptables": "iptables", "socat": "socat", "pidof": "procps", "m
 # One pass over a host before anything is made: missing tools, Swarm state, traces of the harness, objects
 # named like its stacks. Each line is "KIND DETAIL".
 SURVEY = rf"""
-shift
 for tool; do command -v "$tool" >/dev/null || echo "missing $tool"; done
 echo "swarm $(docker info --format '{{{{.Swarm.LocalNodeState}}}}' 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
 grep -s -F '# chaos-harness' /etc/hosts | sed 's/^/trace a line in \/etc\/hosts: /'
 ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness/* 2>/dev/null | sed 's/^/trace /'
 iptables -w -S 2>/dev/null | grep -e '--comment "\?{RULE_COMMENT}' | sed 's/^/trace the firewall rule /'
+grep -v -F '# chaos-harness' /etc/hosts | grep -E '^[^#]*[[:space:]]({REGISTRY_ALIAS}|{SECURE_ALIAS})([[:space:]]|$)' \
+  | sed 's/^/names /'
 docker volume ls --format 'volume {{{{.Name}}}}' | grep -E ' ({STACK_NAME}|{GREEN_STACK})_' | sed 's/^/object /'
 docker network ls --format 'network {{{{.Name}}}}' | grep -E ' ({STACK_NAME}|{GREEN_STACK})_' | sed 's/^/object /'
 docker ps -a --format 'container {{{{.Names}}}}' | grep -E ' ({STACK_NAME}|{GREEN_STACK})_' | sed 's/^/object /'
@@ -68,7 +70,7 @@ def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form") 
                         f"name the host {result.output.strip()!r} in the inventory")
     survey = nodes.exec(node, ["sh", "-c", SURVEY, "survey", *HOST_PACKAGES]).output.splitlines()
     found = {kind: [line.split(" ", 1)[1] for line in survey if line.startswith(f"{kind} ")]
-             for kind in ("missing", "swarm", "trace", "object")}
+             for kind in ("missing", "swarm", "trace", "object", "names")}
     if missing := found["missing"]:
         problems.append(f"{node} lacks {', '.join(missing)}, which the faults run there; install them "
                         f"(Debian: apt-get install {' '.join(sorted({HOST_PACKAGES[t] for t in missing}))})")
@@ -81,6 +83,9 @@ def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form") 
                         "the swarm, or say swarm: form")
     problems += [f"{node} has {trace}, left by a cluster of the harness: take that cluster down "
                  "(chaos-harness --cluster NAME down), or remove it" for trace in found["trace"]]
+    problems += [f"{node}'s /etc/hosts names {REGISTRY_ALIAS} or {SECURE_ALIAS} already ({line.strip()}); the "
+                 "host must reach the cluster's registries by these names and that line would win over the "
+                 "harness's: take the names out of it" for line in found["names"]]
     problems += [f"{node} has {thing}, named like what the harness deploys (stacks {STACK_NAME} and {GREEN_STACK}): "
                  "the harness would adopt it; remove or rename it" for thing in found["object"]]
     return problems

@@ -22,6 +22,13 @@ from harness.waiting import wait_until
 
 RunnerFor = Callable[[str], RunOn]  # node name -> that host's command runner
 Save = Callable[[], None]  # saves the cluster's state
+# The stacks' task containers on a host: gone once its engine learnt the stacks were removed (a host that was
+# away learns it when it is back), else removed after 30 s.
+REMOVE_STACK_CONTAINERS = ["sh", "-c", f"""
+stacks() {{ docker ps -aq --filter label=com.docker.stack.namespace={STACK_NAME}; \
+            docker ps -aq --filter label=com.docker.stack.namespace={GREEN_STACK}; }}
+for attempt in $(seq 30); do [ -z "$(stacks)" ] && exit 0; sleep 1; done
+stacks | xargs -r docker rm -f >/dev/null"""]
 # The stack's data volumes (their containers may take a moment to go), and the bridge a Swarm join made.
 REMOVE_STACK_VOLUMES = ["sh", "-c", f"""
 volumes=$(docker volume ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{GREEN_STACK})_')
@@ -89,8 +96,11 @@ def release(state: ClusterState, engine: SwarmEngine, runner: RunnerFor, save: S
     if not rollback:
         steps.append(("stacks and Swarm objects", state.manager,
                       lambda: engine.remove_own_objects([STACK_NAME, GREEN_STACK])))
-        steps += [(f"registry images on {node}", node, lambda node=node: _checked(runner(node), FORGET_REGISTRY_IMAGES))
-                  for node in state.nodes]
+        for node in state.nodes:
+            steps += [(f"stack containers on {node}", node, lambda node=node: _checked(runner(node),
+                                                                                       REMOVE_STACK_CONTAINERS)),
+                      (f"registry images on {node}", node, lambda node=node: _checked(runner(node),
+                                                                                     FORGET_REGISTRY_IMAGES))]
         steps += [(f"stack volumes on {node}", node, lambda node=node: _checked(runner(node), REMOVE_STACK_VOLUMES))
                   for node in state.nodes if not keep_data]
     if not state.swarm_formed:

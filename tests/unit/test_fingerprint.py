@@ -91,6 +91,7 @@ def test_a_record_round_trips_and_a_damaged_one_is_named(tmp_path):
     record = FingerprintRecord("c1", "hosts.yaml", [Fingerprint("h1", {"hosts": ["127.0.0.1 localhost"]})])
     record.save(path)
     assert FingerprintRecord.load(path) == record and record.of("h1").sections["hosts"] == ["127.0.0.1 localhost"]
+    assert path.stat().st_mode & 0o777 == 0o600  # the hosts' files and firewall rules: this user's only
     assert FingerprintRecord.load(tmp_path / "none.json") is None
     path.write_text("{")
     with pytest.raises(ClusterError, match="c1.json is damaged"):

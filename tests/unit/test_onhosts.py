@@ -40,9 +40,10 @@ def test_every_problem_on_every_host_is_listed_at_once_before_anything_is_change
     hosts = FakeHosts({"h1": ["missing socat", "missing iptables", "swarm active"],
                        "h2": ["swarm inactive", "trace a line in /etc/hosts: 10.0.0.1 registry # chaos-harness old",
                               "object volume chaos_db-data"],
-                       "h3": ["swarm inactive"]}, down={"h3"})
+                       "h3": ["swarm inactive"],
+                       "h4": ["swarm inactive", "names 10.50.0.9 registry.corp registry"]}, down={"h3"})
     with pytest.raises(ClusterError) as refused:
-        hostcheck.check_hosts(hosts, ["h1", "h2", "h3"])
+        hostcheck.check_hosts(hosts, ["h1", "h2", "h3", "h4"])
     message = str(refused.value)
     assert message.startswith("the hosts are not ready; nothing was changed on them:")
     assert "h1 lacks socat, iptables, which the faults run there; install them (Debian: apt-get install " \
@@ -51,6 +52,7 @@ def test_every_problem_on_every_host_is_listed_at_once_before_anything_is_change
     assert "h2 has a line in /etc/hosts: 10.0.0.1 registry # chaos-harness old, left by a cluster" in message
     assert "h2 has volume chaos_db-data, named like what the harness deploys" in message
     assert "cannot log in to h3" in message
+    assert "h4's /etc/hosts names registry or registry-secure already (10.50.0.9 registry.corp registry)" in message
 
 
 def test_swarm_existing_needs_every_host_in_a_swarm_and_a_renamed_host_is_named():
@@ -104,6 +106,7 @@ def test_a_host_that_does_not_answer_fails_its_own_steps_and_the_others_are_rele
     assert failed and all("h2" in line for line in failed)
     assert "registry set-up on h2" in "\n".join(failed) and "h2 left the swarm" in "\n".join(failed)
     assert engine.calls == ["remove stacks", "leave h3", "leave h1"]
+    assert "stack containers on h1" in current.undone  # before its images and volumes can go
     assert "registry set-up on h1" in current.undone and "registry set-up on h3" in current.undone
 
 
