@@ -6,8 +6,9 @@ A fingerprint is a set of named sections, each a list of lines: the host's
 settings (``docker info``: trusted registries, mirrors, live restore, Swarm
 membership), its networks, volumes, containers and images, the firewall
 rules of every table, mounts (but the engine's own), the engine processes'
-states, Swarm node labels where the host is a manager, and traces the
-harness leaves while a fault or set-up is in place. Two fingerprints differ
+states, Swarm node labels where the host is a manager, the Docker logins
+stored (registry credentials: a hash of each file), and traces the harness
+leaves while a fault or set-up is in place. Two fingerprints differ
 by the lines one section gained or lost; a host is left as it was when
 there is no difference.
 
@@ -56,6 +57,10 @@ section processes
 for pid in $(pidof dockerd containerd); do
   state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
   [ "$state" = T ] && echo "$(cat "/proc/$pid/comm") stopped" || echo "$(cat "/proc/$pid/comm") running"
+done
+section docker-logins
+for file in /root/.docker/config.json /home/*/.docker/config.json; do
+  [ -e "$file" ] && echo "$file $(sha256sum < "$file" | cut -c1-16)"
 done
 section traces; ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness/* 2>/dev/null
 exit 0
