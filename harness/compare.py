@@ -64,6 +64,13 @@ class Row:
     mixed_window: Spread  # both releases served clients
     writes_acknowledged: Spread  # not measured: an app without a write probe
     overhead: Spread  # the harness's own time beyond the scenario's phases (reports from before: not measured)
+    machines: list[str]  # in run_ids order: the host the harness ran on, whose clock timed the run
+    clusters: list[str]  # in run_ids order: the cluster's name on that machine
+
+    @property
+    def places(self) -> dict[str, int]:
+        """Runs by ``machine/cluster``, in the order they first occur."""
+        return dict(Counter(f"{machine}/{cluster}" for machine, cluster in zip(self.machines, self.clusters)))
 
     @property
     def rollback_success_rate(self) -> float | None:
@@ -111,7 +118,7 @@ def scenario_label(report: dict) -> str:
 
 
 def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
-    runs = sorted(runs, key=lambda r: r["run_id"])
+    runs = sorted(runs, key=lambda r: (r["run_id"], machine_of(r)))
     rollbacks = [r["rollback"] for r in runs if r["rollback"]["triggered"]]
     return Row(
         scenario=scenario,
@@ -135,7 +142,37 @@ def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
         mixed_window=Spread.of(number(r, "versions.mixed_window") for r in runs),
         writes_acknowledged=Spread.of(_acknowledged(r) for r in runs),
         overhead=Spread.of(number(r, "timings.overhead") for r in runs),
+        machines=[machine_of(r) for r in runs],
+        clusters=[(r.get("cluster") or {}).get("name") or UNKNOWN for r in runs],
     )
+
+
+UNKNOWN = "unknown"  # a report from before machines were recorded, or one without its cluster
+
+
+def machine_of(report: dict) -> str:
+    """The host the run's harness ran on, whose clock timed it (``unknown`` in a report from before)."""
+    return (report.get("cluster") or {}).get("machine") or UNKNOWN
+
+
+def run_key(report: dict) -> tuple[str, str, float | None]:
+    """What makes a run itself: its id, its machine and its start on that machine's clock. Run ids alone can
+    repeat across machines (two runners starting the same scenario in the same second)."""
+    return report["run_id"], machine_of(report), report.get("started_at")
+
+
+def origins_note(rows: list[Row]) -> str | None:
+    """What a reader must know when the runs come from more than one machine or cluster; None when from one."""
+    machines = list(dict.fromkeys(machine for row in rows for machine in row.machines))
+    places = list(dict.fromkeys(place for row in rows for place in row.places))
+    if len(machines) > 1:
+        return (f"Runs from {len(machines)} machines ({', '.join(machines)}). Each run is timed on its own "
+                "machine's clock, so its figures hold whatever the offset between the clocks; but run ids and start "
+                "times come from different clocks and do not order runs across machines, and the machines may "
+                "differ in speed and load: compare a row's machines before its strategies.")
+    if len(places) > 1:
+        return f"Runs on {len(places)} clusters of one machine ({', '.join(places)})."
+    return None
 
 
 def _acknowledged(report: dict) -> float | None:
@@ -144,7 +181,8 @@ def _acknowledged(report: dict) -> float | None:
 
 
 def to_document(rows: list[Row]) -> dict:
-    """The comparison as JSON (schema ``chaos-harness/compare@1``)."""
-    return {"schema": COMPARE_SCHEMA,
+    """The comparison as JSON (schema ``chaos-harness/compare@1``); ``note`` says when the runs come from more
+    than one machine or cluster."""
+    return {"schema": COMPARE_SCHEMA, "note": origins_note(rows),
             "rows": [{**asdict(row), "rollback_success_rate": row.rollback_success_rate,
                       "rollback_verdicts": row.rollback_verdicts} for row in rows]}

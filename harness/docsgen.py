@@ -307,7 +307,8 @@ REPORT_FIELDS = {
     "scenario": "the scenario as run, its strategy kind resolved (see the [scenario file](scenario.md))",
     "app": "the app profile: its name, file, old and new release, entry service, upgraded services, whether it "
            "has a write probe",
-    "cluster": "the cluster's name, nodes and provider",
+    "cluster": "the cluster's name, nodes and provider, and the machine the harness ran on (its host name: its "
+               "clock timed the run; `compare` names it)",
     "started_at": "the run's start, seconds since the epoch on the samples' clock",
     "ended_at": "the run's end (null when the journal has no end)",
     "status": "completed, failed, interrupted, refused, or incomplete (a journal without an end)",

@@ -21,6 +21,7 @@ is judged.
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -159,7 +160,8 @@ class Runner:
             "run.start", run_id=self.run_id, scenario=self.scenario.model_dump(mode="json", by_alias=True),
             app={"name": stack.profile.name, "profile": str(stack.profile.path), "old": stack.old, "new": stack.new,
                  "entry": stack.entry, "upgraded": list(stack.upgraded), "writes": stack.profile.model.writes is not None},
-            cluster={"name": cluster.config.name, "nodes": cluster.state.nodes, "provider": cluster.state.provider},
+            cluster={"name": cluster.config.name, "nodes": cluster.state.nodes, "provider": cluster.state.provider,
+                     "machine": socket.gethostname()},  # whose clock timed the run: compare names it
             load={"rate": self.scenario.load.rate, "timeout": self.scenario.load.timeout,
                   "rate_from": "app profile" if self.app.profile.model.load.rate else "scenario",
                   "users": parts.load.users, "target": cluster.lb_url}).t

@@ -23,6 +23,8 @@ __all__ = ["DEMO_APP", "FakeCluster", "FakeDockerClient", "FakeEngine", "FakeRou
 # The ``app`` of a run.start event for the demo profile, as the runner journals it.
 DEMO_APP = {"name": "demo", "profile": "apps/demo.yaml", "old": "v1", "new": "v2", "entry": "web",
             "upgraded": ["web"], "writes": True}
+# The ``cluster`` of a run.start event: the cluster's name, nodes, provider, and the machine the harness ran on.
+DEMO_CLUSTER = {"name": "chaos", "nodes": ["node1", "node2", "node3"], "provider": "docker", "machine": "ci-1"}
 
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
@@ -223,7 +225,7 @@ V2_SERVERS = ("10.0.1.21", "10.0.1.22", "10.0.1.23")  # the v2 tasks (blue's or 
 
 
 def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback_seconds: float | None = None,
-                 expect: dict | None = None, writes: bool = True) -> Path:
+                 expect: dict | None = None, writes: bool = True, cluster: dict | None = None) -> Path:
     """A finished 20 s run of the demo app at 10 req/s with one outage of ``outage`` seconds starting at t=5.
 
     As the load balancer and the engine record it: three v1 tasks run from
@@ -233,13 +235,14 @@ def make_run_dir(root: Path, run_id: str, strategy: str, outage: float, rollback
     finds v2 serving from t=8 to t=12 and v1 otherwise. A node-halt fault
     holds from t=4 to t=9. With ``rollback_seconds`` a rollback is requested
     at t=12 and completes ``rollback_seconds`` later. Without ``writes`` the
-    app has no write probe: no write requests, and a read-back that measured nothing.
+    app has no write probe: no write requests, and a read-back that measured nothing. ``cluster``: the
+    ``cluster`` of its run.start (``DEMO_CLUSTER`` unless given: cluster ``chaos`` on machine ``ci-1``).
     """
     scenario = Scenario(name="sc", strategy={"kind": strategy}, expect=expect or {}).model_dump(mode="json")
     blue_green = strategy == "blue-green"
     new_service, new_backend = ("chaos-green_web", "green") if blue_green else ("chaos_web", "blue")
     events = [{"t": 0, "type": "run.start", "scenario": scenario, "run_id": run_id,
-               "app": {**DEMO_APP, "writes": writes}, "load": {"rate": 10}}]
+               "app": {**DEMO_APP, "writes": writes}, "cluster": cluster or DEMO_CLUSTER, "load": {"rate": 10}}]
     events += [_task_event(0, "chaos_web", f"v1-{i}", node, "v1", address)
                for i, (node, address) in enumerate(zip(("node1", "node2", "node3"), V1_SERVERS))]
     events += [{"t": 1, "type": "upgrade.requested", "strategy": strategy},

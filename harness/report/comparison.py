@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from harness.compare import Row, Spread
+from harness.compare import Row, Spread, origins_note
 from harness.report import charts
 from harness.report.html import environment
 from harness.report.text import COMPARISON_COLUMNS, comparison_cells, result_text
@@ -40,7 +40,8 @@ def comparison_page(rows: list[Row]) -> str:
     scenarios = dict.fromkeys(row.scenario for row in rows)
     sections = [_section(scenario, [row for row in rows if row.scenario == scenario]) for scenario in scenarios]
     return environment.get_template("compare.html.j2").render(
-        title=" vs ".join(strategies) or "comparison", sections=sections, columns=COMPARISON_COLUMNS,
+        title=" vs ".join(strategies) or "comparison", note=origins_note(rows), sections=sections,
+        columns=COMPARISON_COLUMNS,
         cells=[comparison_cells(row) for row in rows],
         strategy_colours={s: charts.STRATEGY_COLOURS.get(s, charts.OTHER_COLOUR) for s in strategies},
         outcome_colours=charts.OUTCOME_COLOURS, rollback_colours=charts.ROLLBACK_COLOURS)

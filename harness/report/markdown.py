@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from harness.compare import Row, is_refused
+from harness.compare import Row, is_refused, origins_note
 from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, cost_rows, lost_lines, refusal,
                                  result, summary_rows, title)
 
 
 def comparison_markdown(rows: list[Row]) -> str:
-    """The same table in Markdown, for notes, pull requests and summary files."""
-    return "\n".join(markdown_table(COMPARISON_COLUMNS, [comparison_cells(row) for row in rows]))
+    """The same table in Markdown, for notes, pull requests and summary files; below it, when the runs come from
+    more than one machine or cluster, a note saying so."""
+    note = origins_note(rows)
+    table = markdown_table(COMPARISON_COLUMNS, [comparison_cells(row) for row in rows])
+    return "\n".join(table + ([] if note is None else ["", f"**Note:** {note}"]))
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.analysis import analyze, attributed_samples, write_reads
 from harness.analysis.writes import Read
 from harness.analysis.samples import Sample
+from harness.compare import machine_of, run_key
 from harness.errors import HarnessError, UsageError, reason
 from harness.journal import JOURNAL_FILE, Event, read_journal
 from harness.reportfile import REPORT_FILE, read_report, report_problem
@@ -43,9 +44,18 @@ class RunFiles:
 def load_reports(run_dirs: Iterable[Path]) -> list[dict]:
     """Each run directory's report (analysed afresh when it has a journal but no report).
 
-    ``UsageError`` names the directory or file that is unusable and why.
+    ``UsageError`` names the directory or file that is unusable and why, and the two directories that hold the
+    same run (its id, machine and start): it would count twice. Runs of one id from different machines (run
+    directories copied from several CI runners) are different runs.
     """
-    return [_report(run_dir) for run_dir in run_dirs]
+    seen: dict[tuple, Path] = {}
+    reports = []
+    for run_dir in run_dirs:
+        reports.append(report := _report(run_dir))
+        if (first := seen.setdefault(run_key(report), run_dir)) != run_dir:
+            raise UsageError(f"{first} and {run_dir} hold the same run ({report['run_id']} on machine "
+                             f"{machine_of(report)}): give each run once")
+    return reports
 
 
 def _report(run_dir: Path) -> dict:

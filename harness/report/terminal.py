@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 from rich.table import Table
 
-from harness.compare import Row, is_refused
+from harness.compare import Row, is_refused, origins_note
 from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, cost_rows, refusal, result,
                                  summary_rows, title)
 
@@ -29,8 +29,9 @@ def summary_table(report: dict) -> Table:
 
 
 def comparison_table(rows: list[Row]) -> Table:
-    """The strategy x scenario table: medians with [low-high] over the repeats."""
-    table = Table(title="in-service vs blue-green")
+    """The strategy x scenario table: medians with [low-high] over the repeats; its caption says when the runs
+    come from more than one machine or cluster."""
+    table = Table(title="in-service vs blue-green", caption=origins_note(rows))
     for column in COMPARISON_COLUMNS:
         table.add_column(column)
     for row in rows:

@@ -131,7 +131,7 @@ def refusal(report: dict) -> str:
 
 COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "result", "downtime", "longest outage", "error rate", "p99",
                       "mixed-version window", "upgrade outcomes", "rollback ok", "time to rollback",
-                      "writes acknowledged", "lost writes", "overhead")
+                      "writes acknowledged", "lost writes", "overhead", "machine/cluster")
 
 
 def comparison_cells(row: Row) -> list[str]:
@@ -141,7 +141,15 @@ def comparison_cells(row: Row) -> list[str]:
     return [row.scenario, row.strategy, str(row.runs), result_text(row.passed, row.runs), row.downtime.text("s"),
             row.longest_outage.text("s"), row.error_rate.text("%", scale=100), row.p99.text("s"),
             row.mixed_window.text("s"), outcomes, rollback, row.time_to_rollback.text("s"),
-            row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1)]
+            row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1),
+            places_text(row.places)]
+
+
+def places_text(places: dict[str, int]) -> str:
+    """Where a row's runs ran: ``ci-1/chaos``, or ``runner-a/chaos ×2, runner-b/chaos`` when in several places."""
+    if len(places) == 1:
+        return next(iter(places))
+    return ", ".join(f"{place} ×{count}" if count > 1 else place for place, count in places.items())
 
 
 def result_text(passed: int, runs: int) -> str:

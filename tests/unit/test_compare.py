@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.compare import Spread, compare
+from harness.compare import Spread, compare, origins_note
 from harness.report.rundir import load_reports
 from harness.errors import UsageError
 from harness.report import text
-from harness.testing import make_run_dir
+from harness.testing import DEMO_CLUSTER, make_run_dir
 
 
 @pytest.fixture
@@ -78,9 +80,9 @@ def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
     lines = result.output.strip().splitlines()
     assert lines[0] == ("| scenario | strategy | runs | result | downtime | longest outage | error rate | p99 | "
                         "mixed-version window | upgrade outcomes | rollback ok | time to rollback | "
-                        "writes acknowledged | lost writes | overhead |")
+                        "writes acknowledged | lost writes | overhead | machine/cluster |")
     assert lines[2] == ("| sc@demo | blue-green | 2 | passed | 0s | 0s | 0% | 0.01s | 11.9s | "
-                        "completed 1, rolled_back 1 | 1/1 | 0.5s | 1 | 0 | 2s |")
+                        "completed 1, rolled_back 1 | 1/1 | 0.5s | 1 | 0 | 2s | ci-1/chaos |")
     assert lines[3].startswith("| sc@demo | in-service | 3 | passed | 2s [1-3] | 2s [1-3] |")
     assert len(lines) == 4
 
@@ -119,3 +121,77 @@ def test_a_sweep_directory_stands_for_its_runs_one_row_per_point_and_strategy(tm
     assert [(row["scenario"], row["strategy"], row["runs"]) for row in document["rows"]] == [
         ("sc@demo at tasks_replaced=0", "blue-green", 1), ("sc@demo at tasks_replaced=0", "in-service", 1),
         ("sc@demo at tasks_replaced=2", "blue-green", 1), ("sc@demo at tasks_replaced=2", "in-service", 1)]
+
+
+# -- run directories from several machines (a matrix spread over CI runners) --------------------------------------
+
+def shift_clock(run_dir: Path, seconds: float) -> Path:
+    """The run as a machine whose clock is ``seconds`` ahead of the fixture's would have recorded it."""
+    for name, keys in (("journal.jsonl", ("t", "started_at")), ("samples.jsonl", ("t", "end"))):
+        path = run_dir / name
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({key: value + seconds if key in keys and value is not None else value
+                                            for key, value in record.items()}) + "\n" for record in records))
+    return run_dir
+
+
+def on_machine(root: Path, machine: str, run_id: str, strategy: str, outage: float, offset: float = 0.0) -> Path:
+    """A fixture run as downloaded from one runner's artifact: ``root/<machine>/<run_id>``."""
+    cluster = {**DEMO_CLUSTER, "machine": machine}
+    return shift_clock(make_run_dir(root / machine, run_id, strategy, outage, cluster=cluster), offset)
+
+
+@pytest.fixture
+def sharded(tmp_path):
+    """One scenario under two strategies, each repeated on two runners whose clocks are 1 h 0.25 s apart; the
+    in-service runs share their run id (both runners started them in the same second)."""
+    return [on_machine(tmp_path, "runner-a", "t1-sc-in-service", "in-service", 1.0),
+            on_machine(tmp_path, "runner-b", "t1-sc-in-service", "in-service", 3.0, offset=3600.25),
+            on_machine(tmp_path, "runner-a", "t2-sc-blue-green", "blue-green", 0.0),
+            on_machine(tmp_path, "runner-b", "t9-sc-blue-green", "blue-green", 0.0, offset=3600.25)]
+
+
+def test_runs_from_two_machines_keep_their_figures_and_each_row_names_its_machines(sharded):
+    blue_green, in_service = compare(load_reports(sharded))
+    assert in_service.runs == 2 and in_service.machines == ["runner-a", "runner-b"]
+    assert in_service.downtime == Spread(pytest.approx(2.0), pytest.approx(1.0), pytest.approx(3.0), 2)
+    assert in_service.mixed_window.low == pytest.approx(in_service.mixed_window.high)  # 1 h apart, the same window
+    assert text.comparison_cells(in_service)[-1] == "runner-a/chaos, runner-b/chaos"
+    assert origins_note([blue_green, in_service]).startswith("Runs from 2 machines (runner-a, runner-b). Each run "
+                                                             "is timed on its own machine's clock")
+
+
+def test_the_merged_table_says_its_runs_came_from_two_machines_in_every_format(sharded, tmp_path):
+    markdown = CliRunner().invoke(main, ["compare", "--markdown", "--output", str(tmp_path / "merged"),
+                                         *map(str, sharded)])
+    assert markdown.exit_code == 0, markdown.output
+    table, note = markdown.output.strip().split("\n\n")
+    assert table.splitlines()[2].endswith("| runner-a/chaos, runner-b/chaos |")
+    assert note.startswith("**Note:** Runs from 2 machines (runner-a, runner-b).")
+    assert "Runs from 2 machines" in (tmp_path / "merged" / "compare.md").read_text()
+    assert "<b>Note:</b> Runs from 2 machines" in (tmp_path / "merged" / "compare.html").read_text()
+    document = json.loads(CliRunner().invoke(main, ["compare", "--json", *map(str, sharded)]).output)
+    assert document["note"].startswith("Runs from 2 machines")
+    assert document["rows"][1]["machines"] == ["runner-a", "runner-b"]
+
+
+def test_runs_of_one_machine_have_no_note_and_two_clusters_of_one_machine_are_named(runs, tmp_path):
+    assert origins_note(compare(load_reports(runs))) is None
+    other = make_run_dir(tmp_path, "c1", "in-service", 1.0, cluster={**DEMO_CLUSTER, "name": "staging"})
+    assert origins_note(compare(load_reports([*runs, other]))) == (
+        "Runs on 2 clusters of one machine (ci-1/chaos, ci-1/staging).")
+
+
+def test_a_run_given_twice_is_refused_naming_both_copies(sharded, tmp_path):
+    copy = shutil.copytree(sharded[0], tmp_path / "again" / sharded[0].name)
+    with pytest.raises(UsageError, match=f"{sharded[0]} and {copy} hold the same run \\(t1-sc-in-service on "
+                                         "machine runner-a\\): give each run once"):
+        load_reports([*sharded, copy])
+
+
+def test_a_report_from_before_machines_were_recorded_is_from_an_unknown_machine(runs):
+    reports = load_reports(runs[:2])
+    del reports[0]["cluster"]["machine"]
+    reports[1]["cluster"] = None
+    (row,) = compare(reports)
+    assert (row.machines, row.clusters) == (["unknown", "unknown"], ["chaos", "unknown"])
