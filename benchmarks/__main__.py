@@ -66,7 +66,7 @@ SECTIONS = (
                                 str(out.parent), "--json",
                                 *(["--rate", "200", "--duration", "500ms", "--repeat", "2"] if quick else [])]),
     Section("overhead", "The harness's own cost on the default scenario",
-            "Two runs of `scenarios/halted-node.yaml` (the first after the benchmarks above, the second on the "
+            "Two runs of `halted-node` (the first after the benchmarks above, the second on the "
             "stack it left); overhead is the run's wall time minus the phases the scenario asked for.",
             lambda quick, out: [*PYTHON, "benchmarks.overhead", "--cluster", CLUSTER, "--json", str(out),
                                 *(["--runs", "1"] if quick else [])]),

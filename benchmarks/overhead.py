@@ -1,7 +1,7 @@
 """The harness's own cost on the default scenario: `timings` of report.json, for a run after a fresh deploy
 and for a run right after it (the stack already up).
 
-    .venv/bin/python -m benchmarks.overhead [--cluster NAME] [--scenario scenarios/halted-node.yaml] [--json FILE]
+    .venv/bin/python -m benchmarks.overhead [--cluster NAME] [--scenario halted-node] [--json FILE]
 
 Needs `chaos-harness cluster up` first (the runs bring it up otherwise).
 Prints a Markdown row per run.
@@ -36,7 +36,7 @@ def run_once(cluster: str, scenario: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cluster", default="chaos")
-    parser.add_argument("--scenario", default="scenarios/halted-node.yaml")
+    parser.add_argument("--scenario", default="halted-node")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """The final read-back's speed: acknowledged writes read back through the load balancer and judged by checks.
 
-    .venv/bin/python -m benchmarks.readback [--cluster chaos] [--app apps/demo.yaml] [--writes 10000] [--json FILE]
+    .venv/bin/python -m benchmarks.readback [--cluster chaos] [--app demo] [--writes 10000] [--json FILE]
 
 Needs `chaos-harness cluster up` first. Deploys the app's old release (as a
 run's prepare does), makes ``--writes`` acknowledged writes through the load

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from harness.shipped import shipped_scenario
+
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTERS = ("soak-a", "soak-b")
 SCENARIOS = ["halted-node", "frozen-daemon", "registry-down", "registry-unreachable", "port-conflict",
@@ -54,7 +56,7 @@ def harness(cluster: str, *args: str, timeout: float = 900) -> subprocess.Comple
 
 def soak_scenario(name: str, rng: random.Random, out: Path) -> tuple[Path, int]:
     """Shipped scenario ``name`` with short phases and its faults moved to a random moment; also its fault count."""
-    document = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml").read_text())
+    document = yaml.safe_load(shipped_scenario(name).read_text())
     document["phases"] = {**document.get("phases", {}), "warmup": "8s", "observe": "10s"}
     if "verify_window" in document["phases"]:
         document["phases"]["verify_window"] = "5s"

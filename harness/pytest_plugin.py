@@ -60,8 +60,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "repeat.")
     group.addoption("--chaos-points", type=_at_least_one, default=None,
                     help="With --chaos-sweep: points per strategy, spread evenly (default: every point).")
-    group.addoption("--chaos-app", default=None, help="App profile to run every scenario against "
-                                                      "(default: the built-in demo, apps/demo.yaml).")
+    group.addoption("--chaos-app", default=None, help="App profile to run every scenario against: a file, or demo "
+                                                      "(the default: the demo app the harness ships).")
 
 
 def _cluster_name(text: str) -> str:
@@ -182,11 +182,13 @@ def pytest_chaos_run_scenario(scenario: Scenario, config: pytest.Config) -> dict
 def _app(config: pytest.Config, cluster, scenario: Scenario):
     """The app profile of --chaos-app, its images prepared once per session (and for each broken release asked)."""
     from harness.app import DEFAULT_PROFILE, App, load_profile
+    from harness.shipped import app_argument
 
     releases = scenario.stack.releases
     apps = config.stash.setdefault(_apps_key, {})
     if releases not in apps:
-        profile = load_profile(config.option.chaos_app or DEFAULT_PROFILE)
+        chosen = config.option.chaos_app
+        profile = load_profile(app_argument(chosen) if chosen else DEFAULT_PROFILE)
         apps[releases] = App.prepare(profile, cluster.builder, releases)
     return apps[releases]
 

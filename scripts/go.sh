@@ -63,7 +63,7 @@ main() {
   # the tests also bring up Vagrant's libvirt provider as far as this machine goes (to the box download)
   if [ "$what" = test ]; then chaos-harness --provider libvirt setup; else chaos-harness setup; fi
   case "$what" in
-    demo) chaos-harness run scenarios/halted-node.yaml ;;
+    demo) chaos-harness run halted-node ;;
     test) install_actionlint
           python -m pytest tests -p no:cacheprovider ;;
   esac

@@ -17,7 +17,7 @@ scenarios=("$@")
 
 for scenario in "${scenarios[@]}"; do
   before=("$REPORTS"/sweep-*)
-  .venv/bin/chaos-harness sweep "scenarios/$scenario.yaml" --points "$POINTS" --repeat "$REPEAT" \
+  .venv/bin/chaos-harness sweep "$scenario" --points "$POINTS" --repeat "$REPEAT" \
     --reports "$REPORTS" || echo "sweep of $scenario: not every run produced a report (see above)" >&2
   after=("$REPORTS"/sweep-*)
   [ ${#after[@]} -gt ${#before[@]} ] || { echo "no sweep of $scenario" >&2; exit 1; }

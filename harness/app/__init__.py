@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness.app import images
 from harness.app.images import LocalImages
 from harness.app.profile import BROKEN, Profile, load_profile
 from harness.build import ImageBuilder
+from harness.shipped import DEMO_PROFILE
 
-DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "apps" / "demo.yaml"
+DEFAULT_PROFILE = DEMO_PROFILE  # what runs when no --app is given
 
 __all__ = ["BROKEN", "DEFAULT_PROFILE", "App", "Profile", "load_profile"]
 

@@ -166,7 +166,7 @@ def _named_volumes(spec: dict) -> bool:
 _TEMPLATE = """\
 # chaos-harness app profile, written by `chaos-harness app init`.
 # Check it with `chaos-harness app check <this file>`; run with
-# `chaos-harness run scenarios/halted-node.yaml --app <this file>`.
+# `chaos-harness run halted-node --app <this file>`.
 # Paths are relative to this file. The compose file is never changed on disk.
 name: $name
 compose: $compose

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import checked_profile, prepared, progress, ui
+from harness.cli.common import APP, checked_profile, prepared, progress, ui
 from harness.cluster import Cluster, ClusterConfig
 from harness.errors import UsageError
 
@@ -34,7 +34,7 @@ def app_init(compose_file: Path, output: Path | None) -> None:
 
 
 @app_group.command("check")
-@click.argument("profile", type=click.Path(path_type=Path))
+@click.argument("profile", type=APP)
 @click.pass_obj
 def app_check(config: ClusterConfig, profile: Path) -> None:
     """Deploy the profile's old release, send a few requests and show which release answered each; then remove it."""

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from harness.app import DEFAULT_PROFILE
+from harness.errors import UsageError
 
 if TYPE_CHECKING:
     from harness.cluster import Cluster
@@ -75,10 +76,39 @@ ui = Output()
 progress = ui.step
 
 
+class ScenarioParam(click.ParamType):
+    """A scenario file, or the name of a scenario the harness ships (when no such file exists)."""
+
+    name = "scenario"
+
+    def convert(self, value, param, ctx) -> Path:
+        from harness.shipped import scenario_argument
+
+        try:
+            return value if isinstance(value, Path) else scenario_argument(value)
+        except UsageError as error:
+            self.fail(str(error), param, ctx)
+
+
+class AppParam(click.ParamType):
+    """An app profile file, or ``demo``: the demo app the harness ships (when no such file exists)."""
+
+    name = "profile"
+
+    def convert(self, value, param, ctx) -> Path:
+        from harness.shipped import app_argument
+
+        return value if isinstance(value, Path) else app_argument(value)
+
+
+SCENARIO, APP = ScenarioParam(), AppParam()
+DEMO_SHOWN = "demo, the shipped demo app"
+
+
 def app_option(function):
     """``--app``: the app profile whose stack a command deploys."""
-    return click.option("--app", "app_path", default=DEFAULT_PROFILE, show_default="apps/demo.yaml",
-                        type=click.Path(path_type=Path), help="App profile: the stack to upgrade.")(function)
+    return click.option("--app", "app_path", default=DEFAULT_PROFILE, show_default=DEMO_SHOWN, type=APP,
+                        help="App profile: the stack to upgrade (a file, or demo).")(function)
 
 
 def checked_profile(path: Path, scenarios):

@@ -1,4 +1,5 @@
-"""Scenarios: ``validate`` them, ``run`` them, run a ``matrix`` of them, ``sweep`` one across its upgrade."""
+"""Scenarios (files, or shipped scenarios by name): ``validate`` them, ``run`` them, run a ``matrix`` of them,
+``sweep`` one across its upgrade."""
 
 from __future__ import annotations
 
@@ -8,37 +9,41 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import (DEFAULT_REPORTS, app_option, check_releases, checked_profile, parse_durations,
-                                prepared, progress, show_comparison, ui)
+from harness.cli.common import (APP, DEFAULT_REPORTS, DEMO_SHOWN, SCENARIO, app_option, check_releases, checked_profile,
+                                parse_durations, prepared, progress, show_comparison, ui)
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.scenario import STRATEGIES
 
 
 @click.command()
-@click.argument("scenarios", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--app", "app_path", type=click.Path(path_type=Path),
+@click.argument("scenarios", nargs=-1, type=SCENARIO)
+@click.option("--app", "app_path", type=APP,
               help="Also check an app profile and that it has the releases the scenarios ask for; alone, the "
                    "profile by itself.")
 def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
-    """Check scenario files, an app profile, or both, without touching anything."""
+    """Check scenarios, an app profile, or both, without touching anything.
+
+    A scenario is a file, or the name of a shipped one (`chaos-harness scenarios list`), as for every command.
+    """
     from harness.scenario import load_scenario
+    from harness.shipped import shown
 
     if not scenarios and app_path is None:
         raise click.UsageError("give scenario files, --app PROFILE, or both")
     loaded = []
     for path in scenarios:
         loaded.append(load_scenario(path))
-        progress(f"{path}: valid")
+        progress(f"{shown(path)}: valid")
     if app_path is not None:
         checked_profile(app_path, loaded)
-        progress(f"{app_path}: valid")
+        progress(f"{shown(app_path)}: valid")
     elif loaded:  # the releases they ask for, from the profile `run` uses without --app
         check_releases(load_profile(DEFAULT_PROFILE), loaded)
 
 
 @click.command()
-@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("scenarios", nargs=-1, required=True, type=SCENARIO)
 @app_option
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help="For scenarios that leave strategy.kind open (default in-service).")
@@ -70,9 +75,9 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
 
 
 @click.command()
-@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--apps", default=str(DEFAULT_PROFILE), show_default="apps/demo.yaml",
-              help="Comma-separated app profiles to run every scenario against.")
+@click.argument("scenarios", nargs=-1, required=True, type=SCENARIO)
+@click.option("--apps", default=str(DEFAULT_PROFILE), show_default=DEMO_SHOWN,
+              help="Comma-separated app profiles (files, or demo) to run every scenario against.")
 @click.option("--strategies", default="in-service,blue-green", show_default=True,
               help="Comma-separated strategy kinds to run each scenario under.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per scenario and strategy.")
@@ -84,9 +89,10 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
     """Run every scenario on every app under every strategy, REPEAT times, and compare them."""
     from harness.matrix import parse_strategies, plan, run_matrix
     from harness.scenario import load_scenario
+    from harness.shipped import app_argument
 
     loaded = [load_scenario(path) for path in scenarios]
-    profiles = [checked_profile(Path(p.strip()), loaded) for p in apps.split(",") if p.strip()]
+    profiles = [checked_profile(app_argument(p.strip()), loaded) for p in apps.split(",") if p.strip()]
     handle = Cluster(config, progress)
     apps_ready = [prepared(profile, loaded, handle) for profile in profiles]
     runs = plan(loaded, parse_strategies(strategies), repeat, apps_ready)
@@ -102,7 +108,7 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
 
 
 @click.command()
-@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
+@click.argument("scenario_path", metavar="SCENARIO", type=SCENARIO)
 @app_option
 @click.option("--strategies", default="in-service,blue-green", show_default=True,
               help="Comma-separated strategy kinds to sweep under.")

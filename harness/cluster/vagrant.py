@@ -22,9 +22,10 @@ from docker.utils.socket import frames_iter
 
 from harness.cluster.config import ClusterState
 from harness.errors import ClusterError, EnvironmentProblem
+from harness.shipped import VAGRANTFILE as SHIPPED_VAGRANTFILE
 from harness.waiting import wait_until
 
-VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", Path(__file__).parents[2] / "Vagrantfile"))
+VAGRANTFILE = Path(os.environ.get("CHAOS_VAGRANTFILE", SHIPPED_VAGRANTFILE))  # the shipped one, unless replaced
 RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED, vagrant.Vagrant.NOT_CREATED
 ENGINE_SOCKET = "docker.sock"  # a node engine's API socket, in the host directory mounted at /chaos-api
 

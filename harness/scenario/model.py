@@ -274,7 +274,7 @@ def _something_to_judge(scenario: Scenario) -> ErrorDict | None:
         return None
     return {"loc": ("expect",), "input": None,
             "msg": "the scenario injects no fault and states no expectation, so a run would pass whatever happened "
-                   "to the users; add faults, or expect (a baseline such as scenarios/clean-upgrade.yaml expects "
+                   "to the users; add faults, or expect (a baseline such as the shipped clean-upgrade expects "
                    "upgrade_outcome: [completed] and max_downtime: 0s)"}
 
 

@@ -18,17 +18,17 @@ from harness.journal import read_journal
 from harness.ledger import HealLedger
 from harness.runner import Runner
 from harness.scenario import Phases, load_scenario
+from harness.shipped import shipped_scenario
 from harness.stack import BLUE
 from harness.waiting import wait_until
 from tests.integration.conftest import live_releases
 
 pytestmark = pytest.mark.docker
-SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios")
 
 
 def shortened(name: str, strategy: str | None = None, **phases):
     """A shipped scenario with shorter phases, under ``strategy`` (default: its own, else in-service)."""
-    scenario = load_scenario(os.path.join(SCENARIOS, f"{name}.yaml")).under(strategy)
+    scenario = load_scenario(shipped_scenario(name)).under(strategy)
     return scenario.model_copy(update={"phases": Phases(**{**scenario.phases.model_dump(), **phases})})
 
 

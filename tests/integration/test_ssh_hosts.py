@@ -27,6 +27,7 @@ from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, HarnessError
 from harness.faults.conformance import built_in_faults, exercise
 from harness.runner import Runner
+from harness.shipped import scenario_names, shipped_scenario
 from harness.waiting import wait_until
 from tests.integration.ssh_hosts import USER, start_ssh_hosts
 from tests.integration.test_crash_heal import sigkill_then_heal
@@ -137,7 +138,7 @@ def test_the_harness_never_execs_into_the_hosts(ssh_cluster, hosts):
     assert execs == [], f"something exec'd into an SSH-only host: {execs[:3]}"
 
 
-SEEDS = sorted(path.stem for path in Path(__file__).parents[2].joinpath("scenarios").glob("*.yaml"))
+SEEDS = scenario_names()
 
 
 @pytest.mark.parametrize("seed", [seed for seed in SEEDS if seed not in ("halted-node", "registry-unreachable")])
@@ -300,7 +301,7 @@ def test_node_halt_needs_power_commands_only_on_its_target_and_down_survives_a_h
     home, cluster = tmp_path / "home", ["--cluster", "chaos-sshpart"]
     up = harness_cli(home, *cluster, "--provider", "ssh", "--inventory", str(tmp_path / "hosts.yaml"), "cluster", "up")
     assert up.returncode == 0, up.stderr
-    scenario = yaml.safe_load((Path(__file__).parents[2] / "scenarios" / "halted-node.yaml").read_text())
+    scenario = yaml.safe_load(shipped_scenario("halted-node").read_text())
     scenario["faults"][0].update(target={"node": "node2"}, duration="10s")
     scenario["phases"] = {"warmup": "4s", "observe": "6s", "verify_window": "4s"}
     (tmp_path / "halt.yaml").write_text(yaml.safe_dump(scenario))

@@ -38,7 +38,7 @@ def test_run_refuses_an_invalid_app_profile_with_exit_2(tmp_path, monkeypatch):
             raise AssertionError("the cluster must not start for an invalid profile")
 
     monkeypatch.setattr("harness.cli.runs.Cluster", NoBuilds)
-    result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "scenarios/clean-upgrade.yaml"])
+    result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "clean-upgrade"])
     assert result.exit_code == 2, result.output
     output = " ".join(result.output.split())  # the console wraps long lines
     assert "app.yaml: invalid app profile" in output and "compose: got 'missing.yml'" in output
@@ -52,13 +52,13 @@ def test_run_refuses_an_invalid_app_profile_before_touching_docker(tmp_path, mon
         raise AssertionError("the cluster must not be touched for an invalid app profile")
 
     monkeypatch.setattr("harness.cli.runs.Cluster", no_cluster)
-    result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "scenarios/clean-upgrade.yaml"])
+    result = CliRunner().invoke(main, ["run", "--app", str(tmp_path / "app.yaml"), "clean-upgrade"])
     assert result.exit_code == 2, result.output
     assert "compose: got 'missing.yml'" in " ".join(result.output.split())
 
 
 def test_validate_accepts_the_shipped_scenarios():
-    result = CliRunner().invoke(main, ["validate", "scenarios/halted-node.yaml", "scenarios/bad-release-rollback.yaml"])
+    result = CliRunner().invoke(main, ["validate", "halted-node", "bad-release-rollback"])
     assert result.exit_code == 0, result.output
 
 
@@ -118,12 +118,12 @@ def test_report_json_is_the_report_document_on_stdout(tmp_path):
 
 
 def test_validate_checks_an_app_profile_and_the_releases_the_scenarios_ask_for(tmp_path):
-    ok = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml", "scenarios/bad-release-rollback.yaml"])
+    ok = CliRunner().invoke(main, ["validate", "--app", "demo", "bad-release-rollback"])
     assert ok.exit_code == 0, ok.output
-    assert "apps/demo.yaml: valid" in ok.output
+    assert "demo: valid" in ok.output
     unknown = tmp_path / "to-v9.yaml"
     unknown.write_text("name: to-v9\nstack: {to: v9}\nexpect: {max_downtime: 1s}\n")
-    result = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml", str(unknown)])
+    result = CliRunner().invoke(main, ["validate", "--app", "demo", str(unknown)])
     assert result.exit_code == 2
     assert "asks for release 'v9'; this profile has v1, v2" in " ".join(result.output.split())
 
@@ -164,8 +164,8 @@ def test_app_init_builds_the_first_release_as_the_compose_file_does(tmp_path):
 
 
 def test_validate_checks_an_app_profile_alone_and_needs_something_to_check(tmp_path):
-    alone = CliRunner().invoke(main, ["validate", "--app", "apps/demo.yaml"])
-    assert alone.exit_code == 0 and "apps/demo.yaml: valid" in alone.output
+    alone = CliRunner().invoke(main, ["validate", "--app", "demo"])
+    assert alone.exit_code == 0 and "demo: valid" in alone.output
     broken = tmp_path / "app.yaml"
     broken.write_text("name: x\ncompose: missing.yml\n")
     refused = CliRunner().invoke(main, ["validate", "--app", str(broken)])

@@ -37,7 +37,7 @@ def finished_run(tmp_path, monkeypatch):
 
 
 def test_the_summary_table_of_a_run_goes_to_stdout_and_its_progress_to_stderr(finished_run):
-    result = CliRunner().invoke(main, ["run", "scenarios/clean-upgrade.yaml"])
+    result = CliRunner().invoke(main, ["run", "clean-upgrade"])
     assert result.exit_code == 0, result.output
     assert "expect max_downtime" in result.stdout and "PASSED" in result.stdout
     assert "phase observe" in result.stderr and "reports: " in result.stderr
@@ -45,7 +45,7 @@ def test_the_summary_table_of_a_run_goes_to_stdout_and_its_progress_to_stderr(fi
 
 
 def test_with_json_stdout_is_the_json_and_the_table_joins_the_progress(finished_run):
-    result = CliRunner().invoke(main, ["run", "--json", "scenarios/clean-upgrade.yaml"])
+    result = CliRunner().invoke(main, ["run", "--json", "clean-upgrade"])
     assert result.exit_code == 0, result.output
     [document] = json.loads(result.stdout)
     assert document["run_id"] == "r1"

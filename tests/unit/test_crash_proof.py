@@ -263,7 +263,7 @@ BAD_NAMES = ["../x", "", "a b", "a/b", "Chaos", "a" * 5000]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES, ids=["dotdot", "empty", "space", "slash", "upper", "5000-chars"])
-@pytest.mark.parametrize("command", [["validate", "scenarios/clean-upgrade.yaml"], ["down"], ["cluster", "down"],
+@pytest.mark.parametrize("command", [["validate", "clean-upgrade"], ["down"], ["cluster", "down"],
                                      ["heal", "--reports", "nowhere"]])
 def test_a_cluster_name_that_is_no_plain_name_is_exit_2_and_nothing_is_touched(home, monkeypatch, name, command):
     def no_cluster(*args, **kwargs):

@@ -30,6 +30,7 @@ from harness.app.compose_model import Service
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.ledger import HealLedger, LedgerEntry
+from harness.shipped import APPS, SCENARIOS
 from harness.testing import FakeCluster, make_run_dir
 from tests.unit.mutations import mutated
 
@@ -39,8 +40,8 @@ HANG_SECONDS = 30.0  # per command, generous against a busy machine; each takes 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
-COMPOSE_SOURCES = [(ROOT / p).read_bytes() for p in ("apps/demo/compose.yml", "examples/guestbook/compose.yml",
-                                                      "examples/itemstore/compose.yml")]
+COMPOSE_SOURCES = [path.read_bytes() for path in (APPS / "demo" / "compose.yml", ROOT / "examples/guestbook/compose.yml",
+                                                   ROOT / "examples/itemstore/compose.yml")]
 SHIPPED_SWEEP = json.loads((ROOT / "docs" / "sweeps" / "halted-node" / "sweep.json").read_text())
 
 
@@ -334,7 +335,7 @@ OPTION_TEXTS = st.sampled_from(["", "0", "-1", "1", "3", "1e400", "nan", "inf", 
                                 ",", "canary", "in-service,blue-green,canary", "tasks_replaced=0,1",
                                 "tasks_replaced=", "phase=rollback", "step=green_ready,switched", "step=", "=",
                                 "a=b=c", "x" * 5000, "../x", "/dev/zero", "/", ".", "nowhere/x", "chaos",
-                                "Chaos", "é", "apps/demo.yaml", "apps/demo.yaml,", "reports", "refusal"]) \
+                                "Chaos", "é", "demo", "demo,", "apps/demo.yaml", "reports", "refusal"]) \
     | st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30)
 
 
@@ -344,7 +345,7 @@ def command_lines(draw: st.DrawFn, scratch: Path) -> list[str]:
     value = lambda: draw(OPTION_TEXTS)  # noqa: E731
     path = lambda: (str(scratch / draw(st.sampled_from(["a", "b/c", ""]))) if draw(st.booleans())  # noqa: E731
                     else value())
-    scenario = str(ROOT / "scenarios" / draw(st.sampled_from(["halted-node.yaml", "clean-upgrade.yaml"])))
+    scenario = draw(st.sampled_from(["halted-node", str(SCENARIOS / "clean-upgrade.yaml")]))
     commands = [
         ["validate", scenario, "--app", value()], ["validate", value()],
         ["run", scenario, "--strategy", value(), "--app", value(), "--reports", path()],

@@ -25,12 +25,13 @@ from harness.cli import main
 from harness.errors import HarnessError, ProfileError, ScenarioError
 from harness.models import MAX_PROBLEMS, parse_duration
 from harness.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES
+from harness import shipped
 from harness.scenario import load_scenario
 from tests.unit.mutations import mutated
 
 ROOT = Path(__file__).parents[2]
-SCENARIOS = [p.read_bytes() for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
-DEMO = (ROOT / "apps" / "demo.yaml").read_bytes()
+SCENARIOS = [p.read_bytes() for p in sorted(shipped.SCENARIOS.glob("*.yaml"))]
+DEMO = shipped.DEMO_PROFILE.read_bytes()
 MAX_MESSAGE = 10_000  # bytes: every error message is at most this long, whatever the input
 MAX_SECONDS = 10.0  # per input file, generous against a busy machine: the worst 256 KiB inputs take about 0.5 s
 EXAMPLES = int(os.environ.get("CHAOS_FUZZ_EXAMPLES", "200"))
@@ -47,7 +48,7 @@ def billion_laughs() -> bytes:
 
 def profile_dir(tmp_path: Path) -> Path:
     """``tmp_path`` with the demo app's files beside where a profile is written (its compose file is relative)."""
-    shutil.copytree(ROOT / "apps" / "demo", tmp_path / "demo", dirs_exist_ok=True)
+    shutil.copytree(shipped.APPS / "demo", tmp_path / "demo", dirs_exist_ok=True)
     return tmp_path
 
 

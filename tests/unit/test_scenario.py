@@ -6,8 +6,9 @@ import pytest
 
 from harness.errors import ScenarioError
 from harness.scenario import load_scenario, parse_duration
+from harness.shipped import SCENARIOS as SHIPPED
 
-SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted(SHIPPED.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
