@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from harness.cli import app, calibrate, cluster, faults, repair, reports, runs
+from harness.cli import app, calibrate, cluster, faults, project, repair, reports, runs
 from harness.cli.common import console, ui
 from harness.cluster import ClusterConfig
 from harness.cluster.config import MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
@@ -102,6 +102,6 @@ def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provi
     ui.quiet = quiet
 
 
-for _group in (cluster, runs, reports, calibrate, repair, app, faults):
+for _group in (cluster, runs, reports, calibrate, repair, app, faults, project):
     for _command in _group.COMMANDS:
         main.add_command(_command)
