@@ -35,7 +35,8 @@ install_packages() {
 }
 
 install_python_package() {
-  local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  local stamp
+  stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
   if [ -f "$stamp" ]; then return; fi
   say "installing chaos-harness and its Python dependencies into $VENV"
   python3 -m venv "$VENV"
@@ -65,7 +66,7 @@ main() {
   case "$what" in
     demo) chaos-harness run halted-node ;;
     test) install_actionlint
-          python -m pytest tests -p no:cacheprovider ;;
+          PATH="$PATH:$(go env GOPATH)/bin" python -m pytest tests -p no:cacheprovider ;;
   esac
 }
 
