@@ -150,17 +150,21 @@ class SwarmEngine:
         """``docker stack rm``, waiting until its services and networks are gone; nothing to do if it is not deployed.
 
         The networks go after the services, asynchronously: a deploy of the same
-        stack in between fails with "network ... not found".
+        stack in between fails with "network ... not found". A network a task
+        still uses while it stops is refused ("in use by task"): ``stack rm`` is
+        asked again until nothing of the stack is left.
         """
         label = {"label": f"com.docker.stack.namespace={stack}"}
         def remaining() -> list:
             return self._translate("list services", lambda: self.manager.services.list(filters=label)) + \
                 self._translate("list networks", lambda: self.manager.networks.list(filters=label))
-        if not remaining():
-            return
-        self._run_on_manager(["docker", "stack", "rm", stack], None)
-        wait_until(lambda: not remaining(), timeout=timeout, what=f"the services and networks of stack {stack} "
-                                                                  "to be removed")
+
+        def removed() -> bool:
+            if remaining():
+                self._run_on_manager(["docker", "stack", "rm", stack], None)
+            return not remaining()
+        wait_until(removed, timeout=timeout, interval=2.0,
+                   what=f"the services and networks of stack {stack} to be removed")
 
     def remove_service(self, name: str) -> None:
         """``docker service rm``, without waiting for its tasks to stop; nothing to do if it does not exist."""
