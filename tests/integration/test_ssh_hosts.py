@@ -1,4 +1,4 @@
-"""The ssh provider on hosts reachable only over SSH: cluster up, every fault, two seed scenarios, down.
+"""The ssh provider on hosts reachable only over SSH: cluster up, every fault, every seed scenario, down.
 
 The hosts are node containers running sshd and dockerd whose Docker API is
 published nowhere (tests/integration/ssh_hosts.py). The harness reaches them
