@@ -11,6 +11,7 @@ scenarios.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -41,7 +42,7 @@ def scenario_argument(text: str) -> Path:
     """A scenario as a command line gives it: the file ``text`` when there is one, else the shipped scenario of
     that name; ``UsageError`` saying both were looked for, and listing the shipped names, when it is neither."""
     path = Path(text)
-    if path.exists() or path.is_symlink():  # a file that is there is read, and refused by the loader if unusable
+    if os.path.lexists(path):  # a file that is there is read, and refused by the loader if unusable
         return path
     if text in scenario_names():
         return SCENARIOS / f"{text}.yaml"
@@ -53,10 +54,9 @@ def app_argument(text: str) -> Path:
     """An app profile as a command line gives it: the file ``text`` when there is one, else the shipped app of
     that name (``demo``), else ``text`` as it is (for the profile loader to say what is missing)."""
     path = Path(text)
-    shipped = APPS / f"{text}.yaml"
-    if path.exists() or path.is_symlink() or "/" in text or not shipped.is_file():
+    if os.path.lexists(path) or text not in {shipped.stem for shipped in APPS.glob("*.yaml")}:
         return path
-    return shipped
+    return APPS / f"{text}.yaml"
 
 
 def shown(path: Path) -> str:

@@ -153,3 +153,9 @@ def test_the_workflow_init_writes_passes_actionlint(repo):
     assert invoke("init").exit_code == 0
     lint = subprocess.run(["actionlint", "-no-color", "chaos/chaos-harness.yml"], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_a_name_too_long_for_a_file_is_neither_and_exit_2():
+    result = invoke("validate", "x" * 300)
+    assert result.exit_code == 2 and "no such file, and no shipped scenario" in " ".join(result.output.split())
+    assert app_argument("x" * 300) == Path("x" * 300)
