@@ -163,8 +163,8 @@ def run_key(report: dict) -> tuple[str, str, float | None]:
 
 def origins_note(rows: list[Row]) -> str | None:
     """What a reader must know when the runs come from more than one machine or cluster; None when from one."""
-    machines = list(dict.fromkeys(machine for row in rows for machine in row.machines))
-    places = list(dict.fromkeys(place for row in rows for place in row.places))
+    machines = sorted({machine for row in rows for machine in row.machines})
+    places = sorted({place for row in rows for place in row.places})
     if len(machines) > 1:
         return (f"Runs from {len(machines)} machines ({', '.join(machines)}). Each run is timed on its own "
                 "machine's clock, so its figures hold whatever the offset between the clocks; but run ids and start "
