@@ -357,9 +357,14 @@ class Cluster:
         for volume in self._client.volumes.list(filters=label):
             volume.remove(force=True)
             result.removed.append(f"volume {volume.name}")
-        result.differences = self.fingerprint_differences(kept=onhosts.stack_volume if keep_data else None)
+        try:
+            result.differences = self.fingerprint_differences(kept=onhosts.stack_volume if keep_data else None)
+        except HarnessError as error:  # a host went away after its release
+            result.differences = [f"the fingerprints cannot be compared: {error}"]
         if not result.differences or accept_differences:
             result.removed += self._remove_state_dir()
+            if self._hosts is not None:
+                self._hosts.close()
             self._state, self._engine, self._hosts = None, None, None
         return result
 
@@ -376,7 +381,7 @@ class Cluster:
         elif record.inventory:
             now += _recorded_hosts_now(record)
         return [line for after in now if (before := record.of(after.host))
-                for line in before.differences(after, *([kept] if kept else []))]
+                for line in before.differences(after, kept)]
 
     # -- internals ------------------------------------------------------------------
 

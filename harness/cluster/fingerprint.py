@@ -78,14 +78,13 @@ class Fingerprint:
     host: str
     sections: dict[str, list[str]] = field(default_factory=dict)
 
-    def differences(self, after: Fingerprint, kept: Callable[[str, str], bool] = lambda _section, _line: False
-                    ) -> list[str]:
+    def differences(self, after: Fingerprint, kept: Callable[[str, str], bool] | None = None) -> list[str]:
         """What ``after`` shows that this fingerprint does not, and what it lost, one line per change; lines
         ``kept(section, line)`` says were left on purpose are no difference."""
         found = []
         for name in sorted(set(self.sections) | set(after.sections)):
             was = self.sections.get(name, [])
-            now = [line for line in after.sections.get(name, []) if line in was or not kept(name, line)]
+            now = [line for line in after.sections.get(name, []) if kept is None or line in was or not kept(name, line)]
             if was == now:
                 continue
             gained, lost = Counter(now) - Counter(was), Counter(was) - Counter(now)
