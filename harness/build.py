@@ -183,9 +183,10 @@ class ImageBuilder:
 
 
 def _tree_hash(root: Path, extra: list[str]) -> str:
-    """A short hash of every file under ``root`` (names and contents) and ``extra``."""
+    """A short hash of every file under ``root`` (names and contents) and ``extra``; Python's byte-code caches
+    are left out (pip writes them beside the demo app's sources when it installs the package)."""
     digest = hashlib.sha256(json.dumps(extra).encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(root).parts):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -81,3 +81,18 @@ def test_a_go_binary_is_built_once_per_user_and_version_and_copied_into_each_bui
     cached_binary = (tmp_path / "chaos-harness" / "go" / f"toxiproxy-server@{build.TOXIPROXY_VERSION}-"
                      f"{platform.machine()}" / "toxiproxy-server")
     assert cached_binary.read_text() == "toxiproxy"
+
+
+def test_a_context_hashes_alike_with_the_byte_code_pip_compiles_beside_its_sources(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM base\nCOPY app.py /app/\n")
+    (tmp_path / "app.py").write_text("print('v1')\n")
+    client = FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, STEPS)
+    builder = ImageBuilder(client)
+    builder.build_context(tmp_path, "shop/web:1")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\x00compiled")
+    builder.build_context(tmp_path, "shop/web:1")
+    assert len(client.builds) == 1
+    (tmp_path / "app.py").write_text("print('v2')\n")  # a source that changed is a new image
+    builder.build_context(tmp_path, "shop/web:1")
+    assert len(client.builds) == 2
