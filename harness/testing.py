@@ -176,6 +176,7 @@ class FakeCluster:
         self.commands: list[tuple[str, list[str]]] = []
         self.engine = FakeEngine(self)
         self.no_power: set[str] = set()  # nodes that cannot be powered off and on (hosts without power commands)
+        self.ssh_ports: dict[str, int] = {}  # hosts reached over SSH, by their port
 
     def halt_node(self, node: str, force: bool = False) -> None:
         self.states[node] = "stopped"
@@ -188,6 +189,9 @@ class FakeCluster:
 
     def can_power_cycle(self, node: str) -> bool:
         return node not in self.no_power
+
+    def control_port(self, node: str) -> int | None:
+        return self.ssh_ports.get(node)
 
     def node_addresses(self) -> dict[str, str]:
         return {n.hostname: f"10.0.0.{i}" for i, n in enumerate(self.node_infos, 1)}

@@ -145,6 +145,10 @@ class Cluster:
         """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""
         return self.nodes.can_power_cycle(node)
 
+    def control_port(self, node: str) -> int | None:
+        """The SSH port the harness reaches a host or VM through; None for node containers (a local socket)."""
+        return self.nodes.logins[node].port if self.state.over_ssh else None
+
     def node_states(self) -> dict[str, str]:
         """Node name to Vagrant state: running, stopped or not_created."""
         return self.nodes.status()

@@ -165,7 +165,8 @@ class PacketLossParams(FaultParams):
 
 
 class PacketLoss(RuleFault):
-    """Random packet loss on everything the node receives from the cluster network."""
+    """Random packet loss on everything the node receives from the cluster network, but the harness's own SSH
+    session to a host (its control port): the fault must stay healable, and the load never goes that way."""
 
     name = "packet-loss"
     description = "Drop a random share of the packets the node receives (iptables statistic; no netem here)."
@@ -173,5 +174,9 @@ class PacketLoss(RuleFault):
     params: PacketLossParams
 
     def rules(self, ctx: FaultContext, strict: bool = False) -> list[Rule]:
-        share = f"{self.params.probability:.4f}"
-        return [Rule("INPUT", ("-i", "eth0", "-m", "statistic", "--mode", "random", "--probability", share))]
+        lose = ("-m", "statistic", "--mode", "random", "--probability", f"{self.params.probability:.4f}")
+        spared = ctx.cluster.control_port(self.target)
+        if spared is None:
+            return [Rule("INPUT", ("-i", "eth0", *lose))]
+        return [Rule("INPUT", ("-i", "eth0", "-p", "tcp", "!", "--dport", str(spared), *lose)),
+                Rule("INPUT", ("-i", "eth0", "!", "-p", "tcp", *lose))]

@@ -244,3 +244,16 @@ def test_a_standby_manager_is_a_manager_without_the_load_balancer_and_needs_mana
     assert targets.candidates(Target(role="standby-manager"), three_managers, []) == ["node2", "node3"]
     assert targets.misfit(Target(role="standby-manager"), three_managers) is None
     assert "a manager besides the load balancer's (--managers 3)" in targets.misfit(Target(role="standby-manager"), NODES)
+
+
+def test_packet_loss_spares_the_ssh_session_the_harness_heals_a_host_through():
+    cluster = FakeCluster()
+    fault = registry.create("packet-loss", {"probability": 0.3}, "node2")
+    assert [rule.argv("-I")[5:-6] for rule in fault.rules(FaultContext(cluster))] == [
+        ["INPUT", "-i", "eth0", "-m", "statistic", "--mode", "random", "--probability", "0.3000"]]
+    cluster.ssh_ports["node2"] = 2222
+    rules = [rule.argv("-I")[5:-6] for rule in fault.rules(FaultContext(cluster))]
+    assert rules == [["INPUT", "-i", "eth0", "-p", "tcp", "!", "--dport", "2222", "-m", "statistic", "--mode",
+                      "random", "--probability", "0.3000"],
+                     ["INPUT", "-i", "eth0", "!", "-p", "tcp", "-m", "statistic", "--mode", "random",
+                      "--probability", "0.3000"]]
