@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import APIError, DockerException, NotFound
 
 from harness.errors import ClusterError, EnvironmentProblem
 
@@ -46,3 +46,16 @@ def owned_volume(client: docker.DockerClient, name: str, cluster: str) -> docker
         return client.volumes.create(name, labels={CLUSTER_LABEL: cluster})
     refuse_unowned("volume", name, volume.attrs.get("Labels"), cluster)
     return volume
+
+
+def accepts_privileged(client: docker.DockerClient, image: str, labels: dict[str, str]) -> bool:
+    """Whether the engine starts a --privileged container of ``image`` (some hosts lack CAP_SYS_RESOURCE); the
+    probe, labelled ``labels``, is removed again."""
+    probe = client.containers.create(image, entrypoint=["true"], privileged=True, labels=labels)
+    try:
+        probe.start()
+        return True
+    except APIError:
+        return False
+    finally:
+        probe.remove(force=True, v=True)

@@ -278,18 +278,7 @@ class HostMachine:
 
 def _privileged(client, images: frozenset[str]) -> bool | None:
     """Whether the engine starts a --privileged container of a base image (some hosts lack a capability)."""
-    from docker.errors import APIError
-
-    from harness.dockerhost import ROLE_LABEL
+    from harness.dockerhost import ROLE_LABEL, accepts_privileged
 
     base = next((image for image in BASE_IMAGES if image in images), None)
-    if base is None:
-        return None
-    probe = client.containers.create(base, entrypoint=["true"], privileged=True, labels={ROLE_LABEL: "doctor"})
-    try:
-        probe.start()
-        return True
-    except APIError:
-        return False
-    finally:
-        probe.remove(force=True, v=True)
+    return None if base is None else accepts_privileged(client, base, {ROLE_LABEL: "doctor"})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
@@ -31,7 +31,7 @@ from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, S
 from harness.cluster.sshnodes import KNOWN_HOSTS, SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
-from harness.dockerhost import CLUSTER_LABEL, host_docker, owned_volume, refuse_unowned
+from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, host_docker, owned_volume, refuse_unowned
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError
 
@@ -530,15 +530,7 @@ class Cluster:
 
     def _privileged_ok(self, image: str) -> bool:
         """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""
-        probe = self._client.containers.create(image, entrypoint=["true"], privileged=True,
-                                               labels={CLUSTER_LABEL: self.config.name})
-        try:
-            probe.start()
-            return True
-        except APIError:
-            return False
-        finally:
-            probe.remove(force=True, v=True)
+        return accepts_privileged(self._client, image, {CLUSTER_LABEL: self.config.name})
 
     def _registry(self) -> Registry:
         return Registry(self._client, self.config.name, self.config.network_name, self.state.registry_port)
