@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from harness.runner import Runner
+from harness.shipped import shipped_scenario
 from harness.stack import BLUE, router
 from tests.integration.conftest import live_releases
-from tests.integration.test_end_to_end import SCENARIOS, events_of, samples_of, shortened
+from tests.integration.test_end_to_end import events_of, samples_of, shortened
 
 pytestmark = pytest.mark.docker
 
@@ -66,7 +67,7 @@ def test_a_requested_in_service_rollback_is_verified(cluster, demo, tmp_path):
 def test_a_small_matrix_runs_both_strategies_and_compares_them(cluster, demo, tmp_path):
     paths = []
     for name in ("clean-upgrade", "rollback-on-request"):
-        document = yaml.safe_load(open(os.path.join(SCENARIOS, f"{name}.yaml")))
+        document = yaml.safe_load(shipped_scenario(name).read_text())
         document["phases"] = {"warmup": "3s", "observe": "8s", "verify_window": "5s"}
         paths.append(tmp_path / f"{name}.yaml")
         paths[-1].write_text(yaml.safe_dump(document))
