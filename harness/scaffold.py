@@ -53,11 +53,10 @@ def project_files(compose: Path, directory: Path) -> dict[Path, str]:
 
 
 def write_new(files: dict[Path, str]) -> None:
-    """Write every file, each new; ``UsageError`` naming the first that exists, and then nothing is written."""
-    for path in files:
-        if os.path.lexists(path):
-            raise UsageError(f"{path} exists; nothing was written (a file is never overwritten: move it away, or "
-                             "write into another directory)")
+    """Write every file, each new; ``UsageError`` naming every one that exists, and then nothing is written."""
+    if existing := [str(path) for path in files if os.path.lexists(path)]:
+        raise UsageError(f"{', '.join(existing)} {'exists' if len(existing) == 1 else 'exist'}; nothing was written "
+                         "(a file is never overwritten: move it away, or write into another directory)")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         create_text(path, text)

@@ -85,6 +85,7 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.group(cls=_Harness)
 @click.version_option(package_name="chaos-harness", prog_name="chaos-harness", message="%(prog)s %(version)s")
 @click.option("--cluster", "cluster_name", default="chaos", show_default=True, callback=_cluster_name,
+              envvar="CHAOS_CLUSTER", show_envvar=True,
               help="Cluster name (its label): a lowercase letter, then up to 30 lowercase letters, digits or dashes.")
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(MIN_NODES, MAX_NODES), help="Nodes for `cluster up`.")
 @click.option("--managers", default=1, show_default=True, type=click.IntRange(1, MAX_NODES - 1),

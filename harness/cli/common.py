@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from harness.cluster import Cluster
 
 console = Console(stderr=True)
-RESULT_WIDTH = 200  # columns of a result table printed into a log or a pipe
+RESULT_WIDTH = 1000  # columns of a result table printed into a log or a pipe: wide enough not to cut a value
 DEFAULT_REPORTS = Path("reports")
 
 

@@ -73,6 +73,8 @@ def test_scenarios_copy_writes_new_files_only(repo):
     assert again.exit_code == 2 and "mine/halted-node.yaml exists; nothing was written" in again.output
     assert (repo / "mine" / "halted-node.yaml").read_text() == "edited"
     assert not (repo / "mine" / "registry-down.yaml").exists()
+    both = invoke("scenarios", "copy", "clean-upgrade", "halted-node", "mine")
+    assert "mine/clean-upgrade.yaml, mine/halted-node.yaml exist; nothing was written" in " ".join(both.output.split())
 
 
 def test_a_scenario_argument_is_a_file_else_a_shipped_name_else_exit_2_listing_the_names(repo, monkeypatch):
