@@ -28,14 +28,14 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
                                            "not healthy under this load before anything changed"))
     rows += [
         ("load", f"{load['samples']} requests at {load.get('rate')}/s, timeout {load.get('timeout')}s, "
-                 f"{load['failed']} failed {load['errors'] or ''}".rstrip()),
+                 f"{load['failed']} failed" + (f" ({counted(load['errors'])})" if load["errors"] else "")),
         *steadiness_rows(load),
         ("availability", "-" if availability is None else f"{availability * 100:.3f}%"),
         ("downtime", f"{seconds(report['downtime'])} in {len(report['outages'])} outage(s), "
                      f"longest {seconds(report['longest_outage'])}"),
         ("latency", f"p50 {seconds(latency['p50'])}  p95 {seconds(latency['p95'])}  p99 {seconds(latency['p99'])}  "
                     f"max {seconds(latency['max'])}"),
-        ("versions", f"{versions['counts']}, mixed window {seconds(versions['mixed_window'])}"),
+        ("versions", f"{counted(versions['counts']) or '-'}, mixed window {seconds(versions['mixed_window'])}"),
         ("upgrade", f"{upgrade['outcome']} after {seconds(upgrade['duration'])} ({detail})"
                     + (f": {upgrade['message']}" if upgrade["message"] else "")),
         ("rollback", "not triggered" if not rollback["triggered"] else (
@@ -47,6 +47,11 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
                                     f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
     return rows
+
+
+def counted(counts: dict) -> str:
+    """``{'timeout': 43, 'status 503': 2}`` as ``timeout 43, status 503 2``."""
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
 
 
 def writes_text(writes: dict) -> str:
