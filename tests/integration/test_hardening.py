@@ -72,7 +72,7 @@ def test_down_keeps_a_state_directory_it_cannot_prove_is_its_own(cluster):
     config = replace(cluster.config, name="chaos-unmarked")
     config.state_dir.mkdir(parents=True)
     (config.state_dir / "precious.txt").write_text("not the harness's")
-    removed = Cluster(config).down()
+    removed = Cluster(config).down().removed
     assert (config.state_dir / "precious.txt").exists()
     assert any("kept" in line and "marker" in line for line in removed), removed
 
