@@ -52,13 +52,10 @@ def prepare(profile: Profile, builder: ImageBuilder, broken_from: str | None = N
     Every missing image is named at once, with where the profile or compose file names it.
     """
     problems: list[dict] = []
-    releases = {name: {service: _local(builder, source, profile.relative, ("releases", name, service), problems)
-                       for service, source in images.items()}
+    local = {place.loc: _local(builder, place, problems) for place in _sources(profile)}
+    releases = {name: {service: local[("releases", name, service)] for service in images}
                 for name, images in profile.model.releases.items()}
-    compose_dir = profile.relative(profile.model.compose).parent
-    base = {service: _local(builder, _compose_source(spec), lambda p: (compose_dir / p).resolve(),
-                            ("services", service, "image"), problems, file=compose_dir / Path(profile.model.compose).name)
-            for service, spec in profile.compose["services"].items() if service not in profile.upgraded}
+    base = {loc[1]: image for loc, image in local.items() if loc[0] == "services"}
     if problems:
         raise ProfileError(format_errors(profile.path, problems, type(profile.model), "app profile"))
     _check_entry_port(builder, profile, releases)
@@ -103,22 +100,61 @@ def _compose_source(spec: dict) -> ImageSource:
     return ImageSource(image=spec["image"], build=build)
 
 
-def _local(builder: ImageBuilder, source: ImageSource, relative: Callable[[str], Path], loc: tuple,
-           problems: list[dict], file: Path | None = None) -> str:
-    """The local image for ``source``: built when it has a build section, else as the host's engine has it."""
+@dataclass(frozen=True)
+class _Source:
+    """Where the profile (or its compose file) names an image, and how that image is had."""
+
+    loc: tuple  # ("releases", release, service) or ("services", service, "image")
+    source: ImageSource
+    relative: Callable[[str], Path]  # a build context's path as its file means it
+    file: Path | None = None  # the compose file, for an image it names
+
+    def problem(self, message: str) -> dict:
+        return {"loc": self.loc, "input": self.source.image, "msg": message, **({"file": self.file} if self.file else {})}
+
+
+def _sources(profile: Profile) -> list[_Source]:
+    """Every image of every release, then the image of each service no release changes."""
+    compose_dir = profile.relative(profile.model.compose).parent
+    found = [_Source(("releases", name, service), source, profile.relative)
+             for name, images in profile.model.releases.items() for service, source in images.items()]
+    return found + [_Source(("services", service, "image"), _compose_source(spec),
+                            lambda path: (compose_dir / path).resolve(), compose_dir / Path(profile.model.compose).name)
+                    for service, spec in profile.compose["services"].items() if service not in profile.upgraded]
+
+
+def check_sources(profile: Profile, builder: ImageBuilder) -> None:
+    """Without building anything: every image without a build section is on this host's engine (the profile's
+    model checked the build contexts); ProfileError naming each one that is not, as ``prepare`` would."""
+    problems = []
+    for place in _sources(profile):
+        try:
+            if place.source.build is None:
+                builder.image_id(place.source.image)
+        except ImageNotFound:
+            problems.append(place.problem(MISSING_IMAGE))
+    if problems:
+        raise ProfileError(format_errors(profile.path, problems, type(profile.model), "app profile"))
+
+
+MISSING_IMAGE = "no such image on this host's Docker engine, and no build section to make it"
+
+
+def _local(builder: ImageBuilder, place: _Source, problems: list[dict]) -> str:
+    """The local image for ``place``: built when it has a build section, else as the host's engine has it."""
+    source = place.source
     try:
         if source.build is not None:
-            context = relative(source.build.context)
+            context = place.relative(source.build.context)
             if not context.is_dir():
                 raise ProfileError(f"its build context {context} is not a directory")
             return builder.build_context(context, source.image, source.build.dockerfile, source.build.args)
         builder.image_id(source.image)
         return source.image
     except ImageNotFound:
-        message = "no such image on this host's Docker engine, and no build section to make it"
+        problems.append(place.problem(MISSING_IMAGE))
     except HarnessError as error:
-        message = str(error)
-    problems.append({"loc": loc, "input": source.image, "msg": message, **({"file": file} if file else {})})
+        problems.append(place.problem(str(error)))
     return ""
 
 

@@ -36,10 +36,25 @@ def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
         loaded.append(load_scenario(path))
         progress(f"{shown(path)}: valid")
     if app_path is not None:
-        checked_profile(app_path, loaded)
+        _images_checked(checked_profile(app_path, loaded))
         progress(f"{shown(app_path)}: valid")
     elif loaded:  # the releases they ask for, from the profile `run` uses without --app
         check_releases(load_profile(DEFAULT_PROFILE), loaded)
+
+
+def _images_checked(profile) -> None:
+    """The profile's images as ``run`` will look for them, when this machine's Docker engine answers (read only)."""
+    from harness.app.images import check_sources
+    from harness.build import ImageBuilder
+    from harness.dockerhost import host_docker
+    from harness.errors import EnvironmentProblem
+
+    try:
+        client = host_docker()
+    except EnvironmentProblem:
+        progress("[yellow]note[/]: no Docker engine answers, so the profile's images were not looked for")
+        return
+    check_sources(profile, ImageBuilder(client))
 
 
 @click.command()

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from harness.app import App, load_profile
-from harness.app.images import BROKEN_PROBE, LocalImages, prepare
+from harness.app.images import BROKEN_PROBE, LocalImages, check_sources, prepare
 from harness.build import BUILD_HASH_LABEL, UPSTREAM_BASE, ImageBuilder
 from harness.errors import EnvironmentProblem, ProfileError
 from harness.testing import FakeDockerClient
@@ -71,6 +71,15 @@ def test_a_missing_image_without_a_build_section_names_where_the_profile_names_i
     assert ("  releases.1.1.web: got 'shop/web:2': no such image on this host's Docker engine, "
             "and no build section to make it") in message
     assert f"  {tmp_path / 'compose.yml'}: services.db.image: got 'postgres:15': no such image" in message
+
+
+def test_validate_finds_the_missing_images_prepare_would_without_building_anything(tmp_path):
+    shop = profile(tmp_path)
+    client = FakeDockerClient({UPSTREAM_BASE: "sha256:base", "shop/web:1": "sha256:w1"})
+    expected = error_of(lambda: prepare(shop, ImageBuilder(client)))
+    assert error_of(lambda: check_sources(shop, ImageBuilder(client))) == expected
+    check_sources(shop, ImageBuilder(FakeDockerClient(HOST_IMAGES)))  # all there: nothing to say
+    assert client.builds == []
 
 
 def test_a_build_context_is_built_once_and_skipped_while_its_inputs_are_unchanged(tmp_path):
