@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import ImageNotFound
+from docker.errors import APIError, ImageNotFound
 
 from harness.app.compose_check import declared_ports
 from harness.app.profile import BROKEN, ImageSource, Profile
@@ -133,6 +133,8 @@ def check_sources(profile: Profile, builder: ImageBuilder) -> None:
                 builder.image_id(place.source.image)
         except ImageNotFound:
             problems.append(place.problem(MISSING_IMAGE))
+        except APIError as error:  # a name Docker cannot even look up
+            problems.append(place.problem(f"Docker cannot look it up: {error.explanation or error}"))
     if problems:
         raise ProfileError(format_errors(profile.path, problems, type(profile.model), "app profile"))
 
@@ -153,6 +155,8 @@ def _local(builder: ImageBuilder, place: _Source, problems: list[dict]) -> str:
         return source.image
     except ImageNotFound:
         problems.append(place.problem(MISSING_IMAGE))
+    except APIError as error:  # a name Docker cannot even look up
+        problems.append(place.problem(f"Docker cannot look it up: {error.explanation or error}"))
     except HarnessError as error:
         problems.append(place.problem(str(error)))
     return ""
