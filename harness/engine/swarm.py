@@ -130,7 +130,9 @@ class SwarmEngine:
         """``docker stack deploy`` on the manager: the CLI is the reference compose translator.
 
         With ``auth`` the manager logs in (password on stdin) and the stack is
-        deployed ``--with-registry-auth``, so the tasks carry the credentials.
+        deployed ``--with-registry-auth``, so the tasks carry the credentials;
+        both in a Docker configuration directory of their own, removed after,
+        so that the manager's own ``~/.docker/config.json`` is never written.
         ``pin_digests`` resolves tags to digests first; without it, nodes look
         images up by tag, as a rolling update does.
         """
@@ -139,12 +141,14 @@ class SwarmEngine:
         if auth is None:
             self._run_on_manager(argv, compose.encode())
             return
-        self._run_on_manager(["docker", "login", auth.server, "-u", auth.username, "--password-stdin"],
-                             auth.password.encode())
+        config = self._run_on_manager(["mktemp", "-d", "/tmp/chaos-harness-login.XXXXXX"], None).strip()
         try:
-            self._run_on_manager([*argv[:3], "--with-registry-auth", *argv[3:]], compose.encode())
+            self._run_on_manager(["docker", "--config", config, "login", auth.server, "-u", auth.username,
+                                  "--password-stdin"], auth.password.encode())
+            self._run_on_manager(["docker", "--config", config, *argv[1:3], "--with-registry-auth", *argv[3:]],
+                                 compose.encode())
         finally:
-            self._run_on_manager(["docker", "logout", auth.server], None)  # no credentials left on the node
+            self._run_on_manager(["rm", "-rf", "--", config], None)  # no credentials left on the node
 
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
         """``docker stack rm``, waiting until its services and networks are gone; nothing to do if it is not deployed.
