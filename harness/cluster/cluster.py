@@ -342,7 +342,7 @@ class Cluster:
         The state is removed only when nothing is left undone and no fingerprint differs.
         ``rollback``: undo a first ``up`` that failed (its Swarm kept when the inventory says on_failure: leave).
         ``keep_data``: the stack's volumes on the hosts stay. ``accept_differences``: the state is removed although
-        a fingerprint differs (the differences are still listed).
+        a fingerprint differs (the differences are still listed), as it is after a rollback that leaves the Swarm.
         """
         result = Teardown()
         if self._state is not None and self._state.provider == "ssh":
@@ -365,12 +365,18 @@ class Cluster:
             result.differences = self.fingerprint_differences(kept=onhosts.stack_volume if keep_data else None)
         except HarnessError as error:  # a host went away after its release
             result.differences = [f"the fingerprints cannot be compared: {error}"]
-        if not result.differences or accept_differences:
+        if not result.differences or accept_differences or self._swarm_left_on_failure(rollback):
             result.removed += self._remove_state_dir()
             if self._hosts is not None:
                 self._hosts.close()
             self._state, self._engine, self._hosts = None, None, None
         return result
+
+    def _swarm_left_on_failure(self, rollback: bool) -> bool:
+        """A failed first up on hosts whose inventory says on_failure: leave: the Swarm (and what differs with it)
+        stays on purpose."""
+        return (rollback and self._state is not None and self._state.provider == "ssh"
+                and load_inventory(self._state.inventory).on_failure == "leave")
 
     def fingerprint_differences(self, kept: Callable[[str, str], bool] | None = None) -> list[str]:
         """How this machine and the inventory's hosts differ from their fingerprints from before the first ``up``

@@ -215,8 +215,10 @@ def swarm_states(hosts) -> dict[str, str]:
 
 
 def leave_swarm(hosts) -> None:
+    """Every host out of the Swarm a test made, and the bridge joining it made gone, as the hosts were before."""
     for name in reversed(NAMES):
-        on_host(hosts, name, "docker swarm leave --force >/dev/null 2>&1 || true")
+        on_host(hosts, name, "docker swarm leave --force >/dev/null 2>&1; docker network rm docker_gwbridge "
+                             ">/dev/null 2>&1; true")
 
 
 @pytest.fixture
@@ -262,7 +264,8 @@ def test_a_failed_first_up_rolls_its_swarm_back_or_leaves_it_as_the_inventory_sa
         assert swarm_states(hosts) == {name: swarm_after for name in NAMES}
         for name in NAMES:  # the rest is undone either way
             assert "chaos-harness" not in on_host(hosts, name, "cat /etc/hosts")
-            assert "absent" in on_host(hosts, name, "test -e /etc/docker/daemon.json && echo present || echo absent")
+        assert [on_host(hosts, name, "cat /etc/docker/daemon.json 2>/dev/null || echo absent").strip()
+                for name in NAMES] == ["absent", "absent", USER_DAEMON_JSON]
         assert not config.state_dir.exists()
     finally:
         leave_swarm(hosts)
