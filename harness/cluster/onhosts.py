@@ -110,7 +110,7 @@ def release(state: ClusterState, engine: SwarmEngine, runner: RunnerFor, save: S
         leaving = [node for node in reversed(state.nodes) if node in state.swarm_joined]
         steps += [(f"{node} left the swarm", node, lambda node=node: engine.leave(node)) for node in leaving]
         steps += [(f"docker_gwbridge on {node}", node, lambda node=node: _checked(runner(node), REMOVE_GWBRIDGE))
-                  for node in leaving if before is None or _lacked_gwbridge(before, node)]
+                  for node in leaving if before is not None and _lacked_gwbridge(before, node)]
     steps += [(f"registry set-up on {node}", node, lambda node=node: undo_host_setup(
         runner(node), state.name, node in state.engines_changed)) for node in state.nodes]
     steps = [step for step in steps if step[0] not in state.undone]

@@ -133,3 +133,6 @@ def test_docker_gwbridge_is_removed_only_where_the_fingerprint_lacked_it():
     current, ran = state(), []
     release(current, FakeEngine(), set(), ran, before=before)
     assert [line for line in current.undone if "gwbridge" in line] == ["docker_gwbridge on h3", "docker_gwbridge on h1"]
+    unrecorded = state()  # a cluster with no fingerprint: no host's docker_gwbridge is known to be the harness's
+    release(unrecorded, FakeEngine(), set(), [])
+    assert not [line for line in unrecorded.undone if "gwbridge" in line]
