@@ -429,7 +429,7 @@ class Cluster:
     def _release_hosts(self, rollback: bool, keep_data: bool) -> list[str]:
         """Undo on the hosts what the harness did there (see ``onhosts.release``); what could not be undone."""
         state = self.state
-        keep_swarm = rollback and load_inventory(state.inventory).on_failure == "leave"
+        keep_swarm = self._swarm_left_on_failure(rollback)
         return onhosts.release(state, self.engine, self._runner, self._save_state, rollback=rollback,
                                keep_swarm=keep_swarm, keep_data=keep_data,
                                before=FingerprintRecord.load(self.config.fingerprint_file))
