@@ -35,8 +35,11 @@ volumes=$(docker volume ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{G
 [ -z "$volumes" ] && exit 0
 for attempt in $(seq 30); do docker volume rm $volumes >/dev/null 2>&1 && exit 0; sleep 1; done
 docker volume rm $volumes"""]
-REMOVE_GWBRIDGE = ["sh", "-c", "docker network inspect docker_gwbridge >/dev/null 2>&1 || exit 0; "
-                               "docker network rm docker_gwbridge >/dev/null"]
+# The bridge keeps an endpoint for a moment after the host left the Swarm (its ingress sandbox going away).
+REMOVE_GWBRIDGE = ["sh", "-c", """
+docker network inspect docker_gwbridge >/dev/null 2>&1 || exit 0
+for attempt in $(seq 30); do docker network rm docker_gwbridge >/dev/null 2>&1 && exit 0; sleep 1; done
+docker network rm docker_gwbridge >/dev/null"""]
 # On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
 FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
                                       f"grep -E '^({NODE_REGISTRY}|{SECURE_REGISTRY})/' | cut -d' ' -f2 | "
