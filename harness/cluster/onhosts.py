@@ -35,10 +35,20 @@ volumes=$(docker volume ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{G
 [ -z "$volumes" ] && exit 0
 for attempt in $(seq 30); do docker volume rm $volumes >/dev/null 2>&1 && exit 0; sleep 1; done
 docker volume rm $volumes"""]
-# The bridge keeps an endpoint for a moment after the host left the Swarm (its ingress sandbox going away).
+# A host that was away while the stacks were removed may keep their networks after it left the Swarm.
+REMOVE_STACK_NETWORKS = ["sh", "-c", f"""
+networks=$(docker network ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{GREEN_STACK})_')
+[ -z "$networks" ] && exit 0
+for attempt in $(seq 30); do docker network rm $networks >/dev/null 2>&1 && exit 0; sleep 1; done
+docker network rm $networks"""]
+# The bridge keeps an endpoint for a while after the host left the Swarm (its ingress sandbox going away); made
+# by the harness's Swarm (the fingerprint had no bridge), its endpoints are that Swarm's: disconnected if they stay.
 REMOVE_GWBRIDGE = ["sh", "-c", """
 docker network inspect docker_gwbridge >/dev/null 2>&1 || exit 0
-for attempt in $(seq 30); do docker network rm docker_gwbridge >/dev/null 2>&1 && exit 0; sleep 1; done
+for attempt in $(seq 10); do docker network rm docker_gwbridge >/dev/null 2>&1 && exit 0; sleep 1; done
+for endpoint in $(docker network inspect docker_gwbridge --format '{{range $id, $e := .Containers}}{{$e.Name}} {{end}}'); do
+  docker network disconnect -f docker_gwbridge "$endpoint" >/dev/null 2>&1
+done
 docker network rm docker_gwbridge >/dev/null"""]
 # On a host being released: every image pulled from the cluster's registries (by their names), nothing else.
 FORGET_REGISTRY_IMAGES = ["sh", "-c", "docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' | "
@@ -112,6 +122,8 @@ def release(state: ClusterState, engine: SwarmEngine, runner: RunnerFor, save: S
     elif not keep_swarm:
         leaving = [node for node in reversed(state.nodes) if node in state.swarm_joined]
         steps += [(f"{node} left the swarm", node, lambda node=node: engine.leave(node)) for node in leaving]
+        steps += [(f"stack networks on {node}", node, lambda node=node: _checked(runner(node), REMOVE_STACK_NETWORKS))
+                  for node in leaving]
         steps += [(f"docker_gwbridge on {node}", node, lambda node=node: _checked(runner(node), REMOVE_GWBRIDGE))
                   for node in leaving if before is not None and _lacked_gwbridge(before, node)]
     steps += [(f"registry set-up on {node}", node, lambda node=node: undo_host_setup(
