@@ -35,8 +35,10 @@ volumes=$(docker volume ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{G
 [ -z "$volumes" ] && exit 0
 for attempt in $(seq 30); do docker volume rm $volumes >/dev/null 2>&1 && exit 0; sleep 1; done
 docker volume rm $volumes"""]
-# A host that was away while the stacks were removed may keep their networks after it left the Swarm.
+# A host that was away while the stacks were removed may keep their networks after it left the Swarm; Swarm's
+# own ingress network goes a moment after the leave (waited for, at most 30 s, never removed here).
 REMOVE_STACK_NETWORKS = ["sh", "-c", f"""
+for attempt in $(seq 30); do [ -z "$(docker network ls -q --filter name='^ingress$')" ] && break; sleep 1; done
 networks=$(docker network ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{GREEN_STACK})_')
 [ -z "$networks" ] && exit 0
 for attempt in $(seq 30); do docker network rm $networks >/dev/null 2>&1 && exit 0; sleep 1; done
