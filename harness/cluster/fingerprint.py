@@ -62,7 +62,7 @@ section docker-logins
 for file in /root/.docker/config.json /home/*/.docker/config.json; do
   [ -e "$file" ] && echo "$file $(sha256sum < "$file" | cut -c1-16)"
 done
-section traces; ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness/* 2>/dev/null
+section traces; ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness /run/chaos-harness/* 2>/dev/null
 exit 0
 """
 _SECTION = re.compile(r"^@@ (\S+)$")

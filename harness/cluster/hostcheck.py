@@ -27,7 +27,7 @@ SURVEY = rf"""
 for tool; do command -v "$tool" >/dev/null || echo "missing $tool"; done
 echo "swarm $(docker info --format '{{{{.Swarm.LocalNodeState}}}}' 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
 grep -s -F '# chaos-harness' /etc/hosts | sed 's/^/trace a line in \/etc\/hosts: /'
-ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness/* 2>/dev/null | sed 's/^/trace /'
+ls -d /etc/docker/daemon.json.chaos-harness-* /run/chaos-harness /run/chaos-harness/* 2>/dev/null | sed 's/^/trace /'
 iptables -w -S 2>/dev/null | grep -e '--comment "\?{RULE_COMMENT}' | sed 's/^/trace the firewall rule /'
 grep -v -F '# chaos-harness' /etc/hosts | grep -E '^[^#]*[[:space:]]({REGISTRY_ALIAS}|{SECURE_ALIAS})([[:space:]]|$)' \
   | sed 's/^/names /'

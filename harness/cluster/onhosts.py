@@ -39,9 +39,12 @@ docker volume rm $volumes"""]
 # own ingress network goes a moment after the leave (waited for, at most 30 s, never removed here).
 REMOVE_STACK_NETWORKS = ["sh", "-c", f"""
 for attempt in $(seq 30); do [ -z "$(docker network ls -q --filter name='^ingress$')" ] && break; sleep 1; done
-networks=$(docker network ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{GREEN_STACK})_')
-[ -z "$networks" ] && exit 0
-for attempt in $(seq 30); do docker network rm $networks >/dev/null 2>&1 && exit 0; sleep 1; done
+stack_networks() {{ docker network ls --format '{{{{.Name}}}}' | grep -E '^({STACK_NAME}|{GREEN_STACK})_'; }}
+for attempt in $(seq 30); do
+  networks=$(stack_networks) || exit 0
+  docker network rm $networks >/dev/null 2>&1 && exit 0; sleep 1
+done
+networks=$(stack_networks) || exit 0
 docker network rm $networks"""]
 # The bridge keeps an endpoint for a while after the host left the Swarm (its ingress sandbox going away); made
 # by the harness's Swarm (the fingerprint had no bridge), its endpoints are that Swarm's: disconnected if they stay.

@@ -22,7 +22,7 @@ else
 fi
 """
 _RELEASE = f"""
-if {_UNDER_SYSTEMD}; then systemctl start docker.service; else rm -f "$1"; fi
+if {_UNDER_SYSTEMD}; then systemctl start docker.service; else rm -f "$1"; rmdir "$(dirname "$1")" 2>/dev/null; true; fi
 """
 
 

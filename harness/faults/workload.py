@@ -72,7 +72,8 @@ class PortConflict(BaseFault):
         pid = self._pid(ctx)
         if pid and process_state(ctx, self.target, pid):
             run(ctx, self.target, ["kill", pid], "stop the port squatter")
-        ctx.cluster.exec(self.target, ["rm", "-f", self._pid_file])
+        ctx.cluster.exec(self.target, ["sh", "-c", 'rm -f "$1"; rmdir "$(dirname "$1")" 2>/dev/null; true', "heal",
+                                       self._pid_file])
 
     def verify(self, ctx: FaultContext) -> bool:
         pid = self._pid(ctx)
