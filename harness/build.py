@@ -49,21 +49,36 @@ TOXIPROXY_VERSION = "v2.5.0"
 
 
 @dataclass(frozen=True)
+class Binaries:
+    """Files an image copies in that are built outside Docker: what names them exactly (their module and
+    version, for the image's content hash), and how to get them (path in the context -> file)."""
+
+    identity: str
+    get: Callable[[Progress], dict[str, Path]]
+
+
+@dataclass(frozen=True)
 class ImageSpec:
     """One image: a build context under ``dockerfiles/``, build arguments, and binaries built on the host."""
 
     context: str
     build_args: dict[str, str] = field(default_factory=dict)
-    go_binaries: dict[str, str] = field(default_factory=dict)  # file name in the context -> module@version
+    binaries: tuple[Binaries, ...] = ()
 
     def content_hash(self, base_image_id: str) -> str:
-        inputs = json.dumps([self.build_args, self.go_binaries], sort_keys=True)
+        inputs = json.dumps([self.build_args, [b.identity for b in self.binaries]], sort_keys=True)
         return _tree_hash(DOCKERFILES / self.context, [base_image_id, inputs])
+
+
+def go_installed(name: str, module: str) -> Binaries:
+    """``module@version``'s command, ``go install``ed, as the file ``name`` of the context."""
+    return Binaries(f"{name}={module}", lambda progress: {name: go_binary(name, module, progress)})
 
 
 NODE_IMAGE = ImageSpec("node")
 REGISTRY_IMAGE = ImageSpec("registry")
-TOXIPROXY_IMAGE = ImageSpec("toxiproxy", go_binaries={"toxiproxy-server": f"{TOXIPROXY_MODULE}@{TOXIPROXY_VERSION}"})
+TOXIPROXY_IMAGE = ImageSpec("toxiproxy", binaries=(
+    go_installed("toxiproxy-server", f"{TOXIPROXY_MODULE}@{TOXIPROXY_VERSION}"),))
 LB_IMAGE = ImageSpec("lb")
 HARNESS_IMAGES = (NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, LB_IMAGE)
 BUILD_HASH_LABEL = f"{LABEL_PREFIX}.build-hash"
@@ -94,8 +109,10 @@ class ImageBuilder:
         with tempfile.TemporaryDirectory(prefix="chaos-build-") as tmp:
             context = Path(tmp) / spec.context
             shutil.copytree(DOCKERFILES / spec.context, context)
-            for name, module in spec.go_binaries.items():
-                shutil.copy(go_binary(name, module, self._progress), context / name)
+            for binaries in spec.binaries:
+                for name, path in binaries.get(self._progress).items():
+                    (context / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(path, context / name)
             self._build(spec.context, tag, path=str(context), buildargs={"BASE_IMAGE": base, **spec.build_args},
                         labels={f"{LABEL_PREFIX}.image": spec.context})
         return tag

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Prepare the node container for nested containers, then supervise the node's programs as an init system
+# would: each file in /etc/chaos-harness/services is one program's command line, started once it appears and
+# started again when it dies, unless /run/chaos-harness/hold-NAME exists (the daemon-crash fault holds it
+# down for a while). containerd's service is always there; the harness writes the others.
+set -u
+SERVICES=/etc/chaos-harness/services
+HOLD_DIR=/run/chaos-harness
+
+# Docker mounts /sys and the cgroup hierarchies read-only in a container that is not privileged; the kubelet
+# and runc write there. A plain `remount,rw` says "mount point is busy": a bind remount works.
+mount -o remount,bind,rw /sys
+for hierarchy in /sys/fs/cgroup/*; do
+  mountpoint -q "$hierarchy" && mount -o remount,bind,rw "$hierarchy"
+done
+mount --make-rshared /
+mkdir -p /var/lib/containerd /run/containerd /var/log/pods "$HOLD_DIR"
+printf '%s\n' "exec /usr/local/bin/containerd --config /etc/containerd/config.toml" >"$SERVICES/containerd"
+
+supervise() {
+  name=$1
+  while :; do
+    while [ -e "$HOLD_DIR/hold-$name" ]; do sleep 1; done
+    sh "$SERVICES/$name" >>"/var/log/$name.log" 2>&1
+    sleep 1
+  done
+}
+
+started=" "
+while :; do
+  for file in "$SERVICES"/*; do
+    name=${file##*/}
+    [ -f "$file" ] || continue
+    case "$started" in *" $name "*) continue ;; esac
+    supervise "$name" &
+    started="$started$name "
+  done
+  sleep 1
+done

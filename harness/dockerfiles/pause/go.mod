@@ -1,0 +1,3 @@
+module chaos-harness.invalid/pause
+
+go 1.21
