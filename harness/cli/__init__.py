@@ -24,7 +24,7 @@ from rich.markup import escape
 from harness.cli import app, calibrate, cluster, faults, project, repair, reports, runs
 from harness.cli.common import console, ui
 from harness.cluster import ClusterConfig
-from harness.cluster.config import MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
+from harness.cluster.config import ENGINES, MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
 from harness.errors import HarnessError, one_line
 
 __all__ = ["main"]
@@ -92,14 +92,17 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="Swarm managers for `cluster up` (3: losing one is a scenario; role standby-manager).")
 @click.option("--provider", default="docker", show_default=True, type=click.Choice(PROVIDERS),
               help="docker: node containers on this machine; libvirt, virtualbox: Vagrant VMs; ssh: hosts of --inventory.")
+@click.option("--engine", default="swarm", show_default=True, type=click.Choice(ENGINES), envvar="CHAOS_ENGINE",
+              show_envvar=True, help="What `cluster up` forms on the nodes: a Docker Swarm, or Kubernetes.")
 @click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="With --provider ssh: the hosts (see the README's Real hosts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
-def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, inventory: Path | None,
-         quiet: bool) -> None:
+def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, engine: str,
+         inventory: Path | None, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
-    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory)
+    ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
+                            engine=engine)
     ui.quiet = quiet
 
 

@@ -27,11 +27,17 @@ from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, Clust
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.ports import choose_ports
-from harness.cluster.registry import STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry
+from harness.cluster.registry import (
+    NODE_REGISTRY, SECURE_REGISTRY, STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry)
 from harness.cluster.sshnodes import KNOWN_HOSTS, SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
 from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, host_docker, owned_volume, refuse_unowned
+from harness.engine.kubernetes.engine import KubernetesEngine
+from harness.engine.kubernetes import formation
+from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig
+from harness.engine.kubernetes.formation import COREDNS_REPOSITORY
+from harness.engine.kubernetes.images import COREDNS_IMAGE, KUBE_NODE_IMAGE, PAUSE_IMAGE
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError
 
@@ -65,7 +71,7 @@ class Cluster:
         self._client = host_docker()
         self._state = ClusterState.load(config.state_dir)
         self._hosts: SshNodes | VagrantVms | None = None  # hosts and VMs: one set of SSH connections kept
-        self._engine: SwarmEngine | None = None  # its clients, kept: over SSH each is a connection
+        self._engine: SwarmEngine | KubernetesEngine | None = None  # its clients, kept: over SSH, connections
 
     # -- what exists -----------------------------------------------------------
 
@@ -92,11 +98,17 @@ class Cluster:
         return self._hosts
 
     @property
-    def engine(self) -> SwarmEngine:
+    def engine(self) -> SwarmEngine | KubernetesEngine:
         if self._engine is None:
             state = self.state
-            self._engine = SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager)
+            self._engine = (KubernetesEngine(self.kubeconfig) if state.engine == "kubernetes" else
+                            SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager))
         return self._engine
+
+    @property
+    def kubeconfig(self) -> Path:
+        """A Kubernetes cluster's admin kubeconfig (mode 0600), for the harness and for ``kubectl``."""
+        return self.config.state_dir / "kubeconfig"
 
     @property
     def lb_url(self) -> str:
@@ -220,7 +232,7 @@ class Cluster:
         elif provider in VM_PROVIDERS:
             self._start_vms()
         else:
-            self._start_node_containers(builder.build(NODE_IMAGE))
+            self._start_node_containers(builder.build(KUBE_NODE_IMAGE if self._kubernetes else NODE_IMAGE))
         registry = self._registry()
         registry.ensure_running(builder.build(REGISTRY_IMAGE))
         self.secure_registry().ensure_running(builder.build(REGISTRY_IMAGE), registry.data_volume)
@@ -230,6 +242,9 @@ class Cluster:
         self._state.lb_image_tag = lb.rsplit(":", 1)[1]
         self._state.save(self.config.state_dir)
         registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
+        if self._kubernetes:
+            self._form_kubernetes(builder, registry)
+            return self._state
         engine = self.engine
         engine.wait_for_engines()
         if self._state.over_ssh:
@@ -243,6 +258,23 @@ class Cluster:
         engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
         return self._state
 
+    def _form_kubernetes(self, builder: ImageBuilder, registry: Registry) -> None:
+        """Kubernetes on the started node containers (see ``engine.kubernetes.formation``), its admin kubeconfig
+        in the state directory; the cluster's certificate authority is made once and kept there too (0600)."""
+        secrets_file = self.config.state_dir / "kubernetes-secrets.json"
+        if not secrets_file.exists():
+            _write_private(secrets_file, Secrets.new(self.config.name).to_json().encode())
+        secrets = Secrets.from_json(secrets_file.read_text())
+        pause = builder.build(PAUSE_IMAGE)
+        coredns = builder.build(COREDNS_IMAGE)
+        plan = ClusterPlan(self.config.name, dict(self.state.node_ips), self.state.manager,
+                           (NODE_REGISTRY, SECURE_REGISTRY), sandbox_image=f"docker.io/{pause}")
+        _write_private(self.kubeconfig, admin_kubeconfig(plan, secrets))
+        coredns_image = registry.push(coredns, COREDNS_REPOSITORY, coredns.rsplit(":", 1)[1])
+        archive = b"".join(self._client.images.get(pause).save(named=pause))
+        self._progress("forming the Kubernetes cluster")
+        formation.form(plan, secrets, self.exec, archive, self.kubeconfig, coredns_image, self._progress)
+
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
             with _lock(self.config.clusters_dir):  # two `up`s at once must not choose the same ports
@@ -252,8 +284,9 @@ class Cluster:
                 self._state.save(self.config.state_dir)
         self._state.node_image = node_image
         self._state.save(self.config.state_dir)
-        self._ensure_volumes()
-        self._ensure_socket_dirs()
+        if not self._kubernetes:
+            self._ensure_volumes()
+            self._ensure_socket_dirs()
         statuses = self.nodes.status()
         if any(s != RUNNING for s in statuses.values()):
             self._progress(f"starting {len(self._state.nodes)} nodes ({self._state.provider} provider)")
@@ -411,7 +444,7 @@ class Cluster:
         names = self.config.node_names
         ips = {name: str(subnet.network_address + FIRST_NODE_HOST + i) for i, name in enumerate(names, 1)}
         return ClusterState(name=self.config.name, provider=self.config.provider, nodes=names, node_ips=ips, **ports,
-                            managers=names[:self.config.managers], **details)
+                            managers=names[:self.config.managers], engine=self.config.engine, **details)
 
     def _plan_hosts(self, inventory: Inventory) -> ClusterState:
         """The state of a cluster on the inventory's hosts: their names and addresses, this machine's ports."""
@@ -534,6 +567,11 @@ class Cluster:
         return docker.DockerClient(base_url=f"unix://{self._socket_dir(node) / ENGINE_SOCKET}", timeout=30,
                                    version="auto")
 
+    @property
+    def _kubernetes(self) -> bool:
+        """Whether the cluster is (or, before its first ``up``, is to be) a Kubernetes cluster."""
+        return (self._state.engine if self._state else self.config.engine) == "kubernetes"
+
     def _privileged_ok(self, image: str) -> bool:
         """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""
         return accepts_privileged(self._client, image, {CLUSTER_LABEL: self.config.name})
@@ -546,6 +584,13 @@ class Cluster:
         if not result.ok:
             raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
         return result.output
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """``content`` in a file only the harness's user can read."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_bytes(content)
 
 
 def _recorded_hosts_now(record: FingerprintRecord) -> list[fingerprint.Fingerprint]:

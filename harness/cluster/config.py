@@ -12,6 +12,7 @@ from harness.errors import ClusterError, UsageError
 
 VM_PROVIDERS = ("libvirt", "virtualbox")  # Vagrant VMs, reached over SSH
 PROVIDERS = ("docker", *VM_PROVIDERS, "ssh")
+ENGINES = ("swarm", "kubernetes")  # what deploys the stacks on the nodes
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
 REGISTRY_PORT = 5000  # where nodes pull from the registry (through Toxiproxy)
@@ -57,6 +58,7 @@ class ClusterConfig:
     workdir: Path = field(default_factory=default_workdir)
     inventory: Path | None = None  # the hosts of --provider ssh
     managers: int = 1  # Swarm managers: node1, and for 3 node2 and node3 (a Raft quorum survives losing one)
+    engine: str = "swarm"  # one of ENGINES
 
     def __post_init__(self) -> None:
         try:
@@ -65,6 +67,11 @@ class ClusterConfig:
             raise UsageError(str(error)) from None
         if (self.provider == "ssh") != (self.inventory is not None):
             raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh")
+        if self.engine not in ENGINES:
+            raise UsageError(f"--engine {self.engine}: the engines are {', '.join(ENGINES)}")
+        if self.engine == "kubernetes" and self.provider != "docker":
+            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker) only so far, "
+                             f"not on --provider {self.provider}")
         if self.managers % 2 == 0 or not 1 <= self.managers < self.nodes:
             raise UsageError(f"--managers {self.managers}: an odd number (a Raft majority), fewer than the "
                              f"{self.nodes} nodes (the stateful node is a worker)")
@@ -137,6 +144,7 @@ class ClusterState:
     managers: list[str] = field(default_factory=list)  # the Swarm's managers (empty: the first node alone)
     engines_changed: list[str] = field(default_factory=list)  # hosts whose engine config the harness changed
     undone: list[str] = field(default_factory=list)  # steps of `down` done on the hosts (a retry skips them)
+    engine: str = "swarm"  # one of ENGINES
 
     @property
     def manager(self) -> str:

@@ -84,6 +84,7 @@ class VagrantNodes:
             "CHAOS_NODES": str(len(state.nodes)),
             "CHAOS_NODE_PREFIX": state.nodes[0].rstrip("0123456789"),
             "CHAOS_NODE_IMAGE": state.node_image,
+            "CHAOS_ENGINE": state.engine,
             "CHAOS_NETWORK": f"{state.name}-net",
             "CHAOS_NODE_IPS": ",".join(state.node_ips[n] for n in state.nodes),
             "CHAOS_NODE_PRIVILEGED": "1" if state.privileged else "0",

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Prepare the node container for nested containers, then supervise the node's programs as an init system
-# would: each file in /etc/chaos-harness/services is one program's command line, started once it appears and
-# started again when it dies, unless /run/chaos-harness/hold-NAME exists (the daemon-crash fault holds it
-# down for a while). containerd's service is always there; the harness writes the others.
+# would: each file in /etc/chaos-harness/services is one program's command line (written by the harness),
+# started once it appears and started again when it dies, unless /run/chaos-harness/hold-NAME exists (the
+# daemon-crash fault holds it down for a while).
 set -u
 SERVICES=/etc/chaos-harness/services
 HOLD_DIR=/run/chaos-harness
@@ -15,7 +15,6 @@ for hierarchy in /sys/fs/cgroup/*; do
 done
 mount --make-rshared /
 mkdir -p /var/lib/containerd /run/containerd /var/log/pods "$HOLD_DIR"
-printf '%s\n' "exec /usr/local/bin/containerd --config /etc/containerd/config.toml" >"$SERVICES/containerd"
 
 supervise() {
   name=$1

@@ -30,7 +30,7 @@ __all__ = ["COMPONENTS", "Component", "KUBERNETES_VERSION", "binaries", "build_a
 Progress = Callable[[str], None]
 KUBERNETES_VERSION = "v1.37.2"
 BUILD_TIMEOUT = 3600.0  # seconds for one component's build (a cold Kubernetes build is ~10 minutes on 2 cores)
-_LOCAL_REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)\s+=>\s+\./\S+\s*$", re.MULTILINE)
+_LOCAL_REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)\s+=>\s+\.\.?/\S+\s*$", re.MULTILINE)
 
 
 def _version_flags(version: str) -> list[str]:

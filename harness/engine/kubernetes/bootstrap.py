@@ -21,7 +21,7 @@ import yaml
 
 from harness.engine.kubernetes.pki import Authority, KeyPair, new_authority, service_account_key
 
-__all__ = ["API_PORT", "ClusterPlan", "NodeFiles", "admin_kubeconfig", "node_files", "pod_subnet"]
+__all__ = ["API_PORT", "SERVICES", "RUNTIME", "ClusterPlan", "NodeFiles", "Secrets", "admin_kubeconfig", "node_files", "pod_subnet"]
 
 API_PORT = 6443
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
@@ -31,9 +31,9 @@ API_SERVICE_ADDRESS = "10.96.0.1"
 CLUSTER_DOMAIN = "cluster.local"
 PKI = "/etc/kubernetes/pki"
 SERVICES = "/etc/chaos-harness/services"
+RUNTIME = "containerd"  # the one service started before the others (the pause image is imported into it)
 CNI_CONFIG = "/etc/cni/net.d/10-chaos-bridge.conflist"
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
-SANDBOX_IMAGE = "docker.io/chaos-harness/pause:3.10"  # what `ctr import` of the locally built pause image names
 
 NodeFiles = dict[str, tuple[bytes, int]]  # path on the node -> (content, mode)
 
@@ -46,6 +46,7 @@ class ClusterPlan:
     node_ips: dict[str, str]
     control_plane: str
     registries: tuple[str, ...]  # host:port of every registry the nodes pull from, over plain HTTP
+    sandbox_image: str  # the pause image as the nodes' containerd names it once imported
 
     @property
     def api_address(self) -> str:
@@ -82,10 +83,12 @@ class Secrets:
         return cls(Authority(pair["ca"]), pair["sa"])
 
 
-def admin_kubeconfig(plan: ClusterPlan, secrets: Secrets, server: str) -> bytes:
-    """A kubeconfig for the harness's admin (group ``system:masters``) reaching the API server at ``server``."""
+def admin_kubeconfig(plan: ClusterPlan, secrets: Secrets) -> bytes:
+    """A kubeconfig for the harness's admin (group ``system:masters``), reaching the API server at the control
+    plane's address on the cluster's network (routed from this machine; nothing is published)."""
     admin = secrets.authority.issue("chaos-harness-admin", groups=("system:masters",), client=True)
-    return _kubeconfig(plan.name, secrets.authority.pair.cert, server, "chaos-harness-admin", admin)
+    return _kubeconfig(plan.name, secrets.authority.pair.cert, f"https://{plan.api_address}:{API_PORT}",
+                       "chaos-harness-admin", admin)
 
 
 def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
@@ -105,9 +108,10 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
         "/var/lib/kubelet/config.yaml": (_yaml(_kubelet_config()), 0o644),
         "/var/lib/kube-proxy/config.yaml": (_yaml(_proxy_config(node)), 0o644),
         CNI_CONFIG: (json.dumps(_cni_config(plan, node), indent=2).encode(), 0o644),
-        "/etc/containerd/config.toml": (_containerd_config().encode(), 0o644),
+        "/etc/containerd/config.toml": (_containerd_config(plan.sandbox_image).encode(), 0o644),
         **{f"/etc/containerd/certs.d/{registry}/hosts.toml": (f'server = "http://{registry}"\n'.encode(), 0o644)
            for registry in plan.registries},
+        f"{SERVICES}/containerd": (_service("containerd", ["--config=/etc/containerd/config.toml"]), 0o644),
         f"{SERVICES}/kubelet": (_service("kubelet", [
             "--config=/var/lib/kubelet/config.yaml", "--kubeconfig=/etc/kubernetes/kubelet.conf",
             f"--node-ip={address}", f"--hostname-override={node}",
@@ -218,7 +222,7 @@ def _cni_config(plan: ClusterPlan, node: str) -> dict:
     ]}
 
 
-def _containerd_config() -> str:
+def _containerd_config(sandbox_image: str) -> str:
     return f"""version = 3
 root = "/var/lib/containerd"
 state = "/run/containerd"
@@ -229,7 +233,7 @@ state = "/run/containerd"
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
   [plugins."io.containerd.cri.v1.images".pinned_images]
-    sandbox = "{SANDBOX_IMAGE}"
+    sandbox = "{sandbox_image}"
   [plugins."io.containerd.cri.v1.images".registry]
     config_path = "/etc/containerd/certs.d"
 
