@@ -93,8 +93,9 @@ def failing(findings: list[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.failing]
 
 
-def diagnose(machine: Machine, provider: str = "docker") -> list[Finding]:
-    """Every check that matters for ``provider``, in the order the table shows them."""
+def diagnose(machine: Machine, provider: str = "docker", engine_name: str = "swarm") -> list[Finding]:
+    """Every check that matters for ``provider`` and the engine ``engine_name``, in the order the table shows
+    them."""
     engine = machine.engine()
     checks: list[Callable[[], Finding | list[Finding]]] = [lambda: docker_engine(machine, engine)]
     if provider == "docker":
@@ -108,6 +109,8 @@ def diagnose(machine: Machine, provider: str = "docker") -> list[Finding]:
     checks += [lambda: go(machine), lambda: debootstrap(machine, engine), lambda: iptables(machine),
                lambda: [kernel_match(machine, match) for match in KERNEL_MATCHES],
                lambda: disk(machine, engine), lambda: ports(machine)]
+    if engine_name == "kubernetes":
+        checks.append(kubernetes_builds)
     found: list[Finding] = []
     for check in checks:
         result = check()
@@ -171,6 +174,19 @@ def virtualbox(machine: Machine) -> Finding:
 def go(machine: Machine) -> Finding:
     """Go, which builds the Toxiproxy server for its image."""
     return _tool(machine, "Go", ["go", "version"], "golang-go")
+
+
+def kubernetes_builds() -> Finding:
+    """Kubernetes, etcd, containerd and CoreDNS, built from the Go module proxy and kept per user: ``setup``
+    builds what is missing, so their absence is a note."""
+    from harness.engine.kubernetes.binaries import COMPONENTS, missing
+
+    absent = missing()
+    if not absent:
+        return Finding("Kubernetes binaries", True, ", ".join(f"{c.name} {c.version}" for c in COMPONENTS))
+    return Finding("Kubernetes binaries", False, "not built yet: " + ", ".join(f"{c.name} {c.version}" for c in absent),
+                   "`chaos-harness --engine kubernetes setup` builds them (about 10 minutes on 2 cores, once per "
+                   "user)", required=False)
 
 
 def debootstrap(machine: Machine, engine: EngineFacts | str) -> Finding:

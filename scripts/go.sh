@@ -61,8 +61,9 @@ main() {
   else install_packages "${APT_PACKAGES[@]}"; fi
   install_python_package
   export PATH="$PWD/$VENV/bin:$PATH" VAGRANT_CHECKPOINT_DISABLE=1
-  # the tests also bring up Vagrant's libvirt provider as far as this machine goes (to the box download)
-  if [ "$what" = test ]; then chaos-harness --provider libvirt setup; else chaos-harness setup; fi
+  # the tests also bring up Vagrant's libvirt provider as far as this machine goes (to the box download), and
+  # Kubernetes (built from source once per user: about ten minutes the first time)
+  if [ "$what" = test ]; then chaos-harness --provider libvirt --engine kubernetes setup; else chaos-harness setup; fi
   case "$what" in
     demo) chaos-harness run halted-node ;;
     test) install_actionlint

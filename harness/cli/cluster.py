@@ -17,7 +17,8 @@ from harness.errors import EnvironmentProblem, HarnessError
 @click.option("--no-images", is_flag=True, help="Install and start what is missing, but build no image.")
 @click.pass_obj
 def setup(config: ClusterConfig, no_images: bool) -> None:
-    """Install what `doctor` finds missing, start the Docker engine, then build every image the harness needs.
+    """Install what `doctor` finds missing, start the Docker engine, then build every image the harness needs
+    (with `--engine kubernetes` also Kubernetes, built from source once per user: about ten minutes).
 
     Debian packages come from apt-get (as root, or through `sudo -n`); with `--provider libvirt` also Vagrant's
     libvirt plugin and the libvirt daemon. What is there is left alone, and unchanged images are kept."""
@@ -38,6 +39,10 @@ def setup(config: ClusterConfig, no_images: bool) -> None:
     builder = ImageBuilder(host_docker(), progress)
     for spec in HARNESS_IMAGES:
         builder.build(spec)
+    if config.engine == "kubernetes":
+        from harness.engine.kubernetes.images import KUBERNETES_IMAGES
+        for spec in KUBERNETES_IMAGES:
+            builder.build(spec)
     App.prepare(load_profile(DEFAULT_PROFILE), builder, ["old", "new", "broken"])
     progress("images ready")
 
@@ -52,7 +57,7 @@ def doctor(config: ClusterConfig) -> None:
     Exits 1 when something required is missing: `chaos-harness setup` installs it."""
     from harness.doctor import HostMachine, diagnose, failing
 
-    findings = diagnose(HostMachine(), config.provider)
+    findings = diagnose(HostMachine(), config.provider, config.engine)
     ui.show(_findings_table(findings, config.provider))
     if missing := failing(findings):
         progress(f"missing: {', '.join(f.name for f in missing)}; `chaos-harness setup` installs what a Debian "
@@ -111,18 +116,21 @@ def cluster_status(config: ClusterConfig) -> None:
     states = handle.node_states()
     problems = {node: problem for node, state in states.items()
                 if state == "running" and (problem := login_problem(node)) is not None}
-    swarm = {}
+    engine = handle.state.engine  # swarm or kubernetes
+    seen = {}
     try:
-        swarm = {n.hostname: n for n in handle.engine.nodes()} if "running" in states.values() else {}
+        seen = {n.hostname: n for n in handle.engine.nodes()} if "running" in states.values() else {}
     except HarnessError as error:
-        problems["swarm"] = f"not read: {error}"
+        problems[engine] = f"not read: {error}"
     for node, state in states.items():
-        info = swarm.get(node)
-        detail = f"swarm {info.state}/{info.availability} {info.role} {info.labels}" if info else "not in swarm"
+        info = seen.get(node)
+        detail = f"{engine} {info.state}/{info.availability} {info.role} {info.labels}" if info else f"not in {engine}"
         click.echo(f"{node}\t{state}\t{problems.get(node, detail)}")
-    if "swarm" in problems:
-        click.echo(f"swarm\t{problems['swarm']}")
+    if engine in problems:
+        click.echo(f"{engine}\t{problems[engine]}")
     click.echo("ports\t" + " ".join(f"{part}={where}" for part, where in handle.state.endpoints.items()))
+    if engine == "kubernetes":
+        click.echo(f"kubeconfig\t{handle.kubeconfig}  (kubectl --kubeconfig {handle.kubeconfig} get nodes)")
     if problems:
         sys.exit(1)
 

@@ -39,7 +39,7 @@ from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kube
 from harness.engine.kubernetes.formation import COREDNS_REPOSITORY
 from harness.engine.kubernetes.images import COREDNS_IMAGE, KUBE_NODE_IMAGE, PAUSE_IMAGE
 from harness.engine.swarm import SwarmEngine
-from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError
+from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError, UsageError
 
 Progress = Callable[[str], None]
 SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
@@ -509,6 +509,9 @@ class Cluster:
     def _check_can_create(self) -> None:
         """Refuse, before anything is made, a cluster that cannot be created here as asked."""
         config = self.config
+        if config.engine == "kubernetes" and config.provider != "docker":
+            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker) only so far, not on "
+                             f"--provider {config.provider}")
         if config.inventory is not None:
             load_inventory(config.inventory)  # every problem in it named before anything is made
         if config.provider in VM_PROVIDERS and (problem := provider_problem(config.provider)):

@@ -69,9 +69,6 @@ class ClusterConfig:
             raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh")
         if self.engine not in ENGINES:
             raise UsageError(f"--engine {self.engine}: the engines are {', '.join(ENGINES)}")
-        if self.engine == "kubernetes" and self.provider != "docker":
-            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker) only so far, "
-                             f"not on --provider {self.provider}")
         if self.managers % 2 == 0 or not 1 <= self.managers < self.nodes:
             raise UsageError(f"--managers {self.managers}: an odd number (a Raft majority), fewer than the "
                              f"{self.nodes} nodes (the stateful node is a worker)")

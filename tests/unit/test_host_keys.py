@@ -107,7 +107,7 @@ class _Cluster:
     def __init__(self, connections: SshConnections, h2: SshLogin) -> None:
         self._connections, self._h2 = connections, h2
         self.engine = SimpleNamespace(nodes=lambda: [make_node("h1", role="manager"), make_node("h2")])
-        self.state = SimpleNamespace(endpoints={"lb": "127.0.0.1:18080"})
+        self.state = SimpleNamespace(endpoints={"lb": "127.0.0.1:18080"}, engine="swarm")
 
     def node_states(self) -> dict[str, str]:
         return {"h1": "running", "h2": "running"}

@@ -11,7 +11,7 @@ from harness.build import DOCKERFILES, Binaries, ImageSpec, Progress
 from harness.engine.kubernetes.binaries import COMPONENTS, Component, binaries
 from harness.errors import EnvironmentProblem
 
-__all__ = ["COREDNS_IMAGE", "KUBE_NODE_IMAGE", "PAUSE_IMAGE"]
+__all__ = ["COREDNS_IMAGE", "KUBERNETES_IMAGES", "KUBE_NODE_IMAGE", "PAUSE_IMAGE"]
 
 
 def _component(component: Component, directory: str = "") -> Binaries:
@@ -37,3 +37,4 @@ KUBE_NODE_IMAGE = ImageSpec("kube-node", binaries=tuple(
     _component(_BY_NAME[name], "bin") for name in ("kubernetes", "etcd", "containerd")))
 PAUSE_IMAGE = ImageSpec("pause", binaries=(Binaries("pause=local source", _pause),))
 COREDNS_IMAGE = ImageSpec("coredns", binaries=(_component(_BY_NAME["coredns"]),))
+KUBERNETES_IMAGES = (KUBE_NODE_IMAGE, PAUSE_IMAGE, COREDNS_IMAGE)
