@@ -105,7 +105,7 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
         "/etc/kubernetes/kubelet.conf": (_kubeconfig(plan.name, ca.pair.cert, api, node, kubelet_client), 0o600),
         "/etc/kubernetes/kube-proxy.conf": (_kubeconfig(plan.name, ca.pair.cert, api, "kube-proxy", proxy_client),
                                             0o600),
-        "/var/lib/kubelet/config.yaml": (_yaml(_kubelet_config()), 0o644),
+        "/var/lib/kubelet/config.yaml": (_yaml(_kubelet_config(node == plan.control_plane)), 0o644),
         "/var/lib/kube-proxy/config.yaml": (_yaml(_proxy_config(node)), 0o644),
         CNI_CONFIG: (json.dumps(_cni_config(plan, node), indent=2).encode(), 0o644),
         "/etc/containerd/config.toml": (_containerd_config(plan.sandbox_image).encode(), 0o644),
@@ -114,9 +114,7 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
         f"{SERVICES}/containerd": (_service("containerd", ["--config=/etc/containerd/config.toml"]), 0o644),
         f"{SERVICES}/kubelet": (_service("kubelet", [
             "--config=/var/lib/kubelet/config.yaml", "--kubeconfig=/etc/kubernetes/kubelet.conf",
-            f"--node-ip={address}", f"--hostname-override={node}",
-            *([f"--register-with-taints={CONTROL_PLANE_TAINT}=:NoSchedule",
-               f"--node-labels={CONTROL_PLANE_TAINT}="] if node == plan.control_plane else [])]), 0o644),
+            f"--node-ip={address}", f"--hostname-override={node}"]), 0o644),
         f"{SERVICES}/kube-proxy": (_service("kube-proxy", ["--config=/var/lib/kube-proxy/config.yaml"]), 0o644),
     }
     if node == plan.control_plane:
@@ -184,10 +182,14 @@ def _component_kubeconfigs(name: str) -> list[str]:
     return [f"--kubeconfig={path}", f"--authentication-kubeconfig={path}", f"--authorization-kubeconfig={path}"]
 
 
-def _kubelet_config() -> dict:
+def _kubelet_config(control_plane: bool) -> dict:
     """The kubelet's settings for a node that is itself a container on a cgroup v1 host: cgroupfs, cgroup v1
-    allowed, no swap check, and no eviction for the host's disk or memory (not the cluster's to judge)."""
+    allowed, no swap check, and no eviction for the host's disk or memory (not the cluster's to judge). The
+    control plane registers tainted, so that workloads stay off it (its role label is the harness's to set: a
+    kubelet may not label itself so)."""
+    taints = [{"key": CONTROL_PLANE_TAINT, "effect": "NoSchedule"}] if control_plane else []
     return {
+        **({"registerWithTaints": taints} if taints else {}),
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "containerRuntimeEndpoint": "unix:///run/containerd/containerd.sock",
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},

@@ -21,7 +21,7 @@ from kubernetes.config.kube_config import KubeConfigLoader
 from urllib3.exceptions import HTTPError
 
 from harness.engine.kubernetes.bootstrap import (
-    CLUSTER_DNS, RUNTIME, SERVICES, ClusterPlan, NodeFiles, Secrets, node_files, pod_subnet)
+    CLUSTER_DNS, CONTROL_PLANE_TAINT, RUNTIME, SERVICES, ClusterPlan, NodeFiles, Secrets, node_files, pod_subnet)
 from harness.errors import ClusterError
 from harness.waiting import wait_until
 
@@ -69,9 +69,14 @@ def form(plan: ClusterPlan, secrets: Secrets, run: RunOn, pause_archive: bytes, 
     progress(f"waiting for {len(nodes)} nodes to be Ready")
     wait_until(lambda: not nodes_ready(api, nodes), timeout=READY_TIMEOUT, what="every node to be Ready",
                hint="a node's kubelet logs to /var/log/kubelet.log in it")
+    api.patch_node(plan.control_plane, {"metadata": {"labels": {CONTROL_PLANE_TAINT: ""}}})
     wait_until(lambda: _exists(lambda: api.read_namespaced_service_account("default", "default")),
                timeout=READY_TIMEOUT, what="the default service account")
     _deploy_dns(api_client(kubeconfig), coredns_image)
+    apps = k8s.AppsV1Api(api.api_client)
+    wait_until(lambda: (apps.read_namespaced_deployment("coredns", "kube-system").status.available_replicas or 0) > 0,
+               timeout=READY_TIMEOUT, what="the cluster's DNS (CoreDNS) to be available",
+               hint=f"it is pulled from the cluster's registry: {coredns_image}")
     progress(f"Kubernetes is up: {len(nodes)} nodes Ready in {time.monotonic() - started:.1f} s")
 
 
