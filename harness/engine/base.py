@@ -35,6 +35,18 @@ class UpdatePolicy:
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """How a service's tasks are found by name inside the cluster: the DNS server the load balancer asks, and
+    the name (``{stack}`` and ``{service}`` filled in) that resolves to every running task's address."""
+
+    resolver: str  # host:port
+    name: str
+
+    def of(self, stack: str, service: str) -> str:
+        return self.name.format(stack=stack, service=service)
+
+
+@dataclass(frozen=True)
 class EngineObject:
     """A config or secret the engine must hold before a stack that names it is deployed (named by content)."""
 
@@ -117,6 +129,8 @@ def image_version(image: str) -> str:
 
 class Engine(Protocol):
     """A deployment engine the harness can upgrade, roll back and watch."""
+
+    discovery: Discovery  # how the load balancer finds a service's tasks
 
     def nodes(self) -> list[NodeInfo]:
         """Every node with its state."""

@@ -18,7 +18,7 @@ from requests import RequestException
 
 from harness.dockerhost import LABEL_PREFIX
 from harness.engine.base import (
-    EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState,
+    Discovery, EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState,
 )
 from harness.errors import EngineError, ServiceMissing
 from harness.waiting import wait_until
@@ -36,6 +36,9 @@ Connect = Callable[[str], docker.DockerClient]  # node name -> a client for its 
 
 class SwarmEngine:
     """Docker Swarm across the cluster's nodes; node 1 is the manager."""
+
+    # Swarm's DNS inside every container; tasks.<service> names every task (endpoint_mode dnsrr)
+    discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
 
     def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on_manager: RunOnManager) -> None:
         self._nodes = tuple(nodes)

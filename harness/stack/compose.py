@@ -25,12 +25,14 @@ from harness.app.images import BASE_TAG, repository
 from harness.app.profile import Profile
 from harness.cluster.config import GREEN_STACK, LB_LABEL, LB_PORTS, STACK_NAME, STATEFUL_LABEL
 from harness.cluster.registry import STACK_NAMESPACE
-from harness.engine.base import EngineObject
+from harness.engine.base import Discovery, EngineObject
+from harness.engine.swarm import SwarmEngine
 from harness.resources import package_path
 
 LB_SERVICE_NAME = "harness-lb"
 HAPROXY_TEMPLATE = package_path("harness.stack", "haproxy.cfg")
 LB_CONFIG = "harness-lb-cfg"  # the load balancer's configuration, as the stack names it
+SWARM_DISCOVERY = SwarmEngine.discovery
 PLACEMENTS = {"pinned": f"node.labels.{STATEFUL_LABEL} == true", "floating": "node.role == worker"}
 DROPPED_KEYS = ("build", "container_name", "depends_on", "restart", "links", "ports", "network_mode", "env_file",
                 "expose")
@@ -45,6 +47,7 @@ class StackOptions:
     stateful_placement: str = "pinned"
     lb_image: str = ""
     server_timeout: float = 2.0
+    discovery: Discovery = SWARM_DISCOVERY  # how the load balancer finds the entry's tasks (the engine says)
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,9 @@ def haproxy_config(profile: Profile, options: StackOptions) -> str:
         f"rstatus ^({'|'.join(statuses)})$"
     return Template(HAPROXY_TEMPLATE.read_text()).substitute(
         health_path=entry.health.path, health_expect=expect, port=entry.port, slots=max(12, 2 * options.replicas),
-        blue_service=f"{STACK_NAME}_{entry.service}", green_service=f"{GREEN_STACK}_{entry.service}",
-        server_timeout=f"{options.server_timeout:g}s")
+        blue_tasks=options.discovery.of(STACK_NAME, entry.service),
+        green_tasks=options.discovery.of(GREEN_STACK, entry.service),
+        resolver=options.discovery.resolver, server_timeout=f"{options.server_timeout:g}s")
 
 
 def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:

@@ -27,4 +27,5 @@ def options_for(cluster: Cluster, spec: StackSpec, server_timeout: float = 2.0) 
     """How a scenario's stack options deploy any app on the cluster."""
     registry = REGISTRIES[spec.registry]
     return StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
-                        lb_image=cluster.lb_image(registry), server_timeout=server_timeout)
+                        lb_image=cluster.lb_image(registry), server_timeout=server_timeout,
+                        discovery=cluster.engine.discovery)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from harness.app import DEFAULT_PROFILE, load_profile
+from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.stack.compose import StackOptions, blue, green, haproxy_config
 
 OPTIONS = StackOptions(registry="registry:5000", lb_image="registry:5000/chaos/harness/lb:abc")
@@ -216,11 +217,20 @@ def test_haproxy_accepts_any_of_several_health_statuses(shop):
 
 def test_haproxy_finds_the_entry_tasks_of_each_stack_by_dns_with_enough_server_slots(shop):
     config = haproxy_config(shop, StackOptions(registry="registry:5000", replicas=8, server_timeout=3.5))
-    assert "server-template srv 16 tasks.chaos_api:9000 check resolvers swarm" in config
-    assert "server-template srv 16 tasks.chaos-green_api:9000 check resolvers swarm" in config
+    assert "server-template srv 16 tasks.chaos_api:9000 check resolvers cluster" in config
+    assert "server-template srv 16 tasks.chaos-green_api:9000 check resolvers cluster" in config
+    assert "nameserver dns 127.0.0.11:53" in config  # Swarm's DNS, inside every container
     assert "timeout server 3.5s" in config
     assert "server-template srv 12 tasks.chaos_web:8080 " in haproxy_config(DEMO, OPTIONS)  # at least 12
     assert "set-header X-Chaos-Server %si:%sp" in config and "set-header X-Chaos-Backend %b" in config
+
+
+def test_on_kubernetes_haproxy_finds_the_entry_pods_through_a_headless_service_in_the_clusters_dns(shop):
+    options = StackOptions(registry="registry:5000", discovery=KubernetesEngine.discovery)
+    config = haproxy_config(shop, options)
+    assert "server-template srv 12 api.chaos.svc.cluster.local:9000 check resolvers cluster" in config
+    assert "server-template srv 12 api.chaos-green.svc.cluster.local:9000 check resolvers cluster" in config
+    assert "nameserver dns 10.96.0.10:53" in config
 
 
 def test_green_joins_a_network_the_compose_file_names_by_that_name(shop):

@@ -1,25 +1,58 @@
-"""The harness's ``Engine`` for Kubernetes, through the official Python client."""
+"""The harness's ``Engine`` for Kubernetes, through the official Python client.
+
+A stack is a namespace; a service ``<stack>_<name>`` is the Deployment ``name`` in it (``translate``). A task is
+a pod, its state worded as Swarm words a task's (an image that cannot be pulled: ``rejected``; a container
+that keeps failing: ``failed``).
+
+Kubernetes has no failure action: a rollout whose progress deadline passes is only marked so. The harness
+plays Swarm's part: each change records its failure action on the Deployment, and when the deadline passes
+``pause`` pauses the rollout and ``rollback`` performs the undo (the previous ReplicaSet's template, as
+``kubectl rollout undo`` does), which the update message says was the harness's doing, not the engine's.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
+from kubernetes.dynamic import DynamicClient
 
-from harness.engine.base import NodeInfo
-from harness.engine.kubernetes.bootstrap import CONTROL_PLANE_TAINT
+from harness.engine.base import (
+    Discovery, EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
+from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
 from harness.engine.kubernetes.formation import UNANSWERED, api_client
-from harness.errors import ClusterError
+from harness.engine.kubernetes.translate import CONTROL_PLANE, MANAGED_BY, rolling_update, stack_objects
+from harness.errors import ClusterError, EngineError, ServiceMissing
+from harness.waiting import wait_until
 
 __all__ = ["KubernetesEngine"]
+
+CHANGE = "chaos-harness.io/change"  # update or rollback: the last change the harness asked for
+CHANGE_STARTED = "chaos-harness.io/change-started-at"  # when (epoch seconds)
+FAILURE_ACTION = "chaos-harness.io/failure-action"  # what the harness does when the progress deadline passes
+UNDONE_BY_HARNESS = "chaos-harness.io/undone-by-harness"
+REVISION = "deployment.kubernetes.io/revision"
+PULL_SECRET = "chaos-registry-auth"
+FIELD_MANAGER = "chaos-harness"
+_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 
 
 class KubernetesEngine:
     """A Kubernetes cluster reached with an admin kubeconfig."""
 
+    # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
+    discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
+
     def __init__(self, kubeconfig: Path) -> None:
         self._kubeconfig = kubeconfig
         self._api: k8s.ApiClient | None = None
+        self._objects: dict[str, EngineObject] = {}
 
     @property
     def api(self) -> k8s.ApiClient:
@@ -27,16 +60,280 @@ class KubernetesEngine:
             self._api = api_client(self._kubeconfig)
         return self._api
 
+    @property
+    def _core(self) -> k8s.CoreV1Api:
+        return k8s.CoreV1Api(self.api)
+
+    @property
+    def _apps(self) -> k8s.AppsV1Api:
+        return k8s.AppsV1Api(self.api)
+
+    # -- nodes -------------------------------------------------------------------
+
     def nodes(self) -> list[NodeInfo]:
         """Every node: Ready (``ready``) or not (``down``), cordoned (``drain``) or not, control plane or worker."""
-        try:
-            found = k8s.CoreV1Api(self.api).list_node(_request_timeout=10).items
-        except UNANSWERED as error:
-            raise ClusterError(f"the Kubernetes API server does not answer: {error}") from error
+        found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
         return [NodeInfo(
             hostname=node.metadata.name,
             state="ready" if any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
             else "down",
             availability="drain" if node.spec.unschedulable else "active",
-            role="manager" if CONTROL_PLANE_TAINT in (node.metadata.labels or {}) else "worker",
+            role="manager" if CONTROL_PLANE in (node.metadata.labels or {}) else "worker",
             labels=dict(node.metadata.labels or {})) for node in found]
+
+    def label_node(self, hostname: str, labels: dict[str, str]) -> None:
+        self._call(lambda: self._core.patch_node(hostname, {"metadata": {"labels": labels}}), f"label {hostname}")
+
+    def unlabel_node(self, hostname: str, keys: Iterable[str]) -> None:
+        patch = {"metadata": {"labels": {key: None for key in keys}}}
+        self._call(lambda: self._core.patch_node(hostname, patch), f"unlabel {hostname}")
+
+    # -- stacks ------------------------------------------------------------------
+
+    def ensure_objects(self, objects: Iterable[EngineObject]) -> None:
+        """Kept until a stack that names them is deployed: ConfigMaps and Secrets live in its namespace."""
+        self._objects.update({o.name: o for o in objects})
+
+    def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
+                     pin_digests: bool = True) -> None:
+        """Apply the stack's objects (server-side apply, so a second deploy converges); a stack that joins
+        another's networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace."""
+        search = _joined_stacks(compose, stack)
+        dynamic = DynamicClient(self.api)
+        for body in stack_objects(stack, compose, self._objects, search):
+            if auth is not None and body["kind"] == "Deployment":
+                body["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": PULL_SECRET}]
+            resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+            self._call(lambda: dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER,
+                                                         force_conflicts=True), f"apply {body['kind']} "
+                       f"{body['metadata']['name']}")
+            if body["kind"] == "Namespace" and auth is not None:
+                self._pull_secret(stack, auth)
+
+    def remove_stack(self, stack: str, timeout: float = 60) -> None:
+        """Delete the stack's namespace and wait until it is gone (its pods stopped)."""
+        try:
+            self._core.delete_namespace(stack)
+        except ApiException as error:
+            if error.status == 404:
+                return
+            raise EngineError(f"cannot remove the stack {stack}: {error.reason}") from error
+        wait_until(lambda: not self._namespace_exists(stack), timeout=timeout, what=f"the stack {stack} removed")
+
+    def remove_service(self, name: str) -> None:
+        namespace, deployment = _locate(name)
+        for delete in (self._apps.delete_namespaced_deployment, self._core.delete_namespaced_service):
+            try:
+                delete(deployment, namespace)
+            except ApiException as error:
+                if error.status != 404:
+                    raise EngineError(f"cannot remove {name}: {error.reason}") from error
+
+    # -- services ----------------------------------------------------------------
+
+    def service(self, name: str) -> ServiceSnapshot:
+        """The Deployment's image, replicas, update state and pods; the failure action enforced on the way."""
+        deployment = self._deployment(name)
+        state, message = _update_state(deployment)
+        annotations = deployment.metadata.annotations or {}
+        if state == "paused" and annotations.get(FAILURE_ACTION) in ("pause", "rollback"):
+            deployment = self._enforce_failure_action(name, deployment, annotations[FAILURE_ACTION], message)
+            state, message = _update_state(deployment)
+        namespace, _ = _locate(name)
+        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        pods = self._call(lambda: self._core.list_namespaced_pod(namespace, label_selector=selector,
+                                                                 _request_timeout=10).items, f"list {name}'s pods")
+        pods.sort(key=lambda pod: pod.metadata.creation_timestamp)
+        started = annotations.get(CHANGE_STARTED)
+        return ServiceSnapshot(
+            name=name, image=deployment.spec.template.spec.containers[0].image,
+            replicas=deployment.spec.replicas or 0, update_state=state,
+            update_message=annotations.get(UNDONE_BY_HARNESS, "") or message,
+            update_started_at=float(started) if started else None,
+            tasks=tuple(_task(pod, slot) for slot, pod in enumerate(pods, 1)))
+
+    def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
+                     auth: RegistryAuth | None = None) -> None:
+        """Start the Deployment's rolling update to ``image`` with the policy's fields (``translate.rolling_update``);
+        ``publish`` (host port, container port) opens a hostPort."""
+        deployment = self._deployment(service)
+        container: dict = {"name": deployment.spec.template.spec.containers[0].name, "image": image}
+        if publish is not None:
+            container["ports"] = [{"containerPort": publish[1], "hostPort": publish[0], "protocol": "TCP"}]
+        pod_spec: dict = {"containers": [container]}
+        if auth is not None:
+            self._pull_secret(_locate(service)[0], auth)
+            pod_spec["imagePullSecrets"] = [{"name": PULL_SECRET}]
+        self._patch(service, {"metadata": {"annotations": _change("update", policy.failure_action)},
+                              "spec": {"paused": False, **rolling_update(policy), "template": {"spec": pod_spec}}})
+
+    def force_redistribute(self, service: str) -> None:
+        """``kubectl rollout restart``: every pod replaced, the scheduler spreading them again."""
+        now = datetime.now(timezone.utc).isoformat()
+        self._patch(service, {"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": now}}}}})
+
+    def rollback(self, service: str) -> None:
+        """The undo ``kubectl rollout undo`` performs: the template of the ReplicaSet before the current one."""
+        self._undo(service, self._deployment(service), "requested")
+
+    def service_logs(self, service: str, since: float) -> str:
+        namespace, _ = _locate(service)
+        deployment = self._deployment(service)
+        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        seconds = max(1, int(time.time() - since) + 1)
+        found = []
+        for pod in self._core.list_namespaced_pod(namespace, label_selector=selector).items:
+            try:
+                found.append(self._core.read_namespaced_pod_log(pod.metadata.name, namespace, since_seconds=seconds,
+                                                                timestamps=True))
+            except ApiException:
+                continue  # a pod without a started container has no log
+        return "".join(found)
+
+    # -- internals -----------------------------------------------------------------
+
+    def _enforce_failure_action(self, name: str, deployment, action: str, message: str):
+        if action == "pause":
+            if not deployment.spec.paused:
+                self._patch(name, {"spec": {"paused": True}})
+            return self._deployment(name)
+        self._undo(name, deployment, f"the progress deadline passed ({message}); the harness undid the rollout, "
+                                     "as Kubernetes does not roll back by itself")
+        return self._deployment(name)
+
+    def _undo(self, name: str, deployment, reason: str) -> None:
+        namespace, _ = _locate(name)
+        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        sets = [rs for rs in self._apps.list_namespaced_replica_set(namespace, label_selector=selector).items
+                if any(o.uid == deployment.metadata.uid for o in rs.metadata.owner_references or [])]
+        sets.sort(key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0")))
+        if len(sets) < 2:
+            raise EngineError(f"{name} has no earlier revision to go back to")
+        template = self.api.sanitize_for_serialization(sets[-2].spec.template)
+        template["metadata"]["labels"].pop("pod-template-hash", None)
+        annotations = {**_change("rollback", "pause"), UNDONE_BY_HARNESS: reason if reason != "requested" else None}
+        self._patch(name, {"metadata": {"annotations": annotations}, "spec": {"paused": False, "template": template}},
+                    merge=True)
+
+    def _deployment(self, name: str):
+        namespace, deployment = _locate(name)
+        try:
+            return self._apps.read_namespaced_deployment(deployment, namespace, _request_timeout=10)
+        except ApiException as error:
+            if error.status == 404:
+                raise ServiceMissing(f"service {name} is not deployed") from error
+            raise EngineError(f"cannot read {name}: {error.reason}") from error
+        except UNANSWERED as error:
+            raise ClusterError(f"the Kubernetes API server does not answer: {error}") from error
+
+    def _patch(self, name: str, body: dict, merge: bool = False) -> None:
+        namespace, deployment = _locate(name)
+        kwargs = {"_content_type": "application/merge-patch+json"} if merge else {}
+        self._call(lambda: self._apps.patch_namespaced_deployment(deployment, namespace, body, **kwargs),
+                   f"change {name}")
+
+    def _pull_secret(self, namespace: str, auth: RegistryAuth) -> None:
+        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+        config = json.dumps({"auths": {auth.server: {"auth": token}}}).encode()
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": PULL_SECRET, "namespace": namespace, "labels": MANAGED_BY},
+                "data": {".dockerconfigjson": base64.b64encode(config).decode()}}
+        self._call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
+                   if self._exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
+                   else self._core.create_namespaced_secret(namespace, body), "store the registry's credentials")
+
+    def _namespace_exists(self, namespace: str) -> bool:
+        return self._exists(lambda: self._core.read_namespace(namespace))
+
+    @staticmethod
+    def _exists(read) -> bool:
+        try:
+            read()
+            return True
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+
+    @staticmethod
+    def _call(call, what: str):
+        try:
+            return call()
+        except ApiException as error:
+            raise EngineError(f"cannot {what}: {error.status} {error.reason}: {_message(error)}") from error
+        except UNANSWERED as error:
+            raise ClusterError(f"cannot {what}: the Kubernetes API server does not answer: {error}") from error
+
+
+def _locate(service: str) -> tuple[str, str]:
+    """``chaos_web`` -> namespace ``chaos``, Deployment ``web``."""
+    stack, _, name = service.partition("_")
+    if not name:
+        raise ServiceMissing(f"{service!r} names no stack (services are named <stack>_<service>)")
+    return stack, name
+
+
+def _joined_stacks(compose: str, stack: str) -> tuple[str, ...]:
+    import yaml
+    networks = (yaml.safe_load(compose).get("networks") or {}).values()
+    joined = {(spec or {}).get("name", "").split("_", 1)[0] for spec in networks
+              if (spec or {}).get("external") and "_" in (spec or {}).get("name", "")}
+    return tuple(sorted(joined - {stack}))
+
+
+def _change(kind: str, failure_action: str) -> dict[str, str]:
+    return {CHANGE: kind, CHANGE_STARTED: f"{time.time():.3f}", FAILURE_ACTION: failure_action}
+
+
+def _update_state(deployment) -> tuple[UpdateState | None, str]:
+    """The harness's words for where the last change stands, from the Deployment's status."""
+    annotations = deployment.metadata.annotations or {}
+    kind = annotations.get(CHANGE)
+    if kind is None:
+        return None, ""
+    status, wanted = deployment.status, deployment.spec.replicas or 0
+    conditions = {c.type: c for c in status.conditions or []}
+    progressing = conditions.get("Progressing")
+    message = progressing.message if progressing else ""
+    if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+        return ("paused" if kind == "update" else "rollback_paused"), message
+    if deployment.spec.paused:
+        return ("paused" if kind == "update" else "rollback_paused"), "paused"
+    done = ((status.observed_generation or 0) >= deployment.metadata.generation
+            and (status.updated_replicas or 0) == wanted and (status.replicas or 0) == wanted
+            and (status.available_replicas or 0) == wanted)
+    if done:
+        return ("completed" if kind == "update" else "rolled_back"), message
+    return ("updating" if kind == "update" else "rolling_back"), message
+
+
+def _task(pod, slot: int) -> TaskInfo:
+    """A pod as a task: its state in Swarm's words, and the error that says why it is not running."""
+    statuses = pod.status.container_statuses or []
+    state, error, since = "pending", "", pod.metadata.creation_timestamp
+    if pod.spec.node_name:
+        state = "assigned"
+    if statuses:
+        current = statuses[0].state
+        if current.running is not None:
+            state, since = ("running" if statuses[0].ready else "starting"), current.running.started_at
+        elif current.waiting is not None:
+            reason = current.waiting.reason or ""
+            state = "rejected" if reason in _PULL_FAILURES else "failed" if reason == "CrashLoopBackOff" else "preparing"
+            error = f"{reason}: {current.waiting.message or ''}".strip(": ")
+        elif current.terminated is not None:
+            state = "complete" if current.terminated.exit_code == 0 else "failed"
+            error, since = current.terminated.reason or "", current.terminated.finished_at
+    return TaskInfo(id=pod.metadata.uid, slot=slot, node=pod.spec.node_name or "",
+                    image=pod.spec.containers[0].image,
+                    desired_state="shutdown" if pod.metadata.deletion_timestamp else "running", state=state,
+                    error=error, timestamp=since.timestamp() if since else 0.0,
+                    addresses=(pod.status.pod_ip,) if pod.status.pod_ip else ())
+
+
+def _message(error: ApiException) -> str:
+    try:
+        return json.loads(error.body).get("message", "")
+    except (TypeError, ValueError):
+        return str(error.body or "")[:300]

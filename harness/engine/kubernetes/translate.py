@@ -1,0 +1,256 @@
+"""A stack's compose document as Kubernetes objects: what the harness deploys on a Kubernetes cluster.
+
+The harness renders every stack as a compose document (``harness.stack.compose``); on Kubernetes each of its
+services becomes a Deployment and a headless Service of the same name in the stack's namespace, so the names
+the services use for each other resolve as they do in Swarm. What is translated, and how:
+
+=========================  ==========================================================================
+compose                    Kubernetes
+=========================  ==========================================================================
+image, command, entrypoint the container's image, args, command
+environment                env; Swarm's ``{{.Task.Name}}`` and ``{{.Node.Hostname}}`` from the pod's
+                           name and node (the downward API)
+healthcheck                a readiness probe running the same command at the same interval
+deploy.replicas            replicas
+deploy.placement           ``node.labels.K == V`` as a node selector (which tolerates the control
+                           plane's taint), ``node.role == manager`` as the control plane; pods
+                           spread over the nodes (a topology spread constraint per hostname)
+deploy.update_config       the rolling update (``UpdatePolicy``, see ``rolling_update``)
+named volumes              a host directory on the node (as a Swarm local volume is)
+configs, secrets           ConfigMaps and Secrets named by their content, mounted as files
+ports (mode host)          hostPorts
+networks                   nothing: a Kubernetes cluster has one flat pod network
+=========================  ==========================================================================
+
+A green stack sees blue's services by their names too: its pods search blue's namespace after their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import shlex
+
+import yaml
+
+from harness.engine.base import EngineObject, UpdatePolicy
+from harness.errors import EngineError
+
+__all__ = ["CONTROL_PLANE", "MANAGED_BY", "STACK_LABEL", "SERVICE_LABEL", "rolling_update", "stack_objects"]
+
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "chaos-harness"}
+STACK_LABEL = "chaos-harness.io/stack"
+SERVICE_LABEL = "chaos-harness.io/service"
+VOLUME_ROOT = "/var/lib/chaos-harness/volumes"  # on the node: a named volume's directory, as Swarm keeps one
+_CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[\w.\-/]+)|role)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
+_TEMPLATES = {"{{.Task.Name}}": "metadata.name", "{{.Node.Hostname}}": "spec.nodeName"}
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s|us|ns))+$")
+
+
+def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], search: tuple[str, ...] = ()
+                  ) -> list[dict]:
+    """The namespace, ConfigMaps, Secrets, Deployments and Services of ``compose`` deployed as ``stack``;
+    ``objects``: the configs and secrets it names (by engine name); ``search``: more namespaces its pods look
+    names up in."""
+    document = yaml.safe_load(compose)
+    found: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": stack, "labels": MANAGED_BY}}]
+    for kind in ("config", "secret"):
+        for spec in (document.get(f"{kind}s") or {}).values():
+            name = spec.get("name", "")
+            if name not in objects:
+                raise EngineError(f"the stack names the {kind} {name!r}, which the engine was not given")
+            found.append(_data_object(stack, objects[name]))
+    for name, service in document["services"].items():
+        found += [_deployment(stack, name, service, document, search), _service(stack, name, service)]
+    return found
+
+
+def rolling_update(policy: UpdatePolicy) -> dict:
+    """The Deployment fields of an ``UpdatePolicy``: ``parallelism`` tasks at a time are stopped first
+    (``maxUnavailable``) or started first (``maxSurge``); ``delay`` is how long a new pod must be ready before it
+    counts (``minReadySeconds``), and the progress deadline is ``monitor`` past that (at least 1 s)."""
+    step = policy.parallelism or "100%"
+    surge, unavailable = (step, 0) if policy.order == "start-first" else (0, step)
+    ready = math.ceil(policy.delay)
+    return {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
+            "minReadySeconds": ready, "progressDeadlineSeconds": max(1, ready + math.ceil(policy.monitor))}
+
+
+def _deployment(stack: str, name: str, service: dict, document: dict, search: tuple[str, ...]) -> dict:
+    deploy = service.get("deploy") or {}
+    if deploy.get("mode") == "global":
+        raise EngineError(f"service {name}: deploy.mode global has no Deployment twin; give it replicas")
+    labels = {STACK_LABEL: stack, SERVICE_LABEL: name}
+    pod: dict = {"containers": [_container(name, service)], "enableServiceLinks": False,
+                 "terminationGracePeriodSeconds": _seconds(service.get("stop_grace_period", "10s"))}
+    pod.update(_placement(name, deploy))
+    pod["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                         "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}]
+    volumes = _volumes(stack, name, service, document)
+    if volumes:
+        pod["volumes"] = volumes
+    if search:
+        pod["dnsConfig"] = {"searches": [f"{namespace}.svc.cluster.local" for namespace in search]}
+    update = deploy.get("update_config") or {}
+    policy = UpdatePolicy(parallelism=int(update.get("parallelism", 1)), order=update.get("order", "stop-first"),
+                          delay=_seconds(update.get("delay", "0s")), monitor=_seconds(update.get("monitor", "5s")))
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": stack, "labels": {**MANAGED_BY, **labels}},
+            "spec": {"replicas": int(deploy.get("replicas", 1)), "selector": {"matchLabels": labels},
+                     "revisionHistoryLimit": 10, **rolling_update(policy),
+                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
+
+
+def _container(name: str, service: dict) -> dict:
+    container: dict = {"name": name, "image": service["image"], "imagePullPolicy": "IfNotPresent"}
+    if "entrypoint" in service:
+        container["command"] = _words(service["entrypoint"])
+    if "command" in service:
+        container["args"] = _words(service["command"])
+    env = [_env(key, str(value)) for key, value in (service.get("environment") or {}).items()]
+    if env:
+        container["env"] = env
+    if "working_dir" in service:
+        container["workingDir"] = service["working_dir"]
+    ports = [{"containerPort": p["target"], "hostPort": p["published"], "protocol": "TCP"}
+             for p in service.get("ports") or [] if isinstance(p, dict) and p.get("mode") == "host"]
+    if ports:
+        container["ports"] = ports
+    probe = _probe(service.get("healthcheck") or {})
+    if probe:
+        container["readinessProbe"] = probe
+    mounts = [*_volume_mounts(service), *_file_mounts(service)]
+    if mounts:
+        container["volumeMounts"] = mounts
+    return container
+
+
+def _env(key: str, value: str) -> dict:
+    if value in _TEMPLATES:
+        return {"name": key, "valueFrom": {"fieldRef": {"fieldPath": _TEMPLATES[value]}}}
+    return {"name": key, "value": value}
+
+
+def _probe(healthcheck: dict) -> dict | None:
+    """Compose's health check as a readiness probe: the same command, interval, timeout and retries."""
+    test = healthcheck.get("test")
+    if not test or healthcheck.get("disable") or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        command = ["sh", "-c", test]
+    elif test[0] == "CMD-SHELL":
+        command = ["sh", "-c", " ".join(test[1:])]
+    else:
+        command = list(test[1:] if test[0] == "CMD" else test)
+    return {"exec": {"command": command}, "periodSeconds": max(1, round(_seconds(healthcheck.get("interval", "30s")))),
+            "timeoutSeconds": max(1, round(_seconds(healthcheck.get("timeout", "30s")))),
+            "failureThreshold": int(healthcheck.get("retries", 3)),
+            "initialDelaySeconds": round(_seconds(healthcheck.get("start_period", "0s")))}
+
+
+def _placement(name: str, deploy: dict) -> dict:
+    """Node selectors from Swarm's placement constraints; an explicit placement may land on the control plane."""
+    selector: dict[str, str] = {}
+    for constraint in (deploy.get("placement") or {}).get("constraints") or []:
+        match = _CONSTRAINT.match(constraint)
+        if match is None or match["op"] != "==":
+            raise EngineError(f"service {name}: the placement constraint {constraint!r} has no Kubernetes twin here "
+                              "(node.labels.KEY == VALUE and node.role == manager|worker do)")
+        if match["label"]:
+            selector[match["label"]] = match["value"]
+        elif match["value"] == "manager":
+            selector[CONTROL_PLANE] = ""
+    if not selector:
+        return {}
+    return {"nodeSelector": selector, "tolerations": [{"key": CONTROL_PLANE, "effect": "NoSchedule"}]}
+
+
+def _volumes(stack: str, name: str, service: dict, document: dict) -> list[dict]:
+    volumes = []
+    for source in _named_volumes(service):
+        if source not in (document.get("volumes") or {}):
+            raise EngineError(f"service {name}: the volume {source!r} is not declared under volumes")
+        volumes.append({"name": _volume_name(source), "hostPath": {
+            "path": f"{VOLUME_ROOT}/{stack}_{source}", "type": "DirectoryOrCreate"}})
+    for kind in ("config", "secret"):
+        for item in service.get(f"{kind}s") or []:
+            source = item if isinstance(item, str) else item["source"]
+            engine_name = (document.get(f"{kind}s") or {})[source].get("name", source)
+            volume = {"configMap": {"name": engine_name}} if kind == "config" else {"secret": {"secretName": engine_name}}
+            volumes.append({"name": f"{kind}-{_volume_name(source)}", **volume})
+    return volumes
+
+
+def _named_volumes(service: dict) -> list[str]:
+    names = []
+    for volume in service.get("volumes") or []:
+        source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+        kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
+        if isinstance(volume, dict):
+            kind = volume.get("type", kind)
+        if kind != "volume":
+            raise EngineError(f"a {kind} mount ({source}) cannot be carried to a Kubernetes node; use a named volume")
+        names.append(source)
+    return names
+
+
+def _volume_mounts(service: dict) -> list[dict]:
+    mounts = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            source, _, rest = volume.partition(":")
+            target, _, mode = rest.partition(":")
+        else:
+            source, target, mode = volume["source"], volume["target"], "ro" if volume.get("read_only") else ""
+        mounts.append({"name": _volume_name(source), "mountPath": target, "readOnly": mode == "ro"})
+    return mounts
+
+
+def _file_mounts(service: dict) -> list[dict]:
+    mounts = []
+    for kind in ("config", "secret"):
+        for item in service.get(f"{kind}s") or []:
+            source = item if isinstance(item, str) else item["source"]
+            default = f"/{source}" if kind == "config" else f"/run/secrets/{source}"
+            target = default if isinstance(item, str) else item.get("target", default)
+            if kind == "secret" and not target.startswith("/"):
+                target = f"/run/secrets/{target}"
+            mounts.append({"name": f"{kind}-{_volume_name(source)}", "mountPath": target, "subPath": "data",
+                           "readOnly": True})
+    return mounts
+
+
+def _service(stack: str, name: str, service: dict) -> dict:
+    """A headless Service: the service's name resolves to its ready pods' addresses, like Swarm's dnsrr."""
+    labels = {STACK_LABEL: stack, SERVICE_LABEL: name}
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": stack, "labels": {**MANAGED_BY, **labels}},
+            "spec": {"clusterIP": "None", "selector": labels, "publishNotReadyAddresses": False}}
+
+
+def _data_object(stack: str, engine_object: EngineObject) -> dict:
+    """A config as a ConfigMap, a secret as a Secret: its content under the key ``data``."""
+    kind = "ConfigMap" if engine_object.kind == "config" else "Secret"
+    return {"apiVersion": "v1", "kind": kind,
+            "metadata": {"name": engine_object.name, "namespace": stack, "labels": MANAGED_BY},
+            "binaryData" if kind == "ConfigMap" else "data": {"data": base64.b64encode(engine_object.data).decode()}}
+
+
+def _volume_name(source: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", source.lower()).strip("-")[:50] or "volume"
+
+
+def _words(value: str | list) -> list[str]:
+    return shlex.split(value) if isinstance(value, str) else [str(word) for word in value]
+
+
+def _seconds(value: str | int | float) -> float:
+    """A compose duration (``1m30s``, ``500ms``) or a number of seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not _DURATION.match(value.strip()):
+        raise EngineError(f"{value!r} is not a duration (such as 10s, 1m30s, 500ms)")
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)", value))
