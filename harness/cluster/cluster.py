@@ -244,19 +244,23 @@ class Cluster:
         registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
         if self._kubernetes:
             self._form_kubernetes(builder, registry)
-            return self._state
-        engine = self.engine
-        engine.wait_for_engines()
-        if self._state.over_ssh:
-            onhosts.ready_for_registries(self._state, engine, self._runner, self._save_state)
-            self._progress("forming the swarm")
-            onhosts.join(self._state, engine, self._save_state)
         else:
-            self._progress("forming the swarm")
-            engine.form(self._state.node_ips, self._state.managers)
+            self._form_swarm()
+        engine = self.engine
         engine.label_node(self._state.manager, {LB_LABEL: "true"})
         engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
         return self._state
+
+    def _form_swarm(self) -> None:
+        engine = self.engine
+        engine.wait_for_engines()
+        if self.state.over_ssh:
+            onhosts.ready_for_registries(self.state, engine, self._runner, self._save_state)
+            self._progress("forming the swarm")
+            onhosts.join(self.state, engine, self._save_state)
+        else:
+            self._progress("forming the swarm")
+            engine.form(self.state.node_ips, self.state.managers)
 
     def _form_kubernetes(self, builder: ImageBuilder, registry: Registry) -> None:
         """Kubernetes on the started node containers (see ``engine.kubernetes.formation``), its admin kubeconfig

@@ -43,13 +43,13 @@ def kubectl(kube: Cluster, *args: str) -> str:
     return done.stdout
 
 
-def test_every_node_is_ready_with_the_control_plane_tainted(kube):
+def test_every_node_is_ready_and_takes_workloads_like_a_swarm_node(kube):
     nodes = {node.hostname: node for node in kube.engine.nodes()}
     assert sorted(nodes) == ["node1", "node2", "node3"]
     assert all(node.state == "ready" and node.availability == "active" for node in nodes.values())
     assert [name for name, node in nodes.items() if node.role == "manager"] == ["node1"]
-    taints = json.loads(kubectl(kube, "get", "node", "node1", "-o", "json"))["spec"]["taints"]
-    assert [t["key"] for t in taints] == ["node-role.kubernetes.io/control-plane"]
+    assert nodes["node1"].labels["chaos.lb"] == "true" and nodes["node3"].labels["chaos.stateful"] == "true"
+    assert not json.loads(kubectl(kube, "get", "node", "node1", "-o", "json"))["spec"].get("taints")
 
 
 def test_the_api_server_speaks_tls_only_and_refuses_a_client_without_a_certificate(kube):

@@ -1,8 +1,8 @@
 """What each node of a Kubernetes cluster runs, and the files it runs them from.
 
 One node is the control plane: etcd, the API server, the controller manager and the scheduler, as plain
-programs. Every node (the control plane too, tainted so that workloads stay off it) runs containerd, the
-kubelet and kube-proxy. Pods get addresses from one /24 per node (``POD_SUBNETS``) on a bridge, with a static
+programs. Every node runs containerd, the kubelet and kube-proxy; the control plane takes workloads too (not
+tainted), as a Swarm manager does, so that a stack lands on the same nodes under either engine. Pods get addresses from one /24 per node (``POD_SUBNETS``) on a bridge, with a static
 route to every other node's /24; kube-proxy programs Services with iptables. Every connection between
 components is TLS with the cluster's own certificates (``pki``).
 
@@ -33,7 +33,7 @@ PKI = "/etc/kubernetes/pki"
 SERVICES = "/etc/chaos-harness/services"
 RUNTIME = "containerd"  # the one service started before the others (the pause image is imported into it)
 CNI_CONFIG = "/etc/cni/net.d/10-chaos-bridge.conflist"
-CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"  # set by the harness: a kubelet may not
 
 NodeFiles = dict[str, tuple[bytes, int]]  # path on the node -> (content, mode)
 
@@ -105,7 +105,7 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
         "/etc/kubernetes/kubelet.conf": (_kubeconfig(plan.name, ca.pair.cert, api, node, kubelet_client), 0o600),
         "/etc/kubernetes/kube-proxy.conf": (_kubeconfig(plan.name, ca.pair.cert, api, "kube-proxy", proxy_client),
                                             0o600),
-        "/var/lib/kubelet/config.yaml": (_yaml(_kubelet_config(node == plan.control_plane)), 0o644),
+        "/var/lib/kubelet/config.yaml": (_yaml(_kubelet_config()), 0o644),
         "/var/lib/kube-proxy/config.yaml": (_yaml(_proxy_config(node)), 0o644),
         CNI_CONFIG: (json.dumps(_cni_config(plan, node), indent=2).encode(), 0o644),
         "/etc/containerd/config.toml": (_containerd_config(plan.sandbox_image).encode(), 0o644),
@@ -182,14 +182,10 @@ def _component_kubeconfigs(name: str) -> list[str]:
     return [f"--kubeconfig={path}", f"--authentication-kubeconfig={path}", f"--authorization-kubeconfig={path}"]
 
 
-def _kubelet_config(control_plane: bool) -> dict:
+def _kubelet_config() -> dict:
     """The kubelet's settings for a node that is itself a container on a cgroup v1 host: cgroupfs, cgroup v1
-    allowed, no swap check, and no eviction for the host's disk or memory (not the cluster's to judge). The
-    control plane registers tainted, so that workloads stay off it (its role label is the harness's to set: a
-    kubelet may not label itself so)."""
-    taints = [{"key": CONTROL_PLANE_TAINT, "effect": "NoSchedule"}] if control_plane else []
+    allowed, no swap check, and no eviction for the host's disk or memory (not the cluster's to judge)."""
     return {
-        **({"registerWithTaints": taints} if taints else {}),
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "containerRuntimeEndpoint": "unix:///run/containerd/containerd.sock",
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from kubernetes import client as k8s, utils
+from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from kubernetes.config.kube_config import KubeConfigLoader
+from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
 
 from harness.engine.kubernetes.bootstrap import (
-    CLUSTER_DNS, CONTROL_PLANE_TAINT, RUNTIME, SERVICES, ClusterPlan, NodeFiles, Secrets, node_files, pod_subnet)
+    CLUSTER_DNS, CONTROL_PLANE_LABEL, RUNTIME, SERVICES, ClusterPlan, NodeFiles, Secrets, node_files, pod_subnet)
 from harness.errors import ClusterError
 from harness.waiting import wait_until
 
@@ -69,7 +70,7 @@ def form(plan: ClusterPlan, secrets: Secrets, run: RunOn, pause_archive: bytes, 
     progress(f"waiting for {len(nodes)} nodes to be Ready")
     wait_until(lambda: not nodes_ready(api, nodes), timeout=READY_TIMEOUT, what="every node to be Ready",
                hint="a node's kubelet logs to /var/log/kubelet.log in it")
-    api.patch_node(plan.control_plane, {"metadata": {"labels": {CONTROL_PLANE_TAINT: ""}}})
+    api.patch_node(plan.control_plane, {"metadata": {"labels": {CONTROL_PLANE_LABEL: ""}}})
     wait_until(lambda: _exists(lambda: api.read_namespaced_service_account("default", "default")),
                timeout=READY_TIMEOUT, what="the default service account")
     _deploy_dns(api_client(kubeconfig), coredns_image)
@@ -109,14 +110,15 @@ def _exists(read: Callable[[], object]) -> bool:
 
 
 def _deploy_dns(api: k8s.ApiClient, image: str) -> None:
-    """CoreDNS answering for the cluster's Services at ``CLUSTER_DNS``, from the cluster's registry."""
-    documents = list(yaml.safe_load_all(_COREDNS.replace("IMAGE", image).replace("CLUSTER_DNS", CLUSTER_DNS)))
-    for document in documents:
+    """CoreDNS answering for the cluster's Services at ``CLUSTER_DNS``, from the cluster's registry (applied
+    server-side, so an ``up`` of a cluster that is up changes nothing)."""
+    dynamic = DynamicClient(api)
+    for document in yaml.safe_load_all(_COREDNS.replace("IMAGE", image).replace("CLUSTER_DNS", CLUSTER_DNS)):
+        resource = dynamic.resources.get(api_version=document["apiVersion"], kind=document["kind"])
         try:
-            utils.create_from_dict(api, document)
-        except utils.FailToCreateError as error:
-            if not all(getattr(e, "status", 0) == 409 for e in error.api_exceptions):  # 409: exists already
-                raise ClusterError(f"deploying CoreDNS failed: {error}") from error
+            dynamic.server_side_apply(resource, body=document, field_manager="chaos-harness", force_conflicts=True)
+        except ApiException as error:
+            raise ClusterError(f"deploying CoreDNS failed: {error.status} {error.reason}") from error
 
 
 def _checked(run: RunOn, node: str, argv: list[str], stdin: bytes | None, what: str) -> None:
@@ -187,7 +189,6 @@ spec:
       serviceAccountName: coredns
       priorityClassName: system-cluster-critical
       dnsPolicy: Default
-      tolerations: [{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]
       nodeSelector: {node-role.kubernetes.io/control-plane: ""}
       containers:
       - name: coredns

@@ -12,8 +12,8 @@ environment                env; Swarm's ``{{.Task.Name}}`` and ``{{.Node.Hostnam
                            name and node (the downward API)
 healthcheck                a readiness probe running the same command at the same interval
 deploy.replicas            replicas
-deploy.placement           ``node.labels.K == V`` as a node selector (which tolerates the control
-                           plane's taint), ``node.role == manager`` as the control plane; pods
+deploy.placement           ``node.labels.K == V`` as a node selector, ``node.role == manager`` as the
+                           control plane and ``worker`` as any other node; pods
                            spread over the nodes (a topology spread constraint per hostname)
 deploy.update_config       the rolling update (``UpdatePolicy``, see ``rolling_update``)
 named volumes              a host directory on the node (as a Swarm local volume is)
@@ -151,8 +151,9 @@ def _probe(healthcheck: dict) -> dict | None:
 
 
 def _placement(name: str, deploy: dict) -> dict:
-    """Node selectors from Swarm's placement constraints; an explicit placement may land on the control plane."""
+    """Node selectors from Swarm's placement constraints (a worker: any node but the control plane)."""
     selector: dict[str, str] = {}
+    away: list[dict] = []
     for constraint in (deploy.get("placement") or {}).get("constraints") or []:
         match = _CONSTRAINT.match(constraint)
         if match is None or match["op"] != "==":
@@ -162,9 +163,13 @@ def _placement(name: str, deploy: dict) -> dict:
             selector[match["label"]] = match["value"]
         elif match["value"] == "manager":
             selector[CONTROL_PLANE] = ""
-    if not selector:
-        return {}
-    return {"nodeSelector": selector, "tolerations": [{"key": CONTROL_PLANE, "effect": "NoSchedule"}]}
+        else:
+            away.append({"key": CONTROL_PLANE, "operator": "DoesNotExist"})
+    found: dict = {"nodeSelector": selector} if selector else {}
+    if away:
+        found["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": away}]}}}
+    return found
 
 
 def _volumes(stack: str, name: str, service: dict, document: dict) -> list[dict]:
