@@ -101,7 +101,8 @@ class Cluster:
     def engine(self) -> SwarmEngine | KubernetesEngine:
         if self._engine is None:
             state = self.state
-            self._engine = (KubernetesEngine(self.kubeconfig) if state.engine == "kubernetes" else
+            self._engine = (KubernetesEngine(self.kubeconfig, self._registry().image_config)
+                            if state.engine == "kubernetes" else
                             SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager))
         return self._engine
 

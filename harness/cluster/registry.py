@@ -88,6 +88,20 @@ class Registry:
         except (ValueError, KeyError, TypeError):  # another kind of manifest: push to be sure
             return False
 
+    def image_config(self, reference: str) -> dict:
+        """The configuration (``Healthcheck``, ``Env``, ...) of an image the nodes pull, ``host:port/name:tag``
+        (either registry name: the twins share one store); empty when the registry does not hold it."""
+        name, _, tag = reference.split("/", 1)[1].rpartition(":")
+        client = HttpClient(f"http://127.0.0.1:{self._port}")
+        answer = client.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
+        if answer is None or answer.status != 200:
+            return {}
+        try:
+            blob = client.get(f"/v2/{name}/blobs/{json.loads(answer.body)['config']['digest']}")
+            return json.loads(blob.body).get("config") or {} if blob is not None and blob.status == 200 else {}
+        except (ValueError, KeyError, TypeError):
+            return {}
+
     def _answers(self) -> bool:
         answer = HttpClient(f"http://127.0.0.1:{self._port}").get("/v2/")
         return answer is not None and answer.status == 200

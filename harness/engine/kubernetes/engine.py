@@ -27,7 +27,8 @@ from harness.engine.base import (
     Discovery, EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
 from harness.engine.kubernetes.formation import UNANSWERED, api_client
-from harness.engine.kubernetes.translate import CONTROL_PLANE, MANAGED_BY, rolling_update, stack_objects
+from harness.engine.kubernetes.translate import (
+    CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, ImageConfig, image_probe, rolling_update, stack_objects)
 from harness.errors import ClusterError, EngineError, ServiceMissing
 from harness.waiting import wait_until
 
@@ -49,8 +50,9 @@ class KubernetesEngine:
     # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}) -> None:
         self._kubeconfig = kubeconfig
+        self._image_config = image_config
         self._api: k8s.ApiClient | None = None
         self._objects: dict[str, EngineObject] = {}
 
@@ -100,7 +102,7 @@ class KubernetesEngine:
         another's networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace."""
         search = _joined_stacks(compose, stack)
         dynamic = DynamicClient(self.api)
-        for body in stack_objects(stack, compose, self._objects, search):
+        for body in stack_objects(stack, compose, self._objects, search, self._image_config):
             if auth is not None and body["kind"] == "Deployment":
                 body["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": PULL_SECRET}]
             resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
@@ -158,6 +160,8 @@ class KubernetesEngine:
         ``publish`` (host port, container port) opens a hostPort."""
         deployment = self._deployment(service)
         container: dict = {"name": deployment.spec.template.spec.containers[0].name, "image": image}
+        if (deployment.metadata.annotations or {}).get(PROBE_SOURCE) == "image":  # the new image's own check
+            container["readinessProbe"] = image_probe(self._image_config(image))
         if publish is not None:
             container["ports"] = [{"containerPort": publish[1], "hostPort": publish[0], "protocol": "TCP"}]
         pod_spec: dict = {"containers": [container]}
@@ -296,7 +300,10 @@ def _update_state(deployment) -> tuple[UpdateState | None, str]:
     conditions = {c.type: c for c in status.conditions or []}
     progressing = conditions.get("Progressing")
     message = progressing.message if progressing else ""
-    if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+    started = float(annotations.get(CHANGE_STARTED, "0"))
+    if (progressing is not None and progressing.reason == "ProgressDeadlineExceeded"
+            and progressing.last_update_time.timestamp() > started):  # whole seconds: one set as the change
+        # started is a verdict on the change before it (a deadline is at least a second long)
         return ("paused" if kind == "update" else "rollback_paused"), message
     if deployment.spec.paused:
         return ("paused" if kind == "update" else "rollback_paused"), "paused"

@@ -10,7 +10,8 @@ compose                    Kubernetes
 image, command, entrypoint the container's image, args, command
 environment                env; Swarm's ``{{.Task.Name}}`` and ``{{.Node.Hostname}}`` from the pod's
                            name and node (the downward API)
-healthcheck                a readiness probe running the same command at the same interval
+healthcheck                a readiness probe running the same command at the same interval (the
+                           image's own HEALTHCHECK when the compose file has none, as Swarm uses it)
 deploy.replicas            replicas
 deploy.placement           ``node.labels.K == V`` as a node selector, ``node.role == manager`` as the
                            control plane and ``worker`` as any other node; pods
@@ -31,13 +32,15 @@ import base64
 import math
 import re
 import shlex
+from collections.abc import Callable
 
 import yaml
 
 from harness.engine.base import EngineObject, UpdatePolicy
 from harness.errors import EngineError
 
-__all__ = ["CONTROL_PLANE", "MANAGED_BY", "STACK_LABEL", "SERVICE_LABEL", "rolling_update", "stack_objects"]
+__all__ = ["CONTROL_PLANE", "MANAGED_BY", "PROBE_SOURCE", "SERVICE_LABEL", "STACK_LABEL", "ImageConfig", "image_probe",
+           "rolling_update", "stack_objects"]
 
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "chaos-harness"}
@@ -49,11 +52,15 @@ _TEMPLATES = {"{{.Task.Name}}": "metadata.name", "{{.Node.Hostname}}": "spec.nod
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s|us|ns))+$")
 
 
-def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], search: tuple[str, ...] = ()
-                  ) -> list[dict]:
+ImageConfig = Callable[[str], dict]  # an image reference -> its configuration (``Healthcheck``, ...)
+PROBE_SOURCE = "chaos-harness.io/probe-from"  # compose or image: where the readiness probe comes from
+
+
+def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], search: tuple[str, ...] = (),
+                  image_config: ImageConfig = lambda _: {}) -> list[dict]:
     """The namespace, ConfigMaps, Secrets, Deployments and Services of ``compose`` deployed as ``stack``;
     ``objects``: the configs and secrets it names (by engine name); ``search``: more namespaces its pods look
-    names up in."""
+    names up in; ``image_config``: an image's own settings (its HEALTHCHECK)."""
     document = yaml.safe_load(compose)
     found: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": stack, "labels": MANAGED_BY}}]
     for kind in ("config", "secret"):
@@ -63,7 +70,7 @@ def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], se
                 raise EngineError(f"the stack names the {kind} {name!r}, which the engine was not given")
             found.append(_data_object(stack, objects[name]))
     for name, service in document["services"].items():
-        found += [_deployment(stack, name, service, document, search), _service(stack, name, service)]
+        found += [_deployment(stack, name, service, document, search, image_config), _service(stack, name, service)]
     return found
 
 
@@ -78,12 +85,25 @@ def rolling_update(policy: UpdatePolicy) -> dict:
             "minReadySeconds": ready, "progressDeadlineSeconds": max(1, ready + math.ceil(policy.monitor))}
 
 
-def _deployment(stack: str, name: str, service: dict, document: dict, search: tuple[str, ...]) -> dict:
+def image_probe(config: dict) -> dict | None:
+    """The readiness probe of an image's own HEALTHCHECK (Docker's image configuration), if it has one."""
+    check = config.get("Healthcheck") or {}
+    nanoseconds = {"interval": "Interval", "timeout": "Timeout", "start_period": "StartPeriod"}
+    return _probe({"test": check.get("Test"), "retries": check.get("Retries") or 3,
+                   **{key: check[field] / 1e9 for key, field in nanoseconds.items() if check.get(field)}})
+
+
+def _deployment(stack: str, name: str, service: dict, document: dict, search: tuple[str, ...],
+                image_config: ImageConfig) -> dict:
     deploy = service.get("deploy") or {}
     if deploy.get("mode") == "global":
         raise EngineError(f"service {name}: deploy.mode global has no Deployment twin; give it replicas")
     labels = {STACK_LABEL: stack, SERVICE_LABEL: name}
-    pod: dict = {"containers": [_container(name, service)], "enableServiceLinks": False,
+    container = _container(name, service)
+    source = "compose" if "readinessProbe" in container else "image"
+    if source == "image" and (probe := image_probe(image_config(service["image"]))):
+        container["readinessProbe"] = probe
+    pod: dict = {"containers": [container], "enableServiceLinks": False,
                  "terminationGracePeriodSeconds": _seconds(service.get("stop_grace_period", "10s"))}
     pod.update(_placement(name, deploy))
     pod["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
@@ -97,7 +117,8 @@ def _deployment(stack: str, name: str, service: dict, document: dict, search: tu
     policy = UpdatePolicy(parallelism=int(update.get("parallelism", 1)), order=update.get("order", "stop-first"),
                           delay=_seconds(update.get("delay", "0s")), monitor=_seconds(update.get("monitor", "5s")))
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": stack, "labels": {**MANAGED_BY, **labels}},
+            "metadata": {"name": name, "namespace": stack, "labels": {**MANAGED_BY, **labels},
+                         "annotations": {PROBE_SOURCE: source}},
             "spec": {"replicas": int(deploy.get("replicas", 1)), "selector": {"matchLabels": labels},
                      "revisionHistoryLimit": 10, **rolling_update(policy),
                      "template": {"metadata": {"labels": labels}, "spec": pod}}}
@@ -136,7 +157,7 @@ def _env(key: str, value: str) -> dict:
 def _probe(healthcheck: dict) -> dict | None:
     """Compose's health check as a readiness probe: the same command, interval, timeout and retries."""
     test = healthcheck.get("test")
-    if not test or healthcheck.get("disable") or test == ["NONE"]:
+    if not test or healthcheck.get("disable") or test[0] == "NONE":
         return None
     if isinstance(test, str):
         command = ["sh", "-c", test]
