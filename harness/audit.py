@@ -22,8 +22,8 @@ from harness.cluster import Cluster, ClusterConfig
 from harness.cluster.registry import SECURE_ALIAS
 from harness.cluster.vagrant import RUNNING
 from harness.dockerhost import CLUSTER_LABEL, host_docker
+from harness.engine.base import HOLD_DIR
 from harness.errors import HarnessError
-from harness.faults.daemon import HOLD_FILE
 from harness.faults.disk import FULL_FS
 from harness.faults.nodeshell import RULE_COMMENT
 from harness.faults.workload import SQUATTER_PID_FILE
@@ -31,14 +31,15 @@ from harness.ledger import LEDGER_FILE, HealLedger
 from harness.load.runner import orphaned_load
 from harness.stack.volumes import stale_volumes
 
-# One pass over a node: each line it prints is one leftover.
+# One pass over a node: each line it prints is one leftover. $1: the engine's programs daemon-freeze stops,
+# $2: those daemon-crash kills (NodeRuntime), space-separated.
 NODE_CHECK = f"""
 iptables -w -S 2>/dev/null | grep -e '--comment "\\?{RULE_COMMENT}' | sed 's/^/firewall rule: /'
-for pid in $(pidof dockerd containerd); do
+for pid in $(pidof $1); do
   [ "$(awk '/^State:/ {{print $2}}' /proc/$pid/status 2>/dev/null)" = T ] && echo "stopped engine: $(cat /proc/$pid/comm) (pid $pid)"
 done
-[ -e {HOLD_FILE} ] && echo "engine held down: {HOLD_FILE}"
-pidof dockerd >/dev/null || echo "engine not running: no dockerd"
+for file in {HOLD_DIR}/hold-*; do [ -e "$file" ] && echo "engine held down: $file"; done
+for program in $2; do pidof "$program" >/dev/null || echo "engine not running: no $program"; done
 grep -s '^{FULL_FS} ' /proc/mounts | sed 's/^/mount: /'
 for file in {SQUATTER_PID_FILE.format(port="*")}; do [ -e "$file" ] && echo "port squatter: $file (pid $(cat "$file"))"; done
 grep -qs {SECURE_ALIAS} /root/.docker/config.json && echo "registry credentials stored: /root/.docker/config.json"
@@ -85,7 +86,9 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     """Traces of faults on a cluster that is up, and parts of it that are not running."""
     found = [Leftover(cluster.config.name, problem) for problem in cluster.problems()]
     for node in [node for node, status in cluster.node_states().items() if status == RUNNING]:
-        output = cluster.exec(node, ["sh", "-c", NODE_CHECK]).output
+        runtime = cluster.engine.runtime
+        output = cluster.exec(node, ["sh", "-c", NODE_CHECK, "check", " ".join(runtime.frozen),
+                                     " ".join(runtime.crashed)]).output
         found += [Leftover(node, line.strip()) for line in output.splitlines() if line.strip()]
     return found + _registry_leftovers(cluster) + _stale_volumes(cluster) + _stopped_containers(cluster.config)
 

@@ -205,7 +205,8 @@ class Runner:
             present, absent = writes.negative_control(stack)
             parts.journal.write("readback.control", written=present.record(), never_written=absent.record())
         if self.scenario.stack.fresh_pull:
-            forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded])
+            forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded],
+                         cluster.engine.runtime)
 
     def _wind_down(self, parts: _Parts, started: float, status: str) -> None:
         """Heal, stop the load, read writes back, collect logs: whatever happened before."""
@@ -284,7 +285,7 @@ class Runner:
             snapshot = engine.service(service)
             journal.write("engine.final", service=service, replicas=snapshot.replicas,
                           update_state=snapshot.update_state, running=running_versions({service: snapshot})[service],
-                          processes=census(self.cluster.exec, self.cluster.state.nodes, service))
+                          processes=census(self.cluster.exec, self.cluster.state.nodes, service, engine.runtime))
 
     def _readback(self, journal: Journal, stack: AppStack) -> None:
         """Read every acknowledged write back through the load balancer, judged by the profile's read check; each

@@ -13,6 +13,7 @@ from docker.errors import APIError, ImageNotFound
 
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
+from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, ServiceMissing
 from harness.runfiles import READBACK_FILE, REREADS_FILE
 from harness.scenario import Scenario
@@ -57,6 +58,8 @@ class FakeEngine:
     calls: list[tuple] = field(default_factory=list)
     deployed: dict[str, str] = field(default_factory=dict)  # stack -> the compose document last deployed
     objects: dict[str, EngineObject] = field(default_factory=dict)  # configs and secrets created
+    discovery = SwarmEngine.discovery
+    runtime = SwarmEngine.runtime
 
     def nodes(self) -> list[NodeInfo]:
         return [

@@ -47,6 +47,26 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class NodeRuntime:
+    """A node's container runtime as the harness reaches it with a shell on the node, never through the engine's
+    API (a frozen engine cannot answer): what the daemon faults freeze and crash, and two shell scripts."""
+
+    frozen: tuple[str, ...]  # the programs daemon-freeze stops (SIGSTOP): the engine's agent and its runtime
+    crashed: tuple[str, ...]  # the programs daemon-crash kills and holds down (``hold_file``) until healed
+    answers: tuple[str, ...]  # a command that succeeds once they answer again
+    census: str  # $1 = a service's engine name: prints the image of each of its containers whose processes run
+    forget: str  # "$@" = images: removes them from the node, so that the next start must pull them
+
+    @staticmethod
+    def hold_file(program: str) -> str:
+        """While it exists, the node's supervisor does not start ``program`` again."""
+        return f"{HOLD_DIR}/hold-{program}"
+
+
+HOLD_DIR = "/run/chaos-harness"
+
+
+@dataclass(frozen=True)
 class EngineObject:
     """A config or secret the engine must hold before a stack that names it is deployed (named by content)."""
 
@@ -131,6 +151,7 @@ class Engine(Protocol):
     """A deployment engine the harness can upgrade, roll back and watch."""
 
     discovery: Discovery  # how the load balancer finds a service's tasks
+    runtime: NodeRuntime  # what runs the containers on each node
 
     def nodes(self) -> list[NodeInfo]:
         """Every node with its state."""

@@ -18,7 +18,7 @@ from requests import RequestException
 
 from harness.dockerhost import LABEL_PREFIX
 from harness.engine.base import (
-    Discovery, EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState,
+    Discovery, EngineObject, NodeInfo, NodeRuntime, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState,
 )
 from harness.errors import EngineError, ServiceMissing
 from harness.waiting import wait_until
@@ -34,11 +34,35 @@ RunOnManager = Callable[[list[str], bytes | None], str]
 Connect = Callable[[str], docker.DockerClient]  # node name -> a client for its engine
 
 
+# The image of every container of a service whose processes still run, read from the
+# engine's files and the kernel, not from the engine: a frozen engine cannot answer.
+_CENSUS = r"""
+cgroups=$(cat /proc/[0-9]*/cgroup 2>/dev/null)
+for config in /var/lib/docker/containers/*/config.v2.json; do
+  [ -f "$config" ] || continue
+  grep -q "\"com.docker.swarm.service.name\":\"$1\"" "$config" || continue
+  id=$(basename "$(dirname "$config")")
+  case "$cgroups" in *"$id"*) ;; *) continue ;; esac
+  grep -o '"Image":"[^"]*"' "$config" | sed 's/^"Image":"//; s/"$//' | grep -v '^sha256:' | head -n 1
+done
+"""
+# Waits (at most 30 s) for the containers still running the images to stop (the tasks of a service prepare
+# removed), then prunes exited containers: while one still uses an image, removing the tag leaves the image (and
+# its digest) behind, and a deploy that pins the digest (`docker stack deploy`) would start without a pull.
+_FORGET = r"""
+users() { for image; do docker ps -q --filter "ancestor=$image"; done; }
+for _ in $(seq 120); do [ -z "$(users "$@")" ] && break; sleep 0.25; done
+docker container prune -f >/dev/null; docker image rm -f "$@"
+"""
+
+
 class SwarmEngine:
     """Docker Swarm across the cluster's nodes; node 1 is the manager."""
 
     # Swarm's DNS inside every container; tasks.<service> names every task (endpoint_mode dnsrr)
     discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
+    runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
+                          answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, forget=_FORGET)
 
     def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on_manager: RunOnManager) -> None:
         self._nodes = tuple(nodes)

@@ -6,7 +6,6 @@ upgrade must pull it, and counting what each node really runs (the census).
 
 from __future__ import annotations
 
-import shlex
 import time
 import uuid
 from collections import Counter, deque
@@ -17,7 +16,7 @@ from dataclasses import replace
 import yaml
 
 from harness.checks import failure
-from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, image_version
+from harness.engine.base import Engine, NodeRuntime, RegistryAuth, ServiceSnapshot, image_version
 from harness.errors import ClusterError, HarnessError, ProfileError, ServiceMissing, WaitTimeout, one_line
 from harness.http import Answer
 from harness.stack import (BLUE, GREEN, PROBES, SERVER_HEADER, WRITE_PROBES, AppStack, Probe, probe_of,
@@ -31,7 +30,6 @@ RunOn = Callable[[str, list[str]], object]
 LOG_LINES = 20
 SPREAD_ATTEMPTS = 3
 POLL = 0.25  # seconds between looks at a condition that turns true within seconds
-FORGET_WAIT = 30  # seconds an image to forget may still be in use by stopping containers
 # How prepare restarts the upgraded services (to spread them, or to renew their paths to stateful services): all at
 # once, as no clients are there yet; stop-first, so that the old tasks leave their nodes and the new ones spread; a
 # monitor period of next to nothing (0 would be Swarm's 5 s), as prepare checks tasks and LB itself. Upgrades set
@@ -263,47 +261,23 @@ def _settled_on(snapshot: ServiceSnapshot, version: str) -> bool:
     return snapshot.settled and snapshot.converged_on(version)
 
 
-def forget_image(nodes: Iterable[str], run_on: RunOn, images: Iterable[str]) -> None:
-    """Delete ``images`` on every node so that the upgrade must pull them from the registry.
-
-    Waits (at most ``FORGET_WAIT`` seconds) for the containers still running
-    them to stop (the tasks of a service prepare removed), then prunes exited
-    containers: while one still uses an image, removing the tag leaves the
-    image (and its digest) behind, and a deploy that pins the digest
-    (``docker stack deploy``) would start without a pull.
-    """
-    quoted = " ".join(shlex.quote(image) for image in images)
-    users = "docker ps -q " + " ".join(f"--filter ancestor={shlex.quote(image)}" for image in images)
-    wait = f'for _ in $(seq {int(FORGET_WAIT / POLL)}); do [ -z "$({users})" ] && break; sleep {POLL}; done'
-    argv = ["sh", "-c", f"{wait}; docker container prune -f >/dev/null; docker image rm -f {quoted}"]
+def forget_image(nodes: Iterable[str], run_on: RunOn, images: Iterable[str], runtime: NodeRuntime) -> None:
+    """Delete ``images`` on every node (``runtime.forget``) so that the upgrade must pull them from the registry."""
+    argv = ["sh", "-c", runtime.forget, "forget", *images]
     with ThreadPoolExecutor() as pool:  # every node at once; the first node that failed raises
         list(pool.map(lambda node: run_on(node, argv), nodes))
 
 
-# The image of every container of a service whose processes still run, read from the
-# engine's files and the kernel, not from the engine: a frozen engine cannot answer.
-_CENSUS = r"""
-cgroups=$(cat /proc/[0-9]*/cgroup 2>/dev/null)
-for config in /var/lib/docker/containers/*/config.v2.json; do
-  [ -f "$config" ] || continue
-  grep -q "\"com.docker.swarm.service.name\":\"$1\"" "$config" || continue
-  id=$(basename "$(dirname "$config")")
-  case "$cgroups" in *"$id"*) ;; *) continue ;; esac
-  grep -o '"Image":"[^"]*"' "$config" | sed 's/^"Image":"//; s/"$//' | grep -v '^sha256:' | head -n 1
-done
-"""
-
-
-def census(run_on: RunOn, nodes: Iterable[str], service: str) -> dict[str, dict | None]:
+def census(run_on: RunOn, nodes: Iterable[str], service: str, runtime: NodeRuntime) -> dict[str, dict | None]:
     """Releases each node really runs for ``service``: containers whose processes are alive, by image tag.
 
-    Works for any image and while a node's engine is frozen. A node that
-    cannot be asked (halted) maps to None.
+    Read from the runtime's files and the kernel (``runtime.census``), so it works for any image and while a
+    node's engine is frozen. A node that cannot be asked (halted) maps to None.
     """
     found: dict[str, dict | None] = {}
     for node in nodes:
         try:
-            result = run_on(node, ["sh", "-c", _CENSUS, "census", service])
+            result = run_on(node, ["sh", "-c", runtime.census, "census", service])
         except HarnessError:
             found[node] = None
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import yaml
@@ -11,6 +12,8 @@ from requests.structures import CaseInsensitiveDict
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster.vagrant import ExecResult
 from harness.checks import ABSENT, PRESENT, UNVERIFIABLE
+from harness.engine.kubernetes.engine import KubernetesEngine
+from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, ProfileError
 from harness.http import Answer, same_host_redirect
 from harness.stack import BLUE, GREEN, AppStack, Probe, writes
@@ -199,22 +202,32 @@ def test_the_census_counts_live_containers_per_node_by_release_and_marks_nodes_i
             raise ClusterError("node4 is halted")
         return outputs[node]
 
-    found = census(run_on, ["node1", "node2", "node3", "node4"], "chaos_web")
+    found = census(run_on, ["node1", "node2", "node3", "node4"], "chaos_web", SwarmEngine.runtime)
     assert found == {"node1": {"v1": 2, "v2": 1}, "node2": None, "node3": {}, "node4": None}
     assert asked[0] == ("node1", "chaos_web")  # the service is the script's argument, never spliced into it
 
 
-def test_forgetting_an_image_waits_for_its_containers_then_prunes_exited_ones_first_on_every_node():
+def test_forgetting_images_hands_them_to_the_runtimes_script_as_arguments_on_every_node():
     cluster = FakeCluster()
-    forget_image(["node1", "node2"], cluster.exec, ["registry:5000/chaos/demo/web:v2", "x/y:it's"])
+    images = ["registry:5000/chaos/demo/web:v2", "x/y:it's"]
+    forget_image(["node1", "node2"], cluster.exec, images, KubernetesEngine.runtime)
     assert sorted(node for node, _ in cluster.commands) == ["node1", "node2"]
-    assert cluster.commands[0][1] == cluster.commands[1][1]
-    script = cluster.commands[0][1][-1]
-    wait, prune, remove = script.split("; docker ")
-    assert wait.startswith("for _ in $(seq 120)") and "--filter ancestor='x/y:it'\"'\"'s'" in wait
-    assert "docker ps -q --filter ancestor=registry:5000/chaos/demo/web:v2 " in wait
-    assert prune == "container prune -f >/dev/null"
-    assert remove == "image rm -f registry:5000/chaos/demo/web:v2 'x/y:it'\"'\"'s'"
+    assert cluster.commands[0][1] == ["sh", "-c", KubernetesEngine.runtime.forget, "forget", *images]
+
+
+@pytest.mark.parametrize("engine, expected", [
+    (SwarmEngine, ["ps -q --filter ancestor=registry:5000/chaos/demo/web:v2", "ps -q --filter ancestor=x/y:it's",
+                   "container prune -f", "image rm -f registry:5000/chaos/demo/web:v2 x/y:it's"]),
+    (KubernetesEngine, ["-n k8s.io images rm registry:5000/chaos/demo/web:v2", "-n k8s.io images rm x/y:it's"]),
+])
+def test_each_runtimes_forget_script_removes_exactly_the_images_it_is_given(tmp_path, engine, expected):
+    calls = tmp_path / "calls"
+    for tool in ("docker", "ctr"):
+        (tmp_path / tool).write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+        (tmp_path / tool).chmod(0o755)
+    subprocess.run(["sh", "-c", engine.runtime.forget, "forget", "registry:5000/chaos/demo/web:v2", "x/y:it's"],
+                   check=True, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=10)
+    assert calls.read_text().splitlines() == expected
 
 
 def test_prepare_removes_the_upgraded_services_an_earlier_run_left_off_the_old_release():

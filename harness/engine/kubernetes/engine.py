@@ -24,7 +24,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from harness.engine.base import (
-    Discovery, EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
+    Discovery, EngineObject, NodeRuntime, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
 from harness.engine.kubernetes.formation import UNANSWERED, api_client
 from harness.engine.kubernetes.translate import (
@@ -44,11 +44,31 @@ FIELD_MANAGER = "chaos-harness"
 _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 
 
+# The image of every container of a service (<namespace>_<container>) whose processes still run, read from
+# containerd's task bundles (the CRI's annotations) and the kernel, not from containerd: a frozen one cannot answer.
+_CENSUS = r"""
+namespace=${1%%_*} name=${1#*_}
+for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
+  config=$bundle/config.json
+  [ -f "$config" ] || continue
+  grep -q "\"io.kubernetes.cri.container-name\":\"$name\"" "$config" || continue
+  grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
+  pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
+  grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//'
+done
+"""
+_FORGET = r"""
+for image; do ctr -n k8s.io images rm "$image" >/dev/null 2>&1; done; true
+"""
+
+
 class KubernetesEngine:
     """A Kubernetes cluster reached with an admin kubeconfig."""
 
     # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
+    runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
+                          answers=("ctr", "version"), census=_CENSUS, forget=_FORGET)
 
     def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}) -> None:
         self._kubeconfig = kubeconfig
