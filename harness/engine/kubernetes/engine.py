@@ -236,7 +236,7 @@ class KubernetesEngine:
             raise EngineError(f"{name} has no earlier revision to go back to")
         template = self.api.sanitize_for_serialization(sets[-2].spec.template)
         template["metadata"]["labels"].pop("pod-template-hash", None)
-        annotations = {**_change("rollback", "pause"), UNDONE_BY_HARNESS: reason if reason != "requested" else None}
+        annotations = _change("rollback", "pause", reason if reason != "requested" else None)
         self._patch(name, {"metadata": {"annotations": annotations}, "spec": {"paused": False, "template": template}},
                     merge=True)
 
@@ -306,8 +306,10 @@ def _joined_stacks(compose: str, stack: str) -> tuple[str, ...]:
     return tuple(sorted(joined - {stack}))
 
 
-def _change(kind: str, failure_action: str) -> dict[str, str]:
-    return {CHANGE: kind, CHANGE_STARTED: f"{time.time():.3f}", FAILURE_ACTION: failure_action}
+def _change(kind: str, failure_action: str, undone_because: str | None = None) -> dict[str, str | None]:
+    """The annotations of a new change (None removes one: a patch's null)."""
+    return {CHANGE: kind, CHANGE_STARTED: f"{time.time():.3f}", FAILURE_ACTION: failure_action,
+            UNDONE_BY_HARNESS: undone_because}
 
 
 def _update_state(deployment) -> tuple[UpdateState | None, str]:
