@@ -1,5 +1,6 @@
 """A real Kubernetes cluster of node containers: every node Ready, TLS only, images pulled from the cluster's
-registry (only the pause image is imported), kubectl with the admin kubeconfig, and nothing left after down."""
+registry (only the pause image is imported), kubectl with the admin kubeconfig; seed scenarios (shortened) under
+in-service with the harness's verified rollout undo; a frozen node's census; nothing left after down."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import urllib.request
 import docker
 import pytest
 
+from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.dockerhost import CLUSTER_LABEL
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
+from harness.runner import Runner
+from harness.stack.prepare import census
+from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
 
@@ -84,6 +89,50 @@ def test_cluster_status_names_the_kubeconfig(kube, tmp_path):
     assert done.exit_code == 0, done.output
     assert f"kubeconfig\t{kube.kubeconfig}" in done.output
     assert "node2\trunning\tkubernetes ready/active worker" in done.output
+
+
+@pytest.fixture(scope="module")
+def demo_app(kube) -> App:
+    return App.prepare(load_profile(DEFAULT_PROFILE), kube.builder, ["old", "new", "broken"])
+
+
+def test_a_clean_rolling_update_completes_and_every_write_is_read_back(kube, demo_app, tmp_path):
+    result = Runner(shortened("clean-upgrade", warmup=5, observe=8), kube, tmp_path, demo_app).run()
+    assert result.report["upgrade"]["outcome"] == "completed"
+    assert result.report["versions"]["counts"].get("v2", 0) > 0
+    writes = result.report["writes"]
+    assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
+
+
+def test_a_bad_release_is_undone_by_the_harness_at_the_progress_deadline_and_verified(kube, demo_app, tmp_path):
+    result = Runner(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5), kube, tmp_path,
+                    demo_app).run()
+    assert result.report["upgrade"]["outcome"] == "rolled_back"
+    assert "the harness undid the rollout" in result.report["upgrade"]["message"]
+    assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
+    assert set(result.report["versions"]["counts"]) == {"v1"}  # the broken release never served
+
+
+def test_an_unreachable_registry_fails_the_pull_and_the_undo_is_verified(kube, demo_app, tmp_path):
+    result = Runner(shortened("registry-unreachable", warmup=5, observe=10, verify_window=5), kube, tmp_path,
+                    demo_app).run()
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    stuck = [e for e in events_of(result.run_dir, "engine.task") if e["version"] == "v2" and e["node"] ==
+             inject["target"]]
+    assert stuck and all(e["state"] in ("preparing", "rejected") for e in stuck), stuck  # its pull never finished
+    assert result.report["upgrade"]["outcome"] == "rolled_back"
+    assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
+
+
+def test_a_frozen_nodes_census_shows_what_it_runs_while_the_api_says_otherwise(kube, demo_app, tmp_path):
+    """The kubelet and containerd of a node are frozen: the census still reads what its containers run."""
+    result = Runner(shortened("frozen-daemon", warmup=5, observe=5), kube, tmp_path, demo_app).run()
+    (inject,) = events_of(result.run_dir, "fault.inject")
+    (final,) = [e for e in events_of(result.run_dir, "engine.final") if e["service"] == "chaos_web"]
+    assert final["processes"][inject["target"]], final  # the frozen node's containers were counted
+    found = census(kube.exec, kube.state.nodes, "chaos_web", kube.engine.runtime)
+    running = {t.node for t in kube.engine.service("chaos_web").running()}
+    assert {node for node, counts in found.items() if counts} >= running, (found, running)
 
 
 def test_down_leaves_nothing(kube):
