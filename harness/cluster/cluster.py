@@ -191,14 +191,15 @@ class Cluster:
         stopped = [node for node, status in self.node_states().items() if status != RUNNING]
         if stopped:
             return [f"node {node} is not running" for node in stopped]
+        engine = self.state.engine  # swarm or kubernetes
         try:
-            swarm = self.engine.nodes()
+            seen = self.engine.nodes()
         except HarnessError as error:
-            return [f"the swarm manager does not answer: {error}"]
-        found = [f"swarm node {n.hostname} is {n.state}/{n.availability}" for n in swarm
+            return [f"the {engine} control plane does not answer: {error}"]
+        found = [f"{engine} node {n.hostname} is {n.state}/{n.availability}" for n in seen
                  if n.state != "ready" or n.availability != "active"]
-        missing = set(self.state.nodes) - {n.hostname for n in swarm}
-        return found + [f"{node} is not in the swarm" for node in sorted(missing)]
+        missing = set(self.state.nodes) - {n.hostname for n in seen}
+        return found + [f"{node} is not in the {engine} cluster" for node in sorted(missing)]
 
     # -- lifecycle ---------------------------------------------------------------
 
