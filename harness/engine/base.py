@@ -56,6 +56,8 @@ class NodeRuntime:
     answers: tuple[str, ...]  # a command that succeeds once they answer again
     census: str  # $1 = a service's engine name: prints the image of each of its containers whose processes run
     forget: str  # "$@" = images: removes them from the node, so that the next start must pull them
+    pull: str  # $1 = an image: removes it, then pulls it from the cluster's registry (at most 8 s); exit code
+    pull_area: str  # the directory a pull downloads into before it unpacks (what disk-full fills)
 
     @staticmethod
     def hold_file(program: str) -> str:

@@ -62,7 +62,9 @@ class SwarmEngine:
     # Swarm's DNS inside every container; tasks.<service> names every task (endpoint_mode dnsrr)
     discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
     runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
-                          answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, forget=_FORGET)
+                          answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, forget=_FORGET,
+                          pull='docker image rm -f "$1" >/dev/null 2>&1; timeout 8 docker pull "$1"',
+                          pull_area="/var/lib/docker/tmp")
 
     def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on_manager: RunOnManager) -> None:
         self._nodes = tuple(nodes)

@@ -1,9 +1,11 @@
-"""Fill the node's Docker storage where image pulls land, so pulls fail with 'no space left on device'.
+"""Fill the node's storage where image pulls land, so pulls fail with 'no space left on device'.
 
-The node's /var/lib/docker is a volume on the host's disk, so filling it
-for real would fill the host. Instead a small tmpfs is mounted over
-/var/lib/docker/tmp, where the engine downloads layers before it unpacks
-them, and filled: the engine sees exactly the full disk a pull would hit.
+The node's image store is on the host's disk (or memory), so filling it for
+real would fill the host. Instead a small tmpfs is mounted over the
+directory the runtime downloads layers into before it unpacks them
+(``NodeRuntime.pull_area``: Docker's /var/lib/docker/tmp, containerd's
+ingest directory), and filled: the runtime sees exactly the full disk a
+pull would hit.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from pydantic import Field
 from harness.faults.base import BaseFault, FaultContext, FaultParams
 from harness.faults.nodeshell import run
 
-PULL_TMP = "/var/lib/docker/tmp"
-FULL_FS = "chaos-harness-full"  # the tmpfs mounted over PULL_TMP
+FULL_FS = "chaos-harness-full"  # the tmpfs mounted over the pull area
 
 
 class DiskFullParams(FaultParams):
@@ -25,21 +26,22 @@ class DiskFull(BaseFault):
     """The node's pull area has no free space: new images cannot be pulled there."""
 
     name = "disk-full"
-    description = "Fill the node's Docker pull area (a small tmpfs over /var/lib/docker/tmp): pulls fail, no space."
+    description = "Fill the node's pull area (a small full tmpfs where pulls download): pulls fail, no space."
     Params = DiskFullParams
     params: DiskFullParams
 
     def inject(self, ctx: FaultContext) -> None:
-        size = self.params.size_mb
+        size, area = self.params.size_mb, ctx.cluster.engine.runtime.pull_area
         run(ctx, self.target, ["sh", "-c",
-            f"mkdir -p {PULL_TMP} && (mountpoint -q {PULL_TMP} || mount -t tmpfs -o size={size}m {FULL_FS} "
-            f"{PULL_TMP}) && (dd if=/dev/zero of={PULL_TMP}/chaos-harness-fill bs=1M 2>/dev/null; true)"],
+            f"mkdir -p {area} && (mountpoint -q {area} || mount -t tmpfs -o size={size}m {FULL_FS} "
+            f"{area}) && (dd if=/dev/zero of={area}/chaos-harness-fill bs=1M 2>/dev/null; true)"],
             "fill the Docker pull area")
 
     def heal(self, ctx: FaultContext) -> None:
         if self.verify(ctx):
-            run(ctx, self.target, ["umount", PULL_TMP], "unmount the filled pull area")
+            run(ctx, self.target, ["umount", ctx.cluster.engine.runtime.pull_area], "unmount the filled pull area")
 
     def verify(self, ctx: FaultContext) -> bool:
         mounts = ctx.cluster.exec(self.target, ["cat", "/proc/mounts"]).output
-        return any(line.split()[:2] == [FULL_FS, PULL_TMP] for line in mounts.splitlines())
+        area = ctx.cluster.engine.runtime.pull_area
+        return any(line.split()[:2] == [FULL_FS, area] for line in mounts.splitlines())

@@ -29,8 +29,7 @@ def node_down(ctx: FaultContext, node: str, since: float) -> bool:
 def pull_fails(ctx: FaultContext, node: str, since: float) -> bool:
     """The node cannot pull from the registry (the image is removed first so that it must)."""
     cluster, image = ctx.cluster, _probe_image(ctx)
-    cluster.exec(node, ["docker", "image", "rm", "-f", image])
-    return not cluster.exec(node, ["timeout", "8", "docker", "pull", image]).ok
+    return not cluster.exec(node, ["sh", "-c", cluster.engine.runtime.pull, "pull", image]).ok
 
 
 def credentials_refused(ctx: FaultContext, node: str, since: float) -> bool:

@@ -15,6 +15,9 @@ for hierarchy in /sys/fs/cgroup/*; do
 done
 mount --make-rshared /
 mkdir -p /var/lib/containerd /run/containerd /var/log/pods "$HOLD_DIR"
+# After a restart (a halted node coming back) the routes to the other nodes' pods are set again; containerd's
+# store is a tmpfs, so the kubelet's service imports the pause image again before it starts.
+chaos-node-routes
 
 supervise() {
   name=$1

@@ -21,7 +21,8 @@ import yaml
 
 from harness.engine.kubernetes.pki import Authority, KeyPair, new_authority, service_account_key
 
-__all__ = ["API_PORT", "SERVICES", "RUNTIME", "ClusterPlan", "NodeFiles", "Secrets", "admin_kubeconfig", "node_files", "pod_subnet"]
+__all__ = ["API_PORT", "PAUSE_ARCHIVE", "SERVICES", "ClusterPlan", "NodeFiles", "Secrets", "admin_kubeconfig",
+           "node_files", "pod_subnet"]
 
 API_PORT = 6443
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
@@ -31,9 +32,14 @@ API_SERVICE_ADDRESS = "10.96.0.1"
 CLUSTER_DOMAIN = "cluster.local"
 PKI = "/etc/kubernetes/pki"
 SERVICES = "/etc/chaos-harness/services"
-RUNTIME = "containerd"  # the one service started before the others (the pause image is imported into it)
 CNI_CONFIG = "/etc/cni/net.d/10-chaos-bridge.conflist"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"  # set by the harness: a kubelet may not
+
+PAUSE_ARCHIVE = "/etc/chaos-harness/pause.tar"  # the pause image, kept on the node: its image store is a tmpfs
+ROUTES = "/etc/chaos-harness/routes"  # "SUBNET ADDRESS" of every other node; the node image applies them at boot
+# Before the kubelet starts (again): containerd answers, and holds the pause image (gone after a node restart).
+_KUBELET_FIRST = (f"until ctr version >/dev/null 2>&1; do sleep 0.2; done\n"
+                  f"ctr -n k8s.io images import {PAUSE_ARCHIVE} >/dev/null || exit 1\n").encode()
 
 NodeFiles = dict[str, tuple[bytes, int]]  # path on the node -> (content, mode)
 
@@ -112,7 +118,9 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
         **{f"/etc/containerd/certs.d/{registry}/hosts.toml": (f'server = "http://{registry}"\n'.encode(), 0o644)
            for registry in plan.registries},
         f"{SERVICES}/containerd": (_service("containerd", ["--config=/etc/containerd/config.toml"]), 0o644),
-        f"{SERVICES}/kubelet": (_service("kubelet", [
+        ROUTES: ("".join(f"{pod_subnet(plan, other)} {plan.node_ips[other]}\n" for other in plan.node_ips
+                         if other != node).encode(), 0o644),
+        f"{SERVICES}/kubelet": (_KUBELET_FIRST + _service("kubelet", [
             "--config=/var/lib/kubelet/config.yaml", "--kubeconfig=/etc/kubernetes/kubelet.conf",
             f"--node-ip={address}", f"--hostname-override={node}"]), 0o644),
         f"{SERVICES}/kube-proxy": (_service("kube-proxy", ["--config=/var/lib/kube-proxy/config.yaml"]), 0o644),

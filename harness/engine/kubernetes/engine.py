@@ -68,7 +68,10 @@ class KubernetesEngine:
     # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
     runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
-                          answers=("ctr", "version"), census=_CENSUS, forget=_FORGET)
+                          answers=("ctr", "version"), census=_CENSUS, forget=_FORGET,
+                          pull='ctr -n k8s.io images rm "$1" >/dev/null 2>&1; '
+                               'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
+                          pull_area="/var/lib/containerd/io.containerd.content.v1.content/ingest")
 
     def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}) -> None:
         self._kubeconfig = kubeconfig

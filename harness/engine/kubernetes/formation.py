@@ -1,8 +1,9 @@
 """Form a Kubernetes cluster on started nodes: files in place, programs started, every node Ready, DNS served.
 
-Each node gets its files (``bootstrap.node_files``) as one tar stream on its standard input, the routes to the
-other nodes' pod subnets, and the pause image (the one image not pulled from the cluster's registry). The
-control plane's programs start first; the harness then waits for the API server, for every node to be Ready,
+Each node gets its files (``bootstrap.node_files``) and the pause image (the one image not pulled from the
+cluster's registry, imported by the kubelet's service) as one tar stream on its standard input, then the routes
+to the other nodes' pod subnets (which the node sets again itself when it restarts). The control plane's
+programs start first; the harness then waits for the API server, for every node to be Ready,
 and for the default service account, and deploys CoreDNS from the cluster's registry.
 """
 
@@ -22,7 +23,7 @@ from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
 
 from harness.engine.kubernetes.bootstrap import (
-    CLUSTER_DNS, CONTROL_PLANE_LABEL, RUNTIME, SERVICES, ClusterPlan, NodeFiles, Secrets, node_files, pod_subnet)
+    CLUSTER_DNS, CONTROL_PLANE_LABEL, PAUSE_ARCHIVE, ClusterPlan, NodeFiles, Secrets, node_files)
 from harness.errors import ClusterError
 from harness.waiting import wait_until
 
@@ -49,20 +50,9 @@ def form(plan: ClusterPlan, secrets: Secrets, run: RunOn, pause_archive: bytes, 
     started = time.monotonic()
     nodes = [plan.control_plane, *[node for node in plan.node_ips if node != plan.control_plane]]
     for node in nodes:
-        files = node_files(plan, secrets, node)
-        services = {path: file for path, file in files.items()
-                    if path.startswith(f"{SERVICES}/") and path != f"{SERVICES}/{RUNTIME}"}
-        _checked(run, node, ["tar", "-x", "-p", "-C", "/"], _tar({p: f for p, f in files.items() if p not in services}),
-                 "write the node's files")
-        for other in plan.node_ips:
-            if other != node:
-                _checked(run, node, ["ip", "route", "replace", str(pod_subnet(plan, other)), "via",
-                                     plan.node_ips[other]], None, "route to the pods of " + other)
-        wait_until(lambda node=node: run(node, ["ctr", "version"], None).ok, timeout=30,
-                   what=f"containerd on {node}", hint=f"its log is /var/log/{RUNTIME}.log on {node}")
-        _checked(run, node, ["ctr", "-n", "k8s.io", "images", "import", "-"], pause_archive,
-                 "import the pause image")
-        _checked(run, node, ["tar", "-x", "-p", "-C", "/"], _tar(services), "start the node's programs")
+        files = {**node_files(plan, secrets, node), PAUSE_ARCHIVE: (pause_archive, 0o644)}
+        _checked(run, node, ["tar", "-x", "-p", "-C", "/"], _tar(files), "write the node's files and start its programs")
+        _checked(run, node, ["chaos-node-routes"], None, "route to the other nodes' pods")
     api = k8s.CoreV1Api(api_client(kubeconfig))
     progress("waiting for the API server")
     wait_until(lambda: _answers(api), timeout=READY_TIMEOUT, what="the Kubernetes API server to answer",
