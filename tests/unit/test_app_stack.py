@@ -218,7 +218,8 @@ def test_forgetting_images_hands_them_to_the_runtimes_script_as_arguments_on_eve
 @pytest.mark.parametrize("engine, expected", [
     (SwarmEngine, ["ps -q --filter ancestor=registry:5000/chaos/demo/web:v2", "ps -q --filter ancestor=x/y:it's",
                    "container prune -f", "image rm -f registry:5000/chaos/demo/web:v2 x/y:it's"]),
-    (KubernetesEngine, ["-n k8s.io images rm registry:5000/chaos/demo/web:v2", "-n k8s.io images rm x/y:it's"]),
+    (KubernetesEngine, ["-n k8s.io images rm --sync registry:5000/chaos/demo/web:v2",
+                       "-n k8s.io images rm --sync x/y:it's"]),
 ])
 def test_each_runtimes_forget_script_removes_exactly_the_images_it_is_given(tmp_path, engine, expected):
     calls = tmp_path / "calls"

@@ -58,7 +58,7 @@ for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
 done
 """
 _FORGET = r"""
-for image; do ctr -n k8s.io images rm "$image" >/dev/null 2>&1; done; true
+for image; do ctr -n k8s.io images rm --sync "$image" >/dev/null 2>&1; done; true
 """
 
 
@@ -69,7 +69,7 @@ class KubernetesEngine:
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
     runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
                           answers=("ctr", "version"), census=_CENSUS, forget=_FORGET,
-                          pull='ctr -n k8s.io images rm "$1" >/dev/null 2>&1; '
+                          pull='ctr -n k8s.io images rm --sync "$1" >/dev/null 2>&1; '
                                'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
                           pull_area="/var/lib/containerd/io.containerd.content.v1.content/ingest")
 
