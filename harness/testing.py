@@ -60,6 +60,7 @@ class FakeEngine:
     objects: dict[str, EngineObject] = field(default_factory=dict)  # configs and secrets created
     discovery = SwarmEngine.discovery
     runtime = SwarmEngine.runtime
+    overlay_port = SwarmEngine.overlay_port
 
     def nodes(self) -> list[NodeInfo]:
         return [

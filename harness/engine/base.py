@@ -154,6 +154,7 @@ class Engine(Protocol):
 
     discovery: Discovery  # how the load balancer finds a service's tasks
     runtime: NodeRuntime  # what runs the containers on each node
+    overlay_port: int | None  # the UDP port of the overlay between nodes (None: traffic is routed, no overlay)
 
     def nodes(self) -> list[NodeInfo]:
         """Every node with its state."""

@@ -61,6 +61,7 @@ class SwarmEngine:
 
     # Swarm's DNS inside every container; tasks.<service> names every task (endpoint_mode dnsrr)
     discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
+    overlay_port = 4789  # VXLAN
     runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
                           answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, forget=_FORGET,
                           pull='docker image rm -f "$1" >/dev/null 2>&1; timeout 8 docker pull "$1"',

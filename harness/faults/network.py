@@ -150,6 +150,16 @@ class OverlayDrop(_PeerFault):
     Params = PeerParams
     match = ("-p", "udp", "--dport", VXLAN_PORT)
 
+    @classmethod
+    def check_cluster(cls, params: PeerParams, ctx: FaultContext) -> list[Problem]:
+        """The cluster's engine must carry its traffic between nodes in an overlay (Swarm's VXLAN on 4789)."""
+        problems = super().check_cluster(params, ctx)
+        if ctx.cluster.engine.overlay_port != int(VXLAN_PORT):
+            problems.append(Problem(("kind",), cls.name, f"this {ctx.cluster.state.engine} cluster has no VXLAN overlay "
+                                                         "between its nodes (its pods' traffic is routed): partition or "
+                                                         "packet-loss hit that traffic"))
+        return problems
+
 
 class Partition(_PeerFault):
     """Every packet between the node and its peers is dropped: a network partition."""

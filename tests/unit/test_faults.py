@@ -1,6 +1,7 @@
 """Fault discovery, target selection, the heal ledger and the scheduler, against fakes."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -257,3 +258,15 @@ def test_packet_loss_spares_the_ssh_session_the_harness_heals_a_host_through():
                       "random", "--probability", "0.3000"],
                      ["INPUT", "-i", "eth0", "!", "-p", "tcp", "-m", "statistic", "--mode", "random",
                       "--probability", "0.3000"]]
+
+
+def test_overlay_drop_is_refused_on_an_engine_without_an_overlay_and_named_why():
+    cluster = FakeCluster()
+    plugin = registry.available()["overlay-drop"]
+    params = plugin.Params()
+    assert plugin.check_cluster(params, FaultContext(cluster)) == []  # Swarm: VXLAN between the nodes
+    cluster.engine.overlay_port = None  # a Kubernetes cluster of the harness routes pod subnets
+    cluster.state = SimpleNamespace(engine="kubernetes")
+    (problem,) = plugin.check_cluster(params, FaultContext(cluster))
+    assert problem.loc == ("kind",) and problem.value == "overlay-drop"
+    assert "kubernetes cluster has no VXLAN overlay" in problem.msg and "partition or packet-loss" in problem.msg

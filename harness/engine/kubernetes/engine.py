@@ -67,6 +67,7 @@ class KubernetesEngine:
 
     # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
+    overlay_port = None  # pod subnets are routed between the nodes
     runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
                           answers=("ctr", "version"), census=_CENSUS, forget=_FORGET,
                           pull='ctr -n k8s.io images rm --sync "$1" >/dev/null 2>&1; '
