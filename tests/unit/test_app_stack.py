@@ -215,16 +215,26 @@ def test_forgetting_images_hands_them_to_the_runtimes_script_as_arguments_on_eve
     assert cluster.commands[0][1] == ["sh", "-c", KubernetesEngine.runtime.forget, "forget", *images]
 
 
+LISTING = """REF TYPE DIGEST SIZE PLATFORMS LABELS
+registry:5000/chaos/demo/web:v2 application/vnd.docker.distribution.manifest.v2+json sha256:aa 1 linux/amd64 -
+registry:5000/chaos/demo/web@sha256:aa application/vnd.docker.distribution.manifest.v2+json sha256:aa 1 linux/amd64 -
+sha256:c0nf19 application/vnd.docker.distribution.manifest.v2+json sha256:aa 1 linux/amd64 -
+registry:5000/chaos/demo/web:v1 application/vnd.docker.distribution.manifest.v2+json sha256:bb 1 linux/amd64 -
+"""
+
+
 @pytest.mark.parametrize("engine, expected", [
     (SwarmEngine, ["ps -q --filter ancestor=registry:5000/chaos/demo/web:v2", "ps -q --filter ancestor=x/y:it's",
                    "container prune -f", "image rm -f registry:5000/chaos/demo/web:v2 x/y:it's"]),
-    (KubernetesEngine, ["-n k8s.io images rm --sync registry:5000/chaos/demo/web:v2",
-                       "-n k8s.io images rm --sync x/y:it's"]),
+    (KubernetesEngine, ["-n k8s.io images rm --sync registry:5000/chaos/demo/web:v2 "
+                        "registry:5000/chaos/demo/web@sha256:aa sha256:c0nf19"]),  # every name of it, no other image
 ])
 def test_each_runtimes_forget_script_removes_exactly_the_images_it_is_given(tmp_path, engine, expected):
     calls = tmp_path / "calls"
+    (tmp_path / "listing").write_text(LISTING)
     for tool in ("docker", "ctr"):
-        (tmp_path / tool).write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+        (tmp_path / tool).write_text(f'#!/bin/sh\ncase "$*" in *"images ls") cat {tmp_path}/listing ;; '
+                                     f'*) echo "$*" >> {calls} ;; esac\n')
         (tmp_path / tool).chmod(0o755)
     subprocess.run(["sh", "-c", engine.runtime.forget, "forget", "registry:5000/chaos/demo/web:v2", "x/y:it's"],
                    check=True, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=10)

@@ -57,8 +57,16 @@ for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
   grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//'
 done
 """
+# An image goes under every name containerd keeps it by (its tag, its digest, its ID: all with the same target),
+# synchronously, so that its content goes too (what no other image shares) and the next start must pull.
 _FORGET = r"""
-for image; do ctr -n k8s.io images rm --sync "$image" >/dev/null 2>&1; done; true
+for image; do
+  target=$(ctr -n k8s.io images ls 2>/dev/null | awk -v ref="$image" '$1 == ref {print $3}')
+  [ -n "$target" ] || continue
+  ctr -n k8s.io images rm --sync $(ctr -n k8s.io images ls 2>/dev/null | awk -v t="$target" '$3 == t {print $1}') \
+    >/dev/null 2>&1
+done
+true
 """
 
 
@@ -70,8 +78,7 @@ class KubernetesEngine:
     overlay_port = None  # pod subnets are routed between the nodes
     runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
                           answers=("ctr", "version"), census=_CENSUS, forget=_FORGET,
-                          pull='ctr -n k8s.io images rm --sync "$1" >/dev/null 2>&1; '
-                               'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
+                          pull=_FORGET + 'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
                           pull_area="/var/lib/containerd/io.containerd.content.v1.content/ingest")
 
     def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}) -> None:
