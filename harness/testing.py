@@ -179,6 +179,7 @@ class FakeCluster:
         self.states = {n.hostname: "running" for n in self.node_infos}
         self.commands: list[tuple[str, list[str]]] = []
         self.engine = FakeEngine(self)
+        self.state = SimpleNamespace(engine="swarm")  # what the cluster was made with
         self.no_power: set[str] = set()  # nodes that cannot be powered off and on (hosts without power commands)
         self.ssh_ports: dict[str, int] = {}  # hosts reached over SSH, by their port
 

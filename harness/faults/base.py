@@ -155,6 +155,8 @@ class BaseFault:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]] = NoParams
+    # engine (a cluster's ``engine``) -> why this fault cannot run there; refused before the first phase
+    unsupported: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: dict[str, Any] | BaseModel, target: str) -> None:
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params)
@@ -189,6 +191,9 @@ def node_problem(plugin: type, params: BaseModel, node: str, ctx: FaultContext) 
 
 
 def cluster_problems(plugin: type, params: BaseModel, ctx: FaultContext) -> list[Problem]:
-    """The plugin's ``check_cluster`` findings (none for a plugin without one)."""
+    """The plugin's ``check_cluster`` findings (none for a plugin without one), and its engine's refusal."""
+    engine = ctx.cluster.state.engine
+    if engine in (refused := getattr(plugin, "unsupported", {})):
+        return [Problem(("kind",), getattr(plugin, "name", ""), f"not on a {engine} cluster: {refused[engine]}")]
     check = getattr(plugin, "check_cluster", None)
     return list(check(params, ctx)) if check else []

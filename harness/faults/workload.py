@@ -40,6 +40,8 @@ class PortConflict(BaseFault):
     """Another process binds a host port on the node before the update places a task that publishes it."""
 
     name = "port-conflict"
+    unsupported = {"kubernetes": "a hostPort there is iptables rules, not a bound socket, so a process on the port "
+                                 "conflicts with nothing (a pod holding the hostPort would: not built yet)"}
     description = "A process squats a published host port on the node: tasks there fail with address in use."
     Params = PortConflictParams
     params: PortConflictParams
@@ -96,6 +98,8 @@ class TaskKill(BaseFault):
     """One task container of the service on the node is killed (SIGKILL); Swarm replaces it."""
 
     name = "task-kill"
+    unsupported = {"kubernetes": "it kills a task's container through Docker; the pod's container through "
+                                 "containerd is not built yet"}
     description = "Kill one task container of a service on the node; heal waits until Swarm has replaced it."
     Params = TaskKillParams
     params: TaskKillParams

@@ -7,7 +7,7 @@ import pytest
 
 from harness.errors import ClusterError
 from harness.faults import registry, targets
-from harness.faults.base import Fault, FaultContext
+from harness.faults.base import Fault, FaultContext, cluster_problems
 from harness.faults.schedule import FaultScheduler, heal_pending
 from harness.journal import Journal, read_journal
 from harness.ledger import HealLedger, LedgerEntry
@@ -270,3 +270,15 @@ def test_overlay_drop_is_refused_on_an_engine_without_an_overlay_and_named_why()
     (problem,) = plugin.check_cluster(params, FaultContext(cluster))
     assert problem.loc == ("kind",) and problem.value == "overlay-drop"
     assert "kubernetes cluster has no VXLAN overlay" in problem.msg and "partition or packet-loss" in problem.msg
+
+
+@pytest.mark.parametrize("kind", ["port-conflict", "task-kill", "registry-auth"])
+def test_a_fault_not_built_for_an_engine_is_refused_there_naming_why(kind):
+    cluster = FakeCluster()
+    plugin = registry.available()[kind]
+    cluster.state.engine = "kubernetes"
+    (problem,) = cluster_problems(plugin, plugin.Params(), FaultContext(cluster))
+    assert problem.loc == ("kind",) and problem.value == kind
+    assert problem.msg.startswith("not on a kubernetes cluster: ") and len(problem.msg) > 40
+    cluster.state.engine = "swarm"
+    assert all(p.loc != ("kind",) for p in cluster_problems(plugin, plugin.Params(), FaultContext(cluster)))
