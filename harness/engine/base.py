@@ -58,6 +58,7 @@ class NodeRuntime:
     forget: str  # "$@" = images: removes them from the node, so that the next start must pull them
     pull: str  # $1 = an image: removes it, then pulls it from the cluster's registry (at most 8 s); exit code
     pull_area: str  # the directory a pull downloads into before it unpacks (what disk-full fills)
+    login: str  # $1 = registry host:port, $2 = user, the password on stdin: prints the registry's answer; no trace
 
     @staticmethod
     def hold_file(program: str) -> str:

@@ -55,6 +55,11 @@ for _ in $(seq 120); do [ -z "$(users "$@")" ] && break; sleep 0.25; done
 docker container prune -f >/dev/null; docker image rm -f "$@"
 """
 
+# A login in a Docker configuration directory of its own, removed after: no credentials (and no config.json)
+# are left on the node. The password comes on standard input.
+_LOGIN = ('config=$(mktemp -d /tmp/chaos-harness-login.XXXXXX) || exit 1; '
+          'docker --config "$config" login "$1" -u "$2" --password-stdin 2>&1; rm -rf "$config"')
+
 
 class SwarmEngine:
     """Docker Swarm across the cluster's nodes; node 1 is the manager."""
@@ -65,7 +70,7 @@ class SwarmEngine:
     runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
                           answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, forget=_FORGET,
                           pull='docker image rm -f "$1" >/dev/null 2>&1; timeout 8 docker pull "$1"',
-                          pull_area="/var/lib/docker/tmp")
+                          pull_area="/var/lib/docker/tmp", login=_LOGIN)
 
     def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on_manager: RunOnManager) -> None:
         self._nodes = tuple(nodes)

@@ -88,7 +88,6 @@ class RegistryAuthFailure(BaseFault):
     """The registry's password is rotated: the credentials the cluster holds are refused."""
 
     name = "registry-auth"
-    unsupported = {"kubernetes": "the pull secret's refusal is not verified on Kubernetes yet"}
     description = ("The authenticated registry's password is rotated: pulls with the cluster's credentials "
                    "fail (unauthorized). Scenarios must pull from it (stack.registry: authenticated).")
     Params = NoParams

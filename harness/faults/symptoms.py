@@ -36,15 +36,9 @@ def credentials_refused(ctx: FaultContext, node: str, since: float) -> bool:
     """The node cannot log in to the authenticated registry with the cluster's credentials."""
     cluster = ctx.cluster
     auth = cluster.secure_registry().auth()
-    output = cluster.exec(node, ["sh", "-c", PRIVATE_LOGIN, "login", auth.server, auth.username],
+    output = cluster.exec(node, ["sh", "-c", cluster.engine.runtime.login, "login", auth.server, auth.username],
                           stdin=auth.password.encode()).output
     return "401 unauthorized" in output.lower()
-
-
-# A login in a Docker configuration directory of its own, removed after: no credentials (and no config.json)
-# are left on the node. The password comes on standard input.
-PRIVATE_LOGIN = ('config=$(mktemp -d /tmp/chaos-harness-login.XXXXXX) || exit 1; '
-                 'docker --config "$config" login "$1" -u "$2" --password-stdin 2>&1; rm -rf "$config"')
 
 
 def port_taken(ctx: FaultContext, node: str, since: float, port: int = 8081) -> bool:

@@ -272,7 +272,7 @@ def test_overlay_drop_is_refused_on_an_engine_without_an_overlay_and_named_why()
     assert "kubernetes cluster has no VXLAN overlay" in problem.msg and "partition or packet-loss" in problem.msg
 
 
-@pytest.mark.parametrize("kind", ["port-conflict", "task-kill", "registry-auth"])
+@pytest.mark.parametrize("kind", ["port-conflict", "task-kill"])
 def test_a_fault_not_built_for_an_engine_is_refused_there_naming_why(kind):
     cluster = FakeCluster()
     plugin = registry.available()[kind]
