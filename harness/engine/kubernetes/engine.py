@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
@@ -26,7 +27,7 @@ from kubernetes.dynamic import DynamicClient
 from harness.engine.base import (
     Discovery, EngineObject, NodeRuntime, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
-from harness.engine.kubernetes.formation import UNANSWERED, api_client
+from harness.engine.kubernetes.formation import UNANSWERED, api_client, exists, is_ready
 from harness.engine.kubernetes.translate import (
     CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, ImageConfig, image_probe, rolling_update, stack_objects)
 from harness.errors import ClusterError, EngineError, ServiceMissing
@@ -119,8 +120,7 @@ class KubernetesEngine:
         found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
         return [NodeInfo(
             hostname=node.metadata.name,
-            state="ready" if any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-            else "down",
+            state="ready" if is_ready(node) else "down",
             availability="drain" if node.spec.unschedulable else "active",
             role="manager" if CONTROL_PLANE in (node.metadata.labels or {}) else "worker",
             labels=dict(node.metadata.labels or {})) for node in found]
@@ -184,7 +184,7 @@ class KubernetesEngine:
             deployment = self._enforce_failure_action(name, deployment, annotations[FAILURE_ACTION], message)
             state, message = _update_state(deployment)
         namespace, _ = _locate(name)
-        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        selector = _selector(deployment)
         pods = self._call(lambda: self._core.list_namespaced_pod(namespace, label_selector=selector,
                                                                  _request_timeout=10).items, f"list {name}'s pods")
         pods.sort(key=lambda pod: pod.metadata.creation_timestamp)
@@ -226,7 +226,7 @@ class KubernetesEngine:
     def service_logs(self, service: str, since: float) -> str:
         namespace, _ = _locate(service)
         deployment = self._deployment(service)
-        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        selector = _selector(deployment)
         seconds = max(1, int(time.time() - since) + 1)
         found = []
         for pod in self._core.list_namespaced_pod(namespace, label_selector=selector).items:
@@ -250,7 +250,7 @@ class KubernetesEngine:
 
     def _undo(self, name: str, deployment, reason: str) -> None:
         namespace, _ = _locate(name)
-        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        selector = _selector(deployment)
         sets = [rs for rs in self._apps.list_namespaced_replica_set(namespace, label_selector=selector).items
                 if any(o.uid == deployment.metadata.uid for o in rs.metadata.owner_references or [])]
         sets.sort(key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0")))
@@ -286,21 +286,11 @@ class KubernetesEngine:
                 "metadata": {"name": PULL_SECRET, "namespace": namespace, "labels": MANAGED_BY},
                 "data": {".dockerconfigjson": base64.b64encode(config).decode()}}
         self._call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
-                   if self._exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
+                   if exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
                    else self._core.create_namespaced_secret(namespace, body), "store the registry's credentials")
 
     def _namespace_exists(self, namespace: str) -> bool:
-        return self._exists(lambda: self._core.read_namespace(namespace))
-
-    @staticmethod
-    def _exists(read) -> bool:
-        try:
-            read()
-            return True
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
+        return exists(lambda: self._core.read_namespace(namespace))
 
     @staticmethod
     def _call(call, what: str):
@@ -312,6 +302,11 @@ class KubernetesEngine:
             raise ClusterError(f"cannot {what}: the Kubernetes API server does not answer: {error}") from error
 
 
+def _selector(deployment) -> str:
+    """The label selector of a Deployment's pods and ReplicaSets."""
+    return ",".join(f"{key}={value}" for key, value in deployment.spec.selector.match_labels.items())
+
+
 def _locate(service: str) -> tuple[str, str]:
     """``chaos_web`` -> namespace ``chaos``, Deployment ``web``."""
     stack, _, name = service.partition("_")
@@ -321,7 +316,7 @@ def _locate(service: str) -> tuple[str, str]:
 
 
 def _joined_stacks(compose: str, stack: str) -> tuple[str, ...]:
-    import yaml
+    """The other stacks whose networks ``compose`` joins (external networks named ``<stack>_<net>``)."""
     networks = (yaml.safe_load(compose).get("networks") or {}).values()
     joined = {(spec or {}).get("name", "").split("_", 1)[0] for spec in networks
               if (spec or {}).get("external") and "_" in (spec or {}).get("name", "")}

@@ -27,7 +27,7 @@ from harness.engine.kubernetes.bootstrap import (
 from harness.errors import ClusterError
 from harness.waiting import wait_until
 
-__all__ = ["COREDNS_REPOSITORY", "UNANSWERED", "api_client", "form", "nodes_ready"]
+__all__ = ["COREDNS_REPOSITORY", "UNANSWERED", "api_client", "exists", "form", "is_ready", "nodes_ready"]
 
 RunOn = Callable[[str, list[str], bytes | None], "object"]  # (node, argv, stdin) -> a result with .ok and .output
 Progress = Callable[[str], None]
@@ -61,7 +61,7 @@ def form(plan: ClusterPlan, secrets: Secrets, run: RunOn, pause_archive: bytes, 
     wait_until(lambda: not nodes_ready(api, nodes), timeout=READY_TIMEOUT, what="every node to be Ready",
                hint="a node's kubelet logs to /var/log/kubelet.log in it")
     api.patch_node(plan.control_plane, {"metadata": {"labels": {CONTROL_PLANE_LABEL: ""}}})
-    wait_until(lambda: _exists(lambda: api.read_namespaced_service_account("default", "default")),
+    wait_until(lambda: exists(lambda: api.read_namespaced_service_account("default", "default")),
                timeout=READY_TIMEOUT, what="the default service account")
     _deploy_dns(api_client(kubeconfig), coredns_image)
     apps = k8s.AppsV1Api(api.api_client)
@@ -77,8 +77,12 @@ def nodes_ready(api: k8s.CoreV1Api, nodes: list[str]) -> list[str]:
         found = {node.metadata.name: node for node in api.list_node().items}
     except UNANSWERED:
         return list(nodes)
-    return [name for name in nodes if name not in found or not any(
-        c.type == "Ready" and c.status == "True" for c in found[name].status.conditions or [])]
+    return [name for name in nodes if name not in found or not is_ready(found[name])]
+
+
+def is_ready(node: k8s.V1Node) -> bool:
+    """Whether a node's Ready condition is true."""
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
 
 
 def _answers(api: k8s.CoreV1Api) -> bool:
@@ -89,7 +93,8 @@ def _answers(api: k8s.CoreV1Api) -> bool:
         return False
 
 
-def _exists(read: Callable[[], object]) -> bool:
+def exists(read: Callable[[], object]) -> bool:
+    """Whether ``read`` finds its object (False on 404; other errors raise)."""
     try:
         read()
         return True
