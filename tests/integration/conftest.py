@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,8 @@ TEST_CLUSTER = ClusterConfig(name="chaos-it", nodes=3, lb_port=28080, lb_admin_p
                              toxiproxy_port=28474)
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory) -> Cluster:
-    config = ClusterConfig(**{**TEST_CLUSTER.__dict__, "workdir": tmp_path_factory.mktemp("chaos-home")})
+def up_then_down(config: ClusterConfig) -> Iterator[Cluster]:
+    """A fixture's cluster: brought up (and taken down again when that fails), yielded, taken down after."""
     handle = Cluster(config)
     try:
         handle.up()
@@ -27,7 +27,12 @@ def cluster(tmp_path_factory) -> Cluster:
         handle.down()  # a cluster that failed to come up is not left behind
         raise
     yield handle
-    handle.down()  # idempotent: the teardown test has usually done it already
+    handle.down()  # idempotent: a teardown test has usually done it already
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> Cluster:
+    yield from up_then_down(ClusterConfig(**{**TEST_CLUSTER.__dict__, "workdir": tmp_path_factory.mktemp("chaos-home")}))
 
 
 GUESTBOOK = Path(__file__).resolve().parents[2] / "examples" / "guestbook" / "guestbook.yaml"

@@ -20,6 +20,7 @@ from harness.dockerhost import CLUSTER_LABEL
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
 from harness.runner import Runner
 from harness.stack.prepare import census
+from tests.integration.conftest import up_then_down
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -30,14 +31,7 @@ KUBE_CLUSTER = dict(name="chaos-kube", nodes=3, lb_port=38080, lb_admin_port=399
 
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory) -> Cluster:
-    handle = Cluster(ClusterConfig(**KUBE_CLUSTER, workdir=tmp_path_factory.mktemp("kube-home")))
-    try:
-        handle.up()
-    except BaseException:
-        handle.down()
-        raise
-    yield handle
-    handle.down()
+    yield from up_then_down(ClusterConfig(**KUBE_CLUSTER, workdir=tmp_path_factory.mktemp("kube-home")))
 
 
 def kubectl(kube: Cluster, *args: str) -> str:

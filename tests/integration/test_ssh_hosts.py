@@ -29,6 +29,7 @@ from harness.faults.conformance import built_in_faults, exercise
 from harness.runner import Runner
 from harness.shipped import scenario_names, shipped_scenario
 from harness.waiting import wait_until
+from tests.integration.conftest import up_then_down
 from tests.integration.ssh_hosts import USER, start_ssh_hosts
 from tests.integration.test_crash_heal import sigkill_then_heal
 from tests.integration.test_end_to_end import events_of, shortened
@@ -68,14 +69,7 @@ def hosts(tmp_path_factory):
 def ssh_cluster(hosts, tmp_path_factory):
     config = ClusterConfig(name=CLUSTER, provider="ssh", inventory=hosts.inventory,
                            workdir=tmp_path_factory.mktemp("chaos-home-ssh"), **PORTS)
-    handle = Cluster(config)
-    try:
-        handle.up()
-    except BaseException:
-        handle.down()
-        raise
-    yield handle
-    handle.down()
+    yield from up_then_down(config)
 
 
 @pytest.fixture(scope="module")
