@@ -32,6 +32,7 @@ class UpdatePolicy:
     failure_action: FailureAction = "pause"
     monitor: float = 5.0
     max_failure_ratio: float = 0.0
+    progress_deadline: float | None = None  # Kubernetes' progress deadline (s); None: delay + monitor (Swarm: none)
 
 
 @dataclass(frozen=True)

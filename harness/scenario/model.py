@@ -109,6 +109,14 @@ class Stack(Strict):
         return port
 
 
+class KubernetesOptions(Strict):
+    """Settings of a Kubernetes rollout that have no Swarm twin (a Swarm cluster ignores them)."""
+
+    progress_deadline: Duration | None = Field(
+        None, ge=1, description="the rollout's progressDeadlineSeconds: how long it may make no progress before "
+                                "the failure action (default: update_config.delay + monitor)")
+
+
 class Strategy(Strict):
     """How the upgrade is performed; without ``kind`` the command line (or the matrix) chooses.
 
@@ -123,6 +131,11 @@ class Strategy(Strict):
                               description="the longest the upgrade (and a requested rollback) may take")
     rollback_after: Duration | None = Field(
         None, description="request a rollback this long after the upgrade completed (rollback on request)")
+    kubernetes: KubernetesOptions = KubernetesOptions()
+
+    def policy(self) -> UpdatePolicy:
+        """How the engine performs the update: update_config, and the Kubernetes settings."""
+        return UpdatePolicy(**self.update_config.model_dump(), progress_deadline=self.kubernetes.progress_deadline)
 
 
 class Load(Strict):

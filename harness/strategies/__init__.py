@@ -18,9 +18,9 @@ def build(scenario: Scenario, cluster: Cluster, stack: AppStack, auth: RegistryA
     config, publish = scenario.strategy, scenario.stack.publish_on_upgrade
     if config.kind == "blue-green":
         return BlueGreenUpgrade(cluster.engine, router(cluster.state.lb_admin), stack, auth,
-                                config.update_config.policy(), publish)
+                                config.policy(), publish)
     if config.kind == "in-service":
         images = {BLUE.service(s): stack.image(s, stack.new) for s in (stack.entry, *stack.upgraded)}
-        return InServiceUpgrade(cluster.engine, images, stack.old, stack.new, config.update_config.policy(),
+        return InServiceUpgrade(cluster.engine, images, stack.old, stack.new, config.policy(),
                                 (publish, stack.profile.model.entry.port) if publish else None, auth)
     raise ValueError(f"scenario {scenario.name} has no strategy kind; resolve it with Scenario.under()")

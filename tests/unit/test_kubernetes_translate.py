@@ -87,6 +87,18 @@ def test_update_config_maps_to_the_rolling_update(order, surge, unavailable):
     assert fields["minReadySeconds"] == 2 and fields["progressDeadlineSeconds"] == 7
     assert rolling_update(UpdatePolicy(parallelism=0, delay=0, monitor=0))["progressDeadlineSeconds"] == 1
     assert rolling_update(UpdatePolicy(parallelism=0))["strategy"]["rollingUpdate"]["maxUnavailable"] == "100%"
+    assert rolling_update(UpdatePolicy(delay=2.0, progress_deadline=59.5))["progressDeadlineSeconds"] == 60
+
+
+def test_a_scenario_sets_the_progress_deadline_in_its_kubernetes_block():
+    from harness.scenario.model import Strategy
+    strategy = Strategy.model_validate({"update_config": {"delay": "1s"}, "kubernetes": {"progress_deadline": "90s"}})
+    assert strategy.policy().progress_deadline == 90 and strategy.policy().delay == 1
+    assert Strategy().policy().progress_deadline is None
+    with pytest.raises(ValueError, match="progress_deadline"):
+        Strategy.model_validate({"kubernetes": {"progress_deadline": "0s"}})
+    with pytest.raises(ValueError, match="deadline"):
+        Strategy.model_validate({"kubernetes": {"deadline": "9s"}})  # a key it does not know
 
 
 @pytest.mark.parametrize("deploy, message", [

@@ -77,12 +77,14 @@ def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], se
 def rolling_update(policy: UpdatePolicy) -> dict:
     """The Deployment fields of an ``UpdatePolicy``: ``parallelism`` tasks at a time are stopped first
     (``maxUnavailable``) or started first (``maxSurge``); ``delay`` is how long a new pod must be ready before it
-    counts (``minReadySeconds``), and the progress deadline is ``monitor`` past that (at least 1 s)."""
+    counts (``minReadySeconds``), and the progress deadline is the policy's own, else ``monitor`` past that (at
+    least 1 s)."""
     step = policy.parallelism or "100%"
     surge, unavailable = (step, 0) if policy.order == "start-first" else (0, step)
     ready = math.ceil(policy.delay)
+    deadline = math.ceil(policy.progress_deadline) if policy.progress_deadline else ready + math.ceil(policy.monitor)
     return {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
-            "minReadySeconds": ready, "progressDeadlineSeconds": max(1, ready + math.ceil(policy.monitor))}
+            "minReadySeconds": ready, "progressDeadlineSeconds": max(1, deadline)}
 
 
 def image_probe(config: dict) -> dict | None:
