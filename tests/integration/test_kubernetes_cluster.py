@@ -5,6 +5,7 @@ in-service with the harness's verified rollout undo; a frozen node's census; not
 from __future__ import annotations
 
 import json
+import signal
 import ssl
 import stat
 import subprocess
@@ -15,18 +16,22 @@ import docker
 import pytest
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
+from harness.audit import audit
 from harness.cluster import Cluster, ClusterConfig
 from harness.dockerhost import CLUSTER_LABEL
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
+from harness.journal import read_journal
 from harness.runner import Runner
 from harness.stack.prepare import census
+from harness.waiting import wait_until
 from tests.integration.conftest import up_then_down
+from tests.integration.test_crash_heal import harness as harness_cli
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
 
-KUBE_CLUSTER = dict(name="chaos-kube", nodes=3, lb_port=38080, lb_admin_port=39999, registry_port=35000,
-                    toxiproxy_port=38474, engine="kubernetes")
+KUBE_CLUSTER = dict(name="chaos-kube", nodes=3, lb_port=36080, lb_admin_port=36999, registry_port=36500,
+                    toxiproxy_port=36474, engine="kubernetes")
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +118,7 @@ def test_an_unreachable_registry_fails_the_pull_and_the_undo_is_verified(kube, d
     (inject,) = events_of(result.run_dir, "fault.inject")
     stuck = [e.data for e in events_of(result.run_dir, "engine.task")
              if e.get("version") == "v2" and e.get("node") == inject.get("target")]
-    assert stuck and all(e["state"] in ("preparing", "rejected") for e in stuck), stuck  # its pull never finished
+    assert stuck and not any(e["state"] in ("starting", "running") for e in stuck), stuck  # its pull never finished
     assert result.report["upgrade"]["outcome"] == "rolled_back"
     assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
 
@@ -127,6 +132,38 @@ def test_a_frozen_nodes_census_shows_what_it_runs_while_the_api_says_otherwise(k
     found = census(kube.exec, kube.state.nodes, "chaos_web", kube.engine.runtime)
     running = {t.node for t in kube.engine.service("chaos_web").running()}
     assert {node for node, counts in found.items() if counts} >= running, (found, running)
+
+
+CRASH = """
+name: crash-while-faults-hold
+phases: {warmup: 300s, observe: 1s, verify_window: 1s}
+faults:
+  - {kind: registry-firewall, target: {node: node2}, at: {phase: warmup, offset: 1s}}
+  - {kind: daemon-freeze, target: {node: node2}, at: {phase: warmup, offset: 2s}}
+  - {kind: node-halt, target: {node: node3}, at: {phase: warmup, offset: 2s}, params: {mode: forced}}
+"""
+
+
+def test_sigkill_of_a_run_then_heal_leaves_no_fault_behind(kube, tmp_path):
+    """The run holding three faults is killed; audit names each trace (a frozen kubelet, a firewall rule, a node
+    not running) and `heal` undoes them all: the cluster is Ready again and audit finds nothing."""
+    scenario, reports = tmp_path / "crash.yaml", tmp_path / "reports"
+    scenario.write_text(CRASH)
+    run = harness_cli(kube, "run", str(scenario), "--reports", str(reports))
+    try:
+        journal = wait_until(lambda: next(reports.glob("*/journal.jsonl"), None), timeout=180, what="the run")
+        wait_until(lambda: len([e for e in read_journal(journal) if e.type == "fault.verify"]) == 3,
+                   timeout=180, what="all three faults injected")
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    found = [str(leftover) for leftover in audit(kube.config, reports)]
+    for trace in ("pending heal: daemon-freeze", "node2: firewall rule", "node2: stopped engine: kubelet",
+                  "node node3 is not running"):
+        assert any(trace in line for line in found), f"audit missed {trace!r}: {found}"
+    assert harness_cli(kube, "heal", "--reports", str(reports)).wait(timeout=300) == 0
+    wait_until(lambda: all(n.state == "ready" for n in kube.engine.nodes()), timeout=180, what="nodes Ready")
+    wait_until(lambda: audit(kube.config, reports) == [], timeout=120, what="audit to find nothing left behind")
 
 
 def test_down_leaves_nothing(kube):
