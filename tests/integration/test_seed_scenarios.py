@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import pytest
 
@@ -35,8 +38,9 @@ def test_port_conflict_fails_the_task_with_address_in_use_and_rolls_back(cluster
 
 
 def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, demo, tmp_path):
-    started = time.time()
-    result = Runner(shortened("registry-auth", warmup=5, observe=10, verify_window=5), cluster, tmp_path, demo).run()
+    with exec_records(cluster) as records:
+        result = Runner(shortened("registry-auth", warmup=5, observe=10, verify_window=5), cluster, tmp_path,
+                        demo).run()
     rejected = [e for e in events_of(result.run_dir, "engine.task") if e.get("state") == "rejected"]
     assert rejected, "no task was rejected for its image"
     assert result.report["upgrade"]["outcome"] == "rolled_back"
@@ -46,7 +50,6 @@ def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, de
     for path in written:  # reports, journal and the collected engine and task logs
         text = path.read_text(errors="replace")
         assert not [form for form, secret in secrets.items() if secret in text], f"a secret leaked into {path.name}"
-    records = exec_records(cluster, since=started)
     assert any("--password-stdin" in record for record in records), "the docker login was not recorded"
     for record in records:
         assert not [form for form, secret in secrets.items() if secret in record], f"a secret in {record}"
@@ -105,8 +108,23 @@ def secret_forms(cluster) -> dict[str, str]:
             "bcrypt hash": hashed}
 
 
-def exec_records(cluster, since: float) -> list[str]:
-    """Every command the host engine recorded as run in the cluster's containers since ``since`` (its exec events)."""
-    events = host_docker().events(since=int(since), until=int(time.time()) + 1, decode=True,
-                                  filters={"type": "container", "label": f"{CLUSTER_LABEL}={cluster.config.name}"})
-    return [event["Action"] for event in events if event["Action"].startswith("exec_")]
+@contextmanager
+def exec_records(cluster) -> Iterator[list[str]]:
+    """Every command the host engine reports run in the cluster's containers while the block runs (its exec
+    events), received as they happen: the engine keeps only its last 256 events for a later query."""
+    records: list[str] = []
+    stream = host_docker().events(decode=True, filters={"type": "container",
+                                                        "label": f"{CLUSTER_LABEL}={cluster.config.name}"})
+
+    def receive() -> None:
+        with suppress(Exception):  # the stream ends when it is closed
+            records.extend(e["Action"] for e in stream if e.get("Action", "").startswith("exec_"))
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    try:
+        yield records
+    finally:
+        time.sleep(1)  # the last events reach the stream
+        stream.close()
+        receiver.join(timeout=10)
