@@ -33,9 +33,9 @@ from harness.cluster.sshnodes import KNOWN_HOSTS, SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
 from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, host_docker, owned_volume, refuse_unowned
-from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.kubernetes import formation
 from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig
+from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.kubernetes.formation import COREDNS_REPOSITORY
 from harness.engine.kubernetes.images import COREDNS_IMAGE, KUBE_NODE_IMAGE, PAUSE_IMAGE
 from harness.engine.swarm import SwarmEngine
