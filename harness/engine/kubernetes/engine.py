@@ -141,7 +141,8 @@ class KubernetesEngine:
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
                      pin_digests: bool = True) -> None:
         """Apply the stack's objects (server-side apply, so a second deploy converges); a stack that joins
-        another's networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace."""
+        another's networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace.
+        ``auth``: an image pull secret in the namespace. ``pin_digests`` is Swarm's: the kubelet pulls by tag."""
         search = _joined_stacks(compose, stack)
         dynamic = DynamicClient(self.api)
         for body in stack_objects(stack, compose, self._objects, search, self._image_config):
