@@ -34,22 +34,31 @@ def harness(cluster, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "harness.cli", "--cluster", cluster.config.name, *args], env=env)
 
 
+def killed_once_faults_hold(cluster, scenario_text: str, faults: int, tmp_path, start_timeout: float = 180):
+    """Run ``scenario_text`` (reports in ``tmp_path/reports``) and SIGKILL it once its ``faults`` faults are
+    verified; the run's journal."""
+    scenario, reports = tmp_path / "crash.yaml", tmp_path / "reports"
+    scenario.write_text(scenario_text)
+    run = harness(cluster, "run", str(scenario), "--reports", str(reports))
+    try:
+        journal = wait_until(lambda: next(reports.glob("*/journal.jsonl"), None), timeout=start_timeout,
+                             what="the run")
+        wait_until(lambda: len([e for e in read_journal(journal) if e.type == "fault.verify"]) == faults,
+                   timeout=180, what=f"all {faults} faults injected")
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    return journal
+
+
 def test_sigkill_then_heal_leaves_no_fault_behind(cluster, tmp_path):
     sigkill_then_heal(cluster, tmp_path)
 
 
 def sigkill_then_heal(cluster, tmp_path):
     """Kill a run holding four faults with SIGKILL; audit must list each trace and `heal` must undo them all."""
-    scenario, reports = tmp_path / "crash.yaml", tmp_path / "reports"
-    scenario.write_text(SCENARIO)
-    run = harness(cluster, "run", str(scenario), "--reports", str(reports))
-    try:
-        journal = wait_until(lambda: next(reports.glob("*/journal.jsonl"), None), timeout=120, what="the run")
-        wait_until(lambda: len([e for e in read_journal(journal) if e.type == "fault.verify"]) == 4,
-                   timeout=180, what="all four faults injected")
-    finally:
-        run.send_signal(signal.SIGKILL)
-        run.wait(timeout=10)
+    reports = tmp_path / "reports"
+    journal = killed_once_faults_hold(cluster, SCENARIO, 4, tmp_path, start_timeout=120)
     run_dir = journal.parent
     assert len(HealLedger(run_dir).pending()) == 4
     assert cluster.node_states()["node3"] == "stopped"

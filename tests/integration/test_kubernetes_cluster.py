@@ -5,7 +5,6 @@ in-service with the harness's verified rollout undo; a frozen node's census; not
 from __future__ import annotations
 
 import json
-import signal
 import ssl
 import stat
 import subprocess
@@ -20,12 +19,11 @@ from harness.audit import audit
 from harness.cluster import Cluster, ClusterConfig
 from harness.dockerhost import CLUSTER_LABEL
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
-from harness.journal import read_journal
 from harness.runner import Runner
 from harness.stack.prepare import census
 from harness.waiting import wait_until
 from tests.integration.conftest import up_then_down
-from tests.integration.test_crash_heal import harness as harness_cli
+from tests.integration.test_crash_heal import harness as harness_cli, killed_once_faults_hold
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -147,16 +145,8 @@ faults:
 def test_sigkill_of_a_run_then_heal_leaves_no_fault_behind(kube, tmp_path):
     """The run holding three faults is killed; audit names each trace (a frozen kubelet, a firewall rule, a node
     not running) and `heal` undoes them all: the cluster is Ready again and audit finds nothing."""
-    scenario, reports = tmp_path / "crash.yaml", tmp_path / "reports"
-    scenario.write_text(CRASH)
-    run = harness_cli(kube, "run", str(scenario), "--reports", str(reports))
-    try:
-        journal = wait_until(lambda: next(reports.glob("*/journal.jsonl"), None), timeout=180, what="the run")
-        wait_until(lambda: len([e for e in read_journal(journal) if e.type == "fault.verify"]) == 3,
-                   timeout=180, what="all three faults injected")
-    finally:
-        run.send_signal(signal.SIGKILL)
-        run.wait(timeout=10)
+    reports = tmp_path / "reports"
+    killed_once_faults_hold(kube, CRASH, 3, tmp_path)
     found = [str(leftover) for leftover in audit(kube.config, reports)]
     for trace in ("pending heal: daemon-freeze", "node2: firewall rule", "node2: stopped engine: kubelet",
                   "node node3 is not running"):
