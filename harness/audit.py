@@ -26,7 +26,6 @@ from harness.engine.base import HOLD_DIR
 from harness.errors import HarnessError
 from harness.faults.disk import FULL_FS
 from harness.faults.nodeshell import RULE_COMMENT
-from harness.faults.workload import SQUATTER_PID_FILE
 from harness.ledger import LEDGER_FILE, HealLedger
 from harness.load.runner import orphaned_load
 from harness.stack.volumes import stale_volumes
@@ -41,7 +40,6 @@ done
 for file in {HOLD_DIR}/hold-*; do [ -e "$file" ] && echo "engine held down: $file"; done
 for program in $2; do pidof "$program" >/dev/null || echo "engine not running: no $program"; done
 grep -s '^{FULL_FS} ' /proc/mounts | sed 's/^/mount: /'
-for file in {SQUATTER_PID_FILE.format(port="*")}; do [ -e "$file" ] && echo "port squatter: $file (pid $(cat "$file"))"; done
 grep -qs {SECURE_ALIAS} /root/.docker/config.json && echo "registry credentials stored: /root/.docker/config.json"
 exit 0
 """
@@ -90,6 +88,7 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
         output = cluster.exec(node, ["sh", "-c", NODE_CHECK, "check", " ".join(runtime.frozen),
                                      " ".join(runtime.crashed)]).output
         found += [Leftover(node, line.strip()) for line in output.splitlines() if line.strip()]
+        found += _port_holds(cluster, node)
     return found + _registry_leftovers(cluster) + _stale_volumes(cluster) + _stopped_containers(cluster.config)
 
 
@@ -115,6 +114,16 @@ def removed_cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     if cluster.config.state_dir.exists():
         found.append(Leftover("host", f"state directory {cluster.config.state_dir}"))
     return found + _differences(cluster)
+
+
+def _port_holds(cluster: Cluster, node: str) -> list[Leftover]:
+    """Host ports the engine holds on the node for port-conflict (a squatter process, a pod)."""
+    try:
+        holds = cluster.engine.port_holds(node)
+    except HarnessError as error:
+        return [Leftover(node, f"port squatters cannot be checked: {error}")]
+    return [Leftover(node, f"port squatter: host port {port}{'' if in_effect else ' (not in effect)'}")
+            for port, in_effect in sorted(holds.items())]
 
 
 def _registry_leftovers(cluster: Cluster) -> list[Leftover]:

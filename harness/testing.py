@@ -58,6 +58,7 @@ class FakeEngine:
     calls: list[tuple] = field(default_factory=list)
     deployed: dict[str, str] = field(default_factory=dict)  # stack -> the compose document last deployed
     objects: dict[str, EngineObject] = field(default_factory=dict)  # configs and secrets created
+    held: dict[tuple[str, int], bool] = field(default_factory=dict)  # (node, host port) -> the hold in effect
     discovery = SwarmEngine.discovery
     runtime = SwarmEngine.runtime
     overlay_port = SwarmEngine.overlay_port
@@ -103,6 +104,20 @@ class FakeEngine:
 
     def service_logs(self, service: str, since: float) -> str:
         return f"{self.service(service).name} since {since:.0f}\n"
+
+    def hold_port(self, node: str, port: int) -> None:
+        self.calls.append(("hold_port", node, port))
+        self.held.setdefault((node, port), True)
+
+    def release_port(self, node: str, port: int) -> None:
+        self.calls.append(("release_port", node, port))
+        self.held.pop((node, port), None)
+
+    def port_holds(self, node: str) -> dict[int, bool]:
+        return {port: in_effect for (where, port), in_effect in self.held.items() if where == node}
+
+    def port_refused(self, node: str, port: int, image: str) -> str:
+        return "address already in use" if self.held.get((node, port)) else ""
 
 
 @dataclass

@@ -103,7 +103,7 @@ class Cluster:
             state = self.state
             self._engine = (KubernetesEngine(self.kubeconfig, self._registry().image_config)
                             if state.engine == "kubernetes" else
-                            SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on_manager))
+                            SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on))
         return self._engine
 
     @property
@@ -588,10 +588,10 @@ class Cluster:
     def _registry(self) -> Registry:
         return Registry(self._client, self.config.name, self.config.network_name, self.state.registry_port)
 
-    def _run_on_manager(self, argv: list[str], stdin: bytes | None) -> str:
-        result = self.exec(self.state.manager, argv, stdin)
+    def _run_on(self, node: str, argv: list[str], stdin: bytes | None) -> str:
+        result = self.exec(node, argv, stdin)
         if not result.ok:
-            raise EngineError(f"`{shown_command(argv)}` failed on {self.state.manager}: {result.output.strip()[-1500:]}")
+            raise EngineError(f"`{shown_command(argv)}` failed on {node}: {result.output.strip()[-1500:]}")
         return result.output
 
 

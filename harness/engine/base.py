@@ -56,6 +56,7 @@ class NodeRuntime:
     crashed: tuple[str, ...]  # the programs daemon-crash kills and holds down (``hold_file``) until healed
     answers: tuple[str, ...]  # a command that succeeds once they answer again
     census: str  # $1 = a service's engine name: prints the image of each of its containers whose processes run
+    kill: str  # $1 = a service's engine name: kills (SIGKILL) one of its containers on the node, prints its task's id
     forget: str  # "$@" = images: removes them from the node, so that the next start must pull them
     pull: str  # $1 = an image: removes it, then pulls it from the cluster's registry (at most 8 s); exit code
     pull_area: str  # the directory a pull downloads into before it unpacks (what disk-full fills)
@@ -198,4 +199,21 @@ class Engine(Protocol):
 
     def service_logs(self, service: str, since: float) -> str:
         """Every task's output of ``service`` since ``since`` (epoch seconds), timestamped."""
+        ...
+
+    def hold_port(self, node: str, port: int) -> None:
+        """Take host ``port`` on ``node`` the way a task would conflict with there; nothing to do if held."""
+        ...
+
+    def release_port(self, node: str, port: int) -> None:
+        """Give back a port ``hold_port`` took; nothing to do when it is not held (safe after a crash)."""
+        ...
+
+    def port_holds(self, node: str) -> dict[int, bool]:
+        """Every port ``hold_port`` holds on ``node``: whether the hold is in effect now."""
+        ...
+
+    def port_refused(self, node: str, port: int, image: str) -> str:
+        """Why a throwaway task of ``image`` publishing host ``port`` cannot run on ``node`` now, in the engine's
+        words ('' when it can); nothing of the trial is left behind."""
         ...

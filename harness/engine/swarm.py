@@ -18,7 +18,8 @@ from requests import RequestException
 
 from harness.dockerhost import LABEL_PREFIX
 from harness.engine.base import (
-    Discovery, EngineObject, NodeInfo, NodeRuntime, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState,
+    HOLD_DIR, Discovery, EngineObject, NodeInfo, NodeRuntime, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy,
+    UpdateState,
 )
 from harness.errors import EngineError, ServiceMissing
 from harness.waiting import wait_until
@@ -30,7 +31,7 @@ UPDATE_STATES: dict[str, UpdateState] = {
     "updating": "updating", "completed": "completed", "paused": "paused",
     "rollback_started": "rolling_back", "rollback_completed": "rolled_back", "rollback_paused": "rollback_paused",
 }
-RunOnManager = Callable[[list[str], bytes | None], str]
+RunOn = Callable[[str, list[str], bytes | None], str]  # node, argv, stdin -> output; raises EngineError
 Connect = Callable[[str], docker.DockerClient]  # node name -> a client for its engine
 
 
@@ -55,6 +56,39 @@ for _ in $(seq 120); do [ -z "$(users "$@")" ] && break; sleep 0.25; done
 docker container prune -f >/dev/null; docker image rm -f "$@"
 """
 
+# Kills (SIGKILL) one running task container of the service $1 and prints the id of its task.
+_KILL = r"""
+container=$(docker ps -q --filter "label=com.docker.swarm.service.name=$1" | head -n 1)
+[ -n "$container" ] || { echo "no running task container of $1" >&2; exit 1; }
+task=$(docker inspect -f '{{index .Config.Labels "com.docker.swarm.task.id"}}' "$container") || exit 1
+docker kill "$container" >/dev/null && echo "$task"
+"""
+
+# A port is held by a process bound to it (socat, its PID in SQUATTER_PID_FILE): a task that publishes the port
+# in host mode on the node fails with "address already in use". $1 = the port.
+SQUATTER_PID_FILE = f"{HOLD_DIR}/port-{{port}}.pid"
+_SQUATTER = f'pid_file={SQUATTER_PID_FILE.format(port="$1")}; pid=$(cat "$pid_file" 2>/dev/null); '
+_HOLD = _SQUATTER + f"""[ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = socat ] && exit 0
+mkdir -p {HOLD_DIR}
+socat TCP-LISTEN:$1,bind=0.0.0.0,reuseaddr,fork EXEC:/bin/true >/dev/null 2>&1 &
+echo $! > "$pid_file"
+"""
+_RELEASE = _SQUATTER + f"""[ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = socat ] && kill "$pid"
+rm -f "$pid_file"; rmdir {HOLD_DIR} 2>/dev/null; true
+"""
+# Each squatter's port, and whether its process runs and something listens on the port.
+_HOLDS = f"""
+for pid_file in {SQUATTER_PID_FILE.format(port="*")}; do
+  [ -e "$pid_file" ] || continue
+  port=${{pid_file##*/port-}}; port=${{port%.pid}}; pid=$(cat "$pid_file")
+  if [ "$(cat /proc/$pid/comm 2>/dev/null)" = socat ] && ss -Hltn "sport = :$port" | grep -q .; then
+    echo "$port held"
+  else
+    echo "$port idle"
+  fi
+done
+"""
+
 # A login in a Docker configuration directory of its own, removed after: no credentials (and no config.json)
 # are left on the node. The password comes on standard input.
 _LOGIN = ('config=$(mktemp -d /tmp/chaos-harness-login.XXXXXX) || exit 1; '
@@ -68,15 +102,15 @@ class SwarmEngine:
     discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
     overlay_port = 4789  # VXLAN
     runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
-                          answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, forget=_FORGET,
+                          answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, kill=_KILL, forget=_FORGET,
                           pull='docker image rm -f "$1" >/dev/null 2>&1; timeout 8 docker pull "$1"',
                           pull_area="/var/lib/docker/tmp", login=_LOGIN)
 
-    def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on_manager: RunOnManager) -> None:
+    def __init__(self, nodes: Sequence[str], connect: Connect, manager: str, run_on: RunOn) -> None:
         self._nodes = tuple(nodes)
         self._connect = connect
         self._manager_name = manager
-        self._run_on_manager = run_on_manager
+        self._run_on = run_on
         self._clients: dict[str, docker.DockerClient] = {}
 
     def client(self, node: str) -> docker.DockerClient:
@@ -174,16 +208,16 @@ class SwarmEngine:
         resolve = "always" if pin_digests else "never"
         argv = ["docker", "stack", "deploy", "--resolve-image", resolve, "--prune", "-c", "-", stack]
         if auth is None:
-            self._run_on_manager(argv, compose.encode())
+            self._on_manager(argv, compose.encode())
             return
-        config = self._run_on_manager(["mktemp", "-d", "/tmp/chaos-harness-login.XXXXXX"], None).strip()
+        config = self._on_manager(["mktemp", "-d", "/tmp/chaos-harness-login.XXXXXX"], None).strip()
         try:
-            self._run_on_manager(["docker", "--config", config, "login", auth.server, "-u", auth.username,
+            self._on_manager(["docker", "--config", config, "login", auth.server, "-u", auth.username,
                                   "--password-stdin"], auth.password.encode())
-            self._run_on_manager(["docker", "--config", config, *argv[1:3], "--with-registry-auth", *argv[3:]],
+            self._on_manager(["docker", "--config", config, *argv[1:3], "--with-registry-auth", *argv[3:]],
                                  compose.encode())
         finally:
-            self._run_on_manager(["rm", "-rf", "--", config], None)  # no credentials left on the node
+            self._on_manager(["rm", "-rf", "--", config], None)  # no credentials left on the node
 
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
         """``docker stack rm``, waiting until its services and networks are gone; nothing to do if it is not deployed.
@@ -200,7 +234,7 @@ class SwarmEngine:
 
         def removed() -> bool:
             if remaining():
-                self._run_on_manager(["docker", "stack", "rm", stack], None)
+                self._on_manager(["docker", "stack", "rm", stack], None)
             return not remaining()
         wait_until(removed, timeout=timeout, interval=2.0,
                    what=f"the services and networks of stack {stack} to be removed")
@@ -299,7 +333,36 @@ class SwarmEngine:
         """``POST /services/{id}/update?rollback=previous``."""
         self._update(service, lambda spec: None, rollback="previous")
 
+    # -- faults -----------------------------------------------------------------------
+
+    def hold_port(self, node: str, port: int) -> None:
+        """A process (socat) on the node listens on ``port``: a task publishing it there fails to start."""
+        self._run_on(node, ["sh", "-c", _HOLD, "hold", str(port)], None)
+
+    def release_port(self, node: str, port: int) -> None:
+        """Stop the squatter of ``port`` (by its recorded PID, if it still runs) and forget it."""
+        self._run_on(node, ["sh", "-c", _RELEASE, "release", str(port)], None)
+
+    def port_holds(self, node: str) -> dict[int, bool]:
+        """Every squatter on the node: in effect while its process runs and the port is listened on."""
+        output = self._run_on(node, ["sh", "-c", _HOLDS, "holds"], None)
+        return {int(port): state == "held" for port, state in (line.split() for line in output.splitlines() if line)}
+
+    def port_refused(self, node: str, port: int, image: str) -> str:
+        """``docker run -p PORT:8080`` of ``image`` on the node, in the foreground and gone at once (so that the
+        trial itself never holds the port): Docker's "address already in use"; any other failure is an error."""
+        try:
+            self._run_on(node, ["docker", "run", "--rm", "-p", f"{port}:8080", "--entrypoint", "true", image], None)
+        except EngineError as error:
+            if "address already in use" in str(error):
+                return str(error)
+            raise
+        return ""
+
     # -- internals --------------------------------------------------------------------
+
+    def _on_manager(self, argv: list[str], stdin: bytes | None) -> str:
+        return self._run_on(self._manager_name, argv, stdin)
 
     def _update(self, name: str, change: Callable[[dict], None], auth: RegistryAuth | None = None,
                 **params: str) -> None:

@@ -42,16 +42,15 @@ def credentials_refused(ctx: FaultContext, node: str, since: float) -> bool:
 
 
 def port_taken(ctx: FaultContext, node: str, since: float, port: int = 8081) -> bool:
-    """A container publishing the port on the node fails with 'address already in use'."""
-    # In the foreground and gone at once, so that the probe itself never holds the port.
-    result = ctx.cluster.exec(node, ["docker", "run", "--rm", "-p", f"{port}:8080", "--entrypoint", "true",
-                                     _probe_image(ctx)])
-    return "address already in use" in result.output
+    """A task publishing the port cannot run on the node: Docker's "address already in use" on Swarm, the
+    scheduler's "didn't have free ports" on Kubernetes (the engine tries a throwaway task and removes it)."""
+    return bool(ctx.cluster.engine.port_refused(node, port, _probe_image(ctx)))
 
 
-def upgraded_task_failed(ctx: FaultContext, node: str, since: float) -> bool:
-    """The engine shows a task of the upgraded service on the node that failed since the fault was injected."""
-    return any(t.node == node and t.state == "failed" and t.timestamp >= since - 1
+def upgraded_task_killed(ctx: FaultContext, node: str, since: float) -> bool:
+    """The engine shows a task of the upgraded service on the node that failed, or that was restarted or replaced
+    there, since the fault was injected (Kubernetes' times are whole seconds: one second of slack)."""
+    return any(t.node == node and t.state in ("failed", "starting", "running") and t.timestamp >= since - 1
                for t in ctx.cluster.engine.service(ctx.upgraded).tasks)
 
 
@@ -88,7 +87,7 @@ SYMPTOMS: dict[str, Symptom] = {
     "registry-toxic": pull_fails,
     "registry-auth": credentials_refused,
     "port-conflict": port_taken,
-    "task-kill": upgraded_task_failed,
+    "task-kill": upgraded_task_killed,
     "overlay-drop": lb_lost_a_server,
     "packet-loss": packets_dropped,
     "lb-maintenance": lb_refuses,

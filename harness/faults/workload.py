@@ -1,4 +1,4 @@
-"""Faults aimed at the workload on a node: a squatted host port, a killed task."""
+"""Faults aimed at the workload on a node: a host port taken, a killed task."""
 
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from harness.cluster.config import LB_PORTS
-from harness.errors import ClusterError
 from harness.faults.base import BaseFault, FaultContext, FaultParams, Problem
-from harness.faults.nodeshell import process_state, run
+from harness.faults.nodeshell import run
 from harness.models import Duration
 from harness.waiting import wait_until
 
 if TYPE_CHECKING:
     from harness.scenario.model import FaultSpec, Scenario
 
-SQUATTER_PID_FILE = "/run/chaos-harness/port-{port}.pid"
-
-
 SWARM_PORTS = {2377: "Swarm's cluster management", 7946: "Swarm's node gossip", 4789: "Swarm's overlay (VXLAN)"}
+KUBERNETES_PORTS = {6443: "Kubernetes' API server", 2379: "etcd's client port", 2380: "etcd's peer port",
+                    10250: "the kubelet's API", 10256: "kube-proxy's health check"}
 
 
 class PortConflictParams(FaultParams):
@@ -29,7 +27,8 @@ class PortConflictParams(FaultParams):
     @field_validator("port")
     @classmethod
     def _not_the_clusters_own(cls, port: int) -> int:
-        taken = {**SWARM_PORTS, **{number: f"the load balancer's {name} port" for name, number in LB_PORTS.items()}}
+        lb_ports = {number: f"the load balancer's {name} port" for name, number in LB_PORTS.items()}
+        taken = {**SWARM_PORTS, **KUBERNETES_PORTS, **lb_ports}
         if port in taken:
             raise ValueError(f"{port} is {taken[port]}: squatting it breaks the cluster, not the upgrade; give the "
                              "port the new release publishes (stack.publish_on_upgrade)")
@@ -37,22 +36,19 @@ class PortConflictParams(FaultParams):
 
 
 class PortConflict(BaseFault):
-    """Another process binds a host port on the node before the update places a task that publishes it."""
+    """A host port the update will publish is taken on the node before the update places a task there, the engine's
+    way (``Engine.hold_port``): on Swarm a process binds it and tasks there fail with "address already in use"; on
+    Kubernetes, where a hostPort is iptables rules that a bound socket conflicts with nothing, a pod holds it as
+    its hostPort and the pods that want it there stay Pending ("didn't have free ports")."""
 
     name = "port-conflict"
-    unsupported = {"kubernetes": "a hostPort there is iptables rules, not a bound socket, so a process on the port "
-                                 "conflicts with nothing (a pod holding the hostPort would: not built yet)"}
-    description = "A process squats a published host port on the node: tasks there fail with address in use."
+    description = "A published host port is taken on the node: tasks there that publish it cannot run."
     Params = PortConflictParams
     params: PortConflictParams
 
-    @property
-    def _pid_file(self) -> str:
-        return SQUATTER_PID_FILE.format(port=self.params.port)
-
     @classmethod
     def check_scenario(cls, params: PortConflictParams, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
-        """The squatted port is the one the new release publishes: any other port conflicts with nothing."""
+        """The port taken is the one the new release publishes: any other port conflicts with nothing."""
         published = scenario.stack.publish_on_upgrade
         if published == params.port:
             return []
@@ -62,29 +58,16 @@ class PortConflict(BaseFault):
                         f"stack.publish_on_upgrade: {params.port}, or give port: {published or 'that port'}")]
 
     def inject(self, ctx: FaultContext) -> None:
-        port, pid_file = self.params.port, self._pid_file
-        run(ctx, self.target, ["sh", "-c",
-            f"mkdir -p $(dirname {pid_file}); "
-            f"socat TCP-LISTEN:{port},bind=0.0.0.0,reuseaddr,fork EXEC:/bin/true >/dev/null 2>&1 & "
-            f"echo $! > {pid_file}"], f"bind port {port}")
-        wait_until(lambda: self.verify(ctx), timeout=10, what=f"a process listening on port {port} of {self.target}",
+        port = self.params.port
+        ctx.cluster.engine.hold_port(self.target, port)
+        wait_until(lambda: self.verify(ctx), timeout=60, what=f"host port {port} of {self.target} held",
                    hint="Is the port already taken by something else?")
 
     def heal(self, ctx: FaultContext) -> None:
-        pid = self._pid(ctx)
-        if pid and process_state(ctx, self.target, pid):
-            run(ctx, self.target, ["kill", pid], "stop the port squatter")
-        ctx.cluster.exec(self.target, ["sh", "-c", 'rm -f "$1"; rmdir "$(dirname "$1")" 2>/dev/null; true', "heal",
-                                       self._pid_file])
+        ctx.cluster.engine.release_port(self.target, self.params.port)
 
     def verify(self, ctx: FaultContext) -> bool:
-        pid = self._pid(ctx)
-        listening = ctx.cluster.exec(self.target, ["sh", "-c", f"ss -Hltn 'sport = :{self.params.port}' | grep -q ."])
-        return bool(pid) and process_state(ctx, self.target, pid) not in ("", "Z") and listening.ok
-
-    def _pid(self, ctx: FaultContext) -> str:
-        result = ctx.cluster.exec(self.target, ["cat", self._pid_file])
-        return result.output.strip() if result.ok else ""
+        return ctx.cluster.engine.port_holds(self.target).get(self.params.port, False)
 
 
 class TaskKillParams(FaultParams):
@@ -95,40 +78,38 @@ class TaskKillParams(FaultParams):
 
 
 class TaskKill(BaseFault):
-    """One task container of the service on the node is killed (SIGKILL); Swarm replaces it."""
+    """One task container of the service on the node is killed (SIGKILL, ``NodeRuntime.kill``): Swarm replaces the
+    task, Kubernetes' kubelet restarts the container in its pod."""
 
     name = "task-kill"
-    unsupported = {"kubernetes": "it kills a task's container through Docker; the pod's container through "
-                                 "containerd is not built yet"}
-    description = "Kill one task container of a service on the node; heal waits until Swarm has replaced it."
+    description = "Kill one task container of a service on the node; heal waits until the engine has restarted it."
     Params = TaskKillParams
     params: TaskKillParams
     killed_task = ""  # set by inject; a fault rebuilt from the ledger only checks the task count
+    killed_since = 0.0  # when the killed task had entered its state before the kill (epoch seconds)
 
     def inject(self, ctx: FaultContext) -> None:
         service = self._service(ctx)
-        output = run(ctx, self.target, ["docker", "ps", "-q", "--filter",
-                                        f"label=com.docker.swarm.service.name={service}"], "list task containers")
-        if not output.split():
-            raise ClusterError(f"no running task of {service} on {self.target} to kill")
-        container = output.split()[0]
-        self.killed_task = run(ctx, self.target, ["docker", "inspect", "-f",
-                                                  '{{index .Config.Labels "com.docker.swarm.task.id"}}', container],
-                               "find the task of a container").strip()
-        run(ctx, self.target, ["docker", "kill", container], "kill a task container")
+        before = {t.id: t.timestamp for t in ctx.cluster.engine.service(service).tasks}
+        output = run(ctx, self.target, ["sh", "-c", ctx.cluster.engine.runtime.kill, "kill", service],
+                     f"kill a task of {service}").split()
+        self.killed_task = output[-1] if output else ""
+        self.killed_since = before.get(self.killed_task, 0.0)
 
     def heal(self, ctx: FaultContext) -> None:
         if not self._service(ctx):
-            return  # rebuilt from a ledger without knowing the service: Swarm replaces the task by itself
+            return  # rebuilt from a ledger without knowing the service: the engine restarts the task by itself
         wait_until(lambda: not self.verify(ctx), timeout=self.params.replace_timeout,
                    what=f"{self._service(ctx)} back at its desired task count")
 
     def verify(self, ctx: FaultContext) -> bool:
-        """The service runs fewer tasks than it should, or the engine has not yet noticed the kill."""
+        """The service runs fewer tasks than it should, or the killed task still shows as running since before the
+        kill (the engine has not noticed yet; a container the kubelet restarted runs since after it)."""
         if not self._service(ctx):
             return False
         snapshot = ctx.cluster.engine.service(self._service(ctx))
-        stale = any(t.id == self.killed_task and t.state == "running" for t in snapshot.tasks)
+        stale = any(t.id == self.killed_task and t.state == "running" and t.timestamp <= self.killed_since
+                    for t in snapshot.tasks)
         return len(snapshot.running()) < snapshot.replicas or stale
 
     def _service(self, ctx: FaultContext) -> str:

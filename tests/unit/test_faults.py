@@ -1,11 +1,13 @@
 """Fault discovery, target selection, the heal ledger and the scheduler, against fakes."""
 
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
-from harness.errors import ClusterError
+from harness.cluster.vagrant import ExecResult
+from harness.errors import ClusterError, WaitTimeout
 from harness.faults import registry, targets
 from harness.faults.base import Fault, FaultContext, cluster_problems
 from harness.faults.schedule import FaultScheduler, heal_pending
@@ -164,15 +166,71 @@ def test_a_stateful_or_service_target_asks_the_engine_where_those_services_run(t
     scheduler.heal_all()
 
 
+class KillingCluster(FakeCluster):
+    """Its nodes answer the engine's kill script: ``killed`` is what it prints, exit 1 (nothing to kill) when None."""
+
+    def __init__(self, killed: str | None) -> None:
+        super().__init__()
+        self.killed = killed
+
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
+        self.commands.append((node, argv))
+        if argv[:3] != ["sh", "-c", self.engine.runtime.kill]:
+            return ExecResult(0, "")
+        return ExecResult(1, f"no running task container of {argv[4]}\n") if self.killed is None \
+            else ExecResult(0, f"{self.killed}\n")
+
+
 def test_task_kill_kills_a_task_of_the_upgraded_service_unless_told_another(tmp_path):
-    cluster = FakeCluster()
+    cluster = KillingCluster(killed=None)
+    cluster.engine.snapshot = snapshot_with(make_task("node2"))
     default = registry.create("task-kill", {}, "node2")
-    with pytest.raises(ClusterError, match="no running task of chaos_web on node2"):
+    with pytest.raises(ClusterError, match="cannot kill a task of chaos_web on node2: no running task container"):
         default.inject(FaultContext(cluster, upgraded="chaos_web"))
-    assert "label=com.docker.swarm.service.name=chaos_web" in cluster.commands[-1][1]
+    assert cluster.commands[-1] == ("node2", ["sh", "-c", cluster.engine.runtime.kill, "kill", "chaos_web"])
     named = registry.create("task-kill", {"service": "chaos_db"}, "node2")
-    with pytest.raises(ClusterError, match="no running task of chaos_db on node2"):
+    with pytest.raises(ClusterError, match="cannot kill a task of chaos_db on node2"):
         named.inject(FaultContext(cluster, upgraded="chaos_web"))
+
+
+def test_task_kill_holds_until_the_killed_task_is_replaced_or_its_container_restarted():
+    """Swarm replaces the task (a new id); Kubernetes restarts the container in the same pod (the same id, running
+    since after the kill). Until then the fault holds, also before the engine noticed the kill."""
+    killed = make_task("node2", timestamp=100.0)
+    others = (make_task("node1"), make_task("node3"))
+    cluster = KillingCluster(killed=killed.id)
+    ctx = FaultContext(cluster, upgraded="chaos_web")
+    cluster.engine.snapshot = snapshot_with(killed, *others)
+    fault = registry.create("task-kill", {"replace_timeout": 1}, "node2")
+    fault.inject(ctx)
+    assert (fault.killed_task, fault.killed_since) == (killed.id, 100.0)
+    assert fault.verify(ctx)  # the engine has not noticed yet: every task still running
+    restarting = replace(killed, state="starting", timestamp=105.0)
+    cluster.engine.snapshot = snapshot_with(restarting, *others)
+    assert fault.verify(ctx)
+    with pytest.raises(WaitTimeout, match="chaos_web back at its desired task count"):
+        fault.heal(ctx)
+    cluster.engine.snapshot = snapshot_with(replace(restarting, state="running"), *others)  # Kubernetes
+    assert not fault.verify(ctx)
+    fault.heal(ctx)
+    replacement = make_task("node2", slot=2)
+    cluster.engine.snapshot = snapshot_with(replace(killed, state="failed"), replacement, *others)  # Swarm
+    assert not fault.verify(ctx)
+
+
+def test_port_conflict_holds_the_port_through_the_engine_and_heals_even_when_rebuilt_from_the_ledger():
+    cluster = FakeCluster()
+    ctx = FaultContext(cluster, upgraded="chaos_web")
+    fault = registry.create("port-conflict", {"port": 8081}, "node2")
+    fault.inject(ctx)
+    assert fault.verify(ctx) and cluster.engine.port_holds("node2") == {8081: True}
+    cluster.engine.held[("node2", 8081)] = False  # the hold exists but is not in effect (a pod not admitted)
+    assert not fault.verify(ctx)
+    rebuilt = registry.create("port-conflict", {"port": 8081}, "node2")  # after a crash: only params and target
+    rebuilt.heal(FaultContext(cluster))
+    rebuilt.heal(FaultContext(cluster))
+    assert not fault.verify(ctx) and cluster.engine.held == {}
+    assert [call for call in cluster.engine.calls if call[0] != "hold_port"] == [("release_port", "node2", 8081)] * 2
 
 
 def test_a_task_kill_healed_from_a_ledger_without_its_service_leaves_the_task_to_swarm():
@@ -272,13 +330,21 @@ def test_overlay_drop_is_refused_on_an_engine_without_an_overlay_and_named_why()
     assert "kubernetes cluster has no VXLAN overlay" in problem.msg and "partition or packet-loss" in problem.msg
 
 
-@pytest.mark.parametrize("kind", ["port-conflict", "task-kill"])
-def test_a_fault_not_built_for_an_engine_is_refused_there_naming_why(kind):
+def test_a_fault_not_built_for_an_engine_is_refused_there_naming_why(monkeypatch):
     cluster = FakeCluster()
-    plugin = registry.available()[kind]
+    plugin = registry.available()["task-kill"]
+    monkeypatch.setattr(plugin, "unsupported", {"kubernetes": "its container is not reached there, for a reason"})
     cluster.state.engine = "kubernetes"
     (problem,) = cluster_problems(plugin, plugin.Params(), FaultContext(cluster))
-    assert problem.loc == ("kind",) and problem.value == kind
-    assert problem.msg.startswith("not on a kubernetes cluster: ") and len(problem.msg) > 40
+    assert problem.loc == ("kind",) and problem.value == "task-kill"
+    assert problem.msg == "not on a kubernetes cluster: its container is not reached there, for a reason"
     cluster.state.engine = "swarm"
+    assert all(p.loc != ("kind",) for p in cluster_problems(plugin, plugin.Params(), FaultContext(cluster)))
+
+
+@pytest.mark.parametrize("kind", ["port-conflict", "task-kill"])
+def test_port_conflict_and_task_kill_run_on_kubernetes_too(kind):
+    cluster = FakeCluster()
+    cluster.state.engine = "kubernetes"
+    plugin = registry.available()[kind]
     assert all(p.loc != ("kind",) for p in cluster_problems(plugin, plugin.Params(), FaultContext(cluster)))

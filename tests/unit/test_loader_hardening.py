@@ -335,6 +335,7 @@ PORT_CONFLICT = "stack: {publish_on_upgrade: 8081}\nfaults:\n  - kind: port-conf
     (PORT_CONFLICT % 2377, "faults.0.params.port: got 2377: Value error, 2377 is Swarm's cluster management"),
     (PORT_CONFLICT % 7946, "faults.0.params.port: got 7946: Value error, 7946 is Swarm's node gossip"),
     (PORT_CONFLICT % 9999, "faults.0.params.port: got 9999: Value error, 9999 is the load balancer's admin port"),
+    (PORT_CONFLICT % 10250, "faults.0.params.port: got 10250: Value error, 10250 is the kubelet's API"),
     (PORT_CONFLICT % 8082, "faults.0.params.port: got 8082: the upgrade publishes 8081 (stack.publish_on_upgrade), "
                            "so squatting 8082 conflicts with nothing"),
     ("faults:\n  - kind: partition\n    params: {peers: [node1, node3, node1]}\n",
@@ -344,7 +345,7 @@ PORT_CONFLICT = "stack: {publish_on_upgrade: 8081}\nfaults:\n  - kind: port-conf
     ("faults:\n  - kind: node-halt\n    params: {rejoin_timeout: 1ms}\n",
      "faults.0.params.rejoin_timeout: got 0.001: Input should be greater than or equal to 1"),
 ], ids=["rate", "client-timeout", "upgrade-timeout", "from-broken", "from-is-to", "only-a-name", "port-22",
-        "port-2377", "port-7946", "port-lb", "port-unpublished", "peers-twice", "loss-share", "heal-wait"])
+        "port-2377", "port-7946", "port-lb", "port-kubelet", "port-unpublished", "peers-twice", "loss-share", "heal-wait"])
 def test_a_value_that_means_nothing_is_refused_saying_what_would(tmp_path, text, said):
     assert said in refusal(written(tmp_path, "name: x\n" + text))
 

@@ -19,8 +19,8 @@ class StoppingStack:
         self.client = SimpleNamespace(services=SimpleNamespace(list=lambda filters: list(self.services)),
                                       networks=SimpleNamespace(list=lambda filters: list(self.networks)))
 
-    def stack_rm(self, argv: list[str], stdin: bytes | None) -> str:
-        assert argv == ["docker", "stack", "rm", "chaos"]
+    def stack_rm(self, node: str, argv: list[str], stdin: bytes | None) -> str:
+        assert node == "node1" and argv == ["docker", "stack", "rm", "chaos"]
         self.asked += 1
         self.services = []
         if self.asked <= self.refusals:
