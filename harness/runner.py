@@ -309,7 +309,7 @@ class Runner:
 
 def deployed(stack: AppStack, upgrade: UpgradeStrategy) -> tuple[str, ...]:
     """The engine's names of every service a run deploys: the load balancer, the app's, the upgraded ones."""
-    return (LB_SERVICE, *(BLUE.service(s) for s in stack.profile.compose["services"] if s not in stack.upgraded),
+    return (LB_SERVICE, *(BLUE.service(s) for s in stack.profile.services if s not in stack.upgraded),
             *upgrade.services)
 
 

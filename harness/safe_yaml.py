@@ -31,17 +31,39 @@ _CONSTRUCTOR_SLIPS = (ValueError, TypeError, KeyError, IndexError, AttributeErro
 
 def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
     """The YAML document in ``path``, or ``error`` naming the file, the line and what is wrong; quick for any file."""
-    text = _read_text(path, what, error)
+    return _load(_read_text(path, what, error), str(path), error, lambda loader: loader.get_single_data())
+
+
+def read_yaml_documents(path: Path, what: str, error: type[Exception]) -> list[Any]:
+    """Every YAML document in ``path`` (``---`` between them; empty ones left out), each within ``read_yaml``'s
+    limits."""
+    return yaml_documents(_read_text(path, what, error), str(path), error)
+
+
+def yaml_documents(text: str, source: str, error: type[Exception]) -> list[Any]:
+    """Every YAML document in ``text`` (what ``source`` produced), each within ``read_yaml``'s limits."""
+    def every(loader: _GuardedLoader) -> list[Any]:
+        found = []
+        while loader.check_data():
+            loader.restart_count()
+            document = loader.get_data()
+            if document is not None:
+                found.append(document)
+        return found
+    return _load(text, source, error, every)
+
+
+def _load(text: str, source: str, error: type[Exception], read: Any) -> Any:
     loader = None
     try:
         loader = _GuardedLoader(text)  # PyYAML checks for unprintable characters here
-        return loader.get_single_data()
+        return read(loader)
     except _Refused as problem:
-        raise error(f"{path}: {problem}") from problem
+        raise error(f"{source}: {problem}") from problem
     except yaml.YAMLError as problem:
-        raise error(f"{path}: not valid YAML: {clip(_described(problem), 400)}") from problem
+        raise error(f"{source}: not valid YAML: {clip(_described(problem), 400)}") from problem
     except (RecursionError, ValueError) as problem:  # the limits should prevent both; a clean error if they do not
-        raise error(f"{path}: not valid YAML: {clip(str(problem), 200)}") from problem
+        raise error(f"{source}: not valid YAML: {clip(str(problem), 200)}") from problem
     finally:
         if loader is not None:
             loader.dispose()
@@ -85,6 +107,10 @@ class _GuardedLoader(yaml.SafeLoader):
         self._aliases = 0
         self._values = 0
         self._shapes: dict[int, tuple[int, int]] = {}  # id(node) -> (values once expanded, height)
+
+    def restart_count(self) -> None:
+        """The next document's values and aliases count from zero (each document is within the limits)."""
+        self._aliases = self._values = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         self._path.append(_step(index))

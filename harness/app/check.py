@@ -21,7 +21,7 @@ from harness.cluster import Cluster
 from harness.http import Answer
 from harness.scenario import Stack
 from harness.stack import BLUE, GREEN, AppStack, probe_of, router, writes
-from harness.stack.from_spec import options_for
+from harness.stack.from_spec import stack_for
 from harness.stack.prepare import deploy_and_wait
 from harness.stack.writes import ReadBack
 
@@ -60,8 +60,7 @@ class Checked:
 def check(cluster: Cluster, app: App, rounds: int = 2, progress: Progress = lambda _: None) -> Checked:
     """Deploy the old release, ask, attribute, run the negative control, remove."""
     app.push(cluster.push_image)
-    old = app.profile.release_name("old")
-    stack = AppStack(app.profile, options_for(cluster, Stack()), cluster.lb_url, old, old)  # nothing is upgraded
+    stack = stack_for(cluster, app, Stack(), upgraded=False)
     engine = cluster.engine
     progress(f"deploying {app.profile.name} at release {stack.old} and waiting until it is healthy")
     try:

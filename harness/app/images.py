@@ -16,6 +16,7 @@ from pathlib import Path
 from docker.errors import APIError, ImageNotFound
 
 from harness.app.compose_check import declared_ports
+from harness.app.manifests import workloads
 from harness.app.profile import BROKEN, ImageSource, Profile
 from harness.build import ImageBuilder
 from harness.errors import HarnessError, ProfileError
@@ -114,13 +115,25 @@ class _Source:
 
 
 def _sources(profile: Profile) -> list[_Source]:
-    """Every image of every release, then the image of each service no release changes."""
-    compose_dir = profile.relative(profile.model.compose).parent
+    """Every image of every release, then every image no release changes: of each compose service, and of each
+    container of the Kubernetes workloads (``workload/container``)."""
     found = [_Source(("releases", name, service), source, profile.relative)
              for name, images in profile.model.releases.items() for service, source in images.items()]
-    return found + [_Source(("services", service, "image"), _compose_source(spec),
-                            lambda path: (compose_dir / path).resolve(), compose_dir / Path(profile.model.compose).name)
-                    for service, spec in profile.compose["services"].items() if service not in profile.upgraded]
+    if profile.compose:
+        compose_file = profile.relative(profile.model.compose or "")
+        found += [_Source(("services", service, "image"), _compose_source(spec),
+                          lambda path: (compose_file.parent / path).resolve(), compose_file)
+                  for service, spec in profile.compose["services"].items() if service not in profile.upgraded]
+    return found + [_Source(("services", key, "image"), ImageSource(image=image), profile.relative)
+                    for key, image in base_containers(profile).items()]
+
+
+def base_containers(profile: Profile) -> dict[str, str]:
+    """``workload/container`` -> image of every Kubernetes container no release changes."""
+    found = workloads(profile.manifests)
+    upgraded = {(name, found[name].upgraded_container()) for name in profile.upgraded if name in found}
+    return {f"{name}/{container}": image for name, workload in found.items()
+            for container, image in workload.containers.items() if (name, container) not in upgraded}
 
 
 def check_sources(profile: Profile, builder: ImageBuilder) -> None:
@@ -165,9 +178,12 @@ def _local(builder: ImageBuilder, place: _Source, problems: list[dict]) -> str:
 def _check_entry_port(builder: ImageBuilder, profile: Profile, releases: dict[str, dict[str, str]]) -> None:
     """When the compose file declares no port for the entry service, its image must expose the entry port."""
     entry = profile.model.entry
-    if declared_ports(profile.compose["services"][entry.service]):
-        return  # checked against the compose file already
+    workload = workloads(profile.manifests).get(entry.service)
+    if (profile.compose and declared_ports(profile.compose["services"][entry.service])) or (workload and
+                                                                                          workload.ports):
+        return  # checked against the compose file or the manifests already
     exposed = builder.exposed_ports(next(iter(releases.values()))[entry.service])
     if exposed and entry.port not in exposed:
         raise ProfileError(f"{profile.path}: entry.port: got {entry.port}: the image of {entry.service} exposes "
-                           f"{', '.join(map(str, sorted(exposed)))}, and the compose file declares no port")
+                           f"{', '.join(map(str, sorted(exposed)))}, and "
+                           f"{'the compose file declares' if profile.compose else 'the manifests declare'} no port")

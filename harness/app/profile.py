@@ -1,8 +1,11 @@
-"""App profiles: what is upgraded. The user's compose file, named releases, the entry, load and write probe.
+"""App profiles: what is upgraded. The user's compose file or Kubernetes objects, named releases, the entry, load
+and write probe.
 
 A scenario says what goes wrong and what is expected; a profile says what
 is being upgraded. Paths in a profile are relative to the profile file. The
-compose file is read, never changed on disk.
+compose file and the Kubernetes manifests, kustomization or chart are read,
+never changed on disk; a profile may name both, and each engine deploys the
+form it speaks (Kubernetes prefers the objects).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from harness.checks import Capture, Check, placeholders
 from harness.errors import ProfileError
 from harness.load import MAX_RATE, MIN_RATE
 from harness.app.compose_check import check_compose
+from harness.app.manifests import KubernetesSource, check_manifests, render, workloads
+from harness.cluster.config import STACK_NAME
 from harness.models import Strict, format_errors, load_model
 
 RELEASE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"  # a valid image tag: release names become tags
@@ -207,12 +212,19 @@ class AppProfile(Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
     description: str = ""
-    compose: str
+    compose: str | None = None
+    kubernetes: KubernetesSource | None = None
     releases: dict[Annotated[str, Field(pattern=RELEASE_NAME)], dict[str, ServiceImage]] = Field(min_length=1)
     entry: Entry
     load: Load = Load()
     writes: Writes | None = None
     stateful: list[str] = []
+
+    @model_validator(mode="after")
+    def _a_form(self) -> AppProfile:
+        if self.compose is None and self.kubernetes is None:
+            raise ValueError("name the app's compose file (compose), its Kubernetes objects (kubernetes), or both")
+        return self
 
     @field_validator("releases")
     @classmethod
@@ -228,22 +240,36 @@ class AppProfile(Strict):
 
 @dataclass(frozen=True)
 class Profile:
-    """A validated profile with the compose document it names and what the harness will do differently."""
+    """A validated profile with the compose document and the Kubernetes objects it names, and what the harness will
+    do differently."""
 
     model: AppProfile
     path: Path
-    compose: dict
+    compose: dict  # empty without a compose file
     warnings: tuple[str, ...]
+    manifests: tuple[dict, ...] = ()  # the Kubernetes objects, rendered; empty without a kubernetes form
 
     @property
     def name(self) -> str:
         return self.model.name
 
     @property
+    def forms(self) -> tuple[str, ...]:
+        """The forms the app is given in: ``compose``, ``kubernetes`` or both."""
+        return tuple(form for form in ("compose", "kubernetes") if getattr(self.model, form) is not None)
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Every service of the app: the compose file's, else the Kubernetes workloads'."""
+        if self.compose:
+            return tuple(self.compose["services"])
+        return tuple(workloads(self.manifests))
+
+    @property
     def upgraded(self) -> tuple[str, ...]:
-        """The services an upgrade changes, in compose order."""
+        """The services an upgrade changes, in the order the app names them."""
         named = next(iter(self.model.releases.values()))
-        return tuple(s for s in self.compose["services"] if s in named)
+        return tuple(s for s in self.services if s in named)
 
     def relative(self, path: str) -> Path:
         """A path named in the profile, relative to the profile file."""
@@ -266,19 +292,38 @@ class Profile:
 
 
 def load_profile(path: Path | str) -> Profile:
-    """Read and validate a profile and the compose file it names; every problem at once, before anything starts."""
+    """Read and validate a profile and the compose file or Kubernetes objects it names; every problem at once,
+    before anything starts."""
     from harness.app.compose_check import path_problems
 
     path = Path(path)
     model = load_model(path, AppProfile, "app profile", ProfileError)
-    named = [(("compose",), model.compose, "path")]
+    named = [(("compose",), model.compose, "path")] if model.compose is not None else []
+    named += model.kubernetes.named_paths() if model.kubernetes is not None else []
     if model.load.locustfile is not None:
         named.append((("load", "locustfile"), model.load.locustfile, "file"))
     named += [(("releases", release, service, "build", "context"), source.build.context, "directory")
               for release, images in model.releases.items() for service, source in images.items() if source.build]
-    compose, problems, warnings = {}, path_problems(path.parent, named), []
-    if not problems:
-        compose, problems, warnings = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
+    compose, manifests, problems, warnings = {}, [], path_problems(path.parent, named), []
+    if not problems and model.compose is not None:
+        compose, problems, notes = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
+        warnings = [f"{model.compose}: {note}" for note in notes]
+    if not problems and model.kubernetes is not None:
+        manifests, problems, notes = _kubernetes_objects(model, path)
+        warnings += [f"{model.kubernetes.path}: {note}" for note in notes]
     if problems:
         raise ProfileError(format_errors(path, problems, AppProfile, "app profile"))
-    return Profile(model, path.resolve(), compose, tuple(warnings))
+    return Profile(model, path.resolve(), compose, tuple(warnings), tuple(manifests))
+
+
+def _kubernetes_objects(model: AppProfile, path: Path) -> tuple[list[dict], list[dict], list[str]]:
+    """The profile's Kubernetes objects rendered (a chart as the profile's release in the stack's namespace), the
+    problems that make them unusable, and what the harness changes."""
+    source = model.kubernetes
+    assert source is not None
+    try:
+        documents = render(source, path.parent, model.name, STACK_NAME)
+    except ProfileError as error:
+        return [], [{"loc": ("kubernetes",), "input": source.path, "msg": str(error)}], []
+    where = "the manifests" if source.manifests else "the kustomization" if source.kustomize else "the chart"
+    return check_manifests(model, documents, where)

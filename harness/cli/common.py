@@ -118,7 +118,7 @@ def checked_profile(path: Path, scenarios):
     profile = load_profile(path)
     check_releases(profile, scenarios)
     for warning in profile.warnings:
-        progress(f"[yellow]note[/]: {profile.model.compose}: {warning}")
+        progress(f"[yellow]note[/]: {warning}")
     return profile
 
 

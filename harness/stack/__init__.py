@@ -15,7 +15,7 @@ from harness.app.profile import Profile, Request
 from harness.checks import failure, substitute
 from harness.engine.base import ServiceSnapshot
 from harness.http import Answer, HttpClient
-from harness.stack import compose
+from harness.stack import compose, manifests
 from harness.stack.compose import GREEN_STACK, LB_SERVICE_NAME, STACK_NAME, Rendered, StackOptions
 from harness.stack.router import PREVIEW_HEADER, Router
 
@@ -86,10 +86,15 @@ class AppStack:
         return tuple(slot.service(s) for s in ordered)
 
     def blue(self, release: str) -> Rendered:
-        return compose.blue(self.profile, release, self.options)
+        return self._form.blue(self.profile, release, self.options)
 
     def green(self, release: str, publish: int | None = None) -> Rendered:
-        return compose.green(self.profile, release, self.options, publish)
+        return self._form.green(self.profile, release, self.options, publish)
+
+    @property
+    def _form(self):
+        """What renders the stack: ``harness.stack.compose`` or ``harness.stack.manifests``."""
+        return manifests if self.options.form == "kubernetes" else compose
 
     def image(self, service: str, release: str) -> str:
         """What the nodes pull for an upgraded compose service at ``release``."""

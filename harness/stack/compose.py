@@ -48,14 +48,17 @@ class StackOptions:
     lb_image: str = ""
     server_timeout: float = 2.0
     discovery: Discovery = SWARM_DISCOVERY  # how the load balancer finds the entry's tasks (the engine says)
+    form: str = "compose"  # the form of the app deployed: its compose file, or its Kubernetes objects (``kubernetes``)
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """A compose document and the engine objects it refers to."""
+    """A compose document, the engine objects it refers to, and the Kubernetes objects deployed with it (an app
+    given as Kubernetes objects: ``harness.stack.manifests``)."""
 
     compose: str
     objects: tuple[EngineObject, ...]
+    manifests: tuple[dict, ...] = ()
 
 
 def image_ref(options: StackOptions, app: str, service: str, tag: str) -> str:
@@ -63,16 +66,17 @@ def image_ref(options: StackOptions, app: str, service: str, tag: str) -> str:
     return f"{options.registry}/{STACK_NAMESPACE}/{repository(app, service)}:{tag}"
 
 
-def haproxy_config(profile: Profile, options: StackOptions) -> str:
-    """The load balancer's configuration for the profile's entry service and health check."""
+def haproxy_config(profile: Profile, options: StackOptions, entry_pods: str | None = None) -> str:
+    """The load balancer's configuration for the profile's entry and health check; ``entry_pods``: the name that
+    resolves to the entry's tasks (the entry service's own by default)."""
     entry = profile.model.entry
     statuses = [str(s).replace("x", "[0-9]") for s in entry.health.check.status]  # 2xx -> 2[0-9][0-9]
     expect = f"status {statuses[0]}" if statuses[0].isdigit() and len(statuses) == 1 else \
         f"rstatus ^({'|'.join(statuses)})$"
+    name = entry_pods or entry.service
     return Template(HAPROXY_TEMPLATE.read_text()).substitute(
         health_path=entry.health.path, health_expect=expect, port=entry.port, slots=max(12, 2 * options.replicas),
-        blue_tasks=options.discovery.of(STACK_NAME, entry.service),
-        green_tasks=options.discovery.of(GREEN_STACK, entry.service),
+        blue_tasks=options.discovery.of(STACK_NAME, name), green_tasks=options.discovery.of(GREEN_STACK, name),
         resolver=options.discovery.resolver, server_timeout=f"{options.server_timeout:g}s")
 
 
@@ -81,13 +85,21 @@ def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:
     objects: dict[str, EngineObject] = {}
     services = {name: _service(profile, name, spec, release, options, objects)
                 for name, spec in profile.compose["services"].items()}
-    lb_config = _object("config", haproxy_config(profile, options).encode())
-    objects[lb_config.name] = lb_config
-    services[LB_SERVICE_NAME] = _lb_service(profile, options)
     document = {"version": "3.8", "services": services,
                 **_top_level(profile, objects), "networks": _networks(profile)}
+    entry = profile.compose["services"][profile.model.entry.service]
+    return load_balanced(profile, options, document, objects, _service_networks({"networks": entry.get("networks")}))
+
+
+def load_balanced(profile: Profile, options: StackOptions, document: dict, objects: dict[str, EngineObject],
+                  networks: list[str], entry_pods: str | None = None, manifests: tuple[dict, ...] = ()) -> Rendered:
+    """``document`` with the harness's load balancer, on ``networks``, in front of ``entry_pods``."""
+    lb_config = _object("config", haproxy_config(profile, options, entry_pods).encode())
+    objects[lb_config.name] = lb_config
+    document["services"][LB_SERVICE_NAME] = _lb_service(options, networks)
     document.setdefault("configs", {})[LB_CONFIG] = {"external": True, "name": lb_config.name}
-    return Rendered(yaml.safe_dump(document, sort_keys=False), tuple(objects.values()))
+    document.setdefault("networks", {}).setdefault("default", {})
+    return Rendered(yaml.safe_dump(document, sort_keys=False), tuple(objects.values()), manifests)
 
 
 def green(profile: Profile, release: str, options: StackOptions, publish: int | None = None) -> Rendered:
@@ -186,14 +198,13 @@ def _service_networks(service: dict) -> list[str]:
     return list(networks) if isinstance(networks, (list, dict)) else ["default"]
 
 
-def _lb_service(profile: Profile, options: StackOptions) -> dict:
-    entry = profile.compose["services"][profile.model.entry.service]
+def _lb_service(options: StackOptions, networks: list[str]) -> dict:
     return {
         "image": options.lb_image,
         "configs": [{"source": LB_CONFIG, "target": "/etc/haproxy/haproxy.cfg"}],
         "ports": [{"target": port, "published": port, "protocol": "tcp", "mode": "host"}
                   for port in LB_PORTS.values()],
-        "networks": _service_networks({"networks": entry.get("networks")}),
+        "networks": networks,
         "deploy": {"replicas": 1, "endpoint_mode": "dnsrr",
                    "placement": {"constraints": [f"node.labels.{LB_LABEL} == true"]}},
     }

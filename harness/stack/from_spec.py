@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness.app.profile import Profile
+from harness.errors import ProfileError
+
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.stack import AppStack
 from harness.stack.compose import StackOptions
@@ -16,16 +19,24 @@ if TYPE_CHECKING:
 REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 
 
-def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0) -> AppStack:
-    """The app on the cluster, as a scenario's stack options deploy it (its images pushed: ``App.push``)."""
+def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0,
+              upgraded: bool = True) -> AppStack:
+    """The app on the cluster, as a scenario's stack options deploy it (its images pushed: ``App.push``), in the
+    form the engine prefers of those the profile gives; without ``upgraded``, from and to its old release."""
     profile = app.profile
-    return AppStack(profile, options_for(cluster, spec, server_timeout), cluster.lb_url,
-                    profile.release_name(spec.from_release), profile.release_name(spec.to_release))
-
-
-def options_for(cluster: Cluster, spec: StackSpec, server_timeout: float = 2.0) -> StackOptions:
-    """How a scenario's stack options deploy any app on the cluster."""
     registry = REGISTRIES[spec.registry]
-    return StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
-                        lb_image=cluster.lb_image(registry), server_timeout=server_timeout,
-                        discovery=cluster.engine.discovery)
+    options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
+                           lb_image=cluster.lb_image(registry), server_timeout=server_timeout,
+                           discovery=cluster.engine.discovery, form=form_for(profile, cluster.engine.forms))
+    old = profile.release_name(spec.from_release)
+    return AppStack(profile, options, cluster.lb_url, old, profile.release_name(spec.to_release) if upgraded else old)
+
+
+def form_for(profile: Profile, forms: tuple[str, ...]) -> str:
+    """The first of the engine's ``forms`` the profile gives; ProfileError when it gives none of them."""
+    for form in forms:
+        if form in profile.forms:
+            return form
+    raise ProfileError(f"{profile.path}: the profile gives the app as {' and '.join(profile.forms)}; this engine "
+                       f"deploys {' or '.join(forms)}: add {forms[0]}: to the profile, or choose the other engine "
+                       "(--engine)")

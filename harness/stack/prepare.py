@@ -21,6 +21,7 @@ from harness.errors import ClusterError, HarnessError, ProfileError, ServiceMiss
 from harness.http import Answer
 from harness.stack import (BLUE, GREEN, PROBES, SERVER_HEADER, WRITE_PROBES, AppStack, Probe, probe_of,
                            releases_by_address, served_by, writes)
+from harness.stack import manifests
 from harness.stack.compose import Rendered
 from harness.stack.router import HealthCheck, Router
 from harness.stack.volumes import StaleVolume, clear_stale_volumes
@@ -67,7 +68,7 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
     rendered = restarting_at_once(app.blue(app.old), app.upgraded)
     _remove_moved(engine, app)
     engine.ensure_objects(rendered.objects)
-    engine.deploy_stack(BLUE.stack, rendered.compose, auth)
+    engine.deploy_stack(BLUE.stack, rendered.compose, auth, manifests=rendered.manifests)
     try:
         wait_until(lambda: router.routes(), timeout=60, what="the load balancer's runtime API", interval=POLL)
         router.route(BLUE.backend)
@@ -131,11 +132,13 @@ def _remove_moved(engine: Engine, app: AppStack) -> None:
 
 
 def restarting_at_once(rendered: Rendered, services: Iterable[str]) -> Rendered:
-    """``rendered`` with ``PREPARE_UPDATE`` as the update config of ``services`` (compose names)."""
+    """``rendered`` with ``PREPARE_UPDATE`` as the update config of ``services`` (compose or Kubernetes names)."""
     document = yaml.safe_load(rendered.compose)
     for name in services:
-        document["services"][name].setdefault("deploy", {})["update_config"] = dict(PREPARE_UPDATE)
-    return replace(rendered, compose=yaml.safe_dump(document, sort_keys=False))
+        if name in document["services"]:
+            document["services"][name].setdefault("deploy", {})["update_config"] = dict(PREPARE_UPDATE)
+    return replace(rendered, compose=yaml.safe_dump(document, sort_keys=False),
+                   manifests=manifests.restarting_at_once(rendered.manifests, services))
 
 
 def _converge(engine: Engine, app: AppStack, timeout: float) -> None:

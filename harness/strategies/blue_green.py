@@ -72,7 +72,8 @@ class BlueGreenUpgrade:
             self._engine.ensure_objects(rendered.objects)
             # By tag, as a rolling update asks for it: a node must then reach the registry for an
             # image it no longer has by that tag, even when an old container still holds the digest.
-            self._engine.deploy_stack(GREEN.stack, rendered.compose, self._auth, pin_digests=False)
+            self._engine.deploy_stack(GREEN.stack, rendered.compose, self._auth, pin_digests=False,
+                                      manifests=rendered.manifests)
         except EngineError as error:  # e.g. the registry refused the manager's login
             self._deploy_error = f"deploying green failed: {error}"
             journal.write("bluegreen.deploy_failed", stack=GREEN.stack, error=str(error))

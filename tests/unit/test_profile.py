@@ -176,8 +176,8 @@ def test_an_id_in_the_body_is_enough_for_the_write(tmp_path):
 
 def test_an_unknown_key_lists_the_keys_allowed_there(tmp_path):
     found = problems(error_of(write(tmp_path, entrypoint="web")))
-    assert found == {"entrypoint": "'web': unknown key; allowed here: compose, description, entry, load, name, "
-                                   "releases, stateful, writes"}
+    assert found == {"entrypoint": "'web': unknown key; allowed here: compose, description, entry, kubernetes, load, "
+                                   "name, releases, stateful, writes"}
     nested = problems(error_of(write(tmp_path, entry={"service": "web", "port": 8080, "healthz": "/"})))
     assert nested == {"entry.healthz": "'/': unknown key; allowed here: health, port, service"}
     in_release = problems(error_of(write(tmp_path, releases={"1.0": {"web": {"image": "a:1", "tag": "x"}},
@@ -208,8 +208,9 @@ def test_what_swarm_or_the_harness_changes_is_a_warning_not_an_error(tmp_path):
     compose = {**COMPOSE, "services": {**COMPOSE["services"], "web": web}}
     warnings = load_profile(write(tmp_path, compose=compose)).warnings
     assert len(warnings) == 3
-    assert [w.split(" ", 1)[0] for w in warnings] == ["services.web.depends_on", "services.web.container_name",
+    assert [w.split(" ", 2)[1] for w in warnings] == ["services.web.depends_on", "services.web.container_name",
                                                      "services.web.ports"]
+    assert all(w.startswith("compose.yml: ") for w in warnings)
     assert all(" ignored: " in w for w in warnings[:2])
     assert "not published" in warnings[2] and "load balancer" in warnings[2]
 

@@ -206,7 +206,7 @@ def test_green_that_cannot_be_deployed_gets_no_traffic_and_the_upgrade_rolls_bac
 
     strategy, engine, router, _ = blue_green()
 
-    def refuse(stack, compose, auth=None, pin_digests=True):
+    def refuse(stack, compose, auth=None, pin_digests=True, manifests=()):
         raise EngineError("`docker login` failed on node1: 401 Unauthorized")
 
     engine.deploy_stack = refuse

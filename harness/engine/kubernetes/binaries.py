@@ -29,6 +29,7 @@ __all__ = ["COMPONENTS", "Component", "KUBERNETES_VERSION", "binaries", "build_a
 
 Progress = Callable[[str], None]
 KUBERNETES_VERSION = "v1.37.2"
+HELM_VERSION = "v4.3.2"  # renders an app profile's chart (``helm template``)
 BUILD_TIMEOUT = 3600.0  # seconds for one component's build (a cold Kubernetes build is ~10 minutes on 2 cores)
 _LOCAL_REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)\s+=>\s+\.\.?/\S+\s*$", re.MULTILINE)
 
@@ -77,6 +78,8 @@ COMPONENTS = (
         "containerd-shim-runc-v2": "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
         "ctr": "github.com/containerd/containerd/v2/cmd/ctr"}, tags=("no_btrfs", "no_devmapper", "no_zfs")),
     Component("coredns", "github.com/coredns/coredns", "v1.15.0", {"coredns": "github.com/coredns/coredns"}),
+    Component("helm", "helm.sh/helm/v4", HELM_VERSION, {"helm": "helm.sh/helm/v4/cmd/helm"},
+              ldflags=(f"-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",)),
 )
 
 

@@ -29,6 +29,7 @@ A green stack sees blue's services by their names too: its pods search blue's na
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import re
 import shlex
@@ -39,8 +40,8 @@ import yaml
 from harness.engine.base import EngineObject, UpdatePolicy
 from harness.errors import EngineError
 
-__all__ = ["CONTROL_PLANE", "MANAGED_BY", "PROBE_SOURCE", "SERVICE_LABEL", "STACK_LABEL", "ImageConfig", "image_probe",
-           "rolling_update", "stack_objects"]
+__all__ = ["CONTROL_PLANE", "MANAGED_BY", "PROBE_SOURCE", "SERVICE_LABEL", "STACK_LABEL", "UPGRADED_CONTAINER",
+           "ImageConfig", "claims_on_host", "image_probe", "placement", "rolling_update", "stack_objects"]
 
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "chaos-harness"}
@@ -48,12 +49,14 @@ STACK_LABEL = "chaos-harness.io/stack"
 SERVICE_LABEL = "chaos-harness.io/service"
 VOLUME_ROOT = "/var/lib/chaos-harness/volumes"  # on the node: a named volume's directory, as Swarm keeps one
 _CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[\w.\-/]+)|role)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
 _TEMPLATES = {"{{.Task.Name}}": "metadata.name", "{{.Node.Hostname}}": "spec.nodeName"}
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s|us|ns))+$")
 
 
 ImageConfig = Callable[[str], dict]  # an image reference -> its configuration (``Healthcheck``, ...)
 PROBE_SOURCE = "chaos-harness.io/probe-from"  # compose or image: where the readiness probe comes from
+UPGRADED_CONTAINER = "chaos-harness.io/container"  # the container of a Deployment an upgrade changes (default: first)
 
 
 def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], search: tuple[str, ...] = (),
@@ -72,6 +75,47 @@ def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], se
     for name, service in document["services"].items():
         found += [_deployment(stack, name, service, document, search, image_config), _service(stack, name, service)]
     return found
+
+
+def pod_spec(obj: dict) -> dict | None:
+    """The pod spec a workload object runs (a CronJob's through its job template), or None for other kinds."""
+    spec = obj.get("spec") or {}
+    kind = obj.get("kind")
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    elif kind not in WORKLOAD_KINDS:
+        return None
+    return (spec.get("template") or {}).get("spec")
+
+
+def claims_on_host(stack: str, objects: list[dict]) -> list[dict]:
+    """``objects`` with every PersistentVolumeClaim a directory on the node, as a named volume is on Swarm (the
+    cluster has no storage provisioner): the claims left out, and the pod volumes and a StatefulSet's
+    ``volumeClaimTemplates`` that name them made host directories (one per claim, shared by the replicas that
+    land on one node)."""
+    found = []
+    for obj in objects:
+        if obj["kind"] == "PersistentVolumeClaim":
+            continue
+        obj = copy.deepcopy(obj)
+        pod = pod_spec(obj)
+        if pod is not None:
+            for volume in pod.get("volumes") or []:
+                claim = volume.pop("persistentVolumeClaim", None)
+                if claim is not None:
+                    volume["hostPath"] = _host_directory(stack, str(claim.get("claimName") or volume["name"]))
+            for template in obj["spec"].pop("volumeClaimTemplates", None) or []:
+                name = template["metadata"]["name"]
+                pod.setdefault("volumes", []).append(
+                    {"name": name, "hostPath": _host_directory(stack, f"{obj['metadata']['name']}-{name}")})
+        found.append(obj)
+    return found
+
+
+def _host_directory(stack: str, name: str) -> dict:
+    return {"path": f"{VOLUME_ROOT}/{stack}_{_volume_name(name)}", "type": "DirectoryOrCreate"}
 
 
 def rolling_update(policy: UpdatePolicy) -> dict:
@@ -107,7 +151,7 @@ def _deployment(stack: str, name: str, service: dict, document: dict, search: tu
         container["readinessProbe"] = probe
     pod: dict = {"containers": [container], "enableServiceLinks": False,
                  "terminationGracePeriodSeconds": _seconds(service.get("stop_grace_period", "10s"))}
-    pod.update(_placement(name, deploy))
+    pod.update(placement(name, deploy))
     pod["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
                                          "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}]
     volumes = _volumes(stack, name, service, document)
@@ -173,7 +217,7 @@ def _probe(healthcheck: dict) -> dict | None:
             "initialDelaySeconds": round(_seconds(healthcheck.get("start_period", "0s")))}
 
 
-def _placement(name: str, deploy: dict) -> dict:
+def placement(name: str, deploy: dict) -> dict:
     """Node selectors from Swarm's placement constraints (a worker: any node but the control plane)."""
     selector: dict[str, str] = {}
     away: list[dict] = []

@@ -1,0 +1,115 @@
+"""The stacks the harness deploys from an app profile's Kubernetes objects (never changed on disk).
+
+    blue   every object at one release, every image from the cluster's
+           registry, and the harness's load balancer (a compose service the
+           engine translates, as for a compose app)
+    green  the upgraded Deployments at another release, with the objects
+           they may mount or run as (ConfigMaps, Secrets, ServiceAccounts),
+           beside blue: their pods look names up in blue's namespace too
+
+Beside what ``harness.app.manifests`` lists, the harness adds one object: a headless Service (``ENTRY_PODS``)
+selecting the entry's pods, through which the load balancer finds each pod (the app's own Service may balance
+behind one address, which would hide which pod answered).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import yaml
+
+from harness.app.images import BASE_TAG
+from harness.app.manifests import workloads
+from harness.app.profile import Profile
+from harness.cluster.config import STACK_NAME
+from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, placement, pod_spec
+from harness.stack.compose import PLACEMENTS, Rendered, StackOptions, image_ref, load_balanced
+
+ENTRY_PODS = "chaos-harness-entry"  # the headless Service of the entry's pods
+GREEN_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding")
+
+
+def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:
+    """Every object with the upgraded Deployments at ``release``, and the load balancer."""
+    manifests = [_retargeted(profile, obj, release, options) for obj in profile.manifests]
+    return load_balanced(profile, options, {"version": "3.8", "services": {}}, {}, ["default"], ENTRY_PODS,
+                         (*manifests, _entry_pods(profile)))
+
+
+def green(profile: Profile, release: str, options: StackOptions, publish: int | None = None) -> Rendered:
+    """The upgraded Deployments at ``release`` and what they mount, beside blue; ``publish`` opens the entry port
+    on the nodes (a hostPort)."""
+    kept = [obj for obj in profile.manifests if obj["kind"] in GREEN_KINDS
+            or (obj["kind"] == "Deployment" and obj["metadata"]["name"] in profile.upgraded)]
+    manifests = [_retargeted(profile, obj, release, options) for obj in kept]
+    if publish is not None:
+        _publish(profile, manifests, publish)
+    document = {"version": "3.8", "services": {},
+                "networks": {"default": {"external": True, "name": f"{STACK_NAME}_default"}}}  # blue's names
+    return Rendered(yaml.safe_dump(document, sort_keys=False), (), (*manifests, _entry_pods(profile)))
+
+
+def restarting_at_once(manifests: Iterable[dict], names: Iterable[str]) -> tuple[dict, ...]:
+    """``manifests`` with the Deployments ``names`` replaced all at once, the old pods stopped first (``Recreate``):
+    how prepare restarts them, before any client is there."""
+    wanted = set(names)
+    found = []
+    for obj in manifests:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in wanted:
+            obj = copy.deepcopy(obj)
+            obj["spec"]["strategy"] = {"type": "Recreate"}
+            obj["spec"]["minReadySeconds"] = 0
+        found.append(obj)
+    return tuple(found)
+
+
+def _retargeted(profile: Profile, obj: dict, release: str, options: StackOptions) -> dict:
+    """``obj`` with its images from the cluster's registry, the scenario's replicas for an upgraded Deployment, a
+    stateful workload placed as the scenario says, and no namespace of its own."""
+    obj = copy.deepcopy(obj)
+    obj["metadata"].pop("namespace", None)
+    pod, name = pod_spec(obj), obj["metadata"]["name"]
+    if pod is None:
+        return obj
+    upgraded = obj["kind"] == "Deployment" and name in profile.upgraded
+    main = workloads([obj])[name].upgraded_container() if upgraded else None
+    for container in [*(pod.get("initContainers") or []), *pod["containers"]]:
+        key, tag = (name, release) if container["name"] == main else (f"{name}/{container['name']}", BASE_TAG)
+        container["image"] = image_ref(options, profile.name, key, tag)
+    if upgraded:
+        obj["spec"]["replicas"] = options.replicas
+        obj["metadata"].setdefault("annotations", {})[UPGRADED_CONTAINER] = main
+    if name in profile.model.stateful:
+        _place(pod, placement(name, {"placement": {"constraints": [PLACEMENTS[options.stateful_placement]]}}))
+    return obj
+
+
+def _place(pod: dict, where: dict) -> None:
+    """Adds a node selector or node affinity to the pod's own."""
+    pod["nodeSelector"] = {**(pod.get("nodeSelector") or {}), **where.get("nodeSelector", {})}
+    terms = where.get("affinity", {}).get("nodeAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if terms:
+        required = pod.setdefault("affinity", {}).setdefault("nodeAffinity", {}).setdefault(
+            "requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": [{}]})
+        for term in required.setdefault("nodeSelectorTerms", [{}]):  # every alternative must keep off the nodes
+            term.setdefault("matchExpressions", []).extend(terms["nodeSelectorTerms"][0]["matchExpressions"])
+
+
+def _publish(profile: Profile, manifests: list[dict], port: int) -> None:
+    entry = profile.model.entry
+    for obj in manifests:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == entry.service:
+            main = obj["metadata"]["annotations"][UPGRADED_CONTAINER]
+            container = next(c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == main)
+            container["ports"] = [*(p for p in container.get("ports") or [] if p.get("containerPort") != entry.port),
+                                  {"containerPort": entry.port, "hostPort": port, "protocol": "TCP"}]
+
+
+def _entry_pods(profile: Profile) -> dict:
+    """The headless Service of the entry Deployment's pods (their template's labels)."""
+    entry = next(o for o in profile.manifests
+                 if o["kind"] == "Deployment" and o["metadata"]["name"] == profile.model.entry.service)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": ENTRY_PODS},
+            "spec": {"clusterIP": "None", "selector": dict(entry["spec"]["template"]["metadata"]["labels"]),
+                     "publishNotReadyAddresses": False}}
