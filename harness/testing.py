@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,6 +62,7 @@ class FakeEngine:
     discovery = SwarmEngine.discovery
     runtime = SwarmEngine.runtime
     overlay_port = SwarmEngine.overlay_port
+    forms = SwarmEngine.forms
 
     def nodes(self) -> list[NodeInfo]:
         return [
@@ -71,7 +72,7 @@ class FakeEngine:
         ]
 
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
-                     pin_digests: bool = True) -> None:
+                     pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:
         self.calls.append(("deploy_stack", stack))
         self.deployed[stack] = compose
 

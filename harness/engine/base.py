@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal, Protocol
 
 FailureAction = Literal["pause", "continue", "rollback"]
@@ -158,14 +158,16 @@ class Engine(Protocol):
     discovery: Discovery  # how the load balancer finds a service's tasks
     runtime: NodeRuntime  # what runs the containers on each node
     overlay_port: int | None  # the UDP port of the overlay between nodes (None: traffic is routed, no overlay)
+    forms: tuple[str, ...]  # the forms of an app it deploys, preferred first: ``compose``, ``kubernetes``
 
     def nodes(self) -> list[NodeInfo]:
         """Every node with its state."""
         ...
 
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
-                     pin_digests: bool = True) -> None:
-        """Create or converge a stack from a compose document (pulling with ``auth`` when given)."""
+                     pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:
+        """Create or converge a stack from a compose document and, on an engine whose ``forms`` have them, the app's
+        Kubernetes objects (pulling with ``auth`` when given)."""
         ...
 
     def ensure_objects(self, objects: Iterable[EngineObject]) -> None:

@@ -101,6 +101,7 @@ class SwarmEngine:
     # Swarm's DNS inside every container; tasks.<service> names every task (endpoint_mode dnsrr)
     discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
     overlay_port = 4789  # VXLAN
+    forms = ("compose",)
     runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
                           answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, kill=_KILL, forget=_FORGET,
                           pull='docker image rm -f "$1" >/dev/null 2>&1; timeout 8 docker pull "$1"',
@@ -195,7 +196,7 @@ class SwarmEngine:
     # -- stacks and services ---------------------------------------------------------------
 
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
-                     pin_digests: bool = True) -> None:
+                     pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:
         """``docker stack deploy`` on the manager: the CLI is the reference compose translator.
 
         With ``auth`` the manager logs in (password on stdin) and the stack is
@@ -205,6 +206,8 @@ class SwarmEngine:
         ``pin_digests`` resolves tags to digests first; without it, nodes look
         images up by tag, as a rolling update does.
         """
+        if manifests:
+            raise EngineError("Swarm deploys compose files, not Kubernetes objects")
         resolve = "always" if pin_digests else "never"
         argv = ["docker", "stack", "deploy", "--resolve-image", resolve, "--prune", "-c", "-", stack]
         if auth is None:

@@ -162,8 +162,11 @@ def pod(waiting=None, running=False, ready=False, node="node2", deleted=False):
                waiting=NS(reason=waiting, message="pull access denied") if waiting else None, terminated=None)
     return NS(metadata=NS(uid="u1", creation_timestamp=datetime.now(timezone.utc),
                           deletion_timestamp=datetime.now(timezone.utc) if deleted else None),
-              spec=NS(node_name=node, containers=[NS(image="registry:5000/chaos/demo/web:v2")]),
-              status=NS(container_statuses=[NS(state=state, ready=ready)] if (waiting or running) else [],
+              spec=NS(node_name=node, containers=[NS(name="proxy", image="registry:5000/chaos/demo/web/proxy:stack"),
+                                                  NS(name="web", image="registry:5000/chaos/demo/web:v2")]),
+              status=NS(container_statuses=[NS(name="proxy", state=NS(running=None, waiting=None, terminated=None),
+                                               ready=False),
+                                            NS(name="web", state=state, ready=ready)] if (waiting or running) else [],
                         pod_ip="10.244.2.5" if running else None))
 
 
@@ -172,13 +175,13 @@ def pod(waiting=None, running=False, ready=False, node="node2", deleted=False):
     ({"waiting": "CrashLoopBackOff"}, "failed"), ({"waiting": "ContainerCreating"}, "preparing"),
     ({"running": True}, "starting"), ({"running": True, "ready": True}, "running"), ({}, "assigned"),
 ])
-def test_a_pod_is_a_task_in_swarms_words(kwargs, state):
-    task = _task(pod(**kwargs), 1)
+def test_a_pod_is_a_task_in_swarms_words_by_the_container_an_upgrade_changes(kwargs, state):
+    task = _task(pod(**kwargs), 1, "web")
     assert task.state == state and task.version == "v2" and task.node == "node2"
     if state == "rejected":
         assert task.error == f"{kwargs['waiting']}: pull access denied"
 
 
 def test_a_terminating_pod_is_a_task_meant_to_shut_down():
-    assert _task(pod(running=True, ready=True, deleted=True), 1).desired_state == "shutdown"
-    assert _task(pod(running=True, ready=True), 1).addresses == ("10.244.2.5",)
+    assert _task(pod(running=True, ready=True, deleted=True), 1, "web").desired_state == "shutdown"
+    assert _task(pod(running=True, ready=True), 1, "web").addresses == ("10.244.2.5",)

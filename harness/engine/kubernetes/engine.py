@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,7 +29,8 @@ from harness.engine.base import (
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
 from harness.engine.kubernetes.formation import UNANSWERED, api_client, exists, is_ready
 from harness.engine.kubernetes.translate import (
-    CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, ImageConfig, image_probe, rolling_update, stack_objects)
+    CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, UPGRADED_CONTAINER, ImageConfig, claims_on_host, image_probe, pod_spec,
+    rolling_update, stack_objects)
 from harness.errors import ClusterError, EngineError, ServiceMissing
 from harness.waiting import wait_until
 
@@ -45,19 +46,47 @@ FIELD_MANAGER = "chaos-harness"
 _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 
 
-# The image of every container of a service (<namespace>_<container>) whose processes still run, read from
+# The image of every container of a service (<namespace>_<deployment>) whose processes still run, read from
 # containerd's task bundles (the CRI's annotations) and the kernel, not from containerd: a frozen one cannot answer.
+# A Deployment's pods are named <deployment>-<template hash>-<suffix>; the container that counts runs the image of
+# the service's own repository (.../<deployment>:<release>), not a sidecar's (.../<deployment>/<container>:...).
 _CENSUS = r"""
 namespace=${1%%_*} name=${1#*_}
 for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
   config=$bundle/config.json
   [ -f "$config" ] || continue
-  grep -q "\"io.kubernetes.cri.container-name\":\"$name\"" "$config" || continue
   grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
+  grep -Eq "\"io.kubernetes.cri.sandbox-name\":\"$name-[a-z0-9]+-[a-z0-9]+\"" "$config" || continue
+  image=$(grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//')
+  case "$image" in */"$name":*|*/"$name"@*) ;; *) continue ;; esac
   pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
-  grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//'
+  echo "$image"
 done
 """
+# Kills (SIGKILL) the processes of one running container of a service that _CENSUS counts, and prints its pod's uid
+# (when containerd records it): the kubelet restarts the container in the same pod.
+_KILL = r"""
+namespace=${1%%_*} name=${1#*_}
+for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
+  config=$bundle/config.json
+  [ -f "$config" ] || continue
+  grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
+  grep -Eq "\"io.kubernetes.cri.sandbox-name\":\"$name-[a-z0-9]+-[a-z0-9]+\"" "$config" || continue
+  image=$(grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//')
+  case "$image" in */"$name":*|*/"$name"@*) ;; *) continue ;; esac
+  pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
+  kill -9 "$pid" || exit 1
+  grep -o '"io.kubernetes.cri.sandbox-uid":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//'
+  exit 0
+done
+echo "no running container of $1" >&2
+exit 1
+"""
+# The harness's own pods that are faults (a host port held) and its probes: a namespace of their own, gone when empty.
+_FAULTS_NAMESPACE = "chaos-faults"
+_HELD_PORT = "chaos-harness.io/held-port"  # label of a pod holding a hostPort: the port
+_HELD_ON = "chaos-harness.io/held-on"  # and its node
+_PAUSE = "docker.io/chaos-harness/pause:"  # the pause image as every node holds it (imported, never pulled)
 # An image goes under every name containerd keeps it by (its tag, its digest, its ID: all with the same target),
 # synchronously, so that its content goes too (what no other image shares) and the next start must pull.
 _FORGET = r"""
@@ -88,8 +117,9 @@ class KubernetesEngine:
     # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
     overlay_port = None  # pod subnets are routed between the nodes
+    forms = ("kubernetes", "compose")
     runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
-                          answers=("ctr", "version"), census=_CENSUS, forget=_FORGET,
+                          answers=("ctr", "version"), census=_CENSUS, kill=_KILL, forget=_FORGET,
                           pull=_FORGET + 'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
                           pull_area="/var/lib/containerd/io.containerd.content.v1.content/ingest", login=_LOGIN)
 
@@ -139,15 +169,20 @@ class KubernetesEngine:
         self._objects.update({o.name: o for o in objects})
 
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
-                     pin_digests: bool = True) -> None:
-        """Apply the stack's objects (server-side apply, so a second deploy converges); a stack that joins
-        another's networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace.
-        ``auth``: an image pull secret in the namespace. ``pin_digests`` is Swarm's: the kubelet pulls by tag."""
+                     pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:
+        """Apply the stack's objects, then ``manifests`` (the app's own Kubernetes objects) in its namespace; by
+        server-side apply, so a second deploy converges. A stack that joins another's networks (``external``,
+        named ``<stack>_<net>``) looks names up in that stack's namespace too. ``auth``: an image pull secret in
+        the namespace, named by every pod. ``pin_digests`` is Swarm's: the kubelet pulls by tag."""
         search = _joined_stacks(compose, stack)
         dynamic = DynamicClient(self.api)
-        for body in stack_objects(stack, compose, self._objects, search, self._image_config):
-            if auth is not None and body["kind"] == "Deployment":
-                body["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": PULL_SECRET}]
+        bodies = stack_objects(stack, compose, self._objects, search, self._image_config)
+        bodies += [self._probed(_in_namespace(stack, body, search)) for body in claims_on_host(stack, list(manifests))]
+        for body in bodies:
+            pod = pod_spec(body)
+            if auth is not None and pod is not None:
+                pod["imagePullSecrets"] = [*(s for s in pod.get("imagePullSecrets") or [] if s.get("name") !=
+                                             PULL_SECRET), {"name": PULL_SECRET}]
             resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
             self._call(lambda: dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER,
                                                          force_conflicts=True), f"apply {body['kind']} "
@@ -190,19 +225,20 @@ class KubernetesEngine:
                                                                  _request_timeout=10).items, f"list {name}'s pods")
         pods.sort(key=lambda pod: pod.metadata.creation_timestamp)
         started = annotations.get(CHANGE_STARTED)
+        container = _upgraded(deployment)
         return ServiceSnapshot(
-            name=name, image=deployment.spec.template.spec.containers[0].image,
+            name=name, image=container.image,
             replicas=deployment.spec.replicas or 0, update_state=state,
             update_message=annotations.get(UNDONE_BY_HARNESS, "") or message,
             update_started_at=float(started) if started else None,
-            tasks=tuple(_task(pod, slot) for slot, pod in enumerate(pods, 1)))
+            tasks=tuple(_task(pod, slot, container.name) for slot, pod in enumerate(pods, 1)))
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
                      auth: RegistryAuth | None = None) -> None:
         """Start the Deployment's rolling update to ``image`` with the policy's fields (``translate.rolling_update``);
         ``publish`` (host port, container port) opens a hostPort."""
         deployment = self._deployment(service)
-        container: dict = {"name": deployment.spec.template.spec.containers[0].name, "image": image}
+        container: dict = {"name": _upgraded(deployment).name, "image": image}
         if (deployment.metadata.annotations or {}).get(PROBE_SOURCE) == "image":  # the new image's own check
             container["readinessProbe"] = image_probe(self._image_config(image))
         if publish is not None:
@@ -263,6 +299,19 @@ class KubernetesEngine:
         self._patch(name, {"metadata": {"annotations": annotations}, "spec": {"paused": False, "template": template}},
                     merge=True)
 
+    def _probed(self, body: dict) -> dict:
+        """An upgraded Deployment of the app's own whose container has no readiness probe gets its image's
+        HEALTHCHECK as one, as with a compose file (``PROBE_SOURCE``): each release's image brings its own."""
+        container_name = (body["metadata"].get("annotations") or {}).get(UPGRADED_CONTAINER)
+        if body["kind"] != "Deployment" or container_name is None:
+            return body
+        container = next(c for c in body["spec"]["template"]["spec"]["containers"] if c["name"] == container_name)
+        if "readinessProbe" not in container:
+            body["metadata"]["annotations"][PROBE_SOURCE] = "image"
+            if probe := image_probe(self._image_config(container["image"])):
+                container["readinessProbe"] = probe
+        return body
+
     def _deployment(self, name: str):
         namespace, deployment = _locate(name)
         try:
@@ -303,6 +352,124 @@ class KubernetesEngine:
             raise ClusterError(f"cannot {what}: the Kubernetes API server does not answer: {error}") from error
 
 
+    # -- faults --------------------------------------------------------------------
+
+    def hold_port(self, node: str, port: int) -> None:
+        """A pod of the harness's own bound to ``node`` takes ``port`` as its hostPort (namespace chaos-faults, the
+        pause image the node holds): a pod that wants the port there stays Pending ("didn't have free ports")."""
+        name = f"port-{port}-{node}"
+        if exists(lambda: self._core.read_namespaced_pod(name, _FAULTS_NAMESPACE)):
+            return
+        self._faults_namespace()
+        container = {"name": "hold", "image": self._pause_image(node), "imagePullPolicy": "Never",
+                     "ports": [{"containerPort": port, "hostPort": port, "protocol": "TCP"}]}
+        body = {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "labels": {**MANAGED_BY, _HELD_PORT: str(port), _HELD_ON: node}},
+                "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}], "containers": [container],
+                         "terminationGracePeriodSeconds": 2, "automountServiceAccountToken": False}}
+        self._call(lambda: self._core.create_namespaced_pod(_FAULTS_NAMESPACE, body), f"hold port {port} on {node}")
+
+    def release_port(self, node: str, port: int) -> None:
+        """Delete the pod holding ``port`` on ``node`` and wait until it is gone (forced after 20 s: its node may
+        not answer), then the namespace if nothing else is in it."""
+        name, forced_after = f"port-{port}-{node}", time.monotonic() + 20
+        self._delete_fault_pod(name)
+
+        def gone() -> bool:
+            if time.monotonic() > forced_after:
+                self._delete_fault_pod(name, grace=0)
+            return not exists(lambda: self._core.read_namespaced_pod(name, _FAULTS_NAMESPACE, _request_timeout=10))
+        wait_until(gone, timeout=40, what=f"the pod {name} gone")
+        self._drop_faults_namespace()
+
+    def port_holds(self, node: str) -> dict[int, bool]:
+        """Every port held on ``node``: in effect while its pod runs (the kubelet admitted it) and is not deleted."""
+        pods = self._call(lambda: self._core.list_namespaced_pod(
+            _FAULTS_NAMESPACE, label_selector=f"{_HELD_ON}={node}", _request_timeout=10).items, "list the held ports")
+        return {int(pod.metadata.labels[_HELD_PORT]): pod.status.phase == "Running"
+                and pod.metadata.deletion_timestamp is None for pod in pods}
+
+    def port_refused(self, node: str, port: int, image: str) -> str:
+        """A throwaway pod of ``image`` that wants host ``port`` on ``node`` (node affinity, as a DaemonSet's): the
+        scheduler's message when it cannot place it ("didn't have free ports"), '' when it can; deleted at once.
+        Unschedulable for another reason is an error."""
+        self._faults_namespace()
+        affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}}
+        container = {"name": "probe", "image": image,
+                     "ports": [{"containerPort": port, "hostPort": port, "protocol": "TCP"}]}
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": f"probe-{port}-", "labels": MANAGED_BY},
+                "spec": {"affinity": affinity, "tolerations": [{"operator": "Exists"}], "containers": [container],
+                         "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False}}
+        name = self._call(lambda: self._core.create_namespaced_pod(_FAULTS_NAMESPACE, body),
+                          f"try a pod with hostPort {port} on {node}").metadata.name
+        try:
+            scheduled = wait_until(lambda: self._scheduled(name), timeout=30,
+                                   what=f"the scheduler's decision on {name}")
+        finally:
+            self._delete_fault_pod(name, grace=0)
+            self._drop_faults_namespace()
+        if scheduled.status == "True":
+            return ""
+        if "free ports" not in (scheduled.message or ""):
+            raise EngineError(f"the pod {name} wanting port {port} on {node} cannot be placed there, not for the "
+                              f"port: {scheduled.message}")
+        return scheduled.message
+
+    def _scheduled(self, name: str):
+        """The pod's PodScheduled condition once the scheduler decided (placed, or Unschedulable), else None."""
+        pod = self._core.read_namespaced_pod(name, _FAULTS_NAMESPACE, _request_timeout=10)
+        condition = next((c for c in pod.status.conditions or [] if c.type == "PodScheduled"), None)
+        return condition if condition is not None and (condition.status == "True"
+                                                       or condition.reason == "Unschedulable") else None
+
+    def _pause_image(self, node: str) -> str:
+        """The pause image as ``node``'s containerd names it (its status lists its images)."""
+        found = self._call(lambda: self._core.read_node(node, _request_timeout=10), f"read the node {node}")
+        names = [name for image in found.status.images or [] for name in image.names or [] if name.startswith(_PAUSE)]
+        if not names:
+            raise EngineError(f"{node} lists no image {_PAUSE}*: is it a node of a harness's Kubernetes cluster?")
+        return names[0]
+
+    def _faults_namespace(self) -> None:
+        """The namespace chaos-faults, created unless it exists, with its default service account (which a pod
+        needs); one being deleted is waited out first."""
+        def ready() -> bool:
+            try:
+                namespace = self._core.read_namespace(_FAULTS_NAMESPACE, _request_timeout=10)
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                body = {"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": _FAULTS_NAMESPACE, "labels": MANAGED_BY}}
+                self._call(lambda: self._core.create_namespace(body), f"create the namespace {_FAULTS_NAMESPACE}")
+                return False
+            return namespace.status.phase == "Active" and exists(
+                lambda: self._core.read_namespaced_service_account("default", _FAULTS_NAMESPACE))
+        wait_until(ready, timeout=60, what=f"the namespace {_FAULTS_NAMESPACE} and its default service account")
+
+    def _drop_faults_namespace(self) -> None:
+        """Delete the namespace chaos-faults once no pod is left in it (without waiting for it to go)."""
+        if self._call(lambda: self._core.list_namespaced_pod(_FAULTS_NAMESPACE, _request_timeout=10).items,
+                      f"list the pods in {_FAULTS_NAMESPACE}"):
+            return
+        try:
+            self._core.delete_namespace(_FAULTS_NAMESPACE)
+        except ApiException as error:
+            if error.status not in (404, 409):
+                raise EngineError(f"cannot delete the namespace {_FAULTS_NAMESPACE}: {error.reason}") from error
+
+    def _delete_fault_pod(self, name: str, grace: int | None = None) -> None:
+        try:
+            self._core.delete_namespaced_pod(name, _FAULTS_NAMESPACE, grace_period_seconds=grace)
+        except ApiException as error:
+            if error.status != 404:
+                raise EngineError(f"cannot delete the pod {name}: {error.status} {error.reason}") from error
+        except UNANSWERED as error:
+            raise ClusterError(f"cannot delete the pod {name}: the Kubernetes API server does not answer: {error}") \
+                from error
+
+
 def _selector(deployment) -> str:
     """The label selector of a Deployment's pods and ReplicaSets."""
     return ",".join(f"{key}={value}" for key, value in deployment.spec.selector.match_labels.items())
@@ -322,6 +489,16 @@ def _joined_stacks(compose: str, stack: str) -> tuple[str, ...]:
     joined = {(spec or {}).get("name", "").split("_", 1)[0] for spec in networks
               if (spec or {}).get("external") and "_" in (spec or {}).get("name", "")}
     return tuple(sorted(joined - {stack}))
+
+
+def _in_namespace(stack: str, body: dict, search: tuple[str, ...]) -> dict:
+    """One of the app's own objects in the stack's namespace; its pods look names up in ``search`` too."""
+    body["metadata"]["namespace"] = stack
+    pod = pod_spec(body)
+    if search and pod is not None:
+        dns = pod.setdefault("dnsConfig", {})
+        dns["searches"] = [*(dns.get("searches") or []), *(f"{namespace}.svc.{CLUSTER_DOMAIN}" for namespace in search)]
+    return body
 
 
 def _change(kind: str, failure_action: str, undone_because: str | None = None) -> dict[str, str | None]:
@@ -355,9 +532,18 @@ def _update_state(deployment) -> tuple[UpdateState | None, str]:
     return ("updating" if kind == "update" else "rolling_back"), message
 
 
-def _task(pod, slot: int) -> TaskInfo:
-    """A pod as a task: its state in Swarm's words, and the error that says why it is not running."""
-    statuses = pod.status.container_statuses or []
+def _upgraded(deployment):
+    """The container of the Deployment an upgrade changes: the one the harness named, else the first."""
+    containers = deployment.spec.template.spec.containers
+    named = (deployment.metadata.annotations or {}).get(UPGRADED_CONTAINER)
+    return next((c for c in containers if c.name == named), containers[0])
+
+
+def _task(pod, slot: int, container: str) -> TaskInfo:
+    """A pod as a task (its ``container`` the one that counts): its state in Swarm's words, and the error that says
+    why it is not running."""
+    statuses = [s for s in pod.status.container_statuses or [] if s.name == container]
+    image = next((c.image for c in pod.spec.containers if c.name == container), pod.spec.containers[0].image)
     state, error, since = "pending", "", pod.metadata.creation_timestamp
     if pod.spec.node_name:
         state = "assigned"
@@ -372,8 +558,7 @@ def _task(pod, slot: int) -> TaskInfo:
         elif current.terminated is not None:
             state = "complete" if current.terminated.exit_code == 0 else "failed"
             error, since = current.terminated.reason or "", current.terminated.finished_at
-    return TaskInfo(id=pod.metadata.uid, slot=slot, node=pod.spec.node_name or "",
-                    image=pod.spec.containers[0].image,
+    return TaskInfo(id=pod.metadata.uid, slot=slot, node=pod.spec.node_name or "", image=image,
                     desired_state="shutdown" if pod.metadata.deletion_timestamp else "running", state=state,
                     error=error, timestamp=since.timestamp() if since else 0.0,
                     addresses=(pod.status.pod_ip,) if pod.status.pod_ip else ())
