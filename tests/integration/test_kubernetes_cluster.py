@@ -18,6 +18,7 @@ from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.audit import audit
 from harness.cluster import Cluster, ClusterConfig
 from harness.dockerhost import CLUSTER_LABEL
+from harness.faults.conformance import exercise
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
 from harness.runner import Runner
 from harness.stack.prepare import census
@@ -130,6 +131,15 @@ def test_a_frozen_nodes_census_shows_what_it_runs_while_the_api_says_otherwise(k
     found = census(kube.exec, kube.state.nodes, "chaos_web", kube.engine.runtime)
     running = {t.node for t in kube.engine.service("chaos_web").running()}
     assert {node for node, counts in found.items() if counts} >= running, (found, running)
+
+
+@pytest.mark.parametrize("kind", ["task-kill", "port-conflict"])
+def test_a_fault_takes_the_meaning_a_kubernetes_user_expects_and_heals(kube, demo_app, kind):
+    """task-kill: the kubelet restarts the killed container in its pod; port-conflict: a pod of the harness holds
+    the hostPort, so a pod that wants it there is unschedulable. Each shows its symptom, holds, and heals."""
+    trial = exercise(kube, demo_app, kind, "node2")
+    assert not trial.symptom_before and trial.held_after_inject and not trial.held_after_heal, trial
+    assert not kube.engine.port_holds("node2")
 
 
 CRASH = """
