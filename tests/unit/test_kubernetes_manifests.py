@@ -1,0 +1,188 @@
+"""An app given as Kubernetes objects: rendered, checked before anything starts, and what the harness changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.app import DEFAULT_PROFILE, load_profile
+from harness.app.images import base_containers
+from harness.engine.kubernetes.engine import _CENSUS, KubernetesEngine, _in_namespace
+from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, claims_on_host
+from harness.errors import ProfileError
+from harness.stack import manifests
+from harness.stack.compose import StackOptions
+from harness.stack.from_spec import form_for
+from harness.stack.prepare import restarting_at_once
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+OPTIONS = StackOptions(registry="registry:5000", replicas=4, form="kubernetes", discovery=KubernetesEngine.discovery)
+
+
+def deployment(name: str, containers: dict[str, str], ports=(), **spec) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, **spec,
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
+                         {"name": c, "image": image, "ports": [{"containerPort": p} for p in ports]}
+                         for c, image in containers.items()]}}}}
+
+
+WEB = deployment("web", {"web": "shop/web:1"}, ports=[8080])
+DB = {**deployment("db", {"postgres": "postgres:15"}), "kind": "StatefulSet"}
+PROFILE = {"name": "shop", "kubernetes": {"manifests": "k8s"},
+           "releases": {"1.0": {"web": "shop/web:1"}, "1.1": {"web": "shop/web:2"}},
+           "entry": {"service": "web", "port": 8080}, "stateful": ["db"]}
+
+
+def write(tmp_path, *objects, **changes) -> Path:
+    """A profile (PROFILE with ``changes``) and its manifests (one file) in tmp_path; the profile's path."""
+    (tmp_path / "k8s").mkdir(exist_ok=True)
+    (tmp_path / "k8s" / "app.yaml").write_text(yaml.safe_dump_all(objects or (WEB, DB), sort_keys=False))
+    path = tmp_path / "shop.yaml"
+    path.write_text(yaml.safe_dump({**PROFILE, **changes}, sort_keys=False))
+    return path
+
+
+def problems_of(path) -> str:
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    return str(caught.value)
+
+
+def test_a_profile_may_give_the_app_as_manifests_only(tmp_path):
+    profile = load_profile(write(tmp_path))
+    assert profile.forms == ("kubernetes",) and profile.compose == {}
+    assert profile.services == ("web", "db") and profile.upgraded == ("web",)
+    assert base_containers(profile) == {"db/postgres": "postgres:15"}  # pushed under the stack tag
+
+
+def test_the_demo_and_both_examples_give_compose_and_kubernetes_forms():
+    demo = load_profile(DEFAULT_PROFILE)
+    guestbook, itemstore = (load_profile(EXAMPLES / name / f"{name}.yaml") for name in ("guestbook", "itemstore"))
+    assert demo.forms == guestbook.forms == itemstore.forms == ("compose", "kubernetes")
+    kinds = {profile.name: sorted(f"{o['kind']}/{o['metadata']['name']}" for o in profile.manifests)
+             for profile in (demo, guestbook, itemstore)}
+    assert "StatefulSet/db" in kinds["guestbook"] and "Secret/guestbook-db" in kinds["guestbook"]  # helm template
+    assert any(k.startswith("ConfigMap/itemstore-db-") for k in kinds["itemstore"])  # kustomize's generator
+
+
+@pytest.mark.parametrize("changes, objects, expected", [
+    ({"kubernetes": {"manifests": "k8s", "chart": "c"}}, (), "give exactly one of manifests, kustomize or chart"),
+    ({"kubernetes": {"manifests": "k8s", "values": ["v.yaml"]}}, (), "values and set are a chart's"),
+    ({"kubernetes": None}, (), "name the app's compose file (compose), its Kubernetes objects (kubernetes), or both"),
+    ({"kubernetes": {"manifests": "nowhere"}}, (), "kubernetes.manifests: got 'nowhere': no such directory"),
+    ({}, (WEB, DB, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "x"}}),
+     "ClusterRole/x: the harness deploys namespaced objects only"),
+    ({}, (WEB, DB, WEB), "Deployment/web is given twice"),
+    ({}, (WEB, DB, ["not", "an", "object"]), "a document is list, not an object"),
+    ({"releases": {"1": {"db": "postgres:15"}}, "entry": {"service": "db", "port": 5432}}, (),
+     "releases.1.db: got 'db': the manifests have no Deployment of that name"),
+    ({}, (deployment("web", {"proxy": "envoy:1", "app": "shop/web:1"}), DB),
+     "Deployment web runs the containers proxy, app: the harness upgrades one"),
+    ({"entry": {"service": "web", "port": 9000}}, (), "entry.port: got 9000: Deployment web's containers declare "
+                                                     "the ports 8080"),
+    ({"stateful": ["cache"]}, (), "stateful.0: got 'cache': the manifests have no such workload"),
+])
+def test_what_makes_manifests_unusable_is_named_before_anything_starts(tmp_path, changes, objects, expected):
+    assert expected in problems_of(write(tmp_path, *objects, **changes))
+
+
+def test_a_sidecar_is_kept_when_the_upgraded_container_is_named_like_its_deployment(tmp_path):
+    web = deployment("web", {"proxy": "envoy:1", "web": "shop/web:1"}, ports=[8080])
+    profile = load_profile(write(tmp_path, web, DB))
+    assert base_containers(profile) == {"web/proxy": "envoy:1", "db/postgres": "postgres:15"}
+
+
+def test_what_the_harness_changes_is_a_warning_naming_the_object(tmp_path):
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}}
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"}}
+    placed = {**WEB, "metadata": {"name": "web", "namespace": "shop"}}
+    warnings = load_profile(write(tmp_path, placed, DB, claim, hpa)).warnings
+    assert any("HorizontalPodAutoscaler/web is left out: replicas come from the scenario" in w for w in warnings)
+    assert any("Deployment/web: its namespace 'shop' becomes the harness's" in w for w in warnings)
+    assert any("the volume claims data become a directory on the node" in w for w in warnings)
+    assert all(w.startswith("k8s: ") for w in warnings)
+
+
+def test_blue_points_every_image_at_the_registry_and_changes_only_what_it_must(tmp_path):
+    profile = load_profile(write(tmp_path, {**WEB, "metadata": {"name": "web", "namespace": "shop"}}, DB))
+    rendered = manifests.blue(profile, "1.1", OPTIONS)
+    web, db, entry = rendered.manifests
+    assert "namespace" not in web["metadata"] and web["spec"]["replicas"] == 4
+    assert web["metadata"]["annotations"] == {UPGRADED_CONTAINER: "web"}
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "registry:5000/chaos/shop/web:1.1"
+    db_pod = db["spec"]["template"]["spec"]
+    assert db_pod["containers"][0]["image"] == "registry:5000/chaos/shop/db/postgres:stack"
+    assert db_pod["nodeSelector"] == {"chaos.stateful": "true"} and db["spec"]["replicas"] == 1
+    assert entry["kind"] == "Service" and entry["spec"]["clusterIP"] == "None"
+    assert entry["spec"]["selector"] == {"app": "web"}
+    assert "chaos-harness-entry.chaos.svc" in rendered.objects[0].data.decode()  # the LB resolves the pods
+    assert list(yaml.safe_load(rendered.compose)["services"]) == ["harness-lb"]
+    assert WEB["spec"]["replicas"] == 1  # the profile's objects are untouched
+
+
+def test_green_is_the_upgraded_deployment_and_what_it_mounts_publishing_the_entry_port(tmp_path):
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}}
+    profile = load_profile(write(tmp_path, WEB, DB, secret))
+    rendered = manifests.green(profile, "1.1", OPTIONS, publish=8081)
+    assert [f"{o['kind']}/{o['metadata']['name']}" for o in rendered.manifests] == [
+        "Deployment/web", "Secret/creds", "Service/chaos-harness-entry"]
+    ports = rendered.manifests[0]["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert ports == [{"containerPort": 8080, "hostPort": 8081, "protocol": "TCP"}]
+    assert yaml.safe_load(rendered.compose)["networks"]["default"] == {"external": True, "name": "chaos_default"}
+
+
+def test_prepare_recreates_the_upgraded_deployments_at_once(tmp_path):
+    rendered = manifests.blue(load_profile(write(tmp_path)), "1.0", OPTIONS)
+    fast = restarting_at_once(rendered, ["web"])
+    assert fast.manifests[0]["spec"]["strategy"] == {"type": "Recreate"}
+    assert "strategy" not in fast.manifests[1]["spec"] and "strategy" not in rendered.manifests[0]["spec"]
+
+
+def test_claims_are_directories_on_the_node_and_the_objects_go_into_the_stacks_namespace():
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}}
+    db = {**DB, "spec": {**DB["spec"], "volumeClaimTemplates": [{"metadata": {"name": "pgdata"}}]}}
+    web = deployment("web", {"web": "w"})
+    web["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]
+    found = claims_on_host("chaos", [claim, db, web])
+    assert [o["kind"] for o in found] == ["StatefulSet", "Deployment"]
+    assert found[0]["spec"]["template"]["spec"]["volumes"] == [{"name": "pgdata", "hostPath": {
+        "path": "/var/lib/chaos-harness/volumes/chaos_db-pgdata", "type": "DirectoryOrCreate"}}]
+    assert found[1]["spec"]["template"]["spec"]["volumes"][0]["hostPath"]["path"].endswith("/chaos_data")
+    placed = _in_namespace("chaos-green", found[1], ("chaos",))
+    assert placed["metadata"]["namespace"] == "chaos-green"
+    assert placed["spec"]["template"]["spec"]["dnsConfig"] == {"searches": ["chaos.svc.cluster.local"]}
+
+
+def test_an_engine_deploys_the_first_form_it_speaks_that_the_profile_gives(tmp_path):
+    both, compose_only = load_profile(DEFAULT_PROFILE), load_profile(EXAMPLES / "guestbook" / "guestbook.yaml")
+    assert form_for(both, ("kubernetes", "compose")) == "kubernetes" and form_for(both, ("compose",)) == "compose"
+    assert form_for(compose_only, ("kubernetes", "compose")) == "kubernetes"
+    with pytest.raises(ProfileError, match="gives the app as kubernetes; this engine deploys compose: add compose:"):
+        form_for(load_profile(write(tmp_path)), ("compose",))
+
+
+def test_the_census_counts_the_deployments_own_container_not_a_sidecar_or_a_namesake(tmp_path):
+    bundles = tmp_path / "run"
+
+    def bundle(name: str, namespace: str, pod: str, image: str) -> None:
+        directory = bundles / name
+        directory.mkdir(parents=True)
+        annotations = {"io.kubernetes.cri.sandbox-namespace": namespace, "io.kubernetes.cri.sandbox-name": pod,
+                       "io.kubernetes.cri.image-name": image}
+        (directory / "config.json").write_text('{"annotations":' + json.dumps(
+            annotations, separators=(",", ":")) + "}")
+        (directory / "init.pid").write_text(str(os.getpid()))
+
+    bundle("a", "chaos", "web-5d8f9-abcde", "registry:5000/chaos/shop/web:1.0")
+    bundle("b", "chaos", "web-5d8f9-abcde", "registry:5000/chaos/shop/web/proxy:stack")  # its sidecar
+    bundle("c", "chaos", "web-api-77c-xyz12", "registry:5000/chaos/shop/web:1.0")  # another Deployment's pod
+    bundle("d", "chaos-green", "web-6c4-qwert", "registry:5000/chaos/shop/web:1.1")  # another stack
+    script = _CENSUS.replace("/run/containerd/io.containerd.runtime.v2.task/k8s.io", str(bundles))
+    out = subprocess.run(["sh", "-c", script, "census", "chaos_web"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["registry:5000/chaos/shop/web:1.0"]
