@@ -14,8 +14,6 @@ from harness.cluster.hostsetup import DAEMON_JSON, TRUSTED, RunOn, point_registr
 from harness.cluster.hostsetup import undo as undo_host_setup
 from harness.cluster.inventory import Inventory
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
-from harness.cluster.sshnodes import SshNodes
-from harness.cluster.vms import VagrantVms
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, HarnessError
 from harness.waiting import wait_until

@@ -51,14 +51,16 @@ def green(profile: Profile, release: str, options: StackOptions, publish: int | 
 
 
 def restarting_at_once(manifests: Iterable[dict], names: Iterable[str]) -> tuple[dict, ...]:
-    """``manifests`` with the Deployments ``names`` replaced all at once, the old pods stopped first (``Recreate``):
-    how prepare restarts them, before any client is there."""
+    """``manifests`` with the Deployments ``names`` replaced all at once, the old pods stopped first: how prepare
+    restarts them, before any client is there. A rolling update of 100 % (not ``Recreate``, which the API refuses
+    beside the rolling update an upgrade leaves)."""
     wanted = set(names)
     found = []
     for obj in manifests:
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] in wanted:
             obj = copy.deepcopy(obj)
-            obj["spec"]["strategy"] = {"type": "Recreate"}
+            obj["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0,
+                                                                                  "maxUnavailable": "100%"}}
             obj["spec"]["minReadySeconds"] = 0
         found.append(obj)
     return tuple(found)

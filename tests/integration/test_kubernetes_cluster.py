@@ -13,6 +13,7 @@ import urllib.request
 
 import docker
 import pytest
+import yaml
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.audit import audit
@@ -23,7 +24,7 @@ from harness.engine.kubernetes.binaries import COMPONENTS, binaries
 from harness.runner import Runner
 from harness.stack.prepare import census
 from harness.waiting import wait_until
-from tests.integration.conftest import up_then_down
+from tests.integration.conftest import GUESTBOOK, up_then_down
 from tests.integration.test_crash_heal import harness as harness_cli, killed_once_faults_hold
 from tests.integration.test_end_to_end import events_of, shortened
 
@@ -120,6 +121,33 @@ def test_an_unreachable_registry_fails_the_pull_and_the_undo_is_verified(kube, d
     assert stuck and not any(e["state"] in ("starting", "running") for e in stuck), stuck  # its pull never finished
     assert result.report["upgrade"]["outcome"] == "rolled_back"
     assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
+
+
+def test_a_helm_chart_is_rendered_deployed_and_a_bad_release_undone_on_its_statefulsets_data(kube, tmp_path):
+    """The guestbook as its Helm chart (a StatefulSet with a claim template, a Secret): the synthesised broken
+    release is undone by the harness, verified, and no acknowledged write is lost."""
+    guestbook = App.prepare(load_profile(GUESTBOOK), kube.builder, ["old", "new", "broken"])
+    result = Runner(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5), kube, tmp_path,
+                    guestbook).run()
+    report = result.report
+    assert report["upgrade"]["outcome"] == "rolled_back" and report["rollback"]["success"] is True, report["upgrade"]
+    assert set(report["versions"]["counts"]) == {"1.0"}
+    assert report["writes"]["acknowledged"] > 0 and report["writes"]["lost"] == 0, report["writes"]
+    assert "guestbook-db" in kubectl(kube, "get", "secret", "-n", "chaos", "-o", "name")  # the chart's own objects
+
+
+def test_a_profile_without_kubernetes_objects_is_deployed_from_its_compose_file(kube, demo_app, tmp_path):
+    """The demo given as its compose file only: each service becomes a Deployment and a headless Service."""
+    demo = yaml.safe_load(DEFAULT_PROFILE.read_text())
+    del demo["kubernetes"]
+    demo["compose"] = str(DEFAULT_PROFILE.parent / demo["compose"])
+    for release in demo["releases"].values():
+        release["web"]["build"]["context"] = str(DEFAULT_PROFILE.parent / release["web"]["build"]["context"])
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo))
+    compose_only = App.prepare(load_profile(tmp_path / "demo.yaml"), kube.builder, ["old", "new"])
+    result = Runner(shortened("clean-upgrade", warmup=5, observe=5), kube, tmp_path, compose_only).run()
+    assert result.report["upgrade"]["outcome"] == "completed" and result.report["writes"]["lost"] == 0
+    assert "chaos-harness-entry" not in kubectl(kube, "get", "services", "-n", "chaos", "-o", "name")
 
 
 def test_a_frozen_nodes_census_shows_what_it_runs_while_the_api_says_otherwise(kube, demo_app, tmp_path):

@@ -12,7 +12,7 @@ import yaml
 
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.app.images import base_containers
-from harness.engine.kubernetes.engine import _CENSUS, KubernetesEngine, _in_namespace
+from harness.engine.kubernetes.engine import _CENSUS, _KILL, KubernetesEngine, _in_namespace
 from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, claims_on_host
 from harness.errors import ProfileError
 from harness.stack import manifests
@@ -140,7 +140,8 @@ def test_green_is_the_upgraded_deployment_and_what_it_mounts_publishing_the_entr
 def test_prepare_recreates_the_upgraded_deployments_at_once(tmp_path):
     rendered = manifests.blue(load_profile(write(tmp_path)), "1.0", OPTIONS)
     fast = restarting_at_once(rendered, ["web"])
-    assert fast.manifests[0]["spec"]["strategy"] == {"type": "Recreate"}
+    assert fast.manifests[0]["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {
+        "maxSurge": 0, "maxUnavailable": "100%"}}
     assert "strategy" not in fast.manifests[1]["spec"] and "strategy" not in rendered.manifests[0]["spec"]
 
 
@@ -167,22 +168,36 @@ def test_an_engine_deploys_the_first_form_it_speaks_that_the_profile_gives(tmp_p
         form_for(load_profile(write(tmp_path)), ("compose",))
 
 
+def bundle(root: Path, name: str, pod: str, image: str, pid: int, namespace: str = "chaos") -> None:
+    """A container's task bundle as containerd keeps it: its CRI annotations and its process."""
+    directory = root / name
+    directory.mkdir(parents=True)
+    annotations = {"io.kubernetes.cri.sandbox-namespace": namespace, "io.kubernetes.cri.sandbox-name": pod,
+                   "io.kubernetes.cri.sandbox-uid": f"uid-{name}", "io.kubernetes.cri.image-name": image}
+    (directory / "config.json").write_text(json.dumps({"annotations": annotations}, separators=(",", ":")))
+    (directory / "init.pid").write_text(str(pid))
+
+
+def on_bundles(script: str, root: Path, service: str) -> subprocess.CompletedProcess:
+    script = script.replace("/run/containerd/io.containerd.runtime.v2.task/k8s.io", str(root))
+    return subprocess.run(["sh", "-c", script, "script", service], capture_output=True, text=True)
+
+
 def test_the_census_counts_the_deployments_own_container_not_a_sidecar_or_a_namesake(tmp_path):
-    bundles = tmp_path / "run"
+    bundle(tmp_path, "a", "web-5d8f9-abcde", "registry:5000/chaos/shop/web:1.0", os.getpid())
+    bundle(tmp_path, "b", "web-5d8f9-abcde", "registry:5000/chaos/shop/web/proxy:stack", os.getpid())  # its sidecar
+    bundle(tmp_path, "c", "web-api-77c-xyz12", "registry:5000/chaos/shop/web:1.0", os.getpid())  # another's pod
+    bundle(tmp_path, "d", "web-6c4-qwert", "registry:5000/chaos/shop/web:1.1", os.getpid(), "chaos-green")
+    assert on_bundles(_CENSUS, tmp_path, "chaos_web").stdout.split() == ["registry:5000/chaos/shop/web:1.0"]
 
-    def bundle(name: str, namespace: str, pod: str, image: str) -> None:
-        directory = bundles / name
-        directory.mkdir(parents=True)
-        annotations = {"io.kubernetes.cri.sandbox-namespace": namespace, "io.kubernetes.cri.sandbox-name": pod,
-                       "io.kubernetes.cri.image-name": image}
-        (directory / "config.json").write_text('{"annotations":' + json.dumps(
-            annotations, separators=(",", ":")) + "}")
-        (directory / "init.pid").write_text(str(os.getpid()))
 
-    bundle("a", "chaos", "web-5d8f9-abcde", "registry:5000/chaos/shop/web:1.0")
-    bundle("b", "chaos", "web-5d8f9-abcde", "registry:5000/chaos/shop/web/proxy:stack")  # its sidecar
-    bundle("c", "chaos", "web-api-77c-xyz12", "registry:5000/chaos/shop/web:1.0")  # another Deployment's pod
-    bundle("d", "chaos-green", "web-6c4-qwert", "registry:5000/chaos/shop/web:1.1")  # another stack
-    script = _CENSUS.replace("/run/containerd/io.containerd.runtime.v2.task/k8s.io", str(bundles))
-    out = subprocess.run(["sh", "-c", script, "census", "chaos_web"], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["registry:5000/chaos/shop/web:1.0"]
+def test_task_kill_kills_one_container_of_the_service_and_names_its_pod(tmp_path):
+    with subprocess.Popen(["sleep", "60"]) as sidecar, subprocess.Popen(["sleep", "60"]) as web:
+        bundle(tmp_path, "a", "web-5d8f9-abcde", "registry:5000/chaos/shop/web/proxy:stack", sidecar.pid)
+        bundle(tmp_path, "b", "web-5d8f9-abcde", "registry:5000/chaos/shop/web:1.0", web.pid)
+        done = on_bundles(_KILL, tmp_path, "chaos_web")
+        assert done.returncode == 0 and done.stdout.strip() == "uid-b"
+        assert web.wait(timeout=5) == -9 and sidecar.poll() is None
+        sidecar.kill()
+    missing = on_bundles(_KILL, tmp_path, "chaos_web")  # both processes are gone
+    assert missing.returncode == 1 and "no running container of chaos_web" in missing.stderr

@@ -164,7 +164,9 @@ def pod(waiting=None, running=False, ready=False, node="node2", deleted=False):
                           deletion_timestamp=datetime.now(timezone.utc) if deleted else None),
               spec=NS(node_name=node, containers=[NS(name="proxy", image="registry:5000/chaos/demo/web/proxy:stack"),
                                                   NS(name="web", image="registry:5000/chaos/demo/web:v2")]),
-              status=NS(container_statuses=[NS(name="proxy", state=NS(running=None, waiting=None, terminated=None),
+              status=NS(conditions=[NS(type="PodScheduled", status="False" if node is None else "True",
+                                       message="0/3 nodes are available: 1 node(s) didn't have free ports")],
+                        container_statuses=[NS(name="proxy", state=NS(running=None, waiting=None, terminated=None),
                                                ready=False),
                                             NS(name="web", state=state, ready=ready)] if (waiting or running) else [],
                         pod_ip="10.244.2.5" if running else None))
@@ -180,6 +182,12 @@ def test_a_pod_is_a_task_in_swarms_words_by_the_container_an_upgrade_changes(kwa
     assert task.state == state and task.version == "v2" and task.node == "node2"
     if state == "rejected":
         assert task.error == f"{kwargs['waiting']}: pull access denied"
+
+
+def test_a_pod_the_scheduler_cannot_place_says_why():
+    task = _task(pod(node=None), 1, "web")
+    assert task.state == "pending" and task.error == "0/3 nodes are available: 1 node(s) didn't have free ports"
+    assert _task(pod(), 1, "web").error == ""
 
 
 def test_a_terminating_pod_is_a_task_meant_to_shut_down():

@@ -1,6 +1,5 @@
 """Scenario validation: every error names the file, the key, the bad value and what is allowed."""
 
-from pathlib import Path
 
 import pytest
 

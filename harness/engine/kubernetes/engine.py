@@ -46,41 +46,34 @@ FIELD_MANAGER = "chaos-harness"
 _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 
 
-# The image of every container of a service (<namespace>_<deployment>) whose processes still run, read from
-# containerd's task bundles (the CRI's annotations) and the kernel, not from containerd: a frozen one cannot answer.
-# A Deployment's pods are named <deployment>-<template hash>-<suffix>; the container that counts runs the image of
-# the service's own repository (.../<deployment>:<release>), not a sidecar's (.../<deployment>/<container>:...).
-_CENSUS = r"""
-namespace=${1%%_*} name=${1#*_}
-for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
-  config=$bundle/config.json
-  [ -f "$config" ] || continue
-  grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
-  grep -Eq "\"io.kubernetes.cri.sandbox-name\":\"$name-[a-z0-9]+-[a-z0-9]+\"" "$config" || continue
-  image=$(grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//')
-  case "$image" in */"$name":*|*/"$name"@*) ;; *) continue ;; esac
-  pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
-  echo "$image"
-done
+# The containers of a service (<namespace>_<deployment>) whose processes still run, read from containerd's task
+# bundles (the CRI's annotations) and the kernel, not from containerd: a frozen one cannot answer. A Deployment's
+# pods are named <deployment>-<template hash>-<suffix>; the container that counts runs the image of the service's
+# own repository (.../<deployment>:<release>), not a sidecar's (.../<deployment>/<container>:...).
+# `containers SERVICE` prints "<pid> <bundle> <image>" for each.
+_CONTAINERS = r"""
+containers() {
+  namespace=${1%%_*} name=${1#*_}
+  for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
+    config=$bundle/config.json
+    [ -f "$config" ] || continue
+    grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
+    grep -Eq "\"io.kubernetes.cri.sandbox-name\":\"$name-[a-z0-9]+-[a-z0-9]+\"" "$config" || continue
+    image=$(grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//')
+    case "$image" in */"$name":*|*/"$name"@*) ;; *) continue ;; esac
+    pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
+    echo "$pid $bundle $image"
+  done
+}
 """
-# Kills (SIGKILL) the processes of one running container of a service that _CENSUS counts, and prints its pod's uid
-# (when containerd records it): the kubelet restarts the container in the same pod.
-_KILL = r"""
-namespace=${1%%_*} name=${1#*_}
-for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
-  config=$bundle/config.json
-  [ -f "$config" ] || continue
-  grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
-  grep -Eq "\"io.kubernetes.cri.sandbox-name\":\"$name-[a-z0-9]+-[a-z0-9]+\"" "$config" || continue
-  image=$(grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//')
-  case "$image" in */"$name":*|*/"$name"@*) ;; *) continue ;; esac
-  pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
-  kill -9 "$pid" || exit 1
-  grep -o '"io.kubernetes.cri.sandbox-uid":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//'
-  exit 0
-done
-echo "no running container of $1" >&2
-exit 1
+_CENSUS = _CONTAINERS + 'containers "$1" | cut -d " " -f 3\n'
+# Kills (SIGKILL) one of them and prints its pod's uid (the task's id).
+_KILL = _CONTAINERS + r"""
+found=$(containers "$1" | head -n 1)
+[ -n "$found" ] || { echo "no running container of $1" >&2; exit 1; }
+set -- $found
+kill -9 "$1" || exit 1
+grep -o '"io.kubernetes.cri.sandbox-uid":"[^"]*"' "$2/config.json" | sed 's/^[^:]*:"//; s/"$//'
 """
 # The harness's own pods that are faults (a host port held) and its probes: a namespace of their own, gone when empty.
 _FAULTS_NAMESPACE = "chaos-faults"
@@ -539,12 +532,19 @@ def _upgraded(deployment):
     return next((c for c in containers if c.name == named), containers[0])
 
 
+def _unschedulable(pod) -> str:
+    """Why the scheduler has not placed the pod ("0/3 nodes are available: 1 node(s) didn't have free ports..."),
+    or ''."""
+    scheduled = next((c for c in pod.status.conditions or [] if c.type == "PodScheduled"), None)
+    return scheduled.message or "" if scheduled is not None and scheduled.status == "False" else ""
+
+
 def _task(pod, slot: int, container: str) -> TaskInfo:
     """A pod as a task (its ``container`` the one that counts): its state in Swarm's words, and the error that says
     why it is not running."""
     statuses = [s for s in pod.status.container_statuses or [] if s.name == container]
     image = next((c.image for c in pod.spec.containers if c.name == container), pod.spec.containers[0].image)
-    state, error, since = "pending", "", pod.metadata.creation_timestamp
+    state, error, since = "pending", _unschedulable(pod), pod.metadata.creation_timestamp
     if pod.spec.node_name:
         state = "assigned"
     if statuses:
