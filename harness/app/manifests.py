@@ -106,14 +106,15 @@ class ProfileShape(Protocol):
 
 def render(source: KubernetesSource, base: Path, release: str, namespace: str) -> list[dict]:
     """The objects the source stands for, as the user's tools render them: a chart as ``release`` in
-    ``namespace``. ProfileError naming the file or the tool's own words when that fails."""
+    ``namespace``, without its test hooks. ProfileError naming the file or the tool's own words when that fails."""
     if source.manifests is not None:
         return [document for path in manifest_files(base / source.manifests)
                 for document in read_yaml_documents(path, "manifest", ProfileError)]
     if source.kustomize is not None:
         text = _run([str(_tool("kubectl")), "kustomize", str(base / source.kustomize)], "kubectl kustomize")
     else:
-        argv = [str(_tool("helm")), "template", release, str(base / source.chart), "--namespace", namespace]
+        argv = [str(_tool("helm")), "template", release, str(base / source.chart), "--namespace", namespace,
+                "--skip-tests"]
         argv += [arg for path in source.values for arg in ("--values", str(base / path))]
         argv += [arg for key, value in source.set.items() for arg in ("--set-string", f"{key}={value}")]
         text = _run(argv, "helm template")
