@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from harness.checks import Capture, Check, placeholders
 from harness.errors import ProfileError
 from harness.load import MAX_RATE, MIN_RATE
-from harness.app.compose_check import check_compose
+from harness.app.compose_check import check_compose, path_problems
 from harness.app.manifests import KubernetesSource, check_manifests, render, workloads
 from harness.cluster.config import STACK_NAME
 from harness.models import Strict, format_errors, load_model
@@ -294,8 +294,6 @@ class Profile:
 def load_profile(path: Path | str) -> Profile:
     """Read and validate a profile and the compose file or Kubernetes objects it names; every problem at once,
     before anything starts."""
-    from harness.app.compose_check import path_problems
-
     path = Path(path)
     model = load_model(path, AppProfile, "app profile", ProfileError)
     named = [(("compose",), model.compose, "path")] if model.compose is not None else []

@@ -270,7 +270,7 @@ class Cluster:
         secrets_file = self.config.state_dir / "kubernetes-secrets.json"
         if not secrets_file.exists():
             _write_private(secrets_file, Secrets.new(self.config.name).to_json().encode())
-        secrets = Secrets.from_json(secrets_file.read_text())
+        secrets = Secrets.read(secrets_file)
         pause = builder.build(PAUSE_IMAGE)
         coredns = builder.build(COREDNS_IMAGE)
         plan = ClusterPlan(self.config.name, dict(self.state.node_ips), self.state.manager,

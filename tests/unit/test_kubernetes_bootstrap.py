@@ -2,15 +2,20 @@
 programs only where they belong, one pod subnet per node."""
 
 import json
+import os
 
 import pytest
 import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness.engine.kubernetes.binaries import _LOCAL_REPLACE, _version_flags
 from harness.engine.kubernetes.bootstrap import (
     PKI, SERVICES, ClusterPlan, Secrets, admin_kubeconfig, node_files, pod_subnet)
+from harness.engine.kubernetes.formation import api_client
+from harness.errors import ClusterError
 
 PLAN = ClusterPlan("kt", {"node1": "172.28.0.11", "node2": "172.28.0.12", "node3": "172.28.0.13"}, "node1",
                    ("registry:5000", "registry-secure:5001"), sandbox_image="docker.io/chaos-harness/pause:abc")
@@ -81,3 +86,53 @@ def test_a_modules_local_replaces_are_found_and_binaries_name_their_version():
     flags = _version_flags("v1.37.2")
     assert "-X k8s.io/component-base/version.gitVersion=v1.37.2" in flags
     assert "-X k8s.io/client-go/pkg/version.gitMinor=37" in flags
+
+
+KEPT = Secrets.new("kt").to_json()  # one authority for the fuzz tests below (making one takes a while)
+FUZZ = settings(max_examples=int(os.environ.get("CHAOS_FUZZ_EXAMPLES", "200")) // 2, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def test_the_kept_authority_is_read_back_and_signs(tmp_path):
+    path = tmp_path / "kubernetes-secrets.json"
+    path.write_text(KEPT)
+    assert Secrets.read(path).authority.pair.cert == Secrets.from_json(KEPT).authority.pair.cert
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), st.builds(
+    lambda start, end, junk: (KEPT[:start] + junk + KEPT[end:]).encode(),
+    st.integers(0, len(KEPT)), st.integers(0, len(KEPT)), st.text(max_size=40))))
+def test_a_damaged_authority_file_is_a_cluster_error_naming_it(tmp_path, data):
+    """Whatever the state directory's kubernetes-secrets.json holds: the secrets, or a ClusterError naming it."""
+    path = tmp_path / "kubernetes-secrets.json"
+    path.write_bytes(data)
+    try:
+        Secrets.read(path)
+    except ClusterError as error:
+        assert str(path) in str(error) and len(str(error)) < 1000
+
+
+def test_an_authority_whose_key_is_not_its_certificates_is_refused(tmp_path):
+    other = json.loads(Secrets.new("other").to_json())
+    mixed = {**json.loads(KEPT), "ca": {"cert": json.loads(KEPT)["ca"]["cert"], "key": other["sa"]["key"]}}
+    path = tmp_path / "kubernetes-secrets.json"
+    path.write_text(json.dumps(mixed))
+    with pytest.raises(ClusterError, match="not the cluster's certificate authority as the harness keeps it"):
+        Secrets.read(path)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), st.builds(
+    lambda start, end, junk: (KUBECONFIG[:start] + junk + KUBECONFIG[end:]),
+    st.integers(0, 3000), st.integers(0, 3000), st.binary(max_size=40))))
+def test_a_damaged_kubeconfig_is_a_cluster_error_naming_it(tmp_path, data):
+    path = tmp_path / "kubeconfig"
+    path.write_bytes(data)
+    try:
+        api_client(path)
+    except ClusterError as error:
+        assert str(path) in str(error) and len(str(error)) < 1000
+
+
+KUBECONFIG = admin_kubeconfig(PLAN, Secrets.from_json(KEPT))

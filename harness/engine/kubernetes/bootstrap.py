@@ -16,15 +16,23 @@ import base64
 import ipaddress
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from harness.engine.kubernetes.pki import Authority, KeyPair, new_authority, service_account_key
+from harness.errors import ClusterError
+from harness.files import read_bytes
+from harness.safe_yaml import clip
 
 __all__ = ["API_PORT", "PAUSE_ARCHIVE", "SERVICES", "ClusterPlan", "NodeFiles", "Secrets", "admin_kubeconfig",
            "node_files", "pod_subnet"]
 
 API_PORT = 6443
+SECRETS_LIMIT = 64 * 1024  # bytes: the kept authority and service account key are about 4 KiB
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
 SERVICE_NETWORK = "10.96.0.0/16"
 CLUSTER_DNS = "10.96.0.10"
@@ -87,6 +95,28 @@ class Secrets:
         raw = json.loads(text)
         pair = {name: KeyPair(v["cert"].encode(), v["key"].encode()) for name, v in raw.items()}
         return cls(Authority(pair["ca"]), pair["sa"])
+
+    @classmethod
+    def read(cls, path: Path) -> Secrets:
+        """The secrets kept at ``path``; ClusterError naming it when it is not what ``to_json`` wrote (each key and
+        certificate must load, and the authority's key must be its certificate's)."""
+        data = read_bytes(path, "cluster's certificate authority", ClusterError, SECRETS_LIMIT)
+        try:
+            secrets = cls.from_json(data.decode("utf-8"))
+            certificate = x509.load_pem_x509_certificate(secrets.authority.pair.cert)
+            key = serialization.load_pem_private_key(secrets.authority.pair.key, password=None)
+            if _public(certificate.public_key()) != _public(key.public_key()):
+                raise ValueError("its key is not its certificate's")
+            serialization.load_pem_private_key(secrets.service_accounts.key, password=None)
+        except (ValueError, KeyError, TypeError, AttributeError, UnsupportedAlgorithm) as error:
+            raise ClusterError(f"{path}: not the cluster's certificate authority as the harness keeps it "
+                               f"({clip(str(error) or type(error).__name__, 200)}); `chaos-harness down` and `cluster "
+                               "up` make the cluster again with a new one") from error
+        return secrets
+
+
+def _public(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def admin_kubeconfig(plan: ClusterPlan, secrets: Secrets) -> bytes:

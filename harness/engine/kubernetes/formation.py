@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
+from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
@@ -25,6 +26,7 @@ from urllib3.exceptions import HTTPError
 from harness.engine.kubernetes.bootstrap import (
     CLUSTER_DNS, CONTROL_PLANE_LABEL, PAUSE_ARCHIVE, ClusterPlan, NodeFiles, Secrets, node_files)
 from harness.errors import ClusterError
+from harness.safe_yaml import clip, read_yaml
 from harness.waiting import wait_until
 
 __all__ = ["COREDNS_REPOSITORY", "UNANSWERED", "api_client", "exists", "form", "is_ready", "nodes_ready"]
@@ -37,9 +39,15 @@ UNANSWERED = (ApiException, HTTPError, OSError)  # what a call to an API server 
 
 
 def api_client(kubeconfig: Path) -> k8s.ApiClient:
-    """A client of the cluster's API server, from the admin kubeconfig."""
+    """A client of the cluster's API server, from the admin kubeconfig; ClusterError naming it when it cannot be
+    used."""
     configuration = k8s.Configuration()
-    KubeConfigLoader(config_dict=yaml.safe_load(kubeconfig.read_text())).load_and_set(configuration)
+    try:
+        loaded = read_yaml(kubeconfig, "kubeconfig", ClusterError)
+        KubeConfigLoader(config_dict=loaded).load_and_set(configuration)
+    except (ConfigException, ValueError, TypeError, AttributeError, KeyError) as error:
+        raise ClusterError(f"{kubeconfig}: not a kubeconfig the harness can use ({clip(str(error), 200)}); "
+                           "`chaos-harness cluster up` writes it again") from error
     configuration.retries = False
     return k8s.ApiClient(configuration)
 
