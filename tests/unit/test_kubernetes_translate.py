@@ -13,7 +13,7 @@ from harness.app import DEFAULT_PROFILE, load_profile
 from harness.engine.base import EngineObject, UpdatePolicy
 from harness.engine.kubernetes.engine import CHANGE, CHANGE_STARTED, KubernetesEngine, _joined_stacks, _task, \
     _update_state
-from harness.engine.kubernetes.translate import image_probe, rolling_update, stack_objects
+from harness.engine.kubernetes.translate import POD_START, image_probe, rolling_update, stack_objects
 from harness.errors import EngineError
 from harness.stack.compose import StackOptions, blue, green
 
@@ -84,8 +84,8 @@ def test_an_images_own_healthcheck_becomes_the_readiness_probe_unless_compose_ha
 def test_update_config_maps_to_the_rolling_update(order, surge, unavailable):
     fields = rolling_update(UpdatePolicy(parallelism=2, order=order, delay=2.0, monitor=5.0))
     assert fields["strategy"]["rollingUpdate"] == {"maxSurge": surge, "maxUnavailable": unavailable}
-    assert fields["minReadySeconds"] == 2 and fields["progressDeadlineSeconds"] == 7
-    assert rolling_update(UpdatePolicy(parallelism=0, delay=0, monitor=0))["progressDeadlineSeconds"] == 1
+    assert fields["minReadySeconds"] == 2 and fields["progressDeadlineSeconds"] == POD_START + 7
+    assert rolling_update(UpdatePolicy(parallelism=0, delay=0, monitor=0))["progressDeadlineSeconds"] == POD_START
     assert rolling_update(UpdatePolicy(parallelism=0))["strategy"]["rollingUpdate"]["maxUnavailable"] == "100%"
     assert rolling_update(UpdatePolicy(delay=2.0, progress_deadline=59.5))["progressDeadlineSeconds"] == 60
 
