@@ -9,13 +9,13 @@ knows the profile model: a profile is whatever has ``ProfileShape``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from harness.app.compose_model import ComposeFile
+from harness.app.shape import AppShape
 from harness.errors import ProfileError
 from harness.files import KiB, check_regular, why
 from harness.models import problems as problems_of
@@ -34,29 +34,11 @@ IGNORED_BY_SWARM = {
 }
 
 
-class EntryShape(Protocol):
-    @property
-    def service(self) -> str: ...
-
-    @property
-    def port(self) -> int: ...
-
-
-class ProfileShape(Protocol):
-    """What the compose check needs of a profile: the compose file it names, the services its releases upgrade,
-    its stateful services and its entry."""
+class ProfileShape(AppShape, Protocol):
+    """What the compose check needs of a profile: the compose file it names, beside ``AppShape``."""
 
     @property
     def compose(self) -> str: ...
-
-    @property
-    def releases(self) -> Mapping[str, Mapping[str, Any]]: ...
-
-    @property
-    def stateful(self) -> Sequence[str]: ...
-
-    @property
-    def entry(self) -> EntryShape: ...
 
 
 def check_compose(profile: ProfileShape, path: Path, profile_dir: Path) -> tuple[dict, list[Problem], list[str]]:

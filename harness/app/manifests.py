@@ -17,13 +17,14 @@ CustomResourceDefinition or a PersistentVolume is refused, naming it.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import Field, model_validator
 
+from harness.app.shape import AppShape
 from harness.engine.kubernetes.binaries import COMPONENTS
 from harness.engine.kubernetes.translate import WORKLOAD_KINDS, pod_spec
 from harness.errors import EnvironmentProblem, ProfileError
@@ -91,19 +92,6 @@ class Workload:
         return self.name if self.name in self.main else None
 
 
-class ProfileShape(Protocol):
-    """What the checks need of an app profile's model."""
-
-    @property
-    def releases(self) -> Mapping[str, Mapping[str, object]]: ...
-
-    @property
-    def stateful(self) -> Sequence[str]: ...
-
-    @property
-    def entry(self) -> Any: ...
-
-
 def render(source: KubernetesSource, base: Path, release: str, namespace: str) -> list[dict]:
     """The objects the source stands for, as the user's tools render them: a chart as ``release`` in
     ``namespace``, without its test hooks. ProfileError naming the file or the tool's own words when that fails."""
@@ -153,7 +141,7 @@ def label(obj: dict) -> str:
     return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
-def check_manifests(profile: ProfileShape, documents: list[Any], where: str) -> tuple[list[dict], list[Problem],
+def check_manifests(profile: AppShape, documents: list[Any], where: str) -> tuple[list[dict], list[Problem],
                                                                                         list[str]]:
     """The objects to deploy, the problems that make them unusable for ``profile`` (``where``: what rendered them),
     and warnings about what the harness will change."""
@@ -203,7 +191,7 @@ def _duplicates(objects: list[dict], where: str) -> list[Problem]:
     return [_problem(where, f"{name} is given twice") for name in repeated]
 
 
-def _profile_fits(profile: ProfileShape, found: dict[str, Workload]) -> list[Problem]:
+def _profile_fits(profile: AppShape, found: dict[str, Workload]) -> list[Problem]:
     """Every workload the profile names exists; the upgraded ones are Deployments with one container to upgrade."""
     deployments = sorted(name for name, w in found.items() if w.kind == "Deployment")
     problems = []
