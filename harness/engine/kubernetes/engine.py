@@ -254,18 +254,31 @@ class KubernetesEngine:
         self._undo(service, self._deployment(service), "requested")
 
     def service_logs(self, service: str, since: float) -> str:
-        namespace, _ = _locate(service)
-        deployment = self._deployment(service)
-        selector = _selector(deployment)
+        """The output of every container of the service's pods since ``since``: a Deployment's, or those of the
+        StatefulSet or DaemonSet of that name (an app's own stateful workload)."""
+        namespace, name = _locate(service)
+        selector = _selector(self._workload(namespace, name))
         seconds = max(1, int(time.time() - since) + 1)
         found = []
         for pod in self._core.list_namespaced_pod(namespace, label_selector=selector).items:
-            try:
-                found.append(self._core.read_namespaced_pod_log(pod.metadata.name, namespace, since_seconds=seconds,
-                                                                timestamps=True))
-            except ApiException:
-                continue  # a pod without a started container has no log
+            for container in pod.spec.containers:
+                try:
+                    found.append(self._core.read_namespaced_pod_log(pod.metadata.name, namespace, since_seconds=seconds,
+                                                                    container=container.name, timestamps=True))
+                except ApiException:
+                    continue  # a container that has not started has no log
         return "".join(found)
+
+    def _workload(self, namespace: str, name: str):
+        """The Deployment, StatefulSet or DaemonSet ``name``; ServiceMissing when there is none."""
+        for read in (self._apps.read_namespaced_deployment, self._apps.read_namespaced_stateful_set,
+                     self._apps.read_namespaced_daemon_set):
+            try:
+                return read(name, namespace, _request_timeout=10)
+            except ApiException as error:
+                if error.status != 404:
+                    raise EngineError(f"cannot read {namespace}_{name}: {error.reason}") from error
+        raise ServiceMissing(f"service {namespace}_{name} is not deployed")
 
     # -- internals -----------------------------------------------------------------
 
