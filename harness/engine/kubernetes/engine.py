@@ -40,6 +40,7 @@ CHANGE = "chaos-harness.io/change"  # update or rollback: the last change the ha
 CHANGE_STARTED = "chaos-harness.io/change-started-at"  # when (epoch seconds)
 FAILURE_ACTION = "chaos-harness.io/failure-action"  # what the harness does when the progress deadline passes
 UNDONE_BY_HARNESS = "chaos-harness.io/undone-by-harness"
+APPLIED = "chaos-harness.io/applied"  # on a stack's namespace: what its last deploy applied (JSON)
 REVISION = "deployment.kubernetes.io/revision"
 PULL_SECRET = "chaos-registry-auth"
 FIELD_MANAGER = "chaos-harness"
@@ -164,24 +165,77 @@ class KubernetesEngine:
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
                      pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:
         """Apply the stack's objects, then ``manifests`` (the app's own Kubernetes objects) in its namespace; by
-        server-side apply, so a second deploy converges. A stack that joins another's networks (``external``,
-        named ``<stack>_<net>``) looks names up in that stack's namespace too. ``auth``: an image pull secret in
-        the namespace, named by every pod. ``pin_digests`` is Swarm's: the kubelet pulls by tag."""
+        server-side apply, so a second deploy converges, and what an earlier deploy of the stack applied but this
+        one does not is deleted (as ``docker stack deploy --prune`` does). An object whose change the API refuses
+        (an immutable field, such as another app's Deployment selector) is replaced. A stack that joins another's
+        networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace too. ``auth``: an
+        image pull secret in the namespace, named by every pod. ``pin_digests`` is Swarm's: the kubelet pulls by
+        tag."""
         search = _joined_stacks(compose, stack)
-        dynamic = DynamicClient(self.api)
         bodies = stack_objects(stack, compose, self._objects, search, self._image_config)
         bodies += [self._probed(_in_namespace(stack, body, search)) for body in claims_on_host(stack, list(manifests))]
-        for body in bodies:
+        namespace, objects = bodies[0], bodies[1:]
+        earlier = self._applied(stack)
+        namespace["metadata"]["annotations"] = {APPLIED: json.dumps(sorted({_key(body) for body in objects}))}
+        self._apply(namespace)
+        if auth is not None:
+            self._pull_secret(stack, auth)
+        for key in earlier - {_key(body) for body in objects}:
+            self._delete(stack, *key)
+        for body in objects:
             pod = pod_spec(body)
             if auth is not None and pod is not None:
                 pod["imagePullSecrets"] = [*(s for s in pod.get("imagePullSecrets") or [] if s.get("name") !=
                                              PULL_SECRET), {"name": PULL_SECRET}]
-            resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
-            self._call(lambda: dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER,
-                                                         force_conflicts=True), f"apply {body['kind']} "
-                       f"{body['metadata']['name']}")
-            if body["kind"] == "Namespace" and auth is not None:
-                self._pull_secret(stack, auth)
+            self._apply(body)
+
+    def _apply(self, body: dict) -> None:
+        """Server-side apply of one object; replaced (deleted, then applied) when the API refuses the change."""
+        dynamic = DynamicClient(self.api)
+        resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+        apply = lambda: dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER,  # noqa: E731
+                                                  force_conflicts=True)
+        what = f"apply {body['kind']} {body['metadata']['name']}"
+        try:
+            self._call(apply, what)
+            return
+        except EngineError as error:
+            refused = error.__cause__
+            if not (isinstance(refused, ApiException) and refused.status == 422 and "field is immutable" in str(error)):
+                raise
+        self._delete(body["metadata"]["namespace"], *_key(body))
+        self._call(apply, what)
+
+    def _applied(self, stack: str) -> set[tuple[str, str, str]]:
+        """(apiVersion, kind, name) of every object the last deploy of ``stack`` applied."""
+        try:
+            found = self._core.read_namespace(stack, _request_timeout=10)
+        except ApiException as error:
+            if error.status == 404:
+                return set()
+            raise EngineError(f"cannot read the namespace {stack}: {error.reason}") from error
+        recorded = (found.metadata.annotations or {}).get(APPLIED, "[]")
+        return {tuple(key) for key in json.loads(recorded)}
+
+    def _delete(self, namespace: str, api_version: str, kind: str, name: str, timeout: float = 60) -> None:
+        """Delete an object of the stack and wait until it is gone (its pods may still be stopping)."""
+        resource = DynamicClient(self.api).resources.get(api_version=api_version, kind=kind)
+
+        def gone() -> bool:
+            try:
+                resource.get(name=name, namespace=namespace)
+            except ApiException as error:
+                if error.status == 404:
+                    return True
+                raise
+            return False
+
+        try:
+            resource.delete(name=name, namespace=namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise EngineError(f"cannot delete {kind} {name}: {error.status} {error.reason}") from error
+        wait_until(gone, timeout=timeout, what=f"{kind} {name} deleted")
 
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
         """Delete the stack's namespace and wait until it is gone (its pods stopped)."""
@@ -474,6 +528,10 @@ class KubernetesEngine:
         except UNANSWERED as error:
             raise ClusterError(f"cannot delete the pod {name}: the Kubernetes API server does not answer: {error}") \
                 from error
+
+
+def _key(body: dict) -> tuple[str, str, str]:
+    return body["apiVersion"], body["kind"], body["metadata"]["name"]
 
 
 def _selector(deployment) -> str:
