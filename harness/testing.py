@@ -94,8 +94,9 @@ class FakeEngine:
         return found
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
-                     auth: RegistryAuth | None = None) -> None:
-        self.calls.append(("update_image", service, image, policy, publish, auth))
+                     auth: RegistryAuth | None = None, image_health: bool = False) -> None:
+        self.calls.append(("update_image", service, image, policy, publish, auth, *(("image_health",) if image_health
+                                                                                    else ())))
 
     def force_redistribute(self, service: str) -> None:
         self.calls.append(("force_redistribute", service))

@@ -41,6 +41,8 @@ def collect_logs(cluster: LoggingCluster, nodes: Iterable[str], services: Iterab
             continue
         except HarnessError as error:
             text = f"chaos-harness: this log could not be collected: {error}\n"
+        except Exception as error:  # noqa: BLE001 - a log is not worth the run's report: say what broke, go on
+            text = f"chaos-harness: this log could not be collected ({type(error).__name__}: {error})\n"
         (directory / name).write_text(text)
         written.append(f"{LOGS_DIR}/{name}")
     return written

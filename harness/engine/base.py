@@ -187,8 +187,10 @@ class Engine(Protocol):
         ...
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
-                     auth: RegistryAuth | None = None) -> None:
-        """Start a rolling update of ``service`` to ``image``; ``publish`` (host port, container port) opens a port."""
+                     auth: RegistryAuth | None = None, image_health: bool = False) -> None:
+        """Start a rolling update of ``service`` to ``image``; ``publish`` (host port, container port) opens a port;
+        ``image_health``: the image's own HEALTHCHECK is the health check, whatever the service declared (the
+        broken release's never passes)."""
         ...
 
     def force_redistribute(self, service: str) -> None:

@@ -302,14 +302,17 @@ class SwarmEngine:
         return "".join(parts)
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
-                     auth: RegistryAuth | None = None) -> None:
+                     auth: RegistryAuth | None = None, image_health: bool = False) -> None:
         """Start a rolling update to ``image`` with every update field set from ``policy``.
 
         ``publish`` (host port, container port) makes the new version also
         publish a port on the hosts (host mode), as a release that opens a port does.
+        ``image_health`` drops the service's own health check, so that the image's counts.
         """
         def change(spec: dict) -> None:
             spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
+            if image_health:
+                spec["TaskTemplate"]["ContainerSpec"].pop("Healthcheck", None)
             spec["UpdateConfig"] = _update_config(policy)
             spec["RollbackConfig"] = _update_config(policy, rollback=True)
             if publish is not None:

@@ -22,7 +22,7 @@ from string import Template
 import yaml
 
 from harness.app.images import BASE_TAG, repository
-from harness.app.profile import Profile
+from harness.app.profile import BROKEN, Profile
 from harness.cluster.config import GREEN_STACK, LB_LABEL, LB_PORTS, STACK_NAME, STATEFUL_LABEL
 from harness.cluster.registry import STACK_NAMESPACE
 from harness.engine.base import Discovery, EngineObject
@@ -122,6 +122,8 @@ def _service(profile: Profile, name: str, spec: dict, release: str, options: Sta
              objects: dict[str, EngineObject]) -> dict:
     upgraded = name in profile.upgraded
     service = {key: value for key, value in spec.items() if key not in DROPPED_KEYS}
+    if upgraded and release == BROKEN:
+        service.pop("healthcheck", None)  # the broken image's own HEALTHCHECK, which never passes, counts
     service["image"] = image_ref(options, profile.name, name, release if upgraded else BASE_TAG)
     environment = _environment(profile, spec)
     if environment:

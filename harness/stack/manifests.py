@@ -21,7 +21,7 @@ import yaml
 
 from harness.app.images import BASE_TAG
 from harness.app.manifests import workloads
-from harness.app.profile import Profile
+from harness.app.profile import BROKEN, Profile
 from harness.cluster.config import STACK_NAME
 from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, placement, pod_spec
 from harness.stack.compose import PLACEMENTS, Rendered, StackOptions, image_ref, load_balanced
@@ -79,6 +79,8 @@ def _retargeted(profile: Profile, obj: dict, release: str, options: StackOptions
     for container in [*(pod.get("initContainers") or []), *pod["containers"]]:
         key, tag = (name, release) if container["name"] == main else (f"{name}/{container['name']}", BASE_TAG)
         container["image"] = image_ref(options, profile.name, key, tag)
+        if container["name"] == main and release == BROKEN:
+            container.pop("readinessProbe", None)  # the broken image's own HEALTHCHECK, which never passes, counts
     if upgraded:
         obj["spec"]["replicas"] = options.replicas
         obj["metadata"].setdefault("annotations", {})[UPGRADED_CONTAINER] = main

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.app.profile import BROKEN
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, UpdatePolicy, image_version
 from harness.journal import Journal
 from harness.watch import Snapshots
@@ -47,7 +48,7 @@ class InServiceUpgrade:
                       policy=self._policy.__dict__, publish=self._publish)
         for service, image in self._images.items():
             publish = self._publish if service == self.live_service() else None
-            self._engine.update_image(service, image, self._policy, publish, self._auth)
+            self._engine.update_image(service, image, self._policy, publish, self._auth, image_health=self.new == BROKEN)
 
     def request_rollback(self, journal: Journal) -> None:
         """``rollback=previous``: Swarm rolls every upgraded service back with its rollback_config."""

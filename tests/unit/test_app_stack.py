@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 
@@ -296,3 +297,11 @@ def test_a_redirect_is_followed_only_on_the_same_host():
     assert same_host_redirect(base, "/a", 303, "http://127.0.0.1:8080/login") == "/login"
     assert same_host_redirect(base, "/a", 302, "http://example.com/") is None  # never anywhere the harness did not make
     assert same_host_redirect(base, "/a", 200, "/setup") is None and same_host_redirect(base, "/a", 302, None) is None
+
+
+def test_the_broken_release_keeps_no_health_check_of_the_compose_files_own():
+    web = {**DEMO.compose["services"]["web"], "healthcheck": {"test": ["CMD", "true"], "interval": "2s"}}
+    checked = dataclasses.replace(DEMO, compose={**DEMO.compose, "services": {**DEMO.compose["services"], "web": web}})
+    stack = AppStack(checked, StackOptions(registry="registry:5000"), "http://127.0.0.1:8080", "v1", "broken")
+    assert "healthcheck" not in yaml.safe_load(stack.green("broken").compose)["services"]["web"]
+    assert yaml.safe_load(stack.green("v2").compose)["services"]["web"]["healthcheck"]["test"] == ["CMD", "true"]

@@ -137,6 +137,15 @@ def test_green_is_the_upgraded_deployment_and_what_it_mounts_publishing_the_entr
     assert yaml.safe_load(rendered.compose)["networks"]["default"] == {"external": True, "name": "chaos_default"}
 
 
+def test_the_broken_release_keeps_no_readiness_probe_of_the_manifests_own(tmp_path):
+    probed = deployment("web", {"web": "shop/web:1"}, ports=[8080])
+    probed["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/", "port": 8080}}
+    profile = load_profile(write(tmp_path, probed, DB))
+    broken = manifests.green(profile, "broken", OPTIONS).manifests[0]["spec"]["template"]["spec"]["containers"][0]
+    kept = manifests.green(profile, "1.1", OPTIONS).manifests[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "readinessProbe" not in broken and kept["readinessProbe"] == {"httpGet": {"path": "/", "port": 8080}}
+
+
 def test_prepare_recreates_the_upgraded_deployments_at_once(tmp_path):
     rendered = manifests.blue(load_profile(write(tmp_path)), "1.0", OPTIONS)
     fast = restarting_at_once(rendered, ["web"])

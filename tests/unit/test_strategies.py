@@ -256,6 +256,18 @@ def test_in_service_updates_every_upgraded_service_and_publishes_only_the_entry(
     assert strategy.live_service() == BLUE_WEB
 
 
+def test_an_update_to_the_broken_release_makes_its_images_health_check_count(journal):
+    """The broken release is the new image with a HEALTHCHECK that never passes: a health check of the service's
+    own (compose, or a manifest's readiness probe) must not hide it."""
+    engine = FakeEngine(FakeCluster())
+    engine.snapshot = make_service(BLUE_WEB, [make_task(n, "v1") for n in NODES], started_at=1.0)
+    InServiceUpgrade(engine, {BLUE_WEB: "registry:5000/chaos/demo/web:broken"}, "v1", "broken",
+                     UpdatePolicy()).start(journal)
+    in_service(engine).start(journal)
+    health = [call[6:] for call in engine.calls if call[0] == "update_image"]
+    assert health == [("image_health",), ()]
+
+
 def test_in_service_settles_when_every_service_settled_on_the_worst_outcome(journal):
     engine = FakeEngine(FakeCluster())
     engine.snapshot = make_service(BLUE_WEB, [make_task(n, "v1") for n in NODES], started_at=1.0)

@@ -281,13 +281,15 @@ class KubernetesEngine:
             tasks=tuple(_task(pod, slot, container.name) for slot, pod in enumerate(pods, 1)))
 
     def update_image(self, service: str, image: str, policy: UpdatePolicy, publish: tuple[int, int] | None = None,
-                     auth: RegistryAuth | None = None) -> None:
+                     auth: RegistryAuth | None = None, image_health: bool = False) -> None:
         """Start the Deployment's rolling update to ``image`` with the policy's fields (``translate.rolling_update``);
-        ``publish`` (host port, container port) opens a hostPort."""
+        ``publish`` (host port, container port) opens a hostPort. The new image's own HEALTHCHECK becomes the
+        readiness probe where it was one, or with ``image_health`` (replacing the manifest's)."""
         deployment = self._deployment(service)
         container: dict = {"name": _upgraded(deployment).name, "image": image}
-        if (deployment.metadata.annotations or {}).get(PROBE_SOURCE) == "image":  # the new image's own check
-            container["readinessProbe"] = image_probe(self._image_config(image))
+        if image_health or (deployment.metadata.annotations or {}).get(PROBE_SOURCE) == "image":
+            probe = image_probe(self._image_config(image))
+            container["readinessProbe"] = {"$patch": "replace", **probe} if probe else None
         if publish is not None:
             container["ports"] = [{"containerPort": publish[1], "hostPort": publish[0], "protocol": "TCP"}]
         pod_spec: dict = {"containers": [container]}
