@@ -17,12 +17,12 @@ CustomResourceDefinition or a PersistentVolume is refused, naming it.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
 from harness.app.shape import AppShape
 from harness.engine.kubernetes.binaries import COMPONENTS
@@ -50,7 +50,7 @@ class KubernetesSource(Strict):
     kustomize: str | None = None
     chart: str | None = None
     values: list[str] = Field([], max_length=20)
-    set: dict[str, str] = Field({}, max_length=100)
+    set: dict[str, StrictStr | StrictBool | StrictInt | StrictFloat] = Field({}, max_length=100)
 
     @model_validator(mode="after")
     def _one_source(self) -> KubernetesSource:
@@ -104,10 +104,17 @@ def render(source: KubernetesSource, base: Path, release: str, namespace: str) -
         argv = [str(_tool("helm")), "template", release, str(base / source.chart), "--namespace", namespace,
                 "--skip-tests"]
         argv += [arg for path in source.values for arg in ("--values", str(base / path))]
-        argv += [arg for key, value in source.set.items() for arg in ("--set-string", f"{key}={value}")]
+        argv += [arg for key, value in source.set.items() for arg in _set(key, value)]
         text = _run(argv, "helm template")
     return yaml_documents(text, f"the output of {'kubectl kustomize' if source.kustomize else 'helm template'}",
                           ProfileError)
+
+
+def _set(key: str, value: str | bool | int | float) -> tuple[str, str]:
+    """A ``set`` value as Helm's flag: a string as it is (``--set-string``), else as YAML says it (``--set``)."""
+    if isinstance(value, str):
+        return "--set-string", f"{key}={value}"
+    return "--set", f"{key}={str(value).lower() if isinstance(value, bool) else value}"
 
 
 def manifest_files(directory: Path) -> list[Path]:
@@ -141,10 +148,10 @@ def label(obj: dict) -> str:
     return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
-def check_manifests(profile: AppShape, documents: list[Any], where: str) -> tuple[list[dict], list[Problem],
-                                                                                        list[str]]:
+def check_manifests(profile: AppShape, documents: list[Any], where: str, namespace: str) -> tuple[
+        list[dict], list[Problem], list[str]]:
     """The objects to deploy, the problems that make them unusable for ``profile`` (``where``: what rendered them),
-    and warnings about what the harness will change."""
+    and warnings about what the harness will change (``namespace``: the one it deploys into)."""
     objects, problems, warnings = [], [], []
     for document in expanded(documents):
         problem = _shape_problem(document)
@@ -161,7 +168,7 @@ def check_manifests(profile: AppShape, documents: list[Any], where: str) -> tupl
     problems += _duplicates(objects, where)
     if not problems:
         problems += _profile_fits(profile, workloads(objects))
-        warnings += _changes(objects)
+        warnings += _changes(objects, namespace, profile.stateful)
     return objects, problems, warnings
 
 
@@ -224,16 +231,22 @@ def _upgrade_problem(workload: Workload | None, deployments: list[str]) -> str |
     return None
 
 
-def _changes(objects: list[dict]) -> list[str]:
-    """What the harness changes in the objects when it deploys them (beside images and replicas, always)."""
+def _changes(objects: list[dict], namespace: str, stateful: Sequence[str]) -> list[str]:
+    """What the harness changes in the objects when it deploys them (beside images and replicas, always), and a
+    stateful workload that keeps nothing across its pods."""
     warnings = [f"{label(o)}: its namespace {o['metadata']['namespace']!r} becomes the harness's"
-                for o in objects if o["metadata"].get("namespace")]
+                for o in objects if o["metadata"].get("namespace") not in (None, namespace)]
     claims = [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
     claims += [f"{label(o)}'s volumeClaimTemplates" for o in objects
                if o["kind"] == "StatefulSet" and (o.get("spec") or {}).get("volumeClaimTemplates")]
     if claims:
         warnings.append(f"the volume claims {', '.join(claims)} become a directory on the node (the cluster has no "
                         "storage provisioner), as a named volume is on Swarm")
+    kept = {o["metadata"]["name"] for o in objects if (o["kind"] == "StatefulSet" and o["spec"].get(
+        "volumeClaimTemplates")) or any(set(v) & {"persistentVolumeClaim", "hostPath"}
+                                        for v in (pod_spec(o) or {}).get("volumes") or [] if isinstance(v, dict))}
+    warnings += [f"the stateful workload {name} mounts no volume claim: its data is lost whenever its pod is "
+                 "replaced" for name in stateful if name not in kept]
     return warnings
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from harness.checks import Capture, Check, placeholders
-from harness.errors import ProfileError
+from harness.errors import EnvironmentProblem, ProfileError
 from harness.load import MAX_RATE, MIN_RATE
 from harness.app.compose_check import check_compose, path_problems
 from harness.app.manifests import KubernetesSource, check_manifests, render, workloads
@@ -248,6 +248,7 @@ class Profile:
     compose: dict  # empty without a compose file
     warnings: tuple[str, ...]
     manifests: tuple[dict, ...] = ()  # the Kubernetes objects, rendered; empty without a kubernetes form
+    unrendered: str = ""  # why the kubernetes form is not rendered (a tool not built yet), when it is not
 
     @property
     def name(self) -> str:
@@ -306,12 +307,18 @@ def load_profile(path: Path | str) -> Profile:
     if not problems and model.compose is not None:
         compose, problems, notes = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
         warnings = [f"{model.compose}: {note}" for note in notes]
+    unrendered = ""
     if not problems and model.kubernetes is not None:
-        manifests, problems, notes = _kubernetes_objects(model, path)
+        try:
+            manifests, problems, notes = _kubernetes_objects(model, path)
+        except EnvironmentProblem as missing:
+            if model.compose is None:
+                raise
+            unrendered, notes = str(missing), [f"not rendered: {missing}; Swarm deploys the compose file"]
         warnings += [f"{model.kubernetes.path}: {note}" for note in notes]
     if problems:
         raise ProfileError(format_errors(path, problems, AppProfile, "app profile"))
-    return Profile(model, path.resolve(), compose, tuple(warnings), tuple(manifests))
+    return Profile(model, path.resolve(), compose, tuple(warnings), tuple(manifests), unrendered)
 
 
 def _kubernetes_objects(model: AppProfile, path: Path) -> tuple[list[dict], list[dict], list[str]]:
@@ -324,4 +331,4 @@ def _kubernetes_objects(model: AppProfile, path: Path) -> tuple[list[dict], list
     except ProfileError as error:
         return [], [{"loc": ("kubernetes",), "input": source.path, "msg": str(error)}], []
     where = "the manifests" if source.manifests else "the kustomization" if source.kustomize else "the chart"
-    return check_manifests(model, documents, where)
+    return check_manifests(model, documents, where, STACK_NAME)

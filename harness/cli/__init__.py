@@ -100,7 +100,7 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.pass_context
 def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, engine: str,
          inventory: Path | None, quiet: bool) -> None:
-    """Chaos and failure scenarios for container upgrades on a real Swarm cluster."""
+    """Chaos and failure scenarios for container upgrades on a real Docker Swarm or Kubernetes cluster."""
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
                             engine=engine)
     ui.quiet = quiet

@@ -88,7 +88,7 @@ def cluster() -> None:
 @cluster.command("up")
 @click.pass_obj
 def cluster_up(config: ClusterConfig) -> None:
-    """Start nodes, registry and swarm (idempotent)."""
+    """Start nodes, registries and the engine: a Swarm, or Kubernetes (idempotent)."""
     state = Cluster(config, progress).up()
     progress(f"cluster {state.name} up: {', '.join(f'{n} {state.node_ips[n]}' for n in state.nodes)}; "
              f"load balancer on {state.endpoints['lb']}")

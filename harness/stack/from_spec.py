@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.app.profile import Profile
-from harness.errors import ProfileError
+from harness.errors import EnvironmentProblem, ProfileError
 
 from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.stack import AppStack
@@ -35,6 +35,8 @@ def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float
 def form_for(profile: Profile, forms: tuple[str, ...]) -> str:
     """The first of the engine's ``forms`` the profile gives; ProfileError when it gives none of them."""
     for form in forms:
+        if form == "kubernetes" and form in profile.forms and profile.unrendered:
+            raise EnvironmentProblem(profile.unrendered)
         if form in profile.forms:
             return form
     raise ProfileError(f"{profile.path}: the profile gives the app as {' and '.join(profile.forms)}; this engine "

@@ -12,9 +12,10 @@ import yaml
 
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.app.images import base_containers
+from harness.app.manifests import _set
 from harness.engine.kubernetes.engine import _CENSUS, _KILL, KubernetesEngine, _in_namespace
 from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, claims_on_host
-from harness.errors import ProfileError
+from harness.errors import EnvironmentProblem, ProfileError
 from harness.stack import manifests
 from harness.stack.compose import StackOptions
 from harness.stack.from_spec import form_for
@@ -210,3 +211,37 @@ def test_task_kill_kills_one_container_of_the_service_and_names_its_pod(tmp_path
         sidecar.kill()
     missing = on_bundles(_KILL, tmp_path, "chaos_web")  # both processes are gone
     assert missing.returncode == 1 and "no running container of chaos_web" in missing.stderr
+
+
+def test_a_set_value_that_is_no_string_is_given_to_helm_as_yaml_says_it(tmp_path):
+    chart = EXAMPLES / "guestbook" / "chart"
+    profile = {**PROFILE, "kubernetes": {"chart": str(chart), "set": {"app.replicas": 5, "app.port": 8080}},
+               "releases": {"1.0": {"app": "guestbook/app:1.0"}}, "entry": {"service": "app", "port": 8080},
+               "stateful": ["db"]}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    app = next(o for o in load_profile(path).manifests if o["metadata"]["name"] == "app" and o["kind"] == "Deployment")
+    assert app["spec"]["replicas"] == 5  # an int, as --set gives it (--set-string would give "5")
+    assert _set("redis.enabled", False) == ("--set", "redis.enabled=false")
+    assert _set("image.tag", "1.0") == ("--set-string", "image.tag=1.0")
+
+
+def test_without_helm_built_a_profile_with_a_compose_file_still_loads_and_kubernetes_says_why(tmp_path, monkeypatch):
+    def not_built(command):
+        raise EnvironmentProblem(f"rendering the profile's Kubernetes objects needs {command}, which is not built yet")
+
+    monkeypatch.setattr("harness.app.manifests._tool", not_built)
+    guestbook = load_profile(EXAMPLES / "guestbook" / "guestbook.yaml")
+    assert guestbook.manifests == () and any("chart: not rendered: " in w for w in guestbook.warnings)
+    assert form_for(guestbook, ("compose",)) == "compose"
+    with pytest.raises(EnvironmentProblem, match="needs helm, which is not built yet"):
+        form_for(guestbook, ("kubernetes", "compose"))
+    (tmp_path / "k").mkdir()
+    with pytest.raises(EnvironmentProblem, match="needs kubectl"):
+        load_profile(write(tmp_path, kubernetes={"kustomize": "k"}))
+
+
+def test_a_stateful_workload_without_a_claim_is_a_warning_and_the_harnesss_own_namespace_is_none(tmp_path):
+    warnings = load_profile(write(tmp_path, {**WEB, "metadata": {"name": "web", "namespace": "chaos"}}, DB)).warnings
+    assert any("the stateful workload db mounts no volume claim: its data is lost" in w for w in warnings)
+    assert not any("namespace" in w for w in warnings)  # a chart rendered into the harness's namespace says it
