@@ -123,10 +123,13 @@ def title(report: dict) -> str:
 
 
 def result(report: dict) -> str:
-    """``PASSED``, ``REFUSED`` (nothing was measured: the reason is ``refusal``), or ``FAILED (status)``."""
+    """``PASSED``, ``REFUSED`` (nothing was measured: the reason is ``refusal``), or ``FAILED`` with why: an
+    expectation the run measured, or the run's own status (``failed``, ``interrupted``)."""
     if report["passed"]:
         return "PASSED"
-    return "REFUSED" if is_refused(report) else f"FAILED ({report['status']})"
+    if is_refused(report):
+        return "REFUSED"
+    return "FAILED (an expectation not met)" if report["status"] == "completed" else f"FAILED (run {report['status']})"
 
 
 def refusal(report: dict) -> str:

@@ -36,7 +36,7 @@ def test_junit_has_one_testcase_per_expectation_and_the_failure_says_measured_an
 
 def test_summary_md_leads_with_the_result_and_lists_every_expectation(tmp_path):
     text = (rendered(tmp_path) / "summary.md").read_text()
-    assert text.startswith("### sc under in-service: FAILED (completed)")
+    assert text.startswith("### sc under in-service: FAILED (an expectation not met)")
     assert "| max_downtime | <= 1s | 2.000s | **FAIL** |" in text
     assert "| max_lost_writes | <= 0 | 0 | pass |" in text
     assert "| downtime | 2.000s in 1 outage(s), longest 2.000s |" in text
