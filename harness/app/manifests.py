@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError,
+                      model_validator)
 
 from harness.app.shape import AppShape
 from harness.engine.kubernetes.binaries import COMPONENTS
@@ -173,23 +174,84 @@ def check_manifests(profile: AppShape, documents: list[Any], where: str, namespa
 
 
 def _shape_problem(document: Any) -> str | None:
+    """What makes ``document`` no Kubernetes object the harness can read (a workload: with a pod template whose
+    containers each have a name and an image), or None."""
     if not isinstance(document, dict):
         return f"a document is {type(document).__name__}, not an object with apiVersion, kind and metadata"
-    metadata = document.get("metadata")
-    if not all(isinstance(document.get(key), str) for key in ("apiVersion", "kind")) or not isinstance(metadata, dict) \
-            or not isinstance(metadata.get("name"), str):
-        return f"{label(document)} lacks apiVersion, kind or metadata.name: not a Kubernetes object"
-    pod = pod_spec(document)
-    if document["kind"] in WORKLOAD_KINDS and not (isinstance(pod, dict) and isinstance(pod.get("containers"), list)
-                                                    and all(isinstance(c, dict) and isinstance(c.get("name"), str)
-                                                            and isinstance(c.get("image"), str)
-                                                            for c in pod["containers"] + (pod.get("initContainers")
-                                                                                          or []))):
-        return f"{label(document)} has no pod template whose containers each name a name and an image"
-    if document["kind"] == "Deployment" and not ((document["spec"].get("template") or {}).get("metadata") or {}).get(
-            "labels"):
-        return f"{label(document)} has no spec.template.metadata.labels (its pods would match no selector)"
+    kind = document.get("kind")
+    checks = [(_Object, document, "")]
+    if kind in WORKLOAD_KINDS:
+        checks.append((_WORKLOAD_SPECS.get(kind, _WorkloadSpec), document.get("spec"), "spec."))
+    for model, value, prefix in checks:
+        try:
+            model.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = (prefix + ".".join(str(step) for step in first["loc"])).rstrip(".")
+            return f"{label(document)}: {where}: {first['msg'].split(' or instance of')[0]}"
     return None
+
+
+class _Loose(BaseModel):
+    """Only what the harness reads is checked; everything else is the API server's business."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _Container(_Loose):
+    name: StrictStr
+    image: StrictStr
+
+
+class _PodSpec(_Loose):
+    containers: list[_Container] = Field(min_length=1)
+    initContainers: list[_Container] = []
+
+
+class _TemplateMetadata(_Loose):
+    labels: dict[StrictStr, StrictStr] = {}
+
+
+class _PodTemplate(_Loose):
+    metadata: _TemplateMetadata = _TemplateMetadata()
+    spec: _PodSpec
+
+
+class _WorkloadSpec(_Loose):
+    template: _PodTemplate
+
+
+class _LabelledMetadata(_Loose):
+    labels: dict[StrictStr, StrictStr] = Field(min_length=1)  # a Deployment's pods are selected by them
+
+
+class _LabelledTemplate(_PodTemplate):
+    metadata: _LabelledMetadata
+
+
+class _DeploymentSpec(_WorkloadSpec):
+    template: _LabelledTemplate
+
+
+class _JobTemplate(_Loose):
+    spec: _WorkloadSpec
+
+
+class _CronJobSpec(_Loose):
+    jobTemplate: _JobTemplate
+
+
+class _Metadata(_Loose):
+    name: StrictStr
+
+
+class _Object(_Loose):
+    apiVersion: StrictStr
+    kind: StrictStr
+    metadata: _Metadata
+
+
+_WORKLOAD_SPECS: dict[str, type[BaseModel]] = {"Pod": _PodSpec, "CronJob": _CronJobSpec, "Deployment": _DeploymentSpec}
 
 
 def _duplicates(objects: list[dict], where: str) -> list[Problem]:

@@ -311,6 +311,32 @@ def test_fuzz_mutated_demo_profile(fuzz_dir):
     fuzz(fuzz_dir, mutated([DEMO], FRAGMENT), ("profile",), "mutated demo profile")
 
 
+MANIFESTS = [p.read_bytes() for p in sorted((shipped.APPS / "demo" / "kubernetes").glob("*.yaml"))]
+MANIFEST_FRAGMENTS = st.sampled_from(FRAGMENTS + [
+    "apiVersion: ", "kind: ", "metadata: ", "spec: ", "template: ", "containers: ", "initContainers: ", "image: ",
+    "labels: ", "volumes: ", "persistentVolumeClaim: ", "volumeClaimTemplates: ", "namespace: ", "ports: ",
+    "containerPort: ", "readinessProbe: ", "Deployment", "StatefulSet", "CronJob", "ClusterRole", "List", "items: ",
+    "Namespace", "HorizontalPodAutoscaler", "web", "db"])
+
+
+def test_fuzz_mutated_demo_manifests(tmp_path_factory):
+    """The demo's Kubernetes manifests, damaged: the profile loads, or a ProfileError names it; never a traceback."""
+    directory = profile_dir(tmp_path_factory.mktemp("manifests"))
+    (directory / "demo.yaml").write_bytes(DEMO)
+    tally: Counter[str] = Counter()
+
+    @FUZZ
+    @given(mutated(MANIFESTS, MANIFEST_FRAGMENTS), st.sampled_from(["web.yaml", "db.yaml"]))
+    def check(data: bytes, name: str) -> None:
+        for source, original in zip(sorted((directory / "demo" / "kubernetes").glob("*.yaml")), MANIFESTS):
+            source.write_bytes(data if source.name == name else original)
+        tally[outcome(directory / "demo.yaml", "profile")] += 1
+
+    check()
+    print(f"\nfuzz mutated demo manifests: {sum(tally.values())} loads, {tally['valid']} valid, {tally['refused']} "
+          "clean errors, 0 tracebacks")
+
+
 def test_the_fuzz_sources_are_valid_as_shipped(fuzz_dir):
     (fuzz_dir / "demo.yaml").write_bytes(DEMO)
     assert outcome(fuzz_dir / "demo.yaml", "profile") == "valid"
