@@ -47,11 +47,12 @@ class KubernetesSource(Strict):
     """Where the app's Kubernetes objects come from, relative to the profile: a directory of manifests, a
     kustomization, or a Helm chart (a directory or a packaged ``.tgz``) with its values files and ``set`` values."""
 
-    manifests: str | None = None
-    kustomize: str | None = None
-    chart: str | None = None
-    values: list[str] = Field([], max_length=20)
-    set: dict[str, StrictStr | StrictBool | StrictInt | StrictFloat] = Field({}, max_length=100)
+    manifests: str | None = Field(None, description="a directory: every .yaml, .yml and .json file in it")
+    kustomize: str | None = Field(None, description="a kustomization directory, rendered with `kubectl kustomize`")
+    chart: str | None = Field(None, description="a Helm chart (a directory or a .tgz), rendered with `helm template`")
+    values: list[str] = Field([], max_length=20, description="the chart's values files, in order")
+    set: dict[str, StrictStr | StrictBool | StrictInt | StrictFloat] = Field(
+        {}, max_length=100, description="the chart's values by key: a string as --set-string, anything else as --set")
 
     @model_validator(mode="after")
     def _one_source(self) -> KubernetesSource:
