@@ -22,6 +22,7 @@ from harness.dockerhost import CLUSTER_LABEL
 from harness.faults.conformance import exercise
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
 from harness.runner import Runner
+from harness.scenario.model import KubernetesOptions, Scenario
 from harness.stack.prepare import census
 from harness.waiting import wait_until
 from tests.integration.conftest import GUESTBOOK, up_then_down
@@ -103,9 +104,16 @@ def test_a_clean_rolling_update_completes_and_every_write_is_read_back(kube, dem
     assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
 
 
+def deadline(scenario: Scenario, seconds: float = 15) -> Scenario:
+    """``scenario`` with a shorter progress deadline than its default (which leaves 30 s for a pod's start): a
+    pod of the demo starts in about 5 s on a warm cluster, and CI's time is short."""
+    options = KubernetesOptions(progress_deadline=seconds)
+    return scenario.model_copy(update={"strategy": scenario.strategy.model_copy(update={"kubernetes": options})})
+
+
 def test_a_bad_release_is_undone_by_the_harness_at_the_progress_deadline_and_verified(kube, demo_app, tmp_path):
-    result = Runner(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5), kube, tmp_path,
-                    demo_app).run()
+    result = Runner(deadline(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5)), kube,
+                    tmp_path, demo_app).run()
     assert result.report["upgrade"]["outcome"] == "rolled_back"
     assert "the harness undid the rollout" in result.report["upgrade"]["message"]
     assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
@@ -113,8 +121,8 @@ def test_a_bad_release_is_undone_by_the_harness_at_the_progress_deadline_and_ver
 
 
 def test_an_unreachable_registry_fails_the_pull_and_the_undo_is_verified(kube, demo_app, tmp_path):
-    result = Runner(shortened("registry-unreachable", warmup=5, observe=10, verify_window=5), kube, tmp_path,
-                    demo_app).run()
+    result = Runner(deadline(shortened("registry-unreachable", warmup=5, observe=10, verify_window=5)), kube,
+                    tmp_path, demo_app).run()
     (inject,) = events_of(result.run_dir, "fault.inject")
     stuck = [e.data for e in events_of(result.run_dir, "engine.task")
              if e.get("version") == "v2" and e.get("node") == inject.get("target")]
@@ -127,8 +135,8 @@ def test_a_helm_chart_is_rendered_deployed_and_a_bad_release_undone_on_its_state
     """The guestbook as its Helm chart (a StatefulSet with a claim template, a Secret): the synthesised broken
     release is undone by the harness, verified, and no acknowledged write is lost."""
     guestbook = App.prepare(load_profile(GUESTBOOK), kube.builder, ["old", "new", "broken"])
-    result = Runner(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5), kube, tmp_path,
-                    guestbook).run()
+    result = Runner(deadline(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5)), kube,
+                    tmp_path, guestbook).run()
     report = result.report
     assert report["upgrade"]["outcome"] == "rolled_back" and report["rollback"]["success"] is True, report["upgrade"]
     assert set(report["versions"]["counts"]) == {"1.0"}
@@ -152,7 +160,7 @@ def test_a_profile_without_kubernetes_objects_is_deployed_from_its_compose_file(
 
 def test_a_frozen_nodes_census_shows_what_it_runs_while_the_api_says_otherwise(kube, demo_app, tmp_path):
     """The kubelet and containerd of a node are frozen: the census still reads what its containers run."""
-    result = Runner(shortened("frozen-daemon", warmup=5, observe=5), kube, tmp_path, demo_app).run()
+    result = Runner(deadline(shortened("frozen-daemon", warmup=5, observe=5)), kube, tmp_path, demo_app).run()
     (inject,) = events_of(result.run_dir, "fault.inject")
     (final,) = [e.data for e in events_of(result.run_dir, "engine.final") if e.get("service") == "chaos_web"]
     assert final["processes"][inject.get("target")], final  # the frozen node's containers were counted
