@@ -40,6 +40,7 @@ CHANGE = "chaos-harness.io/change"  # update or rollback: the last change the ha
 CHANGE_STARTED = "chaos-harness.io/change-started-at"  # when (epoch seconds)
 FAILURE_ACTION = "chaos-harness.io/failure-action"  # what the harness does when the progress deadline passes
 UNDONE_BY_HARNESS = "chaos-harness.io/undone-by-harness"
+_IMMUTABLE = ("field is immutable", "may not change once set")  # the API refusing a change it cannot make in place
 APPLIED = "chaos-harness.io/applied"  # on a stack's namespace: what its last deploy applied (JSON)
 REVISION = "deployment.kubernetes.io/revision"
 PULL_SECRET = "chaos-registry-auth"
@@ -201,7 +202,8 @@ class KubernetesEngine:
             return
         except EngineError as error:
             refused = error.__cause__
-            if not (isinstance(refused, ApiException) and refused.status == 422 and "field is immutable" in str(error)):
+            if not (isinstance(refused, ApiException) and refused.status == 422
+                    and any(words in str(error) for words in _IMMUTABLE)):
                 raise
         self._delete(body["metadata"]["namespace"], *_key(body))
         self._call(apply, what)
