@@ -50,6 +50,12 @@ SECTIONS = (
             "Each size on a cluster of its own, images already built; memory is what `docker stats` would count "
             "for every node container, every container the nodes run, the registries and Toxiproxy.",
             lambda quick, out: [*PYTHON, "benchmarks.cluster_sizes", "--json", str(out), *(["3"] if quick else [])]),
+    Section("sizes-kubernetes", "Cluster size on Kubernetes: up from nothing, up when up, memory held",
+            "As above, the cluster built with --engine kubernetes (binaries already built: `chaos-harness --engine "
+            "kubernetes setup`); memory includes etcd, the API server, the controller manager and the scheduler on "
+            "the first node, and containerd, the kubelet and kube-proxy on every node.",
+            lambda quick, out: [*PYTHON, "benchmarks.cluster_sizes", "--engine", "kubernetes", "--json", str(out),
+                                *(["3"] if quick else ["3", "5"])]),
     Section("faults", "Faults: inject, symptom, heal",
             "Each fault on the benchmark cluster with the demo app deployed, target node2 (the load balancer's "
             "node for the lb- faults).",
