@@ -40,12 +40,12 @@ CHANGE = "chaos-harness.io/change"  # update or rollback: the last change the ha
 CHANGE_STARTED = "chaos-harness.io/change-started-at"  # when (epoch seconds)
 FAILURE_ACTION = "chaos-harness.io/failure-action"  # what the harness does when the progress deadline passes
 UNDONE_BY_HARNESS = "chaos-harness.io/undone-by-harness"
-_IMMUTABLE = ("field is immutable", "may not change once set")  # the API refusing a change it cannot make in place
 APPLIED = "chaos-harness.io/applied"  # on a stack's namespace: what its last deploy applied (JSON)
 REVISION = "deployment.kubernetes.io/revision"
 PULL_SECRET = "chaos-registry-auth"
 FIELD_MANAGER = "chaos-harness"
 _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+_IMMUTABLE = ("field is immutable", "may not change once set")  # the API refusing a change it cannot make in place
 
 
 # The containers of a service (<namespace>_<deployment>) whose processes still run, read from containerd's task
@@ -122,6 +122,7 @@ class KubernetesEngine:
         self._kubeconfig = kubeconfig
         self._image_config = image_config
         self._api: k8s.ApiClient | None = None
+        self._dynamic: DynamicClient | None = None
         self._objects: dict[str, EngineObject] = {}
 
     @property
@@ -129,6 +130,13 @@ class KubernetesEngine:
         if self._api is None:
             self._api = api_client(self._kubeconfig)
         return self._api
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        """A client of any kind of object (it learns the API's kinds once, when first asked)."""
+        if self._dynamic is None:
+            self._dynamic = DynamicClient(self.api)
+        return self._dynamic
 
     @property
     def _core(self) -> k8s.CoreV1Api:
@@ -189,55 +197,6 @@ class KubernetesEngine:
                 pod["imagePullSecrets"] = [*(s for s in pod.get("imagePullSecrets") or [] if s.get("name") !=
                                              PULL_SECRET), {"name": PULL_SECRET}]
             self._apply(body)
-
-    def _apply(self, body: dict) -> None:
-        """Server-side apply of one object; replaced (deleted, then applied) when the API refuses the change."""
-        dynamic = DynamicClient(self.api)
-        resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
-        apply = lambda: dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER,  # noqa: E731
-                                                  force_conflicts=True)
-        what = f"apply {body['kind']} {body['metadata']['name']}"
-        try:
-            self._call(apply, what)
-            return
-        except EngineError as error:
-            refused = error.__cause__
-            if not (isinstance(refused, ApiException) and refused.status == 422
-                    and any(words in str(error) for words in _IMMUTABLE)):
-                raise
-        self._delete(body["metadata"]["namespace"], *_key(body))
-        self._call(apply, what)
-
-    def _applied(self, stack: str) -> set[tuple[str, str, str]]:
-        """(apiVersion, kind, name) of every object the last deploy of ``stack`` applied."""
-        try:
-            found = self._core.read_namespace(stack, _request_timeout=10)
-        except ApiException as error:
-            if error.status == 404:
-                return set()
-            raise EngineError(f"cannot read the namespace {stack}: {error.reason}") from error
-        recorded = (found.metadata.annotations or {}).get(APPLIED, "[]")
-        return {tuple(key) for key in json.loads(recorded)}
-
-    def _delete(self, namespace: str, api_version: str, kind: str, name: str, timeout: float = 60) -> None:
-        """Delete an object of the stack and wait until it is gone (its pods may still be stopping)."""
-        resource = DynamicClient(self.api).resources.get(api_version=api_version, kind=kind)
-
-        def gone() -> bool:
-            try:
-                resource.get(name=name, namespace=namespace)
-            except ApiException as error:
-                if error.status == 404:
-                    return True
-                raise
-            return False
-
-        try:
-            resource.delete(name=name, namespace=namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise EngineError(f"cannot delete {kind} {name}: {error.status} {error.reason}") from error
-        wait_until(gone, timeout=timeout, what=f"{kind} {name} deleted")
 
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
         """Delete the stack's namespace and wait until it is gone (its pods stopped)."""
@@ -326,95 +285,6 @@ class KubernetesEngine:
                 except ApiException:
                     continue  # a container that has not started has no log
         return "".join(found)
-
-    def _workload(self, namespace: str, name: str):
-        """The Deployment, StatefulSet or DaemonSet ``name``; ServiceMissing when there is none."""
-        for read in (self._apps.read_namespaced_deployment, self._apps.read_namespaced_stateful_set,
-                     self._apps.read_namespaced_daemon_set):
-            try:
-                return read(name, namespace, _request_timeout=10)
-            except ApiException as error:
-                if error.status != 404:
-                    raise EngineError(f"cannot read {namespace}_{name}: {error.reason}") from error
-        raise ServiceMissing(f"service {namespace}_{name} is not deployed")
-
-    # -- internals -----------------------------------------------------------------
-
-    def _enforce_failure_action(self, name: str, deployment, action: str, message: str):
-        if action == "pause":
-            if not deployment.spec.paused:
-                self._patch(name, {"spec": {"paused": True}})
-            return self._deployment(name)
-        self._undo(name, deployment, f"the progress deadline passed ({message}); the harness undid the rollout, "
-                                     "as Kubernetes does not roll back by itself")
-        return self._deployment(name)
-
-    def _undo(self, name: str, deployment, reason: str) -> None:
-        namespace, _ = _locate(name)
-        selector = _selector(deployment)
-        sets = [rs for rs in self._apps.list_namespaced_replica_set(namespace, label_selector=selector).items
-                if any(o.uid == deployment.metadata.uid for o in rs.metadata.owner_references or [])]
-        sets.sort(key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0")))
-        if len(sets) < 2:
-            raise EngineError(f"{name} has no earlier revision to go back to")
-        template = self.api.sanitize_for_serialization(sets[-2].spec.template)
-        template["metadata"]["labels"].pop("pod-template-hash", None)
-        annotations = _change("rollback", "pause", reason if reason != "requested" else None)
-        self._patch(name, {"metadata": {"annotations": annotations}, "spec": {"paused": False, "template": template}},
-                    merge=True)
-
-    def _probed(self, body: dict) -> dict:
-        """An upgraded Deployment of the app's own whose container has no readiness probe gets its image's
-        HEALTHCHECK as one, as with a compose file (``PROBE_SOURCE``): each release's image brings its own."""
-        container_name = (body["metadata"].get("annotations") or {}).get(UPGRADED_CONTAINER)
-        if body["kind"] != "Deployment" or container_name is None:
-            return body
-        container = next(c for c in body["spec"]["template"]["spec"]["containers"] if c["name"] == container_name)
-        if "readinessProbe" not in container:
-            body["metadata"]["annotations"][PROBE_SOURCE] = "image"
-            if probe := image_probe(self._image_config(container["image"])):
-                container["readinessProbe"] = probe
-        return body
-
-    def _deployment(self, name: str):
-        namespace, deployment = _locate(name)
-        try:
-            return self._apps.read_namespaced_deployment(deployment, namespace, _request_timeout=10)
-        except ApiException as error:
-            if error.status == 404:
-                raise ServiceMissing(f"service {name} is not deployed") from error
-            raise EngineError(f"cannot read {name}: {error.reason}") from error
-        except UNANSWERED as error:
-            raise ClusterError(f"the Kubernetes API server does not answer: {error}") from error
-
-    def _patch(self, name: str, body: dict, merge: bool = False) -> None:
-        namespace, deployment = _locate(name)
-        kwargs = {"_content_type": "application/merge-patch+json"} if merge else {}
-        self._call(lambda: self._apps.patch_namespaced_deployment(deployment, namespace, body, **kwargs),
-                   f"change {name}")
-
-    def _pull_secret(self, namespace: str, auth: RegistryAuth) -> None:
-        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        config = json.dumps({"auths": {auth.server: {"auth": token}}}).encode()
-        body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-                "metadata": {"name": PULL_SECRET, "namespace": namespace, "labels": MANAGED_BY},
-                "data": {".dockerconfigjson": base64.b64encode(config).decode()}}
-        self._call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
-                   if exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
-                   else self._core.create_namespaced_secret(namespace, body), "store the registry's credentials")
-
-    def _namespace_exists(self, namespace: str) -> bool:
-        return exists(lambda: self._core.read_namespace(namespace))
-
-    @staticmethod
-    def _call(call, what: str):
-        try:
-            return call()
-        except ApiException as error:
-            raise EngineError(f"cannot {what}: {error.status} {error.reason}: {_message(error)}") from error
-        except UNANSWERED as error:
-            raise ClusterError(f"cannot {what}: the Kubernetes API server does not answer: {error}") from error
-
 
     # -- faults --------------------------------------------------------------------
 
@@ -532,6 +402,142 @@ class KubernetesEngine:
         except UNANSWERED as error:
             raise ClusterError(f"cannot delete the pod {name}: the Kubernetes API server does not answer: {error}") \
                 from error
+
+    # -- internals -----------------------------------------------------------------
+
+    def _apply(self, body: dict) -> None:
+        """Server-side apply of one object; replaced (deleted, then applied) when the API refuses the change."""
+        resource = self.dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+        apply = lambda: self.dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER,  # noqa: E731
+                                                       force_conflicts=True)
+        what = f"apply {body['kind']} {body['metadata']['name']}"
+        try:
+            self._call(apply, what)
+            return
+        except EngineError as error:
+            refused = error.__cause__
+            if not (isinstance(refused, ApiException) and refused.status == 422
+                    and any(words in str(error) for words in _IMMUTABLE)):
+                raise
+        self._delete(body["metadata"]["namespace"], *_key(body))
+        self._call(apply, what)
+
+    def _applied(self, stack: str) -> set[tuple[str, str, str]]:
+        """(apiVersion, kind, name) of every object the last deploy of ``stack`` applied."""
+        try:
+            found = self._core.read_namespace(stack, _request_timeout=10)
+        except ApiException as error:
+            if error.status == 404:
+                return set()
+            raise EngineError(f"cannot read the namespace {stack}: {error.reason}") from error
+        recorded = (found.metadata.annotations or {}).get(APPLIED, "[]")
+        return {tuple(key) for key in json.loads(recorded)}
+
+    def _delete(self, namespace: str, api_version: str, kind: str, name: str, timeout: float = 60) -> None:
+        """Delete an object of the stack and wait until it is gone (its pods may still be stopping)."""
+        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+        def gone() -> bool:
+            try:
+                resource.get(name=name, namespace=namespace)
+            except ApiException as error:
+                if error.status == 404:
+                    return True
+                raise
+            return False
+
+        try:
+            resource.delete(name=name, namespace=namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise EngineError(f"cannot delete {kind} {name}: {error.status} {error.reason}") from error
+        wait_until(gone, timeout=timeout, what=f"{kind} {name} deleted")
+
+    def _workload(self, namespace: str, name: str):
+        """The Deployment, StatefulSet or DaemonSet ``name``; ServiceMissing when there is none."""
+        for read in (self._apps.read_namespaced_deployment, self._apps.read_namespaced_stateful_set,
+                     self._apps.read_namespaced_daemon_set):
+            try:
+                return read(name, namespace, _request_timeout=10)
+            except ApiException as error:
+                if error.status != 404:
+                    raise EngineError(f"cannot read {namespace}_{name}: {error.reason}") from error
+        raise ServiceMissing(f"service {namespace}_{name} is not deployed")
+
+    def _enforce_failure_action(self, name: str, deployment, action: str, message: str):
+        if action == "pause":
+            if not deployment.spec.paused:
+                self._patch(name, {"spec": {"paused": True}})
+            return self._deployment(name)
+        self._undo(name, deployment, f"the progress deadline passed ({message}); the harness undid the rollout, "
+                                     "as Kubernetes does not roll back by itself")
+        return self._deployment(name)
+
+    def _undo(self, name: str, deployment, reason: str) -> None:
+        namespace, _ = _locate(name)
+        selector = _selector(deployment)
+        sets = [rs for rs in self._apps.list_namespaced_replica_set(namespace, label_selector=selector).items
+                if any(o.uid == deployment.metadata.uid for o in rs.metadata.owner_references or [])]
+        sets.sort(key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0")))
+        if len(sets) < 2:
+            raise EngineError(f"{name} has no earlier revision to go back to")
+        template = self.api.sanitize_for_serialization(sets[-2].spec.template)
+        template["metadata"]["labels"].pop("pod-template-hash", None)
+        annotations = _change("rollback", "pause", reason if reason != "requested" else None)
+        self._patch(name, {"metadata": {"annotations": annotations}, "spec": {"paused": False, "template": template}},
+                    merge=True)
+
+    def _probed(self, body: dict) -> dict:
+        """An upgraded Deployment of the app's own whose container has no readiness probe gets its image's
+        HEALTHCHECK as one, as with a compose file (``PROBE_SOURCE``): each release's image brings its own."""
+        container_name = (body["metadata"].get("annotations") or {}).get(UPGRADED_CONTAINER)
+        if body["kind"] != "Deployment" or container_name is None:
+            return body
+        container = next(c for c in body["spec"]["template"]["spec"]["containers"] if c["name"] == container_name)
+        if "readinessProbe" not in container:
+            body["metadata"]["annotations"][PROBE_SOURCE] = "image"
+            if probe := image_probe(self._image_config(container["image"])):
+                container["readinessProbe"] = probe
+        return body
+
+    def _deployment(self, name: str):
+        namespace, deployment = _locate(name)
+        try:
+            return self._apps.read_namespaced_deployment(deployment, namespace, _request_timeout=10)
+        except ApiException as error:
+            if error.status == 404:
+                raise ServiceMissing(f"service {name} is not deployed") from error
+            raise EngineError(f"cannot read {name}: {error.reason}") from error
+        except UNANSWERED as error:
+            raise ClusterError(f"the Kubernetes API server does not answer: {error}") from error
+
+    def _patch(self, name: str, body: dict, merge: bool = False) -> None:
+        namespace, deployment = _locate(name)
+        kwargs = {"_content_type": "application/merge-patch+json"} if merge else {}
+        self._call(lambda: self._apps.patch_namespaced_deployment(deployment, namespace, body, **kwargs),
+                   f"change {name}")
+
+    def _pull_secret(self, namespace: str, auth: RegistryAuth) -> None:
+        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+        config = json.dumps({"auths": {auth.server: {"auth": token}}}).encode()
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": PULL_SECRET, "namespace": namespace, "labels": MANAGED_BY},
+                "data": {".dockerconfigjson": base64.b64encode(config).decode()}}
+        self._call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
+                   if exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
+                   else self._core.create_namespaced_secret(namespace, body), "store the registry's credentials")
+
+    def _namespace_exists(self, namespace: str) -> bool:
+        return exists(lambda: self._core.read_namespace(namespace))
+
+    @staticmethod
+    def _call(call, what: str):
+        try:
+            return call()
+        except ApiException as error:
+            raise EngineError(f"cannot {what}: {error.status} {error.reason}: {_message(error)}") from error
+        except UNANSWERED as error:
+            raise ClusterError(f"cannot {what}: the Kubernetes API server does not answer: {error}") from error
 
 
 def _key(body: dict) -> tuple[str, str, str]:
