@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.cluster import Cluster, ClusterConfig
@@ -48,6 +49,25 @@ def demo(cluster) -> App:
 def guestbook(cluster) -> App:
     """The example stack that shares nothing with the demo: Node.js and PostgreSQL, no version header."""
     return App.prepare(load_profile(GUESTBOOK), cluster.builder, ["old", "new", "broken"])
+
+
+def relocatable(profile: Path) -> dict:
+    """The profile's document with every path it names made absolute, so that a changed copy can live elsewhere."""
+    document = yaml.safe_load(profile.read_text())
+    absolute = lambda path: str(profile.parent / path)  # noqa: E731
+    if "compose" in document:
+        document["compose"] = absolute(document["compose"])
+    source = document.get("kubernetes") or {}
+    for key in ("manifests", "kustomize", "chart"):
+        if key in source:
+            source[key] = absolute(source[key])
+    if "values" in source:
+        source["values"] = [absolute(path) for path in source["values"]]
+    for images in document["releases"].values():
+        for image in images.values():
+            if isinstance(image, dict) and image.get("build"):
+                image["build"]["context"] = absolute(image["build"]["context"])
+    return document
 
 
 def live_releases(cluster: Cluster, app: App, probes: int = 10) -> list[str | None]:

@@ -18,7 +18,7 @@ from harness.app import App, load_profile
 from harness.errors import ProfileError, ServiceMissing
 from harness.runner import Runner
 from harness.stack import BLUE
-from tests.integration.conftest import GUESTBOOK, live_releases
+from tests.integration.conftest import GUESTBOOK, live_releases, relocatable
 from tests.integration.test_end_to_end import events_of, samples_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -96,10 +96,7 @@ def _deployed(cluster, service: str) -> bool:
 
 
 def test_a_stack_that_never_becomes_healthy_fails_prepare_with_its_tasks_and_logs(cluster, tmp_path):
-    document = yaml.safe_load(GUESTBOOK.read_text())
-    document["compose"] = str(GUESTBOOK.parent / document["compose"])
-    for release in document["releases"].values():
-        release["app"]["build"]["context"] = str(GUESTBOOK.parent / release["app"]["build"]["context"])
+    document = relocatable(GUESTBOOK)
     document["entry"]["health"]["path"] = "/no-such-health-page"  # answers 404: never healthy
     profile = tmp_path / "unhealthy.yaml"
     profile.write_text(yaml.safe_dump(document))

@@ -25,7 +25,7 @@ from harness.runner import Runner
 from harness.scenario.model import KubernetesOptions, Scenario
 from harness.stack.prepare import census
 from harness.waiting import wait_until
-from tests.integration.conftest import GUESTBOOK, up_then_down
+from tests.integration.conftest import GUESTBOOK, relocatable, up_then_down
 from tests.integration.test_crash_heal import harness as harness_cli, killed_once_faults_hold
 from tests.integration.test_end_to_end import events_of, shortened
 
@@ -146,11 +146,8 @@ def test_a_helm_chart_is_rendered_deployed_and_a_bad_release_undone_on_its_state
 
 def test_a_profile_without_kubernetes_objects_is_deployed_from_its_compose_file(kube, demo_app, tmp_path):
     """The demo given as its compose file only: each service becomes a Deployment and a headless Service."""
-    demo = yaml.safe_load(DEFAULT_PROFILE.read_text())
+    demo = relocatable(DEFAULT_PROFILE)
     del demo["kubernetes"]
-    demo["compose"] = str(DEFAULT_PROFILE.parent / demo["compose"])
-    for release in demo["releases"].values():
-        release["web"]["build"]["context"] = str(DEFAULT_PROFILE.parent / release["web"]["build"]["context"])
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo))
     compose_only = App.prepare(load_profile(tmp_path / "demo.yaml"), kube.builder, ["old", "new"])
     result = Runner(shortened("clean-upgrade", warmup=5, observe=5), kube, tmp_path, compose_only).run()
