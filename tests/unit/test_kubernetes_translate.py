@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from types import SimpleNamespace as NS
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -193,3 +195,20 @@ def test_a_pod_the_scheduler_cannot_place_says_why():
 def test_a_terminating_pod_is_a_task_meant_to_shut_down():
     assert _task(pod(running=True, ready=True, deleted=True), 1, "web").desired_state == "shutdown"
     assert _task(pod(running=True, ready=True), 1, "web").addresses == ("10.244.2.5",)
+
+
+@pytest.mark.parametrize("live_probe, expected", [
+    (None, {"exec": {"command": ["/broken"]}}),  # "$patch" where there is no probe would leave none
+    (NS(http_get=NS(path="/health")), {"$patch": "replace", "exec": {"command": ["/broken"]}}),  # not merged into
+])
+def test_an_update_to_an_image_whose_health_counts_sets_its_probe_in_place_of_any(monkeypatch, live_probe, expected):
+    engine = KubernetesEngine(Path("unused"), image_config=lambda image: {"Healthcheck": {"Test": ["CMD", "/broken"]}})
+    live = NS(metadata=NS(annotations={}), spec=NS(template=NS(spec=NS(containers=[
+        NS(name="web", image="registry:5000/chaos/shop/web:1", readiness_probe=live_probe)]))))
+    patches = []
+    monkeypatch.setattr(engine, "_deployment", lambda name: live)
+    monkeypatch.setattr(engine, "_patch", lambda name, body, merge=False: patches.append(body))
+    engine.update_image("chaos_web", "registry:5000/chaos/shop/web:broken", UpdatePolicy(), image_health=True)
+    (container,) = patches[0]["spec"]["template"]["spec"]["containers"]
+    probe = {key: value for key, value in container["readinessProbe"].items() if key in ("$patch", "exec")}
+    assert probe == expected

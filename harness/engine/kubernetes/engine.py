@@ -247,10 +247,14 @@ class KubernetesEngine:
         ``publish`` (host port, container port) opens a hostPort. The new image's own HEALTHCHECK becomes the
         readiness probe where it was one, or with ``image_health`` (replacing the manifest's)."""
         deployment = self._deployment(service)
-        container: dict = {"name": _upgraded(deployment).name, "image": image}
+        upgraded = _upgraded(deployment)
+        container: dict = {"name": upgraded.name, "image": image}
         if image_health or (deployment.metadata.annotations or {}).get(PROBE_SOURCE) == "image":
             probe = image_probe(self._image_config(image))
-            container["readinessProbe"] = {"$patch": "replace", **probe} if probe else None
+            # a probe there is replaced, not merged into (two handlers are invalid); "$patch" where there is none
+            # would leave none
+            container["readinessProbe"] = ({"$patch": "replace", **probe} if upgraded.readiness_probe else probe) \
+                if probe else None
         if publish is not None:
             container["ports"] = [{"containerPort": publish[1], "hostPort": publish[0], "protocol": "TCP"}]
         pod_spec: dict = {"containers": [container]}
