@@ -4,9 +4,8 @@ harness's words."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from types import SimpleNamespace as NS
-
 from pathlib import Path
+from types import SimpleNamespace as NS
 
 import pytest
 import yaml
