@@ -16,7 +16,6 @@ from pathlib import Path
 from docker.errors import APIError, ImageNotFound
 
 from harness.app.compose_check import declared_ports
-from harness.app.manifests import workloads
 from harness.app.profile import BROKEN, ImageSource, Profile
 from harness.build import ImageBuilder
 from harness.errors import HarnessError, ProfileError
@@ -130,7 +129,7 @@ def _sources(profile: Profile) -> list[_Source]:
 
 def base_containers(profile: Profile) -> dict[str, str]:
     """``workload/container`` -> image of every Kubernetes container no release changes."""
-    found = workloads(profile.manifests)
+    found = profile.workloads
     upgraded = {(name, found[name].upgraded_container()) for name in profile.upgraded if name in found}
     return {f"{name}/{container}": image for name, workload in found.items()
             for container, image in workload.containers.items() if (name, container) not in upgraded}
@@ -178,7 +177,7 @@ def _local(builder: ImageBuilder, place: _Source, problems: list[dict]) -> str:
 def _check_entry_port(builder: ImageBuilder, profile: Profile, releases: dict[str, dict[str, str]]) -> None:
     """When the compose file declares no port for the entry service, its image must expose the entry port."""
     entry = profile.model.entry
-    workload = workloads(profile.manifests).get(entry.service)
+    workload = profile.workloads.get(entry.service)
     if (profile.compose and declared_ports(profile.compose["services"][entry.service])) or (workload and
                                                                                           workload.ports):
         return  # checked against the compose file or the manifests already

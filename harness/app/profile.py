@@ -11,6 +11,7 @@ form it speaks (Kubernetes prefers the objects).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +21,7 @@ from harness.checks import Capture, Check, placeholders
 from harness.errors import EnvironmentProblem, ProfileError
 from harness.load import MAX_RATE, MIN_RATE
 from harness.app.compose_check import check_compose, path_problems
-from harness.app.manifests import KubernetesSource, check_manifests, render, workloads
+from harness.app.manifests import KubernetesSource, Workload, check_manifests, render, workloads
 from harness.cluster.config import STACK_NAME
 from harness.models import Strict, format_errors, load_model
 
@@ -259,12 +260,17 @@ class Profile:
         """The forms the app is given in: ``compose``, ``kubernetes`` or both."""
         return tuple(form for form in ("compose", "kubernetes") if getattr(self.model, form) is not None)
 
+    @cached_property
+    def workloads(self) -> dict[str, Workload]:
+        """The Kubernetes workloads by name (none without a kubernetes form), read once."""
+        return workloads(self.manifests)
+
     @property
     def services(self) -> tuple[str, ...]:
         """Every service of the app: the compose file's, else the Kubernetes workloads'."""
         if self.compose:
             return tuple(self.compose["services"])
-        return tuple(workloads(self.manifests))
+        return tuple(self.workloads)
 
     @property
     def upgraded(self) -> tuple[str, ...]:

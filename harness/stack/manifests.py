@@ -20,7 +20,6 @@ from collections.abc import Iterable
 import yaml
 
 from harness.app.images import BASE_TAG
-from harness.app.manifests import workloads
 from harness.app.profile import BROKEN, Profile
 from harness.cluster.config import STACK_NAME
 from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, placement, pod_spec
@@ -75,7 +74,7 @@ def _retargeted(profile: Profile, obj: dict, release: str, options: StackOptions
     if pod is None:
         return obj
     upgraded = obj["kind"] == "Deployment" and name in profile.upgraded
-    main = workloads([obj])[name].upgraded_container() if upgraded else None
+    main = profile.workloads[name].upgraded_container() if upgraded else None
     for container in [*(pod.get("initContainers") or []), *pod["containers"]]:
         key, tag = (name, release) if container["name"] == main else (f"{name}/{container['name']}", BASE_TAG)
         container["image"] = image_ref(options, profile.name, key, tag)
