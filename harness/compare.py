@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from harness.errors import UsageError
 from harness.reportfile import number
 
 COMPARE_SCHEMA = "chaos-harness/compare@1"
@@ -42,10 +43,11 @@ class Spread:
 
 @dataclass(frozen=True)
 class Row:
-    """One scenario (on one app) under one strategy, over its repeats."""
+    """One scenario (on one app) under one strategy on one engine, over its repeats."""
 
     scenario: str
     strategy: str
+    engine: str  # ``swarm`` or ``kubernetes`` (reports from before engines were recorded: swarm)
     runs: int
     passed: int
     downtime: Spread
@@ -85,20 +87,46 @@ class Row:
 
 
 def compare(reports: Iterable[dict], points: dict[str, str] | None = None) -> list[Row]:
-    """Rows sorted by scenario, then strategy, of the runs that were not refused (they measured nothing: the
-    caller names them, ``refused_runs``). ``points``: run id -> the sweep point it ran at, which makes each
-    point a scenario row of its own (``halted-node@demo at tasks_replaced=1``), in the sweep's order."""
+    """Rows sorted by scenario, then strategy, then engine, of the runs that were not refused (they measured
+    nothing: the caller names them, ``refused_runs``). ``points``: run id -> the sweep point it ran at, which makes
+    each point a scenario row of its own (``halted-node@demo at tasks_replaced=1``), in the sweep's order.
+
+    UsageError when the runs of one row deployed different revisions of the app's files (``app.revision``).
+    """
     points = points or {}
     rank = {point: index for index, point in enumerate(dict.fromkeys(points.values()))}
-    groups: dict[tuple[str, int, str, str], list[dict]] = {}
+    groups: dict[tuple[str, int, str, str, str], list[dict]] = {}
     for report in reports:
         if is_refused(report):
             continue
         point = points.get(report["run_id"], "")
         strategy = report["scenario"]["strategy"]["kind"] or "unset"  # unset: left open
-        groups.setdefault((scenario_label(report), rank.get(point, -1), point, strategy), []).append(report)
-    return [_row(f"{scenario} at {point}" if point else scenario, strategy, runs)
-            for (scenario, _, point, strategy), runs in sorted(groups.items())]
+        key = (scenario_label(report), rank.get(point, -1), point, strategy, engine_of(report))
+        groups.setdefault(key, []).append(report)
+    rows = [_row(f"{scenario} at {point}" if point else scenario, strategy, engine, runs)
+            for (scenario, _, point, strategy, engine), runs in sorted(groups.items())]
+    for row, runs in zip(rows, (groups[key] for key in sorted(groups))):
+        _check_one_revision(row, runs)
+    return rows
+
+
+def engine_of(report: dict) -> str:
+    """The engine a run deployed on (``swarm`` in a report from before engines were recorded)."""
+    return (report.get("cluster") or {}).get("engine") or "swarm"
+
+
+def _check_one_revision(row: Row, runs: list[dict]) -> None:
+    """UsageError when the runs of ``row`` deployed more than one revision of the app's files."""
+    revisions: dict[str, list[str]] = {}
+    for report in runs:
+        revision = (report.get("app") or {}).get("revision")
+        if revision:
+            revisions.setdefault(revision, []).append(report["run_id"])
+    if len(revisions) > 1:
+        found = "; ".join(f"revision {revision}: {', '.join(sorted(ids))}" for revision, ids in revisions.items())
+        raise UsageError(f"{row.scenario} under {row.strategy} on {row.engine}: its runs deployed different app files "
+                         f"({found}); compare the runs of one revision (a revision is a digest of the profile and "
+                         "the files it names, in each report's app.revision)")
 
 
 def is_refused(report: dict) -> bool:
@@ -117,12 +145,13 @@ def scenario_label(report: dict) -> str:
     return f"{report['scenario']['name']}@{app['name']}" if app else report["scenario"]["name"]
 
 
-def _row(scenario: str, strategy: str, runs: list[dict]) -> Row:
+def _row(scenario: str, strategy: str, engine: str, runs: list[dict]) -> Row:
     runs = sorted(runs, key=lambda r: (r["run_id"], machine_of(r)))
     rollbacks = [r["rollback"] for r in runs if r["rollback"]["triggered"]]
     return Row(
         scenario=scenario,
         strategy=strategy,
+        engine=engine,
         runs=len(runs),
         passed=sum(bool(r["passed"]) for r in runs),
         downtime=Spread.of(r["downtime"] for r in runs),

@@ -306,9 +306,11 @@ REPORT_FIELDS = {
     "run_id": "the run directory's name",
     "scenario": "the scenario as run, its strategy kind resolved (see the [scenario file](scenario.md))",
     "app": "the app profile: its name, file, old and new release, entry service, upgraded services, whether it "
-           "has a write probe",
-    "cluster": "the cluster's name, nodes and provider, and the machine the harness ran on (its host name: its "
-               "clock timed the run; `compare` names it)",
+           "has a write probe, its revision (a digest of the profile and the files it names: `compare` never "
+           "folds two revisions into one row), the form deployed (`compose` or `kubernetes`) and what the "
+           "harness changed in it (`changes`)",
+    "cluster": "the cluster's name, nodes, provider, engine (`swarm` or `kubernetes`) and engine version, and the "
+               "machine the harness ran on (its host name: its clock timed the run; `compare` names it)",
     "started_at": "the run's start, seconds since the epoch on the samples' clock",
     "ended_at": "the run's end (null when the journal has no end)",
     "status": "completed, failed, interrupted, refused, or incomplete (a journal without an end)",

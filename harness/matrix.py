@@ -1,8 +1,8 @@
-"""Many runs: each scenario under each strategy, repeated, with the same load and fault timing.
+"""Many runs: each scenario under each strategy on each engine, repeated, with the same load and fault timing.
 
-The cluster is reused between runs when it is healthy (every run's prepare
-phase resets the stack, the routes and the green stack) and rebuilt when a
-fault left it degraded.
+Each engine has its cluster. A cluster is reused between runs when it is
+healthy (every run's prepare phase resets the stack, the routes and the green
+stack) and rebuilt when a fault left it degraded.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.app import App
 from harness.cluster import Cluster
+from harness.cluster.config import ENGINES
 from harness.compare import Row, compare, is_refused, refused_runs
 from harness.errors import HarnessError, RunInterrupted, UsageError
 from harness.report import write_comparison
@@ -28,30 +29,41 @@ Progress = Callable[[str], None]
 
 def parse_strategies(text: str) -> list[str]:
     """``"in-service,blue-green"`` -> the strategy kinds, each checked."""
-    kinds = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [k for k in kinds if k not in STRATEGIES]
-    if not kinds or unknown:
-        raise UsageError(f"--strategies: got {text!r}; give a comma-separated list of {', '.join(STRATEGIES)}")
-    return list(dict.fromkeys(kinds))
+    return _parse_list(text, "--strategies", STRATEGIES)
+
+
+def parse_engines(text: str) -> list[str]:
+    """``"swarm,kubernetes"`` -> the engines, each checked."""
+    return _parse_list(text, "--engines", ENGINES)
+
+
+def _parse_list(text: str, option: str, allowed: tuple[str, ...]) -> list[str]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items or any(item not in allowed for item in items):
+        raise UsageError(f"{option}: got {text!r}; give a comma-separated list of {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One run of the matrix: a scenario (strategy resolved) on an app."""
+    """One run of the matrix: a scenario (strategy resolved) on an app, on an engine's cluster."""
 
     scenario: Scenario
     app: App
+    engine: str = "swarm"
 
 
-def plan(scenarios: list[Scenario], strategies: list[str], repeat: int, apps: list[App]) -> list[PlannedRun]:
-    """Every run in order, repeats outermost so a slow drift spreads over all cells alike.
+def plan(scenarios: list[Scenario], strategies: list[str], repeat: int, apps: list[App],
+         engines: tuple[str, ...] = ("swarm",)) -> list[PlannedRun]:
+    """Every run in order, repeats outermost so a slow drift spreads over all cells alike, then apps, then engines.
 
     A scenario that fixes its strategy runs only under that one.
     """
     _check_repeat(repeat)
     if not apps:
         raise UsageError("--apps: give at least one app profile")
-    return [PlannedRun(scenario, app) for app in apps for scenario in strategy_cells(scenarios, strategies)] * repeat
+    cells = strategy_cells(scenarios, strategies)
+    return [PlannedRun(scenario, app, engine) for app in apps for engine in engines for scenario in cells] * repeat
 
 
 def strategy_cells(scenarios: list[Scenario], strategies: list[str | None], repeat: int = 1) -> list[Scenario]:
@@ -77,16 +89,18 @@ class MatrixResult:
     refused: list[str]
 
 
-def run_matrix(runs: list[PlannedRun], cluster: Cluster, reports_dir: Path,
+def run_matrix(runs: list[PlannedRun], clusters: dict[str, Cluster], reports_dir: Path,
                progress: Progress = lambda _: None, live: Progress = lambda _: None) -> MatrixResult:
-    """Run the plan, a line per run as it finishes; a failed or refused run is recorded and the matrix goes on.
-    Ctrl-C stops it (faults healed)."""
+    """Run the plan, each run on its engine's cluster of ``clusters``, a line per run as it finishes; a failed or
+    refused run is recorded and the matrix goes on. Ctrl-C stops it (faults healed)."""
     matrix_dir = reports_dir / f"matrix-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     run_dirs: list[Path] = []
-    for index, (scenario, app) in enumerate((r.scenario, r.app) for r in runs):
-        name = f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}"
+    engines = len({run.engine for run in runs}) > 1
+    for index, (scenario, app, engine) in enumerate((r.scenario, r.app, r.engine) for r in runs):
+        name = (f"run {index + 1}/{len(runs)}: {scenario.name} on {app.profile.name} under {scenario.strategy.kind}"
+                + (f" on {engine}" if engines else ""))
         progress(name)
-        runner = Runner(scenario, cluster, reports_dir, app, progress, live)
+        runner = Runner(scenario, clusters[engine], reports_dir, app, progress, live)
         error = run_once(runner, progress)
         if (runner.run_dir / REPORT_FILE).exists():
             run_dirs.append(runner.run_dir)

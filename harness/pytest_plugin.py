@@ -1,8 +1,9 @@
 """pytest plugin (entry point ``pytest11``): scenario files as test items.
 
 ``pytest scenarios/`` collects every ``*.yaml`` in a directory named
-``scenarios``; each file becomes one item per strategy and repeat, which
-runs the scenario on the cluster and passes when every expectation holds.
+``scenarios``; each file becomes one item per strategy, engine and repeat,
+which runs the scenario on that engine's cluster and passes when every
+expectation holds.
 With ``--chaos-sweep`` a file becomes one item per point of a sweep (its
 first fault struck at each point of the upgrade, see ``harness.sweep``).
 A failure shows the expectation table; ``--junitxml`` works as for any test.
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.cluster.config import ENGINES
 from harness.errors import HarnessError
 from harness.scenario import STRATEGIES, Scenario, load_scenario
 
 SCENARIO_DIR = "scenarios"
-_cluster_key = pytest.StashKey["object"]()
+_clusters_key = pytest.StashKey[dict]()
 _apps_key = pytest.StashKey[dict]()
 
 
@@ -35,8 +37,8 @@ class ChaosHooks:
     """Hooks a conftest can implement, for example to run scenarios somewhere else."""
 
     @pytest.hookspec(firstresult=True)
-    def pytest_chaos_run_scenario(self, scenario: Scenario, config: pytest.Config) -> dict | None:
-        """Run ``scenario`` (strategy kind resolved) and return its report document."""
+    def pytest_chaos_run_scenario(self, scenario: Scenario, config: pytest.Config, engine: str) -> dict | None:
+        """Run ``scenario`` (strategy kind resolved) on ``engine`` and return its report document."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -47,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos-harness", "chaos-harness scenarios (files in a 'scenarios' directory)")
     group.addoption("--chaos-strategy", action="append", choices=STRATEGIES, default=None,
                     help="Strategy for scenarios that leave it open; repeat for several (default: in-service).")
+    group.addoption("--chaos-engine", action="append", choices=ENGINES, default=None,
+                    help="Engine to run on (default swarm); repeat for several, each on its own cluster named "
+                         "CLUSTER-ENGINE.")
     group.addoption("--chaos-repeat", type=_at_least_one, default=1, help="Runs per scenario and strategy (default 1).")
     group.addoption("--chaos-cluster", type=_cluster_name, default="chaos",
                     help="Cluster name (default chaos): a lowercase letter, then up to 30 lowercase letters, "
@@ -104,9 +109,10 @@ class ScenarioFile(pytest.File):
         runs = strategy_cells([load_scenario(self.path)], options.chaos_strategy or [None], options.chaos_repeat)
         per_repeat = len(runs) // options.chaos_repeat  # repeats are outermost
         for index, scenario in enumerate(runs):
-            repeat = index // per_repeat + 1
-            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{scenario.strategy.kind}-{repeat}]",
-                                           scenario=scenario)
+            for engine in _engines(self.config):
+                yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{scenario.strategy.kind}"
+                                                          f"{_engine_id(self.config, engine)}-{index // per_repeat + 1}]",
+                                               scenario=scenario, engine=engine)
 
 
     def _sweep(self):
@@ -118,8 +124,20 @@ class ScenarioFile(pytest.File):
             return
         for run in plan(scenario, options.chaos_strategy or [None], options.chaos_points, [], options.chaos_repeat,
                         cap_points=True):
-            yield ScenarioItem.from_parent(self, name=f"{run.scenario.name}[{run.strategy}-{run.point}-{run.repeat}]",
-                                           scenario=run.scenario)
+            for engine in _engines(self.config):
+                yield ScenarioItem.from_parent(
+                    self, name=f"{run.scenario.name}[{run.strategy}{_engine_id(self.config, engine)}-{run.point}-"
+                               f"{run.repeat}]", scenario=run.scenario, engine=engine)
+
+
+def _engines(config: pytest.Config) -> list[str]:
+    """The engines of ``--chaos-engine`` (swarm when none is given), each once."""
+    return list(dict.fromkeys(config.option.chaos_engine or ["swarm"]))
+
+
+def _engine_id(config: pytest.Config, engine: str) -> str:
+    """``-kubernetes`` in an item's id when the session runs on more than one engine, else nothing."""
+    return f"-{engine}" if len(_engines(config)) > 1 else ""
 
 
 class NothingToSweep(pytest.Item):
@@ -132,12 +150,13 @@ class NothingToSweep(pytest.Item):
 class ScenarioItem(pytest.Item):
     """One run of one scenario under one strategy."""
 
-    def __init__(self, *, scenario: Scenario, **kwargs) -> None:
+    def __init__(self, *, scenario: Scenario, engine: str = "swarm", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.scenario = scenario
+        self.scenario, self.engine = scenario, engine
 
     def runtest(self) -> None:
-        report = self.config.hook.pytest_chaos_run_scenario(scenario=self.scenario, config=self.config)
+        report = self.config.hook.pytest_chaos_run_scenario(scenario=self.scenario, config=self.config,
+                                                            engine=self.engine)
         self.user_properties += [("run_id", report["run_id"]), ("downtime", report["downtime"]),
                                  ("upgrade_outcome", report["upgrade"]["outcome"])]
         if not report["passed"]:
@@ -152,8 +171,8 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self):
         at = self.scenario.faults[0].at.label if self.scenario.faults else ""
-        return self.path, None, f"scenario {self.scenario.name} under {self.scenario.strategy.kind}" + (
-            f", first fault at {at}" if self.config.option.chaos_sweep else "")
+        return self.path, None, (f"scenario {self.scenario.name} under {self.scenario.strategy.kind} on {self.engine}"
+                                 + (f", first fault at {at}" if self.config.option.chaos_sweep else ""))
 
 
 def expectation_table(report: dict) -> str:
@@ -168,12 +187,12 @@ def expectation_table(report: dict) -> str:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_chaos_run_scenario(scenario: Scenario, config: pytest.Config) -> dict:
-    """Run on the cluster named by --chaos-cluster, reused while healthy (see ``harness.matrix.ready``)."""
+def pytest_chaos_run_scenario(scenario: Scenario, config: pytest.Config, engine: str) -> dict:
+    """Run on the engine's cluster (named by --chaos-cluster), reused while healthy (see ``harness.matrix.ready``)."""
     from harness.matrix import ready
     from harness.runner import Runner
 
-    cluster = _cluster(config)
+    cluster = _clusters(config)[engine]
     app = _app(config, cluster, scenario)
     ready(cluster)
     return Runner(scenario, cluster, Path(config.option.chaos_reports), app).run().report
@@ -193,19 +212,24 @@ def _app(config: pytest.Config, cluster, scenario: Scenario):
     return apps[releases]
 
 
-def _cluster(config: pytest.Config):
+def _clusters(config: pytest.Config) -> dict:
+    """Each engine's cluster (``cluster.config.per_engine``), taken down first with --chaos-fresh-cluster."""
     from harness.cluster import Cluster, ClusterConfig
+    from harness.cluster.config import per_engine
 
-    if _cluster_key not in config.stash:
-        cluster = Cluster(ClusterConfig(name=config.option.chaos_cluster))
+    if _clusters_key not in config.stash:
+        wanted = per_engine(ClusterConfig(name=config.option.chaos_cluster), _engines(config))
+        clusters = {engine: Cluster(each) for engine, each in wanted.items()}
         if config.option.chaos_fresh_cluster:
-            cluster.down()
-        config.stash[_cluster_key] = cluster
-    return config.stash[_cluster_key]
+            for cluster in clusters.values():
+                cluster.down()
+        config.stash[_clusters_key] = clusters
+    return config.stash[_clusters_key]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.option.chaos_fresh_cluster and _cluster_key in config.stash:
-        teardown = config.stash[_cluster_key].down()
-        for problem in [*teardown.not_undone, *teardown.differences]:
-            print(f"chaos-harness: the fresh cluster's down left: {problem}")  # the session has ended: say it
+    if config.option.chaos_fresh_cluster and _clusters_key in config.stash:
+        for cluster in config.stash[_clusters_key].values():
+            teardown = cluster.down()
+            for problem in [*teardown.not_undone, *teardown.differences]:
+                print(f"chaos-harness: the fresh cluster's down left: {problem}")  # the session has ended: say it

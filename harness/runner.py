@@ -159,8 +159,11 @@ class Runner:
         return parts.journal.write(
             "run.start", run_id=self.run_id, scenario=self.scenario.model_dump(mode="json", by_alias=True),
             app={"name": stack.profile.name, "profile": str(stack.profile.path), "old": stack.old, "new": stack.new,
-                 "entry": stack.entry, "upgraded": list(stack.upgraded), "writes": stack.profile.model.writes is not None},
+                 "entry": stack.entry, "upgraded": list(stack.upgraded), "writes": stack.profile.model.writes is not None,
+                 "revision": stack.profile.revision, "form": stack.options.form,
+                 "changes": list(stack.profile.notes.get(stack.options.form, ()))},
             cluster={"name": cluster.config.name, "nodes": cluster.state.nodes, "provider": cluster.state.provider,
+                     "engine": cluster.state.engine, "engine_version": cluster.engine.version(),
                      "machine": socket.gethostname()},  # whose clock timed the run: compare names it
             load={"rate": self.scenario.load.rate, "timeout": self.scenario.load.timeout,
                   "rate_from": "app profile" if self.app.profile.model.load.rate else "scenario",

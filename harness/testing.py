@@ -64,6 +64,9 @@ class FakeEngine:
     overlay_port = SwarmEngine.overlay_port
     forms = SwarmEngine.forms
 
+    def version(self) -> str:
+        return "Docker Swarm 0.0-fake"
+
     def nodes(self) -> list[NodeInfo]:
         return [
             NodeInfo(n.hostname, "ready" if self.cluster.states[n.hostname] == "running" else "down",

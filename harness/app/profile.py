@@ -22,6 +22,7 @@ from harness.errors import EnvironmentProblem, ProfileError
 from harness.load import MAX_RATE, MIN_RATE
 from harness.app.compose_check import check_compose, path_problems
 from harness.app.manifests import KubernetesSource, Workload, check_manifests, render, workloads
+from harness.app.revision import revision
 from harness.cluster.config import STACK_NAME
 from harness.models import Strict, format_errors, load_model
 
@@ -247,13 +248,20 @@ class Profile:
     model: AppProfile
     path: Path
     compose: dict  # empty without a compose file
-    warnings: tuple[str, ...]
+    notes: dict[str, tuple[str, ...]]  # form -> what the harness changes when it deploys that form
     manifests: tuple[dict, ...] = ()  # the Kubernetes objects, rendered; empty without a kubernetes form
     unrendered: str = ""  # why the kubernetes form is not rendered (a tool not built yet), when it is not
+    revision: str = ""  # a digest of the profile and the files it names (``app.revision``)
 
     @property
     def name(self) -> str:
         return self.model.name
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every form's notes, each after the file it is about."""
+        files = {"compose": self.model.compose, "kubernetes": self.model.kubernetes and self.model.kubernetes.path}
+        return tuple(f"{files[form]}: {note}" for form, notes in self.notes.items() for note in notes)
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -309,22 +317,21 @@ def load_profile(path: Path | str) -> Profile:
         named.append((("load", "locustfile"), model.load.locustfile, "file"))
     named += [(("releases", release, service, "build", "context"), source.build.context, "directory")
               for release, images in model.releases.items() for service, source in images.items() if source.build]
-    compose, manifests, problems, warnings = {}, [], path_problems(path.parent, named), []
+    compose, manifests, problems, notes = {}, [], path_problems(path.parent, named), {}
     if not problems and model.compose is not None:
-        compose, problems, notes = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
-        warnings = [f"{model.compose}: {note}" for note in notes]
+        compose, problems, notes["compose"] = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
     unrendered = ""
     if not problems and model.kubernetes is not None:
         try:
-            manifests, problems, notes = _kubernetes_objects(model, path)
+            manifests, problems, notes["kubernetes"] = _kubernetes_objects(model, path)
         except EnvironmentProblem as missing:
             if model.compose is None:
                 raise
-            unrendered, notes = str(missing), [f"not rendered: {missing}; Swarm deploys the compose file"]
-        warnings += [f"{model.kubernetes.path}: {note}" for note in notes]
+            unrendered, notes["kubernetes"] = str(missing), [f"not rendered: {missing}; Swarm deploys the compose file"]
     if problems:
         raise ProfileError(format_errors(path, problems, AppProfile, "app profile"))
-    return Profile(model, path.resolve(), compose, tuple(warnings), tuple(manifests), unrendered)
+    return Profile(model, path.resolve(), compose, {form: tuple(found) for form, found in notes.items()},
+                   tuple(manifests), unrendered, revision(path, [p for key, p, _ in named if "build" not in key]))
 
 
 def _kubernetes_objects(model: AppProfile, path: Path) -> tuple[list[dict], list[dict], list[str]]:

@@ -14,7 +14,7 @@ from harness.app import DEFAULT_PROFILE
 from harness.errors import UsageError
 
 if TYPE_CHECKING:
-    from harness.cluster import Cluster
+    from harness.cluster import Cluster, ClusterConfig
 
 console = Console(stderr=True)
 RESULT_WIDTH = 1000  # columns of a result table printed into a log or a pipe: wide enough not to cut a value
@@ -111,6 +111,32 @@ def app_option(function):
                         help="App profile: the stack to upgrade (a file, or demo).")(function)
 
 
+def engines_option(function):
+    """``--engines``: the engines a command runs on, each on its own cluster."""
+    return click.option("--engines", metavar="ENGINE[,ENGINE]",
+                        help="Comma-separated engines (swarm, kubernetes) to run on, each on its own cluster named "
+                             "CLUSTER-ENGINE (chaos-swarm, chaos-kubernetes) when there are two; default: --engine."
+                        )(function)
+
+
+def engines_of(config: ClusterConfig, engines: str | None) -> list[str]:
+    """The engines of ``--engines``; ``config``'s own engine when it is not given."""
+    from harness.matrix import parse_engines
+
+    return parse_engines(engines) if engines is not None else [config.engine]
+
+
+def clusters_of(config: ClusterConfig, engines: list[str]) -> dict[str, Cluster]:
+    """Each engine's cluster (``cluster.config.per_engine``), named in the progress when there are several."""
+    from harness.cluster import Cluster
+    from harness.cluster.config import per_engine
+
+    clusters = {engine: Cluster(each, progress) for engine, each in per_engine(config, engines).items()}
+    if len(clusters) > 1:
+        progress("clusters: " + ", ".join(f"{c.config.name} ({engine})" for engine, c in clusters.items()))
+    return clusters
+
+
 def checked_profile(path: Path, scenarios):
     """The profile validated against the scenarios' releases, its notes shown; nothing touched."""
     from harness.app import load_profile
@@ -120,6 +146,16 @@ def checked_profile(path: Path, scenarios):
     for warning in profile.warnings:
         progress(f"[yellow]note[/]: {warning}")
     return profile
+
+
+def check_forms(profiles, engines: list[str]) -> None:
+    """Every profile gives the app in a form each engine deploys; ProfileError naming the profile and engine if not."""
+    from harness.engine import FORMS
+    from harness.stack.from_spec import form_for
+
+    for profile in profiles:
+        for engine in engines:
+            form_for(profile, FORMS[engine], engine)
 
 
 def check_releases(profile, scenarios) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import (APP, DEFAULT_REPORTS, DEMO_SHOWN, SCENARIO, app_option, check_releases, checked_profile,
-                                parse_durations, prepared, progress, show_comparison, ui)
+                                check_forms, clusters_of, engines_of, engines_option, parse_durations, prepared, progress, show_comparison, ui)
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.scenario import STRATEGIES
@@ -96,23 +96,26 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
 @click.option("--strategies", default="in-service,blue-green", show_default=True,
               help="Comma-separated strategy kinds to run each scenario under.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per scenario and strategy.")
+@engines_option
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 @click.pass_obj
 def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strategies: str, repeat: int,
-           reports_dir: Path, as_json: bool) -> None:
-    """Run every scenario on every app under every strategy, REPEAT times, and compare them."""
+           engines: str | None, reports_dir: Path, as_json: bool) -> None:
+    """Run every scenario on every app under every strategy on every engine, REPEAT times, and compare them."""
     from harness.matrix import parse_strategies, plan, run_matrix
     from harness.scenario import load_scenario
     from harness.shipped import app_argument
 
     loaded = [load_scenario(path) for path in scenarios]
     profiles = [checked_profile(app_argument(p.strip()), loaded) for p in apps.split(",") if p.strip()]
-    handle = Cluster(config, progress)
-    apps_ready = [prepared(profile, loaded, handle) for profile in profiles]
-    runs = plan(loaded, parse_strategies(strategies), repeat, apps_ready)
+    chosen = engines_of(config, engines)
+    check_forms(profiles, chosen)
+    clusters = clusters_of(config, chosen)
+    apps_ready = [prepared(profile, loaded, clusters[chosen[0]]) for profile in profiles]
+    runs = plan(loaded, parse_strategies(strategies), repeat, apps_ready, tuple(chosen))
     progress(f"{len(runs)} runs planned")
-    result = run_matrix(runs, handle, reports_dir, progress, ui.live)
+    result = run_matrix(runs, clusters, reports_dir, progress, ui.live)
     show_comparison(result.rows, as_json)
     progress(f"comparison: {', '.join(map(str, result.files))}")
     if result.refused:
@@ -134,12 +137,15 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per point.")
 @click.option("--max-duration", default="4h", show_default=True,
               help="Refuse a sweep estimated to take longer (e.g. 90m, 2h).")
+@engines_option
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print sweep.json on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print sweep.json on stdout (one document per engine).")
 @click.pass_obj
 def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies: str, points: int | None,
-          at: tuple[str, ...], repeat: int, max_duration: str, reports_dir: Path, as_json: bool) -> None:
-    """Strike the scenario's first fault at points across the upgrade and map the outcomes (sweep.html)."""
+          at: tuple[str, ...], repeat: int, max_duration: str, engines: str | None, reports_dir: Path,
+          as_json: bool) -> None:
+    """Strike the scenario's first fault at points across the upgrade and map the outcomes (sweep.html), on each
+    engine."""
     from harness.matrix import parse_strategies
     from harness.scenario import load_scenario
     from harness.sweep import plan
@@ -149,25 +155,30 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     scenario = load_scenario(scenario_path)
     (limit,) = parse_durations((max_duration,), "--max-duration")
     runs = plan.plan(scenario, parse_strategies(strategies), points, list(at), repeat)
-    expected = plan.check_duration(runs, limit)
+    chosen = engines_of(config, engines)
+    expected = plan.check_duration(runs * len(chosen), limit)
     profile = checked_profile(app_path, [scenario])
-    handle = Cluster(config, progress)
-    app = prepared(profile, [scenario], handle)
-    progress(f"{len(runs)} runs planned, about {plan.shown_duration(expected)}")
-    result = run_sweep(runs, handle, reports_dir, app, progress, ui.live)
-    for kind, strategy in result.document["strategies"].items():
-        ui.show(predictability_line(kind, strategy), stdout=not as_json)
-    progress(f"sweep: {', '.join(map(str, result.files))}")
+    check_forms([profile], chosen)
+    clusters = clusters_of(config, chosen)
+    app = prepared(profile, [scenario], clusters[chosen[0]])
+    progress(f"{len(runs) * len(clusters)} runs planned, about {plan.shown_duration(expected)}")
+    results = run_sweep(runs, clusters, reports_dir, app, progress, ui.live)
+    for result in results:
+        engine = f" on {result.document['engine']}" if len(results) > 1 else ""
+        for kind, strategy in result.document["strategies"].items():
+            ui.show(predictability_line(kind + engine, strategy), stdout=not as_json)
+        progress(f"sweep: {', '.join(map(str, result.files))}")
     if as_json:
-        click.echo(json.dumps(result.document, indent=2))
-    finished = [run for strategy in result.document["strategies"].values() for point in strategy["points"]
-                for run in point["runs"]]
+        documents = [result.document for result in results]
+        click.echo(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2))
+    finished = [run for result in results for strategy in result.document["strategies"].values()
+                for point in strategy["points"] for run in point["runs"]]
     refused = [run["run_id"] for run in finished if run["outcome"] == REFUSED]
     if refused:
-        progress(f"{len(refused)} of {len(runs)} runs refused before they started: {', '.join(refused)}")
+        progress(f"{len(refused)} of {len(finished)} runs refused before they started: {', '.join(refused)}")
         sys.exit(2)
     reported = [run for run in finished if run["run_id"]]
-    sys.exit(0 if len(reported) == len(runs) else 1)  # every point measured; what it found is in the sweep
+    sys.exit(0 if len(reported) == len(runs) * len(clusters) else 1)  # every point measured; what it found is in the sweep
 
 
 COMMANDS = (validate, run, matrix, sweep)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from harness.errors import ClusterError, UsageError
@@ -117,6 +117,14 @@ class ClusterConfig:
     def resource_name(self, suffix: str) -> str:
         """Name of a Docker object the cluster owns, e.g. ``chaos-registry``."""
         return f"{self.name}-{suffix}"
+
+
+def per_engine(config: ClusterConfig, engines: list[str]) -> dict[str, ClusterConfig]:
+    """Each engine's cluster: one engine's named as ``config``, several engines' named ``<cluster>-<engine>``
+    (``chaos-swarm``, ``chaos-kubernetes``)."""
+    if len(engines) == 1:
+        return {engines[0]: replace(config, engine=engines[0])}
+    return {engine: replace(config, name=f"{config.name}-{engine}", engine=engine) for engine in engines}
 
 
 @dataclass

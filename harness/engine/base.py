@@ -160,6 +160,10 @@ class Engine(Protocol):
     overlay_port: int | None  # the UDP port of the overlay between nodes (None: traffic is routed, no overlay)
     forms: tuple[str, ...]  # the forms of an app it deploys, preferred first: ``compose``, ``kubernetes``
 
+    def version(self) -> str:
+        """The engine and its version, as a report names them: ``Docker Swarm 28.1.1``, ``Kubernetes v1.37.2``."""
+        ...
+
     def nodes(self) -> list[NodeInfo]:
         """Every node with its state."""
         ...

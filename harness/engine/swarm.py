@@ -17,6 +17,7 @@ from docker.errors import APIError, DockerException, NotFound
 from requests import RequestException
 
 from harness.dockerhost import LABEL_PREFIX
+from harness.engine import FORMS
 from harness.engine.base import (
     HOLD_DIR, Discovery, EngineObject, NodeInfo, NodeRuntime, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy,
     UpdateState,
@@ -101,7 +102,7 @@ class SwarmEngine:
     # Swarm's DNS inside every container; tasks.<service> names every task (endpoint_mode dnsrr)
     discovery = Discovery("127.0.0.11:53", "tasks.{stack}_{service}")
     overlay_port = 4789  # VXLAN
-    forms = ("compose",)
+    forms = FORMS["swarm"]
     runtime = NodeRuntime(frozen=("dockerd", "containerd"), crashed=("dockerd",),
                           answers=("docker", "info", "--format", "{{.ID}}"), census=_CENSUS, kill=_KILL, forget=_FORGET,
                           pull='docker image rm -f "$1" >/dev/null 2>&1; timeout 8 docker pull "$1"',
@@ -179,6 +180,10 @@ class SwarmEngine:
         for collection in (self.manager.configs, self.manager.secrets):
             for item in self._translate("list the harness's objects", lambda: collection.list(filters=label)):
                 self._translate(f"remove {item.name}", item.remove)
+
+    def version(self) -> str:
+        """``Docker Swarm`` and the manager's Docker engine version."""
+        return f"Docker Swarm {self._translate('ask the engine its version', self.manager.version)['Version']}"
 
     def nodes(self) -> list[NodeInfo]:
         """Every swarm node with state, availability, role and labels."""

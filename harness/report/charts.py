@@ -289,7 +289,7 @@ MIN_OFFSET = 6  # pixels: a dot's width, so that 0.066 s beside a 30 s rollback 
 
 @dataclass(frozen=True)
 class Compared:
-    """One strategy's figure in a scenario: its spread over the repeats and each repeat's value."""
+    """One strategy's figure in a scenario (on one engine): its spread over the repeats and each repeat's value."""
 
     strategy: str
     median: float | None
@@ -297,6 +297,11 @@ class Compared:
     high: float | None
     values: Sequence[float | None]
     missing: str = "-"  # shown when no repeat measured it
+    label: str = ""  # its name on the chart when not only the strategy's (``in-service on kubernetes``)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.strategy
 
 
 @dataclass(frozen=True)
@@ -356,7 +361,7 @@ def _compared_bar(axis: SecondsAxis, figure: str, compared: Compared, top: float
     colour, middle = STRATEGY_COLOURS.get(compared.strategy, OTHER_COLOUR), top + BAR_ROW / 2
     parts = [f'<g class="bar" data-figure="{escape(figure)}" data-strategy="{escape(compared.strategy)}">',
              f'<text x="{BAR_LEFT - 8}" y="{middle + 4:.1f}" class="tick" text-anchor="end">'
-             f'{escape(compared.strategy)}</text>']
+             f'{escape(compared.name)}</text>']
     if compared.median is not None:
         x0, x = axis.x(0), axis.x(compared.median)
         parts.append(f'<rect class="median" x="{x0:.1f}" y="{top + 4}" width="{x - x0:.1f}" height="{BAR_ROW - 8}" '
@@ -375,7 +380,7 @@ def _repeat_dot(axis: SecondsAxis, compared: Compared, index: int, value: float,
     spread = (index - (len(compared.values) - 1) / 2) * min(3.0, 8.0 / max(len(compared.values), 1))
     return (f'<circle class="repeat" cx="{axis.x(value):.1f}" cy="{middle + spread:.1f}" r="3.5" '
             f'fill="{STRATEGY_COLOURS.get(compared.strategy, OTHER_COLOUR)}" stroke="#fff" stroke-width="0.8">'
-            f'<title>{escape(compared.strategy)}, repeat {index + 1}: {value:.3f} s</title></circle>')
+            f'<title>{escape(compared.name)}, repeat {index + 1}: {value:.3f} s</title></circle>')
 
 
 def _compared_text(compared: Compared) -> str:

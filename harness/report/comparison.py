@@ -38,28 +38,36 @@ def comparison_page(rows: list[Row]) -> str:
     """compare.html for the comparison ``rows``."""
     strategies = dict.fromkeys(row.strategy for row in rows)
     scenarios = dict.fromkeys(row.scenario for row in rows)
-    sections = [_section(scenario, [row for row in rows if row.scenario == scenario]) for scenario in scenarios]
+    engines = dict.fromkeys(row.engine for row in rows)
+    sections = [_section(scenario, [row for row in rows if row.scenario == scenario], len(engines) > 1)
+                for scenario in scenarios]
     return environment.get_template("compare.html.j2").render(
-        title=" vs ".join(strategies) or "comparison", note=origins_note(rows), sections=sections,
+        title=" vs ".join(strategies) + (f" on {' and '.join(engines)}" if len(engines) > 1 else "") or "comparison", note=origins_note(rows), sections=sections,
         columns=COMPARISON_COLUMNS,
         cells=[comparison_cells(row) for row in rows],
         strategy_colours={s: charts.STRATEGY_COLOURS.get(s, charts.OTHER_COLOUR) for s in strategies},
         outcome_colours=charts.OUTCOME_COLOURS, rollback_colours=charts.ROLLBACK_COLOURS)
 
 
-def _section(scenario: str, rows: list[Row]) -> tuple[str, Markup, list[tuple]]:
-    """A scenario's chart and its verdict lines: strategy, runs, result, badges, and the other figures."""
-    figures = {name: [_compared(row, key) for row in rows] for name, key in charts.COMPARED}
-    lines = [(row.strategy, row.runs, result_text(row.passed, row.runs), badges(row), row.mixed_window.text("s"),
+def _section(scenario: str, rows: list[Row], engines: bool) -> tuple[str, Markup, list[tuple]]:
+    """A scenario's chart and its verdict lines: strategy (and engine, when ``engines``), runs, result, badges, and
+    the other figures."""
+    figures = {name: [_compared(row, key, engines) for row in rows] for name, key in charts.COMPARED}
+    lines = [(_label(row, engines), row.runs, result_text(row.passed, row.runs), badges(row), row.mixed_window.text("s"),
               row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1))
              for row in rows]
     return scenario, Markup(charts.comparison_chart(scenario, figures)), lines
 
 
-def _compared(row: Row, key: str) -> charts.Compared:
+def _compared(row: Row, key: str, engines: bool) -> charts.Compared:
     spread: Spread = getattr(row, key)
     return charts.Compared(row.strategy, spread.median, spread.low, spread.high, getattr(row, f"{key}_per_run"),
-                           _missing(row, key))
+                           _missing(row, key), _label(row, engines))
+
+
+def _label(row: Row, engines: bool) -> str:
+    """The row's strategy, and its engine when the comparison has more than one."""
+    return f"{row.strategy} on {row.engine}" if engines else row.strategy
 
 
 def _missing(row: Row, key: str) -> str:

@@ -16,7 +16,8 @@ ALIKE = {True: "yes", False: "NO", None: "-"}  # a point's consistency; "-": few
 
 def sweep_title(document: dict) -> str:
     fault = document["fault"]
-    return f"Sweep of {fault['kind']} across the upgrade: {document['scenario']} on {document['app']}"
+    return (f"Sweep of {fault['kind']} across the upgrade: {document['scenario']} on {document['app']}, "
+            f"{document.get('engine', 'swarm')}")
 
 
 def fault_text(fault: dict) -> str:

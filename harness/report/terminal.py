@@ -31,7 +31,9 @@ def summary_table(report: dict) -> Table:
 def comparison_table(rows: list[Row]) -> Table:
     """The strategy x scenario table: medians with [low-high] over the repeats; its caption says when the runs
     come from more than one machine or cluster."""
-    table = Table(title="in-service vs blue-green", caption=origins_note(rows))
+    engines = dict.fromkeys(row.engine for row in rows)
+    title = " vs ".join(dict.fromkeys(row.strategy for row in rows)) or "comparison"
+    table = Table(title=title + (f" on {' and '.join(engines)}" if len(engines) > 1 else ""), caption=origins_note(rows))
     for column in COMPARISON_COLUMNS:
         table.add_column(column)
     for row in rows:

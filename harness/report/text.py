@@ -21,7 +21,9 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     detail = f"engine: {upgrade['engine_state']}" if strategy == "in-service" else (
         f"green ready after {seconds(upgrade['time_to_ready'])}, switch took {seconds(upgrade['time_to_switch'])}")
     app = report.get("app")
-    rows = [("app", f"{app['name']}: {app['old']} -> {app['new']}")] if app else []
+    rows = [("app", f"{app['name']}: {app['old']} -> {app['new']}"
+                    + (f" (revision {app['revision']})" if app.get("revision") else ""))] if app else []
+    rows += engine_rows(report)
     warmup = (report["phases"].get("warmup") or {}).get("availability")
     if warmup is not None and warmup < WARMUP_HEALTHY:
         rows.append(("before the upgrade", f"only {warmup * 100:.1f}% of warmup requests succeeded: the stack was "
@@ -47,6 +49,20 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
                                     f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
     return rows
+
+
+def engine_rows(report: dict) -> list[tuple[str, str]]:
+    """The engine the run deployed on and what the harness changed in the app for it (reports from before: none)."""
+    cluster, app = report.get("cluster") or {}, report.get("app") or {}
+    if not cluster.get("engine"):
+        return []
+    form = app.get("form", "compose")
+    deployed = {("swarm", "compose"): "the compose file as a Swarm stack",
+                ("kubernetes", "compose"): "the compose file translated to Kubernetes objects",
+                ("kubernetes", "kubernetes"): "the app's Kubernetes objects"}.get((cluster["engine"], form), form)
+    changes = app.get("changes") or []
+    return [("engine", f"{cluster.get('engine_version') or cluster['engine']}: {deployed}"
+                       + (f"; the harness changed: {'; '.join(changes)}" if changes else ""))]
 
 
 def counted(counts: dict) -> str:
@@ -137,7 +153,7 @@ def refusal(report: dict) -> str:
     return report.get("error") or "the reason is in journal.jsonl (run.error)"
 
 
-COMPARISON_COLUMNS = ("scenario", "strategy", "runs", "result", "downtime", "longest outage", "error rate", "p99",
+COMPARISON_COLUMNS = ("scenario", "strategy", "engine", "runs", "result", "downtime", "longest outage", "error rate", "p99",
                       "mixed-version window", "upgrade outcomes", "rollback ok", "time to rollback",
                       "writes acknowledged", "lost writes", "overhead", "machine/cluster")
 
@@ -146,7 +162,7 @@ def comparison_cells(row: Row) -> list[str]:
     """One comparison row as text, shared by the terminal table, Markdown and HTML."""
     rollback = "-" if not row.rollbacks_triggered else f"{row.rollbacks_succeeded}/{row.rollbacks_triggered}"
     outcomes = ", ".join(f"{outcome} {count}" for outcome, count in sorted(row.outcomes.items()))
-    return [row.scenario, row.strategy, str(row.runs), result_text(row.passed, row.runs), row.downtime.text("s"),
+    return [row.scenario, row.strategy, row.engine, str(row.runs), result_text(row.passed, row.runs), row.downtime.text("s"),
             row.longest_outage.text("s"), row.error_rate.text("%", scale=100), row.p99.text("s"),
             row.mixed_window.text("s"), outcomes, rollback, row.time_to_rollback.text("s"),
             row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1),

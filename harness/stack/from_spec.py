@@ -32,13 +32,13 @@ def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float
     return AppStack(profile, options, cluster.lb_url, old, profile.release_name(spec.to_release) if upgraded else old)
 
 
-def form_for(profile: Profile, forms: tuple[str, ...]) -> str:
+def form_for(profile: Profile, forms: tuple[str, ...], engine: str = "this engine") -> str:
     """The first of the engine's ``forms`` the profile gives; ProfileError when it gives none of them."""
     for form in forms:
         if form == "kubernetes" and form in profile.forms and profile.unrendered:
             raise EnvironmentProblem(profile.unrendered)
         if form in profile.forms:
             return form
-    raise ProfileError(f"{profile.path}: the profile gives the app as {' and '.join(profile.forms)}; this engine "
+    raise ProfileError(f"{profile.path}: the profile gives the app as {' and '.join(profile.forms)}; {engine} "
                        f"deploys {' or '.join(forms)}: add {forms[0]}: to the profile, or choose the other engine "
                        "(--engine)")

@@ -168,6 +168,7 @@ class SweepFile(_Written):
     schema_: Literal["chaos-harness/sweep@1"] = Field(alias="schema")
     scenario: str = Field(max_length=200)
     app: str = Field(max_length=200)
+    engine: Literal["swarm", "kubernetes"] = "swarm"  # a sweep from before engines were recorded: Swarm's
     fault: SweptFault
     repeat: int = Field(ge=1, le=MAX_REPEAT)
     strategies: dict[StrategyKind, SweptStrategy]

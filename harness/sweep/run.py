@@ -1,6 +1,6 @@
-"""Running a sweep: every planned run on the cluster (reused while healthy, rebuilt when a fault left it
-degraded), its run directory inside the sweep's, and sweep.json, sweep.md and sweep.html rewritten after
-every run so that an interrupted sweep keeps what it measured."""
+"""Running a sweep: every planned run on each engine's cluster (reused while healthy, rebuilt when a fault left it
+degraded), its run directory inside that engine's sweep directory, and sweep.json, sweep.md and sweep.html
+rewritten after every run so that an interrupted sweep keeps what it measured."""
 
 from __future__ import annotations
 
@@ -32,18 +32,32 @@ class SweepResult:
     files: list[Path]
 
 
-def run_sweep(runs: list[SweepRun], cluster: Cluster, reports_dir: Path, app: App,
-              progress: Progress = lambda _: None, live: Progress = lambda _: None) -> SweepResult:
-    """Run the plan in order; a failed run is recorded at its point and the sweep goes on."""
-    directory = reports_dir / f"sweep-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    directory.mkdir(parents=True, exist_ok=False)
-    header = sweep_header(runs, app)
-    entries: list[SweepEntry] = []
-    document = fold(entries, header)
-    files = write_sweep(directory, document)  # a sweep directory from the start, even if the first run is cut short
+def run_sweep(runs: list[SweepRun], clusters: dict[str, Cluster], reports_dir: Path, app: App,
+              progress: Progress = lambda _: None, live: Progress = lambda _: None) -> list[SweepResult]:
+    """Run the plan in order on each engine's cluster of ``clusters`` (each run on every engine before the next), a
+    sweep directory per engine; a failed run is recorded at its point and the sweep goes on."""
+    stamp = f"sweep-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    several = len(clusters) > 1
+    sweeps = {engine: _Sweep(reports_dir / (f"{stamp}-{engine}" if several else stamp), sweep_header(runs, app, engine))
+              for engine in clusters}
     for index, run in enumerate(runs, 1):
-        progress(f"sweep run {index}/{len(runs)}: {run.strategy} at {run.point} (repeat {run.repeat})")
-        runner = Runner(run.scenario, cluster, directory, app, progress, live)
+        for engine, cluster in clusters.items():
+            progress(f"sweep run {index}/{len(runs)}: {run.strategy} at {run.point} (repeat {run.repeat})"
+                     + (f" on {engine}" if several else ""))
+            sweeps[engine].run(run, Runner(run.scenario, cluster, sweeps[engine].directory, app, progress, live),
+                               progress)
+    return [sweep.result for sweep in sweeps.values()]
+
+
+class _Sweep:
+    """One engine's sweep directory: its runs' entries, and its files rewritten after every run."""
+
+    def __init__(self, directory: Path, header: dict) -> None:
+        directory.mkdir(parents=True, exist_ok=False)
+        self.directory, self._header, self._entries = directory, header, []
+        self.result = self._write()  # a sweep directory from the start, even if the first run is cut short
+
+    def run(self, run: SweepRun, runner: Runner, progress: Progress) -> None:
         error: str | None = "the run stopped before it finished"
         try:
             error = run_once(runner, progress)
@@ -51,11 +65,13 @@ def run_sweep(runs: list[SweepRun], cluster: Cluster, reports_dir: Path, app: Ap
             error = str(stopped)
             raise
         finally:
-            entries.append(SweepEntry(run.strategy, run.point, run.at.model_dump(exclude_defaults=True), run.repeat,
-                                      runner.run_dir.name, _report(runner.run_dir), error))
-            document = fold(entries, header)
-            files = write_sweep(directory, document)
-    return SweepResult(directory, document, files)
+            self._entries.append(SweepEntry(run.strategy, run.point, run.at.model_dump(exclude_defaults=True),
+                                            run.repeat, runner.run_dir.name, _report(runner.run_dir), error))
+            self.result = self._write()
+
+    def _write(self) -> SweepResult:
+        document = fold(self._entries, self._header)
+        return SweepResult(self.directory, document, write_sweep(self.directory, document))
 
 
 def rewrite_sweep(directory: Path) -> tuple[dict, list[Path]]:
@@ -71,10 +87,10 @@ def rewrite_sweep(directory: Path) -> tuple[dict, list[Path]]:
     return document, write_sweep(directory, document)
 
 
-def sweep_header(runs: list[SweepRun], app: App) -> dict:
-    """What every point of the sweep shares: the scenario, the app, the swept fault and the repeats."""
+def sweep_header(runs: list[SweepRun], app: App, engine: str) -> dict:
+    """What every point of the sweep shares: the scenario, the app, the engine, the swept fault and the repeats."""
     fault = runs[0].scenario.faults[0]
-    return {"scenario": runs[0].scenario.name, "app": app.profile.name,
+    return {"scenario": runs[0].scenario.name, "app": app.profile.name, "engine": engine,
             "fault": {"kind": fault.kind, "target": fault.target.model_dump(exclude_none=True),
                       "duration": fault.duration},
             "repeat": max(run.repeat for run in runs)}

@@ -13,7 +13,7 @@ from harness.cli import main
 from harness.compare import Spread, compare, origins_note
 from harness.report.rundir import load_reports
 from harness.errors import UsageError
-from harness.report import text
+from harness.report import text, write_comparison
 from harness.testing import DEMO_CLUSTER, make_run_dir
 
 
@@ -78,12 +78,12 @@ def test_a_directory_that_is_no_run_is_refused_by_name(tmp_path):
 def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
     result = CliRunner().invoke(main, ["compare", "--markdown", *map(str, runs)])
     lines = result.output.strip().splitlines()
-    assert lines[0] == ("| scenario | strategy | runs | result | downtime | longest outage | error rate | p99 | "
+    assert lines[0] == ("| scenario | strategy | engine | runs | result | downtime | longest outage | error rate | p99 | "
                         "mixed-version window | upgrade outcomes | rollback ok | time to rollback | "
                         "writes acknowledged | lost writes | overhead | machine/cluster |")
-    assert lines[2] == ("| sc@demo | blue-green | 2 | passed | 0s | 0s | 0% | 0.01s | 11.9s | "
+    assert lines[2] == ("| sc@demo | blue-green | swarm | 2 | passed | 0s | 0s | 0% | 0.01s | 11.9s | "
                         "completed 1, rolled_back 1 | 1/1 | 0.5s | 1 | 0 | 2s | ci-1/chaos |")
-    assert lines[3].startswith("| sc@demo | in-service | 3 | passed | 2s [1-3] | 2s [1-3] |")
+    assert lines[3].startswith("| sc@demo | in-service | swarm | 3 | passed | 2s [1-3] | 2s [1-3] |")
     assert len(lines) == 4
 
 
@@ -93,7 +93,7 @@ def test_result_mixed_window_writes_and_overhead_are_folded_and_missing_figures_
     reports[0]["versions"]["mixed_window"], reports[1]["timings"]["overhead"] = 1.5, 6.0
     del reports[2]["timings"], reports[2]["writes"]["acknowledged"], reports[1]["versions"]["mixed_window"]
     (row,) = compare(reports)
-    assert text.comparison_cells(row)[3] == "1 of 3 FAILED"
+    assert text.comparison_cells(row)[4] == "1 of 3 FAILED"
     assert row.mixed_window == Spread(pytest.approx(6.7), 1.5, pytest.approx(11.9), 2)  # v1 and v2 from 8 s to 19.9 s
     assert row.overhead == Spread(4.0, 2, 6.0, 2) and row.writes_acknowledged == Spread(1.0, 1, 1, 2)
     assert row.rollback_verdicts == {"none": 3}
@@ -195,3 +195,29 @@ def test_a_report_from_before_machines_were_recorded_is_from_an_unknown_machine(
     reports[1]["cluster"] = None
     (row,) = compare(reports)
     assert (row.machines, row.clusters) == (["unknown", "unknown"], ["chaos", "unknown"])
+
+
+def on_engine(report: dict, engine: str, revision: str = "") -> dict:
+    app = {**report["app"], **({"revision": revision} if revision else {})}
+    return {**report, "cluster": {**report["cluster"], "engine": engine}, "app": app}
+
+
+def test_each_engine_is_a_row_of_its_own_and_a_report_from_before_engines_is_swarms(runs, tmp_path):
+    reports = load_reports(runs[:3])
+    rows = compare([reports[0], on_engine(reports[1], "kubernetes"), on_engine(reports[2], "kubernetes")])
+    assert [(r.strategy, r.engine, r.runs) for r in rows] == [("in-service", "kubernetes", 2), ("in-service", "swarm", 1)]
+    write_comparison(tmp_path / "cmp", rows, runs[:3])
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "<title>in-service on kubernetes and swarm</title>" in page
+    assert ">in-service on kubernetes</text>" in page and ">in-service on swarm</text>" in page
+    assert "| sc@demo | in-service | kubernetes | 2 |" in (tmp_path / "cmp" / "compare.md").read_text()
+
+
+def test_runs_of_one_row_that_deployed_different_app_files_are_refused_naming_both_revisions(runs):
+    reports = load_reports(runs[:3])
+    same = [on_engine(report, "swarm", "aaa111") for report in reports]
+    assert compare(same)[0].runs == 3
+    with pytest.raises(UsageError, match=r"sc@demo under in-service on swarm: its runs deployed different app files "
+                                         r"\(revision aaa111: a1, a2; revision bbb222: a3\)"):
+        compare([*same[:2], on_engine(reports[2], "swarm", "bbb222")])
+    assert len(compare([*same[:2], on_engine(reports[2], "kubernetes", "bbb222")])) == 2  # other rows may differ

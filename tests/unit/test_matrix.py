@@ -1,13 +1,14 @@
 """The matrix: which runs, in which order, and when the cluster is reused or rebuilt."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.app.images import LocalImages
 from harness.errors import UsageError
-from harness.matrix import parse_strategies, plan, ready, strategy_cells
+from harness.matrix import parse_engines, parse_strategies, plan, ready, strategy_cells
 from harness.scenario import Scenario
 
 SCENARIOS = [Scenario(name="open"), Scenario(name="fixed", strategy={"kind": "in-service"})]
@@ -92,7 +93,7 @@ def test_the_matrix_says_what_each_run_found_as_it_finishes(tmp_path, monkeypatc
     monkeypatch.setattr(matrix, "Runner", FinishingRunner)
     lines = []
     runs = plan([Scenario(name="open"), Scenario(name="broken")], ["in-service", "blue-green"], 1, [app("demo")])
-    result = matrix.run_matrix(runs, Cluster([]), tmp_path, lines.append)
+    result = matrix.run_matrix(runs, {"swarm": Cluster([])}, tmp_path, lines.append)
     finished = [line for line in lines if line.startswith("run ") and line.count(": ") > 1]
     assert finished == [
         "run 1/4: open on demo under in-service: PASSED: downtime 0.500s (longest outage 0.500s), upgrade completed, "
@@ -103,3 +104,38 @@ def test_the_matrix_says_what_each_run_found_as_it_finishes(tmp_path, monkeypatc
         "run 4/4: broken on demo under blue-green: FAILED before it reported: the stack never became healthy"]
     assert len(result.run_dirs) == 2
     assert [f.name for f in result.files] == ["compare.json", "compare.html", "compare.md"]
+
+
+def test_every_engine_runs_every_cell_of_every_app_inside_each_repeat():
+    demo = app("demo")
+    runs = plan(SCENARIOS, ["in-service"], repeat=2, apps=[demo], engines=("swarm", "kubernetes"))
+    assert [(r.engine, r.scenario.name) for r in runs] == [
+        ("swarm", "open"), ("swarm", "fixed"), ("kubernetes", "open"), ("kubernetes", "fixed")] * 2
+    with pytest.raises(UsageError, match="--engines: got 'swarm,nomad'; give a comma-separated list of swarm, kubernetes"):
+        parse_engines("swarm,nomad")
+    assert parse_engines(" kubernetes, swarm,kubernetes") == ["kubernetes", "swarm"]
+
+
+def test_an_app_without_a_form_an_engine_deploys_is_refused_naming_the_engine_before_anything_starts():
+    from harness.cli.common import check_forms
+    from harness.errors import ProfileError
+
+    demo = load_profile(DEFAULT_PROFILE)
+    manifests_only = replace(demo, model=demo.model.model_copy(update={"compose": None}), compose={})
+    check_forms([demo], ["swarm", "kubernetes"])
+    check_forms([manifests_only], ["kubernetes"])
+    with pytest.raises(ProfileError, match="the profile gives the app as kubernetes; swarm deploys compose: add compose:"):
+        check_forms([manifests_only], ["kubernetes", "swarm"])
+
+
+def test_the_engines_clusters_are_named_after_the_cluster_when_there_are_two(monkeypatch):
+    from harness.cli import common
+    from harness.cluster import ClusterConfig
+
+    monkeypatch.setattr("harness.cluster.Cluster", lambda config, progress: SimpleNamespace(config=config))
+    config = ClusterConfig(name="ci")
+    one = common.clusters_of(config, ["kubernetes"])
+    assert {e: (c.config.name, c.config.engine) for e, c in one.items()} == {"kubernetes": ("ci", "kubernetes")}
+    both = common.clusters_of(config, ["swarm", "kubernetes"])
+    assert [(e, c.config.name, c.config.engine) for e, c in both.items()] == [
+        ("swarm", "ci-swarm", "swarm"), ("kubernetes", "ci-kubernetes", "kubernetes")]

@@ -104,3 +104,20 @@ def test_a_scenario_without_a_fault_is_skipped_in_a_sweep_and_points_are_capped_
     result = pytester.runpytest("scenarios", "--chaos-sweep", "--chaos-points", "9", "-rs")
     result.assert_outcomes(passed=3, skipped=1)  # swept has 3 points under in-service: all of them
     result.stdout.fnmatch_lines(["*no fault to sweep*"])
+
+
+def test_with_two_engines_each_strategy_and_repeat_is_an_item_per_engine_and_the_hook_is_told_which(pytester):
+    pytester.makeconftest(CONFTEST.replace(
+        "def pytest_chaos_run_scenario(scenario, config):\n",
+        "def pytest_chaos_run_scenario(scenario, config, engine):\n    assert engine in ('swarm', 'kubernetes')\n"
+        "    (config.rootpath / f'ran-{engine}').touch()\n"))
+    folder = pytester.mkdir("scenarios")
+    (folder / "fast.yaml").write_text("name: fast\nexpect: {max_downtime: 1s}\n")
+    collected = pytester.runpytest("--collect-only", "-q", "--chaos-engine", "swarm", "--chaos-engine", "kubernetes")
+    collected.stdout.fnmatch_lines(["scenarios/fast.yaml::fast[[]in-service-swarm-1]",
+                                    "scenarios/fast.yaml::fast[[]in-service-kubernetes-1]", "2 tests collected*"])
+    pytester.runpytest("scenarios", "--chaos-engine", "kubernetes").assert_outcomes(passed=1)
+    assert [path.name for path in sorted(pytester.path.glob("ran-*"))] == ["ran-kubernetes"]
+    refused = pytester.runpytest("scenarios", "--chaos-engine", "nomad")
+    assert refused.ret == 4  # pytest's usage error
+    refused.stderr.fnmatch_lines(["*--chaos-engine: invalid choice: 'nomad'*"])

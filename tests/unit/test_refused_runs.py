@@ -126,7 +126,8 @@ def test_a_matrix_says_a_refused_run_was_refused_and_lists_it(tmp_path, monkeypa
     app = SimpleNamespace(profile=SimpleNamespace(name="demo"))
     monkeypatch.setattr(matrix, "Runner", RefusingRunner)
     lines: list[str] = []
-    result = matrix.run_matrix(plan([Scenario(name="sc")], ["in-service"], 1, [app]), cluster, tmp_path, lines.append)
+    result = matrix.run_matrix(plan([Scenario(name="sc")], ["in-service"], 1, [app]), {"swarm": cluster}, tmp_path,
+                               lines.append)
     assert result.refused == ["sc-in-service"] and result.rows == []
     assert lines[1].startswith("sc under in-service was refused: sc: invalid scenario")
     assert lines[-1].startswith("run 1/1: sc on demo under in-service: REFUSED before it started: sc: invalid") \

@@ -84,7 +84,7 @@ def test_compare_html_draws_one_dot_per_repeat_and_measured_figure(tmp_path):
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert page.count('<circle class="repeat"') == 6  # downtime and longest outage; no rollback to time
     assert "<title>in-service, repeat 3: 3.000 s</title>" in page
-    assert "| sc@demo | in-service | 3 | passed | 2s [1-3] |" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| sc@demo | in-service | swarm | 3 | passed | 2s [1-3] |" in (tmp_path / "cmp" / "compare.md").read_text()
 
 
 def legend(svg: str) -> dict[str, str]:

@@ -207,9 +207,36 @@ def test_an_interrupted_sweep_keeps_every_run_it_made_including_the_one_cut_shor
     runs = plan(scenario(), ["in-service"], 3, [], 1)
     app = SimpleNamespace(profile=SimpleNamespace(name="demo"))
     with pytest.raises(RunInterrupted):
-        sweep_run.run_sweep(runs, None, tmp_path, app)
+        sweep_run.run_sweep(runs, {"swarm": None}, tmp_path, app)
     (directory,) = tmp_path.glob("sweep-*")
     points = read_sweep(directory)["strategies"]["in-service"]["points"]
     assert [(p["point"], p["runs"][0]["run_dir"], p["runs"][0]["error"]) for p in points] == [
         ("tasks_replaced=0", "run-0", None), ("tasks_replaced=2", "run-1", "received signal SIGINT")]
     assert points[1]["runs"][0]["outcome"] == "completed"  # its report was written before the interrupt reached us
+
+
+def test_a_sweep_on_two_engines_strikes_each_point_on_both_and_keeps_a_sweep_directory_per_engine(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from harness.sweep import run as sweep_run
+    from harness.testing import make_run_dir
+
+    order = []
+
+    class Runner:
+        def __init__(self, scenario, cluster, directory, app, progress, live):
+            order.append(cluster)
+            self.run_dir = make_run_dir(directory, f"run-{len(list(directory.glob('run-*')))}",
+                                        scenario.strategy.kind, outage=0.5)
+
+    monkeypatch.setattr(sweep_run, "Runner", Runner)
+    monkeypatch.setattr(sweep_run, "run_once", lambda runner, progress: None)
+    runs = plan(scenario(), ["in-service"], 2, [], 1)
+    app = SimpleNamespace(profile=SimpleNamespace(name="demo"))
+    results = sweep_run.run_sweep(runs, {"swarm": "s", "kubernetes": "k"}, tmp_path, app)
+    assert order == ["s", "k", "s", "k"]
+    assert [r.directory.name.rsplit("-", 1)[1] for r in results] == ["swarm", "kubernetes"]
+    for result, engine in zip(results, ("swarm", "kubernetes")):
+        document = read_sweep(result.directory)
+        assert document["engine"] == engine and len(document["strategies"]["in-service"]["points"]) == 2
+        assert f"on demo, {engine}" in (result.directory / "sweep.md").read_text()

@@ -24,6 +24,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
+from harness.engine import FORMS
 from harness.engine.base import (
     Discovery, EngineObject, NodeRuntime, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
@@ -112,7 +113,7 @@ class KubernetesEngine:
     # the cluster's DNS; a headless Service's name resolves to its ready pods' addresses
     discovery = Discovery(f"{CLUSTER_DNS}:53", "{service}.{stack}.svc." + CLUSTER_DOMAIN)
     overlay_port = None  # pod subnets are routed between the nodes
-    forms = ("kubernetes", "compose")
+    forms = FORMS["kubernetes"]
     runtime = NodeRuntime(frozen=("kubelet", "containerd"), crashed=("kubelet", "containerd"),
                           answers=("ctr", "version"), census=_CENSUS, kill=_KILL, forget=_FORGET,
                           pull=_FORGET + 'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
@@ -147,6 +148,11 @@ class KubernetesEngine:
         return k8s.AppsV1Api(self.api)
 
     # -- nodes -------------------------------------------------------------------
+
+    def version(self) -> str:
+        """``Kubernetes`` and the API server's version."""
+        code = self._call(lambda: k8s.VersionApi(self.api).get_code(_request_timeout=10), "ask the API server its version")
+        return f"Kubernetes {code.git_version}"
 
     def nodes(self) -> list[NodeInfo]:
         """Every node: Ready (``ready``) or not (``down``), cordoned (``drain``) or not, control plane or worker."""
