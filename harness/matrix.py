@@ -57,13 +57,14 @@ def plan(scenarios: list[Scenario], strategies: list[str], repeat: int, apps: li
          engines: tuple[str, ...] = ("swarm",)) -> list[PlannedRun]:
     """Every run in order, repeats outermost so a slow drift spreads over all cells alike, then apps, then engines.
 
-    A scenario that fixes its strategy runs only under that one.
+    A scenario that fixes its strategy runs only under that one, and one that names its ``engines`` only on those.
     """
     _check_repeat(repeat)
     if not apps:
         raise UsageError("--apps: give at least one app profile")
     cells = strategy_cells(scenarios, strategies)
-    return [PlannedRun(scenario, app, engine) for app in apps for engine in engines for scenario in cells] * repeat
+    return [PlannedRun(scenario, app, engine) for app in apps for engine in engines for scenario in cells
+            if engine in scenario.engines] * repeat
 
 
 def strategy_cells(scenarios: list[Scenario], strategies: list[str | None], repeat: int = 1) -> list[Scenario]:

@@ -33,6 +33,9 @@ class UpdatePolicy:
     monitor: float = 5.0
     max_failure_ratio: float = 0.0
     progress_deadline: float | None = None  # Kubernetes' progress deadline (s); None: delay + monitor (Swarm: none)
+    # Kubernetes' maxSurge and maxUnavailable as given (a count, or a share such as "25%"); None: from parallelism
+    max_surge: int | str | None = None
+    max_unavailable: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,4 +227,14 @@ class Engine(Protocol):
     def port_refused(self, node: str, port: int, image: str) -> str:
         """Why a throwaway task of ``image`` publishing host ``port`` cannot run on ``node`` now, in the engine's
         words ('' when it can); nothing of the trial is left behind."""
+        ...
+
+    def drain_node(self, node: str) -> str:
+        """One pass of the engine's own drain of ``node``: it takes no new tasks, and its tasks of the harness's
+        stacks are moved away. What stands in the way of moving them, in the engine's words, a line per task
+        ('' when nothing does); asked again, it tries those again."""
+        ...
+
+    def undrain_node(self, node: str) -> None:
+        """``node`` takes tasks again (those moved away stay where they are); nothing to do when it does."""
         ...

@@ -7,11 +7,11 @@ plugins (``harness.faults.fit`` checks their parameters).
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from harness.cluster.config import LB_PORTS, check_name
+from harness.cluster.config import ENGINES, LB_PORTS, check_name
 from harness.engine.base import UpdatePolicy
 from harness.errors import ScenarioError
 from harness.load import MAX_IN_FLIGHT, MAX_RATE, MIN_RATE
@@ -24,6 +24,7 @@ PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
 StepName = Literal["green_deployed", "green_ready", "switched"]
 STEPS: tuple[str, ...] = get_args(StepName)
 StrategyKind = Literal["in-service", "blue-green"]
+EngineName = Literal["swarm", "kubernetes"]  # harness.cluster.config.ENGINES
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 DEFAULT_STRATEGY = "in-service"
@@ -109,12 +110,27 @@ class Stack(Strict):
         return port
 
 
+Share = Annotated[str, Field(pattern=r"^(100|[1-9]?[0-9])%$", description="a share of the replicas, 0% to 100%")]
+
+
 class KubernetesOptions(Strict):
     """Settings of a Kubernetes rollout that have no Swarm twin (a Swarm cluster ignores them)."""
 
     progress_deadline: Duration | None = Field(
         None, ge=1, description="the rollout's progressDeadlineSeconds: how long it may make no progress before "
                                 "the failure action (default: update_config.delay + monitor)")
+    max_surge: Annotated[int, Field(ge=0)] | Share | None = Field(
+        None, description="the rollout's maxSurge: pods above the replicas, a count or a share rounded up (with "
+                          "max_unavailable, in place of update_config's parallelism and order)")
+    max_unavailable: Annotated[int, Field(ge=0)] | Share | None = Field(
+        None, description="the rollout's maxUnavailable: pods below the replicas, a count or a share rounded down")
+
+    @model_validator(mode="after")
+    def _not_both_zero(self) -> KubernetesOptions:
+        if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
+            raise ValueError("max_surge and max_unavailable are both 0: the rollout could never replace a pod "
+                             "(the API refuses it); give one of them more than 0")
+        return self
 
 
 class Strategy(Strict):
@@ -135,7 +151,7 @@ class Strategy(Strict):
 
     def policy(self) -> UpdatePolicy:
         """How the engine performs the update: update_config, and the Kubernetes settings."""
-        return UpdatePolicy(**self.update_config.model_dump(), progress_deadline=self.kubernetes.progress_deadline)
+        return UpdatePolicy(**self.update_config.model_dump(), **self.kubernetes.model_dump())
 
 
 class Load(Strict):
@@ -252,6 +268,8 @@ class Scenario(Strict):
     phases: Phases = Phases()
     faults: list[FaultSpec] = []
     expect: Expect = Expect()
+    engines: list[EngineName] = Field(list(ENGINES), min_length=1,
+                                      description="the engines the scenario means something on (default: every one)")
 
     def under(self, kind: str | None) -> Scenario:
         """This scenario with its strategy kind resolved: its own, else ``kind``, else the default.

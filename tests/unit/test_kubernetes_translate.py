@@ -211,3 +211,10 @@ def test_an_update_to_an_image_whose_health_counts_sets_its_probe_in_place_of_an
     (container,) = patches[0]["spec"]["template"]["spec"]["containers"]
     probe = {key: value for key, value in container["readinessProbe"].items() if key in ("$patch", "exec")}
     assert probe == expected
+
+
+def test_max_surge_and_max_unavailable_are_sent_as_given_the_other_at_kubernetes_default():
+    both = rolling_update(UpdatePolicy(parallelism=1, max_surge=0, max_unavailable="25%"))
+    assert both["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": "25%"}
+    one = rolling_update(UpdatePolicy(parallelism=1, order="start-first", max_unavailable=2))
+    assert one["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 2}

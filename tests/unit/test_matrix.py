@@ -139,3 +139,10 @@ def test_the_engines_clusters_are_named_after_the_cluster_when_there_are_two(mon
     both = common.clusters_of(config, ["swarm", "kubernetes"])
     assert [(e, c.config.name, c.config.engine) for e, c in both.items()] == [
         ("swarm", "ci-swarm", "swarm"), ("kubernetes", "ci-kubernetes", "kubernetes")]
+
+
+def test_a_scenario_for_one_engine_runs_only_on_that_engine():
+    only_kubernetes = Scenario(name="k8s", engines=["kubernetes"])
+    runs = plan([only_kubernetes, Scenario(name="any")], ["in-service"], 1, [app("demo")], ("swarm", "kubernetes"))
+    assert [(r.engine, r.scenario.name) for r in runs] == [("swarm", "any"), ("kubernetes", "k8s"),
+                                                          ("kubernetes", "any")]

@@ -367,3 +367,13 @@ def test_a_target_label_must_be_key_equals_value(tmp_path):
     for label in ("foo", "=x"):
         message = error_of(tmp_path, f"faults:\n  - {{kind: daemon-freeze, target: {{label: '{label}'}}}}\n")
         assert "label must be key=value" in message, message
+
+
+def test_a_scenario_for_another_engine_is_refused_before_the_first_phase_naming_both_engines(tmp_path):
+    swarm = FakeCluster()
+    only_kubernetes = Scenario(name="sc", engines=["kubernetes"])
+    with pytest.raises(ScenarioError) as caught:
+        check_fit(only_kubernetes, scheduler_for(swarm, tmp_path), swarm)
+    assert "engines: got ['kubernetes']: this cluster's engine is swarm; the scenario means something on kubernetes " \
+           "only" in str(caught.value) and caught.value.exit_code == 2
+    check_fit(Scenario(name="sc"), scheduler_for(swarm, tmp_path), swarm)  # every engine by default

@@ -48,6 +48,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "chaos-harness"}
 STACK_LABEL = "chaos-harness.io/stack"
 SERVICE_LABEL = "chaos-harness.io/service"
 POD_START = 30  # seconds a new pod may take to be scheduled, pulled and first ready, beside Swarm's monitor
+DEFAULT_SHARE = "25%"  # Kubernetes' default maxSurge and maxUnavailable
 VOLUME_ROOT = "/var/lib/chaos-harness/volumes"  # on the node: a named volume's directory, as Swarm keeps one
 _CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[\w.\-/]+)|role)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
@@ -121,12 +122,16 @@ def _host_directory(stack: str, name: str) -> dict:
 
 def rolling_update(policy: UpdatePolicy) -> dict:
     """The Deployment fields of an ``UpdatePolicy``: ``parallelism`` tasks at a time are stopped first
-    (``maxUnavailable``) or started first (``maxSurge``); ``delay`` is how long a new pod must be ready before it
+    (``maxUnavailable``) or started first (``maxSurge``), unless the scenario gives ``max_surge`` or
+    ``max_unavailable`` (the other then Kubernetes' default, 25%); ``delay`` is how long a new pod must be ready before it
     counts (``minReadySeconds``). The progress deadline is the policy's own, else ``POD_START`` and ``monitor``
     past that: Swarm's monitor starts once a task runs, while Kubernetes counts the time without progress, a new
     pod's scheduling, pull and first readiness included (at least 1 s)."""
     step = policy.parallelism or "100%"
     surge, unavailable = (step, 0) if policy.order == "start-first" else (0, step)
+    if policy.max_surge is not None or policy.max_unavailable is not None:  # as given; Kubernetes' default for the other
+        surge, unavailable = (DEFAULT_SHARE if given is None else given
+                              for given in (policy.max_surge, policy.max_unavailable))
     ready = math.ceil(policy.delay)
     deadline = math.ceil(policy.progress_deadline) if policy.progress_deadline else \
         POD_START + ready + math.ceil(policy.monitor)
