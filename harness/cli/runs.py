@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import (APP, DEFAULT_REPORTS, DEMO_SHOWN, SCENARIO, app_option, check_releases, checked_profile,
-                                check_forms, clusters_of, engines_of, engines_option, parse_durations, prepared, progress, show_comparison, ui)
+from harness.cli.common import (APP, DEFAULT_REPORTS, DEMO_SHOWN, SCENARIO, app_option, check_forms, check_releases,
+                                checked_profile, clusters_of, engines_of, engines_option, parse_durations, prepared,
+                                progress, show_comparison, ui)
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.scenario import STRATEGIES
@@ -178,7 +179,7 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
         progress(f"{len(refused)} of {len(finished)} runs refused before they started: {', '.join(refused)}")
         sys.exit(2)
     reported = [run for run in finished if run["run_id"]]
-    sys.exit(0 if len(reported) == len(runs) * len(clusters) else 1)  # every point measured; what it found is in the sweep
+    sys.exit(0 if len(reported) == len(finished) else 1)  # every point measured; what it found is in the sweep
 
 
 COMMANDS = (validate, run, matrix, sweep)

@@ -82,6 +82,8 @@ grep -o '"io.kubernetes.cri.sandbox-uid":"[^"]*"' "$2/config.json" | sed 's/^[^:
 _FAULTS_NAMESPACE = "chaos-faults"
 _HELD_PORT = "chaos-harness.io/held-port"  # label of a pod holding a hostPort: the port
 _HELD_ON = "chaos-harness.io/held-on"  # and its node
+# the label selector of the harness's own namespaces (its stacks', chaos-faults): a drain evicts only there
+_OWN_NAMESPACES = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
 _PAUSE = "docker.io/chaos-harness/pause:"  # the pause image as every node holds it (imported, never pulled)
 # An image goes under every name containerd keeps it by (its tag, its digest, its ID: all with the same target),
 # synchronously, so that its content goes too (what no other image shares) and the next start must pull.
@@ -151,7 +153,8 @@ class KubernetesEngine:
 
     def version(self) -> str:
         """``Kubernetes`` and the API server's version."""
-        code = self._call(lambda: k8s.VersionApi(self.api).get_code(_request_timeout=10), "ask the API server its version")
+        code = self._call(lambda: k8s.VersionApi(self.api).get_code(_request_timeout=10),
+                          "ask the API server its version")
         return f"Kubernetes {code.git_version}"
 
     def nodes(self) -> list[NodeInfo]:
@@ -359,6 +362,45 @@ class KubernetesEngine:
             raise EngineError(f"the pod {name} wanting port {port} on {node} cannot be placed there, not for the "
                               f"port: {scheduled.message}")
         return scheduled.message
+
+    def drain_node(self, node: str) -> str:
+        """``kubectl drain`` within the harness's namespaces: the node cordoned (``spec.unschedulable``), then every
+        pod of those namespaces on it evicted through the Eviction API, which honours PodDisruptionBudgets. Each
+        eviction refused (429) is a line ``<namespace>/<pod>: <the API's message>`` ("Cannot evict pod as it would
+        violate the pod's disruption budget."). As ``kubectl drain --ignore-daemonsets`` leaves them: DaemonSet
+        pods, pods being deleted, and pods no controller would replace (the harness's own fault pods)."""
+        self._call(lambda: self._core.patch_node(node, {"spec": {"unschedulable": True}}), f"cordon {node}")
+        refused = ((pod, self._evict(pod)) for pod in self._evictable(node))
+        return "\n".join(f"{pod.metadata.namespace}/{pod.metadata.name}: {why}" for pod, why in refused if why)
+
+    def undrain_node(self, node: str) -> None:
+        """``kubectl uncordon``: the node is schedulable again; evicted pods stay where they went."""
+        self._call(lambda: self._core.patch_node(node, {"spec": {"unschedulable": None}}), f"uncordon {node}")
+
+    def _evictable(self, node: str) -> list:
+        """The pods on ``node`` in the harness's namespaces (labelled as its own) that a drain evicts."""
+        namespaces = self._call(lambda: self._core.list_namespace(
+            label_selector=_OWN_NAMESPACES, _request_timeout=10).items, "list the harness's namespaces")
+        on_node = f"spec.nodeName={node}"
+        pods = [pod for namespace in namespaces for pod in self._call(lambda: self._core.list_namespaced_pod(
+            namespace.metadata.name, field_selector=on_node, _request_timeout=10).items, f"list the pods on {node}")]
+        return [pod for pod in pods if pod.metadata.deletion_timestamp is None and any(
+            owner.controller and owner.kind != "DaemonSet" for owner in pod.metadata.owner_references or [])]
+
+    def _evict(self, pod) -> str:
+        """Evict one pod (policy/v1 Eviction): '' when the API accepted it or the pod is gone, the API's message
+        when a PodDisruptionBudget refused it (429)."""
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
+        try:
+            self._call(lambda: self._core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=10),
+                       f"evict the pod {namespace}/{name}")
+        except EngineError as error:
+            refused = error.__cause__
+            if isinstance(refused, ApiException) and refused.status in (404, 429):
+                return "" if refused.status == 404 else _message(refused) or str(refused.reason)
+            raise
+        return ""
 
     def _scheduled(self, name: str):
         """The pod's PodScheduled condition once the scheduler decided (placed, or Unschedulable), else None."""

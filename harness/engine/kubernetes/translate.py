@@ -123,13 +123,13 @@ def _host_directory(stack: str, name: str) -> dict:
 def rolling_update(policy: UpdatePolicy) -> dict:
     """The Deployment fields of an ``UpdatePolicy``: ``parallelism`` tasks at a time are stopped first
     (``maxUnavailable``) or started first (``maxSurge``), unless the scenario gives ``max_surge`` or
-    ``max_unavailable`` (the other then Kubernetes' default, 25%); ``delay`` is how long a new pod must be ready before it
-    counts (``minReadySeconds``). The progress deadline is the policy's own, else ``POD_START`` and ``monitor``
-    past that: Swarm's monitor starts once a task runs, while Kubernetes counts the time without progress, a new
-    pod's scheduling, pull and first readiness included (at least 1 s)."""
+    ``max_unavailable`` (the other then Kubernetes' default, 25%); ``delay`` is how long a new pod must be ready
+    before it counts (``minReadySeconds``). The progress deadline is the policy's own, else ``POD_START`` and
+    ``monitor`` past that: Swarm's monitor starts once a task runs, while Kubernetes counts the time without
+    progress, a new pod's scheduling, pull and first readiness included (at least 1 s)."""
     step = policy.parallelism or "100%"
     surge, unavailable = (step, 0) if policy.order == "start-first" else (0, step)
-    if policy.max_surge is not None or policy.max_unavailable is not None:  # as given; Kubernetes' default for the other
+    if policy.max_surge is not None or policy.max_unavailable is not None:  # as given, the other at the default
         surge, unavailable = (DEFAULT_SHARE if given is None else given
                               for given in (policy.max_surge, policy.max_unavailable))
     ready = math.ceil(policy.delay)
