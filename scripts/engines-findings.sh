@@ -36,7 +36,7 @@ screenshot "$latest/compare.html" "$OUT/compare.png"
 echo "comparison: $OUT/compare.md, $OUT/compare.png"
 
 [ "$SWEEPS" = 1 ] || exit 0
-for scenario in frozen-daemon registry-unreachable; do
+for scenario in frozen-daemon-rollback registry-unreachable; do
   before=("$REPORTS"/sweep-*)
   "${HARNESS[@]}" sweep "$scenario" --engines swarm,kubernetes --strategies in-service --points "$POINTS" \
     --repeat "$SWEEP_REPEAT" --reports "$REPORTS" || echo "sweep of $scenario: not every run reported" >&2
