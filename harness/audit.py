@@ -89,7 +89,8 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
                                      " ".join(runtime.crashed)]).output
         found += [Leftover(node, line.strip()) for line in output.splitlines() if line.strip()]
         found += _port_holds(cluster, node)
-    return found + _registry_leftovers(cluster) + _stale_volumes(cluster) + _stopped_containers(cluster.config)
+    return found + _drained(cluster) + _registry_leftovers(cluster) + _stale_volumes(cluster) + \
+        _stopped_containers(cluster.config)
 
 
 def half_down_leftovers(cluster: Cluster) -> list[Leftover]:
@@ -124,6 +125,16 @@ def _port_holds(cluster: Cluster, node: str) -> list[Leftover]:
         return [Leftover(node, f"port squatters cannot be checked: {error}")]
     return [Leftover(node, f"port squatter: host port {port}{'' if in_effect else ' (not in effect)'}")
             for port, in_effect in sorted(holds.items())]
+
+
+def _drained(cluster: Cluster) -> list[Leftover]:
+    """Nodes the engine shows drained (node-drain): they take no tasks."""
+    try:
+        nodes = cluster.engine.nodes()
+    except HarnessError as error:
+        return [Leftover(cluster.config.name, f"drained nodes cannot be checked: {error}")]
+    return [Leftover(n.hostname, "drained: the engine places no task there")
+            for n in nodes if n.availability == "drain"]
 
 
 def _registry_leftovers(cluster: Cluster) -> list[Leftover]:

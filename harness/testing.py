@@ -59,6 +59,8 @@ class FakeEngine:
     deployed: dict[str, str] = field(default_factory=dict)  # stack -> the compose document last deployed
     objects: dict[str, EngineObject] = field(default_factory=dict)  # configs and secrets created
     held: dict[tuple[str, int], bool] = field(default_factory=dict)  # (node, host port) -> the hold in effect
+    drained: set[str] = field(default_factory=set)  # nodes drained (their availability ``drain``)
+    drain_refusals: list[str] = field(default_factory=list)  # what each drain pass answers, in turn
     discovery = SwarmEngine.discovery
     runtime = SwarmEngine.runtime
     overlay_port = SwarmEngine.overlay_port
@@ -70,7 +72,7 @@ class FakeEngine:
     def nodes(self) -> list[NodeInfo]:
         return [
             NodeInfo(n.hostname, "ready" if self.cluster.states[n.hostname] == "running" else "down",
-                     n.availability, n.role, n.labels)
+                     "drain" if n.hostname in self.drained else n.availability, n.role, n.labels)
             for n in self.cluster.node_infos
         ]
 
@@ -123,6 +125,16 @@ class FakeEngine:
 
     def port_refused(self, node: str, port: int, image: str) -> str:
         return "address already in use" if self.held.get((node, port)) else ""
+
+    def drain_node(self, node: str) -> str:
+        """Drains the node; the next of ``drain_refusals`` is what stands in the way ('' once they run out)."""
+        self.calls.append(("drain_node", node))
+        self.drained.add(node)
+        return self.drain_refusals.pop(0) if self.drain_refusals else ""
+
+    def undrain_node(self, node: str) -> None:
+        self.calls.append(("undrain_node", node))
+        self.drained.discard(node)
 
 
 @dataclass

@@ -149,6 +149,7 @@ def fault_timeline(events: list[Event]) -> list[dict]:
             "healed_at": heal.t if heal else None, "heal_ok": heal.get("ok") if heal else None,
             "engine_effect": _describe(effect) if effect else None,
             "time_to_effect": (effect.t - inject.t) if effect else None,
+            "engine_said": heal.get("said") if heal else None,  # what the engine refused while it held (node-drain)
         })
     return faults
 

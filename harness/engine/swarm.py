@@ -370,7 +370,24 @@ class SwarmEngine:
             raise
         return ""
 
+    def drain_node(self, node: str) -> str:
+        """``docker node update --availability drain``: Swarm moves every task off the node by itself, never
+        refusing (it has no disruption budgets), so nothing stands in the way."""
+        self._set_availability(node, "drain")
+        return ""
+
+    def undrain_node(self, node: str) -> None:
+        """``docker node update --availability active``."""
+        self._set_availability(node, "active")
+
     # -- internals --------------------------------------------------------------------
+
+    def _set_availability(self, hostname: str, availability: str) -> None:
+        node = self._node_object(hostname)
+        spec = dict(node.attrs["Spec"])
+        if spec.get("Availability") != availability:
+            self._translate(f"set the availability of {hostname} to {availability}",
+                            lambda: node.update({**spec, "Availability": availability}))
 
     def _on_manager(self, argv: list[str], stdin: bytes | None) -> str:
         return self._run_on(self._manager_name, argv, stdin)

@@ -162,6 +162,11 @@ class BaseFault:
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params)
         self.target = target
 
+    def said(self) -> str:
+        """What the engine answered while the fault held, in its own words, for the journal's ``fault.heal``
+        ('' when nothing is worth telling; a plugin without this method tells nothing)."""
+        return ""
+
     @classmethod
     def check_scenario(cls, params: Any, spec: FaultSpec, scenario: Scenario) -> list[Problem]:
         """What in the scenario contradicts this fault with ``params`` (validated); nothing by default."""

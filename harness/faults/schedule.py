@@ -125,7 +125,9 @@ def heal_entry(entry: LedgerEntry, fault: Fault, ctx: FaultContext, ledger: Heal
         return f"its heal failed: {error}"
     ledger.mark_healed(entry.id)
     if journal:
-        journal.write("fault.heal", id=entry.id, target=entry.target, ok=not holds, still_holds=holds)
+        said = getattr(fault, "said", lambda: "")()
+        journal.write("fault.heal", id=entry.id, target=entry.target, ok=not holds, still_holds=holds,
+                      **({"said": said} if said else {}))
     return "it still holds after its heal" if holds else None
 
 

@@ -54,6 +54,13 @@ def upgraded_task_killed(ctx: FaultContext, node: str, since: float) -> bool:
                for t in ctx.cluster.engine.service(ctx.upgraded).tasks)
 
 
+def tasks_moved_off(ctx: FaultContext, node: str, since: float) -> bool:
+    """The engine shows the node drained, and no task of the upgraded service placed there any more."""
+    engine = ctx.cluster.engine
+    drained = any(n.hostname == node and n.availability == "drain" for n in engine.nodes())
+    return drained and not any(t.node == node for t in engine.service(ctx.upgraded).placed())
+
+
 def lb_lost_a_server(ctx: FaultContext, node: str, since: float) -> bool:
     """HAProxy's health checks took at least one resolved server of the live backend out of rotation."""
     servers = router(ctx.cluster.state.lb_admin).servers(BLUE.backend)
@@ -88,6 +95,7 @@ SYMPTOMS: dict[str, Symptom] = {
     "registry-auth": credentials_refused,
     "port-conflict": port_taken,
     "task-kill": upgraded_task_killed,
+    "node-drain": tasks_moved_off,
     "overlay-drop": lb_lost_a_server,
     "packet-loss": packets_dropped,
     "lb-maintenance": lb_refuses,

@@ -47,7 +47,9 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         *reads_during_rows(writes),
     ]
     rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
-                                    f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}") for f in report["faults"]]
+                                    f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}"
+                                    + (f"; engine said: {f['engine_said']}" if f.get("engine_said") else ""))
+             for f in report["faults"]]
     return rows
 
 
