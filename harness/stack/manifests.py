@@ -4,8 +4,15 @@
            registry, and the harness's load balancer (a compose service the
            engine translates, as for a compose app)
     green  the upgraded Deployments at another release, with the objects
-           they may mount or run as (ConfigMaps, Secrets, ServiceAccounts),
-           beside blue: their pods look names up in blue's namespace too
+           they may mount or run as (ConfigMaps, Secrets, ServiceAccounts)
+           and the PodDisruptionBudgets, beside blue: their pods look names
+           up in blue's namespace too
+
+A PodDisruptionBudget counts the pods of its own namespace only: blue's does not
+see green's pods, though they carry the same labels. Green carries a copy, so
+that a drain during a blue-green upgrade meets the app's budget on either side,
+as each release of the app would bring its own (a copy that selects none of
+green's pods guards nothing).
 
 Beside what ``harness.app.manifests`` lists, the harness adds one object: a headless Service (``ENTRY_PODS``)
 selecting the entry's pods, through which the load balancer finds each pod (the app's own Service may balance
@@ -26,7 +33,7 @@ from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, placement, p
 from harness.stack.compose import PLACEMENTS, Rendered, StackOptions, image_ref, load_balanced
 
 ENTRY_PODS = "chaos-harness-entry"  # the headless Service of the entry's pods
-GREEN_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding")
+GREEN_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget")
 
 
 def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:
