@@ -57,14 +57,15 @@ def plan(scenarios: list[Scenario], strategies: list[str], repeat: int, apps: li
          engines: tuple[str, ...] = ("swarm",)) -> list[PlannedRun]:
     """Every run in order, repeats outermost so a slow drift spreads over all cells alike, then apps, then engines.
 
-    A scenario that fixes its strategy runs only under that one, and one that names its ``engines`` only on those.
+    A scenario that fixes its strategy runs only under that one, and one that names its ``engines`` (or whose
+    strategy exists on some engines only) only on those: ``Scenario.misfit``.
     """
     _check_repeat(repeat)
     if not apps:
         raise UsageError("--apps: give at least one app profile")
     cells = strategy_cells(scenarios, strategies)
     return [PlannedRun(scenario, app, engine) for app in apps for engine in engines for scenario in cells
-            if engine in scenario.engines] * repeat
+            if scenario.misfit(engine) is None] * repeat
 
 
 def strategy_cells(scenarios: list[Scenario], strategies: list[str | None], repeat: int = 1) -> list[Scenario]:

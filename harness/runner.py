@@ -321,11 +321,8 @@ def check_fit(scenario: Scenario, faults: FaultScheduler, cluster: NodeControl) 
     problem with its key and what the cluster has; ClusterError (exit 3) for what the cluster should have."""
     if scenario.stack.registry == "authenticated":
         _require_secure_registry(cluster)
-    engine = cluster.state.engine
-    problems = [] if engine in scenario.engines else [
-        {"loc": ("engines",), "input": scenario.engines,
-         "msg": f"this cluster's engine is {engine}; the scenario means something on {' and '.join(scenario.engines)} "
-                "only: run it on such a cluster (--engine)"}]
+    misfit = scenario.misfit(cluster.state.engine)
+    problems = [] if misfit is None else [misfit]
     problems += faults.misfits()
     if problems:
         raise ScenarioError(format_errors(Path(scenario.name), problems, Scenario, "scenario for this cluster"))

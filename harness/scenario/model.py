@@ -20,19 +20,27 @@ from harness.models import Duration, Strict, parse_duration
 Outcome = Literal["completed", "rolled_back", "paused", "failed", "timed_out"]
 Role = Literal["upgraded-worker", "most-upgraded", "worker", "manager", "standby-manager", "stateful"]
 PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
-# Blue-green's own steps, which a fault can be timed by: green deployed beside blue, green ready, traffic switched.
+# Blue-green's own steps (service-switch's too), which a fault can be timed by: green deployed beside blue, green
+# ready, traffic switched.
 StepName = Literal["green_deployed", "green_ready", "switched"]
 STEPS: tuple[str, ...] = get_args(StepName)
 StrategyKind = Literal["in-service", "blue-green"]
 EngineName = Literal["swarm", "kubernetes"]  # harness.cluster.config.ENGINES
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
+STEPPED = ("blue-green", "service-switch")  # the strategies that have STEPS
+# A strategy that exists on some engines only, and why: the others refuse it before the first phase (the matrix
+# skips it there), as they refuse a scenario that names other ``engines``.
+STRATEGY_ENGINES: dict[str, tuple[tuple[str, ...], str]] = {
+    "service-switch": (("kubernetes",), "it flips a Kubernetes Service's selector from blue's pods to green's; "
+                                        "Swarm has no Service whose selector could be switched"),
+}
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 DEFAULT_STRATEGY = "in-service"
 MAX_CLIENT_TIMEOUT = 30.0  # seconds; a client waiting longer blurs every outage it should measure
 MIN_CLIENT_TIMEOUT = 0.05  # seconds; a shorter wait fails answers a healthy stack gives
 MIN_UPGRADE_TIMEOUT = 10.0  # seconds; an upgrade waits at least for a task to start and Swarm's monitor period
 
-__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "Scenario", "contradictions", "node_name_error", "parse_duration",
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "STRATEGY_ENGINES", "Scenario", "contradictions", "node_name_error", "parse_duration",
            "timing_problems"]
 
 
@@ -209,7 +217,7 @@ class Timing(Strict):
     new release were started (0: as the upgrade starts, before any)."""
 
     phase: PhaseName | None = None
-    step: StepName | None = Field(None, description="blue-green only")
+    step: StepName | None = Field(None, description="blue-green and service-switch only")
     offset: Duration = 0.0
     tasks_replaced: int | None = Field(None, ge=0)
 
@@ -257,6 +265,9 @@ class Expect(Strict):
         return outcomes
 
 
+ErrorDict = dict[str, Any]  # one problem as pydantic reports it: loc (the key path), input (the bad value), msg
+
+
 class Scenario(Strict):
     """A failure scenario: the upgrade, the load, the faults and what must hold."""
 
@@ -282,14 +293,27 @@ class Scenario(Strict):
             raise ScenarioError(f"scenario {self.name} fixes strategy.kind: {self.strategy.kind}; "
                                 f"it cannot run under {kind}")
         chosen = self.strategy.kind or kind or DEFAULT_STRATEGY
-        if chosen != "blue-green" and (timed := [f.at.step for f in self.faults if f.at.step is not None]):
+        if chosen not in STEPPED and (timed := [f.at.step for f in self.faults if f.at.step is not None]):
             raise ScenarioError(f"scenario {self.name} times a fault by the blue-green step {timed[0]}; "
                                 f"{chosen} has no such step: run it under blue-green, or time it by phase or "
                                 "tasks_replaced")
         return self.model_copy(update={"strategy": self.strategy.model_copy(update={"kind": chosen})})
 
-
-ErrorDict = dict[str, Any]  # one problem as pydantic reports it: loc (the key path), input (the bad value), msg
+    def misfit(self, engine: str) -> ErrorDict | None:
+        """Why this scenario (its strategy kind resolved) cannot run on ``engine`` (key, value and message, as
+        ``contradictions`` gives them), or None when it can: it names other ``engines``, or its strategy exists on
+        other engines only (``STRATEGY_ENGINES``)."""
+        if engine not in self.engines:
+            return {"loc": ("engines",), "input": self.engines,
+                    "msg": f"this cluster's engine is {engine}; the scenario means something on "
+                           f"{' and '.join(self.engines)} only: run it on such a cluster (--engine)"}
+        kind = self.strategy.kind or DEFAULT_STRATEGY
+        engines, why = STRATEGY_ENGINES.get(kind, (ENGINES, ""))
+        if engine in engines:
+            return None
+        return {"loc": ("strategy", "kind"), "input": kind,
+                "msg": f"the strategy {kind} exists on {' and '.join(engines)} only ({why}); this cluster's engine "
+                       f"is {engine}: run it on a {' or '.join(engines)} cluster (--engine), or under another strategy"}
 
 
 def contradictions(scenario: Scenario) -> list[ErrorDict]:
@@ -362,8 +386,8 @@ def timing_problems(scenario: Scenario, fault: FaultSpec) -> list[ErrorDict]:
                  "msg": "there is a rollback phase only when strategy.rollback_after is set"}]
     if at.step is not None and scenario.strategy.kind == "in-service":
         return [{"loc": ("at", "step"), "input": at.step,
-                 "msg": "blue-green steps exist only under strategy.kind: blue-green; time it by phase or "
-                        "tasks_replaced"}]
+                 "msg": "blue-green steps exist only under strategy.kind: blue-green or service-switch; time it by "
+                        "phase or tasks_replaced"}]
     if at.step is not None and at.offset >= (longest := scenario.strategy.timeout + scenario.phases.observe):
         return [{"loc": ("at", "offset"), "input": at.offset,
                  "msg": f"the run ends before then: after a blue-green step it lasts at most {longest:g}s "

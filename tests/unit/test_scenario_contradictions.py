@@ -377,3 +377,23 @@ def test_a_scenario_for_another_engine_is_refused_before_the_first_phase_naming_
     assert "engines: got ['kubernetes']: this cluster's engine is swarm; the scenario means something on kubernetes " \
            "only" in str(caught.value) and caught.value.exit_code == 2
     check_fit(Scenario(name="sc"), scheduler_for(swarm, tmp_path), swarm)  # every engine by default
+
+
+def test_a_strategy_that_exists_on_one_engine_is_refused_on_another_naming_why(tmp_path, monkeypatch):
+    """One rule for the engines a scenario names and the engines its strategy exists on (``Scenario.misfit``):
+    check_fit refuses both before the first phase, and the matrix skips both."""
+    from harness.matrix import plan
+    from harness.scenario import model
+
+    swarm, scenario = FakeCluster(), Scenario(name="sc").under("blue-green")
+    assert scenario.misfit("swarm") is None
+    monkeypatch.setitem(model.STRATEGY_ENGINES, "blue-green", (("kubernetes",), "a reason"))
+    with pytest.raises(ScenarioError) as caught:
+        check_fit(scenario, scheduler_for(swarm, tmp_path), swarm)
+    assert "strategy.kind: got 'blue-green': the strategy blue-green exists on kubernetes only (a reason); this " \
+           "cluster's engine is swarm" in str(caught.value) and caught.value.exit_code == 2
+    assert scenario.misfit("kubernetes") is None
+    runs = plan([Scenario(name="sc")], ["in-service", "blue-green"], 1, [SimpleNamespace(name="demo")],
+                ("swarm", "kubernetes"))
+    assert [(r.engine, r.scenario.strategy.kind) for r in runs] == [
+        ("swarm", "in-service"), ("kubernetes", "in-service"), ("kubernetes", "blue-green")]
