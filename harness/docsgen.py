@@ -327,7 +327,8 @@ REPORT_FIELDS = {
     "upgrade": "the upgrade's outcome, its duration, the engine's last state and message",
     "rollback": "whether a rollback was triggered, by what, whether it succeeded (and why not), its time",
     "writes": "acknowledged writes and what the read-back found: present, absent (lost), unverifiable",
-    "faults": "every fault: kind, target, inject and heal times, time until its effect showed",
+    "faults": "every fault: kind, target, inject and heal times, time until its effect showed, what the engine "
+              "refused while it held (`engine_said`: a drain's evictions a PodDisruptionBudget refused)",
     "timings": "the harness's own time: prepare, each phase, heal, read-back, logs, analysis, rendering, overhead",
     "verdicts": "one per expectation: name, expected, measured, passed",
     "passed": "every expectation met and the run completed",
