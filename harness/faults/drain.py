@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+from pydantic import BaseModel
+
 from harness.cluster.config import LB_LABEL
 from harness.errors import HarnessError
 from harness.faults.base import BaseFault, FaultContext
@@ -26,7 +28,7 @@ class NodeDrain(BaseFault):
     description = ("Drain the node as for maintenance: Swarm's availability drain, Kubernetes' cordon and evictions "
                    "(PodDisruptionBudgets honoured, refusals retried every second while it holds).")
 
-    def __init__(self, params: dict[str, Any], target: str) -> None:
+    def __init__(self, params: dict[str, Any] | BaseModel, target: str) -> None:
         super().__init__(params, target)
         self._stop = threading.Event()
         self._retries: threading.Thread | None = None
