@@ -11,6 +11,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from harness import audit
+from harness.analysis.outcome import fault_timeline
 from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.swarm import SwarmEngine
 from harness.errors import EngineError
@@ -18,7 +19,7 @@ from harness.faults import drain, registry
 from harness.faults.base import FaultContext
 from harness.faults.schedule import heal_entry
 from harness.faults.symptoms import tasks_moved_off
-from harness.journal import Journal, read_journal
+from harness.journal import Event, Journal, read_journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.testing import FakeCluster, make_service, make_task
 from harness.waiting import wait_until
@@ -95,7 +96,7 @@ def test_the_load_balancers_node_is_never_drained():
     assert plugin.check_node(plugin.Params(), "node2", ctx) is None
 
 
-def test_what_the_engine_refused_goes_into_the_journals_heal_event(tmp_path):
+def test_what_the_engine_refused_goes_into_the_journals_heal_event_and_the_reports_fault(tmp_path):
     cluster = FakeCluster()
     cluster.engine.drain_refusals = [f"chaos/web-a: {BUDGET}"]
     ctx, journal, ledger = FaultContext(cluster), Journal(tmp_path / "journal.jsonl"), HealLedger(tmp_path)
@@ -105,8 +106,12 @@ def test_what_the_engine_refused_goes_into_the_journals_heal_event(tmp_path):
     fault.inject(ctx)
     wait_until(lambda: fault.cleared_after is not None, timeout=5, what="the drain's retries to clear", interval=0.01)
     assert heal_entry(entry, fault, ctx, ledger, journal) is None
-    (healed,) = [e for e in read_journal(tmp_path / "journal.jsonl") if e.type == "fault.heal"]
+    events = read_journal(tmp_path / "journal.jsonl")
+    (healed,) = [e for e in events if e.type == "fault.heal"]
     assert BUDGET in healed.get("said") and ledger.pending() == []
+    inject = Event(healed.t - 1, "fault.inject", {"id": entry.id, "kind": "node-drain", "target": "node2"})
+    (reported,) = fault_timeline([inject, *events])
+    assert BUDGET in reported["engine_said"]
 
 
 def test_the_symptom_is_the_node_drained_with_no_upgraded_task_left_on_it():
