@@ -324,6 +324,11 @@ REPORT_FIELDS = {
     "latency": "p50, p95, p99 and max of every request, in seconds, failures included",
     "versions": "the release mix: first new-release response, last old-release response, the mixed window",
     "timeline": "per second of the run: requests, failures, latency, responses per release",
+    "propagation": "a switch's way to the clients (blue-green, service-switch; null without a switch): from its "
+                   "request (`requested_at`), seconds to the first new-release answer and to the last old-release "
+                   "one, the window to the later of them, old-release answers after the request (under "
+                   "service-switch, connections opened before it stay on blue's pods), failed requests and "
+                   "successes with no release named in the window",
     "upgrade": "the upgrade's outcome, its duration, the engine's last state and message",
     "rollback": "whether a rollback was triggered, by what, whether it succeeded (and why not), its time",
     "writes": "acknowledged writes and what the read-back found: present, absent (lost), unverifiable",

@@ -49,7 +49,7 @@ from harness.report import TIMED_FILES, write_run_reports
 from harness.scenario import Scenario
 from harness.checks import OUTCOMES, values_of
 from harness.jsonl import write_jsonl
-from harness.stack import BLUE, GREEN, LB_SERVICE, AppStack, router, writes
+from harness.stack import BLUE, LB_SERVICE, SLOTS, AppStack, router, writes
 from harness.runfiles import READBACK_FILE, SAMPLES_FILE
 from harness.stack.from_spec import stack_for
 from harness.stack.prepare import census, deploy_and_wait, forget_image
@@ -136,7 +136,8 @@ class Runner:
     def _assemble(self) -> _Parts:
         """Wire the stack, load, faults, strategy and watcher for this run."""
         scenario, cluster = self.scenario, self.cluster
-        stack = stack_for(cluster, self.app, scenario.stack, server_timeout=max(2.0, 2 * scenario.load.timeout))
+        stack = stack_for(cluster, self.app, scenario.stack, server_timeout=max(2.0, 2 * scenario.load.timeout),
+                          switch=scenario.strategy.kind == "service-switch")
         journal = Journal(self.run_dir / JOURNAL_FILE)
         profile = self.app.profile
         model = profile.model
@@ -173,6 +174,7 @@ class Runner:
         journal, upgrade, scenario = parts.journal, parts.upgrade, self.scenario
         with self._phase(journal, "prepare"):
             self._prepare(parts)
+            upgrade.trace_start(journal)
         parts.load.start()
         journal.write("load.start", pid=parts.load.pid, users=parts.load.users, rate=parts.load.rate)
         with self._phase(journal, "warmup"):
@@ -218,6 +220,10 @@ class Runner:
         with _step(journal, "heal"):
             parts.faults.heal_all()
         self._stop_load(parts)
+        try:
+            parts.upgrade.trace_stop(self.run_dir, journal)
+        except HarnessError as error:  # the requests are then attributed as far as the load balancer says
+            journal.write("connections.collected", error=str(error))
         with _step(journal, "read_back"):
             self._readback(journal, parts.stack)
         with _step(journal, "logs"):
@@ -283,7 +289,7 @@ class Runner:
 
     def _record_final(self, journal: Journal, engine: Engine, stack: AppStack, live: str) -> None:
         """The live upgraded services as the engine sees them, and as the nodes' processes show them."""
-        slot = next(s for s in (BLUE, GREEN) if live == s.service(stack.entry))
+        slot = next(s for s in SLOTS if live == s.service(stack.entry))
         for service in stack.services(slot):
             snapshot = engine.service(service)
             journal.write("engine.final", service=service, replicas=snapshot.replicas,

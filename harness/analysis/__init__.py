@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.analysis import downtime as dt
 from harness.analysis.attribution import attribute
+from harness.analysis.connections import Translation, Translations, translated
 from harness.analysis.outcome import (
     fault_timeline, first, phase_spans, rollback_outcome, upgrade_outcome,
 )
@@ -19,11 +20,12 @@ from harness.analysis.samples import Sample, by_start, iter_samples
 from harness.analysis.steadiness import steadiness
 from harness.analysis.timings import timings
 from harness.analysis.verdicts import Verdict, judge
-from harness.analysis.versions import per_second, version_mix
+from harness.analysis.versions import per_second, propagation, version_mix
 from harness.analysis.writes import Read, iter_reads, writes_report
 from harness.checks import UNVERIFIABLE
 from harness.journal import JOURNAL_FILE, Event, read_journal
-from harness.runfiles import READBACK_FILE, REREADS_FILE, SAMPLES_FILE
+from harness.jsonl import read_jsonl
+from harness.runfiles import CONNECTIONS_FILE, READBACK_FILE, REREADS_FILE, SAMPLES_FILE
 from harness.scenario import Scenario
 
 REPORT_SCHEMA = "chaos-harness/report@1"
@@ -43,9 +45,13 @@ def write_reads(run_dir: Path) -> tuple[list[Read], list[Read]]:
 
 
 def attributed_samples(path: Path, events: list[Event], notes: list[str] | None = None) -> list[Sample]:
-    """The samples of a run sorted by start time, each attributed as it is read: held once, never as text."""
+    """The samples of a run sorted by start time, each attributed as it is read: held once, never as text. A
+    request sent to a node's NodePort is first tied to its pod by the connections the nodes tracked (the run
+    directory's ``CONNECTIONS_FILE``, service-switch's)."""
+    connections = path.with_name(CONNECTIONS_FILE)
+    tracked = Translations(read_jsonl(connections, lambda r: Translation(**r), notes) if connections.exists() else ())
     with _cycles_uncollected():
-        return by_start(attribute(iter_samples(path, notes), events))
+        return by_start(attribute(translated(iter_samples(path, notes), tracked), events))
 
 
 def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] = (),
@@ -107,6 +113,7 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
         },
         "latency": dt.latency_summary(samples),
         "versions": {**asdict(version_mix(samples, old, new)), "old": old, "new": new},
+        "propagation": _propagation(events, samples, old, new),
         "timeline": per_second(samples, origin),
         "upgrade": upgrade,
         "rollback": rollback,
@@ -116,6 +123,13 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
         "verdicts": [asdict(v) for v in verdicts],
         "passed": all(v.passed for v in verdicts) and status in ("completed", "incomplete"),
     }
+
+
+def _propagation(events: list[Event], samples: list[Sample], old: str, new: str) -> dict | None:
+    """The switch's propagation to what clients saw (blue-green's and service-switch's), from its request."""
+    requested = first(events, "switch.requested")
+    found = propagation(samples, requested.t if requested else None, old, new)
+    return asdict(found) if found else None
 
 
 @contextmanager

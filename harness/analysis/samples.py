@@ -30,6 +30,7 @@ class Sample(NamedTuple):
     due: float | None = None  # when the load's schedule wanted it sent (the harness's own users)
     captured: dict | None = None  # what a write's answer gave for the read-back (capture name -> text)
     redirects: list | None = None  # the redirects followed on the way ("302 /setup")
+    source: str | None = None  # address:port the load balancer connected from (service-switch: see connections)
     version: str | None = None  # the release that served it: attributed from the engine's tasks (analysis)
     node: str | None = None  # the node that served it (analysis)
     task: str | None = None  # the task that served it (analysis)

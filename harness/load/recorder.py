@@ -20,6 +20,7 @@ CHECK_REASONS = ("check ", "acknowledged status")  # how harness.checks words a 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}  # and the plan's own_hosts: the cluster's nodes
 SERVER_HEADER = "X-Chaos-Server"
 BACKEND_HEADER = "X-Chaos-Backend"
+SOURCE_HEADER = "X-Chaos-Source"  # where the load balancer connected from: joined to the nodes' connection tracking
 
 plan: dict = {}
 _state = {"count": 0, "sink": None, "rereads": None, "environment": None}
@@ -62,6 +63,8 @@ def _record(request_type, name, response_time, response, context, exception, sta
         "server": _header(headers, SERVER_HEADER),
         "backend": _header(headers, BACKEND_HEADER),
     }
+    if source := _header(headers, SOURCE_HEADER):
+        sample["source"] = source
     for key in ("write_id", "captured", "redirects"):
         if context.get(key):
             sample[key] = context[key]

@@ -26,7 +26,7 @@ class Span:
     start: float
     end: float
     label: str
-    kind: str  # "phase", "fault" or "missing" (acknowledged writes could not be read)
+    kind: str  # "phase", "fault", "missing" (acknowledged writes could not be read) or "propagation" (a switch's)
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,10 @@ def _span(axis: Axis, span: Span, index: int) -> str:
     if span.kind == "missing":  # a band along the top, under the phase labels' line
         return (f'<g class="span missing"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1.5):.1f}" height="6" '
                 f'fill="{MISSING_FILL}"/><title>{escape(span.label)}</title></g>')
+    if span.kind == "propagation":  # a band along the bottom, above the fault labels
+        return (f'<g class="span propagation"><rect x="{x1:.1f}" y="{HEIGHT - BOTTOM - 6}" '
+                f'width="{max(x2 - x1, 1.5):.1f}" height="6" fill="{PROPAGATION_FILL}"/>'
+                f'<title>{escape(span.label)}</title></g>')
     if span.kind == "fault":
         return (f'<g class="span fault"><rect x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1.5):.1f}" '
                 f'height="{HEIGHT - TOP - BOTTOM}" fill="#e45756" fill-opacity="0.16" stroke="#e45756" '
@@ -135,6 +139,7 @@ def _span(axis: Axis, span: Span, index: int) -> str:
 
 
 MISSING_FILL = "#7b3294"
+PROPAGATION_FILL = "#54a24b"
 
 
 def _marker(axis: Axis, marker: Marker, index: int) -> str:

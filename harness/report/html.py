@@ -55,6 +55,11 @@ def overlays_of(report: dict, events: list[Event]) -> charts.Overlays:
     missing = (report["writes"].get("during_run") or {}).get("missing_windows", [])
     spans += [charts.Span(w["start"] - origin, w["end"] - origin, f"acknowledged writes unreadable for "
                           f"{w['end'] - w['start']:.1f}s ({w['reads']} reads)", "missing") for w in missing]
+    spread = report.get("propagation") or {}
+    if spread.get("window") is not None:
+        start = spread["requested_at"] - origin
+        spans.append(charts.Span(start, start + spread["window"], f"the switch on its way to the clients: "
+                                 f"{spread['window']:.2f}s, {spread['failed']} failed", "propagation"))
     markers: list[charts.Marker] = []
     upgrading = False
     for event in events:

@@ -38,6 +38,7 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         ("latency", f"p50 {seconds(latency['p50'])}  p95 {seconds(latency['p95'])}  p99 {seconds(latency['p99'])}  "
                     f"max {seconds(latency['max'])}"),
         ("versions", f"{counted(versions['counts']) or '-'}, mixed window {seconds(versions['mixed_window'])}"),
+        *propagation_rows(report),
         ("upgrade", f"{upgrade['outcome']} after {seconds(upgrade['duration'])} ({detail})"
                     + (f": {upgrade['message']}" if upgrade["message"] else "")),
         ("rollback", "not triggered" if not rollback["triggered"] else (
@@ -51,6 +52,19 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
                                     + (f"; engine said: {f['engine_said']}" if f.get("engine_said") else ""))
              for f in report["faults"]]
     return rows
+
+
+def propagation_rows(report: dict) -> list[tuple[str, str]]:
+    """How a switch reached the clients, as one row (none without a switch, or in a report from before)."""
+    found = report.get("propagation")
+    if not found:
+        return []
+    versions = report["versions"]
+    old, new = versions["old"], versions["new"]
+    return [("propagation", f"from the switch's request: first {new} answer after {seconds(found['first_new'])}, "
+                            f"last {old} answer after {seconds(found['last_old'])} ({found['old_answers']} {old} "
+                            f"answers after the request), {found['failed']} failed in the window of "
+                            f"{seconds(found['window'])}")]
 
 
 def engine_rows(report: dict) -> list[tuple[str, str]]:

@@ -31,14 +31,19 @@ class StackSlot:
 
     backend: str
     stack: str
+    suffix: str = ""  # of each service's name: green's beside blue's in one stack (service-switch)
 
     def service(self, name: str) -> str:
         """The engine's name of a compose service in this stack."""
-        return f"{self.stack}_{name}"
+        return f"{self.stack}_{name}{self.suffix}"
 
 
 BLUE = StackSlot("blue", STACK_NAME)  # the whole stack and the load balancer; serves unless a switch moved traffic
 GREEN = StackSlot("green", GREEN_STACK)  # the upgraded services only, beside blue, on blue's networks
+# service-switch's green: the upgraded Deployments <name>-green in blue's own namespace (a Service selects the pods
+# of its namespace only)
+SWITCH_GREEN = StackSlot("green", STACK_NAME, compose.SWITCH_SUFFIX)
+SLOTS = (BLUE, GREEN, SWITCH_GREEN)
 LB_SERVICE = BLUE.service(LB_SERVICE_NAME)
 
 
@@ -90,6 +95,11 @@ class AppStack:
 
     def green(self, release: str, publish: int | None = None) -> Rendered:
         return self._form.green(self.profile, release, self.options, publish)
+
+    def switch_green(self, publish: int | None = None) -> Rendered:
+        """Blue at ``old`` as deployed, with the upgraded Deployments at ``new`` beside it as ``<name>-green``
+        (service-switch; the app's Kubernetes objects only)."""
+        return manifests.switch_green(self.profile, self.old, self.new, self.options, publish)
 
     @property
     def _form(self):

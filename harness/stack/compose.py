@@ -30,6 +30,8 @@ from harness.engine.swarm import SwarmEngine
 from harness.resources import package_path
 
 LB_SERVICE_NAME = "harness-lb"
+LIVE_NODE_PORT = 30880  # service-switch: the live Service's NodePort on every node
+SWITCH_SUFFIX = "-green"  # service-switch: green's Deployments and headless Service beside blue's, so named
 HAPROXY_TEMPLATE = package_path("harness.stack", "haproxy.cfg")
 LB_CONFIG = "harness-lb-cfg"  # the load balancer's configuration, as the stack names it
 SWARM_DISCOVERY = SwarmEngine.discovery
@@ -49,6 +51,8 @@ class StackOptions:
     server_timeout: float = 2.0
     discovery: Discovery = SWARM_DISCOVERY  # how the load balancer finds the entry's tasks (the engine says)
     form: str = "compose"  # the form of the app deployed: its compose file, or its Kubernetes objects (``kubernetes``)
+    # service-switch: (name, address) of every node; the live route goes to the live Service's NodePort on each
+    switch_nodes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,26 @@ def haproxy_config(profile: Profile, options: StackOptions, entry_pods: str | No
     expect = f"status {statuses[0]}" if statuses[0].isdigit() and len(statuses) == 1 else \
         f"rstatus ^({'|'.join(statuses)})$"
     name = entry_pods or entry.service
+    slots = max(12, 2 * options.replicas)
+    blue, green = (options.discovery.of(STACK_NAME, name), options.discovery.of(GREEN_STACK, name))
+    if options.switch_nodes:  # service-switch: green's pods beside blue's, under their own headless Service
+        green = options.discovery.of(STACK_NAME, f"{name}{SWITCH_SUFFIX}")
     return Template(HAPROXY_TEMPLATE.read_text()).substitute(
-        health_path=entry.health.path, health_expect=expect, port=entry.port, slots=max(12, 2 * options.replicas),
-        blue_tasks=options.discovery.of(STACK_NAME, name), green_tasks=options.discovery.of(GREEN_STACK, name),
+        health_path=entry.health.path, health_expect=expect,
+        blue_servers=node_ports(options.switch_nodes) if options.switch_nodes else _resolved(slots, blue, entry.port),
+        green_servers=_resolved(slots, green, entry.port),
         resolver=options.discovery.resolver, server_timeout=f"{options.server_timeout:g}s")
+
+
+def node_ports(nodes: tuple[tuple[str, str], ...]) -> str:
+    """A server per node at its address and the live Service's NodePort: each node's kube-proxy translates what
+    it is sent, so that clients see each node's view of the Service (service-switch)."""
+    return "\n    ".join(f"server {name} {address}:{LIVE_NODE_PORT} check" for name, address in nodes)
+
+
+def _resolved(slots: int, name: str, port: int) -> str:
+    """Server slots filled from the cluster's DNS: one per address ``name`` resolves to."""
+    return f"server-template srv {slots} {name}:{port} check resolvers cluster init-addr none resolve-prefer ipv4"
 
 
 def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:

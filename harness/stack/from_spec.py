@@ -20,14 +20,16 @@ REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
 
 
 def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0,
-              upgraded: bool = True) -> AppStack:
+              upgraded: bool = True, switch: bool = False) -> AppStack:
     """The app on the cluster, as a scenario's stack options deploy it (its images pushed: ``App.push``), in the
-    form the engine prefers of those the profile gives; without ``upgraded``, from and to its old release."""
+    form the engine prefers of those the profile gives; without ``upgraded``, from and to its old release; with
+    ``switch``, for service-switch (its load balancer reaches the live Service on every node)."""
     profile = app.profile
     registry = REGISTRIES[spec.registry]
     options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
                            lb_image=cluster.lb_image(registry), server_timeout=server_timeout,
-                           discovery=cluster.engine.discovery, form=form_for(profile, cluster.engine.forms))
+                           discovery=cluster.engine.discovery, form=form_for(profile, cluster.engine.forms),
+                           switch_nodes=tuple(cluster.node_addresses().items()) if switch else ())
     old = profile.release_name(spec.from_release)
     return AppStack(profile, options, cluster.lb_url, old, profile.release_name(spec.to_release) if upgraded else old)
 

@@ -17,6 +17,13 @@ green's pods guards nothing).
 Beside what ``harness.app.manifests`` lists, the harness adds one object: a headless Service (``ENTRY_PODS``)
 selecting the entry's pods, through which the load balancer finds each pod (the app's own Service may balance
 behind one address, which would hide which pod answered).
+
+Under service-switch (``StackOptions.switch_nodes``) green is no stack of its own: the upgraded Deployments run
+beside blue's in blue's namespace as ``<name>-green`` (``switch_green``), every upgraded pod labelled with its slot
+(``SLOT``, in the Deployment's selector too, so that blue's and green's never count each other's pods), and the
+harness adds the live Service (``LIVE_SERVICE``, a NodePort) selecting the entry's pods of one slot, and green's
+headless Service (``ENTRY_PODS-green``) for the preview route. The switch is one patch of the live Service's
+selector (``selector_patch``).
 """
 
 from __future__ import annotations
@@ -30,17 +37,57 @@ from harness.app.images import BASE_TAG
 from harness.app.profile import BROKEN, Profile
 from harness.cluster.config import STACK_NAME
 from harness.engine.kubernetes.translate import UPGRADED_CONTAINER, placement, pod_spec
-from harness.stack.compose import PLACEMENTS, Rendered, StackOptions, image_ref, load_balanced
+from harness.stack.compose import (
+    LIVE_NODE_PORT, PLACEMENTS, SWITCH_SUFFIX, Rendered, StackOptions, image_ref, load_balanced)
 
 ENTRY_PODS = "chaos-harness-entry"  # the headless Service of the entry's pods
+LIVE_SERVICE = "chaos-harness-live"  # service-switch: the Service whose selector is switched
+SLOT = "chaos-harness.io/slot"  # service-switch: the label of an upgraded pod's slot, blue or green
+SLOTS = ("blue", "green")
 GREEN_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget")
 
 
 def blue(profile: Profile, release: str, options: StackOptions) -> Rendered:
-    """Every object with the upgraded Deployments at ``release``, and the load balancer."""
+    """Every object with the upgraded Deployments at ``release``, and the load balancer (service-switch: blue's
+    pods labelled as blue's, the live Service selecting them)."""
     manifests = [_retargeted(profile, obj, release, options) for obj in profile.manifests]
+    if not options.switch_nodes:
+        added: tuple[dict, ...] = (_entry_pods(profile),)
+    else:
+        manifests = [_slotted(profile, obj, "blue") for obj in manifests]
+        added = (_entry_pods(profile, "blue"), _entry_pods(profile, "green"), live_service(profile, "blue"))
     return load_balanced(profile, options, {"version": "3.8", "services": {}}, {}, ["default"], ENTRY_PODS,
-                         (*manifests, _entry_pods(profile)))
+                         (*manifests, *added))
+
+
+def switch_green(profile: Profile, old: str, new: str, options: StackOptions, publish: int | None = None) -> Rendered:
+    """Blue at ``old`` as ``blue`` renders it, and the upgraded Deployments at ``new`` beside it in its namespace as
+    ``<name>-green``, their pods labelled as green's: deployed as one stack, so that blue's objects stay as they
+    are (a deploy prunes what it does not name)."""
+    rendered = blue(profile, old, options)
+    green = [_slotted(profile, _retargeted(profile, obj, new, options), "green") for obj in profile.manifests
+             if obj["kind"] == "Deployment" and obj["metadata"]["name"] in profile.upgraded]
+    if publish is not None:
+        _publish(profile, green, publish, f"{profile.model.entry.service}{SWITCH_SUFFIX}")
+    return Rendered(rendered.compose, rendered.objects, (*rendered.manifests, *green))
+
+
+def live_service(profile: Profile, slot: str) -> dict:
+    """The Service clients reach under service-switch: the entry's pods of ``slot``, on ``LIVE_NODE_PORT`` of every
+    node (its cluster IP too)."""
+    port = profile.model.entry.port
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": LIVE_SERVICE},
+            "spec": {"type": "NodePort", "selector": {**_entry_labels(profile), SLOT: slot},
+                     "ports": [{"name": "entry", "port": port, "targetPort": port, "nodePort": LIVE_NODE_PORT,
+                                "protocol": "TCP"}]}}
+
+
+def selector_patch(slot: str) -> dict:
+    """The one change of a switch: the live Service's selector moved to the pods of ``slot`` (a strategic merge
+    patch: the entry's own labels stay)."""
+    if slot not in SLOTS:
+        raise ValueError(f"unknown slot {slot!r}; known: {', '.join(SLOTS)}")
+    return {"spec": {"selector": {SLOT: slot}}}
 
 
 def green(profile: Profile, release: str, options: StackOptions, publish: int | None = None) -> Rendered:
@@ -106,20 +153,40 @@ def _place(pod: dict, where: dict) -> None:
             term.setdefault("matchExpressions", []).extend(terms["nodeSelectorTerms"][0]["matchExpressions"])
 
 
-def _publish(profile: Profile, manifests: list[dict], port: int) -> None:
+def _slotted(profile: Profile, obj: dict, slot: str) -> dict:
+    """An upgraded Deployment with its slot in its selector and its pods' labels; green's named ``<name>-green``.
+    Any other object as it is."""
+    if obj["kind"] != "Deployment" or obj["metadata"]["name"] not in profile.upgraded:
+        return obj
+    obj = copy.deepcopy(obj)
+    obj["spec"]["selector"].setdefault("matchLabels", {})[SLOT] = slot
+    obj["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {})[SLOT] = slot
+    if slot == "green":
+        obj["metadata"]["name"] += SWITCH_SUFFIX
+    return obj
+
+
+def _publish(profile: Profile, manifests: list[dict], port: int, name: str | None = None) -> None:
     entry = profile.model.entry
     for obj in manifests:
-        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == entry.service:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == (name or entry.service):
             main = obj["metadata"]["annotations"][UPGRADED_CONTAINER]
             container = next(c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == main)
             container["ports"] = [*(p for p in container.get("ports") or [] if p.get("containerPort") != entry.port),
                                   {"containerPort": entry.port, "hostPort": port, "protocol": "TCP"}]
 
 
-def _entry_pods(profile: Profile) -> dict:
-    """The headless Service of the entry Deployment's pods (their template's labels)."""
+def _entry_pods(profile: Profile, slot: str | None = None) -> dict:
+    """The headless Service of the entry Deployment's pods (their template's labels); of one ``slot`` only under
+    service-switch (green's named ``ENTRY_PODS-green``)."""
+    selector = {**_entry_labels(profile), **({SLOT: slot} if slot else {})}
+    name = ENTRY_PODS + (SWITCH_SUFFIX if slot == "green" else "")
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"clusterIP": "None", "selector": selector, "publishNotReadyAddresses": False}}
+
+
+def _entry_labels(profile: Profile) -> dict[str, str]:
+    """The labels of the entry Deployment's pods, as its template gives them."""
     entry = next(o for o in profile.manifests
                  if o["kind"] == "Deployment" and o["metadata"]["name"] == profile.model.entry.service)
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": ENTRY_PODS},
-            "spec": {"clusterIP": "None", "selector": dict(entry["spec"]["template"]["metadata"]["labels"]),
-                     "publishNotReadyAddresses": False}}
+    return dict(entry["spec"]["template"]["metadata"]["labels"])

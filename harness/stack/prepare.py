@@ -58,6 +58,10 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
     from): each is returned, for the journal.
     """
     started = time.time()
+    if app.options.switch_nodes and app.options.form != "kubernetes":
+        raise ProfileError(f"{app.profile.path}: service-switch labels the app's own Deployments as blue's and "
+                           "green's, and this profile gives the app as a compose file only: give its Kubernetes "
+                           "objects (kubernetes: in the profile), or run another strategy")
     # A node healed by the run before may still be on its way back; starting
     # without it would skew where tasks land and what the run measures.
     wait_until(lambda: all(n.state == "ready" for n in engine.nodes()), timeout=120,
@@ -164,6 +168,9 @@ def _serving(engine: Engine, router: Router, app: AppStack, answers: EntryAnswer
     every one of ``PROBES`` health checks through the LB is healthy and served by an old-release task."""
     addresses = releases_by_address(engine.service(app.services()[0]))
     up = {s.address for s in router.servers(BLUE.backend) if s.resolved and s.up}
+    if app.options.switch_nodes:  # the servers are the nodes; each answer is from a pod the live Service selects
+        return up == {address for _, address in app.options.switch_nodes} and all(
+            app.healthy(answers.probe()) for _ in range(PROBES))
     if not addresses or not set(addresses) <= up:
         return False
     probes = [answers.probe() for _ in range(PROBES)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Protocol
 
 from harness.journal import Journal
@@ -29,6 +30,16 @@ class UpgradeStrategy(Protocol):
 
     def start(self, journal: Journal) -> None:
         """Begin the upgrade."""
+        ...
+
+    def trace_start(self, journal: Journal) -> None:
+        """Before the load starts: begin recording what attributing its requests needs beyond the load balancer's
+        headers (service-switch: each node's connection tracking)."""
+        ...
+
+    def trace_stop(self, run_dir: Path, journal: Journal) -> None:
+        """As the run winds down: stop recording and write what was recorded into ``run_dir``; nothing if
+        ``trace_start`` never ran."""
         ...
 
     def advance(self, snapshots: Snapshots, journal: Journal) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.errors import EngineError
@@ -34,9 +35,14 @@ ENDED_STATES = ("failed", "rejected", "complete", "shutdown")
 
 
 class BlueGreenUpgrade:
-    """Deploy green, check it through the preview route, switch the LB, switch back on failure."""
+    """Deploy green, check it through the preview route, switch the LB, switch back on failure.
+
+    What differs in service-switch (``harness.strategies.service_switch``) is where green runs (``green_slot``),
+    how it is deployed (``_deploy_green``) and what a switch changes (``_route``); the rest is this class's.
+    """
 
     name = "blue-green"
+    green_slot: StackSlot = GREEN
 
     def __init__(self, engine: Engine, router: Router, stack: AppStack, auth: RegistryAuth | None,
                  policy: UpdatePolicy, publish: int | None = None, clock: Callable[[], float] = time.time,
@@ -50,7 +56,7 @@ class BlueGreenUpgrade:
         self._clock = clock
         self._smoke = smoke or (lambda: stack.probe(preview=True))
         self.old, self.new = stack.old, stack.new
-        self._green = stack.services(GREEN)
+        self._green = stack.services(self.green_slot)
         self.services = (*stack.services(BLUE), *self._green)
         self._live: StackSlot = BLUE
         self._started_at = 0.0
@@ -64,21 +70,23 @@ class BlueGreenUpgrade:
         return self._live.service(self._stack.entry)
 
     def start(self, journal: Journal) -> None:
+        stack = self.green_slot.stack
         journal.write("upgrade.requested", strategy=self.name, service=self._green[0], services=list(self._green),
-                      stack=GREEN.stack, from_version=self.old, to_version=self.new, publish=self._publish)
+                      stack=stack, from_version=self.old, to_version=self.new, publish=self._publish)
         self._started_at = self._clock()
         try:
-            rendered = self._stack.green(self.new, self._publish)
-            self._engine.ensure_objects(rendered.objects)
-            # By tag, as a rolling update asks for it: a node must then reach the registry for an
-            # image it no longer has by that tag, even when an old container still holds the digest.
-            self._engine.deploy_stack(GREEN.stack, rendered.compose, self._auth, pin_digests=False,
-                                      manifests=rendered.manifests)
+            self._deploy_green()
         except EngineError as error:  # e.g. the registry refused the manager's login
             self._deploy_error = f"deploying green failed: {error}"
-            journal.write("bluegreen.deploy_failed", stack=GREEN.stack, error=str(error))
+            journal.write("bluegreen.deploy_failed", stack=stack, error=str(error))
             return
-        self.steps["green_deployed"] = journal.write("bluegreen.deployed", stack=GREEN.stack, version=self.new).t
+        self.steps["green_deployed"] = journal.write("bluegreen.deployed", stack=stack, version=self.new).t
+
+    def trace_start(self, journal: Journal) -> None:
+        """Nothing to trace: the load balancer names the task that answered."""
+
+    def trace_stop(self, run_dir: Path, journal: Journal) -> None:
+        """Nothing was traced."""
 
     def advance(self, snapshots: Snapshots, journal: Journal) -> str | None:
         if self._rolled_back:
@@ -95,7 +103,8 @@ class BlueGreenUpgrade:
             if "green_ready" in self.steps:  # one poll after ready: faults timed by green_ready have struck
                 self._switch(journal)
             else:
-                self.steps["green_ready"] = journal.write("bluegreen.ready", stack=GREEN.stack, version=self.new).t
+                self.steps["green_ready"] = journal.write("bluegreen.ready", stack=self.green_slot.stack,
+                                                          version=self.new).t
             return None
         failing = self._failing(green)
         if failing:
@@ -125,6 +134,19 @@ class BlueGreenUpgrade:
 
     # -- steps ------------------------------------------------------------------------
 
+    def _deploy_green(self) -> None:
+        """Green as a stack of its own beside blue."""
+        rendered = self._stack.green(self.new, self._publish)
+        self._engine.ensure_objects(rendered.objects)
+        # By tag, as a rolling update asks for it: a node must then reach the registry for an
+        # image it no longer has by that tag, even when an old container still holds the digest.
+        self._engine.deploy_stack(GREEN.stack, rendered.compose, self._auth, pin_digests=False,
+                                  manifests=rendered.manifests)
+
+    def _route(self, slot: StackSlot) -> None:
+        """Live traffic to ``slot`` at the load balancer (``set map``, confirmed)."""
+        self._router.route(slot.backend)
+
     def _too_many_failures(self, green: list[ServiceSnapshot | None]) -> str | None:
         """With failure_action rollback: more green tasks failed than max_failure_ratio allows."""
         if self._policy.failure_action != "rollback":
@@ -143,7 +165,7 @@ class BlueGreenUpgrade:
                 return f"the green service {name} is not deployed yet"
             if not snapshot.converged_on(self.new):
                 return f"{len(snapshot.running(self.new))}/{replicas} tasks of {name} running {self.new}"
-        healthy = self._router.healthy(GREEN.backend)
+        healthy = self._router.healthy(self.green_slot.backend)
         if healthy < replicas:
             return f"{healthy}/{replicas} green servers pass the load balancer's health check"
         addresses = releases_by_address(green[0])
@@ -160,17 +182,17 @@ class BlueGreenUpgrade:
         failed = _failed_since(green, self._switched_at or 0.0)
         if failed:
             return f"a green task on {failed[0].node} ended after the switch: {_ended(failed[0])}"
-        if self._router.healthy(GREEN.backend) == 0:
+        if self._router.healthy(self.green_slot.backend) == 0:
             return "no green server passes the load balancer's health check"
         return None
 
     def _switch(self, journal: Journal) -> None:
-        journal.write("switch.requested", live=GREEN.backend)
+        journal.write("switch.requested", live=self.green_slot.backend)
         requested = self._clock()
-        self._router.route(GREEN.backend)
-        self._live = GREEN
+        self._route(self.green_slot)
+        self._live = self.green_slot
         self._switched_at = self._clock()
-        self.steps["switched"] = journal.write("switch.done", live=GREEN.backend,
+        self.steps["switched"] = journal.write("switch.done", live=self.green_slot.backend,
                                                duration=self._switched_at - requested).t
 
     def _roll_back(self, journal: Journal, reason: str) -> None:
@@ -178,7 +200,7 @@ class BlueGreenUpgrade:
         self._detail = reason
         journal.write("rollback.requested", strategy=self.name, reason=reason,
                       switched=self._switched_at is not None)
-        self._router.route(BLUE.backend)
+        self._route(BLUE)
         self._live = BLUE
         self._rolled_back = True
         journal.write("rollback.switched_back", live=BLUE.backend)

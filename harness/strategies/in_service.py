@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.app.profile import BROKEN
 from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot, UpdatePolicy, image_version
 from harness.journal import Journal
@@ -49,6 +51,12 @@ class InServiceUpgrade:
         for service, image in self._images.items():
             publish = self._publish if service == self.live_service() else None
             self._engine.update_image(service, image, self._policy, publish, self._auth, image_health=self.new == BROKEN)
+
+    def trace_start(self, journal: Journal) -> None:
+        """Nothing to trace: the load balancer names the task that answered."""
+
+    def trace_stop(self, run_dir: Path, journal: Journal) -> None:
+        """Nothing was traced."""
 
     def request_rollback(self, journal: Journal) -> None:
         """``rollback=previous``: Swarm rolls every upgraded service back with its rollback_config."""

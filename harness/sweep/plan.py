@@ -2,7 +2,7 @@
 
 A point is a fault timing (``scenario.Timing``). Under in-service the points
 are the upgrade's start (before the update is requested) and each task
-replaced; under blue-green its start (before green is deployed), green
+replaced; under blue-green (and service-switch) its start (before green is deployed), green
 deployed, green ready (one poll before the switch), the switch and halfway
 through the watch after it; under both, just after a requested rollback when
 the scenario asks for one (in-service: while Swarm rolls back; blue-green:
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from harness.errors import UsageError
 from harness.models import parse_duration
 from harness.scenario import STEPS, Scenario, Timing, timing_problems
+from harness.scenario.model import STEPPED
 
 WATCH_SHARE = 0.5  # the watch point: this share of blue-green's post-switch monitor after the switch
 ROLLBACK_LAG = 1.0  # the rollback point: seconds after the rollback was requested
@@ -49,7 +50,7 @@ class SweepRun:
 def candidates(scenario: Scenario) -> list[Timing]:
     """Every point of the scenario's upgrade (strategy resolved), in timeline order."""
     strategy = scenario.strategy
-    if strategy.kind == "blue-green":
+    if strategy.kind in STEPPED:
         watch = strategy.update_config.monitor * WATCH_SHARE
         points = [Timing(tasks_replaced=0), *(Timing(step=step) for step in STEPS), Timing(step="switched", offset=watch)]
     else:
@@ -169,7 +170,7 @@ def _settling(scenario: Scenario) -> int:
 def _run_seconds(scenario: Scenario) -> float:
     strategy = scenario.strategy
     policy = strategy.update_config
-    if strategy.kind == "blue-green":
+    if strategy.kind in STEPPED:
         upgrade = GREEN_SECONDS + policy.monitor
     else:
         rounds = math.ceil(scenario.stack.replicas / (policy.parallelism or scenario.stack.replicas))

@@ -52,18 +52,20 @@ _IMMUTABLE = ("field is immutable", "may not change once set")  # the API refusi
 # The containers of a service (<namespace>_<deployment>) whose processes still run, read from containerd's task
 # bundles (the CRI's annotations) and the kernel, not from containerd: a frozen one cannot answer. A Deployment's
 # pods are named <deployment>-<template hash>-<suffix>; the container that counts runs the image of the service's
-# own repository (.../<deployment>:<release>), not a sidecar's (.../<deployment>/<container>:...).
-# `containers SERVICE` prints "<pid> <bundle> <image>" for each.
+# own repository (.../<deployment>:<release>), not a sidecar's (.../<deployment>/<container>:...); service-switch's
+# green Deployment <deployment>-green runs <deployment>'s. `containers SERVICE` prints "<pid> <bundle> <image>" for
+# each.
 _CONTAINERS = r"""
 containers() {
   namespace=${1%%_*} name=${1#*_}
+  repository=${name%-green}
   for bundle in /run/containerd/io.containerd.runtime.v2.task/k8s.io/*; do
     config=$bundle/config.json
     [ -f "$config" ] || continue
     grep -q "\"io.kubernetes.cri.sandbox-namespace\":\"$namespace\"" "$config" || continue
     grep -Eq "\"io.kubernetes.cri.sandbox-name\":\"$name-[a-z0-9]+-[a-z0-9]+\"" "$config" || continue
     image=$(grep -o '"io.kubernetes.cri.image-name":"[^"]*"' "$config" | sed 's/^[^:]*:"//; s/"$//')
-    case "$image" in */"$name":*|*/"$name"@*) ;; *) continue ;; esac
+    case "$image" in */"$repository":*|*/"$repository"@*) ;; *) continue ;; esac
     pid=$(cat "$bundle/init.pid" 2>/dev/null) && [ -d "/proc/$pid" ] || continue
     echo "$pid $bundle $image"
   done
@@ -278,6 +280,11 @@ class KubernetesEngine:
         now = datetime.now(timezone.utc).isoformat()
         self._patch(service, {"spec": {"template": {"metadata": {"annotations": {
             "kubectl.kubernetes.io/restartedAt": now}}}}})
+
+    def patch_service(self, stack: str, name: str, patch: dict) -> None:
+        """One strategic merge patch of the Service ``name`` of ``stack`` (service-switch's switch of its selector)."""
+        self._call(lambda: self._core.patch_namespaced_service(name, stack, patch, _request_timeout=10),
+                   f"change the Service {name} of {stack}")
 
     def rollback(self, service: str) -> None:
         """The undo ``kubectl rollout undo`` performs: the template of the ReplicaSet before the current one."""

@@ -1,0 +1,98 @@
+"""Which pod answered a request the load balancer sent to a node's NodePort, without the app's help.
+
+Under service-switch the load balancer connects to a node's address and the live Service's NodePort; that node's
+kube-proxy picks a pod and translates the connection. The load balancer names only what it connected to
+(``X-Chaos-Server``) and where from (``X-Chaos-Source``, its own address and port). Each node's connection
+tracking (``conntrack -E -e NEW``) names, for every new connection, that original tuple and the reply's source:
+the pod that answered. A request is joined to the latest new connection from the same source port to the same
+node address and port that started before the request ended (a port is reused by later connections; a
+connection kept alive keeps the pod it was translated to, whatever the Service selects since).
+
+The join gives each sample the pod's address as its server, which ``harness.analysis.attribution`` maps to the
+pod's release as for any other run.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+from harness.analysis.samples import Sample
+
+# `conntrack -E -e NEW -o timestamp,id`: "[1733440000.123456]	[NEW] tcp 6 120 SYN_SENT src=A dst=B sport=P
+# dport=Q [UNREPLIED] src=C dst=D sport=R dport=S id=N"; the first src/dst/sport/dport are the original tuple,
+# the second the reply's.
+_EVENT = re.compile(r"^\s*\[(?P<t>\d+\.\d+)\]\s+\[NEW\]\s+tcp\b(?P<rest>.*)$")
+_FIELD = re.compile(r"\b(src|dst|sport|dport)=(\S+)")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One new connection a node translated: when, from where, to which node address:port, and who answers."""
+
+    t: float  # epoch seconds, the node's clock (the host's, for node containers)
+    node: str
+    source: str  # address:port the connection came from
+    target: str  # address:port it was sent to (the node's address and the NodePort)
+    server: str  # address:port the reply comes from (the pod)
+
+    def record(self) -> dict:
+        return asdict(self)
+
+
+def parse_events(text: str, node: str) -> list[Translation]:
+    """The new TCP connections in ``conntrack -E`` output that the node translated (their reply comes from
+    elsewhere than they were sent to); other lines (a connection merely passing through, the tool's own notes)
+    are left out."""
+    found = []
+    for line in text.splitlines():
+        match = _EVENT.match(line)
+        if match is None:
+            continue
+        fields = _FIELD.findall(match["rest"])
+        if len(fields) < 8:
+            continue
+        original, reply = dict(fields[:4]), dict(fields[4:8])
+        target = f"{original['dst']}:{original['dport']}"
+        server = f"{reply['src']}:{reply['sport']}"
+        if server != target:
+            found.append(Translation(float(match["t"]), node, f"{original['src']}:{original['sport']}", target,
+                                     server))
+    return found
+
+
+class Translations:
+    """Every translation, looked up by the node address:port a connection was sent to and its source port."""
+
+    def __init__(self, translations: Iterable[Translation]) -> None:
+        self._by_key: dict[tuple[str, str], list[Translation]] = {}
+        for translation in sorted(translations, key=lambda t: t.t):
+            self._by_key.setdefault((translation.target, _port(translation.source)), []).append(translation)
+        self._times = {key: [t.t for t in found] for key, found in self._by_key.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_key)
+
+    def server(self, target: str, source: str, before: float) -> str | None:
+        """The pod address:port that answered a connection from ``source`` (its port) to ``target``, opened last
+        before ``before``; None when no node tracked one."""
+        key = (target, _port(source))
+        index = bisect.bisect_right(self._times.get(key, []), before) - 1
+        return self._by_key[key][index].server if index >= 0 else None
+
+
+def translated(samples: Iterable[Sample], translations: Translations) -> Iterator[Sample]:
+    """The samples, each sent to a NodePort with its server replaced by the pod that answered (as far as the nodes'
+    connection tracking tells); the others as they are."""
+    for sample in samples:
+        if translations and sample.server and sample.source:
+            server = translations.server(sample.server, sample.source, sample.end)
+            if server is not None:
+                sample = sample._replace(server=server)
+        yield sample
+
+
+def _port(address: str) -> str:
+    return address.rsplit(":", 1)[-1]
