@@ -174,7 +174,6 @@ class Runner:
         journal, upgrade, scenario = parts.journal, parts.upgrade, self.scenario
         with self._phase(journal, "prepare"):
             self._prepare(parts)
-            upgrade.trace_start(journal)
         parts.load.start()
         journal.write("load.start", pid=parts.load.pid, users=parts.load.users, rate=parts.load.rate)
         with self._phase(journal, "warmup"):
@@ -200,6 +199,9 @@ class Runner:
         release's images gone from the nodes."""
         cluster, stack = self.cluster, parts.stack
         check_fit(self.scenario, parts.faults, cluster)
+        # from before the stack is deployed: a connection the load balancer opens for prepare's probes may be kept
+        # alive and serve the load's first requests
+        parts.upgrade.trace_start(parts.journal)
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
         self.app.push(cluster.push_image)
         cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth, run_on=cluster.exec)
