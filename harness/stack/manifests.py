@@ -24,6 +24,12 @@ beside blue's in blue's namespace as ``<name>-green`` (``switch_green``), every 
 harness adds the live Service (``LIVE_SERVICE``, a NodePort) selecting the entry's pods of one slot, and green's
 headless Service (``ENTRY_PODS-green``) for the preview route. The switch is one patch of the live Service's
 selector (``selector_patch``).
+
+There a budget of the app that selects (by labels) the upgraded Deployments' pods and nothing else would count
+both slots' pods in the one namespace: one for both would let a drain take every pod of the live slot while the
+idle slot's pods keep the count (``minAvailable: 2`` of six). So each slot gets its own, the slot in its
+selector (green's named ``<name>-green``), as each would on a cluster of its own; a budget that also selects
+other pods, or by expressions, is left as it is.
 """
 
 from __future__ import annotations
@@ -66,7 +72,8 @@ def switch_green(profile: Profile, old: str, new: str, options: StackOptions, pu
     are (a deploy prunes what it does not name)."""
     rendered = blue(profile, old, options)
     green = [_slotted(profile, _retargeted(profile, obj, new, options), "green") for obj in profile.manifests
-             if obj["kind"] == "Deployment" and obj["metadata"]["name"] in profile.upgraded]
+             if (obj["kind"] == "Deployment" and obj["metadata"]["name"] in profile.upgraded)
+             or _guards_upgraded_only(profile, obj)]
     if publish is not None:
         _publish(profile, green, publish, f"{profile.model.entry.service}{SWITCH_SUFFIX}")
     return Rendered(rendered.compose, rendered.objects, (*rendered.manifests, *green))
@@ -156,14 +163,30 @@ def _place(pod: dict, where: dict) -> None:
 def _slotted(profile: Profile, obj: dict, slot: str) -> dict:
     """An upgraded Deployment with its slot in its selector and its pods' labels; green's named ``<name>-green``.
     Any other object as it is."""
-    if obj["kind"] != "Deployment" or obj["metadata"]["name"] not in profile.upgraded:
+    budget = _guards_upgraded_only(profile, obj)
+    if not budget and (obj["kind"] != "Deployment" or obj["metadata"]["name"] not in profile.upgraded):
         return obj
     obj = copy.deepcopy(obj)
     obj["spec"]["selector"].setdefault("matchLabels", {})[SLOT] = slot
-    obj["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {})[SLOT] = slot
+    if not budget:
+        obj["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {})[SLOT] = slot
     if slot == "green":
         obj["metadata"]["name"] += SWITCH_SUFFIX
     return obj
+
+
+def _guards_upgraded_only(profile: Profile, obj: dict) -> bool:
+    """A PodDisruptionBudget whose selector (labels only) selects the pods of upgraded Deployments and of no other
+    workload: one budget per slot under service-switch."""
+    if obj["kind"] != "PodDisruptionBudget":
+        return False
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    wanted = (selector.get("matchLabels") or {}).items()
+    if not wanted or selector.get("matchExpressions"):
+        return False
+    selected = {o["metadata"]["name"] for o in profile.manifests if pod_spec(o) is not None
+                and wanted <= ((o["spec"].get("template") or {}).get("metadata") or {}).get("labels", {}).items()}
+    return bool(selected) and selected <= set(profile.upgraded)
 
 
 def _publish(profile: Profile, manifests: list[dict], port: int, name: str | None = None) -> None:
