@@ -18,7 +18,8 @@ SWEEP_REPEAT=${SWEEP_REPEAT:-2}
 SWEEPS=${SWEEPS:-1}
 REPORTS=reports/engines
 OUT=docs/engines
-SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflict bad-release-rollback)
+SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflict bad-release-rollback node-drain
+       progress-deadline-pause max-unavailable-rounding)  # the last two: Kubernetes only
 HARNESS=(.venv/bin/chaos-harness --cluster findings)
 mkdir -p "$OUT"
 
