@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.analysis import downtime as dt
 from harness.analysis.attribution import attribute
-from harness.analysis.connections import Translation, Translations, translated
+from harness.analysis.connections import Translation, Translations, node_propagation, read_translations, translated
 from harness.analysis.outcome import (
     fault_timeline, first, phase_spans, rollback_outcome, upgrade_outcome,
 )
@@ -24,19 +24,25 @@ from harness.analysis.versions import per_second, propagation, version_mix
 from harness.analysis.writes import Read, iter_reads, writes_report
 from harness.checks import UNVERIFIABLE
 from harness.journal import JOURNAL_FILE, Event, read_journal
-from harness.jsonl import read_jsonl
 from harness.runfiles import CONNECTIONS_FILE, READBACK_FILE, REREADS_FILE, SAMPLES_FILE
 from harness.scenario import Scenario
 
 REPORT_SCHEMA = "chaos-harness/report@1"
 
-__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir", "attribute", "attributed_samples", "write_reads"]
+__all__ = ["REPORT_SCHEMA", "Verdict", "analyze", "analyze_run_dir", "attribute", "attributed_samples",
+           "connections_of", "write_reads"]
 
 
 def analyze_run_dir(run_dir: Path) -> dict:
     """Analyse a run directory from its files alone."""
     events = read_journal(run_dir / JOURNAL_FILE)
-    return analyze(events, attributed_samples(run_dir / SAMPLES_FILE, events), *write_reads(run_dir))
+    return analyze(events, attributed_samples(run_dir / SAMPLES_FILE, events), *write_reads(run_dir),
+                   connections=connections_of(run_dir))
+
+
+def connections_of(run_dir: Path) -> list[Translation]:
+    """The connections the nodes translated during the run (service-switch's trace; none for other strategies)."""
+    return read_translations(run_dir / CONNECTIONS_FILE)
 
 
 def write_reads(run_dir: Path) -> tuple[list[Read], list[Read]]:
@@ -48,16 +54,16 @@ def attributed_samples(path: Path, events: list[Event], notes: list[str] | None 
     """The samples of a run sorted by start time, each attributed as it is read: held once, never as text. A
     request sent to a node's NodePort is first tied to its pod by the connections the nodes tracked (the run
     directory's ``CONNECTIONS_FILE``, service-switch's)."""
-    connections = path.with_name(CONNECTIONS_FILE)
-    tracked = Translations(read_jsonl(connections, lambda r: Translation(**r), notes) if connections.exists() else ())
+    tracked = Translations(read_translations(path.with_name(CONNECTIONS_FILE), notes))
     with _cycles_uncollected():
         return by_start(attribute(translated(iter_samples(path, notes), tracked), events))
 
 
 def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] = (),
-            reads_during: list[Read] = ()) -> dict:
+            reads_during: list[Read] = (), connections: list[Translation] = ()) -> dict:
     """The report document (schema ``chaos-harness/report@1``) of one run; ``samples`` already attributed and
-    sorted by start time; the reads of acknowledged writes at the end of the run and during it."""
+    sorted by start time; the reads of acknowledged writes at the end of the run and during it; the connections
+    its nodes translated (``connections_of``)."""
     start = first(events, "run.start")
     if start is None:
         raise ValueError("the journal has no run.start event")
@@ -113,7 +119,7 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
         },
         "latency": dt.latency_summary(samples),
         "versions": {**asdict(version_mix(samples, old, new)), "old": old, "new": new},
-        "propagation": _propagation(events, samples, old, new),
+        "propagation": _propagation(events, samples, old, new, connections),
         "timeline": per_second(samples, origin),
         "upgrade": upgrade,
         "rollback": rollback,
@@ -125,11 +131,15 @@ def analyze(events: list[Event], samples: list[Sample], final_reads: list[Read] 
     }
 
 
-def _propagation(events: list[Event], samples: list[Sample], old: str, new: str) -> dict | None:
-    """The switch's propagation to what clients saw (blue-green's and service-switch's), from its request."""
+def _propagation(events: list[Event], samples: list[Sample], old: str, new: str,
+                 connections: list[Translation]) -> dict | None:
+    """The switch's propagation to what clients saw (blue-green's and service-switch's), from its request; with
+    each node's own when the nodes' connections were traced."""
     requested = first(events, "switch.requested")
     found = propagation(samples, requested.t if requested else None, old, new)
-    return asdict(found) if found else None
+    if found is None:
+        return None
+    return {**asdict(found), "nodes": node_propagation(connections, events, found.requested_at, old, new)}
 
 
 @contextmanager

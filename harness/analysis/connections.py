@@ -18,8 +18,12 @@ import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from harness.analysis.attribution import address_holders
 from harness.analysis.samples import Sample
+from harness.journal import Event
+from harness.jsonl import read_jsonl
 
 # `conntrack -E -e NEW -o timestamp,id`: "[1733440000.123456]	[NEW] tcp 6 120 SYN_SENT src=A dst=B sport=P
 # dport=Q [UNREPLIED] src=C dst=D sport=R dport=S id=N"; the first src/dst/sport/dport are the original tuple,
@@ -92,6 +96,33 @@ def translated(samples: Iterable[Sample], translations: Translations) -> Iterato
             if server is not None:
                 sample = sample._replace(server=server)
         yield sample
+
+
+def read_translations(path: Path, notes: list[str] | None = None) -> list[Translation]:
+    """The translations a run recorded (``CONNECTIONS_FILE``); none without the file (no strategy traced)."""
+    return read_jsonl(path, lambda record: Translation(**record), notes) if path.exists() else []
+
+
+def node_propagation(translations: Iterable[Translation], events: list[Event], switched: float, old: str,
+                     new: str) -> dict[str, dict[str, float | None]]:
+    """Per node, seconds after the switch's request (``switched``) of the last new connection it translated to a pod
+    of ``old`` and the first to a pod of ``new``: when its kube-proxy followed the switch, whatever connections
+    kept alive did (None where it translated none). A pod's release is its task's at the time
+    (``attribution.address_holders``)."""
+    holders = address_holders(events)
+    found: dict[str, dict[str, float | None]] = {}
+    for translation in sorted(translations, key=lambda t: t.t):
+        seen = found.setdefault(translation.node, {"last_old": None, "first_new": None})
+        if translation.t < switched:
+            continue
+        known = holders.get(translation.server.rsplit(":", 1)[0], [])
+        holder = next((h for h in reversed(known) if h.since <= translation.t), known[0] if known else None)
+        version = holder.version if holder else None
+        if version == old:
+            seen["last_old"] = translation.t - switched
+        elif version == new and seen["first_new"] is None:
+            seen["first_new"] = translation.t - switched
+    return dict(sorted(found.items()))
 
 
 def _port(address: str) -> str:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.analysis import analyze, attributed_samples, write_reads
+from harness.analysis import analyze, attributed_samples, connections_of, write_reads
 from harness.analysis.writes import Read
 from harness.analysis.samples import Sample
 from harness.compare import machine_of, run_key
@@ -35,7 +35,7 @@ class RunFiles:
     def analysed(self) -> dict:
         """The report document, analysed afresh; ``UsageError`` when the journal does not describe a run."""
         with _unusable_unless_analysable(self.run_dir):
-            document = analyze(self.events, self.samples, *self.reads)
+            document = analyze(self.events, self.samples, *self.reads, connections=connections_of(self.run_dir))
         if (problem := report_problem(document)) is not None:  # what the journal lacks that reports need
             raise _unusable(self.run_dir, problem)
         return document

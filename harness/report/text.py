@@ -61,10 +61,16 @@ def propagation_rows(report: dict) -> list[tuple[str, str]]:
         return []
     versions = report["versions"]
     old, new = versions["old"], versions["new"]
-    return [("propagation", f"from the switch's request: first {new} answer after {seconds(found['first_new'])}, "
+    rows = [("propagation", f"from the switch's request: first {new} answer after {seconds(found['first_new'])}, "
                             f"last {old} answer after {seconds(found['last_old'])} ({found['old_answers']} {old} "
                             f"answers after the request), {found['failed']} failed in the window of "
                             f"{seconds(found['window'])}")]
+    nodes = found.get("nodes") or {}
+    if nodes:
+        each = ", ".join(f"{node} {seconds(n['first_new'])} / {seconds(n['last_old'])}" for node, n in nodes.items())
+        rows.append(("propagation per node",
+                     f"new connections after the switch's request, first to {new} / last to {old}: {each}"))
+    return rows
 
 
 def engine_rows(report: dict) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ PhaseName = Literal["warmup", "upgrade", "rollback", "observe"]
 # ready, traffic switched.
 StepName = Literal["green_deployed", "green_ready", "switched"]
 STEPS: tuple[str, ...] = get_args(StepName)
-StrategyKind = Literal["in-service", "blue-green"]
+StrategyKind = Literal["in-service", "blue-green", "service-switch"]
 EngineName = Literal["swarm", "kubernetes"]  # harness.cluster.config.ENGINES
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 STEPPED = ("blue-green", "service-switch")  # the strategies that have STEPS

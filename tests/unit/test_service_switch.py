@@ -16,15 +16,19 @@ from harness.analysis.versions import propagation
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.engine.base import UpdatePolicy
 from harness.engine.kubernetes.engine import KubernetesEngine
+from harness.errors import ScenarioError
 from harness.journal import JOURNAL_FILE, Journal, read_journal
+from harness.jsonl import write_jsonl
+from harness.matrix import plan
+from harness.runfiles import CONNECTIONS_FILE
+from harness.runner import check_fit
 from harness.scenario import Scenario
 from harness.stack import BLUE, SWITCH_GREEN, AppStack, Probe
 from harness.stack.compose import LIVE_NODE_PORT, StackOptions, haproxy_config
 from harness.stack.manifests import LIVE_SERVICE, SLOT, selector_patch
 from harness.strategies.service_switch import ConnectionTrace, ServiceSwitchUpgrade
-from harness.jsonl import write_jsonl
-from harness.runfiles import CONNECTIONS_FILE
 from harness.testing import DEMO_APP, FakeCluster, FakeEngine, FakeRouter, make_service, make_task, write_run_dir
+from tests.unit.test_scenario_contradictions import scheduler_for
 
 PROFILE = load_profile(DEFAULT_PROFILE)
 NODES = (("node1", "172.30.0.11"), ("node2", "172.30.0.12"), ("node3", "172.30.0.13"))
@@ -173,6 +177,19 @@ def test_service_switch_deploys_green_into_blues_stack_and_switches_by_the_selec
     assert [e.type for e in read_journal(journal.path)].count("switch.requested") == 1
 
 
+def test_service_switch_is_refused_on_swarm_before_the_first_phase_naming_why_and_skipped_by_the_matrix(tmp_path):
+    swarm, scenario = FakeCluster(), Scenario(name="sc").under("service-switch")
+    with pytest.raises(ScenarioError) as caught:
+        check_fit(scenario, scheduler_for(swarm, tmp_path), swarm)
+    assert "strategy.kind: got 'service-switch': the strategy service-switch exists on kubernetes only (it flips " \
+           "a Kubernetes Service's selector" in str(caught.value) and caught.value.exit_code == 2
+    runs = plan([Scenario(name="sc")], ["in-service", "blue-green", "service-switch"], 1,
+                [type("App", (), {"name": "demo"})()], ("swarm", "kubernetes"))
+    assert [(r.engine, r.scenario.strategy.kind) for r in runs] == [
+        ("swarm", "in-service"), ("swarm", "blue-green"),
+        ("kubernetes", "in-service"), ("kubernetes", "blue-green"), ("kubernetes", "service-switch")]
+
+
 def test_a_run_directorys_connections_attribute_its_requests_and_the_report_has_the_propagation_window(tmp_path):
     """A run as service-switch records it: requests to node2's NodePort, from one kept-alive source port opened
     before the switch (on blue's pod) and a port opened after it (on green's); the conntrack records in
@@ -190,15 +207,20 @@ def test_a_run_directorys_connections_attribute_its_requests_and_the_report_has_
     samples = [sample(t / 10, 41000 if t < 80 else 41001)._asdict() for t in range(10, 100)]
     run_dir = write_run_dir(tmp_path / "r", events, [{k: v for k, v in s.items() if v is not None} for s in samples])
     write_jsonl(run_dir / CONNECTIONS_FILE, [translation(0.9, "10.244.1.5").record(),
+                                             translation(6.0, "10.244.1.5", source_port=41005).record(),
                                              translation(7.95, "10.244.3.7", source_port=41001).record()])
     report = analyze_run_dir(run_dir)
     assert report["versions"]["counts"] == {"v1": 70, "v2": 20}
     found = report["propagation"]
     assert found["first_new"] == pytest.approx(3.0) and found["last_old"] == pytest.approx(2.9)
     assert found["old_answers"] == 30 and found["failed"] == 0  # the kept-alive connection stayed on blue
+    # node2's kube-proxy: a new connection to blue's pod 1 s after the switch's request, the first to green's at 2.95 s
+    assert found["nodes"] == {"node2": {"last_old": pytest.approx(1.0), "first_new": pytest.approx(2.95)}}
     from harness.report.html import run_page
     from harness.report.text import summary_rows
     page = run_page(report, read_journal(run_dir / JOURNAL_FILE))
     assert 'class="span propagation"' in page and "the switch on its way to the clients: 3.00s, 0 failed" in page
     assert ("propagation", "from the switch's request: first v2 answer after 3.000s, last v1 answer after 2.900s "
                            "(30 v1 answers after the request), 0 failed in the window of 3.000s") in summary_rows(report)
+    assert ("propagation per node", "new connections after the switch's request, first to v2 / last to v1: node2 "
+                                    "2.950s / 1.000s") in summary_rows(report)
