@@ -330,7 +330,8 @@ REPORT_FIELDS = {
                    "service-switch, connections opened before it stay on blue's pods), failed requests and "
                    "successes with no release named in the window; per node (`nodes`, service-switch), the first "
                    "new connection its kube-proxy translated to a new-release pod and the last to an old-release "
-                   "one, in seconds after the request",
+                   "one, in seconds after the request; per release, the answers after the request on connections "
+                   "opened before it (`kept_alive`)",
     "upgrade": "the upgrade's outcome, its duration, the engine's last state and message",
     "rollback": "whether a rollback was triggered, by what, whether it succeeded (and why not), its time",
     "writes": "acknowledged writes and what the read-back found: present, absent (lost), unverifiable",

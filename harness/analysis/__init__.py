@@ -12,7 +12,8 @@ from pathlib import Path
 
 from harness.analysis import downtime as dt
 from harness.analysis.attribution import attribute
-from harness.analysis.connections import Translation, Translations, node_propagation, read_translations, translated
+from harness.analysis.connections import (
+    Translation, Translations, kept_alive, node_propagation, read_translations, translated)
 from harness.analysis.outcome import (
     fault_timeline, first, phase_spans, rollback_outcome, upgrade_outcome,
 )
@@ -139,7 +140,8 @@ def _propagation(events: list[Event], samples: list[Sample], old: str, new: str,
     found = propagation(samples, requested.t if requested else None, old, new)
     if found is None:
         return None
-    return {**asdict(found), "nodes": node_propagation(connections, events, found.requested_at, old, new)}
+    return {**asdict(found), "nodes": node_propagation(connections, events, found.requested_at, old, new),
+            "kept_alive": kept_alive(samples, connections, found.requested_at)}
 
 
 @contextmanager

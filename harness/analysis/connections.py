@@ -27,8 +27,9 @@ from harness.jsonl import read_jsonl
 
 # `conntrack -E -e NEW -o timestamp,id`: "[1733440000.123456]	[NEW] tcp 6 120 SYN_SENT src=A dst=B sport=P
 # dport=Q [UNREPLIED] src=C dst=D sport=R dport=S id=N"; the first src/dst/sport/dport are the original tuple,
-# the second the reply's.
-_EVENT = re.compile(r"^\s*\[(?P<t>\d+\.\d+)\]\s+\[NEW\]\s+tcp\b(?P<rest>.*)$")
+# the second the reply's. A connection there before the trace began is a line of `conntrack -L` the trace stamped
+# "[<time of the listing>] [EXISTING] ".
+_EVENT = re.compile(r"^\s*\[(?P<t>\d+\.\d+)\]\s+\[(NEW|EXISTING)\]\s+tcp\b(?P<rest>.*)$")
 _FIELD = re.compile(r"\b(src|dst|sport|dport)=(\S+)")
 
 
@@ -47,9 +48,9 @@ class Translation:
 
 
 def parse_events(text: str, node: str) -> list[Translation]:
-    """The new TCP connections in ``conntrack -E`` output that the node translated (their reply comes from
-    elsewhere than they were sent to); other lines (a connection merely passing through, the tool's own notes)
-    are left out."""
+    """The new TCP connections in ``conntrack -E`` output (and those listed as there before) that the node translated
+    (their reply comes from elsewhere than they were sent to); other lines (a connection merely passing through,
+    the tool's own notes) are left out."""
     found = []
     for line in text.splitlines():
         match = _EVENT.match(line)
@@ -122,6 +123,24 @@ def node_propagation(translations: Iterable[Translation], events: list[Event], s
             seen["last_old"] = translation.t - switched
         elif version == new and seen["first_new"] is None:
             seen["first_new"] = translation.t - switched
+    return dict(sorted(found.items()))
+
+
+def kept_alive(samples: Iterable[Sample], translations: Iterable[Translation], switched: float) -> dict[str, int]:
+    """Per release, the answers after the switch's request (``switched``) that came on a connection opened before
+    it: what kept-alive connections served whatever the Service selected since (attributed samples: their server is
+    the pod)."""
+    opened: dict[tuple[str, str], list[float]] = {}
+    for translation in sorted(translations, key=lambda t: t.t):
+        opened.setdefault((translation.server, _port(translation.source)), []).append(translation.t)
+    found: dict[str, int] = {}
+    for sample in samples:
+        if sample.t < switched or not (sample.ok and sample.version and sample.server and sample.source):
+            continue
+        times = opened.get((sample.server, _port(sample.source)), [])
+        index = bisect.bisect_right(times, sample.end) - 1
+        if index >= 0 and times[index] < switched:
+            found[sample.version] = found.get(sample.version, 0) + 1
     return dict(sorted(found.items()))
 
 

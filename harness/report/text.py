@@ -68,8 +68,10 @@ def propagation_rows(report: dict) -> list[tuple[str, str]]:
     nodes = found.get("nodes") or {}
     if nodes:
         each = ", ".join(f"{node} {seconds(n['first_new'])} / {seconds(n['last_old'])}" for node, n in nodes.items())
+        kept = found.get("kept_alive") or {}
         rows.append(("propagation per node",
-                     f"new connections after the switch's request, first to {new} / last to {old}: {each}"))
+                     f"new connections after the switch's request, first to {new} / last to {old}: {each}; "
+                     f"answers on connections opened before it: {counted(kept) or 'none'}"))
     return rows
 
 

@@ -42,12 +42,19 @@ if TYPE_CHECKING:
 
 RunOn = Callable[[str, list[str]], object]  # a command on a node: its ExecResult
 # Every new TCP connection to the NodePort, timestamped, into a file on the node; bounded in time by ``timeout``,
-# so that it ends by itself even if the harness does not live to stop it. Prints its PID.
-_TRACE = ('timeout "$3" stdbuf -oL conntrack -E -e NEW -p tcp --dport "$1" -o timestamp,id >"$2" 2>&1 </dev/null & '
-          'echo $!')
-# Stops it by its PID (only if that PID is still the trace's), prints what it recorded, removes the file.
+# so that it ends by itself even if the harness does not live to stop it; then the connections already there (the
+# load balancer keeps idle ones alive, even from an earlier run), each stamped with the time of the listing. Prints
+# the trace's PID.
+_TRACE = """
+timeout "$3" stdbuf -oL conntrack -E -e NEW -p tcp --dport "$1" -o timestamp,id >"$2" 2>&1 </dev/null &
+pid=$!
+now=$(date +%s.%N)
+conntrack -L -p tcp --dport "$1" 2>/dev/null | sed "s/^/[$now] [EXISTING] /" >"$2.existing"
+echo $pid
+"""
+# Stops it by its PID (only if that PID is still the trace's), prints what it recorded, removes the files.
 _COLLECT = ('if grep -qs conntrack "/proc/$1/cmdline" 2>/dev/null; then kill "$1"; sleep 0.2; fi; '
-            'cat "$2"; rm -f "$2"')
+            'cat "$2.existing" "$2"; rm -f "$2.existing" "$2"')
 
 
 class ConnectionTrace:

@@ -38,19 +38,23 @@ LB = "10.244.0.7"  # the load balancer's pod
 
 # What `conntrack -E -e NEW -p tcp --dport 30880 -o timestamp,id` printed on node2 (its address 172.30.0.12): a
 # connection from the load balancer's node (masqueraded to that node's address), translated to a pod on node3; one
-# the node merely passed on to another node (no translation); and the tool's own closing note.
+# the node merely passed on to another node (no translation); the tool's own closing note; and a connection kept
+# alive from before the trace, as `conntrack -L` listed it (stamped by the trace).
 NODE2 = """\
 [1733440000.100000]\t    [NEW] tcp      6 120 SYN_SENT src=172.30.0.11 dst=172.30.0.12 sport=41000 dport=30880 \
 [UNREPLIED] src=10.244.3.5 dst=10.244.2.1 sport=8080 dport=41000 id=3735928559
 [1733440000.200000]\t    [NEW] tcp      6 120 SYN_SENT src=10.244.2.9 dst=172.30.0.13 sport=52000 dport=30880 \
 [UNREPLIED] src=172.30.0.13 dst=172.30.0.12 sport=30880 dport=52000 id=3735928560
 conntrack v1.4.7 (conntrack-tools): 2 flow events have been shown.
+[1733440000.300000000] [EXISTING] tcp      6 86398 ESTABLISHED src=172.30.0.11 dst=172.30.0.12 sport=40000 \
+dport=30880 src=10.244.1.5 dst=10.244.2.1 sport=8080 dport=40000 [ASSURED] mark=0 use=1
 """
 
 
 def test_the_trace_keeps_each_connection_a_node_translated_with_who_answers():
     assert parse_events(NODE2, "node2") == [
-        Translation(1733440000.1, "node2", "172.30.0.11:41000", "172.30.0.12:30880", "10.244.3.5:8080")]
+        Translation(1733440000.1, "node2", "172.30.0.11:41000", "172.30.0.12:30880", "10.244.3.5:8080"),
+        Translation(1733440000.3, "node2", "172.30.0.11:40000", "172.30.0.12:30880", "10.244.1.5:8080")]
     assert parse_events("conntrack v1.4.7 (conntrack-tools): 0 flow events have been shown.\n", "node2") == []
 
 
@@ -216,6 +220,7 @@ def test_a_run_directorys_connections_attribute_its_requests_and_the_report_has_
     assert found["old_answers"] == 30 and found["failed"] == 0  # the kept-alive connection stayed on blue
     # node2's kube-proxy: a new connection to blue's pod 1 s after the switch's request, the first to green's at 2.95 s
     assert found["nodes"] == {"node2": {"last_old": pytest.approx(1.0), "first_new": pytest.approx(2.95)}}
+    assert found["kept_alive"] == {"v1": 30}  # every v1 answer after the request; no v2 answer came on an old one
     from harness.report.html import run_page
     from harness.report.text import summary_rows
     page = run_page(report, read_journal(run_dir / JOURNAL_FILE))
@@ -223,4 +228,5 @@ def test_a_run_directorys_connections_attribute_its_requests_and_the_report_has_
     assert ("propagation", "from the switch's request: first v2 answer after 3.000s, last v1 answer after 2.900s "
                            "(30 v1 answers after the request), 0 failed in the window of 3.000s") in summary_rows(report)
     assert ("propagation per node", "new connections after the switch's request, first to v2 / last to v1: node2 "
-                                    "2.950s / 1.000s") in summary_rows(report)
+                                    "2.950s / 1.000s; answers on connections opened before it: v1 30") \
+        in summary_rows(report)
