@@ -104,6 +104,31 @@ def test_a_clean_rolling_update_completes_and_every_write_is_read_back(kube, dem
     assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
 
 
+def test_service_switch_flips_the_live_services_selector_and_measures_what_clients_saw_of_it(kube, demo_app, tmp_path):
+    """Green beside blue in blue's namespace, the live Service's selector patched from blue's pods to green's, HAProxy
+    sending to every node's NodePort: each answer is tied to its pod by the nodes' connection tracking; every node's
+    kube-proxy follows the switch within HAProxy's health-check interval (a new connection each second), connections
+    opened before the switch stay on blue's pods, and no request fails."""
+    result = Runner(shortened("clean-upgrade", "service-switch", warmup=5, observe=8), kube, tmp_path,
+                    demo_app).run()
+    report = result.report
+    assert report["upgrade"]["outcome"] == "completed" and report["passed"], report["verdicts"]
+    counts, ok = report["versions"]["counts"], report["load"]["samples"] - report["load"]["failed"]
+    assert set(counts) <= {"v1", "v2"} and counts.get("v1", 0) > 0, counts
+    assert sum(counts.values()) >= 0.99 * ok, (counts, ok)  # (almost) every answer tied to a pod
+    found = report["propagation"]
+    assert found["failed"] == 0, found
+    assert sorted(found["nodes"]) == ["node1", "node2", "node3"], found
+    assert all(node["last_old"] is None and 0 <= node["first_new"] < 2.5 for node in found["nodes"].values()), found
+    # a v1 answer after the switch came on a connection opened before it; none of v2 did
+    assert found["kept_alive"] == ({"v1": found["old_answers"]} if found["old_answers"] else {}), found
+    (traced,) = events_of(result.run_dir, "connections.collected")
+    assert traced.get("translations") > 0 and not traced.get("missed"), traced.data
+    finals = {e.get("service"): e for e in events_of(result.run_dir, "engine.final")}
+    assert finals["chaos_web-green"].get("running") == {"v2": 3}
+    assert {v for counts in finals["chaos_web-green"].get("processes").values() for v in counts} == {"v2"}
+
+
 def deadline(scenario: Scenario, seconds: float = 15) -> Scenario:
     """``scenario`` with a shorter progress deadline than its default (which leaves 30 s for a pod's start): a
     pod of the demo starts in about 5 s on a warm cluster, and CI's time is short."""
