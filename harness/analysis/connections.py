@@ -6,7 +6,9 @@ kube-proxy picks a pod and translates the connection. The load balancer names on
 tracking (``conntrack -E -e NEW``) names, for every new connection, that original tuple and the reply's source:
 the pod that answered. A request is joined to the latest new connection from the same source port to the same
 node address and port that started before the request ended (a port is reused by later connections; a
-connection kept alive keeps the pod it was translated to, whatever the Service selects since).
+connection kept alive keeps the pod it was translated to, whatever the Service selects since). conntrack stamps
+an event when it reads it, which can be after the request it carried ended (up to 80 ms was seen on a busy
+2-core machine): ``EVENT_LAG`` is allowed for that.
 
 The join gives each sample the pod's address as its server, which ``harness.analysis.attribution`` maps to the
 pod's release as for any other run.
@@ -31,6 +33,8 @@ from harness.jsonl import read_jsonl
 # "[<time of the listing>] [EXISTING] ".
 _EVENT = re.compile(r"^\s*\[(?P<t>\d+\.\d+)\]\s+\[(NEW|EXISTING)\]\s+tcp\b(?P<rest>.*)$")
 _FIELD = re.compile(r"\b(src|dst|sport|dport)=(\S+)")
+EVENT_LAG = 1.0  # seconds a connection's event may be stamped after a request on it ended (a port is not reused
+#                  so soon)
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def translated(samples: Iterable[Sample], translations: Translations) -> Iterato
     connection tracking tells); the others as they are."""
     for sample in samples:
         if translations and sample.server and sample.source:
-            server = translations.server(sample.server, sample.source, sample.end)
+            server = translations.server(sample.server, sample.source, sample.end + EVENT_LAG)
             if server is not None:
                 sample = sample._replace(server=server)
         yield sample
@@ -138,7 +142,7 @@ def kept_alive(samples: Iterable[Sample], translations: Iterable[Translation], s
         if sample.t < switched or not (sample.ok and sample.version and sample.server and sample.source):
             continue
         times = opened.get((sample.server, _port(sample.source)), [])
-        index = bisect.bisect_right(times, sample.end) - 1
+        index = bisect.bisect_right(times, sample.end + EVENT_LAG) - 1
         if index >= 0 and times[index] < switched:
             found[sample.version] = found.get(sample.version, 0) + 1
     return dict(sorted(found.items()))

@@ -67,14 +67,15 @@ def translation(t, pod, source_port=41000, node="172.30.0.12"):
     return Translation(t, "node2", f"172.30.0.11:{source_port}", f"{node}:{LIVE_NODE_PORT}", f"{pod}:8080")
 
 
-def test_a_request_is_answered_by_the_pod_of_the_latest_connection_from_its_port_before_it_ended():
+def test_a_request_is_answered_by_the_pod_of_the_latest_connection_from_its_port_stamped_by_its_end():
     tracked = Translations([translation(10.0, "10.244.1.5"), translation(20.0, "10.244.3.7"),
                             translation(15.0, "10.244.9.9", source_port=41001),
                             translation(15.0, "10.244.8.8", node="172.30.0.13")])
-    found = [s.server for s in translated([sample(9.0, 41000), sample(12.0, 41000), sample(19.995, 41000),
+    found = [s.server for s in translated([sample(8.0, 41000), sample(12.0, 41000), sample(19.9, 41000),
                                            sample(25.0, 41000), sample(16.0, 41002)], tracked)]
-    # before any connection: unknown; a kept-alive connection keeps its pod; the port reused by a newer one (opened
-    # while the request was under way) is the newer one's; another port or node is another connection
+    # before any connection: unknown; a kept-alive connection keeps its pod; the port reused by a newer one whose
+    # event conntrack stamped just after the request ended is the newer one's; another port or node is another
+    # connection
     assert found == [f"172.30.0.12:{LIVE_NODE_PORT}", "10.244.1.5:8080", "10.244.3.7:8080", "10.244.3.7:8080",
                      f"172.30.0.12:{LIVE_NODE_PORT}"]
 
