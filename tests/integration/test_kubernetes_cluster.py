@@ -19,11 +19,16 @@ from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.audit import audit
 from harness.cluster import Cluster, ClusterConfig
 from harness.dockerhost import CLUSTER_LABEL
+from harness.faults import registry
+from harness.faults.base import FaultContext
 from harness.faults.conformance import exercise
+from harness.faults.symptoms import tasks_moved_off
 from harness.engine.kubernetes.binaries import COMPONENTS, binaries
 from harness.runner import Runner
-from harness.scenario.model import KubernetesOptions, Scenario
-from harness.stack.prepare import census
+from harness.scenario.model import KubernetesOptions, Scenario, Stack
+from harness.stack import router
+from harness.stack.from_spec import stack_for
+from harness.stack.prepare import census, deploy_and_wait
 from harness.waiting import wait_until
 from tests.integration.conftest import GUESTBOOK, relocatable, up_then_down
 from tests.integration.test_crash_heal import harness as harness_cli, killed_once_faults_hold
@@ -191,13 +196,49 @@ def test_a_frozen_nodes_census_shows_what_it_runs_while_the_api_says_otherwise(k
     assert {node for node, counts in found.items() if counts} >= running, (found, running)
 
 
-@pytest.mark.parametrize("kind", ["task-kill", "port-conflict"])
+@pytest.mark.parametrize("kind", ["task-kill", "port-conflict", "node-drain"])
 def test_a_fault_takes_the_meaning_a_kubernetes_user_expects_and_heals(kube, demo_app, kind):
     """task-kill: the kubelet restarts the killed container in its pod; port-conflict: a pod of the harness holds
-    the hostPort, so a pod that wants it there is unschedulable. Each shows its symptom, holds, and heals."""
+    the hostPort, so a pod that wants it there is unschedulable; node-drain: the node cordoned and its pods evicted
+    elsewhere, uncordoned by the heal. Each shows its symptom, holds, and heals."""
     trial = exercise(kube, demo_app, kind, "node2")
     assert not trial.symptom_before and trial.held_after_inject and not trial.held_after_heal, trial
     assert not kube.engine.port_holds("node2")
+    assert all(node.availability == "active" for node in kube.engine.nodes())
+
+
+DEMO_PDB = GUESTBOOK.parents[1] / "demo-pdb" / "demo-pdb.yaml"
+
+
+def test_a_drain_meets_the_apps_disruption_budget_and_evicts_once_it_allows(kube):
+    """examples/demo-pdb, its budget tightened to no pod down: node2's web pod is refused in the API's words, tried
+    again every second; once the budget allows one pod down again it is evicted and nothing is refused any more."""
+    app = App.prepare(load_profile(DEMO_PDB), kube.builder, ["old", "new"])
+    app.push(kube.push_image)
+    deploy_and_wait(kube.engine, router(kube.state.lb_admin), stack_for(kube, app, Stack()))
+    def budget(down: int) -> None:
+        kubectl(kube, "patch", "pdb", "web", "-n", "chaos", "--type", "merge",
+                "-p", json.dumps({"spec": {"maxUnavailable": down}}))
+
+    def allows_none() -> bool:
+        seen, wanted, allowed = kubectl(kube, "get", "pdb", "web", "-n", "chaos", "-o", "jsonpath="
+                                        "{.status.observedGeneration} {.metadata.generation} "
+                                        "{.status.disruptionsAllowed}").split()
+        return seen == wanted and allowed == "0"
+    budget(0)
+    wait_until(allows_none, timeout=20, what="the budget to allow no pod down")
+    fault, ctx = registry.create("node-drain", {}, "node2"), FaultContext(kube, "chaos_web")
+    fault.inject(ctx)
+    try:
+        wait_until(lambda: len(fault.refused) >= 2, timeout=10, what="two refusals, a second apart")
+        assert fault.verify(ctx) and fault.cleared_after is None, fault.said()
+        assert "Cannot evict pod as it would violate the pod's disruption budget" in fault.said()
+        budget(1)
+        wait_until(lambda: fault.cleared_after is not None, timeout=20, what="the budget to allow the eviction")
+        wait_until(lambda: tasks_moved_off(ctx, "node2", 0.0), timeout=30, what="node2's web pod evicted")
+    finally:
+        fault.heal(ctx)
+    assert not fault.verify(ctx)
 
 
 CRASH = """
@@ -205,19 +246,20 @@ name: crash-while-faults-hold
 phases: {warmup: 300s, observe: 1s, verify_window: 1s}
 faults:
   - {kind: registry-firewall, target: {node: node2}, at: {phase: warmup, offset: 1s}}
+  - {kind: node-drain, target: {node: node2}, at: {phase: warmup, offset: 1s}}
   - {kind: daemon-freeze, target: {node: node2}, at: {phase: warmup, offset: 2s}}
   - {kind: node-halt, target: {node: node3}, at: {phase: warmup, offset: 2s}, params: {mode: forced}}
 """
 
 
 def test_sigkill_of_a_run_then_heal_leaves_no_fault_behind(kube, tmp_path):
-    """The run holding three faults is killed; audit names each trace (a frozen kubelet, a firewall rule, a node
-    not running) and `heal` undoes them all: the cluster is Ready again and audit finds nothing."""
+    """The run holding four faults is killed; audit names each trace (a frozen kubelet, a firewall rule, a node
+    drained, a node not running) and `heal` undoes them all: the cluster is Ready again and audit finds nothing."""
     reports = tmp_path / "reports"
-    killed_once_faults_hold(kube, CRASH, 3, tmp_path)
+    killed_once_faults_hold(kube, CRASH, 4, tmp_path)
     found = [str(leftover) for leftover in audit(kube.config, reports)]
     for trace in ("pending heal: daemon-freeze", "node2: firewall rule", "node2: stopped engine: kubelet",
-                  "node node3 is not running"):
+                  "node2: drained", "node node3 is not running"):
         assert any(trace in line for line in found), f"audit missed {trace!r}: {found}"
     assert harness_cli(kube, "heal", "--reports", str(reports)).wait(timeout=300) == 0
     wait_until(lambda: all(n.state == "ready" for n in kube.engine.nodes()), timeout=180, what="nodes Ready")
