@@ -74,8 +74,8 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
     engine.ensure_objects(rendered.objects)
     engine.deploy_stack(BLUE.stack, rendered.compose, auth, manifests=rendered.manifests)
     try:
-        wait_until(lambda: router.routes(), timeout=60, what="the load balancer's runtime API", interval=POLL)
-        router.route(BLUE.backend)
+        wait_until(lambda: _routed_to_blue(router), timeout=60, interval=POLL,
+                   what="the load balancer's runtime API routing live traffic to blue")
         engine.remove_stack(GREEN.stack)
         _converge(engine, app, timeout)
         wait_until(lambda: _serving(engine, router, app, answers), timeout=60, interval=POLL,
@@ -92,6 +92,18 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
     after = _clear_volumes(run_on, engine)
     found_again = {(v.node, v.volume) for v in after}  # left alone before the deploy, and after it
     return [v for v in cleared if (v.node, v.volume) not in found_again] + after
+
+
+def _routed_to_blue(router: Router) -> bool:
+    """Live traffic routed to blue, confirmed; False while the runtime API does not answer with a route map (a load
+    balancer whose configuration changed is being replaced: service-switch's and the other strategies' differ)."""
+    try:
+        if not router.routes():
+            return False
+        router.route(BLUE.backend)
+    except ClusterError:
+        return False
+    return True
 
 
 def _health_checks(router: Router) -> list[HealthCheck]:

@@ -231,3 +231,25 @@ def test_a_run_directorys_connections_attribute_its_requests_and_the_report_has_
     assert ("propagation per node", "new connections after the switch's request, first to v2 / last to v1: node2 "
                                     "2.950s / 1.000s; answers on connections opened before it: v1 30") \
         in summary_rows(report)
+
+
+def test_prepare_waits_out_a_load_balancer_being_replaced_before_routing_to_blue():
+    """Switching between service-switch and another strategy changes the load balancer's configuration, so prepare
+    meets it being replaced: its runtime API answers with no route map, or reads one back empty."""
+    from harness.errors import ClusterError
+    from harness.stack.prepare import _routed_to_blue
+
+    class Replaced:
+        def __init__(self, answers):
+            self.answers, self.routed = list(answers), []
+
+        def routes(self):
+            return self.answers.pop(0)
+
+        def route(self, live):
+            if not self.answers.pop(0):
+                raise ClusterError("HAProxy's route map reads {} after routing live traffic to blue")
+            self.routed.append(live)
+
+    router = Replaced([{}, {"live": "green"}, {}, {"live": "green"}, {"live": "blue"}])
+    assert [_routed_to_blue(router) for _ in range(3)] == [False, False, True] and router.routed == ["blue"]
