@@ -23,6 +23,31 @@ SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflic
 HARNESS=(.venv/bin/chaos-harness --cluster findings)
 mkdir -p "$OUT"
 
+side_by_side() {  # compare.json: each failure and strategy, the engines side by side, as Markdown
+  .venv/bin/python - "$1" <<'PYTHON'
+import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+engines = ["swarm", "kubernetes"]
+def cell(row):
+    if row is None:
+        return "-"
+    outcome = ", ".join(sorted(row["outcomes"]))
+    verdict = {"succeeded": "verified", "failed": "FAILED", "none": "none"}
+    rollback = ", ".join(verdict[v] for v in row["rollback_verdicts"])
+    seconds = lambda spread: "-" if spread["median"] is None else f"{spread['median']:.2f} s"
+    return (f"{outcome}; down {seconds(row['downtime'])}; rollback {rollback}"
+            + (f" in {seconds(row['time_to_rollback'])}" if row["time_to_rollback"]["median"] is not None else "")
+            + f"; lost {'-' if row['lost_writes']['median'] is None else int(row['lost_writes']['median'])}")
+cells = {}
+for row in rows:
+    cells.setdefault((row["scenario"].removesuffix("@demo"), row["strategy"]), {})[row["engine"]] = row
+print("| failure | strategy | " + " | ".join(f"{e}: outcome; downtime; rollback; lost writes" for e in engines) + " |")
+print("|---|---|" + "---|" * len(engines))
+for (scenario, strategy), by_engine in cells.items():
+    print(f"| {scenario} | {strategy} | " + " | ".join(cell(by_engine.get(e)) for e in engines) + " |")
+PYTHON
+}
+
 screenshot() {  # page, png
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1250,1400 \
     --screenshot="$PWD/$2" "file://$PWD/$1" 2>/dev/null
@@ -34,7 +59,8 @@ matrices=("$REPORTS"/matrix-*)
 latest=${matrices[-1]}  # matrix-<UTC time>: the newest sorts last
 cp "$latest"/compare.md "$latest"/compare.json "$OUT/"
 screenshot "$latest/compare.html" "$OUT/compare.png"
-echo "comparison: $OUT/compare.md, $OUT/compare.png"
+side_by_side "$OUT/compare.json" > "$OUT/findings.md"
+echo "comparison: $OUT/compare.md, $OUT/findings.md, $OUT/compare.png"
 
 [ "$SWEEPS" = 1 ] || exit 0
 for scenario in frozen-daemon-rollback registry-unreachable; do
