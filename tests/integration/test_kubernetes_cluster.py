@@ -112,7 +112,7 @@ def test_a_clean_rolling_update_completes_and_every_write_is_read_back(kube, dem
 def test_service_switch_flips_the_live_services_selector_and_measures_what_clients_saw_of_it(kube, demo_app, tmp_path):
     """Green beside blue in blue's namespace, the live Service's selector patched from blue's pods to green's, HAProxy
     sending to every node's NodePort: each answer is tied to its pod by the nodes' connection tracking; every node's
-    kube-proxy follows the switch within HAProxy's health-check interval (a new connection each second), connections
+    kube-proxy follows the switch within seconds (HAProxy's health checks open a connection each second), connections
     opened before the switch stay on blue's pods, and no request fails."""
     result = Runner(shortened("clean-upgrade", "service-switch", warmup=5, observe=8), kube, tmp_path,
                     demo_app).run()
@@ -124,7 +124,9 @@ def test_service_switch_flips_the_live_services_selector_and_measures_what_clien
     found = report["propagation"]
     assert found["failed"] == 0, found
     assert sorted(found["nodes"]) == ["node1", "node2", "node3"], found
-    assert all(node["last_old"] is None and 0 <= node["first_new"] < 2.5 for node in found["nodes"].values()), found
+    # a node may still send a new connection to blue for a moment (70 ms was seen), never after it sent one to green
+    assert all(0 <= node["first_new"] < 5 and (node["last_old"] is None or node["last_old"] < node["first_new"])
+               for node in found["nodes"].values()), found
     # a v1 answer after the switch came on a connection opened before it; none of v2 did
     assert found["kept_alive"] == ({"v1": found["old_answers"]} if found["old_answers"] else {}), found
     (traced,) = events_of(result.run_dir, "connections.collected")
