@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The engines compared (docs/explanation/engines.md): the seed failures on Docker Swarm and on Kubernetes, under
 # in-service and blue-green, on the demo app; then the two failures whose timing matters most swept across the
-# upgrade on both engines. The comparison's compare.md and compare.json, each sweep's sweep.md and screenshots
-# of the HTML pages are copied into docs/engines/ (the runs stay in reports/engines/).
+# upgrade on both engines. The failures side by side go into docs/explanation/engines.md (between its findings
+# markers); the comparison's compare.md and compare.json, each sweep's sweep.md and screenshots of the HTML
+# pages are copied into docs/engines/ (the runs stay in reports/engines/).
 #
 #   scripts/engines-findings.sh            REPEAT=1 POINTS=3 SWEEP_REPEAT=2 by default; SWEEPS=0 skips the sweeps
 #
@@ -48,6 +49,18 @@ for (scenario, strategy), by_engine in cells.items():
 PYTHON
 }
 
+into_page() {  # page, table file: the table replaces what is between the page's <!-- findings --> markers
+  .venv/bin/python - "$1" "$2" <<'PYTHON'
+import re, sys
+page = open(sys.argv[1]).read()
+table = open(sys.argv[2]).read().strip()
+marked = re.compile(r"(<!-- findings -->\n).*?(\n<!-- /findings -->)", re.S)
+if not marked.search(page):
+    sys.exit(f"{sys.argv[1]}: no <!-- findings --> ... <!-- /findings --> markers to write the table between")
+open(sys.argv[1], "w").write(marked.sub(lambda m: m.group(1) + table + m.group(2), page))
+PYTHON
+}
+
 screenshot() {  # page, png
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1250,1400 \
     --screenshot="$PWD/$2" "file://$PWD/$1" 2>/dev/null
@@ -59,8 +72,9 @@ matrices=("$REPORTS"/matrix-*)
 latest=${matrices[-1]}  # matrix-<UTC time>: the newest sorts last
 cp "$latest"/compare.md "$latest"/compare.json "$OUT/"
 screenshot "$latest/compare.html" "$OUT/compare.png"
-side_by_side "$OUT/compare.json" > "$OUT/findings.md"
-echo "comparison: $OUT/compare.md, $OUT/findings.md, $OUT/compare.png"
+side_by_side "$OUT/compare.json" > "$latest/findings.md"
+into_page docs/explanation/engines.md "$latest/findings.md"
+echo "comparison: $OUT/compare.md, $OUT/compare.png; the side by side table in docs/explanation/engines.md"
 
 [ "$SWEEPS" = 1 ] || exit 0
 for scenario in frozen-daemon-rollback registry-unreachable; do
