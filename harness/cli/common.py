@@ -120,10 +120,15 @@ def engines_option(function):
 
 
 def engines_of(config: ClusterConfig, engines: str | None) -> list[str]:
-    """The engines of ``--engines``; ``config``'s own engine when it is not given."""
+    """The engines of ``--engines``; without it, the engine of the cluster ``config`` names when it is up, else
+    ``--engine``'s."""
+    from harness.cluster.config import ClusterState
     from harness.matrix import parse_engines
 
-    return parse_engines(engines) if engines is not None else [config.engine]
+    if engines is not None:
+        return parse_engines(engines)
+    state = ClusterState.load(config.state_dir)
+    return [state.engine if state else config.engine]
 
 
 def clusters_of(config: ClusterConfig, engines: list[str]) -> dict[str, Cluster]:

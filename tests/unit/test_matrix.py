@@ -146,3 +146,17 @@ def test_a_scenario_for_one_engine_runs_only_on_that_engine():
     runs = plan([only_kubernetes, Scenario(name="any")], ["in-service"], 1, [app("demo")], ("swarm", "kubernetes"))
     assert [(r.engine, r.scenario.name) for r in runs] == [("swarm", "any"), ("kubernetes", "k8s"),
                                                           ("kubernetes", "any")]
+
+
+def test_without_engines_a_command_runs_on_the_engine_of_the_cluster_that_is_up(tmp_path):
+    from harness.cli.common import engines_of
+    from harness.cluster import ClusterConfig
+    from harness.cluster.config import ClusterState
+
+    config = ClusterConfig(name="ci", workdir=tmp_path)
+    assert engines_of(config, None) == ["swarm"] and engines_of(config, "kubernetes,swarm") == ["kubernetes", "swarm"]
+    config.make_state_dir()
+    ClusterState(name="ci", provider="docker", nodes=["node1"], node_ips={"node1": "10.0.0.2"}, lb_port=1,
+                 lb_admin_port=2, registry_port=3, toxiproxy_port=4, node_image="", engine="kubernetes"
+                 ).save(config.state_dir)
+    assert engines_of(config, None) == ["kubernetes"]
