@@ -103,10 +103,10 @@ def compare(reports: Iterable[dict], points: dict[str, str] | None = None) -> li
         strategy = report["scenario"]["strategy"]["kind"] or "unset"  # unset: left open
         key = (scenario_label(report), rank.get(point, -1), point, strategy, engine_of(report))
         groups.setdefault(key, []).append(report)
-    rows = [_row(f"{scenario} at {point}" if point else scenario, strategy, engine, runs)
-            for (scenario, _, point, strategy, engine), runs in sorted(groups.items())]
-    for row, runs in zip(rows, (groups[key] for key in sorted(groups))):
-        _check_one_revision(row, runs)
+    rows = []
+    for (scenario, _, point, strategy, engine), runs in sorted(groups.items()):
+        rows.append(_row(f"{scenario} at {point}" if point else scenario, strategy, engine, runs))
+        _check_one_revision(rows[-1], runs)
     return rows
 
 
