@@ -110,9 +110,8 @@ class ScenarioFile(pytest.File):
         per_repeat = len(runs) // options.chaos_repeat  # repeats are outermost
         for index, scenario in enumerate(runs):
             for engine in _engines(self.config):
-                yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{scenario.strategy.kind}"
-                                                          f"{_engine_id(self.config, engine)}-{index // per_repeat + 1}]",
-                                               scenario=scenario, engine=engine)
+                item = f"{scenario.strategy.kind}{_engine_id(self.config, engine)}-{index // per_repeat + 1}"
+                yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{item}]", scenario=scenario, engine=engine)
 
 
     def _sweep(self):

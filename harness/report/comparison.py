@@ -15,7 +15,7 @@ from markupsafe import Markup
 from harness.compare import Row, Spread, origins_note
 from harness.report import charts
 from harness.report.html import environment
-from harness.report.text import COMPARISON_COLUMNS, comparison_cells, result_text
+from harness.report.text import COMPARISON_COLUMNS, comparison_cells, comparison_title, result_text
 
 LIGHT_BADGES = {charts.ROLLBACK_COLOURS["none"]}  # badge colours that need dark text
 VERDICT_TEXT = {"succeeded": "rollback succeeded", "failed": "rollback FAILED", "none": "no rollback"}
@@ -37,12 +37,11 @@ class Badge:
 def comparison_page(rows: list[Row]) -> str:
     """compare.html for the comparison ``rows``."""
     strategies = dict.fromkeys(row.strategy for row in rows)
-    scenarios = dict.fromkeys(row.scenario for row in rows)
-    engines = dict.fromkeys(row.engine for row in rows)
-    sections = [_section(scenario, [row for row in rows if row.scenario == scenario], len(engines) > 1)
-                for scenario in scenarios]
+    several_engines = len({row.engine for row in rows}) > 1
+    sections = [_section(scenario, [row for row in rows if row.scenario == scenario], several_engines)
+                for scenario in dict.fromkeys(row.scenario for row in rows)]
     return environment.get_template("compare.html.j2").render(
-        title=" vs ".join(strategies) + (f" on {' and '.join(engines)}" if len(engines) > 1 else "") or "comparison", note=origins_note(rows), sections=sections,
+        title=comparison_title(rows), note=origins_note(rows), sections=sections,
         columns=COMPARISON_COLUMNS,
         cells=[comparison_cells(row) for row in rows],
         strategy_colours={s: charts.STRATEGY_COLOURS.get(s, charts.OTHER_COLOUR) for s in strategies},
@@ -53,7 +52,8 @@ def _section(scenario: str, rows: list[Row], engines: bool) -> tuple[str, Markup
     """A scenario's chart and its verdict lines: strategy (and engine, when ``engines``), runs, result, badges, and
     the other figures."""
     figures = {name: [_compared(row, key, engines) for row in rows] for name, key in charts.COMPARED}
-    lines = [(_label(row, engines), row.runs, result_text(row.passed, row.runs), badges(row), row.mixed_window.text("s"),
+    lines = [(_label(row, engines), row.runs, result_text(row.passed, row.runs), badges(row),
+              row.mixed_window.text("s"),
               row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1))
              for row in rows]
     return scenario, Markup(charts.comparison_chart(scenario, figures)), lines

@@ -8,8 +8,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.compare import Row, is_refused, origins_note
-from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, cost_rows, refusal, result,
-                                 summary_rows, title)
+from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, comparison_title, cost_rows, refusal,
+                                 result, summary_rows, title)
 
 
 def summary_table(report: dict) -> Table:
@@ -31,9 +31,7 @@ def summary_table(report: dict) -> Table:
 def comparison_table(rows: list[Row]) -> Table:
     """The strategy x scenario table: medians with [low-high] over the repeats; its caption says when the runs
     come from more than one machine or cluster."""
-    engines = dict.fromkeys(row.engine for row in rows)
-    title = " vs ".join(dict.fromkeys(row.strategy for row in rows)) or "comparison"
-    table = Table(title=title + (f" on {' and '.join(engines)}" if len(engines) > 1 else ""), caption=origins_note(rows))
+    table = Table(title=comparison_title(rows), caption=origins_note(rows))
     for column in COMPARISON_COLUMNS:
         table.add_column(column)
     for row in rows:

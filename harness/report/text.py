@@ -182,6 +182,13 @@ COMPARISON_COLUMNS = ("scenario", "strategy", "engine", "runs", "result", "downt
                       "writes acknowledged", "lost writes", "overhead", "machine/cluster")
 
 
+def comparison_title(rows: list[Row]) -> str:
+    """``in-service vs blue-green``, and ``on kubernetes and swarm`` when the rows are of more than one engine."""
+    engines = dict.fromkeys(row.engine for row in rows)
+    strategies = " vs ".join(dict.fromkeys(row.strategy for row in rows)) or "comparison"
+    return strategies + (f" on {' and '.join(engines)}" if len(engines) > 1 else "")
+
+
 def comparison_cells(row: Row) -> list[str]:
     """One comparison row as text, shared by the terminal table, Markdown and HTML."""
     rollback = "-" if not row.rollbacks_triggered else f"{row.rollbacks_succeeded}/{row.rollbacks_triggered}"

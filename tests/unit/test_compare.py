@@ -205,7 +205,8 @@ def on_engine(report: dict, engine: str, revision: str = "") -> dict:
 def test_each_engine_is_a_row_of_its_own_and_a_report_from_before_engines_is_swarms(runs, tmp_path):
     reports = load_reports(runs[:3])
     rows = compare([reports[0], on_engine(reports[1], "kubernetes"), on_engine(reports[2], "kubernetes")])
-    assert [(r.strategy, r.engine, r.runs) for r in rows] == [("in-service", "kubernetes", 2), ("in-service", "swarm", 1)]
+    assert [(r.strategy, r.engine, r.runs) for r in rows] == [("in-service", "kubernetes", 2),
+                                                              ("in-service", "swarm", 1)]
     write_comparison(tmp_path / "cmp", rows, runs[:3])
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "<title>in-service on kubernetes and swarm</title>" in page

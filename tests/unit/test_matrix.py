@@ -111,7 +111,8 @@ def test_every_engine_runs_every_cell_of_every_app_inside_each_repeat():
     runs = plan(SCENARIOS, ["in-service"], repeat=2, apps=[demo], engines=("swarm", "kubernetes"))
     assert [(r.engine, r.scenario.name) for r in runs] == [
         ("swarm", "open"), ("swarm", "fixed"), ("kubernetes", "open"), ("kubernetes", "fixed")] * 2
-    with pytest.raises(UsageError, match="--engines: got 'swarm,nomad'; give a comma-separated list of swarm, kubernetes"):
+    with pytest.raises(UsageError, match="--engines: got 'swarm,nomad'; give a comma-separated list of swarm, "
+                                         "kubernetes"):
         parse_engines("swarm,nomad")
     assert parse_engines(" kubernetes, swarm,kubernetes") == ["kubernetes", "swarm"]
 
@@ -124,7 +125,8 @@ def test_an_app_without_a_form_an_engine_deploys_is_refused_naming_the_engine_be
     manifests_only = replace(demo, model=demo.model.model_copy(update={"compose": None}), compose={})
     check_forms([demo], ["swarm", "kubernetes"])
     check_forms([manifests_only], ["kubernetes"])
-    with pytest.raises(ProfileError, match="the profile gives the app as kubernetes; swarm deploys compose: add compose:"):
+    with pytest.raises(ProfileError, match="the profile gives the app as kubernetes; swarm deploys compose: "
+                                           "add compose:"):
         check_forms([manifests_only], ["kubernetes", "swarm"])
 
 
