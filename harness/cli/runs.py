@@ -109,8 +109,8 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
     from harness.shipped import app_argument
 
     loaded = [load_scenario(path) for path in scenarios]
-    profiles = [checked_profile(app_argument(p.strip()), loaded) for p in apps.split(",") if p.strip()]
     chosen = engines_of(config, engines)
+    profiles = [checked_profile(app_argument(p.strip()), loaded) for p in apps.split(",") if p.strip()]
     check_forms(profiles, chosen)
     clusters = clusters_of(config, chosen)
     apps_ready = [prepared(profile, loaded, clusters[chosen[0]]) for profile in profiles]

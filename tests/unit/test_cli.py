@@ -172,3 +172,29 @@ def test_validate_checks_an_app_profile_alone_and_needs_something_to_check(tmp_p
     assert refused.exit_code == 2 and str(broken) in refused.output
     nothing = CliRunner().invoke(main, ["validate"])
     assert nothing.exit_code == 2 and "give scenario files, --app PROFILE, or both" in nothing.output
+
+
+def test_matrix_and_sweep_refuse_an_unknown_engine_or_a_form_an_engine_cannot_deploy_before_touching_docker(
+        tmp_path, monkeypatch):
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster must not be touched for invalid input")
+
+    monkeypatch.setattr("harness.cluster.Cluster", no_cluster)
+    monkeypatch.setenv("CHAOS_HOME", str(tmp_path / "home"))
+    for command in (["matrix", "clean-upgrade"], ["sweep", "halted-node"]):
+        result = CliRunner().invoke(main, [*command, "--engines", "swarm,nomad"])
+        assert result.exit_code == 2, result.output
+        assert "--engines: got 'swarm,nomad'; give a comma-separated list of swarm, kubernetes" in \
+            " ".join(result.output.split())
+    profile = tmp_path / "app.yaml"
+    profile.write_text("name: shop\nkubernetes: {manifests: k8s}\nreleases: {'1': {web: 'w:1'}, '2': {web: 'w:2'}}\n"
+                       "entry: {service: web, port: 80}\n")
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n"
+        "  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: web, image: w:1, ports: "
+        "[{containerPort: 80}]}]}\n")
+    result = CliRunner().invoke(main, ["matrix", "clean-upgrade", "--apps", str(profile), "--engines",
+                                       "kubernetes,swarm"])
+    assert result.exit_code == 2, result.output
+    assert "swarm deploys compose: add compose: to the profile" in " ".join(result.output.split())
