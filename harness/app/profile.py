@@ -315,11 +315,13 @@ def load_profile(path: Path | str) -> Profile:
     named += model.kubernetes.named_paths() if model.kubernetes is not None else []
     if model.load.locustfile is not None:
         named.append((("load", "locustfile"), model.load.locustfile, "file"))
+    revised = [text for _, text, _ in named]  # the app's files; a build context's sources are its image tag's
     named += [(("releases", release, service, "build", "context"), source.build.context, "directory")
               for release, images in model.releases.items() for service, source in images.items() if source.build]
     compose, manifests, problems, notes = {}, [], path_problems(path.parent, named), {}
     if not problems and model.compose is not None:
-        compose, problems, notes["compose"] = check_compose(model, (path.parent / model.compose).resolve(), path.parent)
+        compose, problems, notes["compose"] = check_compose(model, (path.parent / model.compose).resolve(),
+                                                            path.parent)
     unrendered = ""
     if not problems and model.kubernetes is not None:
         try:
@@ -331,7 +333,7 @@ def load_profile(path: Path | str) -> Profile:
     if problems:
         raise ProfileError(format_errors(path, problems, AppProfile, "app profile"))
     return Profile(model, path.resolve(), compose, {form: tuple(found) for form, found in notes.items()},
-                   tuple(manifests), unrendered, revision(path, [p for key, p, _ in named if "build" not in key]))
+                   tuple(manifests), unrendered, revision(path, revised))
 
 
 def _kubernetes_objects(model: AppProfile, path: Path) -> tuple[list[dict], list[dict], list[str]]:

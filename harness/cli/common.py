@@ -115,7 +115,8 @@ def engines_option(function):
     """``--engines``: the engines a command runs on, each on its own cluster."""
     return click.option("--engines", metavar="ENGINE[,ENGINE]",
                         help="Comma-separated engines (swarm, kubernetes) to run on, each on its own cluster named "
-                             "CLUSTER-ENGINE (chaos-swarm, chaos-kubernetes) when there are two; default: --engine."
+                             "CLUSTER-ENGINE (chaos-swarm, chaos-kubernetes) when there are two; default: the "
+                             "engine of the cluster that is up, else --engine."
                         )(function)
 
 
