@@ -50,6 +50,17 @@ class Translation:
     def record(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def of(cls, record: dict) -> Translation:
+        """A line of ``CONNECTIONS_FILE`` as ``record`` wrote it; TypeError naming the key of a wrong type."""
+        found = cls(**record)
+        if isinstance(found.t, bool) or not isinstance(found.t, (int, float)):
+            raise TypeError(f"t: got {found.t!r}; a time in epoch seconds")
+        for key in ("node", "source", "target", "server"):
+            if not isinstance(getattr(found, key), str):
+                raise TypeError(f"{key}: got {getattr(found, key)!r}; text")
+        return found
+
 
 def parse_events(text: str, node: str) -> list[Translation]:
     """The new TCP connections in ``conntrack -E`` output (and those listed as there before) that the node translated
@@ -105,7 +116,7 @@ def translated(samples: Iterable[Sample], translations: Translations) -> Iterato
 
 def read_translations(path: Path, notes: list[str] | None = None) -> list[Translation]:
     """The translations a run recorded (``CONNECTIONS_FILE``); none without the file (no strategy traced)."""
-    return read_jsonl(path, lambda record: Translation(**record), notes) if path.exists() else []
+    return read_jsonl(path, Translation.of, notes) if path.exists() else []
 
 
 def node_propagation(translations: Iterable[Translation], events: list[Event], switched: float, old: str,

@@ -253,3 +253,19 @@ def test_prepare_waits_out_a_load_balancer_being_replaced_before_routing_to_blue
 
     router = Replaced([{}, {"live": "green"}, {}, {"live": "green"}, {"live": "blue"}])
     assert [_routed_to_blue(router) for _ in range(3)] == [False, False, True] and router.routed == ["blue"]
+
+
+def test_a_connections_file_with_a_wrong_key_or_type_is_damage_naming_its_line_not_a_crash(tmp_path):
+    from harness.analysis import analyze_run_dir
+    from harness.errors import UsageError
+    from harness.testing import make_run_dir
+
+    run_dir = make_run_dir(tmp_path, "run", "in-service", outage=0.5)
+    for record, said in (({"t": "soon", "node": "n", "source": "a", "target": "b", "server": "c"}, "t: got 'soon'"),
+                         ({"t": 1.0, "node": "n", "source": None, "target": "b", "server": "c"}, "source: got None"),
+                         ({"t": 1.0, "node": "n"}, "missing")):
+        (run_dir / CONNECTIONS_FILE).unlink(missing_ok=True)
+        write_jsonl(run_dir / CONNECTIONS_FILE, [record])
+        with pytest.raises(UsageError, match=f"line 1.*{said}") as caught:
+            analyze_run_dir(run_dir)
+        assert caught.value.exit_code == 2
