@@ -35,6 +35,7 @@ from harness.analysis.samples import iter_samples
 from harness.analysis.timings import timings
 from harness.app import App
 from harness.cluster import Cluster
+from harness.cluster.config import Target
 from harness.cluster.logs import collect_logs
 from harness.cluster.registry import SECURE_REGISTRY
 from harness.engine.base import Engine, RegistryAuth
@@ -59,6 +60,7 @@ from harness.watch import EngineWatcher, Snapshots
 
 POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 60.0
+CENSUS_UNREAD = "an existing cluster: the harness reaches it through its API only, not its nodes"
 Progress = Callable[[str], None]
 
 
@@ -165,7 +167,8 @@ class Runner:
                  "changes": list(stack.profile.notes.get(stack.options.form, ()))},
             cluster={"name": cluster.config.name, "nodes": cluster.state.nodes, "provider": cluster.state.provider,
                      "engine": cluster.state.engine, "engine_version": cluster.engine.version(),
-                     "machine": socket.gethostname()},  # whose clock timed the run: compare names it
+                     "machine": socket.gethostname(),  # whose clock timed the run: compare names it
+                     **_target_record(cluster.target)},
             load={"rate": self.scenario.load.rate, "timeout": self.scenario.load.timeout,
                   "rate_from": "app profile" if self.app.profile.model.load.rate else "scenario",
                   "users": parts.load.users, "target": cluster.lb_url}).t
@@ -204,14 +207,17 @@ class Runner:
         parts.upgrade.trace_start(parts.journal)
         self._progress(f"pushing the images of app {self.app.profile.name} to the cluster registry")
         self.app.push(cluster.push_image)
-        cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth, run_on=cluster.exec)
+        cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, parts.auth,
+                                  run_on=cluster.exec if cluster.reaches_nodes() else None)
         for volume in cleared:
             parts.journal.write("stack.stale_volume", **volume.record())
             self._progress(str(volume))
         if stack.profile.model.writes is not None:
             present, absent = writes.negative_control(stack)
             parts.journal.write("readback.control", written=present.record(), never_written=absent.record())
-        if self.scenario.stack.fresh_pull:
+        if self.scenario.stack.fresh_pull and not cluster.reaches_nodes():
+            parts.journal.write("stack.fresh_pull", done=False, why=CENSUS_UNREAD)
+        elif self.scenario.stack.fresh_pull:
             forget_image(cluster.state.nodes, cluster.exec, [stack.image(s, stack.new) for s in stack.upgraded],
                          cluster.engine.runtime)
 
@@ -294,9 +300,11 @@ class Runner:
         slot = next(s for s in SLOTS if live == s.service(stack.entry))
         for service in stack.services(slot):
             snapshot = engine.service(service)
+            counted = self.cluster.reaches_nodes()  # an existing cluster's nodes are not the harness's to read
             journal.write("engine.final", service=service, replicas=snapshot.replicas,
                           update_state=snapshot.update_state, running=running_versions({service: snapshot})[service],
-                          processes=census(self.cluster.exec, self.cluster.state.nodes, service, engine.runtime))
+                          processes=census(self.cluster.exec, self.cluster.state.nodes, service, engine.runtime)
+                          if counted else None, census=None if counted else CENSUS_UNREAD)
 
     def _readback(self, journal: Journal, stack: AppStack) -> None:
         """Read every acknowledged write back through the load balancer, judged by the profile's read check; each
@@ -327,10 +335,12 @@ def deployed(stack: AppStack, upgrade: UpgradeStrategy) -> tuple[str, ...]:
 def check_fit(scenario: Scenario, faults: FaultScheduler, cluster: NodeControl) -> None:
     """Before the first phase: ScenarioError (exit 2) for what the scenario names and the cluster lacks, each
     problem with its key and what the cluster has; ClusterError (exit 3) for what the cluster should have."""
-    if scenario.stack.registry == "authenticated":
-        _require_secure_registry(cluster)
     misfit = scenario.misfit(cluster.state.engine)
     problems = [] if misfit is None else [misfit]
+    if not cluster.reaches_nodes():
+        problems += _needs_nodes(scenario)
+    elif scenario.stack.registry == "authenticated":
+        _require_secure_registry(cluster)
     problems += faults.misfits()
     if problems:
         raise ScenarioError(format_errors(Path(scenario.name), problems, Scenario, "scenario for this cluster"))
@@ -391,6 +401,23 @@ def _signals_deferred() -> Iterator[None]:
             signal.signal(sig, handler)
         if received:
             raise RunInterrupted("interrupted again while healing; faults were healed first")
+
+
+def _target_record(target: Target | None) -> dict:
+    """An existing cluster as the journal keeps it: its kubeconfig, context and registry, and whether the user
+    vouched for it (--i-own-this-cluster) or it was marked as a test cluster."""
+    if target is None:
+        return {}
+    return {"target": {"kubeconfig": target.kubeconfig, "context": target.context, "registry": target.registry,
+                       "i_own_this_cluster": target.owned}}
+
+
+def _needs_nodes(scenario: Scenario) -> list[dict]:
+    """What the scenario's stack asks that only a cluster the harness reaches the nodes of gives."""
+    asked = {"registry": ("authenticated", "the harness's authenticated registry")}
+    return [{"loc": ("stack", key), "input": value, "msg": f"not on an existing cluster: {what} needs a shell on "
+             "the nodes or a registry of the harness's, and the harness reaches this cluster through its API only"}
+            for key, (value, what) in asked.items() if getattr(scenario.stack, key) == value]
 
 
 def _require_secure_registry(cluster: NodeControl) -> None:

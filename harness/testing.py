@@ -224,6 +224,9 @@ class FakeCluster:
     def node_states(self) -> dict[str, str]:
         return dict(self.states)
 
+    def reaches_nodes(self) -> bool:
+        return True
+
     def can_power_cycle(self, node: str) -> bool:
         return node not in self.no_power
 

@@ -100,8 +100,10 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
     steady = _steady_since(samples, old, triggered_at, observe_end)
     success = not reasons
     time_to_rollback = (max(completed.t, steady) - triggered_at) if success and completed and steady else None
+    unread = sorted({f"the nodes' processes were not read ({final.get('census')})" for final in finals
+                     if final.get("census")})
     return {"triggered": True, "trigger": trigger.type, "success": success,
-            "time_to_rollback": time_to_rollback, "reasons": reasons}
+            "time_to_rollback": time_to_rollback, "reasons": reasons, "unverified": unread}
 
 
 def _first_failed_task(events: list[Event], after: float, old: str) -> float | None:

@@ -12,6 +12,7 @@ traceback in ``$CHAOS_HOME/crashes/``), 130 interrupted.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -24,13 +25,14 @@ from rich.markup import escape
 from harness.cli import app, calibrate, cluster, faults, project, repair, reports, runs
 from harness.cli.common import console, ui
 from harness.cluster import ClusterConfig
-from harness.cluster.config import ENGINES, MAX_NODES, MIN_NODES, PROVIDERS, check_name, default_workdir
+from harness.cluster.config import ENGINES, MAX_NODES, MIN_NODES, PROVIDERS, Target, check_name, default_workdir
 from harness.errors import HarnessError, one_line
 
 __all__ = ["main"]
 
 EXIT_BROKE = 4
 EXIT_INTERRUPTED = 130
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
 
 
 class _Harness(click.Group):
@@ -91,19 +93,44 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--managers", default=1, show_default=True, type=click.IntRange(1, MAX_NODES - 1),
               help="Swarm managers for `cluster up` (3: losing one is a scenario; role standby-manager).")
 @click.option("--provider", default="docker", show_default=True, type=click.Choice(PROVIDERS),
-              help="docker: node containers on this machine; libvirt, virtualbox: Vagrant VMs; ssh: hosts of --inventory.")
+              help="docker: node containers on this machine; libvirt, virtualbox: Vagrant VMs; ssh: hosts of --inventory; "
+                   "existing: your Kubernetes cluster (--kubeconfig).")
 @click.option("--engine", default="swarm", show_default=True, type=click.Choice(ENGINES), envvar="CHAOS_ENGINE",
               show_envvar=True, help="What `cluster up` forms on the nodes: a Docker Swarm, or Kubernetes.")
 @click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="With --provider ssh: the hosts (see the README's Real hosts).")
+@click.option("--kubeconfig", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="With --provider existing: the kubeconfig that reaches your cluster.")
+@click.option("--context", "kube_context", default="", help="With --provider existing: the kubeconfig's context "
+              "(default: its current one).")
+@click.option("--registry", default="", metavar="HOST:PORT",
+              help="With --provider existing: the registry your cluster pulls from, as this machine pushes to it.")
+@click.option("--registry-as", default="", metavar="HOST:PORT",
+              help="With --provider existing: the registry's name as the cluster's nodes pull from it, when it differs.")
+@click.option("--i-own-this-cluster", "owned", is_flag=True,
+              help="With --provider existing: run on a cluster not marked as a test cluster (recorded in each run).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
 def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, engine: str,
-         inventory: Path | None, quiet: bool) -> None:
+         inventory: Path | None, kubeconfig: Path | None, kube_context: str, registry: str, registry_as: str,
+         owned: bool, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Docker Swarm or Kubernetes cluster."""
+    target = _target(kubeconfig, kube_context, registry, registry_as, owned)
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
-                            engine=engine)
+                            engine=engine, target=target)
     ui.quiet = quiet
+
+
+def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: str, owned: bool) -> Target | None:
+    """The existing cluster the options name; None without any of them."""
+    if kubeconfig is None and not (context or registry or registry_as or owned):
+        return None
+    if kubeconfig is None or not registry:
+        raise click.UsageError("--provider existing needs both --kubeconfig FILE and --registry HOST:PORT")
+    for option, value in (("--registry", registry), ("--registry-as", registry_as)):
+        if value and not _HOST_PORT.fullmatch(value):
+            raise click.BadParameter(f"{value!r}: give HOST:PORT, as a registry is named in an image", param_hint=option)
+    return Target(str(kubeconfig.resolve()), registry, registry_as, context, owned)
 
 
 for _group in (cluster, runs, reports, calibrate, repair, app, faults, project):

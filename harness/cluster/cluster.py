@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import docker
@@ -21,9 +21,9 @@ from docker.errors import NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster import fingerprint, hostcheck, onhosts
+from harness.cluster import existing, fingerprint, hostcheck, onhosts
 from harness.cluster.fingerprint import FingerprintRecord
-from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState
+from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState, Target
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.ports import choose_ports
@@ -38,6 +38,8 @@ from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kube
 from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.kubernetes.formation import COREDNS_REPOSITORY
 from harness.engine.kubernetes.images import COREDNS_IMAGE, KUBE_NODE_IMAGE, PAUSE_IMAGE
+from harness.engine.kubernetes.placement import KeptLabels
+from harness.engine.base import Discovery
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError, UsageError
 
@@ -92,6 +94,8 @@ class Cluster:
         state = self.state
         if state.provider == "docker":
             return VagrantNodes(state, self.config.state_dir, self._client)
+        if state.provider == "existing":
+            return existing.NodesOfTarget(self.target, state.nodes)
         if self._hosts is None:
             self._hosts = (SshNodes(load_inventory(state.inventory), self.config.state_dir) if state.provider == "ssh"
                            else VagrantVms(state, self.config.state_dir, self._client))
@@ -101,15 +105,30 @@ class Cluster:
     def engine(self) -> SwarmEngine | KubernetesEngine:
         if self._engine is None:
             state = self.state
-            self._engine = (KubernetesEngine(self.kubeconfig, self._registry().image_config)
-                            if state.engine == "kubernetes" else
-                            SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on))
+            if state.provider == "existing":
+                self._engine = KubernetesEngine(
+                    self.kubeconfig, self._registry().image_config, self.target.context,
+                    Discovery(*state.dns), KeptLabels(state.kept_labels))
+            elif state.engine == "kubernetes":
+                self._engine = KubernetesEngine(self.kubeconfig, self._registry().image_config)
+            else:
+                self._engine = SwarmEngine(state.nodes, self._engine_client, state.manager, self._run_on)
         return self._engine
 
     @property
     def kubeconfig(self) -> Path:
-        """A Kubernetes cluster's admin kubeconfig (mode 0600), for the harness and for ``kubectl``."""
+        """A Kubernetes cluster's kubeconfig: the admin kubeconfig the harness wrote (mode 0600), for it and for
+        ``kubectl``; the user's own for an existing cluster."""
+        if self.target is not None:
+            return Path(self.target.kubeconfig)
         return self.config.state_dir / "kubeconfig"
+
+    @property
+    def target(self) -> Target | None:
+        """The existing cluster the harness targets (``--provider existing``), else None."""
+        if self._state is not None:
+            return Target(**self._state.target) if self._state.target else None
+        return self.config.target
 
     @property
     def lb_url(self) -> str:
@@ -127,6 +146,16 @@ class Cluster:
     def push_image(self, local: str, repository: str, tag: str) -> str:
         """Push a local image into the cluster's registry; return the name nodes pull (from the open registry)."""
         return self._registry().push(local, repository, tag)
+
+    def pull_registry(self, kind: str = "open") -> str:
+        """How the nodes name the registry (host:port) they pull the app from: the harness's ``open`` one or its
+        ``authenticated`` twin; an existing cluster's is the user's."""
+        if self.target is not None:
+            if kind != "open":
+                raise ClusterError(f"an existing cluster pulls from the user's registry ({self.target.registry}); the "
+                                   f"harness's {kind} registry exists only on clusters it makes")
+            return self.target.pull_registry
+        return {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}[kind]
 
     def lb_image(self, registry: str) -> str:
         """The load balancer's image as nodes pull it from ``registry`` (host:port)."""
@@ -158,6 +187,10 @@ class Cluster:
         """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""
         return self.nodes.can_power_cycle(node)
 
+    def reaches_nodes(self) -> bool:
+        """Whether the harness has a shell on the nodes and its own registry: not on an existing cluster."""
+        return self.target is None
+
     def control_port(self, node: str) -> int | None:
         """The SSH port the harness reaches a host or VM through; None for node containers (a local socket)."""
         return self.nodes.logins[node].port if self.state.over_ssh else None
@@ -168,11 +201,13 @@ class Cluster:
 
     def registry_proxy_server(self) -> RegistryProxy:
         """The Toxiproxy server the nodes pull through."""
+        self._refuse_on_target("Toxiproxy in front of its registry")
         return RegistryProxy(self._client, self.config.name, self.config.network_name, self.state.toxiproxy_port,
                              self.state.registry_address)
 
     def secure_registry(self) -> SecureRegistry:
         """The registry's twin that requires credentials."""
+        self._refuse_on_target("an authenticated registry")
         return SecureRegistry(self._client, self.config.name, self.config.network_name, self.config.state_dir,
                               self.state.registry_address)
 
@@ -229,6 +264,8 @@ class Cluster:
     def _bring_up(self) -> ClusterState:
         builder = ImageBuilder(self._client, self._progress)
         provider = self._state.provider if self._state else self.config.provider
+        if provider == "existing":
+            return self._target_up(builder)
         if provider == "ssh":
             self._start_hosts()
         elif provider in VM_PROVIDERS:
@@ -252,6 +289,38 @@ class Cluster:
         engine.label_node(self._state.manager, {LB_LABEL: "true"})
         engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
         return self._state
+
+    def _target_up(self, builder: ImageBuilder) -> ClusterState:
+        """The harness's part on an existing cluster (see ``existing``): its load balancer's image in the user's
+        registry and its node labels in its state; nothing is made in the cluster before a run deploys."""
+        if self._state is None:
+            target = self.config.target
+            facts = existing.examine(target)
+            self._progress(f"targeting the cluster of {target.kubeconfig}: {facts.proof}; "
+                           f"nodes {', '.join(facts.nodes)}")
+            self._state = ClusterState(
+                name=self.config.name, provider="existing", nodes=list(facts.nodes), node_ips=facts.nodes,
+                lb_port=0, lb_admin_port=0, registry_port=0, toxiproxy_port=0, node_image="", engine="kubernetes",
+                target=asdict(target), dns=[facts.discovery.resolver, facts.discovery.name])
+            self._state.save(self.config.state_dir)
+        lb = builder.build(LB_IMAGE)
+        self._state.lb_image_tag = lb.rsplit(":", 1)[1]
+        self._registry().push(lb, LB_REPOSITORY, self._state.lb_image_tag)
+        self.engine.label_node(self._state.manager, {LB_LABEL: "true"})
+        self.engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
+        self._state.save(self.config.state_dir)
+        return self._state
+
+    def _release_target(self) -> list[str]:
+        """Delete the harness's namespaces on an existing cluster and wait until they are gone; what was left."""
+        engine = self.engine
+        left = []
+        for namespace in existing.NAMESPACES:
+            try:
+                engine.remove_stack(namespace)
+            except HarnessError as error:
+                left.append(f"the namespace {namespace}: {error}")
+        return left
 
     def _form_swarm(self) -> None:
         engine = self.engine
@@ -384,7 +453,12 @@ class Cluster:
         a fingerprint differs (the differences are still listed), as it is after a rollback that leaves the Swarm.
         """
         result = Teardown()
-        if self._state is not None and self._state.provider == "ssh":
+        if self._state is not None and self._state.provider == "existing":
+            result.not_undone = self._release_target()
+            if result.not_undone:
+                return result
+            result.removed += [f"namespace {namespace} (if it was there)" for namespace in existing.NAMESPACES]
+        elif self._state is not None and self._state.provider == "ssh":
             result.not_undone = self._release_hosts(rollback, keep_data)
             if result.not_undone:
                 return result
@@ -515,9 +589,11 @@ class Cluster:
     def _check_can_create(self) -> None:
         """Refuse, before anything is made, a cluster that cannot be created here as asked."""
         config = self.config
-        if config.engine == "kubernetes" and config.provider != "docker":
-            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker) only so far, not on "
-                             f"--provider {config.provider}")
+        if config.engine == "kubernetes" and config.provider not in ("docker", "existing"):
+            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker) or on a cluster of "
+                             f"yours (--provider existing --kubeconfig FILE), not on --provider {config.provider}: "
+                             "to test Kubernetes on your own hosts, run it there and target it with --provider "
+                             "existing")
         if config.inventory is not None:
             load_inventory(config.inventory)  # every problem in it named before anything is made
         if config.provider in VM_PROVIDERS and (problem := provider_problem(config.provider)):
@@ -538,6 +614,8 @@ class Cluster:
     def own_names(self) -> dict[str, list[str]]:
         """The names the cluster gives its containers, networks and volumes on this machine, by kind."""
         name = self.config.resource_name
+        if self.config.provider == "existing":
+            return {"network": [], "container": [], "volume": []}
         nodes = self.config.node_names if self.config.provider not in ("ssh", *VM_PROVIDERS) else []
         return {"network": [self.config.network_name],
                 "container": [name("registry"), name("registry-secure"), name("toxiproxy"), *map(name, nodes)],
@@ -586,7 +664,15 @@ class Cluster:
         return accepts_privileged(self._client, image, {CLUSTER_LABEL: self.config.name})
 
     def _registry(self) -> Registry:
+        if (target := self.target) is not None:
+            return Registry(self._client, self.config.name, self.config.network_name, 0, target.registry,
+                            target.pull_registry)
         return Registry(self._client, self.config.name, self.config.network_name, self.state.registry_port)
+
+    def _refuse_on_target(self, what: str) -> None:
+        if self.target is not None:
+            raise ClusterError(f"an existing cluster has no {what} of the harness's: its nodes pull from the "
+                               f"user's registry ({self.target.registry})")
 
     def _run_on(self, node: str, argv: list[str], stdin: bytes | None) -> str:
         result = self.exec(node, argv, stdin)

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.errors import ClusterError, UsageError
 
 VM_PROVIDERS = ("libvirt", "virtualbox")  # Vagrant VMs, reached over SSH
-PROVIDERS = ("docker", *VM_PROVIDERS, "ssh")
+PROVIDERS = ("docker", *VM_PROVIDERS, "ssh", "existing")  # existing: a Kubernetes cluster of the user's
 ENGINES = ("swarm", "kubernetes")  # what deploys the stacks on the nodes
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
@@ -24,6 +24,22 @@ STATEFUL_LABEL = "chaos.stateful"  # the node label stateful services are pinned
 LB_LABEL = "chaos.lb"  # the node label the load balancer is placed by (the manager)
 STACK_NAME = "chaos"  # the stack the harness deploys an app as (blue), with the load balancer
 GREEN_STACK = f"{STACK_NAME}-green"  # a blue-green upgrade's new release, beside it
+
+
+@dataclass(frozen=True)
+class Target:
+    """An existing Kubernetes cluster (``--provider existing``): how the harness reaches it, and the registry its
+    nodes pull the app's images from."""
+
+    kubeconfig: str  # an absolute path
+    registry: str  # host:port this machine pushes the images to
+    registry_as: str = ""  # host:port the cluster's nodes pull them from, when it differs
+    context: str = ""  # the kubeconfig's context; "": its current context
+    owned: bool = False  # --i-own-this-cluster: the user vouches that it is a test cluster
+
+    @property
+    def pull_registry(self) -> str:
+        return self.registry_as or self.registry
 
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -59,6 +75,7 @@ class ClusterConfig:
     inventory: Path | None = None  # the hosts of --provider ssh
     managers: int = 1  # Swarm managers: node1, and for 3 node2 and node3 (a Raft quorum survives losing one)
     engine: str = "swarm"  # one of ENGINES
+    target: Target | None = None  # --provider existing: the user's Kubernetes cluster
 
     def __post_init__(self) -> None:
         try:
@@ -69,6 +86,11 @@ class ClusterConfig:
             raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh")
         if self.engine not in ENGINES:
             raise UsageError(f"--engine {self.engine}: the engines are {', '.join(ENGINES)}")
+        if (self.provider == "existing") != (self.target is not None):
+            raise UsageError("--provider existing needs --kubeconfig FILE and --registry HOST:PORT, and they need "
+                             "--provider existing")
+        if self.provider == "existing" and self.engine != "kubernetes":
+            raise UsageError("--provider existing targets a Kubernetes cluster: add --engine kubernetes")
         if self.managers % 2 == 0 or not 1 <= self.managers < self.nodes:
             raise UsageError(f"--managers {self.managers}: an odd number (a Raft majority), fewer than the "
                              f"{self.nodes} nodes (the stateful node is a worker)")
@@ -150,6 +172,9 @@ class ClusterState:
     engines_changed: list[str] = field(default_factory=list)  # hosts whose engine config the harness changed
     undone: list[str] = field(default_factory=list)  # steps of `down` done on the hosts (a retry skips them)
     engine: str = "swarm"  # one of ENGINES
+    target: dict = field(default_factory=dict)  # --provider existing: its Target's fields
+    kept_labels: dict = field(default_factory=dict)  # --provider existing: the harness's node labels (placement)
+    dns: list = field(default_factory=list)  # --provider existing: its Discovery (resolver, name)
 
     @property
     def manager(self) -> str:
@@ -157,7 +182,8 @@ class ClusterState:
 
     @property
     def over_ssh(self) -> bool:
-        """The nodes are hosts or VMs reached over SSH (not node containers on this machine)."""
+        """The nodes are hosts or VMs (reached over SSH) or an existing cluster's, not node containers on this
+        machine."""
         return self.provider != "docker"
 
     @property
@@ -186,6 +212,9 @@ class ClusterState:
         lb = (self.node_ips[self.manager], LB_PORTS["http"]) if self.over_ssh else ("127.0.0.1", self.lb_port)
         found = {"lb": f"{lb[0]}:{lb[1]}", "lb_admin": "{}:{}".format(*self.lb_admin),
                  "registry": f"127.0.0.1:{self.registry_port}", "toxiproxy": f"127.0.0.1:{self.toxiproxy_port}"}
+        if self.target:  # the user's registry; no Toxiproxy
+            found = {**found, "registry": self.target["registry"]}
+            del found["toxiproxy"]
         if self.registry_address:
             found["hosts_pull_from"] = f"{self.registry_address}:{REGISTRY_PORT},{SECURE_PORT}"
         return found

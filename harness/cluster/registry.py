@@ -40,11 +40,16 @@ MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, applicat
 class Registry:
     """Start, fill and remove the cluster's registry container."""
 
-    def __init__(self, client: docker.DockerClient, cluster: str, network: str, port: int) -> None:
+    def __init__(self, client: docker.DockerClient, cluster: str, network: str, port: int, address: str = "",
+                 pulled_as: str = NODE_REGISTRY) -> None:
+        """``address``: where this machine pushes (default: the registry container's port on 127.0.0.1);
+        ``pulled_as``: how the nodes name it."""
         self._client = client
         self._cluster = cluster
         self._network = network
         self._port = port
+        self._address = address or f"127.0.0.1:{port}"
+        self._pulled_as = pulled_as
         self.container_name = f"{cluster}-registry"
         self.data_volume = f"{self.container_name}-data"
 
@@ -54,7 +59,7 @@ class Registry:
         ensure_container(self._client, image, self.container_name, self._cluster, self._network, UPSTREAM_ALIAS,
                          ports={"5000/tcp": ("127.0.0.1", self._port)},
                          volumes={volume.name: {"bind": "/var/lib/docker-registry", "mode": "rw"}})
-        wait_until(self._answers, timeout=30, what=f"the registry on 127.0.0.1:{self._port}")
+        wait_until(self._answers, timeout=30, what=f"the registry on {self._address}")
 
     def push(self, local_tag: str, repository: str, tag: str) -> str:
         """Push a local image as ``chaos/<repository>:<tag>`` unless the registry holds it already; return the name
@@ -62,7 +67,7 @@ class Registry:
         name = f"{STACK_NAMESPACE}/{repository}"
         image = self._client.images.get(local_tag)
         if not self.holds(name, tag, image.id):
-            remote = f"127.0.0.1:{self._port}/{name}"
+            remote = f"{self._address}/{name}"
             tagged_before = f"{remote}:{tag}" in image.tags
             image.tag(remote, tag)
             try:
@@ -72,14 +77,14 @@ class Registry:
             finally:
                 if not tagged_before:
                     self._client.images.remove(f"{remote}:{tag}", noprune=True)
-        return f"{NODE_REGISTRY}/{name}:{tag}"
+        return f"{self._pulled_as}/{name}:{tag}"
 
     def holds(self, name: str, tag: str, image_id: str) -> bool:
         """Whether ``name:tag`` in the registry is the image ``image_id``: its manifest names that configuration.
 
         The registry takes a manifest only once it has every blob the manifest names, so nothing is missing.
         """
-        answer = HttpClient(f"http://127.0.0.1:{self._port}").get(f"/v2/{name}/manifests/{tag}",
+        answer = HttpClient(f"http://{self._address}").get(f"/v2/{name}/manifests/{tag}",
                                                                    headers={"Accept": MANIFEST_TYPES})
         if answer is None or answer.status != 200:
             return False
@@ -92,7 +97,7 @@ class Registry:
         """The configuration (``Healthcheck``, ``Env``, ...) of an image the nodes pull, ``host:port/name:tag``
         (either registry name: the twins share one store); empty when the registry does not hold it."""
         name, _, tag = reference.split("/", 1)[1].rpartition(":")
-        client = HttpClient(f"http://127.0.0.1:{self._port}")
+        client = HttpClient(f"http://{self._address}")
         answer = client.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
         if answer is None or answer.status != 200:
             return {}
@@ -103,7 +108,7 @@ class Registry:
             return {}
 
     def _answers(self) -> bool:
-        answer = HttpClient(f"http://127.0.0.1:{self._port}").get("/v2/")
+        answer = HttpClient(f"http://{self._address}").get("/v2/")
         return answer is not None and answer.status == 200
 
 

@@ -84,6 +84,11 @@ class NodeControl(Protocol):
 
     def can_power_cycle(self, node: str) -> bool: ...
 
+    def reaches_nodes(self) -> bool:
+        """Whether the harness has a shell on the nodes and a registry of its own (not on an existing cluster,
+        reached through its API only)."""
+        ...
+
     def control_port(self, node: str) -> int | None:
         """The TCP port the harness reaches the node's commands through (its SSH port), which a fault must spare
         to be healed; None when the node is not reached over the network."""
@@ -157,6 +162,8 @@ class BaseFault:
     Params: ClassVar[type[BaseModel]] = NoParams
     # engine (a cluster's ``engine``) -> why this fault cannot run there; refused before the first phase
     unsupported: ClassVar[dict[str, str]] = {}
+    # the fault needs nothing but the engine's API, so it runs on an existing cluster too (NodeControl.reaches_nodes)
+    through_api: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any] | BaseModel, target: str) -> None:
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params)
@@ -200,5 +207,10 @@ def cluster_problems(plugin: type, params: BaseModel, ctx: FaultContext) -> list
     engine = ctx.cluster.state.engine
     if engine in (refused := getattr(plugin, "unsupported", {})):
         return [Problem(("kind",), getattr(plugin, "name", ""), f"not on a {engine} cluster: {refused[engine]}")]
+    if not getattr(plugin, "through_api", False) and not ctx.cluster.reaches_nodes():
+        return [Problem(("kind",), getattr(plugin, "name", ""),
+                        "not on an existing cluster: it needs a shell on the nodes or the harness's own registry, "
+                        "and the harness reaches this cluster through its API only (node-drain and port-conflict "
+                        "need nothing else)")]
     check = getattr(plugin, "check_cluster", None)
     return list(check(params, ctx)) if check else []

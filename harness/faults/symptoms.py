@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.cluster.registry import NODE_REGISTRY
 from harness.faults.base import FaultContext
 from harness.http import HttpClient
 from harness.stack import BLUE, router
@@ -18,7 +17,7 @@ Symptom = Callable[[FaultContext, str, float], bool]  # (context on a real clust
 
 def _probe_image(ctx: FaultContext) -> str:
     """An image every cluster registry holds: the load balancer's."""
-    return ctx.cluster.lb_image(NODE_REGISTRY)
+    return ctx.cluster.lb_image(ctx.cluster.pull_registry())
 
 
 def node_down(ctx: FaultContext, node: str, since: float) -> bool:

@@ -42,6 +42,7 @@ class PortConflict(BaseFault):
     its hostPort and the pods that want it there stay Pending ("didn't have free ports")."""
 
     name = "port-conflict"
+    through_api = True
     description = "A published host port is taken on the node: tasks there that publish it cannot run."
     Params = PortConflictParams
     params: PortConflictParams

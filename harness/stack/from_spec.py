@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 from harness.app.profile import Profile
 from harness.errors import EnvironmentProblem, ProfileError
-
-from harness.cluster.registry import NODE_REGISTRY, SECURE_REGISTRY
 from harness.stack import AppStack
 from harness.stack.compose import StackOptions
 
@@ -16,8 +14,6 @@ if TYPE_CHECKING:
     from harness.cluster import Cluster
     from harness.scenario import Stack as StackSpec
 
-REGISTRIES = {"open": NODE_REGISTRY, "authenticated": SECURE_REGISTRY}
-
 
 def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float = 2.0,
               upgraded: bool = True, switch: bool = False) -> AppStack:
@@ -25,7 +21,7 @@ def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float
     form the engine prefers of those the profile gives; without ``upgraded``, from and to its old release; with
     ``switch``, for service-switch (its load balancer reaches the live Service on every node)."""
     profile = app.profile
-    registry = REGISTRIES[spec.registry]
+    registry = cluster.pull_registry(spec.registry)
     options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
                            lb_image=cluster.lb_image(registry), server_timeout=server_timeout,
                            discovery=cluster.engine.discovery, form=form_for(profile, cluster.engine.forms),

@@ -29,9 +29,10 @@ from harness.engine.base import (
     Discovery, EngineObject, NodeRuntime, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
 from harness.engine.kubernetes.formation import UNANSWERED, api_client, exists, is_ready
+from harness.engine.kubernetes.placement import HOSTNAME, KeptLabels
 from harness.engine.kubernetes.translate import (
-    CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, UPGRADED_CONTAINER, ImageConfig, claims_on_host, image_probe, pod_spec,
-    rolling_update, stack_objects)
+    CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, UPGRADED_CONTAINER, ImageConfig, claims_on_host,
+    host_directories_as_scratch, image_probe, pod_spec, rolling_update, stack_objects)
 from harness.errors import ClusterError, EngineError, ServiceMissing
 from harness.waiting import wait_until
 
@@ -44,6 +45,7 @@ UNDONE_BY_HARNESS = "chaos-harness.io/undone-by-harness"
 APPLIED = "chaos-harness.io/applied"  # on a stack's namespace: what its last deploy applied (JSON)
 REVISION = "deployment.kubernetes.io/revision"
 PULL_SECRET = "chaos-registry-auth"
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 FIELD_MANAGER = "chaos-harness"
 _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 _IMMUTABLE = ("field is immutable", "may not change once set")  # the API refusing a change it cannot make in place
@@ -123,9 +125,17 @@ class KubernetesEngine:
                           pull=_FORGET + 'timeout 8 ctr -n k8s.io images pull --plain-http "$1"',
                           pull_area="/var/lib/containerd/io.containerd.content.v1.content/ingest", login=_LOGIN)
 
-    def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}) -> None:
+    def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}, context: str = "",
+                 discovery: Discovery | None = None, kept_labels: KeptLabels | None = None) -> None:
+        """``context``: the kubeconfig's context to use ("": its current one); ``discovery``: the cluster's DNS
+        when it is not the one the harness's clusters have; ``kept_labels``: on a cluster that is not the harness's,
+        its node labels are kept there, never set on the nodes (``placement``)."""
         self._kubeconfig = kubeconfig
+        self._context = context
         self._image_config = image_config
+        self._kept = kept_labels
+        if discovery is not None:
+            self.discovery = discovery
         self._api: k8s.ApiClient | None = None
         self._dynamic: DynamicClient | None = None
         self._objects: dict[str, EngineObject] = {}
@@ -133,7 +143,7 @@ class KubernetesEngine:
     @property
     def api(self) -> k8s.ApiClient:
         if self._api is None:
-            self._api = api_client(self._kubeconfig)
+            self._api = api_client(self._kubeconfig, self._context)
         return self._api
 
     @property
@@ -167,12 +177,19 @@ class KubernetesEngine:
             state="ready" if is_ready(node) else "down",
             availability="drain" if node.spec.unschedulable else "active",
             role="manager" if CONTROL_PLANE in (node.metadata.labels or {}) else "worker",
-            labels=dict(node.metadata.labels or {})) for node in found]
+            labels={**(node.metadata.labels or {}), **(self._kept.of(node.metadata.name) if self._kept else {})})
+            for node in found]
 
     def label_node(self, hostname: str, labels: dict[str, str]) -> None:
+        if self._kept is not None:
+            self._kept.set(hostname, labels)
+            return
         self._call(lambda: self._core.patch_node(hostname, {"metadata": {"labels": labels}}), f"label {hostname}")
 
     def unlabel_node(self, hostname: str, keys: Iterable[str]) -> None:
+        if self._kept is not None:
+            self._kept.remove(hostname, keys)
+            return
         patch = {"metadata": {"labels": {key: None for key in keys}}}
         self._call(lambda: self._core.patch_node(hostname, patch), f"unlabel {hostname}")
 
@@ -193,7 +210,11 @@ class KubernetesEngine:
         tag."""
         search = _joined_stacks(compose, stack)
         bodies = stack_objects(stack, compose, self._objects, search, self._image_config)
-        bodies += [self._probed(_in_namespace(stack, body, search)) for body in claims_on_host(stack, list(manifests))]
+        claims_kept = self._kept is not None and self._default_storage()  # a cluster of the user's that provisions
+        own = list(manifests) if claims_kept else claims_on_host(stack, list(manifests))
+        bodies += [self._probed(_in_namespace(stack, body, search)) for body in own]
+        if self._kept is not None:
+            bodies = [host_directories_as_scratch(body) for body in bodies]
         namespace, objects = bodies[0], bodies[1:]
         earlier = self._applied(stack)
         namespace["metadata"]["annotations"] = {APPLIED: json.dumps(sorted({_key(body) for body in objects}))}
@@ -202,15 +223,21 @@ class KubernetesEngine:
             self._pull_secret(stack, auth)
         for key in earlier - {_key(body) for body in objects}:
             self._delete(stack, *key)
+        hostnames = self._hostnames() if self._kept is not None else {}
         for body in objects:
             pod = pod_spec(body)
+            if self._kept is not None and pod is not None:
+                self._kept.place(pod, hostnames)
             if auth is not None and pod is not None:
                 pod["imagePullSecrets"] = [*(s for s in pod.get("imagePullSecrets") or [] if s.get("name") !=
                                              PULL_SECRET), {"name": PULL_SECRET}]
             self._apply(body)
 
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
-        """Delete the stack's namespace and wait until it is gone (its pods stopped)."""
+        """Delete the stack's namespace and wait until it is gone (its pods stopped); EngineError when the
+        namespace is not the harness's."""
+        if self._own_namespace(stack) is None:
+            return
         try:
             self._core.delete_namespace(stack)
         except ApiException as error:
@@ -483,12 +510,9 @@ class KubernetesEngine:
 
     def _applied(self, stack: str) -> set[tuple[str, str, str]]:
         """(apiVersion, kind, name) of every object the last deploy of ``stack`` applied."""
-        try:
-            found = self._core.read_namespace(stack, _request_timeout=10)
-        except ApiException as error:
-            if error.status == 404:
-                return set()
-            raise EngineError(f"cannot read the namespace {stack}: {error.reason}") from error
+        found = self._own_namespace(stack)
+        if found is None:
+            return set()
         recorded = (found.metadata.annotations or {}).get(APPLIED, "[]")
         return {tuple(key) for key in json.loads(recorded)}
 
@@ -585,6 +609,32 @@ class KubernetesEngine:
         self._call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
                    if exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
                    else self._core.create_namespaced_secret(namespace, body), "store the registry's credentials")
+
+    def _own_namespace(self, namespace: str):
+        """The namespace, None when there is none; EngineError when it is not the harness's (unlabelled): the
+        harness deploys only into namespaces it created, and deletes no other."""
+        try:
+            found = self._core.read_namespace(namespace, _request_timeout=10)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise EngineError(f"cannot read the namespace {namespace}: {error.reason}") from error
+        if any((found.metadata.labels or {}).get(key) != value for key, value in MANAGED_BY.items()):
+            raise EngineError(f"the namespace {namespace} exists and is not the harness's (it lacks the label "
+                              f"{_OWN_NAMESPACES}): the harness uses only namespaces it created; remove it or use "
+                              "another cluster")
+        return found
+
+    def _default_storage(self) -> bool:
+        """Whether the cluster has a default StorageClass (a claim without a class is provisioned)."""
+        classes = self._call(lambda: k8s.StorageV1Api(self.api).list_storage_class(_request_timeout=10).items,
+                             "list the storage classes")
+        return any((c.metadata.annotations or {}).get(DEFAULT_CLASS) == "true" for c in classes)
+
+    def _hostnames(self) -> dict[str, str]:
+        """Node name -> its ``kubernetes.io/hostname`` label."""
+        found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
+        return {node.metadata.name: (node.metadata.labels or {}).get(HOSTNAME, node.metadata.name) for node in found}
 
     def _namespace_exists(self, namespace: str) -> bool:
         return exists(lambda: self._core.read_namespace(namespace))

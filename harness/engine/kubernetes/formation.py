@@ -38,13 +38,14 @@ READY_TIMEOUT = 180.0  # seconds for the API server, then for every node, to be 
 UNANSWERED = (ApiException, HTTPError, OSError)  # what a call to an API server that does not answer raises
 
 
-def api_client(kubeconfig: Path) -> k8s.ApiClient:
-    """A client of the cluster's API server, from the admin kubeconfig; ClusterError naming it when it cannot be
-    used."""
+def api_client(kubeconfig: Path, context: str = "") -> k8s.ApiClient:
+    """A client of the cluster's API server, from a kubeconfig (``context``: one of its contexts, "" its current
+    one); ClusterError naming it when it cannot be used."""
     configuration = k8s.Configuration()
     try:
         loaded = read_yaml(kubeconfig, "kubeconfig", ClusterError)
-        KubeConfigLoader(config_dict=loaded).load_and_set(configuration)
+        KubeConfigLoader(config_dict=loaded, active_context=context or None,
+                         config_base_path=str(Path(kubeconfig).resolve().parent)).load_and_set(configuration)
     except (ConfigException, ValueError, TypeError, AttributeError, KeyError) as error:
         raise ClusterError(f"{kubeconfig}: not a kubeconfig the harness can use ({clip(str(error), 200)}); "
                            "`chaos-harness cluster up` writes it again") from error

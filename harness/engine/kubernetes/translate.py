@@ -40,7 +40,7 @@ import yaml
 from harness.engine.base import EngineObject, UpdatePolicy
 from harness.errors import EngineError
 
-__all__ = ["CONTROL_PLANE", "MANAGED_BY", "PROBE_SOURCE", "SERVICE_LABEL", "STACK_LABEL", "UPGRADED_CONTAINER",
+__all__ = ["host_directories_as_scratch", "CONTROL_PLANE", "MANAGED_BY", "PROBE_SOURCE", "SERVICE_LABEL", "STACK_LABEL", "UPGRADED_CONTAINER",
            "ImageConfig", "claims_on_host", "image_probe", "placement", "rolling_update", "stack_objects"]
 
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
@@ -114,6 +114,17 @@ def claims_on_host(stack: str, objects: list[dict]) -> list[dict]:
                     {"name": name, "hostPath": _host_directory(stack, f"{obj['metadata']['name']}-{name}")})
         found.append(obj)
     return found
+
+
+def host_directories_as_scratch(obj: dict) -> dict:
+    """``obj`` with each of the harness's host directories (a named volume's, a claim's) an ``emptyDir``: on a
+    cluster that is not the harness's, it leaves nothing on the nodes (the data lives as long as the pod)."""
+    pod = pod_spec(obj)
+    for volume in (pod or {}).get("volumes") or []:
+        if str((volume.get("hostPath") or {}).get("path", "")).startswith(f"{VOLUME_ROOT}/"):
+            del volume["hostPath"]
+            volume["emptyDir"] = {}
+    return obj
 
 
 def _host_directory(stack: str, name: str) -> dict:

@@ -1,0 +1,149 @@
+"""An existing Kubernetes cluster as the target (``--provider existing``): reached through the user's kubeconfig
+only, never changed outside the harness's own namespaces.
+
+Before anything is made the cluster must be provably a test cluster: it carries the ConfigMap
+``chaos-harness-test-cluster`` in ``kube-public`` (its owner's mark), or the user says
+``--i-own-this-cluster``. The harness's namespaces must not exist yet. Its load balancer runs as a pod of the
+stack on the first schedulable node, reached at that node's address; its node labels stay in its own state
+(``engine.kubernetes.placement``); the app's images go to the registry the user names, which the cluster pulls
+from. Nodes are not the harness's: a fault that needs a shell on them, or the harness's own registry, is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
+
+from harness.cluster.config import GREEN_STACK, STACK_NAME, Target
+from harness.engine.base import Discovery
+from harness.engine.kubernetes.formation import UNANSWERED, api_client, is_ready
+from harness.errors import ClusterError, UsageError
+
+__all__ = ["MARKER", "NAMESPACES", "Facts", "NodesOfTarget", "examine"]
+
+MARKER = ("kube-public", "chaos-harness-test-cluster")  # the ConfigMap (namespace, name) that marks a test cluster
+NAMESPACES = (STACK_NAME, GREEN_STACK, "chaos-faults")  # what the harness creates there, and deletes again
+_NO_SCHEDULE = ("NoSchedule", "NoExecute")
+_DEFAULT_DOMAIN = "cluster.local"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the harness learnt of the cluster before it made anything there."""
+
+    nodes: dict[str, str]  # schedulable Ready node -> its internal address, the load balancer's node first
+    discovery: Discovery
+    proof: str  # why the harness may run there
+
+
+def examine(target: Target) -> Facts:
+    """The cluster's nodes and DNS, and the proof that it is a test cluster; ClusterError (or UsageError, for
+    what the user must decide) naming what is missing, before anything is made."""
+    core = k8s.CoreV1Api(api_client(target.kubeconfig, target.context))
+    where = f"the cluster of {target.kubeconfig}" + (f" (context {target.context})" if target.context else "")
+    try:
+        proof = _proof(core, target)
+        taken = [name for name in NAMESPACES if _exists(lambda name=name: core.read_namespace(name))]
+        nodes = core.list_node(_request_timeout=10).items
+        dns = core.read_namespaced_service("kube-dns", "kube-system", _request_timeout=10)
+    except UNANSWERED as error:
+        raise ClusterError(f"{where} cannot be used: {_said(error)}") from error
+    if not proof:
+        raise UsageError(f"{where} is not marked as a test cluster: the harness runs only where it may break "
+                         f"things. Its owner marks it with `kubectl -n {MARKER[0]} create configmap {MARKER[1]}`, "
+                         "or say --i-own-this-cluster (recorded in each run's journal)")
+    if taken:
+        raise ClusterError(f"{where} has the namespaces {', '.join(taken)} already; the harness creates its own "
+                           "and deletes them again, so it does not use those: remove them or use another cluster")
+    usable = {node.metadata.name: _address(node) for node in nodes if _schedulable(node)}
+    if len(usable) < 2:
+        raise ClusterError(f"{where} has {len(usable)} Ready node(s) that take pods without a toleration "
+                           f"({', '.join(usable) or 'none'}); the harness needs two: one for its load balancer "
+                           "and stateful services, one to upgrade on")
+    domain = _cluster_domain(core, next(iter(usable)))
+    return Facts(dict(sorted(usable.items())), Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain),
+                 proof)
+
+
+class NodesOfTarget:
+    """The existing cluster's nodes as the harness sees them: through the API only (no shell on them)."""
+
+    def __init__(self, target: Target, nodes: list[str]) -> None:
+        self._target = target
+        self._nodes = nodes
+        self.logins: dict = {}
+
+    def status(self) -> dict[str, str]:
+        """Node name to ``running`` (Ready) or ``stopped``, as the API server says."""
+        core = k8s.CoreV1Api(api_client(self._target.kubeconfig, self._target.context))
+        try:
+            found = {node.metadata.name: node for node in core.list_node(_request_timeout=10).items}
+        except UNANSWERED as error:
+            raise ClusterError(f"the cluster's API server does not answer: {_said(error)}") from error
+        return {name: "running" if name in found and is_ready(found[name]) else "stopped" for name in self._nodes}
+
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None):
+        raise ClusterError(f"the harness has no shell on {node}: it is a node of an existing cluster, reached "
+                           "through the Kubernetes API only")
+
+    def engine_log(self, node: str, since: float) -> str:
+        return ""
+
+    def can_power_cycle(self, node: str) -> bool:
+        return False
+
+    def halt(self, node: str, force: bool = False) -> None:
+        self.exec(node, [])
+
+    def up(self, node: str | None = None) -> None:
+        if node is not None:
+            self.exec(node, [])
+
+    def close(self) -> None:
+        pass
+
+
+def _proof(core: k8s.CoreV1Api, target: Target) -> str:
+    if _exists(lambda: core.read_namespaced_config_map(MARKER[1], MARKER[0], _request_timeout=10)):
+        return f"marked as a test cluster (ConfigMap {MARKER[0]}/{MARKER[1]})"
+    return "--i-own-this-cluster" if target.owned else ""
+
+
+def _exists(read) -> bool:
+    try:
+        read()
+        return True
+    except ApiException as error:
+        if error.status in (403, 404):
+            return False
+        raise
+
+
+def _schedulable(node) -> bool:
+    taints = node.spec.taints or []
+    return is_ready(node) and not node.spec.unschedulable and not any(t.effect in _NO_SCHEDULE for t in taints)
+
+
+def _address(node) -> str:
+    addresses = {a.type: a.address for a in node.status.addresses or []}
+    return addresses.get("InternalIP") or addresses.get("ExternalIP") or ""
+
+
+def _cluster_domain(core: k8s.CoreV1Api, node: str) -> str:
+    """The kubelet's cluster domain, from its configuration as the API server proxies it (``cluster.local`` when
+    the cluster does not let the harness read it)."""
+    try:
+        answer = core.api_client.call_api(f"/api/v1/nodes/{node}/proxy/configz", "GET", response_type="object",
+                                          auth_settings=["BearerToken"], _return_http_data_only=True,
+                                          _request_timeout=10)
+        return answer["kubeletconfig"].get("clusterDomain") or _DEFAULT_DOMAIN
+    except (*UNANSWERED, KeyError, TypeError):
+        return _DEFAULT_DOMAIN
+
+
+def _said(error: BaseException) -> str:
+    if isinstance(error, ApiException):
+        return f"{error.status} {error.reason}"
+    return str(error) or type(error).__name__
