@@ -304,7 +304,9 @@ def _changes(objects: list[dict], namespace: str, stateful: Sequence[str]) -> li
                if o["kind"] == "StatefulSet" and (o.get("spec") or {}).get("volumeClaimTemplates")]
     if claims:
         warnings.append(f"the volume claims {', '.join(claims)} become a directory on the node (the cluster has no "
-                        "storage provisioner), as a named volume is on Swarm")
+                        "storage provisioner), as a named volume is on Swarm; on an existing cluster (--provider "
+                        "existing) they stay claims if it has a default StorageClass, else become emptyDir volumes "
+                        "(their data lives as long as the pod)")
     kept = {o["metadata"]["name"] for o in objects if (o["kind"] == "StatefulSet" and o["spec"].get(
         "volumeClaimTemplates")) or any(set(v) & {"persistentVolumeClaim", "hostPath"}
                                         for v in (pod_spec(o) or {}).get("volumes") or [] if isinstance(v, dict))}

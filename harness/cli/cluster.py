@@ -114,8 +114,8 @@ def cluster_status(config: ClusterConfig) -> None:
 
     handle = Cluster(config)
     states = handle.node_states()
-    problems = {node: problem for node, state in states.items()
-                if state == "running" and (problem := login_problem(node)) is not None}
+    problems = {node: problem for node, state in states.items()  # an existing cluster's are reached by its API only
+                if state == "running" and handle.reaches_nodes() and (problem := login_problem(node)) is not None}
     engine = handle.state.engine  # swarm or kubernetes
     seen = {}
     try:
@@ -130,7 +130,8 @@ def cluster_status(config: ClusterConfig) -> None:
         click.echo(f"{engine}\t{problems[engine]}")
     click.echo("ports\t" + " ".join(f"{part}={where}" for part, where in handle.state.endpoints.items()))
     if engine == "kubernetes":
-        click.echo(f"kubeconfig\t{handle.kubeconfig}  (kubectl --kubeconfig {handle.kubeconfig} get nodes)")
+        context = f" --context {handle.target.context}" if handle.target and handle.target.context else ""
+        click.echo(f"kubeconfig\t{handle.kubeconfig}  (kubectl --kubeconfig {handle.kubeconfig}{context} get nodes)")
     if problems:
         sys.exit(1)
 

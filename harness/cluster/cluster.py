@@ -74,6 +74,7 @@ class Cluster:
         self._state = ClusterState.load(config.state_dir)
         self._hosts: SshNodes | VagrantVms | None = None  # hosts and VMs: one set of SSH connections kept
         self._engine: SwarmEngine | KubernetesEngine | None = None  # its clients, kept: over SSH, connections
+        self._facts: existing.Facts | None = None  # an existing cluster, as examined before the first up
 
     # -- what exists -----------------------------------------------------------
 
@@ -294,8 +295,7 @@ class Cluster:
         """The harness's part on an existing cluster (see ``existing``): its load balancer's image in the user's
         registry and its node labels in its state; nothing is made in the cluster before a run deploys."""
         if self._state is None:
-            target = self.config.target
-            facts = existing.examine(target)
+            target, facts = self.config.target, self._facts or existing.examine(self.config.target)
             self._progress(f"targeting the cluster of {target.kubeconfig}: {facts.proof}; "
                            f"nodes {', '.join(facts.nodes)}")
             self._state = ClusterState(
@@ -313,11 +313,11 @@ class Cluster:
 
     def _release_target(self) -> list[str]:
         """Delete the harness's namespaces on an existing cluster and wait until they are gone; what was left."""
-        engine = self.engine
         left = []
-        for namespace in existing.NAMESPACES:
+        for namespace in existing.present(self.target):
             try:
-                engine.remove_stack(namespace)
+                self.engine.remove_stack(namespace)
+                self._progress(f"removed the namespace {namespace}")
             except HarnessError as error:
                 left.append(f"the namespace {namespace}: {error}")
         return left
@@ -380,6 +380,8 @@ class Cluster:
             self._progress(f"checking {len(hosts.hosts)} hosts over SSH")
             hostcheck.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
             found += [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
+        if self.config.target is not None:
+            found.append(existing.fingerprint(self.config.target))
         known_hosts = self.config.state_dir / KNOWN_HOSTS
         FingerprintRecord(self.config.name, inventory, found, known_hosts.read_text() if known_hosts.exists() else ""
                           ).save(self.config.fingerprint_file)
@@ -457,7 +459,6 @@ class Cluster:
             result.not_undone = self._release_target()
             if result.not_undone:
                 return result
-            result.removed += [f"namespace {namespace} (if it was there)" for namespace in existing.NAMESPACES]
         elif self._state is not None and self._state.provider == "ssh":
             result.not_undone = self._release_hosts(rollback, keep_data)
             if result.not_undone:
@@ -501,6 +502,8 @@ class Cluster:
         now = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
         if self._state is not None and self._state.provider == "ssh":
             now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
+        elif self._state is not None and self._state.provider == "existing":
+            now.append(existing.fingerprint(self.target))
         elif record.inventory:
             now += _recorded_hosts_now(record)
         return [line for after in now if (before := record.of(after.host))
@@ -596,6 +599,8 @@ class Cluster:
                              "existing")
         if config.inventory is not None:
             load_inventory(config.inventory)  # every problem in it named before anything is made
+        if config.target is not None:
+            self._facts = existing.examine(config.target)
         if config.provider in VM_PROVIDERS and (problem := provider_problem(config.provider)):
             raise EnvironmentProblem(f"--provider {config.provider}: {problem}")
         longest = str(self._socket_dir(config.node_names[-1]) / ENGINE_SOCKET)
@@ -627,7 +632,8 @@ class Cluster:
     def _refuse_name_collisions(self) -> None:
         """Nothing here may carry a name the cluster will give its own containers, networks and volumes."""
         names = self.own_names()
-        found = [("network", n.name, n.attrs.get("Labels")) for n in self._client.networks.list(names=names["network"])]
+        found = [("network", n.name, n.attrs.get("Labels"))  # (no names: Docker would list every network)
+                 for n in (self._client.networks.list(names=names["network"]) if names["network"] else [])]
         found += [("container", c.name, c.labels) for c in self._client.containers.list(all=True)
                   if c.name in names["container"]]
         found += [("volume", v.name, v.attrs.get("Labels")) for v in self._client.volumes.list()

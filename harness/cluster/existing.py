@@ -11,17 +11,19 @@ from. Nodes are not the harness's: a fault that needs a shell on them, or the ha
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from harness.cluster.config import GREEN_STACK, STACK_NAME, Target
+from harness.cluster.fingerprint import Fingerprint
 from harness.engine.base import Discovery
 from harness.engine.kubernetes.formation import UNANSWERED, api_client, is_ready
 from harness.errors import ClusterError, UsageError
 
-__all__ = ["MARKER", "NAMESPACES", "Facts", "NodesOfTarget", "examine"]
+__all__ = ["MARKER", "NAMESPACES", "Facts", "NodesOfTarget", "examine", "fingerprint", "present"]
 
 MARKER = ("kube-public", "chaos-harness-test-cluster")  # the ConfigMap (namespace, name) that marks a test cluster
 NAMESPACES = (STACK_NAME, GREEN_STACK, "chaos-faults")  # what the harness creates there, and deletes again
@@ -45,7 +47,7 @@ def examine(target: Target) -> Facts:
     where = f"the cluster of {target.kubeconfig}" + (f" (context {target.context})" if target.context else "")
     try:
         proof = _proof(core, target)
-        taken = [name for name in NAMESPACES if _exists(lambda name=name: core.read_namespace(name))]
+        taken = present(target)
         nodes = core.list_node(_request_timeout=10).items
         dns = core.read_namespaced_service("kube-dns", "kube-system", _request_timeout=10)
     except UNANSWERED as error:
@@ -65,6 +67,32 @@ def examine(target: Target) -> Facts:
     domain = _cluster_domain(core, next(iter(usable)))
     return Facts(dict(sorted(usable.items())), Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain),
                  proof)
+
+
+def fingerprint(target: Target) -> Fingerprint:
+    """What the harness may change in the cluster, as ``fingerprint`` records a host: its namespaces, and each
+    node's labels, taints and whether it takes pods."""
+    core = k8s.CoreV1Api(api_client(target.kubeconfig, target.context))
+    try:
+        namespaces = core.list_namespace(_request_timeout=10).items
+        nodes = core.list_node(_request_timeout=10).items
+    except UNANSWERED as error:
+        raise ClusterError(f"cannot take the fingerprint of the cluster of {target.kubeconfig}: {_said(error)}") \
+            from error
+    return Fingerprint(f"the cluster of {target.kubeconfig}", {
+        "namespaces": sorted(n.metadata.name for n in namespaces),
+        "nodes": sorted(f"{n.metadata.name} labels={json.dumps(n.metadata.labels or {}, sort_keys=True)} "
+                        f"taints={json.dumps([t.to_dict() for t in n.spec.taints or []], sort_keys=True, default=str)} "
+                        f"unschedulable={bool(n.spec.unschedulable)}" for n in nodes)})
+
+
+def present(target: Target) -> list[str]:
+    """Which of the harness's namespaces the cluster has."""
+    core = k8s.CoreV1Api(api_client(target.kubeconfig, target.context))
+    try:
+        return [name for name in NAMESPACES if _exists(lambda name=name: core.read_namespace(name))]
+    except UNANSWERED as error:
+        raise ClusterError(f"the cluster of {target.kubeconfig} does not answer: {_said(error)}") from error
 
 
 class NodesOfTarget:

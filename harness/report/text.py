@@ -43,7 +43,8 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
                     + (f": {upgrade['message']}" if upgrade["message"] else "")),
         ("rollback", "not triggered" if not rollback["triggered"] else (
             ("succeeded" if rollback["success"] else "FAILED: " + "; ".join(rollback["reasons"]))
-            + f", time to rollback {seconds(rollback['time_to_rollback'])}")),
+            + f", time to rollback {seconds(rollback['time_to_rollback'])}"
+            + "".join(f"; unverified: {what}" for what in rollback.get("unverified") or []))),
         ("writes", writes_text(writes)),
         *reads_during_rows(writes),
     ]

@@ -112,6 +112,9 @@ class _Cluster:
     def node_states(self) -> dict[str, str]:
         return {"h1": "running", "h2": "running"}
 
+    def reaches_nodes(self) -> bool:
+        return True
+
     def exec(self, node: str, argv: list[str], stdin: bytes | None = None):
         return SimpleNamespace(ok=True) if node == "h1" else self._connections.run(self._h2, argv, stdin)
 
