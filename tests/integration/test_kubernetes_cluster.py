@@ -5,19 +5,23 @@ in-service with the harness's verified rollout undo; a frozen node's census; not
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import stat
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 
 import docker
 import pytest
 import yaml
+from kubernetes.client import CoreV1Api
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.audit import audit
-from harness.cluster import Cluster, ClusterConfig
+from harness.cluster import Cluster, ClusterConfig, existing
+from harness.cluster.config import Target
 from harness.dockerhost import CLUSTER_LABEL
 from harness.faults import registry
 from harness.faults.base import FaultContext
@@ -244,6 +248,52 @@ def test_a_drain_meets_the_apps_disruption_budget_and_evicts_once_it_allows(kube
     finally:
         fault.heal(ctx)
     assert not fault.verify(ctx)
+
+
+def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_it_was(kube, tmp_path):
+    """The module's cluster as a cluster of the user's (--provider existing, its kubeconfig and registry only), as a
+    new user would drive it: refused until its owner marks it as a test cluster, with nothing made; then a bad
+    release is undone and verified in the harness's namespaces (the nodes' processes not read, and said so); a
+    fault that needs the nodes is refused before the run; down deletes the namespaces, and the cluster's namespaces
+    and nodes are as they were before up."""
+    for namespace in existing.NAMESPACES:  # the module's own stacks make way (the harness's on its own cluster)
+        kube.engine.remove_stack(namespace)
+    home, reports = tmp_path / "home", tmp_path / "reports"
+    target = ["--engine", "kubernetes", "--provider", "existing", "--kubeconfig", str(kube.kubeconfig),
+              "--registry", f"127.0.0.1:{kube.state.registry_port}", "--registry-as", "registry:5000"]
+
+    def cli(*args: str) -> tuple[int, str]:
+        """The exit code, and what the command printed as one line (the terminal's wrapping undone)."""
+        done = subprocess.run([sys.executable, "-m", "harness.cli", "--cluster", "chaos-kext", *args], text=True,
+                              capture_output=True, timeout=600, env={**os.environ, "CHAOS_HOME": str(home)})
+        return done.returncode, " ".join((done.stdout + done.stderr).split())
+
+    code, said = cli(*target, "cluster", "up")
+    assert code == 2 and "is not marked as a test cluster" in said, said
+    assert not (home / "clusters").exists()
+    core = CoreV1Api(kube.engine.api)
+    core.create_namespaced_config_map(existing.MARKER[0], {"metadata": {"name": existing.MARKER[1]}})
+    try:
+        code, said = cli(*target, "cluster", "up")
+        assert code == 0, said
+        bad_release, halted = tmp_path / "bad-release.yaml", tmp_path / "halted.yaml"
+        bad_release.write_text(yaml.safe_dump(deadline(shortened("bad-release-rollback", warmup=5, observe=10,
+                                                                 verify_window=5)).model_dump(mode="json", by_alias=True)))
+        halted.write_text(yaml.safe_dump(shortened("halted-node").model_dump(mode="json", by_alias=True)))
+        code, said = cli("run", str(bad_release), "--reports", str(reports))
+        assert code == 0, said[-3000:]
+        report = json.loads(next(reports.glob("*/report.json")).read_text())
+        assert report["upgrade"]["outcome"] == "rolled_back" and report["rollback"]["success"] is True, report
+        assert any("nodes' processes were not read" in what for what in report["rollback"]["unverified"])
+        assert report["cluster"]["provider"] == "existing"
+        assert set(report["versions"]["counts"]) == {"v1"}
+        code, said = cli("run", str(halted), "--reports", str(reports))
+        assert code == 2 and "not on an existing cluster" in said, said
+        code, said = cli("down")
+        assert code == 0 and "fingerprints match" in said, said
+        assert existing.present(Target(str(kube.kubeconfig), "unused")) == []
+    finally:
+        core.delete_namespaced_config_map(existing.MARKER[1], existing.MARKER[0])
 
 
 CRASH = """
