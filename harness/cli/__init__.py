@@ -26,6 +26,7 @@ from harness.cli import app, calibrate, cluster, faults, project, repair, report
 from harness.cli.common import console, ui
 from harness.cluster import ClusterConfig
 from harness.cluster.config import ENGINES, MAX_NODES, MIN_NODES, PROVIDERS, Target, check_name, default_workdir
+from harness.cluster.existing import NAMESPACE_RULE
 from harness.errors import HarnessError, one_line
 
 __all__ = ["main"]
@@ -107,30 +108,36 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="With --provider existing: the registry your cluster pulls from, as this machine pushes to it.")
 @click.option("--registry-as", default="", metavar="HOST:PORT",
               help="With --provider existing: the registry's name as the cluster's nodes pull from it, when it differs.")
+@click.option("--namespace", default="", metavar="NAME", help="With --provider existing: the harness's namespaces "
+              "are NAME, NAME-green and NAME-faults (default: chaos, ...); it creates them and deletes them again.")
 @click.option("--i-own-this-cluster", "owned", is_flag=True,
               help="With --provider existing: run on a cluster not marked as a test cluster (recorded in each run).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
 def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, engine: str,
          inventory: Path | None, kubeconfig: Path | None, kube_context: str, registry: str, registry_as: str,
-         owned: bool, quiet: bool) -> None:
+         namespace: str, owned: bool, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Docker Swarm or Kubernetes cluster."""
-    target = _target(kubeconfig, kube_context, registry, registry_as, owned)
+    target = _target(kubeconfig, kube_context, registry, registry_as, namespace, owned)
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
                             engine=engine, target=target)
     ui.quiet = quiet
 
 
-def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: str, owned: bool) -> Target | None:
+def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: str, namespace: str,
+            owned: bool) -> Target | None:
     """The existing cluster the options name; None without any of them."""
-    if kubeconfig is None and not (context or registry or registry_as or owned):
+    if kubeconfig is None and not (context or registry or registry_as or namespace or owned):
         return None
+    if namespace and not NAMESPACE_RULE.fullmatch(namespace):
+        raise click.BadParameter(f"{namespace!r}: lowercase letters, digits and dashes, at most 56, starting and "
+                                 "ending with a letter or digit (it gets -green and -faults)", param_hint="--namespace")
     if kubeconfig is None or not registry:
         raise click.UsageError("--provider existing needs both --kubeconfig FILE and --registry HOST:PORT")
     for option, value in (("--registry", registry), ("--registry-as", registry_as)):
         if value and not _HOST_PORT.fullmatch(value):
             raise click.BadParameter(f"{value!r}: give HOST:PORT, as a registry is named in an image", param_hint=option)
-    return Target(str(kubeconfig.resolve()), registry, registry_as, context, owned)
+    return Target(str(kubeconfig.resolve()), registry, registry_as, context, owned, namespace)
 
 
 for _group in (cluster, runs, reports, calibrate, repair, app, faults, project):

@@ -109,7 +109,8 @@ class Cluster:
             if state.provider == "existing":
                 self._engine = KubernetesEngine(
                     self.kubeconfig, self._registry().image_config, self.target.context,
-                    Discovery(*state.dns), KeptLabels(state.kept_labels))
+                    Discovery(state.dns[0], state.dns[1], tuple(existing.namespaces(self.target).items())),
+                    KeptLabels(state.kept_labels), existing.namespaces(self.target))
             elif state.engine == "kubernetes":
                 self._engine = KubernetesEngine(self.kubeconfig, self._registry().image_config)
             else:
@@ -314,9 +315,10 @@ class Cluster:
     def _release_target(self) -> list[str]:
         """Delete the harness's namespaces on an existing cluster and wait until they are gone; what was left."""
         left = []
+        stacks = {namespace: stack for stack, namespace in existing.namespaces(self.target).items()}
         for namespace in existing.present(self.target):
             try:
-                self.engine.remove_stack(namespace)
+                self.engine.remove_stack(stacks[namespace])
                 self._progress(f"removed the namespace {namespace}")
             except HarnessError as error:
                 left.append(f"the namespace {namespace}: {error}")
@@ -507,7 +509,14 @@ class Cluster:
         elif record.inventory:
             now += _recorded_hosts_now(record)
         return [line for after in now if (before := record.of(after.host))
-                for line in before.differences(after, kept)]
+                for line in self._own_tags(before).differences(self._own_tags(after), kept)]
+
+    def _own_tags(self, found: fingerprint.Fingerprint) -> fingerprint.Fingerprint:
+        """This machine's fingerprint with the push tags of this cluster's registry only, once it is known (other
+        clusters push and untag theirs meanwhile); any other fingerprint as it is."""
+        if self._state is None:
+            return found
+        return fingerprint.pushed_to(found, self.target.registry if self.target else f"127.0.0.1:{self._state.registry_port}")
 
     # -- internals ------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class Target:
     registry_as: str = ""  # host:port the cluster's nodes pull them from, when it differs
     context: str = ""  # the kubeconfig's context; "": its current context
     owned: bool = False  # --i-own-this-cluster: the user vouches that it is a test cluster
+    namespace: str = ""  # the harness's namespaces: this one, <this>-green, <this>-faults ("": chaos, ...)
 
     @property
     def pull_registry(self) -> str:

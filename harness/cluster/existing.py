@@ -12,6 +12,7 @@ from. Nodes are not the harness's: a fault that needs a shell on them, or the ha
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from kubernetes import client as k8s
@@ -23,10 +24,12 @@ from harness.engine.base import Discovery
 from harness.engine.kubernetes.formation import UNANSWERED, api_client, is_ready
 from harness.errors import ClusterError, UsageError
 
-__all__ = ["MARKER", "NAMESPACES", "Facts", "NodesOfTarget", "examine", "fingerprint", "present"]
+__all__ = ["MARKER", "NAMESPACE_RULE", "STACKS", "Facts", "NodesOfTarget", "examine", "fingerprint", "namespaces",
+           "present"]
 
 MARKER = ("kube-public", "chaos-harness-test-cluster")  # the ConfigMap (namespace, name) that marks a test cluster
-NAMESPACES = (STACK_NAME, GREEN_STACK, "chaos-faults")  # what the harness creates there, and deletes again
+STACKS = (STACK_NAME, GREEN_STACK, "chaos-faults")  # the harness's namespaces, by their names on its own clusters
+NAMESPACE_RULE = re.compile(r"[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?")  # a DNS label with room for "-faults"
 _NO_SCHEDULE = ("NoSchedule", "NoExecute")
 _DEFAULT_DOMAIN = "cluster.local"
 
@@ -65,8 +68,15 @@ def examine(target: Target) -> Facts:
                            f"({', '.join(usable) or 'none'}); the harness needs two: one for its load balancer "
                            "and stateful services, one to upgrade on")
     domain = _cluster_domain(core, next(iter(usable)))
-    return Facts(dict(sorted(usable.items())), Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain),
-                 proof)
+    discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain,
+                          tuple(namespaces(target).items()))
+    return Facts(dict(sorted(usable.items())), discovery, proof)
+
+
+def namespaces(target: Target) -> dict[str, str]:
+    """Each of the harness's stacks (``chaos``, ``chaos-green``, ``chaos-faults``) -> its namespace there."""
+    base = target.namespace or STACK_NAME
+    return {stack: base + stack[len(STACK_NAME):] for stack in STACKS}
 
 
 def fingerprint(target: Target) -> Fingerprint:
@@ -90,7 +100,7 @@ def present(target: Target) -> list[str]:
     """Which of the harness's namespaces the cluster has."""
     core = k8s.CoreV1Api(api_client(target.kubeconfig, target.context))
     try:
-        return [name for name in NAMESPACES if _exists(lambda name=name: core.read_namespace(name))]
+        return [name for name in namespaces(target).values() if _exists(lambda name=name: core.read_namespace(name))]
     except UNANSWERED as error:
         raise ClusterError(f"the cluster of {target.kubeconfig} does not answer: {_said(error)}") from error
 

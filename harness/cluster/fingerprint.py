@@ -161,6 +161,15 @@ def of_this_machine(client: docker.DockerClient, cluster: str, names: Collection
     })
 
 
+def pushed_to(found: Fingerprint, registry: str) -> Fingerprint:
+    """This machine's fingerprint with only the push tags of ``registry`` (host:port) among its images; any other
+    fingerprint as it is."""
+    if found.host != LOCAL:
+        return found
+    return Fingerprint(found.host, {**found.sections, "images": [
+        tag for tag in found.sections.get("images", []) if tag.startswith(f"{registry}/")]})
+
+
 @dataclass(frozen=True)
 class FingerprintRecord:
     """Every fingerprint of a cluster, taken before its first ``up``; kept after ``down`` as the proof."""

@@ -45,9 +45,10 @@ class Discovery:
 
     resolver: str  # host:port
     name: str
+    namespaces: tuple[tuple[str, str], ...] = ()  # (stack, the engine's name of it) where they differ
 
     def of(self, stack: str, service: str) -> str:
-        return self.name.format(stack=stack, service=service)
+        return self.name.format(stack=dict(self.namespaces).get(stack, stack), service=service)
 
 
 @dataclass(frozen=True)

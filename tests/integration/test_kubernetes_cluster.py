@@ -256,11 +256,12 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_
     release is undone and verified in the harness's namespaces (the nodes' processes not read, and said so); a
     fault that needs the nodes is refused before the run; down deletes the namespaces, and the cluster's namespaces
     and nodes are as they were before up."""
-    for namespace in existing.NAMESPACES:  # the module's own stacks make way (the harness's on its own cluster)
-        kube.engine.remove_stack(namespace)
+    for stack in existing.STACKS:  # the module's own stacks make way: their load balancer holds node1's hostPorts
+        kube.engine.remove_stack(stack)
     home, reports = tmp_path / "home", tmp_path / "reports"
     target = ["--engine", "kubernetes", "--provider", "existing", "--kubeconfig", str(kube.kubeconfig),
-              "--registry", f"127.0.0.1:{kube.state.registry_port}", "--registry-as", "registry:5000"]
+              "--registry", f"127.0.0.1:{kube.state.registry_port}", "--registry-as", "registry:5000",
+              "--namespace", "kext"]
 
     def cli(*args: str) -> tuple[int, str]:
         """The exit code, and what the command printed as one line (the terminal's wrapping undone)."""
@@ -287,11 +288,12 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_
         assert any("nodes' processes were not read" in what for what in report["rollback"]["unverified"])
         assert report["cluster"]["provider"] == "existing"
         assert set(report["versions"]["counts"]) == {"v1"}
+        assert "kext" in kubectl(kube, "get", "namespaces", "-o", "name")  # the stack in the namespace asked for
         code, said = cli("run", str(halted), "--reports", str(reports))
         assert code == 2 and "not on an existing cluster" in said, said
         code, said = cli("down")
         assert code == 0 and "fingerprints match" in said, said
-        assert existing.present(Target(str(kube.kubeconfig), "unused")) == []
+        assert existing.present(Target(str(kube.kubeconfig), "unused", namespace="kext")) == []
     finally:
         core.delete_namespaced_config_map(existing.MARKER[1], existing.MARKER[0])
 

@@ -3,6 +3,8 @@ nodes, volumes that leave nothing on them, and what is refused there before a ru
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +12,8 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.cluster.config import ClusterConfig, Target
+from harness.engine.base import Discovery
+from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.kubernetes.placement import HOSTNAME, NO_NODE, KeptLabels
 from harness.engine.kubernetes.translate import VOLUME_ROOT, host_directories_as_scratch
 from harness.errors import UsageError
@@ -107,3 +111,20 @@ def test_the_authenticated_registry_is_refused_on_an_existing_cluster():
     [problem] = _needs_nodes(scenario)
     assert problem["loc"] == ("stack", "registry") and "not on an existing cluster" in problem["msg"]
     assert _needs_nodes(Scenario.model_validate({"name": "s"})) == []
+
+
+@pytest.mark.parametrize("service, seen", [("chaos_web", "team_web"), ("chaos-green_web", "team-green_web"),
+                                           ("other_web", "other_web")])
+def test_a_node_script_finds_a_service_by_the_namespace_its_stack_is_renamed_to(service, seen):
+    engine = KubernetesEngine(Path("unused"), namespaces={"chaos": "team", "chaos-green": "team-green"})
+    for script in (engine.runtime.census, engine.runtime.kill):
+        preamble = script[:script.index("esac\n") + len("esac\n")]
+        done = subprocess.run(["sh", "-c", preamble + 'echo "$1"', "census", service], capture_output=True, text=True)
+        assert done.stdout.strip() == seen
+X
+
+
+def test_the_load_balancer_finds_the_entry_in_the_renamed_namespace():
+    discovery = Discovery("10.0.0.10:53", "{service}.{stack}.svc.cluster.local", (("chaos", "team"),))
+    assert discovery.of("chaos", "web") == "web.team.svc.cluster.local"
+    assert discovery.of("chaos-green", "web") == "web.chaos-green.svc.cluster.local"

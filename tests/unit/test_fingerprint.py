@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from harness.cluster.fingerprint import (
-    LOCAL, Fingerprint, FingerprintRecord, engine_settings, of_this_machine, parse_host_output,
+    LOCAL, Fingerprint, FingerprintRecord, engine_settings, of_this_machine, parse_host_output, pushed_to,
 )
 from harness.dockerhost import CLUSTER_LABEL
 from harness.errors import ClusterError
@@ -106,3 +106,17 @@ def test_what_down_keeps_on_purpose_is_no_difference_but_what_was_there_before_s
     assert before.differences(after, kept) == []
     assert before.differences(Fingerprint("h3", {"volumes": ["chaos_db-data"]}), kept) == [
         "h3: volumes: no longer has pgdata"]
+
+
+def test_another_clusters_push_tags_are_no_difference_of_this_one():
+    """Another cluster untagging its push tag while this one was up changes nothing of this cluster's; its own
+    push tag left behind is still a difference."""
+    before = Fingerprint(LOCAL, {"images": ["127.0.0.1:45489/chaos/web:v1"], "containers": []})
+    after = Fingerprint(LOCAL, {"images": ["127.0.0.1:15000/chaos/web:v2"], "containers": []})
+    assert before.differences(after)  # as they were compared before: any cluster's tags
+    assert pushed_to(before, "127.0.0.1:15000").differences(pushed_to(after, "127.0.0.1:15000")) == [
+        "this machine: images: now has 127.0.0.1:15000/chaos/web:v2"]
+    assert pushed_to(before, "127.0.0.1:45489").differences(pushed_to(after, "127.0.0.1:45489")) == [
+        "this machine: images: no longer has 127.0.0.1:45489/chaos/web:v1"]
+    host = Fingerprint("node1", {"images": ["x"]})
+    assert pushed_to(host, "127.0.0.1:15000") is host

@@ -16,6 +16,7 @@ import base64
 import json
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,6 +85,8 @@ grep -o '"io.kubernetes.cri.sandbox-uid":"[^"]*"' "$2/config.json" | sed 's/^[^:
 """
 # The harness's own pods that are faults (a host port held) and its probes: a namespace of their own, gone when empty.
 _FAULTS_NAMESPACE = "chaos-faults"
+# A service named after its stack (chaos_web) renamed after the stack's namespace, before a node script reads it.
+_RENAMED = 'case "$1" in\n{cases}esac\n'
 _HELD_PORT = "chaos-harness.io/held-port"  # label of a pod holding a hostPort: the port
 _HELD_ON = "chaos-harness.io/held-on"  # and its node
 # the label selector of the harness's own namespaces (its stacks', chaos-faults): a drain evicts only there
@@ -126,16 +129,24 @@ class KubernetesEngine:
                           pull_area="/var/lib/containerd/io.containerd.content.v1.content/ingest", login=_LOGIN)
 
     def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}, context: str = "",
-                 discovery: Discovery | None = None, kept_labels: KeptLabels | None = None) -> None:
+                 discovery: Discovery | None = None, kept_labels: KeptLabels | None = None,
+                 namespaces: dict[str, str] | None = None) -> None:
         """``context``: the kubeconfig's context to use ("": its current one); ``discovery``: the cluster's DNS
         when it is not the one the harness's clusters have; ``kept_labels``: on a cluster that is not the harness's,
-        its node labels are kept there, never set on the nodes (``placement``)."""
+        its node labels are kept there, never set on the nodes (``placement``); ``namespaces``: a stack's namespace
+        where it is not named as the stack (``chaos`` -> ``team-a``), also for the fault pods' ``chaos-faults``."""
         self._kubeconfig = kubeconfig
         self._context = context
         self._image_config = image_config
         self._kept = kept_labels
+        self._namespaces = namespaces or {}
+        self._faults = self._namespace(_FAULTS_NAMESPACE)
         if discovery is not None:
             self.discovery = discovery
+        if self._namespaces:  # the nodes' scripts find a service's containers by its namespace
+            renamed = _RENAMED.format(cases="".join(f'  {stack}_*) set -- "{namespace}_${{1#{stack}_}}" ;;\n'
+                                                    for stack, namespace in self._namespaces.items()))
+            self.runtime = replace(self.runtime, census=renamed + self.runtime.census, kill=renamed + self.runtime.kill)
         self._api: k8s.ApiClient | None = None
         self._dynamic: DynamicClient | None = None
         self._objects: dict[str, EngineObject] = {}
@@ -208,7 +219,8 @@ class KubernetesEngine:
         networks (``external``, named ``<stack>_<net>``) looks names up in that stack's namespace too. ``auth``: an
         image pull secret in the namespace, named by every pod. ``pin_digests`` is Swarm's: the kubelet pulls by
         tag."""
-        search = _joined_stacks(compose, stack)
+        search = tuple(self._namespace(joined) for joined in _joined_stacks(compose, stack))
+        stack = self._namespace(stack)
         bodies = stack_objects(stack, compose, self._objects, search, self._image_config)
         claims_kept = self._kept is not None and self._default_storage()  # a cluster of the user's that provisions
         own = list(manifests) if claims_kept else claims_on_host(stack, list(manifests))
@@ -236,6 +248,7 @@ class KubernetesEngine:
     def remove_stack(self, stack: str, timeout: float = 60) -> None:
         """Delete the stack's namespace and wait until it is gone (its pods stopped); EngineError when the
         namespace is not the harness's."""
+        stack = self._namespace(stack)
         if self._own_namespace(stack) is None:
             return
         try:
@@ -247,7 +260,7 @@ class KubernetesEngine:
         wait_until(lambda: not self._namespace_exists(stack), timeout=timeout, what=f"the stack {stack} removed")
 
     def remove_service(self, name: str) -> None:
-        namespace, deployment = _locate(name)
+        namespace, deployment = self._locate(name)
         for delete in (self._apps.delete_namespaced_deployment, self._core.delete_namespaced_service):
             try:
                 delete(deployment, namespace)
@@ -265,7 +278,7 @@ class KubernetesEngine:
         if state == "paused" and annotations.get(FAILURE_ACTION) in ("pause", "rollback"):
             deployment = self._enforce_failure_action(name, deployment, annotations[FAILURE_ACTION], message)
             state, message = _update_state(deployment)
-        namespace, _ = _locate(name)
+        namespace, _ = self._locate(name)
         selector = _selector(deployment)
         pods = self._call(lambda: self._core.list_namespaced_pod(namespace, label_selector=selector,
                                                                  _request_timeout=10).items, f"list {name}'s pods")
@@ -297,7 +310,7 @@ class KubernetesEngine:
             container["ports"] = [{"containerPort": publish[1], "hostPort": publish[0], "protocol": "TCP"}]
         pod_spec: dict = {"containers": [container]}
         if auth is not None:
-            self._pull_secret(_locate(service)[0], auth)
+            self._pull_secret(self._locate(service)[0], auth)
             pod_spec["imagePullSecrets"] = [{"name": PULL_SECRET}]
         self._patch(service, {"metadata": {"annotations": _change("update", policy.failure_action)},
                               "spec": {"paused": False, **rolling_update(policy), "template": {"spec": pod_spec}}})
@@ -310,6 +323,7 @@ class KubernetesEngine:
 
     def patch_service(self, stack: str, name: str, patch: dict) -> None:
         """One strategic merge patch of the Service ``name`` of ``stack`` (service-switch's switch of its selector)."""
+        stack = self._namespace(stack)
         self._call(lambda: self._core.patch_namespaced_service(name, stack, patch, _request_timeout=10),
                    f"change the Service {name} of {stack}")
 
@@ -320,7 +334,7 @@ class KubernetesEngine:
     def service_logs(self, service: str, since: float) -> str:
         """The output of every container of the service's pods since ``since``: a Deployment's, or those of the
         StatefulSet or DaemonSet of that name (an app's own stateful workload)."""
-        namespace, name = _locate(service)
+        namespace, name = self._locate(service)
         selector = _selector(self._workload(namespace, name))
         seconds = max(1, int(time.time() - since) + 1)
         found = []
@@ -339,7 +353,7 @@ class KubernetesEngine:
         """A pod of the harness's own bound to ``node`` takes ``port`` as its hostPort (namespace chaos-faults, the
         pause image the node holds): a pod that wants the port there stays Pending ("didn't have free ports")."""
         name = f"port-{port}-{node}"
-        if exists(lambda: self._core.read_namespaced_pod(name, _FAULTS_NAMESPACE)):
+        if exists(lambda: self._core.read_namespaced_pod(name, self._faults)):
             return
         self._faults_namespace()
         container = {"name": "hold", "image": self._pause_image(node), "imagePullPolicy": "Never",
@@ -348,7 +362,7 @@ class KubernetesEngine:
                 "metadata": {"name": name, "labels": {**MANAGED_BY, _HELD_PORT: str(port), _HELD_ON: node}},
                 "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}], "containers": [container],
                          "terminationGracePeriodSeconds": 2, "automountServiceAccountToken": False}}
-        self._call(lambda: self._core.create_namespaced_pod(_FAULTS_NAMESPACE, body), f"hold port {port} on {node}")
+        self._call(lambda: self._core.create_namespaced_pod(self._faults, body), f"hold port {port} on {node}")
 
     def release_port(self, node: str, port: int) -> None:
         """Delete the pod holding ``port`` on ``node`` and wait until it is gone (forced after 20 s: its node may
@@ -359,14 +373,14 @@ class KubernetesEngine:
         def gone() -> bool:
             if time.monotonic() > forced_after:
                 self._delete_fault_pod(name, grace=0)
-            return not exists(lambda: self._core.read_namespaced_pod(name, _FAULTS_NAMESPACE, _request_timeout=10))
+            return not exists(lambda: self._core.read_namespaced_pod(name, self._faults, _request_timeout=10))
         wait_until(gone, timeout=40, what=f"the pod {name} gone")
         self._drop_faults_namespace()
 
     def port_holds(self, node: str) -> dict[int, bool]:
         """Every port held on ``node``: in effect while its pod runs (the kubelet admitted it) and is not deleted."""
         pods = self._call(lambda: self._core.list_namespaced_pod(
-            _FAULTS_NAMESPACE, label_selector=f"{_HELD_ON}={node}", _request_timeout=10).items, "list the held ports")
+            self._faults, label_selector=f"{_HELD_ON}={node}", _request_timeout=10).items, "list the held ports")
         return {int(pod.metadata.labels[_HELD_PORT]): pod.status.phase == "Running"
                 and pod.metadata.deletion_timestamp is None for pod in pods}
 
@@ -382,7 +396,7 @@ class KubernetesEngine:
         body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": f"probe-{port}-", "labels": MANAGED_BY},
                 "spec": {"affinity": affinity, "tolerations": [{"operator": "Exists"}], "containers": [container],
                          "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False}}
-        name = self._call(lambda: self._core.create_namespaced_pod(_FAULTS_NAMESPACE, body),
+        name = self._call(lambda: self._core.create_namespaced_pod(self._faults, body),
                           f"try a pod with hostPort {port} on {node}").metadata.name
         try:
             scheduled = wait_until(lambda: self._scheduled(name), timeout=30,
@@ -438,7 +452,7 @@ class KubernetesEngine:
 
     def _scheduled(self, name: str):
         """The pod's PodScheduled condition once the scheduler decided (placed, or Unschedulable), else None."""
-        pod = self._core.read_namespaced_pod(name, _FAULTS_NAMESPACE, _request_timeout=10)
+        pod = self._core.read_namespaced_pod(name, self._faults, _request_timeout=10)
         condition = next((c for c in pod.status.conditions or [] if c.type == "PodScheduled"), None)
         return condition if condition is not None and (condition.status == "True"
                                                        or condition.reason == "Unschedulable") else None
@@ -456,32 +470,32 @@ class KubernetesEngine:
         needs); one being deleted is waited out first."""
         def ready() -> bool:
             try:
-                namespace = self._core.read_namespace(_FAULTS_NAMESPACE, _request_timeout=10)
+                namespace = self._core.read_namespace(self._faults, _request_timeout=10)
             except ApiException as error:
                 if error.status != 404:
                     raise
                 body = {"apiVersion": "v1", "kind": "Namespace",
-                        "metadata": {"name": _FAULTS_NAMESPACE, "labels": MANAGED_BY}}
-                self._call(lambda: self._core.create_namespace(body), f"create the namespace {_FAULTS_NAMESPACE}")
+                        "metadata": {"name": self._faults, "labels": MANAGED_BY}}
+                self._call(lambda: self._core.create_namespace(body), f"create the namespace {self._faults}")
                 return False
             return namespace.status.phase == "Active" and exists(
-                lambda: self._core.read_namespaced_service_account("default", _FAULTS_NAMESPACE))
-        wait_until(ready, timeout=60, what=f"the namespace {_FAULTS_NAMESPACE} and its default service account")
+                lambda: self._core.read_namespaced_service_account("default", self._faults))
+        wait_until(ready, timeout=60, what=f"the namespace {self._faults} and its default service account")
 
     def _drop_faults_namespace(self) -> None:
         """Delete the namespace chaos-faults once no pod is left in it (without waiting for it to go)."""
-        if self._call(lambda: self._core.list_namespaced_pod(_FAULTS_NAMESPACE, _request_timeout=10).items,
-                      f"list the pods in {_FAULTS_NAMESPACE}"):
+        if self._call(lambda: self._core.list_namespaced_pod(self._faults, _request_timeout=10).items,
+                      f"list the pods in {self._faults}"):
             return
         try:
-            self._core.delete_namespace(_FAULTS_NAMESPACE)
+            self._core.delete_namespace(self._faults)
         except ApiException as error:
             if error.status not in (404, 409):
-                raise EngineError(f"cannot delete the namespace {_FAULTS_NAMESPACE}: {error.reason}") from error
+                raise EngineError(f"cannot delete the namespace {self._faults}: {error.reason}") from error
 
     def _delete_fault_pod(self, name: str, grace: int | None = None) -> None:
         try:
-            self._core.delete_namespaced_pod(name, _FAULTS_NAMESPACE, grace_period_seconds=grace)
+            self._core.delete_namespaced_pod(name, self._faults, grace_period_seconds=grace)
         except ApiException as error:
             if error.status != 404:
                 raise EngineError(f"cannot delete the pod {name}: {error.status} {error.reason}") from error
@@ -557,7 +571,7 @@ class KubernetesEngine:
         return self._deployment(name)
 
     def _undo(self, name: str, deployment, reason: str) -> None:
-        namespace, _ = _locate(name)
+        namespace, _ = self._locate(name)
         selector = _selector(deployment)
         sets = [rs for rs in self._apps.list_namespaced_replica_set(namespace, label_selector=selector).items
                 if any(o.uid == deployment.metadata.uid for o in rs.metadata.owner_references or [])]
@@ -584,7 +598,7 @@ class KubernetesEngine:
         return body
 
     def _deployment(self, name: str):
-        namespace, deployment = _locate(name)
+        namespace, deployment = self._locate(name)
         try:
             return self._apps.read_namespaced_deployment(deployment, namespace, _request_timeout=10)
         except ApiException as error:
@@ -595,7 +609,7 @@ class KubernetesEngine:
             raise ClusterError(f"the Kubernetes API server does not answer: {error}") from error
 
     def _patch(self, name: str, body: dict, merge: bool = False) -> None:
-        namespace, deployment = _locate(name)
+        namespace, deployment = self._locate(name)
         kwargs = {"_content_type": "application/merge-patch+json"} if merge else {}
         self._call(lambda: self._apps.patch_namespaced_deployment(deployment, namespace, body, **kwargs),
                    f"change {name}")
@@ -631,6 +645,16 @@ class KubernetesEngine:
                              "list the storage classes")
         return any((c.metadata.annotations or {}).get(DEFAULT_CLASS) == "true" for c in classes)
 
+    def _namespace(self, stack: str) -> str:
+        return self._namespaces.get(stack, stack)
+
+    def _locate(self, service: str) -> tuple[str, str]:
+        """``chaos_web`` -> namespace ``chaos`` (or the one it is renamed to), Deployment ``web``."""
+        stack, _, name = service.partition("_")
+        if not name:
+            raise ServiceMissing(f"{service!r} names no stack (services are named <stack>_<service>)")
+        return self._namespace(stack), name
+
     def _hostnames(self) -> dict[str, str]:
         """Node name -> its ``kubernetes.io/hostname`` label."""
         found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
@@ -658,12 +682,6 @@ def _selector(deployment) -> str:
     return ",".join(f"{key}={value}" for key, value in deployment.spec.selector.match_labels.items())
 
 
-def _locate(service: str) -> tuple[str, str]:
-    """``chaos_web`` -> namespace ``chaos``, Deployment ``web``."""
-    stack, _, name = service.partition("_")
-    if not name:
-        raise ServiceMissing(f"{service!r} names no stack (services are named <stack>_<service>)")
-    return stack, name
 
 
 def _joined_stacks(compose: str, stack: str) -> tuple[str, ...]:

@@ -3,12 +3,17 @@
 Every response names the version and the task and node that served it, so
 the harness can see the version mix from the client side. Writes are
 acknowledged only after the database has stored (and fsynced) them.
+
+APP_WARMUP (seconds, 0 by default) makes a release that is ready too early:
+for that long after start every request but the health check is answered
+503, while /healthz answers 200 at once (a warm-up its probe does not see).
 """
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -16,6 +21,8 @@ import redis
 
 VERSION = os.environ.get("APP_VERSION", "v1")
 HEALTHY = os.environ.get("APP_HEALTHY", "1") == "1"
+WARMUP = float(os.environ.get("APP_WARMUP", "0"))
+STARTED = time.monotonic()
 TASK = os.environ.get("TASK_NAME") or socket.gethostname()
 NODE = os.environ.get("NODE_NAME", "unknown")
 WRITES_KEY = "chaos:writes"
@@ -33,6 +40,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
+        if url.path != "/healthz" and self._warming():
+            return
         if url.path == "/":
             self._answer(200, f"hello from {VERSION}\n")
         elif url.path == "/healthz":
@@ -49,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        if self._warming():
+            return
         if url.path != "/write":
             self._answer(404, "not found\n")
             return
@@ -57,6 +68,13 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(400, "missing id\n")
             return
         self._with_db(lambda: (DB.sadd(WRITES_KEY, write_id), self._answer(201, f"{write_id}\n")))
+
+    def _warming(self) -> bool:
+        """Answers 503 while the warm-up lasts (APP_WARMUP seconds after start); True when it did."""
+        if time.monotonic() - STARTED >= WARMUP:
+            return False
+        self._answer(503, "warming up\n")
+        return True
 
     def _read(self, write_id: str) -> None:
         found = bool(write_id) and DB.sismember(WRITES_KEY, write_id)
