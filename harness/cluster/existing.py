@@ -4,9 +4,10 @@ only, never changed outside the harness's own namespaces.
 Before anything is made the cluster must be provably a test cluster: it carries the ConfigMap
 ``chaos-harness-test-cluster`` in ``kube-public`` (its owner's mark), or the user says
 ``--i-own-this-cluster``. The harness's namespaces must not exist yet. Its load balancer runs as a pod of the
-stack on the first schedulable node, reached at that node's address; its node labels stay in its own state
-(``engine.kubernetes.placement``); the app's images go to the registry the user names, which the cluster pulls
-from. Nodes are not the harness's: a fault that needs a shell on them, or the harness's own registry, is refused.
+stack on the first schedulable node whose host ports 8080 and 9999 are free, reached at that node's address; its
+node labels stay in its own state (``engine.kubernetes.placement``); the app's images go to the registry the user
+names, which the cluster pulls from. Nodes are not the harness's: a fault that needs a shell on them, or the
+harness's own registry, is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
-from harness.cluster.config import GREEN_STACK, STACK_NAME, Target
+from harness.cluster.config import GREEN_STACK, LB_PORTS, STACK_NAME, Target
 from harness.cluster.fingerprint import Fingerprint
 from harness.engine.base import Discovery
 from harness.engine.kubernetes.formation import UNANSWERED, api_client, is_ready
@@ -67,10 +68,17 @@ def examine(target: Target) -> Facts:
         raise ClusterError(f"{where} has {len(usable)} Ready node(s) that take pods without a toleration "
                            f"({', '.join(usable) or 'none'}); the harness needs two: one for its load balancer "
                            "and stateful services, one to upgrade on")
+    taken = _host_ports(core)
+    free = [name for name in sorted(usable) if not taken.get(name, set()) & set(LB_PORTS.values())]
+    if not free:
+        raise ClusterError(f"{where}: every schedulable node has a pod on a host port the harness's load balancer "
+                           f"needs ({', '.join(map(str, LB_PORTS.values()))}): "
+                           f"{', '.join(f'{n} {sorted(taken[n])}' for n in sorted(usable))}")
     domain = _cluster_domain(core, next(iter(usable)))
     discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain,
                           tuple(namespaces(target).items()))
-    return Facts(dict(sorted(usable.items())), discovery, proof)
+    ordered = [free[0], *(name for name in sorted(usable) if name != free[0])]  # the load balancer's node first
+    return Facts({name: usable[name] for name in ordered}, discovery, proof)
 
 
 def namespaces(target: Target) -> dict[str, str]:
@@ -157,6 +165,20 @@ def _exists(read) -> bool:
         if error.status in (403, 404):
             return False
         raise
+
+
+def _host_ports(core: k8s.CoreV1Api) -> dict[str, set[int]]:
+    """Node name -> the host ports its pods hold."""
+    try:
+        pods = core.list_pod_for_all_namespaces(_request_timeout=30).items
+    except UNANSWERED as error:
+        raise ClusterError(f"cannot list the cluster's pods: {_said(error)}") from error
+    taken: dict[str, set[int]] = {}
+    for pod in pods:
+        ports = {p.host_port for c in pod.spec.containers or [] for p in c.ports or [] if p.host_port}
+        if pod.spec.node_name and ports:
+            taken.setdefault(pod.spec.node_name, set()).update(ports)
+    return taken
 
 
 def _schedulable(node) -> bool:

@@ -255,9 +255,9 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_
     new user would drive it: refused until its owner marks it as a test cluster, with nothing made; then a bad
     release is undone and verified in the harness's namespaces (the nodes' processes not read, and said so); a
     fault that needs the nodes is refused before the run; down deletes the namespaces, and the cluster's namespaces
-    and nodes are as they were before up."""
-    for stack in existing.STACKS:  # the module's own stacks make way: their load balancer holds node1's hostPorts
-        kube.engine.remove_stack(stack)
+    and nodes are as they were before up. The module's own stack, if deployed, stays as it is: the load balancer
+    goes to a node whose host ports are free."""
+    before = kubectl(kube, "get", "namespaces", "-o", "name")  # the module's own stack may be deployed: it stays
     home, reports = tmp_path / "home", tmp_path / "reports"
     target = ["--engine", "kubernetes", "--provider", "existing", "--kubeconfig", str(kube.kubeconfig),
               "--registry", f"127.0.0.1:{kube.state.registry_port}", "--registry-as", "registry:5000",
@@ -294,6 +294,7 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_
         code, said = cli("down")
         assert code == 0 and "fingerprints match" in said, said
         assert existing.present(Target(str(kube.kubeconfig), "unused", namespace="kext")) == []
+        assert kubectl(kube, "get", "namespaces", "-o", "name") == before
     finally:
         core.delete_namespaced_config_map(existing.MARKER[1], existing.MARKER[0])
 
