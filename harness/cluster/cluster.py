@@ -107,10 +107,9 @@ class Cluster:
         if self._engine is None:
             state = self.state
             if state.provider == "existing":
-                self._engine = KubernetesEngine(
-                    self.kubeconfig, self._registry().image_config, self.target.context,
-                    Discovery(state.dns[0], state.dns[1], tuple(existing.namespaces(self.target).items())),
-                    KeptLabels(state.kept_labels), existing.namespaces(self.target))
+                self._engine = KubernetesEngine(self.kubeconfig, self._registry().image_config, self.target.context,
+                                                Discovery(*state.dns), KeptLabels(state.kept_labels),
+                                                existing.namespaces(self.target))
             elif state.engine == "kubernetes":
                 self._engine = KubernetesEngine(self.kubeconfig, self._registry().image_config)
             else:
@@ -516,7 +515,8 @@ class Cluster:
         clusters push and untag theirs meanwhile); any other fingerprint as it is."""
         if self._state is None:
             return found
-        return fingerprint.pushed_to(found, self.target.registry if self.target else f"127.0.0.1:{self._state.registry_port}")
+        registry = self.target.registry if self.target else f"127.0.0.1:{self._state.registry_port}"
+        return fingerprint.pushed_to(found, registry)
 
     # -- internals ------------------------------------------------------------------
 

@@ -75,8 +75,7 @@ def examine(target: Target) -> Facts:
                            f"needs ({', '.join(map(str, LB_PORTS.values()))}): "
                            f"{', '.join(f'{n} {sorted(taken[n])}' for n in sorted(usable))}")
     domain = _cluster_domain(core, next(iter(usable)))
-    discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain,
-                          tuple(namespaces(target).items()))
+    discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain)
     ordered = [free[0], *(name for name in sorted(usable) if name != free[0])]  # the load balancer's node first
     return Facts({name: usable[name] for name in ordered}, discovery, proof)
 

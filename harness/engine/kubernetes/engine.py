@@ -141,8 +141,7 @@ class KubernetesEngine:
         self._kept = kept_labels
         self._namespaces = namespaces or {}
         self._faults = self._namespace(_FAULTS_NAMESPACE)
-        if discovery is not None:
-            self.discovery = discovery
+        self.discovery = replace(discovery or self.discovery, namespaces=tuple(self._namespaces.items()))
         if self._namespaces:  # the nodes' scripts find a service's containers by its namespace
             renamed = _RENAMED.format(cases="".join(f'  {stack}_*) set -- "{namespace}_${{1#{stack}_}}" ;;\n'
                                                     for stack, namespace in self._namespaces.items()))
