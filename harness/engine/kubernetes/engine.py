@@ -225,7 +225,7 @@ class KubernetesEngine:
         own = list(manifests) if claims_kept else claims_on_host(stack, list(manifests))
         bodies += [self._probed(_in_namespace(stack, body, search)) for body in own]
         if self._kept is not None:
-            bodies = [host_directories_as_scratch(body) for body in bodies]
+            bodies = self._on_users_nodes(bodies)
         namespace, objects = bodies[0], bodies[1:]
         earlier = self._applied(stack)
         namespace["metadata"]["annotations"] = {APPLIED: json.dumps(sorted({_key(body) for body in objects}))}
@@ -234,11 +234,8 @@ class KubernetesEngine:
             self._pull_secret(stack, auth)
         for key in earlier - {_key(body) for body in objects}:
             self._delete(stack, *key)
-        hostnames = self._hostnames() if self._kept is not None else {}
         for body in objects:
             pod = pod_spec(body)
-            if self._kept is not None and pod is not None:
-                self._kept.place(pod, hostnames)
             if auth is not None and pod is not None:
                 pod["imagePullSecrets"] = [*(s for s in pod.get("imagePullSecrets") or [] if s.get("name") !=
                                              PULL_SECRET), {"name": PULL_SECRET}]
@@ -654,10 +651,17 @@ class KubernetesEngine:
             raise ServiceMissing(f"{service!r} names no stack (services are named <stack>_<service>)")
         return self._namespace(stack), name
 
-    def _hostnames(self) -> dict[str, str]:
-        """Node name -> its ``kubernetes.io/hostname`` label."""
+    def _on_users_nodes(self, bodies: list[dict]) -> list[dict]:
+        """On a cluster that is not the harness's: its host directories made ``emptyDir`` volumes, and the pods
+        that select its kept labels placed by hostname (``placement``)."""
         found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
-        return {node.metadata.name: (node.metadata.labels or {}).get(HOSTNAME, node.metadata.name) for node in found}
+        hostnames = {node.metadata.name: (node.metadata.labels or {}).get(HOSTNAME, node.metadata.name)
+                     for node in found}
+        for body in bodies:
+            host_directories_as_scratch(body)
+            if (pod := pod_spec(body)) is not None:
+                self._kept.place(pod, hostnames)
+        return bodies
 
     def _namespace_exists(self, namespace: str) -> bool:
         return exists(lambda: self._core.read_namespace(namespace))
