@@ -337,8 +337,8 @@ def check_fit(scenario: Scenario, faults: FaultScheduler, cluster: NodeControl) 
     problem with its key and what the cluster has; ClusterError (exit 3) for what the cluster should have."""
     misfit = scenario.misfit(cluster.state.engine)
     problems = [] if misfit is None else [misfit]
-    if not cluster.reaches_nodes():
-        problems += _needs_nodes(scenario)
+    if "registry" not in cluster.offers():
+        problems += _needs_registry(scenario)
     elif scenario.stack.registry == "authenticated":
         _require_secure_registry(cluster)
     problems += faults.misfits()
@@ -412,12 +412,14 @@ def _target_record(target: Target | None) -> dict:
                        "i_own_this_cluster": target.owned}}
 
 
-def _needs_nodes(scenario: Scenario) -> list[dict]:
-    """What the scenario's stack asks that only a cluster the harness reaches the nodes of gives."""
-    asked = {"registry": ("authenticated", "the harness's authenticated registry")}
-    return [{"loc": ("stack", key), "input": value, "msg": f"not on an existing cluster: {what} needs a shell on "
-             "the nodes or a registry of the harness's, and the harness reaches this cluster through its API only"}
-            for key, (value, what) in asked.items() if getattr(scenario.stack, key) == value]
+def _needs_registry(scenario: Scenario) -> list[dict]:
+    """The scenario's stack asking for the harness's authenticated registry, on a cluster without the harness's
+    registries (an existing one: it pulls from the user's)."""
+    if scenario.stack.registry != "authenticated":
+        return []
+    return [{"loc": ("stack", "registry"), "input": "authenticated",
+             "msg": "not on this cluster: it pulls from your registry, and the harness's authenticated one exists "
+                    "only on clusters it makes"}]
 
 
 def _require_secure_registry(cluster: NodeControl) -> None:

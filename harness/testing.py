@@ -224,6 +224,9 @@ class FakeCluster:
     def node_states(self) -> dict[str, str]:
         return dict(self.states)
 
+    def offers(self) -> frozenset[str]:
+        return frozenset({"shell", "registry"})
+
     def reaches_nodes(self) -> bool:
         return True
 

@@ -188,9 +188,16 @@ class Cluster:
         """Whether the harness can halt ``node`` and start it again (an inventory host needs power commands)."""
         return self.nodes.can_power_cycle(node)
 
+    def offers(self) -> frozenset[str]:
+        """What faults may act through beside the engine's API (``faults.base.NEEDS``): a shell on the nodes and
+        the harness's registry; on an existing cluster, a shell only with an inventory of its nodes."""
+        if self.target is None:
+            return frozenset({"shell", "registry"})
+        return frozenset({"shell"}) if self.state.inventory else frozenset()
+
     def reaches_nodes(self) -> bool:
-        """Whether the harness has a shell on the nodes and its own registry: not on an existing cluster."""
-        return self.target is None
+        """Whether the harness has a shell on the nodes."""
+        return "shell" in self.offers()
 
     def control_port(self, node: str) -> int | None:
         """The SSH port the harness reaches a host or VM through; None for node containers (a local socket)."""

@@ -33,6 +33,10 @@ from harness.engine.base import Engine, RegistryAuth
 if TYPE_CHECKING:
     from harness.scenario.model import FaultSpec, Scenario
 
+# What a fault may need of the cluster beside the engine's API, and what a cluster lacking it is missing.
+NEEDS = {"shell": "a shell on the nodes (an existing cluster: give --inventory with their SSH logins)",
+         "registry": "the harness's own registry in front of the nodes (an existing cluster pulls from yours)"}
+
 
 class CommandResult(Protocol):
     """Exit code and output of a command run on a node."""
@@ -84,9 +88,10 @@ class NodeControl(Protocol):
 
     def can_power_cycle(self, node: str) -> bool: ...
 
-    def reaches_nodes(self) -> bool:
-        """Whether the harness has a shell on the nodes and a registry of its own (not on an existing cluster,
-        reached through its API only)."""
+    def offers(self) -> frozenset[str]:
+        """What the cluster lets faults act through beside the engine's API (``NEEDS``): a ``shell`` on the nodes,
+        the harness's own ``registry``; an existing cluster offers a shell only with an SSH inventory of its nodes,
+        and never the registry."""
         ...
 
     def control_port(self, node: str) -> int | None:
@@ -162,8 +167,8 @@ class BaseFault:
     Params: ClassVar[type[BaseModel]] = NoParams
     # engine (a cluster's ``engine``) -> why this fault cannot run there; refused before the first phase
     unsupported: ClassVar[dict[str, str]] = {}
-    # the fault needs nothing but the engine's API, so it runs on an existing cluster too (NodeControl.reaches_nodes)
-    through_api: ClassVar[bool] = False
+    # what of the cluster the fault acts through beside the engine's API (NEEDS), checked against NodeControl.offers
+    needs: ClassVar[frozenset[str]] = frozenset({"shell"})
 
     def __init__(self, params: dict[str, Any] | BaseModel, target: str) -> None:
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params)
@@ -207,10 +212,9 @@ def cluster_problems(plugin: type, params: BaseModel, ctx: FaultContext) -> list
     engine = ctx.cluster.state.engine
     if engine in (refused := getattr(plugin, "unsupported", {})):
         return [Problem(("kind",), getattr(plugin, "name", ""), f"not on a {engine} cluster: {refused[engine]}")]
-    if not getattr(plugin, "through_api", False) and not ctx.cluster.reaches_nodes():
+    missing = sorted(getattr(plugin, "needs", frozenset({"shell"})) - ctx.cluster.offers())
+    if missing:
         return [Problem(("kind",), getattr(plugin, "name", ""),
-                        "not on an existing cluster: it needs a shell on the nodes or the harness's own registry, "
-                        "and the harness reaches this cluster through its API only (node-drain and port-conflict "
-                        "need nothing else)")]
+                        f"not on this cluster: it needs {' and '.join(NEEDS[need] for need in missing)}")]
     check = getattr(plugin, "check_cluster", None)
     return list(check(params, ctx)) if check else []

@@ -25,7 +25,7 @@ class NodeDrain(BaseFault):
     with the harness, and the heal rebuilt from the ledger needs nothing else."""
 
     name = "node-drain"
-    through_api = True
+    needs = frozenset()  # the Eviction API, or Swarm's node availability
     description = ("Drain the node as for maintenance: Swarm's availability drain, Kubernetes' cordon and evictions "
                    "(PodDisruptionBudgets honoured, refusals retried every second while it holds).")
 

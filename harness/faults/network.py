@@ -56,6 +56,7 @@ class RegistryFirewall(RuleFault):
     """The node cannot reach the private registry: pulls of images it lacks fail."""
 
     name = "registry-firewall"
+    needs = frozenset({"shell", "registry"})
     description = "Firewall rule on the node toward the registry: its image pulls fail or hang."
     Params = RegistryFirewallParams
     params: RegistryFirewallParams

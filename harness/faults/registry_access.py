@@ -31,6 +31,7 @@ class RegistryToxic(BaseFault):
     """Every node's pulls meet the toxic: refused (down), stalled (timeout), slow, or starved."""
 
     name = "registry-toxic"
+    needs = frozenset({"registry"})
     description = "Toxiproxy between nodes and registry: down, timeout, latency or bandwidth (all nodes)."
     Params = RegistryToxicParams
     params: RegistryToxicParams
@@ -88,6 +89,7 @@ class RegistryAuthFailure(BaseFault):
     """The registry's password is rotated: the credentials the cluster holds are refused."""
 
     name = "registry-auth"
+    needs = frozenset({"shell", "registry"})  # the nodes' login is checked on a node
     description = ("The authenticated registry's password is rotated: pulls with the cluster's credentials "
                    "fail (unauthorized). Scenarios must pull from it (stack.registry: authenticated).")
     Params = NoParams

@@ -42,7 +42,7 @@ class PortConflict(BaseFault):
     its hostPort and the pods that want it there stay Pending ("didn't have free ports")."""
 
     name = "port-conflict"
-    through_api = True
+    needs = frozenset()  # a pod of the harness's holds the port (Swarm: a task)
     description = "A published host port is taken on the node: tasks there that publish it cannot run."
     Params = PortConflictParams
     params: PortConflictParams

@@ -18,8 +18,8 @@ from harness.engine.kubernetes.placement import HOSTNAME, NO_NODE, KeptLabels
 from harness.engine.kubernetes.translate import VOLUME_ROOT, host_directories_as_scratch
 from harness.errors import UsageError
 from harness.faults import registry
-from harness.faults.base import FaultContext, cluster_problems
-from harness.runner import _needs_nodes
+from harness.faults.base import NEEDS, FaultContext, cluster_problems
+from harness.runner import _needs_registry
 from harness.scenario.model import Scenario
 
 
@@ -95,22 +95,33 @@ def test_the_harness_host_directories_become_empty_dirs_and_the_users_own_host_p
     assert volumes == [{"name": "data", "emptyDir": {}}, {"name": "logs", "hostPath": {"path": "/var/log"}}]
 
 
-@pytest.mark.parametrize("kind, refused", [("node-halt", True), ("registry-firewall", True), ("daemon-freeze", True),
-                                           ("node-drain", False), ("port-conflict", False)])
-def test_a_fault_that_needs_the_nodes_is_refused_on_an_existing_cluster(kind, refused):
-    cluster = SimpleNamespace(state=SimpleNamespace(engine="kubernetes"), reaches_nodes=lambda: False)
+@pytest.mark.parametrize("offered, kind, missing", [
+    ((), "node-halt", ["a shell on the nodes"]), ((), "daemon-freeze", ["a shell on the nodes"]),
+    ((), "registry-firewall", ["a shell on the nodes", "the harness's own registry"]),
+    (("shell",), "registry-firewall", ["the harness's own registry"]),
+    (("shell",), "registry-toxic", ["the harness's own registry"]), (("shell",), "node-halt", []),
+    ((), "node-drain", []), ((), "port-conflict", []), (("shell", "registry"), "registry-auth", [])])
+def test_a_fault_is_refused_on_a_cluster_that_lacks_what_it_acts_through(offered, kind, missing):
+    """An existing cluster offers nothing beside its API, or a shell with an inventory; never the harness's
+    registry."""
+    cluster = SimpleNamespace(state=SimpleNamespace(engine="kubernetes"), offers=lambda: frozenset(offered))
     plugin = registry.available()[kind]
     params = plugin.Params.model_validate({"port": 8081} if kind == "port-conflict" else {})
     found = cluster_problems(plugin, params, FaultContext(cluster, "chaos_web"))
-    assert bool(found) == refused
-    assert all("not on an existing cluster" in p.msg for p in found)
+    if not missing:
+        assert found == []
+        return
+    [problem] = found
+    assert problem.msg.startswith("not on this cluster: it needs ")
+    assert [words for words in NEEDS.values() if words in problem.msg] == [
+        words for words in NEEDS.values() if any(words.startswith(m) for m in missing)]
 
 
 def test_the_authenticated_registry_is_refused_on_an_existing_cluster():
     scenario = Scenario.model_validate({"name": "s", "stack": {"registry": "authenticated"}})
-    [problem] = _needs_nodes(scenario)
-    assert problem["loc"] == ("stack", "registry") and "not on an existing cluster" in problem["msg"]
-    assert _needs_nodes(Scenario.model_validate({"name": "s"})) == []
+    [problem] = _needs_registry(scenario)
+    assert problem["loc"] == ("stack", "registry") and "not on this cluster" in problem["msg"]
+    assert _needs_registry(Scenario.model_validate({"name": "s"})) == []
 
 
 @pytest.mark.parametrize("service, seen", [("chaos_web", "team_web"), ("chaos-green_web", "team-green_web"),
