@@ -95,11 +95,11 @@ class Cluster:
         state = self.state
         if state.provider == "docker":
             return VagrantNodes(state, self.config.state_dir, self._client)
-        if state.provider == "existing":
+        if state.provider == "existing" and not state.inventory:
             return existing.NodesOfTarget(self.target, state.nodes)
         if self._hosts is None:
-            self._hosts = (SshNodes(load_inventory(state.inventory), self.config.state_dir) if state.provider == "ssh"
-                           else VagrantVms(state, self.config.state_dir, self._client))
+            self._hosts = (SshNodes(load_inventory(state.inventory, state.engine), self.config.state_dir)
+                           if state.inventory else VagrantVms(state, self.config.state_dir, self._client))
         return self._hosts
 
     @property
@@ -181,7 +181,7 @@ class Cluster:
         registry line is written again.
         """
         self.nodes.up(node)
-        if self.state.over_ssh:
+        if self.state.registry_address:  # hosts and VMs the harness points at its registries
             point_registry_names(self._runner(node), self.config.name, self.state.registry_address)
 
     def can_power_cycle(self, node: str) -> bool:
@@ -308,7 +308,8 @@ class Cluster:
             self._state = ClusterState(
                 name=self.config.name, provider="existing", nodes=list(facts.nodes), node_ips=facts.nodes,
                 lb_port=0, lb_admin_port=0, registry_port=0, toxiproxy_port=0, node_image="", engine="kubernetes",
-                target=asdict(target), dns=[facts.discovery.resolver, facts.discovery.name])
+                target=asdict(target), dns=[facts.discovery.resolver, facts.discovery.name],
+                inventory=str(self.config.inventory.resolve()) if self.config.inventory else "")
             self._state.save(self.config.state_dir)
         lb = builder.build(LB_IMAGE)
         self._state.lb_image_tag = lb.rsplit(":", 1)[1]
@@ -389,10 +390,28 @@ class Cluster:
             hostcheck.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
             found += [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
         if self.config.target is not None:
-            found.append(existing.fingerprint(self.config.target))
+            found += self._record_target()
+            inventory = str(self.config.inventory.resolve()) if self.config.inventory else ""
         known_hosts = self.config.state_dir / KNOWN_HOSTS
         FingerprintRecord(self.config.name, inventory, found, known_hosts.read_text() if known_hosts.exists() else ""
                           ).save(self.config.fingerprint_file)
+
+    def _record_target(self) -> list[fingerprint.Fingerprint]:
+        """An existing cluster's fingerprint, and its inventory's hosts' (each one a node of the cluster, logged
+        in to as root; their keys learnt into the state directory)."""
+        found = [existing.fingerprint(self.config.target)]
+        if self.config.inventory is None:
+            return found
+        hosts = load_inventory(self.config.inventory, "kubernetes")
+        if strangers := [h.name for h in hosts.hosts if h.name not in self._facts.nodes]:
+            raise UsageError(f"{self.config.inventory}: hosts {', '.join(strangers)} are no schedulable nodes of the "
+                             f"cluster (its nodes: {', '.join(self._facts.nodes)}); name each host as Kubernetes "
+                             "names its node")
+        self.config.make_state_dir()
+        self._hosts = SshNodes(hosts, self.config.state_dir, learn_keys=True)
+        self._progress(f"logging in to {len(hosts.hosts)} nodes over SSH")
+        self._hosts.up()
+        return found + [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
 
     def _start_hosts(self) -> None:
         """The inventory's hosts (checked and fingerprinted by ``_record_fingerprints`` on the first up)."""
@@ -512,6 +531,8 @@ class Cluster:
             now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
         elif self._state is not None and self._state.provider == "existing":
             now.append(existing.fingerprint(self.target))
+            if self._state.inventory:
+                now += [fingerprint.of_host(node, self._runner(node)) for node in self.nodes.logins]
         elif record.inventory:
             now += _recorded_hosts_now(record)
         return [line for after in now if (before := record.of(after.host))
@@ -613,8 +634,8 @@ class Cluster:
                              f"yours (--provider existing --kubeconfig FILE), not on --provider {config.provider}: "
                              "to test Kubernetes on your own hosts, run it there and target it with --provider "
                              "existing")
-        if config.inventory is not None:
-            load_inventory(config.inventory)  # every problem in it named before anything is made
+        if config.inventory is not None:  # every problem in it named before anything is made
+            load_inventory(config.inventory, config.engine)
         if config.target is not None:
             self._facts = existing.examine(config.target)
         if config.provider in VM_PROVIDERS and (problem := provider_problem(config.provider)):
@@ -714,7 +735,7 @@ def _recorded_hosts_now(record: FingerprintRecord) -> list[fingerprint.Fingerpri
     """The fingerprints of a record's hosts now, reached with the inventory and the host keys it kept."""
     with tempfile.TemporaryDirectory() as scratch:
         Path(scratch, KNOWN_HOSTS).write_text(record.known_hosts)
-        hosts = SshNodes(load_inventory(record.inventory), Path(scratch))
+        hosts = SshNodes(load_inventory(record.inventory, None), Path(scratch))  # (only their logins)
         try:
             return [fingerprint.of_host(node, Cluster._runner_of(hosts, node)) for node in hosts.logins]
         finally:

@@ -83,8 +83,10 @@ class ClusterConfig:
             check_name(self.name)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        if (self.provider == "ssh") != (self.inventory is not None):
-            raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh")
+        if (self.provider == "ssh" and self.inventory is None) or (
+                self.inventory is not None and self.provider not in ("ssh", "existing")):
+            raise UsageError("--provider ssh needs --inventory HOSTS.yaml, and --inventory needs --provider ssh (or "
+                             "existing, for a shell on its nodes)")
         if self.engine not in ENGINES:
             raise UsageError(f"--engine {self.engine}: the engines are {', '.join(ENGINES)}")
         if (self.provider == "existing") != (self.target is not None):

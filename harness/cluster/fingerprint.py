@@ -5,16 +5,16 @@ A fingerprint is a set of named sections, each a list of lines: the host's
 ``/etc/hosts`` and ``daemon.json`` as they are, the engine's *effective*
 settings (``docker info``: trusted registries, mirrors, live restore, Swarm
 membership), its networks, volumes, containers and images, the firewall
-rules of every table, mounts (but the engine's own), the engine processes'
-states, Swarm node labels where the host is a manager, the Docker logins
-stored (registry credentials: a hash of each file), and traces the harness
-leaves while a fault or set-up is in place. Two fingerprints differ
-by the lines one section gained or lost; a host is left as it was when
-there is no difference.
+rules of every table, mounts (but the engines' own and pods'), the engine
+processes' states (a Kubernetes node's kubelet too), Swarm node labels where
+the host is a manager, the Docker logins stored (registry credentials: a hash
+of each file), and traces the harness leaves while a fault or set-up is in
+place. Two fingerprints differ by the lines one section gained or lost; a host
+is left as it was when there is no difference.
 
 This machine has one too: the containers, networks and volumes the cluster
 labels as its own or that carry the names it gives its own, and the registry
-push tags of any cluster.
+push tags of any cluster (compared for the cluster's own registry: ``pushed_to``).
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ]; then
 fi
 section firewall
 for table in filter nat mangle raw; do iptables -w -t "$table" -S 2>/dev/null | sed "s/^/$table /"; done
-section mounts; awk '$2 !~ "^/(var/lib/docker|run/docker|run/containerd)/" {print $1, $2, $3}' /proc/mounts
+section mounts
+awk '$2 !~ "^/(var/lib/docker|run/docker|run/containerd|var/lib/kubelet|run/netns)/" {print $1, $2, $3}' /proc/mounts
 section processes
-for pid in $(pidof dockerd containerd); do
+for pid in $(pidof dockerd containerd kubelet); do
   state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
   [ "$state" = T ] && echo "$(cat "/proc/$pid/comm") stopped" || echo "$(cat "/proc/$pid/comm") running"
 done
@@ -67,8 +68,9 @@ exit 0
 """
 _SECTION = re.compile(r"^@@ (\S+)$")
 # Left out of the firewall: the rules a host that is itself a container gets from its own runtime for its
-# embedded DNS (127.0.0.11), renumbered at every start of the host.
-_VOLATILE_RULE = re.compile(r"^nat -A DOCKER_(OUTPUT|POSTROUTING) ")
+# embedded DNS (127.0.0.11), renumbered at every start of the host; and a Kubernetes node's kube-proxy and CNI
+# chains, which follow every Service and pod of the cluster (the harness's go with its namespaces).
+_VOLATILE_RULE = re.compile(r"^(nat -A DOCKER_(OUTPUT|POSTROUTING) |\w+ -[AN] (KUBE|CNI)-)")
 
 
 @dataclass(frozen=True)

@@ -135,12 +135,16 @@ class Inventory(Strict):
         raise InventoryError(f"no host {name!r} in the inventory; hosts: {', '.join(h.name for h in self.hosts)}")
 
 
-def load_inventory(path: Path | str) -> Inventory:
-    """Read and validate an inventory: its keys, the hosts taken together, and every key file."""
+def load_inventory(path: Path | str, engine: str | None = "swarm") -> Inventory:
+    """Read and validate an inventory: its keys, the hosts taken together, and every key file. For ``kubernetes``
+    the hosts are an existing cluster's nodes (``--provider existing``), where the keys of the Swarm's roles are
+    refused: Kubernetes places the harness's load balancer and stateful services itself. ``None``: the logins
+    only (a recorded inventory of either kind)."""
     path = Path(path)
     inventory = load_model(path, Inventory, "inventory", InventoryError)
     inventory = inventory.model_copy(update={"hosts": [_resolved(h, path.parent) for h in inventory.hosts]})
-    problems = [*_together(inventory), *_key_problems(inventory)]
+    together = {"swarm": _together, "kubernetes": _not_swarm}.get(engine or "", _listed_once)
+    problems = [*together(inventory), *_key_problems(inventory)]
     if problems:
         raise InventoryError(format_errors(path, problems, Inventory, "inventory"))
     return inventory
@@ -175,6 +179,27 @@ def _together(inventory: Inventory) -> list[ErrorDict]:
                   "msg": "the manager runs the load balancer; pin stateful services to another host"}
                  for index in marked[:1] if inventory.hosts[index].role == "manager"]
     return problems
+
+
+def _listed_once(inventory: Inventory) -> list[ErrorDict]:
+    """The hosts given twice (by name or address)."""
+    return [p for p in _together(inventory) if p["loc"][-1] in ("name", "address")]
+
+
+def _not_swarm(inventory: Inventory) -> list[ErrorDict]:
+    """The hosts given twice, and each key that only a Swarm's inventory may set."""
+    problems = _listed_once(inventory)
+    defaults = {"swarm": "form", "on_failure": "rollback", "registry_address": None}
+    problems += [{"loc": (key,), "input": getattr(inventory, key), "msg": _SWARM_ONLY}
+                 for key, default in defaults.items() if getattr(inventory, key) != default]
+    problems += [{"loc": ("hosts", index, key), "input": getattr(host, key), "msg": _SWARM_ONLY}
+                 for index, host in enumerate(inventory.hosts)
+                 for key, default in (("role", "worker"), ("stateful", False)) if getattr(host, key) != default]
+    return problems
+
+
+_SWARM_ONLY = ("a Swarm's key: on an existing Kubernetes cluster the harness takes the nodes as Kubernetes has "
+               "them; remove it")
 
 
 def _key_problems(inventory: Inventory) -> list[ErrorDict]:
