@@ -55,6 +55,16 @@ def test_the_demo_profile_is_valid_and_upgrades_web_from_v1_to_v2():
     assert profile.relative("demo/web") == DEFAULT_PROFILE.parent / "demo" / "web"
 
 
+def test_the_demo_release_ready_too_early_is_v2_with_a_warm_up_and_neither_old_nor_new():
+    profile = load_profile(DEFAULT_PROFILE)
+    assert list(profile.model.releases) == ["v1", "v2-warmup", "v2"]
+    warmup = profile.model.releases["v2-warmup"]["web"].build
+    assert warmup.args == {"APP_VERSION": "v2-warmup", "APP_WARMUP": "15"}
+    assert warmup.context == profile.model.releases["v2"]["web"].build.context  # the same Dockerfile
+    assert all("APP_WARMUP" not in profile.model.releases[r]["web"].build.args for r in ("v1", "v2"))
+    assert profile.release_name("v2-warmup") == "v2-warmup"
+
+
 @pytest.mark.skipif(not GUESTBOOK.exists(), reason="the guestbook example has no profile yet")
 def test_the_guestbook_profile_is_valid_and_names_its_releases_by_number():
     profile = load_profile(GUESTBOOK)

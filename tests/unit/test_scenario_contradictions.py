@@ -379,6 +379,24 @@ def test_a_scenario_for_another_engine_is_refused_before_the_first_phase_naming_
     check_fit(Scenario(name="sc"), scheduler_for(swarm, tmp_path), swarm)  # every engine by default
 
 
+def test_the_shipped_kubernetes_only_scenarios_are_refused_on_swarm_and_fit_kubernetes(tmp_path):
+    from harness.shipped import scenario_names, shipped_scenario
+
+    only = {name: load_scenario(shipped_scenario(name)) for name in scenario_names()}
+    only = {name: scenario for name, scenario in only.items() if scenario.engines == ["kubernetes"]}
+    assert set(only) == {"max-unavailable-rounding", "progress-deadline-pause", "readiness-too-early",
+                         "toleration-wait"}
+    swarm = FakeCluster()
+    for name, scenario in only.items():
+        with pytest.raises(ScenarioError) as caught:
+            check_fit(scenario.under(None), scheduler_for(swarm, tmp_path), swarm)
+        assert str(caught.value) == (
+            f"{name}: invalid scenario for this cluster (1 problem)\n  engines: got ['kubernetes']: this cluster's "
+            "engine is swarm; the scenario means something on kubernetes only: run it on such a cluster (--engine)")
+        assert caught.value.exit_code == 2
+        assert scenario.under(None).misfit("kubernetes") is None
+
+
 def test_a_strategy_that_exists_on_one_engine_is_refused_on_another_naming_why(tmp_path, monkeypatch):
     """One rule for the engines a scenario names and the engines its strategy exists on (``Scenario.misfit``):
     check_fit refuses both before the first phase, and the matrix skips both."""
