@@ -20,7 +20,8 @@ SWEEPS=${SWEEPS:-1}
 REPORTS=reports/engines
 OUT=docs/engines
 SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflict bad-release-rollback node-drain
-       progress-deadline-pause max-unavailable-rounding)  # the last two: Kubernetes only
+       progress-deadline-pause max-unavailable-rounding readiness-too-early)  # the last three: Kubernetes only
+# toleration-wait (Kubernetes only too) is left out: it takes 7 minutes a run.
 HARNESS=(.venv/bin/chaos-harness --cluster findings)
 mkdir -p "$OUT"
 
