@@ -39,6 +39,7 @@ ABSENT = "(absent)"
 # Run as root on a host: each section starts with a line "@@ NAME".
 HOST_SCRIPT = r"""
 section() { printf '@@ %s\n' "$1"; }
+command -v docker >/dev/null 2>&1 || docker() { :; }  # a Kubernetes node: no Docker sections to read
 section hosts; cat /etc/hosts
 section daemon.json; if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; else echo '(absent)'; fi
 section engine; docker info --format '{{json .}}'
@@ -69,8 +70,9 @@ exit 0
 _SECTION = re.compile(r"^@@ (\S+)$")
 # Left out of the firewall: the rules a host that is itself a container gets from its own runtime for its
 # embedded DNS (127.0.0.11), renumbered at every start of the host; and a Kubernetes node's kube-proxy and CNI
-# chains, which follow every Service and pod of the cluster (the harness's go with its namespaces).
-_VOLATILE_RULE = re.compile(r"^(nat -A DOCKER_(OUTPUT|POSTROUTING) |\w+ -[AN] (KUBE|CNI)-)")
+# chains and the jumps into them, which follow every Service and pod of the cluster (the harness's go with its
+# namespaces; the CNI's jump to its host port chains, made for the first pod with a host port, stays).
+_VOLATILE_RULE = re.compile(r"^(nat -A DOCKER_(OUTPUT|POSTROUTING) |\w+ -[AN] (KUBE|CNI)-|\w+ -A .* -j (KUBE|CNI)-)")
 
 
 @dataclass(frozen=True)
