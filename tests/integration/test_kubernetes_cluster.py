@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import stat
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import docker
+import paramiko
 import pytest
 import yaml
 from kubernetes.client import CoreV1Api
@@ -250,15 +253,17 @@ def test_a_drain_meets_the_apps_disruption_budget_and_evicts_once_it_allows(kube
     assert not fault.verify(ctx)
 
 
-def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_it_was(kube, tmp_path):
-    """The module's cluster as a cluster of the user's (--provider existing, its kubeconfig and registry only), as a
-    new user would drive it: refused until its owner marks it as a test cluster, with nothing made; then a bad
-    release is undone and verified in the harness's namespaces (the nodes' processes not read, and said so); a
-    fault that needs the nodes is refused before the run; down deletes the namespaces, and the cluster's namespaces
-    and nodes are as they were before up. The module's own stack, if deployed, stays as it is: the load balancer
-    goes to a node whose host ports are free."""
-    before = kubectl(kube, "get", "namespaces", "-o", "name")  # the module's own stack may be deployed: it stays
-    home, reports = tmp_path / "home", tmp_path / "reports"
+def test_an_existing_cluster_is_reached_through_its_kubeconfig_and_its_owners_ssh_only_and_left_as_it_was(
+        kube, tmp_path):
+    """The module's cluster as a cluster of the user's (--provider existing), driven as a new user would: refused
+    until its owner marks it as a test cluster, with nothing made. Through its kubeconfig only, a fault that needs a
+    shell on the nodes is refused before the run. With the SSH inventory of its nodes (sshd started by their owner),
+    a task is killed on a node and a bad release is undone, verified down to every node's processes, in the
+    namespaces asked for; a fault that needs the harness's own registry is still refused. Each down deletes the
+    namespaces, and the cluster's namespaces and nodes and the hosts are as they were before up. The module's own
+    stack, if deployed, stays as it is: the load balancer goes to a node whose host ports are free."""
+    before = kubectl(kube, "get", "namespaces", "-o", "name")
+    home, reports = tmp_path / "home", tmp_path / "reports"  # the one run that runs; the refused ones elsewhere
     target = ["--engine", "kubernetes", "--provider", "existing", "--kubeconfig", str(kube.kubeconfig),
               "--registry", f"127.0.0.1:{kube.state.registry_port}", "--registry-as", "registry:5000",
               "--namespace", "kext"]
@@ -269,34 +274,75 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_only_and_left_as_
                               capture_output=True, timeout=600, env={**os.environ, "CHAOS_HOME": str(home)})
         return done.returncode, " ".join((done.stdout + done.stderr).split())
 
+    def scenario(name: str, **changes) -> str:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**deadline(shortened(name, warmup=5, observe=10, verify_window=5)).model_dump(
+            mode="json", by_alias=True), **changes}))
+        return str(path)
+
     code, said = cli(*target, "cluster", "up")
     assert code == 2 and "is not marked as a test cluster" in said, said
     assert not (home / "clusters").exists()
     core = CoreV1Api(kube.engine.api)
     core.create_namespaced_config_map(existing.MARKER[0], {"metadata": {"name": existing.MARKER[1]}})
     try:
-        code, said = cli(*target, "cluster", "up")
+        assert cli(*target, "cluster", "up")[0] == 0
+        code, said = cli("run", scenario("halted-node"), "--reports", str(tmp_path / "refused"))
+        assert code == 2 and "not on this cluster: it needs a shell on the nodes" in said, said
+        code, said = cli("down")
+        assert code == 0 and "fingerprints match" in said, said
+
+        inventory = _owner_ssh(kube, tmp_path)
+        code, said = cli(*target, "--inventory", str(inventory), "cluster", "up")
         assert code == 0, said
-        bad_release, halted = tmp_path / "bad-release.yaml", tmp_path / "halted.yaml"
-        bad_release.write_text(yaml.safe_dump(deadline(shortened("bad-release-rollback", warmup=5, observe=10,
-                                                                 verify_window=5)).model_dump(mode="json", by_alias=True)))
-        halted.write_text(yaml.safe_dump(shortened("halted-node").model_dump(mode="json", by_alias=True)))
-        code, said = cli("run", str(bad_release), "--reports", str(reports))
+        killed = [{"kind": "task-kill", "target": {"node": "node2"}, "at": {"phase": "warmup", "offset": "1s"}}]
+        code, said = cli("run", scenario("bad-release-rollback", faults=killed), "--reports", str(reports))
         assert code == 0, said[-3000:]
         report = json.loads(next(reports.glob("*/report.json")).read_text())
         assert report["upgrade"]["outcome"] == "rolled_back" and report["rollback"]["success"] is True, report
-        assert any("nodes' processes were not read" in what for what in report["rollback"]["unverified"])
-        assert report["cluster"]["provider"] == "existing"
-        assert set(report["versions"]["counts"]) == {"v1"}
-        assert "kext" in kubectl(kube, "get", "namespaces", "-o", "name")  # the stack in the namespace asked for
-        code, said = cli("run", str(halted), "--reports", str(reports))
-        assert code == 2 and "not on an existing cluster" in said, said
+        assert report["rollback"]["unverified"] == [] and report["faults"][0]["heal_ok"] is True, report
+        (final,) = events_of(next(reports.glob("*/report.json")).parent, "engine.final")
+        assert {v for counts in final.get("processes").values() for v in counts or {}} == {"v1"}, final.data
+        assert report["cluster"]["provider"] == "existing" and set(report["versions"]["counts"]) == {"v1"}
+        assert "namespace/kext\n" in kubectl(kube, "get", "namespaces", "-o", "name")
+        code, said = cli("run", scenario("registry-unreachable"), "--reports", str(tmp_path / "refused"))
+        assert code == 2 and "it needs the harness's own registry" in said, said
         code, said = cli("down")
         assert code == 0 and "fingerprints match" in said, said
         assert existing.present(Target(str(kube.kubeconfig), "unused", namespace="kext")) == []
         assert kubectl(kube, "get", "namespaces", "-o", "name") == before
     finally:
         core.delete_namespaced_config_map(existing.MARKER[1], existing.MARKER[0])
+
+
+def _owner_ssh(kube: Cluster, tmp_path) -> Path:
+    """What a cluster's owner does to let the harness in: sshd started on every node (a service of the node's
+    supervisor, so that it comes back with the node), root's key authorized; the inventory that names them."""
+    key = paramiko.RSAKey.generate(2048)
+    key.write_private_key_file(str(tmp_path / "owner_key"))
+    (tmp_path / "owner_key").chmod(0o600)
+    public = f"{key.get_name()} {key.get_base64()}\n"
+    client = docker.from_env()
+    hosts = []
+    for node, address in kube.state.node_ips.items():
+        container = client.containers.get(kube.config.resource_name(node))
+        done = container.exec_run(["sh", "-c", f"""mkdir -p /root/.ssh /run/sshd && printf '%s' '{public}' \
+> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys && ssh-keygen -A >/dev/null && \
+echo 'mkdir -p /run/sshd; exec /usr/sbin/sshd -D -e' > /etc/chaos-harness/services/sshd"""])
+        assert done.exit_code == 0, done.output
+        hosts.append({"name": node, "address": address, "user": "root", "become": "root", "key": "owner_key"})
+    wait_until(lambda: all(_answers_ssh(h["address"]) for h in hosts), timeout=30, what="sshd on every node")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump({"hosts": hosts}))
+    return inventory
+
+
+def _answers_ssh(address: str) -> bool:
+    try:
+        with socket.create_connection((address, 22), timeout=2) as probe:
+            return probe.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
 
 
 CRASH = """
