@@ -21,7 +21,7 @@ class EngineWatcher:
         self._journal = journal
         self._services = services
         self._update_states: dict[str, tuple[str | None, str]] = {}
-        self._tasks: dict[str, tuple[str, str]] = {}
+        self._tasks: dict[str, tuple[str, str, str]] = {}
         self._known_services: set[str] = set()
         self._nodes: dict[str, str] = {}
         self.last: Snapshots = {}
@@ -58,7 +58,7 @@ class EngineWatcher:
         first_look = service not in self._known_services
         self._known_services.add(service)
         for task in snapshot.tasks:
-            seen = (task.state, task.error)
+            seen = (task.state, task.error, task.desired_state)  # also a pod marked for deletion (an eviction)
             if self._tasks.get(task.id) != seen:
                 self._tasks[task.id] = seen
                 if first_look and task.desired_state != "running":

@@ -191,6 +191,16 @@ def test_a_pod_the_scheduler_cannot_place_says_why():
     assert _task(pod(), 1, "web").error == ""
 
 
+def test_a_pod_the_node_controller_marked_unready_is_no_longer_running():
+    """A halted node's pod keeps its kubelet's last word (ready); the node controller sets its Ready condition
+    False once the node is NotReady, and the task is then no longer counted as running."""
+    unreachable = pod(running=True, ready=True)
+    unreachable.status.conditions.append(NS(type="Ready", status="False", message=""))
+    assert _task(unreachable, 1, "web").state == "starting"
+    unreachable.status.conditions[-1].status = "True"
+    assert _task(unreachable, 1, "web").state == "running"
+
+
 def test_a_terminating_pod_is_a_task_meant_to_shut_down():
     assert _task(pod(running=True, ready=True, deleted=True), 1, "web").desired_state == "shutdown"
     assert _task(pod(running=True, ready=True), 1, "web").addresses == ("10.244.2.5",)

@@ -760,8 +760,9 @@ def _task(pod, slot: int, container: str) -> TaskInfo:
         state = "assigned"
     if statuses:
         current = statuses[0].state
-        if current.running is not None:
-            state, since = ("running" if statuses[0].ready else "starting"), current.running.started_at
+        if current.running is not None:  # ready as the kubelet said, unless the node controller took it back
+            ready = statuses[0].ready and _condition(pod, "Ready") != "False"
+            state, since = ("running" if ready else "starting"), current.running.started_at
         elif current.waiting is not None:
             reason = current.waiting.reason or ""
             state = "rejected" if reason in _PULL_FAILURES else "failed" if reason == "CrashLoopBackOff" else "preparing"
@@ -773,6 +774,11 @@ def _task(pod, slot: int, container: str) -> TaskInfo:
                     desired_state="shutdown" if pod.metadata.deletion_timestamp else "running", state=state,
                     error=error, timestamp=since.timestamp() if since else 0.0,
                     addresses=(pod.status.pod_ip,) if pod.status.pod_ip else ())
+
+
+def _condition(pod, kind: str) -> str | None:
+    """The status (``True``, ``False``, ``Unknown``) of the pod's condition ``kind``, None when it has none."""
+    return next((c.status for c in pod.status.conditions or [] if c.type == kind), None)
 
 
 def _message(error: ApiException) -> str:
