@@ -22,7 +22,7 @@ from kubernetes.client.rest import ApiException
 from harness.cluster.config import GREEN_STACK, LB_PORTS, STACK_NAME, Target
 from harness.cluster.fingerprint import Fingerprint
 from harness.engine.base import Discovery
-from harness.engine.kubernetes.formation import UNANSWERED, api_client, is_ready
+from harness.engine.kubernetes.api import UNANSWERED, api_client, is_ready
 from harness.errors import ClusterError, UsageError
 
 __all__ = ["MARKER", "NAMESPACE_RULE", "STACKS", "Facts", "NodesOfTarget", "examine", "fingerprint", "namespaces",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from harness.engine.kubernetes.binaries import _LOCAL_REPLACE, _version_flags
 from harness.engine.kubernetes.bootstrap import (
     PKI, SERVICES, ClusterPlan, Secrets, admin_kubeconfig, node_files, pod_subnet)
-from harness.engine.kubernetes.formation import api_client
+from harness.engine.kubernetes.api import api_client
 from harness.errors import ClusterError
 
 PLAN = ClusterPlan("kt", {"node1": "172.28.0.11", "node2": "172.28.0.12", "node3": "172.28.0.13"}, "node1",

@@ -29,7 +29,7 @@ from harness.engine import FORMS
 from harness.engine.base import (
     Discovery, EngineObject, NodeRuntime, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy, UpdateState)
 from harness.engine.kubernetes.bootstrap import CLUSTER_DNS, CLUSTER_DOMAIN
-from harness.engine.kubernetes.formation import UNANSWERED, api_client, exists, is_ready
+from harness.engine.kubernetes.api import UNANSWERED, api_client, call, exists, is_ready, refusal
 from harness.engine.kubernetes.placement import HOSTNAME, KeptLabels
 from harness.engine.kubernetes.translate import (
     CONTROL_PLANE, MANAGED_BY, PROBE_SOURCE, UPGRADED_CONTAINER, ImageConfig, claims_on_host,
@@ -175,13 +175,13 @@ class KubernetesEngine:
 
     def version(self) -> str:
         """``Kubernetes`` and the API server's version."""
-        code = self._call(lambda: k8s.VersionApi(self.api).get_code(_request_timeout=10),
+        code = call(lambda: k8s.VersionApi(self.api).get_code(_request_timeout=10),
                           "ask the API server its version")
         return f"Kubernetes {code.git_version}"
 
     def nodes(self) -> list[NodeInfo]:
         """Every node: Ready (``ready``) or not (``down``), cordoned (``drain``) or not, control plane or worker."""
-        found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
+        found = call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
         return [NodeInfo(
             hostname=node.metadata.name,
             state="ready" if is_ready(node) else "down",
@@ -194,14 +194,14 @@ class KubernetesEngine:
         if self._kept is not None:
             self._kept.set(hostname, labels)
             return
-        self._call(lambda: self._core.patch_node(hostname, {"metadata": {"labels": labels}}), f"label {hostname}")
+        call(lambda: self._core.patch_node(hostname, {"metadata": {"labels": labels}}), f"label {hostname}")
 
     def unlabel_node(self, hostname: str, keys: Iterable[str]) -> None:
         if self._kept is not None:
             self._kept.remove(hostname, keys)
             return
         patch = {"metadata": {"labels": {key: None for key in keys}}}
-        self._call(lambda: self._core.patch_node(hostname, patch), f"unlabel {hostname}")
+        call(lambda: self._core.patch_node(hostname, patch), f"unlabel {hostname}")
 
     # -- stacks ------------------------------------------------------------------
 
@@ -276,7 +276,7 @@ class KubernetesEngine:
             state, message = _update_state(deployment)
         namespace, _ = self._locate(name)
         selector = _selector(deployment)
-        pods = self._call(lambda: self._core.list_namespaced_pod(namespace, label_selector=selector,
+        pods = call(lambda: self._core.list_namespaced_pod(namespace, label_selector=selector,
                                                                  _request_timeout=10).items, f"list {name}'s pods")
         pods.sort(key=lambda pod: pod.metadata.creation_timestamp)
         started = annotations.get(CHANGE_STARTED)
@@ -320,7 +320,7 @@ class KubernetesEngine:
     def patch_service(self, stack: str, name: str, patch: dict) -> None:
         """One strategic merge patch of the Service ``name`` of ``stack`` (service-switch's switch of its selector)."""
         stack = self._namespace(stack)
-        self._call(lambda: self._core.patch_namespaced_service(name, stack, patch, _request_timeout=10),
+        call(lambda: self._core.patch_namespaced_service(name, stack, patch, _request_timeout=10),
                    f"change the Service {name} of {stack}")
 
     def rollback(self, service: str) -> None:
@@ -358,7 +358,7 @@ class KubernetesEngine:
                 "metadata": {"name": name, "labels": {**MANAGED_BY, _HELD_PORT: str(port), _HELD_ON: node}},
                 "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}], "containers": [container],
                          "terminationGracePeriodSeconds": 2, "automountServiceAccountToken": False}}
-        self._call(lambda: self._core.create_namespaced_pod(self._faults, body), f"hold port {port} on {node}")
+        call(lambda: self._core.create_namespaced_pod(self._faults, body), f"hold port {port} on {node}")
 
     def release_port(self, node: str, port: int) -> None:
         """Delete the pod holding ``port`` on ``node`` and wait until it is gone (forced after 20 s: its node may
@@ -375,7 +375,7 @@ class KubernetesEngine:
 
     def port_holds(self, node: str) -> dict[int, bool]:
         """Every port held on ``node``: in effect while its pod runs (the kubelet admitted it) and is not deleted."""
-        pods = self._call(lambda: self._core.list_namespaced_pod(
+        pods = call(lambda: self._core.list_namespaced_pod(
             self._faults, label_selector=f"{_HELD_ON}={node}", _request_timeout=10).items, "list the held ports")
         return {int(pod.metadata.labels[_HELD_PORT]): pod.status.phase == "Running"
                 and pod.metadata.deletion_timestamp is None for pod in pods}
@@ -392,7 +392,7 @@ class KubernetesEngine:
         body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": f"probe-{port}-", "labels": MANAGED_BY},
                 "spec": {"affinity": affinity, "tolerations": [{"operator": "Exists"}], "containers": [container],
                          "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False}}
-        name = self._call(lambda: self._core.create_namespaced_pod(self._faults, body),
+        name = call(lambda: self._core.create_namespaced_pod(self._faults, body),
                           f"try a pod with hostPort {port} on {node}").metadata.name
         try:
             scheduled = wait_until(lambda: self._scheduled(name), timeout=30,
@@ -413,20 +413,20 @@ class KubernetesEngine:
         eviction refused (429) is a line ``<namespace>/<pod>: <the API's message>`` ("Cannot evict pod as it would
         violate the pod's disruption budget."). As ``kubectl drain --ignore-daemonsets`` leaves them: DaemonSet
         pods, pods being deleted, and pods no controller would replace (the harness's own fault pods)."""
-        self._call(lambda: self._core.patch_node(node, {"spec": {"unschedulable": True}}), f"cordon {node}")
+        call(lambda: self._core.patch_node(node, {"spec": {"unschedulable": True}}), f"cordon {node}")
         refused = ((pod, self._evict(pod)) for pod in self._evictable(node))
         return "\n".join(f"{pod.metadata.namespace}/{pod.metadata.name}: {why}" for pod, why in refused if why)
 
     def undrain_node(self, node: str) -> None:
         """``kubectl uncordon``: the node is schedulable again; evicted pods stay where they went."""
-        self._call(lambda: self._core.patch_node(node, {"spec": {"unschedulable": None}}), f"uncordon {node}")
+        call(lambda: self._core.patch_node(node, {"spec": {"unschedulable": None}}), f"uncordon {node}")
 
     def _evictable(self, node: str) -> list:
         """The pods on ``node`` in the harness's namespaces (labelled as its own) that a drain evicts."""
-        namespaces = self._call(lambda: self._core.list_namespace(
+        namespaces = call(lambda: self._core.list_namespace(
             label_selector=_OWN_NAMESPACES, _request_timeout=10).items, "list the harness's namespaces")
         on_node = f"spec.nodeName={node}"
-        pods = [pod for namespace in namespaces for pod in self._call(lambda: self._core.list_namespaced_pod(
+        pods = [pod for namespace in namespaces for pod in call(lambda: self._core.list_namespaced_pod(
             namespace.metadata.name, field_selector=on_node, _request_timeout=10).items, f"list the pods on {node}")]
         return [pod for pod in pods if pod.metadata.deletion_timestamp is None and any(
             owner.controller and owner.kind != "DaemonSet" for owner in pod.metadata.owner_references or [])]
@@ -437,12 +437,12 @@ class KubernetesEngine:
         name, namespace = pod.metadata.name, pod.metadata.namespace
         body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
         try:
-            self._call(lambda: self._core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=10),
+            call(lambda: self._core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=10),
                        f"evict the pod {namespace}/{name}")
         except EngineError as error:
             refused = error.__cause__
             if isinstance(refused, ApiException) and refused.status in (404, 429):
-                return "" if refused.status == 404 else _message(refused) or str(refused.reason)
+                return "" if refused.status == 404 else refusal(refused) or str(refused.reason)
             raise
         return ""
 
@@ -455,7 +455,7 @@ class KubernetesEngine:
 
     def _pause_image(self, node: str) -> str:
         """The pause image as ``node``'s containerd names it (its status lists its images)."""
-        found = self._call(lambda: self._core.read_node(node, _request_timeout=10), f"read the node {node}")
+        found = call(lambda: self._core.read_node(node, _request_timeout=10), f"read the node {node}")
         names = [name for image in found.status.images or [] for name in image.names or [] if name.startswith(_PAUSE)]
         if not names:
             raise EngineError(f"{node} lists no image {_PAUSE}*: is it a node of a harness's Kubernetes cluster?")
@@ -472,7 +472,7 @@ class KubernetesEngine:
                     raise
                 body = {"apiVersion": "v1", "kind": "Namespace",
                         "metadata": {"name": self._faults, "labels": MANAGED_BY}}
-                self._call(lambda: self._core.create_namespace(body), f"create the namespace {self._faults}")
+                call(lambda: self._core.create_namespace(body), f"create the namespace {self._faults}")
                 return False
             return namespace.status.phase == "Active" and exists(
                 lambda: self._core.read_namespaced_service_account("default", self._faults))
@@ -480,7 +480,7 @@ class KubernetesEngine:
 
     def _drop_faults_namespace(self) -> None:
         """Delete the namespace chaos-faults once no pod is left in it (without waiting for it to go)."""
-        if self._call(lambda: self._core.list_namespaced_pod(self._faults, _request_timeout=10).items,
+        if call(lambda: self._core.list_namespaced_pod(self._faults, _request_timeout=10).items,
                       f"list the pods in {self._faults}"):
             return
         try:
@@ -508,7 +508,7 @@ class KubernetesEngine:
                                                        force_conflicts=True)
         what = f"apply {body['kind']} {body['metadata']['name']}"
         try:
-            self._call(apply, what)
+            call(apply, what)
             return
         except EngineError as error:
             refused = error.__cause__
@@ -516,7 +516,7 @@ class KubernetesEngine:
                     and any(words in str(error) for words in _IMMUTABLE)):
                 raise
         self._delete(body["metadata"]["namespace"], *_key(body))
-        self._call(apply, what)
+        call(apply, what)
 
     def _applied(self, stack: str) -> set[tuple[str, str, str]]:
         """(apiVersion, kind, name) of every object the last deploy of ``stack`` applied."""
@@ -607,7 +607,7 @@ class KubernetesEngine:
     def _patch(self, name: str, body: dict, merge: bool = False) -> None:
         namespace, deployment = self._locate(name)
         kwargs = {"_content_type": "application/merge-patch+json"} if merge else {}
-        self._call(lambda: self._apps.patch_namespaced_deployment(deployment, namespace, body, **kwargs),
+        call(lambda: self._apps.patch_namespaced_deployment(deployment, namespace, body, **kwargs),
                    f"change {name}")
 
     def _pull_secret(self, namespace: str, auth: RegistryAuth) -> None:
@@ -616,7 +616,7 @@ class KubernetesEngine:
         body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
                 "metadata": {"name": PULL_SECRET, "namespace": namespace, "labels": MANAGED_BY},
                 "data": {".dockerconfigjson": base64.b64encode(config).decode()}}
-        self._call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
+        call(lambda: self._core.patch_namespaced_secret(PULL_SECRET, namespace, body)
                    if exists(lambda: self._core.read_namespaced_secret(PULL_SECRET, namespace))
                    else self._core.create_namespaced_secret(namespace, body), "store the registry's credentials")
 
@@ -637,7 +637,7 @@ class KubernetesEngine:
 
     def _default_storage(self) -> bool:
         """Whether the cluster has a default StorageClass (a claim without a class is provisioned)."""
-        classes = self._call(lambda: k8s.StorageV1Api(self.api).list_storage_class(_request_timeout=10).items,
+        classes = call(lambda: k8s.StorageV1Api(self.api).list_storage_class(_request_timeout=10).items,
                              "list the storage classes")
         return any((c.metadata.annotations or {}).get(DEFAULT_CLASS) == "true" for c in classes)
 
@@ -654,7 +654,7 @@ class KubernetesEngine:
     def _on_users_nodes(self, bodies: list[dict]) -> list[dict]:
         """On a cluster that is not the harness's: its host directories made ``emptyDir`` volumes, and the pods
         that select its kept labels placed by hostname (``placement``)."""
-        found = self._call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
+        found = call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
         hostnames = {node.metadata.name: (node.metadata.labels or {}).get(HOSTNAME, node.metadata.name)
                      for node in found}
         for body in bodies:
@@ -666,14 +666,6 @@ class KubernetesEngine:
     def _namespace_exists(self, namespace: str) -> bool:
         return exists(lambda: self._core.read_namespace(namespace))
 
-    @staticmethod
-    def _call(call, what: str):
-        try:
-            return call()
-        except ApiException as error:
-            raise EngineError(f"cannot {what}: {error.status} {error.reason}: {_message(error)}") from error
-        except UNANSWERED as error:
-            raise ClusterError(f"cannot {what}: the Kubernetes API server does not answer: {error}") from error
 
 
 def _key(body: dict) -> tuple[str, str, str]:
@@ -779,10 +771,3 @@ def _task(pod, slot: int, container: str) -> TaskInfo:
 def _condition(pod, kind: str) -> str | None:
     """The status (``True``, ``False``, ``Unknown``) of the pod's condition ``kind``, None when it has none."""
     return next((c.status for c in pod.status.conditions or [] if c.type == kind), None)
-
-
-def _message(error: ApiException) -> str:
-    try:
-        return json.loads(error.body).get("message", "")
-    except (TypeError, ValueError):
-        return str(error.body or "")[:300]

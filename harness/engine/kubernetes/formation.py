@@ -18,39 +18,20 @@ from pathlib import Path
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
-from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.kube_config import KubeConfigLoader
 from kubernetes.dynamic import DynamicClient
-from urllib3.exceptions import HTTPError
 
+from harness.engine.kubernetes.api import UNANSWERED, api_client, exists, is_ready
 from harness.engine.kubernetes.bootstrap import (
     CLUSTER_DNS, CONTROL_PLANE_LABEL, PAUSE_ARCHIVE, ClusterPlan, NodeFiles, Secrets, node_files)
 from harness.errors import ClusterError
-from harness.safe_yaml import clip, read_yaml
 from harness.waiting import wait_until
 
-__all__ = ["COREDNS_REPOSITORY", "UNANSWERED", "api_client", "exists", "form", "is_ready", "nodes_ready"]
+__all__ = ["COREDNS_REPOSITORY", "form", "nodes_ready"]
 
 RunOn = Callable[[str, list[str], bytes | None], "object"]  # (node, argv, stdin) -> a result with .ok and .output
 Progress = Callable[[str], None]
 COREDNS_REPOSITORY = "chaos-harness/coredns"
 READY_TIMEOUT = 180.0  # seconds for the API server, then for every node, to be ready
-UNANSWERED = (ApiException, HTTPError, OSError)  # what a call to an API server that does not answer raises
-
-
-def api_client(kubeconfig: Path, context: str = "") -> k8s.ApiClient:
-    """A client of the cluster's API server, from a kubeconfig (``context``: one of its contexts, "" its current
-    one); ClusterError naming it when it cannot be used."""
-    configuration = k8s.Configuration()
-    try:
-        loaded = read_yaml(kubeconfig, "kubeconfig", ClusterError)
-        KubeConfigLoader(config_dict=loaded, active_context=context or None,
-                         config_base_path=str(Path(kubeconfig).resolve().parent)).load_and_set(configuration)
-    except (ConfigException, ValueError, TypeError, AttributeError, KeyError) as error:
-        raise ClusterError(f"{kubeconfig}: not a kubeconfig the harness can use ({clip(str(error), 200)}); "
-                           "`chaos-harness cluster up` writes it again") from error
-    configuration.retries = False
-    return k8s.ApiClient(configuration)
 
 
 def form(plan: ClusterPlan, secrets: Secrets, run: RunOn, pause_archive: bytes, kubeconfig: Path,
@@ -89,28 +70,12 @@ def nodes_ready(api: k8s.CoreV1Api, nodes: list[str]) -> list[str]:
     return [name for name in nodes if name not in found or not is_ready(found[name])]
 
 
-def is_ready(node: k8s.V1Node) -> bool:
-    """Whether a node's Ready condition is true."""
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-
-
 def _answers(api: k8s.CoreV1Api) -> bool:
     try:
         k8s.VersionApi(api.api_client).get_code(_request_timeout=5)
         return True
     except UNANSWERED:
         return False
-
-
-def exists(read: Callable[[], object]) -> bool:
-    """Whether ``read`` finds its object (False on 404; other errors raise)."""
-    try:
-        read()
-        return True
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
 
 
 def _deploy_dns(api: k8s.ApiClient, image: str) -> None:
