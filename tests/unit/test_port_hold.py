@@ -72,9 +72,10 @@ class Core:
     def read_namespaced_service_account(self, name, namespace):
         return SimpleNamespace()
 
+    held = ["docker.io/chaos-harness/pause:0123abcd"]  # the images the node lists beside the app's
+
     def read_node(self, name, **_):
-        images = [SimpleNamespace(names=["registry:5000/chaos/demo/web:v1"]),
-                  SimpleNamespace(names=["docker.io/chaos-harness/pause:0123abcd"])]
+        images = [SimpleNamespace(names=["registry:5000/chaos/demo/web:v1"]), SimpleNamespace(names=self.held)]
         return SimpleNamespace(status=SimpleNamespace(images=images))
 
     def create_namespaced_pod(self, namespace, body):
@@ -132,3 +133,19 @@ def test_kubernetes_holds_a_port_with_a_pod_bound_to_the_node_and_gives_it_back_
     engine.release_port("node2", 8081)
     engine.release_port("node2", 8081)  # healed again after a crash: nothing to do
     assert core.pods == {} and core.namespace is None and engine.port_holds("node2") == {}
+
+
+@pytest.mark.parametrize("held, image", [
+    (["registry.k8s.io/pause@sha256:ee6521f2", "registry.k8s.io/pause:3.10"], "registry.k8s.io/pause:3.10"),
+    (["registry:5000/chaos/demo/web:v2"], None)])
+def test_on_a_cluster_the_harness_did_not_make_a_port_is_held_with_its_sandbox_image(held, image):
+    core = Core()
+    core.held = held
+    engine = kubernetes(core)
+    if image is None:
+        with pytest.raises(EngineError, match="lists no pause image"):
+            engine.hold_port("node2", 8081)
+        return
+    engine.hold_port("node2", 8081)
+    (pod,) = core.pods.values()
+    assert pod["spec"]["containers"][0]["image"] == image
