@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from harness.cluster import existing
+from harness.cluster.config import Target
 from harness.cluster.ports import DEFAULT_PORTS, PORT_PURPOSE, listening
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 
 __all__ = ["MIN_FREE_BYTES", "EngineFacts", "Finding", "HostMachine", "Machine", "diagnose", "failing"]
 
@@ -93,11 +95,16 @@ def failing(findings: list[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.failing]
 
 
-def diagnose(machine: Machine, provider: str = "docker", engine_name: str = "swarm") -> list[Finding]:
+def diagnose(machine: Machine, provider: str = "docker", engine_name: str = "swarm",
+             target: Target | None = None) -> list[Finding]:
     """Every check that matters for ``provider`` and the engine ``engine_name``, in the order the table shows
-    them."""
+    them; for an existing cluster (``target``), what builds and pushes the images and the cluster itself."""
     engine = machine.engine()
     checks: list[Callable[[], Finding | list[Finding]]] = [lambda: docker_engine(machine, engine)]
+    if target is not None:
+        checks += [lambda: debootstrap(machine, engine), lambda: disk(machine, engine),
+                   lambda: existing_cluster(target)]
+        return [finding for check in checks for finding in _listed(check())]
     if provider == "docker":
         checks.append(lambda: docker_client(machine))
     if provider in VAGRANT_PROVIDERS:
@@ -111,11 +118,22 @@ def diagnose(machine: Machine, provider: str = "docker", engine_name: str = "swa
                lambda: disk(machine, engine), lambda: ports(machine)]
     if engine_name == "kubernetes":
         checks.append(kubernetes_builds)
-    found: list[Finding] = []
-    for check in checks:
-        result = check()
-        found += result if isinstance(result, list) else [result]
-    return found
+    return [finding for check in checks for finding in _listed(check())]
+
+
+def _listed(result: Finding | list[Finding]) -> list[Finding]:
+    return result if isinstance(result, list) else [result]
+
+
+def existing_cluster(target: Target) -> Finding:
+    """The cluster of ``--provider existing`` and its registry: the cluster answers, is a test cluster and leaves
+    the harness room; this machine pushes to the registry (``existing.examine``)."""
+    try:
+        facts = existing.examine(target)
+    except HarnessError as error:
+        return Finding("your Kubernetes cluster", False, one_line(str(error)), "as the message says")
+    return Finding("your Kubernetes cluster", True, f"{facts.proof}; schedulable nodes {', '.join(facts.nodes)}")
+
 
 
 def docker_engine(machine: Machine, engine: EngineFacts | str) -> Finding:

@@ -53,11 +53,11 @@ def doctor(config: ClusterConfig) -> None:
     """Check what this machine has for the harness: a table of what is missing and what brings it.
 
     The Docker engine, Vagrant (with `--provider libvirt` its plugin and libvirtd; `virtualbox`: VBoxManage), Go,
-    debootstrap, iptables and the kernel's matches the faults use, disk space for images, the default ports.
-    Exits 1 when something required is missing: `chaos-harness setup` installs it."""
+    debootstrap, iptables and the kernel's matches the faults use, disk space for images, the default ports; with
+    `--provider existing`, the cluster (it answers, is marked as a test cluster, has room) and the registry. Exits 1 when something required is missing: `chaos-harness setup` installs it."""
     from harness.doctor import HostMachine, diagnose, failing
 
-    findings = diagnose(HostMachine(), config.provider, config.engine)
+    findings = diagnose(HostMachine(), config.provider, config.engine, config.target)
     ui.show(_findings_table(findings, config.provider))
     if missing := failing(findings):
         progress(f"missing: {', '.join(f.name for f in missing)}; `chaos-harness setup` installs what a Debian "

@@ -24,9 +24,10 @@ from harness.cluster.fingerprint import Fingerprint
 from harness.engine.base import Discovery
 from harness.engine.kubernetes.api import UNANSWERED, api_client, is_ready
 from harness.errors import ClusterError, UsageError
+from harness.http import HttpClient
 
 __all__ = ["MARKER", "NAMESPACE_RULE", "STACKS", "Facts", "NodesOfTarget", "examine", "fingerprint", "namespaces",
-           "present"]
+           "present", "registry_problem"]
 
 MARKER = ("kube-public", "chaos-harness-test-cluster")  # the ConfigMap (namespace, name) that marks a test cluster
 STACKS = (STACK_NAME, GREEN_STACK, "chaos-faults")  # the harness's namespaces, by their names on its own clusters
@@ -60,6 +61,8 @@ def examine(target: Target) -> Facts:
         raise UsageError(f"{where} is not marked as a test cluster: the harness runs only where it may break "
                          f"things. Its owner marks it with `kubectl -n {MARKER[0]} create configmap {MARKER[1]}`, "
                          "or say --i-own-this-cluster (recorded in each run's journal)")
+    if problem := registry_problem(target):
+        raise ClusterError(f"--registry {target.registry}: {problem}")
     if taken:
         raise ClusterError(f"{where} has the namespaces {', '.join(taken)} already; the harness creates its own "
                            "and deletes them again, so it does not use those: remove them or use another cluster")
@@ -78,6 +81,17 @@ def examine(target: Target) -> Facts:
     discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain)
     ordered = [free[0], *(name for name in sorted(usable) if name != free[0])]  # the load balancer's node first
     return Facts({name: usable[name] for name in ordered}, discovery, proof)
+
+
+def registry_problem(target: Target) -> str | None:
+    """Why this machine cannot push to the registry the cluster pulls from (None when it can: its API answers over
+    plain HTTP, as the harness pushes)."""
+    answer = HttpClient(f"http://{target.registry}").get("/v2/")
+    if answer is not None and answer.status in (200, 401):
+        return None
+    return (f"{'no answer' if answer is None else f'answer {answer.status}'} over plain HTTP at /v2/; give a registry "
+            "this machine pushes to over HTTP (on loopback, or in Docker's insecure-registries) that the cluster "
+            "pulls from")
 
 
 def namespaces(target: Target) -> dict[str, str]:

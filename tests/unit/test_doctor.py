@@ -192,3 +192,21 @@ def test_setup_command_exits_3_naming_what_no_package_brings(monkeypatch):
     result = CliRunner().invoke(main, ["--provider", "virtualbox", "setup", "--no-images"])
     assert result.exit_code == 3, result.output
     assert "still missing after setup: VirtualBox" in result.output
+
+
+@pytest.mark.parametrize("refusal", [None, "the cluster of k is not marked as a test cluster"])
+def test_for_an_existing_cluster_doctor_checks_the_cluster_not_this_machines_cluster_parts(monkeypatch, refusal):
+    """No Vagrant, Go, ports or Kubernetes builds: the images are built and pushed here, the cluster is the user's."""
+    from harness.cluster import existing
+    from harness.cluster.config import Target
+    from harness.errors import UsageError
+
+    def examine(target):
+        if refusal:
+            raise UsageError(refusal)
+        return existing.Facts({"node1": "10.0.0.1", "node2": "10.0.0.2"}, None, "--i-own-this-cluster")
+    monkeypatch.setattr(existing, "examine", examine)
+    found = {f.name: f for f in diagnose(FakeMachine(), "existing", "kubernetes", Target("k", "r:5000"))}
+    assert list(found) == ["Docker engine", "debootstrap", "disk for images", "your Kubernetes cluster"]
+    cluster = found["your Kubernetes cluster"]
+    assert cluster.ok is (refusal is None) and (refusal or "node1, node2") in cluster.found
