@@ -89,7 +89,7 @@ def rollback_outcome(events: list[Event], samples: list[Sample], old: str, verif
         reasons.append("the engine's final state was not recorded")
     for final in finals:
         if not _all_on(final, old):
-            reasons.append(f"running tasks of {final.get('service')} at the end were {final.get('running')}, "
+            reasons.append(f"running tasks of {final.get('service')} at the end were {_counted(final.get('running'))}, "
                            f"not {final.get('replicas')} x {old}")
         reasons.extend(_stray_processes(final, old))
     bad = [s for s in window if not (s.ok and s.version == old)]
@@ -124,8 +124,13 @@ def _stray_processes(final: Event, old: str) -> list[str]:
         if stray:
             listed = ", ".join(f"{count} x {version}" for version, count in sorted(stray.items()))
             reasons.append(f"{node} still runs {listed} of {final.get('service')} although the engine "
-                           f"reports {final.get('running')}")
+                           f"reports {_counted(final.get('running'))}")
     return reasons
+
+
+def _counted(versions: dict | None) -> str:
+    """``{'v1': 2, 'v2': 1}`` as ``2 x v1, 1 x v2`` (``none`` for no task)."""
+    return ", ".join(f"{count} x {version}" for version, count in sorted((versions or {}).items())) or "none"
 
 
 def _steady_since(samples: list[Sample], version: str, since: float, until: float) -> float | None:
