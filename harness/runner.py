@@ -38,7 +38,7 @@ from harness.cluster import Cluster
 from harness.cluster.config import Target
 from harness.cluster.logs import collect_logs
 from harness.cluster.registry import SECURE_REGISTRY
-from harness.engine.base import Engine, RegistryAuth
+from harness.engine.base import Engine, RegistryAuth, ServiceSnapshot
 from harness.errors import ClusterError, HarnessError, RunInterrupted, ScenarioError
 from harness.faults.base import FaultContext, NodeControl
 from harness.faults.schedule import FaultScheduler
@@ -60,6 +60,8 @@ from harness.watch import EngineWatcher, Snapshots
 
 POLL_INTERVAL = 0.5
 READBACK_TIMEOUT = 60.0
+STOP_MARGIN = 3.0  # seconds a runtime may take past a task's grace period to have stopped it
+MAX_STOP_WAIT = 60.0  # seconds the final census waits for stopping tasks at most, whatever their grace period
 CENSUS_UNREAD = "an existing cluster: the harness reaches it through its API only, not its nodes"
 Progress = Callable[[str], None]
 
@@ -300,11 +302,27 @@ class Runner:
         slot = next(s for s in SLOTS if live == s.service(stack.entry))
         for service in stack.services(slot):
             snapshot = engine.service(service)
+            running = running_versions({service: snapshot})[service]
             counted = self.cluster.reaches_nodes()  # an existing cluster's nodes are not the harness's to read
+            processes, waited = self._final_census(engine, snapshot, running) if counted else (None, 0.0)
             journal.write("engine.final", service=service, replicas=snapshot.replicas,
-                          update_state=snapshot.update_state, running=running_versions({service: snapshot})[service],
-                          processes=census(self.cluster.exec, self.cluster.state.nodes, service, engine.runtime)
-                          if counted else None, census=None if counted else CENSUS_UNREAD)
+                          update_state=snapshot.update_state, running=running, processes=processes,
+                          census=None if counted else CENSUS_UNREAD, census_waited=round(waited, 3))
+
+    def _final_census(self, engine: Engine, snapshot: ServiceSnapshot, running: dict) -> tuple[dict, float]:
+        """Every node's processes of the service, and how long the harness waited for them: while a task the engine
+        is stopping is within its grace period (a pod being deleted) and a node still runs a release the engine
+        runs no task of, looked at again every second until that grace period ends (``MAX_STOP_WAIT`` at most). A
+        container still there afterwards (its node frozen) is what the census is for."""
+        started = time.time()
+        grace_ends = min(max((t.stops_by for t in snapshot.tasks if t.desired_state != "running"), default=0.0),
+                         started + MAX_STOP_WAIT)
+        while True:
+            found = census(self.cluster.exec, self.cluster.state.nodes, snapshot.name, engine.runtime)
+            stray = {v for counts in found.values() for v in counts or {}} - set(running)
+            if not stray or time.time() >= grace_ends + STOP_MARGIN:
+                return found, time.time() - started
+            time.sleep(1.0)
 
     def _readback(self, journal: Journal, stack: AppStack) -> None:
         """Read every acknowledged write back through the load balancer, judged by the profile's read check; each

@@ -108,6 +108,7 @@ class TaskInfo:
     error: str
     timestamp: float = 0.0  # when the task reached its current state (epoch seconds)
     addresses: tuple[str, ...] = ()  # the task's addresses on its networks, without prefix length
+    stops_by: float = 0.0  # a task being stopped: when its grace period ends (epoch seconds; 0: not known)
 
     @property
     def version(self) -> str:

@@ -189,3 +189,40 @@ def test_a_rollback_reported_as_a_completed_update_counts_from_the_first_failed_
     assert result["triggered"] is True and result["trigger"] == "rollback.detected"
     assert result["success"] is True
     assert result["time_to_rollback"] == 16 - 14
+
+
+def _final_census(outputs: list[str], stops_by: float):
+    """The final census of a service whose task (a pod being deleted) stops by ``stops_by``, node2's census output
+    changing over the looks as ``outputs`` says; (processes, seconds waited, looks)."""
+    from types import SimpleNamespace
+
+    from harness.engine.base import ServiceSnapshot, TaskInfo
+    from harness.runner import Runner
+
+    looks = []
+
+    def run_on(node, argv, stdin=None):
+        looks.append(node)
+        output = outputs[min(len([n for n in looks if n == "node2"]) - 1, len(outputs) - 1)] if node == "node2" else ""
+        return SimpleNamespace(ok=True, output=output)
+    stopping = TaskInfo("t1", 1, "node2", "registry:5000/chaos/web:v3-broken", "shutdown", "running", "",
+                        stops_by=stops_by)
+    snapshot = ServiceSnapshot("chaos_web", "registry:5000/chaos/web:v1", 3, "rolled_back", "", None, (stopping,))
+    runner = SimpleNamespace(cluster=SimpleNamespace(exec=run_on, state=SimpleNamespace(nodes=["node1", "node2"])))
+    engine = SimpleNamespace(runtime=SimpleNamespace(census="census"))
+    processes, waited = Runner._final_census(runner, engine, snapshot, {"v1": 3})
+    return processes, waited, len([n for n in looks if n == "node2"])
+
+
+def test_the_final_census_waits_for_a_pod_being_deleted_within_its_grace_period():
+    """Its container stops within the grace period: no stray (a verdict must not fail on a pod still stopping)."""
+    import time
+    processes, waited, looks = _final_census(["registry:5000/chaos/web:v3-broken", ""], time.time() + 20)
+    assert processes == {"node1": {}, "node2": {}} and looks == 2 and 0.9 < waited < 5
+
+
+def test_the_final_census_keeps_a_container_still_there_after_its_grace_period():
+    """Its node is frozen: the container outlived its grace period and is counted, without waiting."""
+    import time
+    processes, waited, looks = _final_census(["registry:5000/chaos/web:v3-broken"], time.time() - 100)
+    assert processes["node2"] == {"v3-broken": 1} and looks == 1 and waited < 1

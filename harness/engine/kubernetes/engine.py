@@ -625,7 +625,8 @@ def _task(pod, slot: int, container: str) -> TaskInfo:
     return TaskInfo(id=pod.metadata.uid, slot=slot, node=pod.spec.node_name or "", image=image,
                     desired_state="shutdown" if pod.metadata.deletion_timestamp else "running", state=state,
                     error=error, timestamp=since.timestamp() if since else 0.0,
-                    addresses=(pod.status.pod_ip,) if pod.status.pod_ip else ())
+                    addresses=(pod.status.pod_ip,) if pod.status.pod_ip else (),
+                    stops_by=pod.metadata.deletion_timestamp.timestamp() if pod.metadata.deletion_timestamp else 0.0)
 
 
 def _condition(pod, kind: str) -> str | None:
