@@ -10,6 +10,7 @@ form it speaks (Kubernetes prefers the objects).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -260,8 +261,12 @@ class Profile:
     @property
     def warnings(self) -> tuple[str, ...]:
         """Every form's notes, each after the file it is about."""
+        return self.warnings_of(self.notes)
+
+    def warnings_of(self, forms: Iterable[str]) -> tuple[str, ...]:
+        """The notes of the forms ``forms`` (those the engines at hand deploy), each after the file it is about."""
         files = {"compose": self.model.compose, "kubernetes": self.model.kubernetes and self.model.kubernetes.path}
-        return tuple(f"{files[form]}: {note}" for form, notes in self.notes.items() for note in notes)
+        return tuple(f"{files[form]}: {note}" for form, notes in self.notes.items() if form in forms for note in notes)
 
     @property
     def forms(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import APP, checked_profile, prepared, progress, ui
+from harness.cli.common import APP, checked_profile, engines_of, prepared, progress, ui
 from harness.cluster import Cluster, ClusterConfig
 from harness.errors import UsageError
 
@@ -40,7 +40,7 @@ def app_check(config: ClusterConfig, profile: Path) -> None:
     """Deploy the profile's old release, send a few requests and show which release answered each; then remove it."""
     from harness.app.check import check
 
-    checked = checked_profile(profile, [])
+    checked = checked_profile(profile, [], engines_of(config, None))
     handle = Cluster(config, progress)
     app = prepared(checked, [], handle)
     handle.up()

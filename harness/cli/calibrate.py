@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import DEFAULT_REPORTS, app_option, checked_profile, parse_durations, prepared, progress, ui
+from harness.cli.common import (DEFAULT_REPORTS, app_option, checked_profile, engines_of, parse_durations, prepared,
+                                progress, ui)
 from harness.cluster import Cluster, ClusterConfig
 
 
@@ -41,7 +42,7 @@ def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], d
 
     plan = check_plan(CalibrationPlan(rates or DEFAULT_RATES, parse_durations(durations) or DEFAULT_DURATIONS,
                                       kinds or tuple(KINDS), repeat, parse_durations((timeout,))[0]))
-    profile = checked_profile(app_path, [])
+    profile = checked_profile(app_path, [], engines_of(config, None))
     handle = Cluster(config, progress)
     app = prepared(profile, [], handle)
     handle.up()

@@ -143,13 +143,16 @@ def clusters_of(config: ClusterConfig, engines: list[str]) -> dict[str, Cluster]
     return clusters
 
 
-def checked_profile(path: Path, scenarios):
-    """The profile validated against the scenarios' releases, its notes shown; nothing touched."""
+def checked_profile(path: Path, scenarios, engines: list[str]):
+    """The profile validated against the scenarios' releases, the notes shown of the forms the ``engines`` deploy
+    (a compose file's say nothing on Kubernetes when the profile gives its objects); nothing touched."""
     from harness.app import load_profile
+    from harness.engine import FORMS
 
     profile = load_profile(path)
     check_releases(profile, scenarios)
-    for warning in profile.warnings:
+    deployed = {next((f for f in FORMS[engine] if f in profile.forms), None) for engine in engines}
+    for warning in profile.warnings_of(deployed):
         progress(f"[yellow]note[/]: {warning}")
     return profile
 

@@ -22,7 +22,8 @@ from harness.scenario import STRATEGIES
 @click.option("--app", "app_path", type=APP,
               help="Also check an app profile and that it has the releases the scenarios ask for; alone, the "
                    "profile by itself.")
-def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
+@click.pass_obj
+def validate(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path | None) -> None:
     """Check scenarios, an app profile, or both, without touching anything.
 
     A scenario is a file, or the name of a shipped one (`chaos-harness scenarios list`), as for every command.
@@ -37,7 +38,7 @@ def validate(scenarios: tuple[Path, ...], app_path: Path | None) -> None:
         loaded.append(load_scenario(path))
         progress(f"{shown(path)}: valid")
     if app_path is not None:
-        _images_checked(checked_profile(app_path, loaded))
+        _images_checked(checked_profile(app_path, loaded, engines_of(config, None)))
         progress(f"{shown(app_path)}: valid")
     elif loaded:  # the releases they ask for, from the profile `run` uses without --app
         check_releases(load_profile(DEFAULT_PROFILE), loaded)
@@ -74,7 +75,7 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
     from harness.scenario import load_scenario
 
     loaded = [load_scenario(path).under(strategy) for path in scenarios]
-    profile = checked_profile(app_path, loaded)
+    profile = checked_profile(app_path, loaded, engines_of(config, None))
     handle = Cluster(config, progress)
     app = prepared(profile, loaded, handle)
     handle.up()
@@ -110,7 +111,7 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
 
     loaded = [load_scenario(path) for path in scenarios]
     chosen = engines_of(config, engines)
-    profiles = [checked_profile(app_argument(p.strip()), loaded) for p in apps.split(",") if p.strip()]
+    profiles = [checked_profile(app_argument(p.strip()), loaded, chosen) for p in apps.split(",") if p.strip()]
     check_forms(profiles, chosen)
     clusters = clusters_of(config, chosen)
     apps_ready = [prepared(profile, loaded, clusters[chosen[0]]) for profile in profiles]
@@ -158,7 +159,7 @@ def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies
     runs = plan.plan(scenario, parse_strategies(strategies), points, list(at), repeat)
     chosen = engines_of(config, engines)
     expected = plan.check_duration(runs * len(chosen), limit)
-    profile = checked_profile(app_path, [scenario])
+    profile = checked_profile(app_path, [scenario], chosen)
     check_forms([profile], chosen)
     clusters = clusters_of(config, chosen)
     app = prepared(profile, [scenario], clusters[chosen[0]])

@@ -139,3 +139,4 @@ def test_the_load_balancer_finds_the_entry_in_the_renamed_namespace():
     discovery = Discovery("10.0.0.10:53", "{service}.{stack}.svc.cluster.local", (("chaos", "team"),))
     assert discovery.of("chaos", "web") == "web.team.svc.cluster.local"
     assert discovery.of("chaos-green", "web") == "web.chaos-green.svc.cluster.local"
+

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from harness.app import DEFAULT_PROFILE, load_profile
+from harness.cli import main
 from harness.errors import ProfileError
 
 GUESTBOOK = Path(__file__).parents[2] / "examples" / "guestbook" / "guestbook.yaml"
@@ -284,3 +286,13 @@ def test_a_compose_file_gets_the_loaders_guards_duplicate_keys_and_alias_bombs(t
         f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     (tmp_path / "compose.yml").write_text(bomb)
     assert "compose.yml" in problems(error_of(path))["compose"]
+
+
+@pytest.mark.parametrize("engine, shown, hidden", [("kubernetes", "demo/kubernetes:", "demo/compose.yml:"),
+                                                   ("swarm", "demo/compose.yml:", "demo/kubernetes:")])
+def test_the_notes_shown_are_those_of_the_form_the_engine_deploys(tmp_path, engine, shown, hidden):
+    result = CliRunner().invoke(main, ["--engine", engine, "validate", "--app", "demo"],
+                                env={"CHAOS_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"note: {shown}" in said and f"note: {hidden}" not in said
