@@ -119,8 +119,9 @@ def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provi
          namespace: str, owned: bool, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Docker Swarm or Kubernetes cluster."""
     target = _target(kubeconfig, kube_context, registry, registry_as, namespace, owned)
+    given = ctx.get_parameter_source("engine") not in (None, click.core.ParameterSource.DEFAULT)
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
-                            engine=engine, target=target)
+                            engine=engine, target=target, engine_given=given)
     ui.quiet = quiet
 
 

@@ -121,14 +121,18 @@ def engines_option(function):
 
 
 def engines_of(config: ClusterConfig, engines: str | None) -> list[str]:
-    """The engines of ``--engines``; without it, the engine of the cluster ``config`` names when it is up, else
-    ``--engine``'s."""
+    """The engines of ``--engines``; without it, the engine of the cluster ``config`` names when it is up (an
+    ``--engine`` given for another is refused), else ``--engine``'s."""
     from harness.cluster.config import ClusterState
     from harness.matrix import parse_engines
 
     if engines is not None:
         return parse_engines(engines)
     state = ClusterState.load(config.state_dir)
+    if state and config.engine_given and config.engine != state.engine:
+        raise click.UsageError(f"--engine {config.engine}: cluster {config.name!r} is up as a {state.engine} cluster, "
+                               "and --engine chooses the engine only when a cluster is made; take it down first, or "
+                               "give another --cluster")
     return [state.engine if state else config.engine]
 
 

@@ -77,6 +77,7 @@ class ClusterConfig:
     managers: int = 1  # Swarm managers: node1, and for 3 node2 and node3 (a Raft quorum survives losing one)
     engine: str = "swarm"  # one of ENGINES
     target: Target | None = None  # --provider existing: the user's Kubernetes cluster
+    engine_given: bool = False  # --engine (or CHAOS_ENGINE) was given, not left at its default
 
     def __post_init__(self) -> None:
         try:

@@ -198,3 +198,17 @@ def test_matrix_and_sweep_refuse_an_unknown_engine_or_a_form_an_engine_cannot_de
                                        "kubernetes,swarm"])
     assert result.exit_code == 2, result.output
     assert "swarm deploys compose: add compose: to the profile" in " ".join(result.output.split())
+
+
+def test_an_engine_given_for_a_cluster_that_is_up_as_another_is_refused(tmp_path):
+    """--engine chooses the engine when a cluster is made; given for a Swarm cluster that is up, it is refused
+    (a new user's `--engine kubernetes app check` was silently run on Swarm)."""
+    from harness.cluster.config import ClusterState
+
+    ClusterState(name="chaos", provider="docker", nodes=["node1", "node2"], node_ips={}, lb_port=1, lb_admin_port=2,
+                 registry_port=3, toxiproxy_port=4, node_image="").save(tmp_path / "clusters" / "chaos")
+    refused = CliRunner().invoke(main, ["--engine", "kubernetes", "validate", "--app", "demo"],
+                                 env={"CHAOS_HOME": str(tmp_path)})
+    assert refused.exit_code == 2 and "is up as a swarm cluster" in " ".join(refused.output.split())
+    for argv in (["validate", "--app", "demo"], ["--engine", "swarm", "validate", "--app", "demo"]):
+        assert CliRunner().invoke(main, argv, env={"CHAOS_HOME": str(tmp_path)}).exit_code == 0

@@ -296,3 +296,4 @@ def test_the_notes_shown_are_those_of_the_form_the_engine_deploys(tmp_path, engi
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert f"note: {shown}" in said and f"note: {hidden}" not in said
+
