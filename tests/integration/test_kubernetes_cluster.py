@@ -1,6 +1,7 @@
 """A real Kubernetes cluster of node containers: every node Ready, TLS only, images pulled from the cluster's
 registry (only the pause image is imported), kubectl with the admin kubeconfig; seed scenarios (shortened) under
-in-service with the harness's verified rollout undo; a frozen node's census; nothing left after down."""
+in-service with the harness's verified rollout undo; a frozen node's census; the same cluster as an existing one,
+reached through its kubeconfig and its nodes' SSH only; nothing left after down."""
 
 from __future__ import annotations
 
