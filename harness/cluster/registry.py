@@ -63,21 +63,31 @@ class Registry:
 
     def push(self, local_tag: str, repository: str, tag: str) -> str:
         """Push a local image as ``chaos/<repository>:<tag>`` unless the registry holds it already; return the name
-        nodes pull. A push tag the harness made exists on this machine only while the push runs."""
+        nodes pull. A push tag the harness made exists on this machine only while the push runs; one that was there
+        before (on this image, or on another that an earlier run pushed) is there again afterwards."""
         name = f"{STACK_NAMESPACE}/{repository}"
         image = self._client.images.get(local_tag)
         if not self.holds(name, tag, image.id):
             remote = f"{self._address}/{name}"
-            tagged_before = f"{remote}:{tag}" in image.tags
+            held_before = self._holder(f"{remote}:{tag}")
             image.tag(remote, tag)
             try:
                 for line in self._client.images.push(remote, tag, stream=True, decode=True):
                     if "error" in line:
                         raise EnvironmentProblem(f"pushing {remote}:{tag} failed: {line['error']}")
             finally:
-                if not tagged_before:
+                if held_before is None:
                     self._client.images.remove(f"{remote}:{tag}", noprune=True)
+                elif held_before.id != image.id:
+                    held_before.tag(remote, tag)
         return f"{self._pulled_as}/{name}:{tag}"
+
+    def _holder(self, reference: str):
+        """The local image that carries the tag ``reference``, None when none does."""
+        try:
+            return self._client.images.get(reference)
+        except NotFound:
+            return None
 
     def holds(self, name: str, tag: str, image_id: str) -> bool:
         """Whether ``name:tag`` in the registry is the image ``image_id``: its manifest names that configuration.
