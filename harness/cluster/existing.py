@@ -71,16 +71,20 @@ def examine(target: Target) -> Facts:
         raise ClusterError(f"{where} has {len(usable)} Ready node(s) that take pods without a toleration "
                            f"({', '.join(usable) or 'none'}); the harness needs two: one for its load balancer "
                            "and stateful services, one to upgrade on")
-    taken = _host_ports(core)
-    free = [name for name in sorted(usable) if not taken.get(name, set()) & set(LB_PORTS.values())]
+    domain = _cluster_domain(core, next(iter(usable)))
+    discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain)
+    return Facts(_balancer_first(core, usable, where), discovery, proof)
+
+
+def _balancer_first(core: k8s.CoreV1Api, usable: dict[str, str], where: str) -> dict[str, str]:
+    """``usable`` in name order, the first node whose host ports the load balancer needs are free moved first."""
+    held = _host_ports(core)
+    free = [name for name in sorted(usable) if not held.get(name, set()) & set(LB_PORTS.values())]
     if not free:
         raise ClusterError(f"{where}: every schedulable node has a pod on a host port the harness's load balancer "
                            f"needs ({', '.join(map(str, LB_PORTS.values()))}): "
-                           f"{', '.join(f'{n} {sorted(taken[n])}' for n in sorted(usable))}")
-    domain = _cluster_domain(core, next(iter(usable)))
-    discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain)
-    ordered = [free[0], *(name for name in sorted(usable) if name != free[0])]  # the load balancer's node first
-    return Facts({name: usable[name] for name in ordered}, discovery, proof)
+                           f"{', '.join(f'{n} {sorted(held[n])}' for n in sorted(usable))}")
+    return {name: usable[name] for name in [free[0], *(n for n in sorted(usable) if n != free[0])]}
 
 
 def registry_problem(target: Target) -> str | None:
@@ -105,13 +109,13 @@ def fingerprint(target: Target) -> Fingerprint:
     node's labels, taints and whether it takes pods."""
     core = k8s.CoreV1Api(api_client(target.kubeconfig, target.context))
     try:
-        namespaces = core.list_namespace(_request_timeout=10).items
+        listed = core.list_namespace(_request_timeout=10).items
         nodes = core.list_node(_request_timeout=10).items
     except UNANSWERED as error:
         raise ClusterError(f"cannot take the fingerprint of the cluster of {target.kubeconfig}: {_said(error)}") \
             from error
     return Fingerprint(f"the cluster of {target.kubeconfig}", {
-        "namespaces": sorted(n.metadata.name for n in namespaces),
+        "namespaces": sorted(n.metadata.name for n in listed),
         "nodes": sorted(f"{n.metadata.name} labels={json.dumps(n.metadata.labels or {}, sort_keys=True)} "
                         f"taints={json.dumps([t.to_dict() for t in n.spec.taints or []], sort_keys=True, default=str)} "
                         f"unschedulable={bool(n.spec.unschedulable)}" for n in nodes)})
