@@ -158,16 +158,8 @@ def _resolved(host: Host, base: Path) -> Host:
 
 
 def _together(inventory: Inventory) -> list[ErrorDict]:
-    """What no single host shows: names and addresses given twice, no manager, two stateful hosts."""
-    problems: list[ErrorDict] = []
-    for key, value_of in (("name", lambda h: h.name), ("address", lambda h: f"{h.address}:{h.port}")):
-        seen: dict[str, int] = {}
-        for index, host in enumerate(inventory.hosts):
-            value = value_of(host)
-            if value in seen:
-                problems.append({"loc": ("hosts", index, key), "input": value,
-                                 "msg": f"the same {key} as hosts[{seen[value]}]; every host is listed once"})
-            seen.setdefault(value, index)
+    """What no single host of a Swarm's shows: names and addresses given twice, no manager, two stateful hosts."""
+    problems = _listed_once(inventory)
     if not any(h.role == "manager" for h in inventory.hosts):
         problems.append({"loc": ("hosts",), "input": [h.name for h in inventory.hosts],
                          "msg": "no host has role: manager; mark the host that manages the Swarm"})
@@ -182,8 +174,17 @@ def _together(inventory: Inventory) -> list[ErrorDict]:
 
 
 def _listed_once(inventory: Inventory) -> list[ErrorDict]:
-    """The hosts given twice (by name or address)."""
-    return [p for p in _together(inventory) if p["loc"][-1] in ("name", "address")]
+    """The hosts given twice (by name or by address and port)."""
+    problems: list[ErrorDict] = []
+    for key, value_of in (("name", lambda h: h.name), ("address", lambda h: f"{h.address}:{h.port}")):
+        seen: dict[str, int] = {}
+        for index, host in enumerate(inventory.hosts):
+            value = value_of(host)
+            if value in seen:
+                problems.append({"loc": ("hosts", index, key), "input": value,
+                                 "msg": f"the same {key} as hosts[{seen[value]}]; every host is listed once"})
+            seen.setdefault(value, index)
+    return problems
 
 
 def _not_swarm(inventory: Inventory) -> list[ErrorDict]:
