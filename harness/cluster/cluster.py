@@ -302,7 +302,7 @@ class Cluster:
         """The harness's part on an existing cluster (see ``existing``): its load balancer's image in the user's
         registry and its node labels in its state; nothing is made in the cluster before a run deploys."""
         if self._state is None:
-            target, facts = self.config.target, self._facts or existing.examine(self.config.target)
+            target, facts = self.config.target, self._facts  # examined by _check_can_create
             self._progress(f"targeting the cluster of {target.kubeconfig}: {facts.proof}; "
                            f"nodes {', '.join(facts.nodes)}")
             self._state = ClusterState(
@@ -543,8 +543,7 @@ class Cluster:
         clusters push and untag theirs meanwhile); any other fingerprint as it is."""
         if self._state is None:
             return found
-        registry = self.target.registry if self.target else f"127.0.0.1:{self._state.registry_port}"
-        return fingerprint.pushed_to(found, registry)
+        return fingerprint.pushed_to(found, self._registry().address)
 
     # -- internals ------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ def examine(target: Target) -> Facts:
     where = f"the cluster of {target.kubeconfig}" + (f" (context {target.context})" if target.context else "")
     try:
         proof = _proof(core, target)
-        taken = present(target)
+        taken = _present(core, target)
         nodes = core.list_node(_request_timeout=10).items
         dns = core.read_namespaced_service("kube-dns", "kube-system", _request_timeout=10)
     except UNANSWERED as error:
@@ -123,11 +123,14 @@ def fingerprint(target: Target) -> Fingerprint:
 
 def present(target: Target) -> list[str]:
     """Which of the harness's namespaces the cluster has."""
-    core = k8s.CoreV1Api(api_client(target.kubeconfig, target.context))
     try:
-        return [name for name in namespaces(target).values() if _exists(lambda name=name: core.read_namespace(name))]
+        return _present(k8s.CoreV1Api(api_client(target.kubeconfig, target.context)), target)
     except UNANSWERED as error:
         raise ClusterError(f"the cluster of {target.kubeconfig} does not answer: {_said(error)}") from error
+
+
+def _present(core: k8s.CoreV1Api, target: Target) -> list[str]:
+    return [name for name in namespaces(target).values() if _exists(lambda name=name: core.read_namespace(name))]
 
 
 class NodesOfTarget:

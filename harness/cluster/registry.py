@@ -48,7 +48,7 @@ class Registry:
         self._cluster = cluster
         self._network = network
         self._port = port
-        self._address = address or f"127.0.0.1:{port}"
+        self.address = address or f"127.0.0.1:{port}"  # where this machine pushes
         self._pulled_as = pulled_as
         self.container_name = f"{cluster}-registry"
         self.data_volume = f"{self.container_name}-data"
@@ -59,7 +59,7 @@ class Registry:
         ensure_container(self._client, image, self.container_name, self._cluster, self._network, UPSTREAM_ALIAS,
                          ports={"5000/tcp": ("127.0.0.1", self._port)},
                          volumes={volume.name: {"bind": "/var/lib/docker-registry", "mode": "rw"}})
-        wait_until(self._answers, timeout=30, what=f"the registry on {self._address}")
+        wait_until(self._answers, timeout=30, what=f"the registry on {self.address}")
 
     def push(self, local_tag: str, repository: str, tag: str) -> str:
         """Push a local image as ``chaos/<repository>:<tag>`` unless the registry holds it already; return the name
@@ -68,7 +68,7 @@ class Registry:
         name = f"{STACK_NAMESPACE}/{repository}"
         image = self._client.images.get(local_tag)
         if not self.holds(name, tag, image.id):
-            remote = f"{self._address}/{name}"
+            remote = f"{self.address}/{name}"
             held_before = self._holder(f"{remote}:{tag}")
             image.tag(remote, tag)
             try:
@@ -94,7 +94,7 @@ class Registry:
 
         The registry takes a manifest only once it has every blob the manifest names, so nothing is missing.
         """
-        answer = HttpClient(f"http://{self._address}").get(f"/v2/{name}/manifests/{tag}",
+        answer = HttpClient(f"http://{self.address}").get(f"/v2/{name}/manifests/{tag}",
                                                                    headers={"Accept": MANIFEST_TYPES})
         if answer is None or answer.status != 200:
             return False
@@ -107,7 +107,7 @@ class Registry:
         """The configuration (``Healthcheck``, ``Env``, ...) of an image the nodes pull, ``host:port/name:tag``
         (either registry name: the twins share one store); empty when the registry does not hold it."""
         name, _, tag = reference.split("/", 1)[1].rpartition(":")
-        client = HttpClient(f"http://{self._address}")
+        client = HttpClient(f"http://{self.address}")
         answer = client.get(f"/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
         if answer is None or answer.status != 200:
             return {}
@@ -118,7 +118,7 @@ class Registry:
             return {}
 
     def _answers(self) -> bool:
-        answer = HttpClient(f"http://{self._address}").get("/v2/")
+        answer = HttpClient(f"http://{self.address}").get("/v2/")
         return answer is not None and answer.status == 200
 
 
@@ -258,7 +258,7 @@ class SecureRegistry:
     def _probe(self, auth: RegistryAuth) -> int:
         """The status the registry answers ``auth`` with (0 when it does not answer)."""
         credentials = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        answer = HttpClient(f"http://{self._address()}:{SECURE_PORT}", timeout=3).get(
+        answer = HttpClient(f"http://{self.address()}:{SECURE_PORT}", timeout=3).get(
             "/v2/", headers={"Authorization": f"Basic {credentials}"})
         return answer.status if answer else 0
 
