@@ -38,6 +38,12 @@ class Target:
     owned: bool = False  # --i-own-this-cluster: the user vouches that it is a test cluster
     namespace: str = ""  # the harness's namespaces: this one, <this>-green, <this>-faults ("": chaos, ...)
 
+    def __post_init__(self) -> None:
+        for name, kind in (("kubeconfig", str), ("registry", str), ("registry_as", str), ("context", str),
+                           ("owned", bool), ("namespace", str)):
+            if not isinstance(getattr(self, name), kind):
+                raise TypeError(f"target.{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
+
     @property
     def pull_registry(self) -> str:
         return self.registry_as or self.registry
@@ -251,7 +257,22 @@ class ClusterState:
         try:
             state = cls(**json.loads(path.read_text()))
             check_name(state.name)
+            _check_target_fields(state)
         except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
             raise ClusterError(f"{path} is damaged ({error}); `chaos-harness down` removes what the cluster "
                                "left behind") from error
         return state
+
+
+def _check_target_fields(state: ClusterState) -> None:
+    """An existing cluster's fields as ``cluster up`` writes them; TypeError naming the first that is not."""
+    if not isinstance(state.target, dict):
+        raise TypeError(f"target must be an object, got {state.target!r}")
+    if state.target:
+        Target(**state.target)
+    if state.dns and not (len(state.dns) == 2 and all(isinstance(part, str) for part in state.dns)):
+        raise TypeError(f"dns must be [resolver, name], got {state.dns!r}")
+    if not isinstance(state.kept_labels, dict) or not all(
+            isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+            for labels in state.kept_labels.values()):
+        raise TypeError(f"kept_labels must map nodes to labels, got {state.kept_labels!r}")

@@ -161,3 +161,16 @@ def test_a_port_is_held_while_something_listens_and_free_once_only_time_wait_con
     client.close()
     server.close()
     assert not listening(port)
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"target": "cluster"}, "target must be an object"),
+    ({"target": {"kubeconfig": "/k", "registry": "r:5000", "colour": "red"}}, "colour"),
+    ({"target": {"kubeconfig": 5, "registry": "r:5000"}}, "target.kubeconfig must be a str"),
+    ({"dns": ["10.96.0.10:53"]}, "dns must be"),
+    ({"kept_labels": {"node1": "chaos.lb"}}, "kept_labels must map"),
+])
+def test_an_existing_clusters_damaged_fields_are_named_not_a_crash(tmp_path, fields, words):
+    (tmp_path / "cluster.json").write_text(json.dumps({**_state("ok").__dict__, "provider": "existing", **fields}))
+    with pytest.raises(ClusterError, match=f"damaged.*{words}"):
+        ClusterState.load(tmp_path)
