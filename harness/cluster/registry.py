@@ -258,7 +258,7 @@ class SecureRegistry:
     def _probe(self, auth: RegistryAuth) -> int:
         """The status the registry answers ``auth`` with (0 when it does not answer)."""
         credentials = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-        answer = HttpClient(f"http://{self.address()}:{SECURE_PORT}", timeout=3).get(
+        answer = HttpClient(f"http://{self._address()}:{SECURE_PORT}", timeout=3).get(
             "/v2/", headers={"Authorization": f"Basic {credentials}"})
         return answer.status if answer else 0
 
