@@ -26,6 +26,7 @@ from harness.cluster.fingerprint import FingerprintRecord
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState, Target
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
+from harness.cluster.kubehosts import KubeNodesOnHosts
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import (
     NODE_REGISTRY, SECURE_REGISTRY, STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry)
@@ -34,7 +35,7 @@ from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantN
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
 from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, host_docker, owned_volume, refuse_unowned
 from harness.engine.kubernetes import formation
-from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig
+from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig, pod_routes
 from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.kubernetes.formation import COREDNS_REPOSITORY
 from harness.engine.kubernetes.images import COREDNS_IMAGE, KUBE_NODE_IMAGE, PAUSE_IMAGE
@@ -90,16 +91,20 @@ class Cluster:
         return self._state
 
     @property
-    def nodes(self) -> VagrantNodes | VagrantVms | SshNodes:
-        """The nodes' driver: node containers, Vagrant VMs (over SSH) or the inventory's hosts (over SSH)."""
+    def nodes(self) -> VagrantNodes | VagrantVms | SshNodes | KubeNodesOnHosts:
+        """The nodes' driver: node containers, Vagrant VMs (over SSH) or the inventory's hosts (over SSH; for
+        Kubernetes, a node container on each)."""
         state = self.state
         if state.provider == "docker":
             return VagrantNodes(state, self.config.state_dir, self._client)
         if state.provider == "existing" and not state.inventory:
             return existing.NodesOfTarget(self.target, state.nodes)
         if self._hosts is None:
-            self._hosts = (SshNodes(load_inventory(state.inventory, state.engine), self.config.state_dir)
+            self._hosts = (SshNodes(load_inventory(state.inventory, _inventory_kind(state.provider, state.engine)),
+                                    self.config.state_dir)
                            if state.inventory else VagrantVms(state, self.config.state_dir, self._client))
+        if state.provider == "ssh" and state.engine == "kubernetes":
+            return KubeNodesOnHosts(self._hosts, state.name, state.registry_address)
         return self._hosts
 
     @property
@@ -181,7 +186,7 @@ class Cluster:
         registry line is written again.
         """
         self.nodes.up(node)
-        if self.state.registry_address:  # hosts and VMs the harness points at its registries
+        if self.state.registry_address and not self._kubernetes:  # hosts and VMs the harness points at its registries
             point_registry_names(self._runner(node), self.config.name, self.state.registry_address)
 
     def can_power_cycle(self, node: str) -> bool:
@@ -351,13 +356,27 @@ class Cluster:
         secrets = Secrets.read(secrets_file)
         pause = builder.build(PAUSE_IMAGE)
         coredns = builder.build(COREDNS_IMAGE)
-        plan = ClusterPlan(self.config.name, dict(self.state.node_ips), self.state.manager,
-                           (NODE_REGISTRY, SECURE_REGISTRY), sandbox_image=f"docker.io/{pause}")
+        if self.state.provider == "ssh":
+            self._start_nodes_on_hosts(builder.build(KUBE_NODE_IMAGE))
+        plan = self._kubernetes_plan(f"docker.io/{pause}")
         _write_private(self.kubeconfig, admin_kubeconfig(plan, secrets))
         coredns_image = registry.push(coredns, COREDNS_REPOSITORY, coredns.rsplit(":", 1)[1])
         archive = b"".join(self._client.images.get(pause).save(named=pause))
         self._progress("forming the Kubernetes cluster")
         formation.form(plan, secrets, self.exec, archive, self.kubeconfig, coredns_image, self._progress)
+
+    def _kubernetes_plan(self, sandbox_image: str = "") -> ClusterPlan:
+        return ClusterPlan(self.config.name, dict(self.state.node_ips), self.state.manager,
+                           (NODE_REGISTRY, SECURE_REGISTRY), sandbox_image)
+
+    def _start_nodes_on_hosts(self, node_image: str) -> None:
+        """A Kubernetes node container on every host (see ``kubehosts``), its image copied where it is missing."""
+        self.state.node_image = node_image
+        self._save_state()
+        archive = b"".join(self._client.images.get(node_image).save(named=node_image))
+        self._progress(f"starting the Kubernetes node on {len(self.state.nodes)} hosts")
+        for node in self.state.nodes:
+            self.nodes.start(node, node_image, archive)
 
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
@@ -382,12 +401,14 @@ class Cluster:
         found = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
         inventory = ""
         if self.config.provider == "ssh":
-            hosts = load_inventory(self.config.inventory)
+            hosts = load_inventory(self.config.inventory, self.config.engine)
             inventory = str(Path(self.config.inventory).resolve())
             self.config.make_state_dir()  # the hosts' keys are learnt into it
             self._hosts = SshNodes(hosts, self.config.state_dir, learn_keys=True)
             self._progress(f"checking {len(hosts.hosts)} hosts over SSH")
-            hostcheck.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm)
+            kubernetes = (KubeNodesOnHosts(self._hosts, self.config.name, "").host_problems
+                          if self.config.engine == "kubernetes" else None)
+            hostcheck.check_hosts(self._hosts, [h.name for h in hosts.hosts], hosts.swarm, kubernetes)
             found += [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
         if self.config.target is not None:
             found += self._record_target()
@@ -402,7 +423,7 @@ class Cluster:
         found = [existing.fingerprint(self.config.target)]
         if self.config.inventory is None:
             return found
-        hosts = load_inventory(self.config.inventory, "kubernetes")
+        hosts = load_inventory(self.config.inventory, "nodes")
         if strangers := [h.name for h in hosts.hosts if h.name not in self._facts.nodes]:
             raise UsageError(f"{self.config.inventory}: hosts {', '.join(strangers)} are no schedulable nodes of the "
                              f"cluster (its nodes: {', '.join(self._facts.nodes)}); name each host as Kubernetes "
@@ -411,16 +432,17 @@ class Cluster:
         self._hosts = SshNodes(hosts, self.config.state_dir, learn_keys=True)
         self._progress(f"logging in to {len(hosts.hosts)} nodes over SSH")
         self._hosts.up()
-        return found + [fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)) for h in hosts.hosts]
+        return found + [fingerprint.of_cluster_node(fingerprint.of_host(h.name, self._runner_of(self._hosts, h.name)))
+                        for h in hosts.hosts]
 
     def _start_hosts(self) -> None:
         """The inventory's hosts (checked and fingerprinted by ``_record_fingerprints`` on the first up)."""
         if self._state is None:
             with _lock(self.config.clusters_dir):
-                self._state = self._plan_hosts(load_inventory(self.config.inventory))
+                self._state = self._plan_hosts(load_inventory(self.config.inventory, self.config.engine))
                 self._state.save(self.config.state_dir)
         if self._hosts is None:
-            self._hosts = SshNodes(load_inventory(self._state.inventory), self.config.state_dir)
+            self._hosts = SshNodes(load_inventory(self._state.inventory, self._state.engine), self.config.state_dir)
         self._hosts.up()
 
     def _start_vms(self) -> None:
@@ -450,6 +472,11 @@ class Cluster:
 
     def _runner(self, node: str) -> RunOn:
         return lambda argv, stdin: self.exec(node, argv, stdin)
+
+    def _host_runner(self, node: str) -> RunOn:
+        """Runs a command on the host ``node`` is (an inventory's), not in a node container on it."""
+        self.nodes  # the hosts' logins, once
+        return self._runner_of(self._hosts, node)
 
     @staticmethod
     def _runner_of(hosts: SshNodes, node: str) -> RunOn:
@@ -487,7 +514,8 @@ class Cluster:
             if result.not_undone:
                 return result
         elif self._state is not None and self._state.provider == "ssh":
-            result.not_undone = self._release_hosts(rollback, keep_data)
+            result.not_undone = (self._release_kubernetes_hosts() if self._kubernetes
+                                 else self._release_hosts(rollback, keep_data))
             if result.not_undone:
                 return result
         elif self._state is not None:
@@ -528,11 +556,11 @@ class Cluster:
             return []
         now = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
         if self._state is not None and self._state.provider == "ssh":
-            now += [fingerprint.of_host(node, self._runner(node)) for node in self._state.nodes]
+            now += [fingerprint.of_host(node, self._host_runner(node)) for node in self._state.nodes]
         elif self._state is not None and self._state.provider == "existing":
             now.append(existing.fingerprint(self.target))
             if self._state.inventory:
-                now += [fingerprint.of_host(node, self._runner(node)) for node in self.nodes.logins]
+                now += [fingerprint.of_host(node, self._host_runner(node)) for node in self.nodes.logins]
         elif record.inventory:
             now += _recorded_hosts_now(record)
         return [line for after in now if (before := record.of(after.host))
@@ -575,7 +603,7 @@ class Cluster:
             node_image="", inventory=str(Path(self.config.inventory).resolve()),
             registry_address=inventory.registry_address or onhosts.address_towards(found[inventory.manager.name]),
             swarm_formed=inventory.swarm == "form",
-            managers=[h.name for h in inventory.hosts if h.role == "manager"],
+            managers=[h.name for h in inventory.hosts if h.role == "manager"], engine=self.config.engine,
         )
 
     def _release_hosts(self, rollback: bool, keep_data: bool) -> list[str]:
@@ -585,6 +613,16 @@ class Cluster:
         return onhosts.release(state, self.engine, self._runner, self._save_state, rollback=rollback,
                                keep_swarm=keep_swarm, keep_data=keep_data,
                                before=FingerprintRecord.load(self.config.fingerprint_file))
+
+    def _release_kubernetes_hosts(self) -> list[str]:
+        """Each host's Kubernetes node taken off it (see ``kubehosts``); what could not be, host by host."""
+        plan, hosts, left = self._kubernetes_plan(), self.nodes, []
+        for node in self.state.nodes:
+            try:
+                hosts.release(node, self.state.node_image, pod_routes(plan, node))
+            except HarnessError as error:
+                left.append(f"the Kubernetes node on {node}: {error}")
+        return left
 
     def _ensure_network(self):
         try:
@@ -628,13 +666,12 @@ class Cluster:
     def _check_can_create(self) -> None:
         """Refuse, before anything is made, a cluster that cannot be created here as asked."""
         config = self.config
-        if config.engine == "kubernetes" and config.provider not in ("docker", "existing"):
-            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker) or on a cluster of "
-                             f"yours (--provider existing --kubeconfig FILE), not on --provider {config.provider}: "
-                             "to test Kubernetes on your own hosts, run it there and target it with --provider "
-                             "existing")
+        if config.engine == "kubernetes" and config.provider in VM_PROVIDERS:
+            raise UsageError(f"--engine kubernetes runs on node containers (--provider docker), on your hosts "
+                             f"(--provider ssh --inventory HOSTS.yaml) or on a cluster of yours (--provider existing "
+                             f"--kubeconfig FILE), not on --provider {config.provider}")
         if config.inventory is not None:  # every problem in it named before anything is made
-            load_inventory(config.inventory, config.engine)
+            load_inventory(config.inventory, _inventory_kind(config.provider, config.engine))
         if config.target is not None:
             self._facts = existing.examine(config.target)
         if config.provider in VM_PROVIDERS and (problem := provider_problem(config.provider)):
@@ -721,6 +758,12 @@ class Cluster:
         if not result.ok:
             raise EngineError(f"`{shown_command(argv)}` failed on {node}: {result.output.strip()[-1500:]}")
         return result.output
+
+
+def _inventory_kind(provider: str, engine: str) -> str:
+    """What an inventory's hosts are (see ``load_inventory``): an existing cluster's nodes, or the hosts the
+    harness forms a Swarm or Kubernetes on."""
+    return "nodes" if provider == "existing" else engine
 
 
 def _write_private(path: Path, content: bytes) -> None:

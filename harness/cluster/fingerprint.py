@@ -5,7 +5,8 @@ A fingerprint is a set of named sections, each a list of lines: the host's
 ``/etc/hosts`` and ``daemon.json`` as they are, the engine's *effective*
 settings (``docker info``: trusted registries, mirrors, live restore, Swarm
 membership), its networks, volumes, containers and images, the firewall
-rules of every table, mounts (but the engines' own and pods'), the engine
+rules of every table (Kubernetes' chains apart), its network links (but
+containers' veth ends) and routes, mounts (but the engines' own and pods'), the engine
 processes' states (a Kubernetes node's kubelet too), Swarm node labels where
 the host is a manager, the Docker logins stored (registry credentials: a hash
 of each file), and traces the harness leaves while a fault or set-up is in
@@ -53,6 +54,8 @@ if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ]; then
 fi
 section firewall
 for table in filter nat mangle raw; do iptables -w -t "$table" -S 2>/dev/null | sed "s/^/$table /"; done
+section links; ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}'
+section routes; ip route show 2>/dev/null
 section mounts
 awk '$2 !~ "^/(var/lib/docker|run/docker|run/containerd|var/lib/kubelet|run/netns)/" {print $1, $2, $3}' /proc/mounts
 section processes
@@ -69,10 +72,14 @@ exit 0
 """
 _SECTION = re.compile(r"^@@ (\S+)$")
 # Left out of the firewall: the rules a host that is itself a container gets from its own runtime for its
-# embedded DNS (127.0.0.11), renumbered at every start of the host; and a Kubernetes node's kube-proxy and CNI
-# chains and the jumps into them, which follow every Service and pod of the cluster (the harness's go with its
-# namespaces; the CNI's jump to its host port chains, made for the first pod with a host port, stays).
-_VOLATILE_RULE = re.compile(r"^(nat -A DOCKER_(OUTPUT|POSTROUTING) |\w+ -[AN] (KUBE|CNI)-|\w+ -A .* -j (KUBE|CNI)-)")
+# embedded DNS (127.0.0.11), renumbered at every start of the host.
+_VOLATILE_RULE = re.compile(r"^nat -A DOCKER_(OUTPUT|POSTROUTING) ")
+# Kubernetes' own rules, kept in a section of their own: kube-proxy's and the CNI's chains and the jumps into them.
+_KUBERNETES_RULE = re.compile(r"^(\w+ -[AN] (KUBE|CNI)-|\w+ -A .* -j (KUBE|CNI)-)")
+# What a node of a Kubernetes cluster the harness did not make changes with every Service and pod of that cluster
+# (the harness's go with its namespaces; the CNI's jump to its host port chains, made for the first pod with a
+# host port, stays): left out when such a node is compared (``of_cluster_node``).
+CLUSTER_NODE_VOLATILE = ("firewall-kubernetes", "links", "routes")
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ class Fingerprint:
         """What ``after`` shows that this fingerprint does not, and what it lost, one line per change; lines
         ``kept(section, line)`` says were left on purpose are no difference."""
         found = []
-        for name in sorted(set(self.sections) | set(after.sections)):
+        for name in sorted(self.sections):  # a section added to the harness since this one was taken is not compared
             was = self.sections.get(name, [])
             now = [line for line in after.sections.get(name, []) if kept is None or line in was or not kept(name, line)]
             if was == now:
@@ -114,6 +121,12 @@ def of_host(host: str, run: RunOn) -> Fingerprint:
     return Fingerprint(host, parse_host_output(result.output))
 
 
+def of_cluster_node(found: Fingerprint) -> Fingerprint:
+    """A node of a Kubernetes cluster the harness did not make, without what that cluster changes by itself."""
+    return Fingerprint(found.host, {name: lines for name, lines in found.sections.items()
+                                    if name not in CLUSTER_NODE_VOLATILE})
+
+
 def parse_host_output(output: str) -> dict[str, list[str]]:
     """The sections ``HOST_SCRIPT`` printed; ``engine`` reduced to the settings the harness may change."""
     sections: dict[str, list[str]] = {}
@@ -124,7 +137,11 @@ def parse_host_output(output: str) -> dict[str, list[str]]:
         elif current is not None and line.strip():
             current.append(line.rstrip())
     sections["engine"] = engine_settings("\n".join(sections.get("engine", [])))
-    sections["firewall"] = [rule for rule in sections.get("firewall", []) if not _VOLATILE_RULE.match(rule)]
+    rules = [rule for rule in sections.get("firewall", []) if not _VOLATILE_RULE.match(rule)]
+    sections["firewall"] = [rule for rule in rules if not _KUBERNETES_RULE.match(rule)]
+    sections["firewall-kubernetes"] = [rule for rule in rules if _KUBERNETES_RULE.match(rule)]
+    if "links" in sections:  # a container's or a pod's end of its link comes and goes with it
+        sections["links"] = [link for link in sections["links"] if not link.startswith("veth")]
     return {name: lines if name in ORDERED else sorted(lines) for name, lines in sections.items()}
 
 

@@ -9,6 +9,7 @@ deploys (a deploy would adopt them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from harness.cluster.config import GREEN_STACK, STACK_NAME
@@ -38,21 +39,26 @@ exit 0
 """
 
 
-def check_hosts(nodes: SshNodes | VagrantVms, names: list[str], swarm: str = "form") -> None:
+def check_hosts(nodes: SshNodes | VagrantVms, names: list[str], swarm: str = "form",
+                kubernetes: Callable[[str], list[str]] | None = None) -> None:
     """Every host checked at once before anything is made; one error listing every problem on every host.
 
     ``swarm``: ``form`` (each host must be in no Swarm) or ``existing`` (each must be in one).
+    ``kubernetes``: the hosts are for a Kubernetes node (its own tools, in its container; no Swarm): what keeps
+    one off a host beside its login, root, Docker and the harness's traces.
     """
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        found = [problem for problems in pool.map(lambda node: host_problems(nodes, node, swarm), names)
+        found = [problem for problems in pool.map(lambda node: host_problems(nodes, node, swarm, kubernetes), names)
                  for problem in problems]
     if found:
         raise ClusterError("the hosts are not ready; nothing was changed on them:\n" +
                            "\n".join(f"  - {problem}" for problem in found))
 
 
-def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form") -> list[str]:
-    """What keeps the harness off one host (see the module's docstring), each problem with what to do."""
+def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form",
+                  kubernetes: Callable[[str], list[str]] | None = None) -> list[str]:
+    """What keeps the harness off one host (see the module's docstring), each problem with what to do; for a
+    Kubernetes node (``kubernetes``: its own checks), no Swarm's."""
     try:
         result = nodes.exec(node, ["hostname"])
     except ClusterError as error:
@@ -65,12 +71,16 @@ def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form") 
         user = nodes.logins[node].user
         problems.append(f"{node}: {user} cannot use Docker ({problem}); Docker's SSH transport runs as the login: "
                         f"add it to the docker group (usermod -aG docker {user}) or log in as root")
-    if result.output.strip() != node:
-        problems.append(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their hostname: "
-                        f"name the host {result.output.strip()!r} in the inventory")
     survey = nodes.exec(node, ["sh", "-c", SURVEY, "survey", *HOST_PACKAGES]).output.splitlines()
     found = {kind: [line.split(" ", 1)[1] for line in survey if line.startswith(f"{kind} ")]
              for kind in ("missing", "swarm", "trace", "object", "names")}
+    problems += [f"{node} has {trace}, left by a cluster of the harness: take that cluster down "
+                 "(chaos-harness --cluster NAME down), or remove it" for trace in found["trace"]]
+    if kubernetes is not None:  # the node's tools are in its container, and it resolves the registries itself
+        return problems + kubernetes(node)
+    if result.output.strip() != node:
+        problems.append(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their hostname: "
+                        f"name the host {result.output.strip()!r} in the inventory")
     if missing := found["missing"]:
         problems.append(f"{node} lacks {', '.join(missing)}, which the faults run there; install them "
                         f"(Debian: apt-get install {' '.join(sorted({HOST_PACKAGES[t] for t in missing}))})")
@@ -81,8 +91,6 @@ def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form") 
     if swarm == "existing" and state != "active":
         problems.append(f"{node} is in no swarm ({state}), but the inventory says swarm: existing; join it to "
                         "the swarm, or say swarm: form")
-    problems += [f"{node} has {trace}, left by a cluster of the harness: take that cluster down "
-                 "(chaos-harness --cluster NAME down), or remove it" for trace in found["trace"]]
     problems += [f"{node}'s /etc/hosts names {REGISTRY_ALIAS} or {SECURE_ALIAS} already ({line.strip()}); the "
                  "host must reach the cluster's registries by these names and that line would win over the "
                  "harness's: take the names out of it" for line in found["names"]]

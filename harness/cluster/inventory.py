@@ -135,15 +135,17 @@ class Inventory(Strict):
         raise InventoryError(f"no host {name!r} in the inventory; hosts: {', '.join(h.name for h in self.hosts)}")
 
 
-def load_inventory(path: Path | str, engine: str | None = "swarm") -> Inventory:
-    """Read and validate an inventory: its keys, the hosts taken together, and every key file. For ``kubernetes``
-    the hosts are an existing cluster's nodes (``--provider existing``), where the keys of the Swarm's roles are
-    refused: Kubernetes places the harness's load balancer and stateful services itself. ``None``: the logins
-    only (a recorded inventory of either kind)."""
+def load_inventory(path: Path | str, kind: str | None = "swarm") -> Inventory:
+    """Read and validate an inventory: its keys, the hosts taken together, and every key file. ``kind``: the
+    hosts of a ``swarm`` or of a ``kubernetes`` cluster the harness forms (the manager is Kubernetes' control
+    plane), or ``nodes`` of an existing cluster (``--provider existing``), where the keys of the Swarm's roles
+    are refused: Kubernetes places the harness's load balancer and stateful services itself. ``None``: the
+    logins only (a recorded inventory of any kind)."""
     path = Path(path)
     inventory = load_model(path, Inventory, "inventory", InventoryError)
     inventory = inventory.model_copy(update={"hosts": [_resolved(h, path.parent) for h in inventory.hosts]})
-    together = {"swarm": _together, "kubernetes": _not_swarm}.get(engine or "", _listed_once)
+    together = {"swarm": _together, "kubernetes": _kubernetes_formed, "nodes": _not_swarm}.get(kind or "",
+                                                                                               _listed_once)
     problems = [*together(inventory), *_key_problems(inventory)]
     if problems:
         raise InventoryError(format_errors(path, problems, Inventory, "inventory"))
@@ -196,6 +198,19 @@ def _not_swarm(inventory: Inventory) -> list[ErrorDict]:
     problems += [{"loc": ("hosts", index, key), "input": getattr(host, key), "msg": _SWARM_ONLY}
                  for index, host in enumerate(inventory.hosts)
                  for key, default in (("role", "worker"), ("stateful", False)) if getattr(host, key) != default]
+    return problems
+
+
+def _kubernetes_formed(inventory: Inventory) -> list[ErrorDict]:
+    """What a Swarm's hosts must show, and none of the keys about a Swarm of the hosts' own."""
+    problems = _together(inventory)
+    problems += [{"loc": (key,), "input": getattr(inventory, key), "msg": message}
+                 for key, default, message in (
+                     ("swarm", "form", "a Swarm's key: the harness forms Kubernetes on the hosts itself (an existing "
+                                       "Kubernetes cluster is --provider existing); remove it"),
+                     ("on_failure", "rollback", "a Swarm's key: a failed first up of Kubernetes is always taken "
+                                                "off the hosts again; remove it"))
+                 if getattr(inventory, key) != default]
     return problems
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 
 from harness.cluster.inventory import Inventory
-from harness.cluster.ssh import SshConnections, SshLogin
+from harness.cluster.ssh import COMMAND_TIMEOUT, SshConnections, SshLogin
 from harness.cluster.vagrant import RUNNING, STOPPED, ExecResult, shown_command
 from harness.errors import ClusterError
 from harness.waiting import wait_until
@@ -69,9 +69,10 @@ class SshNodes:
         """Host name to ``running`` (its SSH port answers) or ``stopped``."""
         return {name: RUNNING if self._answers(name) else STOPPED for name in self.logins}
 
-    def exec(self, node: str, argv: list[str], stdin: bytes | None = None) -> ExecResult:
+    def exec(self, node: str, argv: list[str], stdin: bytes | None = None,
+             timeout: float = COMMAND_TIMEOUT) -> ExecResult:
         """Run ``argv`` on the host over SSH (as root: ``sudo -n`` when the login is not root)."""
-        return self._connections.run(self._login(node), argv, stdin)
+        return self._connections.run(self._login(node), argv, stdin, timeout=timeout)
 
     def docker_problem(self, node: str) -> str | None:
         """Why the login cannot use the host's Docker engine (Docker's SSH transport runs as the login), or None."""

@@ -60,9 +60,15 @@ class SshBanner(WaitStrategy):
             raise TimeoutError(f"sshd on {self._address} did not answer within {self._startup_timeout:.0f}s")
 
 
+# What a host needs to run a Kubernetes node container: the kernel's message device, and every device rule
+# (the node container's own rules are bound by its host's).
+KUBERNETES_HOST = {"devices": ["/dev/kmsg"], "device_cgroup_rules": ["a *:* rwm"]}
+
+
 def start_ssh_hosts(directory: Path, prefix: str, node_image: str, names: list[str],
-                    subnet: str = "172.31.240.0/24") -> SshHosts:
-    """Hosts ``names`` (the first the manager) on a network of their own; an inventory for them in ``directory``."""
+                    subnet: str = "172.31.240.0/24", **extra) -> SshHosts:
+    """Hosts ``names`` (the first the manager) on a network of their own; an inventory for them in ``directory``.
+    ``extra``: more of Docker's settings for each host (``KUBERNETES_HOST``)."""
     client = docker.from_env()
     network_range = ipaddress.ip_network(subnet)
     addresses = {name: str(network_range.network_address + 10 + index) for index, name in enumerate(names, 1)}
@@ -82,7 +88,7 @@ def start_ssh_hosts(directory: Path, prefix: str, node_image: str, names: list[s
                 .with_volume_mapping("/sys/fs/cgroup", "/sys/fs/cgroup", "rw")
                 .with_kwargs(hostname=name, network=network.name, labels={"io.chaos-harness.test": prefix},
                              networking_config={network.name: client.api.create_endpoint_config(
-                                 ipv4_address=address)}, **UNPRIVILEGED)
+                                 ipv4_address=address)}, **UNPRIVILEGED, **extra)
                 .start())
     except BaseException:
         hosts.stop()

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.cluster.fingerprint import (
-    LOCAL, Fingerprint, FingerprintRecord, engine_settings, of_this_machine, parse_host_output, pushed_to,
+    LOCAL, Fingerprint, FingerprintRecord, engine_settings, of_cluster_node, of_this_machine, parse_host_output,
+    pushed_to,
 )
 from harness.dockerhost import CLUSTER_LABEL
 from harness.errors import ClusterError
@@ -120,3 +121,26 @@ def test_another_clusters_push_tags_are_no_difference_of_this_one():
         "this machine: images: no longer has 127.0.0.1:45489/chaos/web:v1"]
     host = Fingerprint("node1", {"images": ["x"]})
     assert pushed_to(host, "127.0.0.1:15000") is host
+
+
+def test_kubernetes_rules_the_bridge_and_the_pod_routes_left_on_a_host_are_differences():
+    output = host_output() + "\n@@ links\nlo\neth0\n@@ routes\ndefault via 10.0.0.1 dev eth0\n"
+    left = host_output(firewall="filter -P INPUT ACCEPT\nnat -N KUBE-SERVICES\n"
+                                "nat -A PREROUTING -m comment --comment kubernetes -j KUBE-SERVICES") + \
+        "\n@@ links\nlo\neth0\ncni0\nvethab12cd\n@@ routes\ndefault via 10.0.0.1 dev eth0\n10.244.2.0/24 via 10.0.0.12\n"
+    before, after = Fingerprint("h1", parse_host_output(output)), Fingerprint("h1", parse_host_output(left))
+    assert before.differences(after) == [
+        "h1: firewall-kubernetes: now has nat -A PREROUTING -m comment --comment kubernetes -j KUBE-SERVICES",
+        "h1: firewall-kubernetes: now has nat -N KUBE-SERVICES",
+        "h1: links: now has cni0",  # a pod's veth goes with its pod: not listed
+        "h1: routes: now has 10.244.2.0/24 via 10.0.0.12"]
+
+
+def test_a_node_of_a_cluster_the_harness_did_not_make_is_compared_without_what_that_cluster_changes():
+    node = Fingerprint("n1", parse_host_output(host_output() + "\n@@ links\nlo\n@@ routes\n"))
+    assert {"firewall-kubernetes", "links", "routes"} <= set(node.sections)
+    kept = of_cluster_node(node)
+    assert not {"firewall-kubernetes", "links", "routes"} & set(kept.sections)
+    busier = parse_host_output(host_output(firewall="filter -P INPUT ACCEPT\nnat -N CNI-HOSTPORT-DNAT") +
+                               "\n@@ links\nlo\ncali12\n@@ routes\n10.244.9.0/24 dev cali12\n")
+    assert kept.differences(Fingerprint("n1", busier)) == []  # sections taken before they were added: not compared

@@ -138,3 +138,16 @@ def test_nodes_are_ordered_manager_first_and_stateful_last_and_the_manager_is_ne
     assert [h.name for h in inventory.ordered()] == ["alpha", "beta", "gamma"]
     with pytest.raises(InventoryError, match="hosts.0.stateful: got True: the manager runs the load balancer"):
         load_inventory(write(tmp_path, {"hosts": hosts(stateful=True)}))
+
+
+def test_hosts_kubernetes_is_formed_on_need_a_manager_and_refuse_the_keys_of_a_swarm_of_their_own(tmp_path):
+    key_file(tmp_path)
+    inventory = load_inventory(write(tmp_path, {"hosts": hosts()}), "kubernetes")
+    assert inventory.manager.name == "alpha"  # the control plane, and the load balancer's host
+    with pytest.raises(InventoryError) as raised:
+        load_inventory(write(tmp_path, {"swarm": "existing", "on_failure": "leave", "hosts": hosts(role="worker")}),
+                       "kubernetes")
+    message = str(raised.value)
+    assert "swarm: got 'existing': a Swarm's key: the harness forms Kubernetes on the hosts itself" in message
+    assert "on_failure: got 'leave': a Swarm's key: a failed first up of Kubernetes is always taken off" in message
+    assert "no host has role: manager" in message

@@ -136,3 +136,15 @@ def test_docker_gwbridge_is_removed_only_where_the_fingerprint_lacked_it():
     unrecorded = state()  # a cluster with no fingerprint: no host's docker_gwbridge is known to be the harness's
     release(unrecorded, FakeEngine(), set(), [])
     assert not [line for line in unrecorded.undone if "gwbridge" in line]
+
+
+def test_hosts_for_kubernetes_are_checked_for_their_login_traces_and_the_nodes_needs_not_a_swarms():
+    hosts = FakeHosts({"h1": ["missing socat", "swarm active", "object volume chaos_db-data"],
+                       "h2": ["swarm inactive", "trace /run/chaos-harness"]}, names={"h1": "staging-01"})
+    with pytest.raises(ClusterError) as refused:
+        hostcheck.check_hosts(hosts, ["h1", "h2"], kubernetes=lambda node: [f"{node} listens on ports 6443 already"])
+    assert str(refused.value).splitlines()[1:] == [
+        "  - h1 listens on ports 6443 already",
+        "  - h2 has /run/chaos-harness, left by a cluster of the harness: take that cluster down (chaos-harness "
+        "--cluster NAME down), or remove it",
+        "  - h2 listens on ports 6443 already"]

@@ -29,7 +29,7 @@ from harness.files import read_bytes
 from harness.safe_yaml import clip
 
 __all__ = ["API_PORT", "PAUSE_ARCHIVE", "SERVICES", "ClusterPlan", "NodeFiles", "Secrets", "admin_kubeconfig",
-           "node_files", "pod_subnet"]
+           "node_files", "pod_routes", "pod_subnet"]
 
 API_PORT = 6443
 SECRETS_LIMIT = 64 * 1024  # bytes: the kept authority and service account key are about 4 KiB
@@ -73,6 +73,11 @@ class ClusterPlan:
 def pod_subnet(plan: ClusterPlan, node: str) -> ipaddress.IPv4Network:
     """The /24 the pods of ``node`` get their addresses from."""
     return list(POD_NETWORK.subnets(new_prefix=24))[plan.index(node)]
+
+
+def pod_routes(plan: ClusterPlan, node: str) -> list[str]:
+    """The routes ``node`` has to the other nodes' pods, each as ``ip route`` writes one: "SUBNET via ADDRESS"."""
+    return [f"{pod_subnet(plan, other)} via {address}" for other, address in plan.node_ips.items() if other != node]
 
 
 @dataclass(frozen=True)
