@@ -9,13 +9,13 @@ rules of every table (Kubernetes' chains apart), its network links (but
 containers' veth ends) and routes, mounts (but the engines' own and pods'), the engine
 processes' states (a Kubernetes node's kubelet too), Swarm node labels where
 the host is a manager, the Docker logins stored (registry credentials: a hash
-of each file), and traces the harness leaves while a fault or set-up is in
+of each file), the kernel settings a kubelet would change, and traces the harness leaves while a fault or set-up is in
 place. Two fingerprints differ by the lines one section gained or lost; a host
 is left as it was when there is no difference.
 
 This machine has one too: the containers, networks and volumes the cluster
-labels as its own or that carry the names it gives its own, and the registry
-push tags of any cluster (compared for the cluster's own registry: ``pushed_to``).
+labels as its own or that carry the names it gives its own, the kernel
+settings a kubelet would change, and the registry push tags of any cluster (compared for the cluster's own registry: ``pushed_to``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,12 @@ RunOn = Callable[[list[str], bytes | None], object]  # a host's command runner: 
 LOCAL = "this machine"  # the fingerprint of the machine running the harness
 ORDERED = ("hosts", "daemon.json")  # sections whose line order matters; the others are sets of lines
 ABSENT = "(absent)"
+# The machine's kernel settings a Kubernetes node's kubelet sets where they differ from what it expects: the
+# harness's nodes must leave them as they are (the node image shows the kubelet its values instead).
+KERNEL_TUNABLES = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
+                   "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")
 # Run as root on a host: each section starts with a line "@@ NAME".
-HOST_SCRIPT = r"""
+HOST_SCRIPT = f"KERNEL_TUNABLES='{' '.join(KERNEL_TUNABLES)}'\n" + r"""
 section() { printf '@@ %s\n' "$1"; }
 command -v docker >/dev/null 2>&1 || docker() { :; }  # a Kubernetes node: no Docker sections to read
 section hosts; cat /etc/hosts
@@ -56,6 +60,7 @@ section firewall
 for table in filter nat mangle raw; do iptables -w -t "$table" -S 2>/dev/null | sed "s/^/$table /"; done
 section links; ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}'
 section routes; ip route show 2>/dev/null
+section kernel; for tunable in $KERNEL_TUNABLES; do echo "$tunable $(cat "/proc/sys/$tunable" 2>/dev/null)"; done
 section mounts
 awk '$2 !~ "^/(var/lib/docker|run/docker|run/containerd|var/lib/kubelet|run/netns)/" {print $1, $2, $3}' /proc/mounts
 section processes
@@ -179,7 +184,18 @@ def of_this_machine(client: docker.DockerClient, cluster: str, names: Collection
         "networks": sorted(n.name for n in client.networks.list() if may_touch(n.name, n.attrs.get("Labels"))),
         "volumes": sorted(v.name for v in client.volumes.list() if may_touch(v.name, v.attrs.get("Labels"))),
         "images": sorted(tag for image in client.images.list() for tag in image.tags if push_tag.match(tag)),
+        "kernel": kernel_settings(),
     })
+
+
+def kernel_settings(proc_sys: Path = Path("/proc/sys")) -> list[str]:
+    """This machine's ``KERNEL_TUNABLES``, each as "NAME VALUE"."""
+    def value(tunable: str) -> str:
+        try:
+            return (proc_sys / tunable).read_text().strip()
+        except OSError:
+            return ABSENT
+    return [f"{tunable} {value(tunable)}" for tunable in KERNEL_TUNABLES]
 
 
 def pushed_to(found: Fingerprint, registry: str) -> Fingerprint:

@@ -16,6 +16,7 @@ container's process namespace: removing the container stops every one of them.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 
 from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
 from harness.cluster.sshnodes import SshNodes
@@ -43,7 +44,8 @@ exit 0
 """
 # Run, once the node container is gone (and every program and pod with its process namespace), in a one-off
 # container of the node image on the host's network: kube-proxy's rules (its own --cleanup), then the CNI's
-# chains and the jumps into them, the pods' bridge and the routes to the other nodes' pods ($@: "SUBNET VIA").
+# chains and the jumps into them, the node's own forwarding chain, the pods' bridge and the routes to the other
+# nodes' pods ($@: "SUBNET via ADDRESS").
 CLEAN_HOST_NETWORK = r"""
 kube-proxy --cleanup >/dev/null 2>&1
 for table in filter nat mangle raw; do
@@ -54,6 +56,7 @@ for table in filter nat mangle raw; do
   for chain in $chains; do iptables -w -t "$table" -F "$chain"; done
   for chain in $chains; do iptables -w -t "$table" -X "$chain"; done
 done
+iptables -w -D FORWARD -j CHAOS-PODS 2>/dev/null && iptables -w -F CHAOS-PODS && iptables -w -X CHAOS-PODS
 ip link show cni0 >/dev/null 2>&1 && ip link delete cni0
 for route; do ip route delete $route 2>/dev/null; done
 exit 0
@@ -81,11 +84,12 @@ class KubeNodesOnHosts:
             wait_until(lambda: self._running(node), timeout=BOOT_TIMEOUT, interval=1.0,
                        what=f"the Kubernetes node container on {node} to run again after the host started")
 
-    def start(self, node: str, image: str, archive: bytes) -> None:
-        """The node container running on the host: its image copied when the host lacks it, then made and
-        started (a container of an earlier ``up`` is started again)."""
+    def start(self, node: str, image: str, archive: Callable[[], bytes]) -> None:
+        """The node container running on the host: its image copied when the host lacks it (``archive``: the
+        image as ``docker load`` reads it), then made and started (a container of an earlier ``up`` is started
+        again)."""
         if not self.host_exec(node, ["docker", "image", "inspect", image]).ok:
-            result = self.hosts.exec(node, ["docker", "load"], archive, timeout=IMAGE_COPY_TIMEOUT)
+            result = self.hosts.exec(node, ["docker", "load"], archive(), timeout=IMAGE_COPY_TIMEOUT)
             if not result.ok:
                 raise ClusterError(f"{node}: cannot copy the node image: {result.output.strip()[-300:]}")
         state = self.host_exec(node, ["docker", "inspect", "--format", f'{{{{index .Config.Labels "{CLUSTER_LABEL}"}}}} '

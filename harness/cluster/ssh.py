@@ -28,6 +28,7 @@ from harness.cluster.vagrant import ExecResult, shown_command
 from harness.errors import ClusterError
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a host and log in
+SEND_CHUNK = 1 << 20  # bytes of standard input handed to the session at once
 COMMAND_TIMEOUT = 120.0  # seconds a command may run before the session is given up
 ENGINE_TIMEOUT = 30  # seconds a Docker API call may take
 PLACEHOLDER_URL = "tcp://127.0.0.1:9"  # docker-py builds its client from a URL; the SSH adapter replaces its transport
@@ -75,8 +76,9 @@ class SshConnections:
             channel.settimeout(timeout)
             channel.set_combine_stderr(True)
             channel.exec_command(command)
-            if stdin is not None:
-                channel.sendall(stdin)
+            view = memoryview(stdin or b"")
+            for start in range(0, len(view), SEND_CHUNK):  # paramiko's sendall copies what is left at each send
+                channel.sendall(view[start:start + SEND_CHUNK].tobytes())
             channel.shutdown_write()
             output = b"".join(iter(lambda: channel.recv(65536), b""))
             return ExecResult(channel.recv_exit_status(), output.decode(errors="replace"))

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.cluster.fingerprint import (
-    LOCAL, Fingerprint, FingerprintRecord, engine_settings, of_cluster_node, of_this_machine, parse_host_output,
+    LOCAL, Fingerprint, FingerprintRecord, engine_settings, kernel_settings, of_cluster_node, of_this_machine,
+    parse_host_output,
     pushed_to,
 )
 from harness.dockerhost import CLUSTER_LABEL
@@ -84,7 +85,8 @@ def test_this_machine_counts_what_the_cluster_labels_or_names_as_its_own_and_not
     found = of_this_machine(client, "c1", {"c1-net", "c1-registry", "c1-toxiproxy", "c1-registry-data"})
     assert found.host == LOCAL
     assert found.sections == {"containers": ["c1-registry running", "c1-toxiproxy running"], "networks": ["c1-net"],
-                              "volumes": ["c1-registry-data"], "images": ["127.0.0.1:5000/chaos/demo/web:v1"]}
+                              "volumes": ["c1-registry-data"], "images": ["127.0.0.1:5000/chaos/demo/web:v1"],
+                              "kernel": kernel_settings()}
 
 
 def test_a_record_round_trips_and_a_damaged_one_is_named(tmp_path):
@@ -144,3 +146,14 @@ def test_a_node_of_a_cluster_the_harness_did_not_make_is_compared_without_what_t
     busier = parse_host_output(host_output(firewall="filter -P INPUT ACCEPT\nnat -N CNI-HOSTPORT-DNAT") +
                                "\n@@ links\nlo\ncali12\n@@ routes\n10.244.9.0/24 dev cali12\n")
     assert kept.differences(Fingerprint("n1", busier)) == []  # sections taken before they were added: not compared
+
+
+def test_the_kernel_settings_a_kubelet_would_change_are_part_of_this_machines_fingerprint(tmp_path):
+    for tunable, value in (("kernel/panic", "1"), ("vm/overcommit_memory", "0")):
+        (tmp_path / tunable).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / tunable).write_text(f"{value}\n")
+    before = kernel_settings(tmp_path)
+    assert "kernel/panic 1" in before and "vm/overcommit_memory 0" in before and "kernel/panic_on_oops (absent)" in before
+    (tmp_path / "kernel/panic").write_text("10\n")  # what a kubelet shown the real /proc/sys sets
+    assert Fingerprint(LOCAL, {"kernel": before}).differences(Fingerprint(LOCAL, {"kernel": kernel_settings(tmp_path)})) \
+        == ["this machine: kernel: now has kernel/panic 10", "this machine: kernel: no longer has kernel/panic 1"]

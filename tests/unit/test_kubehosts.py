@@ -43,19 +43,19 @@ def test_the_node_runs_on_the_hosts_network_unprivileged_and_resolves_the_regist
 
 def test_the_image_is_copied_only_to_a_host_that_lacks_it_and_the_container_made_once():
     lacking, host = nodes({("docker", "image", "inspect"): MISSING, ("docker", "inspect"): MISSING})
-    lacking.start("h1", "img:1", b"archive")
+    lacking.start("h1", "img:1", lambda: b"archive")
     assert [argv[:2] for argv, _ in host.ran] == [["docker", "image"], ["docker", "load"], ["docker", "inspect"],
                                                   ["docker", "run"]]
     assert host.ran[1][1] == b"archive"
     stopped, host = nodes({("docker", "inspect"): ExecResult(0, "staging false\n")})
-    stopped.start("h1", "img:1", b"archive")
+    stopped.start("h1", "img:1", lambda: b"archive")
     assert [argv[:2] for argv, _ in host.ran] == [["docker", "image"], ["docker", "inspect"], ["docker", "start"]]
 
 
 def test_a_container_by_the_nodes_name_that_is_not_the_clusters_is_never_adopted():
     theirs, host = nodes({("docker", "inspect"): ExecResult(0, " true\n")})
     with pytest.raises(ClusterError, match="not this cluster's; it is never adopted"):
-        theirs.start("h1", "img:1", b"")
+        theirs.start("h1", "img:1", lambda: b"")
     assert not any(argv[:2] in (["docker", "run"], ["docker", "start"]) for argv, _ in host.ran)
 
 

@@ -45,6 +45,7 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"  # set by the harn
 
 PAUSE_ARCHIVE = "/etc/chaos-harness/pause.tar"  # the pause image, kept on the node: its image store is a tmpfs
 ROUTES = "/etc/chaos-harness/routes"  # "SUBNET ADDRESS" of every other node; the node image applies them at boot
+POD_NETWORK_FILE = "/etc/chaos-harness/pod-network"  # forwarded to and from by the node (its chain CHAOS-PODS)
 # Before the kubelet starts (again): containerd answers, and holds the pause image (gone after a node restart).
 _KUBELET_FIRST = (f"until ctr version >/dev/null 2>&1; do sleep 0.2; done\n"
                   f"ctr -n k8s.io images import {PAUSE_ARCHIVE} >/dev/null || exit 1\n").encode()
@@ -153,6 +154,7 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
         **{f"/etc/containerd/certs.d/{registry}/hosts.toml": (f'server = "http://{registry}"\n'.encode(), 0o644)
            for registry in plan.registries},
         f"{SERVICES}/containerd": (_service("containerd", ["--config=/etc/containerd/config.toml"]), 0o644),
+        POD_NETWORK_FILE: (f"{POD_NETWORK}\n".encode(), 0o644),
         ROUTES: ("".join(f"{pod_subnet(plan, other)} {plan.node_ips[other]}\n" for other in plan.node_ips
                          if other != node).encode(), 0o644),
         f"{SERVICES}/kubelet": (_KUBELET_FIRST + _service("kubelet", [
