@@ -13,7 +13,9 @@ import gzip
 import ipaddress
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -375,14 +377,21 @@ class Cluster:
         """A Kubernetes node container on every host (see ``kubehosts``), its image copied where it is missing."""
         self.state.node_image = node_image
         self._save_state()
+        lock = threading.Lock()
+
         @functools.cache
-        def archive() -> bytes:  # made once, for the hosts that lack the image; its programs shrink to a third
+        def compressed() -> bytes:  # its programs shrink to a third
             self._progress(f"copying the node image {node_image} to the hosts that lack it")
             return gzip.compress(b"".join(self._client.images.get(node_image).save(named=node_image)), 1)
 
+        def archive() -> bytes:  # made once, for the hosts that lack the image
+            with lock:
+                return compressed()
+
         self._progress(f"starting the Kubernetes node on {len(self.state.nodes)} hosts")
-        for node in self.state.nodes:
-            self.nodes.start(node, node_image, archive)
+        hosts = self.nodes
+        with ThreadPoolExecutor(max_workers=len(self.state.nodes)) as pool:
+            list(pool.map(lambda node: hosts.start(node, node_image, archive), self.state.nodes))
 
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
