@@ -40,9 +40,11 @@ def setup(config: ClusterConfig, no_images: bool) -> None:
     for spec in HARNESS_IMAGES:
         builder.build(spec)
     if config.engine == "kubernetes":
+        from harness.engine.kubernetes.binaries import build_all
         from harness.engine.kubernetes.images import KUBERNETES_IMAGES
         for spec in KUBERNETES_IMAGES:
             builder.build(spec)
+        build_all(progress)  # and the tools that render an app profile's objects (helm)
     App.prepare(load_profile(DEFAULT_PROFILE), builder, ["old", "new", "broken"])
     progress("images ready")
 

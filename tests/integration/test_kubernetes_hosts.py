@@ -81,10 +81,10 @@ def test_a_halted_host_is_powered_off_and_its_node_comes_back(kube, demo, tmp_pa
 
 
 def test_down_proves_every_host_as_it_was_and_would_name_what_kubernetes_left(kube, hosts):
-    on_host(hosts, "node2", "ip link add kube-ipvs0 type dummy")  # as kube-proxy in IPVS mode would leave it
+    on_host(hosts, "node2", "ip link add kube-bridge type bridge")  # as kube-router's CNI would leave its bridge
     teardown = kube.down()
-    assert teardown.differences == ["node2: links: now has kube-ipvs0"], teardown
-    on_host(hosts, "node2", "ip link delete kube-ipvs0")
+    assert teardown.differences == ["node2: links: now has kube-bridge"], teardown
+    on_host(hosts, "node2", "ip link delete kube-bridge")
     assert kube.fingerprint_differences() == []
     assert kube.down().complete
     for name in NAMES:
