@@ -8,14 +8,10 @@ the harness made and nothing else.
 from __future__ import annotations
 
 import fcntl
-import functools
-import gzip
 import ipaddress
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,7 +21,7 @@ from docker.errors import NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
-from harness.cluster import existing, fingerprint, hostcheck, onhosts
+from harness.cluster import existing, fingerprint, hostcheck, kubehosts, onhosts
 from harness.cluster.fingerprint import FingerprintRecord
 from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState, Target
 from harness.cluster.hostsetup import RunOn, point_registry_names
@@ -39,7 +35,7 @@ from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantN
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
 from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, host_docker, owned_volume, refuse_unowned
 from harness.engine.kubernetes import formation
-from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig, pod_routes
+from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig
 from harness.engine.kubernetes.engine import KubernetesEngine
 from harness.engine.kubernetes.formation import COREDNS_REPOSITORY
 from harness.engine.kubernetes.images import COREDNS_IMAGE, KUBE_NODE_IMAGE, PAUSE_IMAGE
@@ -103,12 +99,18 @@ class Cluster:
             return VagrantNodes(state, self.config.state_dir, self._client)
         if state.provider == "existing" and not state.inventory:
             return existing.NodesOfTarget(self.target, state.nodes)
+        if state.provider == "ssh" and state.engine == "kubernetes":
+            return KubeNodesOnHosts(self._reached_hosts, state.name, state.registry_address)
+        return self._reached_hosts
+
+    @property
+    def _reached_hosts(self) -> SshNodes | VagrantVms:
+        """The hosts or VMs the nodes are, reached over SSH (logged in to once)."""
+        state = self.state
         if self._hosts is None:
             self._hosts = (SshNodes(load_inventory(state.inventory, _inventory_kind(state.provider, state.engine)),
                                     self.config.state_dir)
                            if state.inventory else VagrantVms(state, self.config.state_dir, self._client))
-        if state.provider == "ssh" and state.engine == "kubernetes":
-            return KubeNodesOnHosts(self._hosts, state.name, state.registry_address)
         return self._hosts
 
     @property
@@ -377,21 +379,13 @@ class Cluster:
         """A Kubernetes node container on every host (see ``kubehosts``), its image copied where it is missing."""
         self.state.node_image = node_image
         self._save_state()
-        lock = threading.Lock()
-
-        @functools.cache
-        def compressed() -> bytes:  # its programs shrink to a third
-            self._progress(f"copying the node image {node_image} to the hosts that lack it")
-            return gzip.compress(b"".join(self._client.images.get(node_image).save(named=node_image)), 1)
-
-        def archive() -> bytes:  # made once, for the hosts that lack the image
-            with lock:
-                return compressed()
-
         self._progress(f"starting the Kubernetes node on {len(self.state.nodes)} hosts")
-        hosts = self.nodes
-        with ThreadPoolExecutor(max_workers=len(self.state.nodes)) as pool:
-            list(pool.map(lambda node: hosts.start(node, node_image, archive), self.state.nodes))
+
+        def saved() -> bytes:
+            self._progress(f"copying the node image {node_image} to the hosts that lack it")
+            return b"".join(self._client.images.get(node_image).save(named=node_image))
+
+        kubehosts.start_nodes(self.nodes, self.state.nodes, node_image, saved)
 
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
@@ -490,8 +484,7 @@ class Cluster:
 
     def _host_runner(self, node: str) -> RunOn:
         """Runs a command on the host ``node`` is (an inventory's), not in a node container on it."""
-        self.nodes  # the hosts' logins, once
-        return self._runner_of(self._hosts, node)
+        return self._runner_of(self._reached_hosts, node)
 
     @staticmethod
     def _runner_of(hosts: SshNodes, node: str) -> RunOn:
@@ -529,8 +522,8 @@ class Cluster:
             if result.not_undone:
                 return result
         elif self._state is not None and self._state.provider == "ssh":
-            result.not_undone = (self._release_kubernetes_hosts() if self._kubernetes
-                                 else self._release_hosts(rollback, keep_data))
+            result.not_undone = (kubehosts.release_nodes(self.nodes, self._kubernetes_plan(), self.state.node_image)
+                                 if self._kubernetes else self._release_hosts(rollback, keep_data))
             if result.not_undone:
                 return result
         elif self._state is not None:
@@ -628,16 +621,6 @@ class Cluster:
         return onhosts.release(state, self.engine, self._runner, self._save_state, rollback=rollback,
                                keep_swarm=keep_swarm, keep_data=keep_data,
                                before=FingerprintRecord.load(self.config.fingerprint_file))
-
-    def _release_kubernetes_hosts(self) -> list[str]:
-        """Each host's Kubernetes node taken off it (see ``kubehosts``); what could not be, host by host."""
-        plan, hosts, left = self._kubernetes_plan(), self.nodes, []
-        for node in self.state.nodes:
-            try:
-                hosts.release(node, self.state.node_image, pod_routes(plan, node))
-            except HarnessError as error:
-                left.append(f"the Kubernetes node on {node}: {error}")
-        return left
 
     def _ensure_network(self):
         try:

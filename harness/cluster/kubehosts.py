@@ -15,14 +15,18 @@ container's process namespace: removing the container stops every one of them.
 
 from __future__ import annotations
 
+import gzip
 import shlex
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from harness.cluster.registry import REGISTRY_ALIAS, SECURE_ALIAS
 from harness.cluster.sshnodes import SshNodes
 from harness.cluster.vagrant import RUNNING, STOPPED, ExecResult
 from harness.dockerhost import CLUSTER_LABEL
-from harness.errors import ClusterError
+from harness.engine.kubernetes.bootstrap import ClusterPlan, pod_routes
+from harness.errors import ClusterError, HarnessError
 from harness.waiting import wait_until
 
 IMAGE_COPY_TIMEOUT = 600.0  # seconds to copy the node image to one host
@@ -65,6 +69,32 @@ exit 0
 
 def container_name(cluster: str) -> str:
     return f"chaos-harness-{cluster}-node"
+
+
+def start_nodes(nodes: KubeNodesOnHosts, hosts: list[str], image: str, saved: Callable[[], bytes]) -> None:
+    """The node container running on every host, the hosts in parallel; ``saved``: the image as ``docker save``
+    writes it, asked for (and compressed: its programs shrink to a third) once, if a host lacks it."""
+    lock, made = threading.Lock(), []
+
+    def archive() -> bytes:
+        with lock:
+            if not made:
+                made.append(gzip.compress(saved(), compresslevel=1))
+        return made[0]
+
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        list(pool.map(lambda host: nodes.start(host, image, archive), hosts))
+
+
+def release_nodes(nodes: KubeNodesOnHosts, plan: ClusterPlan, image: str) -> list[str]:
+    """Each host's node taken off it (``KubeNodesOnHosts.release``); what could not be, host by host."""
+    left = []
+    for host in plan.node_ips:
+        try:
+            nodes.release(host, image, pod_routes(plan, host))
+        except HarnessError as error:
+            left.append(f"the Kubernetes node on {host}: {error}")
+    return left
 
 
 class KubeNodesOnHosts:

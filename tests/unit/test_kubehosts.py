@@ -3,9 +3,12 @@ it is taken off the host again, against a fake host."""
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
-from harness.cluster.kubehosts import CLEAN_HOST_NETWORK, KubeNodesOnHosts, container_name
+from harness.cluster.kubehosts import CLEAN_HOST_NETWORK, KubeNodesOnHosts, container_name, release_nodes, start_nodes
+from harness.engine.kubernetes.bootstrap import ClusterPlan
 from harness.cluster.vagrant import ExecResult
 from harness.errors import ClusterError
 
@@ -101,3 +104,16 @@ def test_every_reason_a_host_cannot_take_a_node_is_named_with_what_to_do():
     assert f"h1 has a container named {container_name('staging')} already" in problems[2]
     assert problems[3].startswith("h1 listens on ports 6443, 8080 already")
     assert nodes({})[0].host_problems("h1") == []
+
+
+def test_the_image_is_saved_once_for_every_host_that_lacks_it_and_a_host_that_fails_its_release_is_named():
+    node, host = nodes({("docker", "image", "inspect"): MISSING, ("docker", "inspect"): MISSING})
+    host.logins = {"h1": object(), "h2": object(), "h3": object()}
+    saves = []
+    start_nodes(node, ["h1", "h2", "h3"], "img:1", lambda: saves.append(1) or b"tar")
+    loads = [stdin for argv, stdin in host.ran if argv[:2] == ["docker", "load"]]
+    assert saves == [1] and len(loads) == 3 and gzip.decompress(loads[0]) == b"tar"
+    failing, _ = nodes({("docker", "rm"): ExecResult(1, "busy")})
+    plan = ClusterPlan("staging", {"h1": "10.0.0.11", "h2": "10.0.0.12"}, "h1", (), "")
+    assert [line.split(":")[0] for line in release_nodes(failing, plan, "img:1")] == [
+        "the Kubernetes node on h1", "the Kubernetes node on h2"]
