@@ -6,7 +6,8 @@ What lands on a host, all of it taken away by ``release``:
 - the node image, copied over SSH (``docker load``; the host's Docker is not pointed at any registry), and one
   container, ``chaos-harness-CLUSTER-node``, restarted by the host's engine when the host boots again;
 - in the host's network namespace, what Kubernetes programs there: kube-proxy's and the CNI's firewall chains,
-  the pods' bridge ``cni0`` and the routes to the other hosts' pods.
+  the node's chain ``CHAOS-PODS`` (forwarding to and from the pods), the pods' bridge ``cni0`` and the routes
+  to the other hosts' pods.
 
 The node container resolves the cluster's registries to this machine by its own hosts file (``--add-host``),
 so the host's ``/etc/hosts`` and ``daemon.json`` stay as they are. The node's programs and pods live in the
@@ -33,7 +34,7 @@ IMAGE_COPY_TIMEOUT = 600.0  # seconds to copy the node image to one host
 BOOT_TIMEOUT = 120.0  # seconds for a host's engine to start the node container again after the host booted
 # The ports the node's programs listen on in the host's network, and the load balancer's host ports.
 NODE_PORTS = (2379, 2380, 6443, 10250, 10256, 10249, 10257, 10259, 8080, 9999)
-# What a host needs beside Docker: the node container's devices and the kernel's bridge.
+# One pass over a host for ``host_problems``: each line "KIND DETAIL".
 HOST_SURVEY = r"""
 [ -c /dev/kmsg ] || echo "missing the device /dev/kmsg (the kubelet reads the kernel's messages)"
 command -v ss >/dev/null || echo "missing ss (Debian: apt-get install iproute2)"
