@@ -76,7 +76,10 @@ def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form",
              for kind in ("missing", "swarm", "trace", "object", "names")}
     problems += [f"{node} has {trace}, left by a cluster of the harness: take that cluster down "
                  "(chaos-harness --cluster NAME down), or remove it" for trace in found["trace"]]
-    if kubernetes is not None:  # the node's tools are in its container, and it resolves the registries itself
+    problems += [f"{node}'s /etc/hosts names {REGISTRY_ALIAS} or {SECURE_ALIAS} already ({line.strip()}); the "
+                 "host must reach the cluster's registries by these names and that line would win over the "
+                 "harness's: take the names out of it" for line in found["names"]]
+    if kubernetes is not None:  # the node's tools are in its container (which copies the host's /etc/hosts)
         return problems + kubernetes(node)
     if result.output.strip() != node:
         problems.append(f"{node} calls itself {result.output.strip()!r}; Swarm knows nodes by their hostname: "
@@ -91,9 +94,6 @@ def host_problems(nodes: SshNodes | VagrantVms, node: str, swarm: str = "form",
     if swarm == "existing" and state != "active":
         problems.append(f"{node} is in no swarm ({state}), but the inventory says swarm: existing; join it to "
                         "the swarm, or say swarm: form")
-    problems += [f"{node}'s /etc/hosts names {REGISTRY_ALIAS} or {SECURE_ALIAS} already ({line.strip()}); the "
-                 "host must reach the cluster's registries by these names and that line would win over the "
-                 "harness's: take the names out of it" for line in found["names"]]
     problems += [f"{node} has {thing}, named like what the harness deploys (stacks {STACK_NAME} and {GREEN_STACK}): "
                  "the harness would adopt it; remove or rename it" for thing in found["object"]]
     return problems

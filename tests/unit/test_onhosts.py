@@ -140,11 +140,15 @@ def test_docker_gwbridge_is_removed_only_where_the_fingerprint_lacked_it():
 
 def test_hosts_for_kubernetes_are_checked_for_their_login_traces_and_the_nodes_needs_not_a_swarms():
     hosts = FakeHosts({"h1": ["missing socat", "swarm active", "object volume chaos_db-data"],
-                       "h2": ["swarm inactive", "trace /run/chaos-harness"]}, names={"h1": "staging-01"})
+                       "h2": ["swarm inactive", "trace /run/chaos-harness", "names 10.9.9.9 registry"]},
+                      names={"h1": "staging-01"})
     with pytest.raises(ClusterError) as refused:
         hostcheck.check_hosts(hosts, ["h1", "h2"], kubernetes=lambda node: [f"{node} listens on ports 6443 already"])
     assert str(refused.value).splitlines()[1:] == [
         "  - h1 listens on ports 6443 already",
         "  - h2 has /run/chaos-harness, left by a cluster of the harness: take that cluster down (chaos-harness "
         "--cluster NAME down), or remove it",
+        "  - h2's /etc/hosts names registry or registry-secure already (10.9.9.9 registry); the host must reach "
+        "the cluster's registries by these names and that line would win over the harness's: take the names out "
+        "of it",
         "  - h2 listens on ports 6443 already"]
