@@ -3,6 +3,7 @@ programs only where they belong, one pod subnet per node."""
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -11,9 +12,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.build import DOCKERFILES
+from harness.cluster.fingerprint import KERNEL_TUNABLES
 from harness.engine.kubernetes.binaries import _LOCAL_REPLACE, _version_flags
 from harness.engine.kubernetes.bootstrap import (
-    PKI, SERVICES, ClusterPlan, Secrets, admin_kubeconfig, node_files, pod_subnet)
+    PKI, SERVICES, ClusterPlan, Secrets, admin_kubeconfig, node_files, pod_routes, pod_subnet)
 from harness.engine.kubernetes.api import api_client
 from harness.errors import ClusterError
 
@@ -77,6 +80,15 @@ def test_each_node_gets_its_own_pod_subnet_and_containerd_trusts_every_registry(
     assert cni["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.244.3.0/24"}]]
     assert files["/etc/containerd/certs.d/registry-secure:5001/hosts.toml"][0] == b'server = "http://registry-secure:5001"\n'
     assert 'sandbox = "docker.io/chaos-harness/pause:abc"' in files["/etc/containerd/config.toml"][0].decode()
+    assert files["/etc/chaos-harness/routes"][0] == b"10.244.1.0/24 172.28.0.11\n10.244.2.0/24 172.28.0.12\n"
+    assert pod_routes(PLAN, "node3") == ["10.244.1.0/24 via 172.28.0.11", "10.244.2.0/24 via 172.28.0.12"]
+    assert files["/etc/chaos-harness/pod-network"][0] == b"10.244.0.0/16\n"
+
+
+def test_the_node_image_shows_the_kubelet_every_kernel_tunable_the_fingerprints_watch():
+    entrypoint = (DOCKERFILES / "kube-node" / "kube-node-entrypoint.sh").read_text()
+    shown = re.findall(r"\b((?:vm|kernel)/[a-z_/]+)=\d+", entrypoint)
+    assert sorted(shown) == sorted(KERNEL_TUNABLES)
 
 
 def test_a_modules_local_replaces_are_found_and_binaries_name_their_version():

@@ -78,7 +78,12 @@ def pod_subnet(plan: ClusterPlan, node: str) -> ipaddress.IPv4Network:
 
 def pod_routes(plan: ClusterPlan, node: str) -> list[str]:
     """The routes ``node`` has to the other nodes' pods, each as ``ip route`` writes one: "SUBNET via ADDRESS"."""
-    return [f"{pod_subnet(plan, other)} via {address}" for other, address in plan.node_ips.items() if other != node]
+    return [f"{subnet} via {address}" for subnet, address in _other_pod_subnets(plan, node)]
+
+
+def _other_pod_subnets(plan: ClusterPlan, node: str) -> list[tuple[ipaddress.IPv4Network, str]]:
+    """Each other node's pod subnet and the address that reaches it."""
+    return [(pod_subnet(plan, other), address) for other, address in plan.node_ips.items() if other != node]
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,8 @@ def node_files(plan: ClusterPlan, secrets: Secrets, node: str) -> NodeFiles:
            for registry in plan.registries},
         f"{SERVICES}/containerd": (_service("containerd", ["--config=/etc/containerd/config.toml"]), 0o644),
         POD_NETWORK_FILE: (f"{POD_NETWORK}\n".encode(), 0o644),
-        ROUTES: ("".join(f"{pod_subnet(plan, other)} {plan.node_ips[other]}\n" for other in plan.node_ips
-                         if other != node).encode(), 0o644),
+        ROUTES: ("".join(f"{subnet} {address}\n" for subnet, address in _other_pod_subnets(plan, node)).encode(),
+                 0o644),
         f"{SERVICES}/kubelet": (_KUBELET_FIRST + _service("kubelet", [
             "--config=/var/lib/kubelet/config.yaml", "--kubeconfig=/etc/kubernetes/kubelet.conf",
             f"--node-ip={address}", f"--hostname-override={node}"]), 0o644),
