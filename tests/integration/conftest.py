@@ -28,7 +28,7 @@ def up_then_down(config: ClusterConfig) -> Iterator[Cluster]:
         handle.down()  # a cluster that failed to come up is not left behind
         raise
     yield handle
-    handle.down()  # idempotent: a teardown test has usually done it already
+    Cluster(config).down()  # from the state on disk: a teardown test has usually removed it already
 
 
 @pytest.fixture(scope="session")

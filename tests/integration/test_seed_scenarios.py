@@ -13,14 +13,7 @@ from contextlib import contextmanager, suppress
 import pytest
 
 from harness.dockerhost import CLUSTER_LABEL, host_docker
-from harness.audit import Leftover, cluster_leftovers
 from harness.runner import Runner
-from harness.scenario import Stack
-from harness.stack import BLUE, router
-from harness.stack.from_spec import stack_for
-from harness.stack.prepare import deploy_and_wait
-from harness.stack.volumes import stale_volumes
-from harness.waiting import wait_until
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -53,36 +46,6 @@ def test_rotated_registry_credentials_reject_the_pull_and_never_leak(cluster, de
     assert any("--password-stdin" in record for record in records), "the docker login was not recorded"
     for record in records:
         assert not [form for form, secret in secrets.items() if secret in record], f"a secret in {record}"
-
-
-def test_moving_the_stateful_db_loses_acknowledged_writes_and_lists_them(cluster, demo, tmp_path):
-    result = Runner(shortened("moving-stateful-db", warmup=8, observe=10, verify_window=5), cluster, tmp_path, demo).run()
-    writes = result.report["writes"]
-    assert writes["lost"] and writes["lost"] > 0, writes
-    assert len(writes["lost_ids"]) == min(writes["lost"], 100)
-    (inject,) = events_of(result.run_dir, "fault.inject")
-    assert inject.get("kind") == "node-halt"
-    assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in result.report["verdicts"])
-    the_next_prepare_starts_without_the_volume_the_db_left(cluster, demo, left=inject.get("target"))
-
-
-def the_next_prepare_starts_without_the_volume_the_db_left(cluster, demo, left: str) -> None:
-    """The db's volume stays on the node it left: audit lists it, the next prepare removes it (and only it)."""
-    db, volume = BLUE.service("db"), f"{BLUE.stack}_dbdata"
-    (moved_to,) = {task.node for task in cluster.engine.service(db).running()}
-    assert moved_to != left, "the db did not move off the node that halted"
-    expected = [(left, volume, (db,), (moved_to,))]
-    # The node just came back: its engine may still be stopping the db's old task, which mounts the volume.
-    found = wait_until(lambda: [(v.node, v.volume, v.users, v.runs_on) for v in stale_volumes(cluster.exec, cluster.engine)
-                                if v.volume == volume] or None,  # other apps' volumes (the guestbook's) are reported too
-                       timeout=60, what=f"the volume the db left on {left} to be unused")
-    assert found == expected
-    assert Leftover(left, f"stale volume {volume} ({db} runs on {moved_to})") in cluster_leftovers(cluster)
-    stack = stack_for(cluster, demo, Stack())  # pinned to the stateful node again, as every other scenario
-    cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, run_on=cluster.exec)
-    assert (left, volume, True) in [(v.node, v.volume, v.removed) for v in cleared], [str(v) for v in cleared]
-    assert {task.node for task in cluster.engine.service(db).running()} == {cluster.stateful_node}
-    assert not [v for v in stale_volumes(cluster.exec, cluster.engine) if (v.node, v.volume) == (left, volume)]
 
 
 def test_a_rollback_the_engine_calls_complete_fails_while_a_frozen_node_still_runs_v2(cluster, demo, tmp_path):

@@ -26,6 +26,7 @@ from harness.cluster import Cluster, ClusterConfig
 from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError
 from harness.faults.conformance import built_in_faults, exercise
+from harness.journal import read_journal
 from harness.runner import Runner
 from harness.shipped import scenario_names, shipped_scenario
 from harness.waiting import wait_until
@@ -52,10 +53,14 @@ docker image ls --no-trunc -q | sort; iptables -w -S; ls /etc/docker /run/chaos-
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory):
-    """Three hosts: node1 and node2 without a daemon.json, node3 with its user's own settings in one."""
+    """Three hosts: node1 and node2 without a daemon.json, node3 with its user's own settings in one. node1 (the
+    manager) has no power commands in the inventory: node-halt may strike only the others."""
     directory = tmp_path_factory.mktemp("ssh-hosts")
     node_image = ImageBuilder(docker.from_env()).build(NODE_IMAGE)
     started = start_ssh_hosts(directory, "chaos-sshhost", node_image, NAMES)
+    inventory = yaml.safe_load(started.inventory.read_text())
+    del inventory["hosts"][0]["power_off"], inventory["hosts"][0]["power_on"]
+    started.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
     started.since = time.time()
     on_host(started, "node3", f"echo '{USER_DAEMON_JSON}' > /etc/docker/daemon.json && kill -HUP $(pidof dockerd)")
     wait_until(lambda: "myreg.example" in on_host(started, "node3", "docker info --format '{{json .RegistryConfig}}'"),
@@ -114,6 +119,20 @@ def test_halted_node_over_ssh_powers_the_host_off_and_on(ssh_cluster, ssh_demo, 
     assert any(e.get("state") == "down" for e in downs), "Swarm never reported the powered-off host down"
     assert result.report["upgrade"]["outcome"] in ("completed", "paused")
     print(json.dumps({k: result.report[k] for k in ("upgrade", "downtime")}, indent=1, default=str))
+
+
+def test_halting_the_host_without_power_commands_is_refused_before_anything_starts(ssh_cluster, tmp_path):
+    scenario = yaml.safe_load(shipped_scenario("halted-node").read_text())
+    scenario["faults"][0]["target"] = {"node": "node1"}
+    (tmp_path / "halt.yaml").write_text(yaml.safe_dump(scenario))
+    done = harness_cli(ssh_cluster.config.workdir, "--cluster", CLUSTER, "run", str(tmp_path / "halt.yaml"),
+                       "--reports", str(tmp_path / "reports"))
+    assert done.returncode == 2, done.stderr
+    assert "node1 (the inventory gives it no power_off and power_on" in " ".join(done.stderr.split())
+    (journal,) = (tmp_path / "reports").glob("*/journal.jsonl")
+    events = read_journal(journal)
+    assert [e.get("status") for e in events if e.type == "run.end"] == ["refused"]
+    assert not [e for e in events if e.type in ("fault.inject", "upgrade.requested")]
 
 
 def test_registry_unreachable_over_ssh_pauses_the_upgrade(ssh_cluster, ssh_demo, tmp_path):
@@ -188,8 +207,19 @@ def test_an_unreachable_host_is_named_before_anything_starts(hosts, tmp_path):
 def test_down_leaves_every_host_as_it_was(ssh_cluster, hosts, tmp_path):
     """After every fault, seed scenario and a SIGKILLed run: each host's fingerprint as before up, and the same
     seen by the test's own login (daemon.json absent on node1 and node2, the user's own on node3, the engine's
-    effective settings with it)."""
-    teardown = ssh_cluster.down()
+    effective settings with it). First with node3 not answering: `down` exits 1 naming it and keeps the state;
+    once node3 is back, `down` again completes."""
+    away = hosts.containers["node3"].get_wrapped_container()
+    away.pause()
+    try:
+        first = harness_cli(ssh_cluster.config.workdir, "--cluster", CLUSTER, "down")
+    finally:
+        away.unpause()
+    assert first.returncode == 1, first.stderr
+    assert "not undone: registry set-up on node3" in " ".join(first.stderr.split())
+    assert (ssh_cluster.config.state_dir / "cluster.json").exists()
+
+    teardown = Cluster(ssh_cluster.config).down()  # the state as the first `down` left it
     assert teardown.not_undone == [] and teardown.differences == [], teardown
     assert not ssh_cluster.config.state_dir.exists()
     for name in NAMES:
@@ -289,36 +319,3 @@ def test_a_network_named_like_the_harnesss_is_refused_never_reused(hosts, tmp_pa
         assert all(on_host(hosts, name, HOST_VIEW) == hosts.views[name] for name in NAMES)  # no host touched
     finally:
         theirs.remove()
-
-
-def test_node_halt_needs_power_commands_only_on_its_target_and_down_survives_a_host_that_is_away(hosts, tmp_path):
-    """An inventory where only node2 can be powered: halting node2 runs. Then node3 stops answering: `down` exits 1
-    naming it and keeps the state; once node3 is back, `down` again completes and every host is as it was."""
-    inventory = yaml.safe_load(inventory_with(hosts, tmp_path).read_text())
-    for host in inventory["hosts"]:
-        if host["name"] != "node2":
-            host.pop("power_off"), host.pop("power_on")
-    (tmp_path / "hosts.yaml").write_text(yaml.safe_dump(inventory))
-    home, cluster = tmp_path / "home", ["--cluster", "chaos-sshpart"]
-    up = harness_cli(home, *cluster, "--provider", "ssh", "--inventory", str(tmp_path / "hosts.yaml"), "cluster", "up")
-    assert up.returncode == 0, up.stderr
-    scenario = yaml.safe_load(shipped_scenario("halted-node").read_text())
-    scenario["faults"][0].update(target={"node": "node2"}, duration="10s")
-    scenario["phases"] = {"warmup": "4s", "observe": "6s", "verify_window": "4s"}
-    (tmp_path / "halt.yaml").write_text(yaml.safe_dump(scenario))
-    run = harness_cli(home, *cluster, "run", str(tmp_path / "halt.yaml"), "--reports", str(tmp_path / "reports"))
-    assert run.returncode in (0, 1), run.stderr  # it ran (a verdict may fail); a refusal would be 2
-    assert '"target": "node2"' in next((tmp_path / "reports").glob("*/journal.jsonl")).read_text()
-    away = hosts.containers["node3"].get_wrapped_container()
-    away.pause()
-    try:
-        first = harness_cli(home, *cluster, "down")
-    finally:
-        away.unpause()
-    assert first.returncode == 1, first.stderr
-    assert "not undone: registry set-up on node3" in " ".join(first.stderr.split())
-    assert (home / "clusters" / "chaos-sshpart" / "cluster.json").exists()
-    second = harness_cli(home, *cluster, "down")
-    assert second.returncode == 0, second.stderr
-    assert "fingerprints match" in second.stderr
-    assert all(on_host(hosts, name, HOST_VIEW) == hosts.views[name] for name in NAMES)

@@ -24,7 +24,13 @@ import yaml
 from harness.app import App, load_profile
 from harness.checks import ABSENT, PRESENT
 from harness.runner import Runner
-from harness.stack import BLUE
+from harness.audit import Leftover, cluster_leftovers
+from harness.scenario import Stack
+from harness.stack import BLUE, router
+from harness.stack.from_spec import stack_for
+from harness.stack.prepare import deploy_and_wait
+from harness.stack.volumes import stale_volumes
+from harness.waiting import wait_until
 from tests.integration.conftest import relocatable
 from tests.integration.test_end_to_end import events_of, shortened
 
@@ -117,12 +123,19 @@ def test_the_negative_control_refuses_a_read_back_that_only_checks_the_status(cl
     assert "200" in check.stderr and "[]" in check.stderr  # what the search answered for an id never written
 
 
-def test_reads_during_the_run_show_the_window_while_the_database_moves(cluster, itemstore, tmp_path):
+def test_moving_the_database_loses_acknowledged_writes_and_the_reads_during_the_run_show_when(cluster, itemstore,
+                                                                                            tmp_path):
+    """The moving-stateful-db seed: its db halted, MariaDB starts over on an empty volume elsewhere. The read-back
+    lists the lost writes; reads during the run show the window; the next prepare removes the volume left behind."""
     scenario = shortened("moving-stateful-db", "in-service", warmup=8, observe=15)
     result = Runner(scenario, cluster, tmp_path, itemstore).run()
     writes = result.report["writes"]
+    assert writes["lost"] and writes["lost"] > 0, writes
+    assert len(writes["lost_ids"]) == min(writes["lost"], 100)
+    assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in result.report["verdicts"])
     during = writes["during_run"]
     (inject,) = events_of(result.run_dir, "fault.inject")
+    assert inject.get("kind") == "node-halt"
     assert during["missing_windows"], during
     first = during["missing_windows"][0]
     assert first["start"] >= inject.t - 1 and first["reads"] >= 2, (first, inject.t)
@@ -131,3 +144,23 @@ def test_reads_during_the_run_show_the_window_while_the_database_moves(cluster, 
     outcomes = [json.loads(line)["outcome"] for line in (result.run_dir / "readback.jsonl").read_text().splitlines()]
     assert outcomes.count(ABSENT) == writes["absent"] and outcomes.count(PRESENT) == writes["present"]
     assert writes["absent"] + writes["present"] + writes["unverifiable"] == writes["acknowledged"]
+    the_next_prepare_starts_without_the_volume_the_db_left(cluster, itemstore, left=inject.get("target"))
+
+
+def the_next_prepare_starts_without_the_volume_the_db_left(cluster, app: App, left: str) -> None:
+    """The db's volume stays on the node it left: audit lists it, the next prepare removes it (and only it)."""
+    db, volume = BLUE.service("db"), f"{BLUE.stack}_itemdata"
+    (moved_to,) = {task.node for task in cluster.engine.service(db).running()}
+    assert moved_to != left, "the db did not move off the node that halted"
+    expected = [(left, volume, (db,), (moved_to,))]
+    # The node just came back: its engine may still be stopping the db's old task, which mounts the volume.
+    found = wait_until(lambda: [(v.node, v.volume, v.users, v.runs_on) for v in stale_volumes(cluster.exec, cluster.engine)
+                                if v.volume == volume] or None,  # other apps' volumes (the guestbook's) are reported too
+                       timeout=60, what=f"the volume the db left on {left} to be unused")
+    assert found == expected
+    assert Leftover(left, f"stale volume {volume} ({db} runs on {moved_to})") in cluster_leftovers(cluster)
+    stack = stack_for(cluster, app, Stack())  # pinned to the stateful node again, as every other scenario
+    cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, run_on=cluster.exec)
+    assert (left, volume, True) in [(v.node, v.volume, v.removed) for v in cleared], [str(v) for v in cleared]
+    assert {task.node for task in cluster.engine.service(db).running()} == {cluster.stateful_node}
+    assert not [v for v in stale_volumes(cluster.exec, cluster.engine) if (v.node, v.volume) == (left, volume)]
