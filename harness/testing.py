@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from docker.errors import APIError, ImageNotFound
 
+from harness.cluster.config import LB_PORTS
 from harness.cluster.vagrant import ExecResult
 from harness.engine.base import EngineObject, NodeInfo, RegistryAuth, ServiceSnapshot, TaskInfo, UpdatePolicy
 from harness.engine.swarm import SwarmEngine
@@ -211,7 +212,7 @@ class FakeCluster:
         self.states = {n.hostname: "running" for n in self.node_infos}
         self.commands: list[tuple[str, list[str]]] = []
         self.engine = FakeEngine(self)
-        self.state = SimpleNamespace(engine="swarm")  # what the cluster was made with
+        self.state = SimpleNamespace(engine="swarm", lb_ports=dict(LB_PORTS))  # what the cluster was made with
         self.no_power: set[str] = set()  # nodes that cannot be powered off and on (hosts without power commands)
         self.ssh_ports: dict[str, int] = {}  # hosts reached over SSH, by their port
 

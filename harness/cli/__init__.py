@@ -20,12 +20,14 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.markup import escape
 
 from harness.cli import app, calibrate, cluster, faults, project, repair, reports, runs
 from harness.cli.common import console, ui
 from harness.cluster import ClusterConfig
-from harness.cluster.config import ENGINES, MAX_NODES, MIN_NODES, PROVIDERS, Target, check_name, default_workdir
+from harness.cluster.config import (ENGINES, LB_EXPOSURES, MAX_NODES, MIN_NODES, PROVIDERS, Target, check_name,
+                                    default_workdir)
 from harness.cluster.existing import NAMESPACE_RULE
 from harness.errors import HarnessError, one_line
 
@@ -112,23 +114,33 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
               "are NAME, NAME-green and NAME-faults (default: chaos, ...); it creates them and deletes them again.")
 @click.option("--i-own-this-cluster", "owned", is_flag=True,
               help="With --provider existing: run on a cluster not marked as a test cluster (recorded in each run).")
+@click.option("--lb-node", default="", metavar="NODE", help="With --provider existing: the node the load balancer "
+              "runs on (default: the first schedulable one, by name, it fits on).")
+@click.option("--lb-expose", default="hostport", show_default=True, type=click.Choice(LB_EXPOSURES),
+              help="With --provider existing: how this machine reaches the load balancer at its node's address: host "
+                   "ports 8080 and 9999, or two NodePorts (where Pod Security forbids host ports).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
 def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, engine: str,
          inventory: Path | None, kubeconfig: Path | None, kube_context: str, registry: str, registry_as: str,
-         namespace: str, owned: bool, quiet: bool) -> None:
+         namespace: str, owned: bool, lb_node: str, lb_expose: str, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Docker Swarm or Kubernetes cluster."""
-    target = _target(kubeconfig, kube_context, registry, registry_as, namespace, owned)
-    given = ctx.get_parameter_source("engine") not in (None, click.core.ParameterSource.DEFAULT)
+    exposed = ctx.get_parameter_source("lb_expose") != ParameterSource.DEFAULT
+    target = _target(kubeconfig, kube_context, registry, registry_as, namespace, owned, lb_node,
+                     lb_expose if exposed else "")
+    given = ctx.get_parameter_source("engine") not in (None, ParameterSource.DEFAULT)
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
                             engine=engine, target=target, engine_given=given)
     ui.quiet = quiet
 
 
 def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: str, namespace: str,
-            owned: bool) -> Target | None:
-    """The existing cluster the options name; None without any of them."""
+            owned: bool, lb_node: str, lb_expose: str) -> Target | None:
+    """The existing cluster the options name; None without any of them (``lb_expose`` "": not given)."""
     if kubeconfig is None and not (context or registry or registry_as or namespace or owned):
+        if lb_node or lb_expose:
+            raise click.UsageError("--lb-node and --lb-expose place the load balancer on an existing cluster: give "
+                                   "--provider existing --kubeconfig FILE --registry HOST:PORT too")
         return None
     if namespace and not NAMESPACE_RULE.fullmatch(namespace):
         raise click.BadParameter(f"{namespace!r}: lowercase letters, digits and dashes, at most 56, starting and "
@@ -138,7 +150,8 @@ def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: s
     for option, value in (("--registry", registry), ("--registry-as", registry_as)):
         if value and not _HOST_PORT.fullmatch(value):
             raise click.BadParameter(f"{value!r}: give HOST:PORT, as a registry is named in an image", param_hint=option)
-    return Target(str(kubeconfig.resolve()), registry, registry_as, context, owned, namespace)
+    return Target(str(kubeconfig.resolve()), registry, registry_as, context, owned, namespace, lb_node,
+                  lb_expose or LB_EXPOSURES[0])
 
 
 for _group in (cluster, runs, reports, calibrate, repair, app, faults, project):

@@ -23,7 +23,8 @@ from toxiproxy.proxy import Proxy
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
 from harness.cluster import existing, fingerprint, hostcheck, kubehosts, onhosts
 from harness.cluster.fingerprint import FingerprintRecord
-from harness.cluster.config import LB_LABEL, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState, Target
+from harness.cluster.config import (LB_LABEL, LB_PORTS, STATEFUL_LABEL, VM_PROVIDERS, ClusterConfig, ClusterState,
+                                    Target)
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.kubehosts import KubeNodesOnHosts
@@ -120,7 +121,8 @@ class Cluster:
             if state.provider == "existing":
                 self._engine = KubernetesEngine(self.kubeconfig, self._registry().image_config, self.target.context,
                                                 Discovery(*state.dns), KeptLabels(state.kept_labels),
-                                                existing.namespaces(self.target))
+                                                existing.namespaces(self.target),
+                                                {LB_PORTS[name]: port for name, port in state.lb_node_ports.items()})
             elif state.engine == "kubernetes":
                 self._engine = KubernetesEngine(self.kubeconfig, self._registry().image_config)
             else:
@@ -320,6 +322,7 @@ class Cluster:
                 name=self.config.name, provider="existing", nodes=list(facts.nodes), node_ips=facts.nodes,
                 lb_port=0, lb_admin_port=0, registry_port=0, toxiproxy_port=0, node_image="", engine="kubernetes",
                 target=asdict(target), dns=[facts.discovery.resolver, facts.discovery.name],
+                lb_node_ports=facts.node_ports,
                 inventory=str(self.config.inventory.resolve()) if self.config.inventory else "")
             self._state.save(self.config.state_dir)
         lb = builder.build(LB_IMAGE)

@@ -15,6 +15,7 @@ PROVIDERS = ("docker", *VM_PROVIDERS, "ssh", "existing")  # existing: a Kubernet
 ENGINES = ("swarm", "kubernetes")  # what deploys the stacks on the nodes
 MIN_NODES, MAX_NODES = 2, 9  # cluster sizes `--nodes` accepts; nodes are named node1..nodeN
 LB_PORTS = {"http": 8080, "admin": 9999}  # what the load balancer publishes on the manager node
+LB_EXPOSURES = ("hostport", "nodeport")  # an existing cluster's load balancer: its node's host ports, or NodePorts
 REGISTRY_PORT = 5000  # where nodes pull from the registry (through Toxiproxy)
 SECURE_PORT = 5001  # where nodes pull from its authenticated twin: its own port, as on real hosts both names
                     # point to one address (this machine's)
@@ -37,12 +38,16 @@ class Target:
     context: str = ""  # the kubeconfig's context; "": its current context
     owned: bool = False  # --i-own-this-cluster: the user vouches that it is a test cluster
     namespace: str = ""  # the harness's namespaces: this one, <this>-green, <this>-faults ("": chaos, ...)
+    lb_node: str = ""  # the node the load balancer runs on ("": the first schedulable one it fits on)
+    lb_expose: str = "hostport"  # one of LB_EXPOSURES: how this machine reaches the load balancer
 
     def __post_init__(self) -> None:
         for name, kind in (("kubeconfig", str), ("registry", str), ("registry_as", str), ("context", str),
-                           ("owned", bool), ("namespace", str)):
+                           ("owned", bool), ("namespace", str), ("lb_node", str), ("lb_expose", str)):
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"target.{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
+        if self.lb_expose not in LB_EXPOSURES:
+            raise ValueError(f"target.lb_expose must be one of {', '.join(LB_EXPOSURES)}, got {self.lb_expose!r}")
 
     @property
     def pull_registry(self) -> str:
@@ -185,6 +190,7 @@ class ClusterState:
     target: dict = field(default_factory=dict)  # --provider existing: its Target's fields
     kept_labels: dict = field(default_factory=dict)  # --provider existing: the harness's node labels (placement)
     dns: list = field(default_factory=list)  # --provider existing: its Discovery (resolver, name)
+    lb_node_ports: dict = field(default_factory=dict)  # --lb-expose nodeport: LB_PORTS' names -> their NodePorts
 
     @property
     def manager(self) -> str:
@@ -205,21 +211,26 @@ class ClusterState:
         its packets, and replays the held requests when the node answers again.
         """
         address = self.node_ips.get(self.manager)
-        return f"http://{address}:{LB_PORTS['http']}" if address else self.published_lb_url
+        return f"http://{address}:{self.lb_ports['http']}" if address else self.published_lb_url
+
+    @property
+    def lb_ports(self) -> dict[str, int]:
+        """The load balancer's ports at its node's address: LB_PORTS, or the NodePorts they are exposed by."""
+        return {**LB_PORTS, **self.lb_node_ports}
 
     @property
     def lb_admin(self) -> tuple[str, int]:
         """Where the harness reaches the load balancer's runtime API: the port published on 127.0.0.1 for node
         containers, the manager's own port on hosts and VMs (nothing is published on this machine for them)."""
         if self.over_ssh:
-            return self.node_ips[self.manager], LB_PORTS["admin"]
+            return self.node_ips[self.manager], self.lb_ports["admin"]
         return "127.0.0.1", self.lb_admin_port
 
     @property
     def endpoints(self) -> dict[str, str]:
         """Where a person reaches each part (host:port): the load balancer and its runtime API, the registry
         push port and Toxiproxy's API; on real hosts also where the hosts pull from."""
-        lb = (self.node_ips[self.manager], LB_PORTS["http"]) if self.over_ssh else ("127.0.0.1", self.lb_port)
+        lb = (self.node_ips[self.manager], self.lb_ports["http"]) if self.over_ssh else ("127.0.0.1", self.lb_port)
         found = {"lb": f"{lb[0]}:{lb[1]}", "lb_admin": "{}:{}".format(*self.lb_admin),
                  "registry": f"127.0.0.1:{self.registry_port}", "toxiproxy": f"127.0.0.1:{self.toxiproxy_port}"}
         if self.target:  # the user's registry; no Toxiproxy
@@ -276,3 +287,6 @@ def _check_target_fields(state: ClusterState) -> None:
             isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
             for labels in state.kept_labels.values()):
         raise TypeError(f"kept_labels must map nodes to labels, got {state.kept_labels!r}")
+    if not isinstance(state.lb_node_ports, dict) or set(state.lb_node_ports) - set(LB_PORTS) or not all(
+            isinstance(port, int) and 0 < port < 65536 for port in state.lb_node_ports.values()):
+        raise TypeError(f"lb_node_ports must map {' and '.join(LB_PORTS)} to ports, got {state.lb_node_ports!r}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
@@ -34,6 +34,7 @@ STACKS = (STACK_NAME, GREEN_STACK, "chaos-faults")  # the harness's namespaces, 
 NAMESPACE_RULE = re.compile(r"[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?")  # a DNS label with room for "-faults"
 _NO_SCHEDULE = ("NoSchedule", "NoExecute")
 _DEFAULT_DOMAIN = "cluster.local"
+NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Facts:
     nodes: dict[str, str]  # schedulable Ready node -> its internal address, the load balancer's node first
     discovery: Discovery
     proof: str  # why the harness may run there
+    node_ports: dict[str, int] = field(default_factory=dict)  # --lb-expose nodeport: LB_PORTS' names -> NodePorts
 
 
 def examine(target: Target) -> Facts:
@@ -73,18 +75,51 @@ def examine(target: Target) -> Facts:
                            "and stateful services, one to upgrade on")
     domain = _cluster_domain(core, next(iter(usable)))
     discovery = Discovery(f"{dns.spec.cluster_ip}:53", "{service}.{stack}.svc." + domain)
-    return Facts(_balancer_first(core, usable, where), discovery, proof)
+    balancer = _balancer_node(core, usable, target, where)
+    node_ports = _free_node_ports(core, where) if target.lb_expose == "nodeport" else {}
+    return Facts({name: usable[name] for name in [balancer, *(n for n in sorted(usable) if n != balancer)]},
+                 discovery, proof, node_ports)
 
 
-def _balancer_first(core: k8s.CoreV1Api, usable: dict[str, str], where: str) -> dict[str, str]:
-    """``usable`` in name order, the first node whose host ports the load balancer needs are free moved first."""
+def _balancer_node(core: k8s.CoreV1Api, usable: dict[str, str], target: Target, where: str) -> str:
+    """The node the load balancer runs on: ``--lb-node``, else the first in name order it fits on (with host
+    ports, one where no pod holds them)."""
+    if target.lb_node and target.lb_node not in usable:
+        raise ClusterError(f"--lb-node {target.lb_node}: {where} has no such node that is Ready and takes pods "
+                           f"without a toleration; it has {', '.join(sorted(usable))}")
+    candidates = [target.lb_node] if target.lb_node else sorted(usable)
+    if target.lb_expose == "nodeport":
+        return candidates[0]
     held = _host_ports(core)
-    free = [name for name in sorted(usable) if not held.get(name, set()) & set(LB_PORTS.values())]
+    free = [name for name in candidates if not held.get(name, set()) & set(LB_PORTS.values())]
     if not free:
-        raise ClusterError(f"{where}: every schedulable node has a pod on a host port the harness's load balancer "
-                           f"needs ({', '.join(map(str, LB_PORTS.values()))}): "
-                           f"{', '.join(f'{n} {sorted(held[n])}' for n in sorted(usable))}")
-    return {name: usable[name] for name in [free[0], *(n for n in sorted(usable) if n != free[0])]}
+        raise ClusterError(f"{where}: {'the node' if target.lb_node else 'every schedulable node'} has a pod on a "
+                           f"host port the harness's load balancer needs ({', '.join(map(str, LB_PORTS.values()))}): "
+                           f"{', '.join(f'{n} {sorted(held[n])}' for n in candidates)}; choose another with "
+                           "--lb-node, or expose it by NodePorts (--lb-expose nodeport)")
+    return free[0]
+
+
+def _free_node_ports(core: k8s.CoreV1Api, where: str) -> dict[str, int]:
+    """A NodePort for each of the load balancer's ports that no Service of the cluster holds, from the top of
+    Kubernetes' default range down; the API server's dry run of a Service on them proves it would take them."""
+    try:
+        services = core.list_service_for_all_namespaces(_request_timeout=30).items
+    except UNANSWERED as error:
+        raise ClusterError(f"cannot list the cluster's Services: {_said(error)}") from error
+    held = {p.node_port for s in services for p in s.spec.ports or [] if p.node_port}
+    free = [port for port in range(NODE_PORT_RANGE[1], NODE_PORT_RANGE[0] - 1, -1) if port not in held]
+    chosen = dict(zip(LB_PORTS, free))
+    probe = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "chaos-harness-node-port-probe"},
+             "spec": {"type": "NodePort", "selector": {"chaos-harness.io/probe": "none"},
+                      "ports": [{"name": name, "port": LB_PORTS[name], "nodePort": port}
+                                for name, port in chosen.items()]}}
+    try:  # a dry run makes nothing
+        core.create_namespaced_service("default", probe, dry_run="All", _request_timeout=30)
+    except UNANSWERED as error:
+        raise ClusterError(f"{where} refuses the NodePorts {', '.join(map(str, chosen.values()))} for the load "
+                           f"balancer: {_said(error)}") from error
+    return chosen
 
 
 def registry_problem(target: Target) -> str | None:
@@ -224,6 +259,11 @@ def _cluster_domain(core: k8s.CoreV1Api, node: str) -> str:
 
 
 def _said(error: BaseException) -> str:
+    """What the API server answered (its status, and its message when it gives one), or why it did not."""
     if isinstance(error, ApiException):
-        return f"{error.status} {error.reason}"
+        try:
+            message = json.loads(error.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            message = ""
+        return f"{error.status} {error.reason}" + (f": {message}" if message else "")
     return str(error) or type(error).__name__

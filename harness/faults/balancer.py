@@ -82,7 +82,8 @@ class LbBlackhole(RuleFault, _OnBalancerNode):
     description = "Drop every packet to the load balancer's port on its node: clients time out."
 
     def rules(self, ctx: FaultContext, strict: bool = False) -> list[Rule]:
-        return [Rule("PREROUTING", ("-p", "tcp", "--dport", str(LB_PORTS["http"])), table="raw")]
+        port = ctx.cluster.state.lb_ports["http"]  # a NodePort is translated after raw PREROUTING: its own number
+        return [Rule("PREROUTING", ("-p", "tcp", "--dport", str(port)), table="raw")]
 
     def shell(self, ctx: FaultContext) -> tuple[str, str]:
         """The commands that start and end the outage."""

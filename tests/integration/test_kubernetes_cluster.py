@@ -260,9 +260,10 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_and_its_owners_ss
     until its owner marks it as a test cluster, with nothing made. Through its kubeconfig only, a fault that needs a
     shell on the nodes is refused before the run. With the SSH inventory of its nodes (sshd started by their owner),
     a task is killed on a node and a bad release is undone, verified down to every node's processes, in the
-    namespaces asked for; a fault that needs the harness's own registry is still refused. Each down deletes the
-    namespaces, and the cluster's namespaces and nodes and the hosts are as they were before up. The module's own
-    stack, if deployed, stays as it is: the load balancer goes to a node whose host ports are free."""
+    namespaces asked for, the load balancer on the node asked for and reached at NodePorts; a fault that needs the
+    harness's own registry is still refused. Each down deletes the namespaces, and the cluster's namespaces and
+    nodes and the hosts are as they were before up. The module's own stack, if deployed, stays as it is: the load
+    balancer goes to a node whose host ports are free."""
     before = kubectl(kube, "get", "namespaces", "-o", "name")
     home, reports = tmp_path / "home", tmp_path / "reports"  # the one run that runs; the refused ones elsewhere
     target = ["--engine", "kubernetes", "--provider", "existing", "--kubeconfig", str(kube.kubeconfig),
@@ -294,8 +295,11 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_and_its_owners_ss
         assert code == 0 and "fingerprints match" in said, said
 
         inventory = _owner_ssh(kube, tmp_path)
-        code, said = cli(*target, "--inventory", str(inventory), "cluster", "up")
+        code, said = cli(*target, "--inventory", str(inventory), "--lb-node", "node3", "--lb-expose", "nodeport",
+                         "cluster", "up")
         assert code == 0, said
+        lb = json.loads((home / "clusters" / "chaos-kext" / "cluster.json").read_text())
+        assert lb["nodes"][0] == "node3" and set(lb["lb_node_ports"]) == {"http", "admin"}, lb
         killed = [{"kind": "task-kill", "target": {"node": "node2"}, "at": {"phase": "warmup", "offset": "1s"}}]
         code, said = cli("run", scenario("bad-release-rollback", faults=killed), "--reports", str(reports))
         assert code == 0, said[-3000:]
@@ -306,6 +310,10 @@ def test_an_existing_cluster_is_reached_through_its_kubeconfig_and_its_owners_ss
         assert {v for counts in final.get("processes").values() for v in counts or {}} == {"v1"}, final.data
         assert report["cluster"]["provider"] == "existing" and set(report["versions"]["counts"]) == {"v1"}
         assert "namespace/kext\n" in kubectl(kube, "get", "namespaces", "-o", "name")
+        assert kubectl(kube, "get", "pods", "-n", "kext", "-l", "chaos-harness.io/service=harness-lb", "-o",
+                       "jsonpath={.items[*].spec.nodeName}") == "node3"
+        assert kubectl(kube, "get", "service", "harness-lb-nodeport", "-n", "kext", "-o",
+                       "jsonpath={.spec.ports[*].nodePort}") == f"{lb['lb_node_ports']['http']} {lb['lb_node_ports']['admin']}"
         code, said = cli("run", scenario("registry-unreachable"), "--reports", str(tmp_path / "refused"))
         assert code == 2 and "it needs the harness's own registry" in said, said
         code, said = cli("down")

@@ -228,3 +228,18 @@ def test_max_surge_and_max_unavailable_are_sent_as_given_the_other_at_kubernetes
     assert both["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": "25%"}
     one = rolling_update(UpdatePolicy(parallelism=1, order="start-first", max_unavailable=2))
     assert one["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 2}
+
+
+def test_node_ports_expose_the_load_balancer_instead_of_host_ports():
+    rendered = blue(DEMO, "v1", OPTIONS)
+    objects = {o.name: o for o in rendered.objects}
+    found = {(o["kind"], o["metadata"]["name"]): o
+             for o in stack_objects("chaos", rendered.compose, objects, node_ports={8080: 32767, 9999: 32766})}
+    lb = pod_of(found, "harness-lb")["containers"][0]
+    assert lb["ports"] == [{"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 9999, "protocol": "TCP"}]
+    service = found[("Service", "harness-lb-nodeport")]["spec"]
+    assert service["type"] == "NodePort" and service["externalTrafficPolicy"] == "Local"
+    assert service["selector"] == found[("Deployment", "harness-lb")]["spec"]["selector"]["matchLabels"]
+    assert [(p["port"], p["targetPort"], p["nodePort"]) for p in service["ports"]] == [(8080, 8080, 32767),
+                                                                                     (9999, 9999, 32766)]
+    assert not [name for kind, name in found if name.endswith("-nodeport") and name != "harness-lb-nodeport"]

@@ -126,12 +126,14 @@ class KubernetesEngine:
 
     def __init__(self, kubeconfig: Path, image_config: ImageConfig = lambda _: {}, context: str = "",
                  discovery: Discovery | None = None, kept_labels: KeptLabels | None = None,
-                 namespaces: dict[str, str] | None = None) -> None:
+                 namespaces: dict[str, str] | None = None, node_ports: dict[int, int] | None = None) -> None:
         """``context``: the kubeconfig's context to use ("": its current one); ``discovery``: the cluster's DNS
         when it is not the one the harness's clusters have; ``kept_labels``: on a cluster that is not the harness's,
         its node labels are kept there, never set on the nodes (``placement``); ``namespaces``: a stack's namespace
-        where it is not named as the stack (``chaos`` -> ``team-a``), also for the fault pods' ``chaos-faults``."""
+        where it is not named as the stack (``chaos`` -> ``team-a``), also for the fault pods' ``chaos-faults``;
+        ``node_ports``: a published port -> the NodePort that exposes it instead of a hostPort."""
         self._kubeconfig = kubeconfig
+        self._node_ports = node_ports or {}
         self._context = context
         self._image_config = image_config
         self._kept = kept_labels
@@ -216,7 +218,7 @@ class KubernetesEngine:
         tag."""
         search = tuple(self._namespace(joined) for joined in _joined_stacks(compose, stack))
         stack = self._namespace(stack)
-        bodies = stack_objects(stack, compose, self._objects, search, self._image_config)
+        bodies = stack_objects(stack, compose, self._objects, search, self._image_config, self._node_ports)
         claims_kept = self._kept is not None and self._default_storage()  # a cluster of the user's that provisions
         own = list(manifests) if claims_kept else claims_on_host(stack, list(manifests))
         bodies += [self._probed(_in_namespace(stack, body, search)) for body in own]

@@ -19,7 +19,8 @@ deploy.placement           ``node.labels.K == V`` as a node selector, ``node.rol
 deploy.update_config       the rolling update (``UpdatePolicy``, see ``rolling_update``)
 named volumes              a host directory on the node (as a Swarm local volume is)
 configs, secrets           ConfigMaps and Secrets named by their content, mounted as files
-ports (mode host)          hostPorts
+ports (mode host)          hostPorts, or NodePorts of a Service ``<service>-nodeport`` (``node_ports``:
+                           on a cluster whose namespaces may not hold host ports)
 networks                   nothing: a Kubernetes cluster has one flat pod network
 =========================  ==========================================================================
 
@@ -62,10 +63,11 @@ UPGRADED_CONTAINER = "chaos-harness.io/container"  # the container of a Deployme
 
 
 def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], search: tuple[str, ...] = (),
-                  image_config: ImageConfig = lambda _: {}) -> list[dict]:
+                  image_config: ImageConfig = lambda _: {}, node_ports: dict[int, int] | None = None) -> list[dict]:
     """The namespace, ConfigMaps, Secrets, Deployments and Services of ``compose`` deployed as ``stack``;
     ``objects``: the configs and secrets it names (by engine name); ``search``: more namespaces its pods look
-    names up in; ``image_config``: an image's own settings (its HEALTHCHECK)."""
+    names up in; ``image_config``: an image's own settings (its HEALTHCHECK); ``node_ports``: a published port ->
+    the NodePort that exposes it instead of a hostPort."""
     document = yaml.safe_load(compose)
     found: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": stack, "labels": MANAGED_BY}}]
     for kind in ("config", "secret"):
@@ -74,8 +76,13 @@ def stack_objects(stack: str, compose: str, objects: dict[str, EngineObject], se
             if name not in objects:
                 raise EngineError(f"the stack names the {kind} {name!r}, which the engine was not given")
             found.append(_data_object(stack, objects[name]))
+    node_ports = node_ports or {}
     for name, service in document["services"].items():
-        found += [_deployment(stack, name, service, document, search, image_config), _service(stack, name, service)]
+        deployment = _deployment(stack, name, service, document, search, image_config)
+        found += [deployment, _service(stack, name, service)]
+        exposed = _exposed_by_node_ports(deployment, node_ports)
+        if exposed:
+            found.append(_node_port_service(stack, name, exposed))
     return found
 
 
@@ -319,6 +326,28 @@ def _service(stack: str, name: str, service: dict) -> dict:
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": stack, "labels": {**MANAGED_BY, **labels}},
             "spec": {"clusterIP": "None", "selector": labels, "publishNotReadyAddresses": False}}
+
+
+def _exposed_by_node_ports(deployment: dict, node_ports: dict[int, int]) -> dict[int, int]:
+    """The deployment's hostPorts that ``node_ports`` exposes instead (container port -> NodePort), taken off
+    its containers."""
+    exposed = {}
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        for port in container.get("ports") or []:
+            if port.get("hostPort") in node_ports:
+                exposed[port["containerPort"]] = node_ports[port.pop("hostPort")]
+    return exposed
+
+
+def _node_port_service(stack: str, name: str, exposed: dict[int, int]) -> dict:
+    """A NodePort Service in front of the service's pods that answers only on their nodes (traffic policy Local:
+    no hop to another node, clients' addresses kept)."""
+    labels = {STACK_LABEL: stack, SERVICE_LABEL: name}
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"{name}-nodeport", "namespace": stack, "labels": {**MANAGED_BY, **labels}},
+            "spec": {"type": "NodePort", "externalTrafficPolicy": "Local", "selector": labels,
+                     "ports": [{"name": f"port-{port}", "port": port, "targetPort": port, "nodePort": node_port,
+                                "protocol": "TCP"} for port, node_port in sorted(exposed.items())]}}
 
 
 def _data_object(stack: str, engine_object: EngineObject) -> dict:
