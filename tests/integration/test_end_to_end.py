@@ -26,10 +26,14 @@ from tests.integration.conftest import live_releases
 pytestmark = pytest.mark.docker
 
 
-def shortened(name: str, strategy: str | None = None, **phases):
-    """A shipped scenario with shorter phases, under ``strategy`` (default: its own, else in-service)."""
+def shortened(name: str, strategy: str | None = None, held: float | None = None, **phases):
+    """A shipped scenario with shorter phases, under ``strategy`` (default: its own, else in-service); ``held``: the
+    seconds its first fault holds, when shorter than its own."""
     scenario = load_scenario(shipped_scenario(name)).under(strategy)
-    return scenario.model_copy(update={"phases": Phases(**{**scenario.phases.model_dump(), **phases})})
+    update: dict = {"phases": Phases(**{**scenario.phases.model_dump(), **phases})}
+    if held is not None:
+        update["faults"] = [scenario.faults[0].model_copy(update={"duration": held}), *scenario.faults[1:]]
+    return scenario.model_copy(update=update)
 
 
 def samples_of(run_dir):
@@ -42,7 +46,7 @@ def events_of(run_dir, type):
 
 
 def test_halted_node_during_in_service_upgrade(cluster, demo, tmp_path):
-    scenario = shortened("halted-node", warmup=5, observe=8, verify_window=5)
+    scenario = shortened("halted-node", held=15, warmup=5, observe=8, verify_window=5)
     result = Runner(scenario, cluster, tmp_path, demo).run()
     report, run_dir = result.report, result.run_dir
 

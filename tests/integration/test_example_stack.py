@@ -25,8 +25,8 @@ pytestmark = pytest.mark.docker
 STRATEGIES = ("in-service", "blue-green")  # blue-green on the guestbook: its broken release; the rest in-service
 
 
-def run(cluster, guestbook, tmp_path, name, strategy, **phases):
-    result = Runner(shortened(name, strategy, **phases), cluster, tmp_path, guestbook).run()
+def run(cluster, guestbook, tmp_path, name, strategy, held=None, **phases):
+    result = Runner(shortened(name, strategy, held, **phases), cluster, tmp_path, guestbook).run()
     report = result.report
     assert report["app"]["name"] == "guestbook" and report["status"] == "completed"
     assert report["writes"]["measured"] and report["writes"]["lost"] == 0, report["writes"]
@@ -36,7 +36,8 @@ def run(cluster, guestbook, tmp_path, name, strategy, **phases):
 
 
 def test_halted_node_on_the_guestbook(cluster, guestbook, tmp_path):
-    result = run(cluster, guestbook, tmp_path, "halted-node", "in-service", warmup=5, observe=8, verify_window=5)
+    result = run(cluster, guestbook, tmp_path, "halted-node", "in-service", held=15, warmup=5, observe=8,
+                 verify_window=5)
     report = result.report
     assert report["upgrade"]["outcome"] == "completed", report["upgrade"]
     assert report["versions"]["counts"].get("1.0", 0) > 0 and report["versions"]["counts"].get("1.1", 0) > 0
