@@ -32,7 +32,7 @@ def test_five_nodes_form_a_swarm_with_three_managers(five):
 
 def test_halting_a_standby_manager_mid_upgrade_leaves_the_swarm_in_charge(five, tmp_path):
     demo = App.prepare(load_profile(DEFAULT_PROFILE), five.builder, ["old", "new"])
-    result = Runner(shortened("manager-halt", held=15, warmup=5, observe=8, verify_window=5), five, tmp_path, demo).run()
+    result = Runner(shortened("manager-halt", warmup=5, observe=8, verify_window=5), five, tmp_path, demo).run()
     (inject,) = events_of(result.run_dir, "fault.inject")
     assert inject.get("target") in ("node2", "node3"), inject  # a manager, not the load balancer's
     downs = [e for e in events_of(result.run_dir, "engine.node_state")
