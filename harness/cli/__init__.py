@@ -116,18 +116,16 @@ def _cluster_name(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="With --provider existing: run on a cluster not marked as a test cluster (recorded in each run).")
 @click.option("--lb-node", default="", metavar="NODE", help="With --provider existing: the node the load balancer "
               "runs on (default: the first schedulable one, by name, it fits on).")
-@click.option("--lb-expose", default="hostport", show_default=True, type=click.Choice(LB_EXPOSURES),
+@click.option("--lb-expose", type=click.Choice(LB_EXPOSURES), default=None,
               help="With --provider existing: how this machine reaches the load balancer at its node's address: host "
-                   "ports 8080 and 9999, or two NodePorts (where Pod Security forbids host ports).")
+                   "ports 8080 and 9999 (default: hostport), or two NodePorts (where Pod Security forbids host ports).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary tables; errors and --json output only.")
 @click.pass_context
 def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provider: str, engine: str,
          inventory: Path | None, kubeconfig: Path | None, kube_context: str, registry: str, registry_as: str,
-         namespace: str, owned: bool, lb_node: str, lb_expose: str, quiet: bool) -> None:
+         namespace: str, owned: bool, lb_node: str, lb_expose: str | None, quiet: bool) -> None:
     """Chaos and failure scenarios for container upgrades on a real Docker Swarm or Kubernetes cluster."""
-    exposed = ctx.get_parameter_source("lb_expose") != ParameterSource.DEFAULT
-    target = _target(kubeconfig, kube_context, registry, registry_as, namespace, owned, lb_node,
-                     lb_expose if exposed else "")
+    target = _target(kubeconfig, kube_context, registry, registry_as, namespace, owned, lb_node, lb_expose)
     given = ctx.get_parameter_source("engine") not in (None, ParameterSource.DEFAULT)
     ctx.obj = ClusterConfig(name=cluster_name, nodes=nodes, managers=managers, provider=provider, inventory=inventory,
                             engine=engine, target=target, engine_given=given)
@@ -135,8 +133,8 @@ def main(ctx: click.Context, cluster_name: str, nodes: int, managers: int, provi
 
 
 def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: str, namespace: str,
-            owned: bool, lb_node: str, lb_expose: str) -> Target | None:
-    """The existing cluster the options name; None without any of them (``lb_expose`` "": not given)."""
+            owned: bool, lb_node: str, lb_expose: str | None) -> Target | None:
+    """The existing cluster the options name; None without any of them."""
     if kubeconfig is None and not (context or registry or registry_as or namespace or owned):
         if lb_node or lb_expose:
             raise click.UsageError("--lb-node and --lb-expose place the load balancer on an existing cluster: give "

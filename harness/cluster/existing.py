@@ -5,8 +5,9 @@ Before anything is made the cluster must be provably a test cluster: it carries 
 ``chaos-harness-test-cluster`` in ``kube-public`` (its owner's mark), or the user says
 ``--i-own-this-cluster``. The harness's namespaces must not exist yet. Its load balancer runs as a pod of the
 stack on the node the user names, else the first schedulable one it fits on, reached at that node's address by
-host ports 8080 and 9999 or by two NodePorts (``--lb-expose nodeport``); its node labels stay in its own state (``engine.kubernetes.placement``); the app's images go to the registry the user
-names, which the cluster pulls from. Nodes are not the harness's: a fault that needs a shell on them, or the
+host ports 8080 and 9999 or by two NodePorts (``--lb-expose nodeport``); its node labels stay in its own state
+(``engine.kubernetes.placement``); the app's images go to the registry the user names, which the cluster pulls
+from. Nodes are not the harness's: a fault that needs a shell on them, or the
 harness's own registry, is refused.
 """
 
