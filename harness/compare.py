@@ -64,6 +64,7 @@ class Row:
     longest_outage_per_run: list[float | None]
     time_to_rollback_per_run: list[float | None]  # None for a run without a rollback
     mixed_window: Spread  # both releases served clients
+    propagation_window: Spread  # a switch's request until its last old and first new answer (runs with a switch)
     writes_acknowledged: Spread  # not measured: an app without a write probe
     overhead: Spread  # the harness's own time beyond the scenario's phases (reports from before: not measured)
     machines: list[str]  # in run_ids order: the host the harness ran on, whose clock timed the run
@@ -169,6 +170,7 @@ def _row(scenario: str, strategy: str, engine: str, runs: list[dict]) -> Row:
         longest_outage_per_run=[r["longest_outage"] for r in runs],
         time_to_rollback_per_run=[r["rollback"]["time_to_rollback"] for r in runs],
         mixed_window=Spread.of(number(r, "versions.mixed_window") for r in runs),
+        propagation_window=Spread.of(number(r, "propagation.window") for r in runs),
         writes_acknowledged=Spread.of(_acknowledged(r) for r in runs),
         overhead=Spread.of(number(r, "timings.overhead") for r in runs),
         machines=[machine_of(r) for r in runs],

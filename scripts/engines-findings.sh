@@ -1,52 +1,83 @@
 #!/usr/bin/env bash
 # The engines compared (docs/explanation/engines.md): the seed failures on Docker Swarm and on Kubernetes, under
-# in-service and blue-green, on the demo app; then the two failures whose timing matters most swept across the
-# upgrade on both engines. The failures side by side go into docs/explanation/engines.md (between its findings
-# markers); the comparison's compare.md and compare.json, each sweep's sweep.md and screenshots of the HTML
-# pages are copied into docs/engines/ (the runs stay in reports/engines/).
+# in-service, blue-green and (Kubernetes only) service-switch, on the demo app, repeated; then the two failures
+# whose timing matters most swept across the upgrade on both engines. The failures side by side go into
+# docs/explanation/engines.md (between its findings markers); the comparison's compare.md and compare.json, each
+# sweep's sweep.md and screenshots of the HTML pages are copied into docs/engines/ (the runs stay in
+# reports/engines/<start time>/).
 #
-#   scripts/engines-findings.sh            REPEAT=1 POINTS=3 SWEEP_REPEAT=2 by default; SWEEPS=0 skips the sweeps
+#   scripts/engines-findings.sh     REPEAT=3 POINTS=3 SWEEP_REPEAT=2 APPS=demo by default; SWEEPS=0 skips the sweeps
 #
-# Needs what `scripts/go.sh test` sets up (Kubernetes built), and Chromium for the screenshots. Two clusters,
-# findings-swarm and findings-kubernetes, are brought up and left up (`chaos-harness --cluster findings-swarm
-# down`, and the same for findings-kubernetes, removes them).
+# Each engine has its own cluster (findings-swarm, findings-kubernetes) and its own runs, one after the other; the
+# two engines run side by side, since an idle Swarm cluster takes next to nothing from the Kubernetes one. Both are
+# left up (`chaos-harness --cluster findings-swarm down`, and the same for findings-kubernetes, removes them).
+# Needs what `scripts/go.sh test` sets up (Kubernetes built), and Chromium for the screenshots.
 set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
-REPEAT=${REPEAT:-1}
+REPEAT=${REPEAT:-3}
 POINTS=${POINTS:-3}
 SWEEP_REPEAT=${SWEEP_REPEAT:-2}
 SWEEPS=${SWEEPS:-1}
-REPORTS=reports/engines
+APPS=${APPS:-demo}
+REPORTS=reports/engines/$(date -u +%Y%m%dT%H%M%SZ)
 OUT=docs/engines
 SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflict bad-release-rollback node-drain
        progress-deadline-pause max-unavailable-rounding readiness-too-early)  # the last three: Kubernetes only
 # toleration-wait (Kubernetes only too) is left out: it takes 7 minutes a run.
-HARNESS=(.venv/bin/chaos-harness --cluster findings)
+SWEPT=(frozen-daemon-rollback registry-unreachable)
 mkdir -p "$OUT"
+
+harness() {  # engine, then the command: on the engine's own cluster
+  local engine=$1
+  shift
+  .venv/bin/chaos-harness --cluster "findings-$engine" --engine "$engine" "$@"
+}
+
+measure() {  # engine: the matrix, then the sweeps, into $REPORTS/<engine>; its output into $REPORTS/<engine>.log
+  local engine=$1
+  harness "$engine" matrix "${SEEDS[@]}" --apps "$APPS" --strategies in-service,blue-green,service-switch \
+    --repeat "$REPEAT" --reports "$REPORTS/$engine" || echo "matrix on $engine: not every run passed" >&2
+  [ "$SWEEPS" = 1 ] || return 0
+  for scenario in "${SWEPT[@]}"; do
+    harness "$engine" sweep "$scenario" --strategies in-service --points "$POINTS" --repeat "$SWEEP_REPEAT" \
+      --reports "$REPORTS/$engine/sweeps/$scenario" || echo "sweep of $scenario on $engine: not every run reported" >&2
+  done
+}
 
 side_by_side() {  # compare.json: each failure and strategy, the engines side by side, as Markdown
   .venv/bin/python - "$1" <<'PYTHON'
 import json, sys
 rows = json.load(open(sys.argv[1]))["rows"]
 engines = ["swarm", "kubernetes"]
+def seconds(spread):
+    if spread["median"] is None:
+        return "-"
+    if spread["low"] == spread["high"]:
+        return f"{spread['median']:.2f} s"
+    return f"{spread['median']:.2f} s ({spread['low']:.2f}-{spread['high']:.2f})"
 def cell(row):
     if row is None:
         return "-"
-    outcome = ", ".join(sorted(row["outcomes"]))
+    outcome = ", ".join(f"{name} ×{count}" if count < row["runs"] else name for name, count in sorted(row["outcomes"].items()))
     verdict = {"succeeded": "verified", "failed": "FAILED", "none": "none"}
-    rollback = ", ".join(verdict[v] for v in row["rollback_verdicts"])
-    seconds = lambda spread: "-" if spread["median"] is None else f"{spread['median']:.2f} s"
+    rollback = ", ".join(f"{verdict[v]} ×{n}" if n < row["runs"] else verdict[v] for v, n in row["rollback_verdicts"].items())
+    lost = row["lost_writes"]["high"]
     return (f"{outcome}; down {seconds(row['downtime'])}; rollback {rollback}"
             + (f" in {seconds(row['time_to_rollback'])}" if row["time_to_rollback"]["median"] is not None else "")
-            + f"; lost {'-' if row['lost_writes']['median'] is None else int(row['lost_writes']['median'])}")
+            + (f"; switch reached clients in {seconds(row['propagation_window'])}"
+               if row.get("propagation_window", {}).get("median") is not None else "")
+            + f"; lost {'-' if lost is None else int(lost)}")
 cells = {}
 for row in rows:
-    cells.setdefault((row["scenario"].removesuffix("@demo"), row["strategy"]), {})[row["engine"]] = row
-print("| failure | strategy | " + " | ".join(f"{e}: outcome; downtime; rollback; lost writes" for e in engines) + " |")
+    cells.setdefault((row["scenario"], row["strategy"]), {})[row["engine"]] = row
+runs = sorted({row["runs"] for row in rows})
+print(f"Runs per cell: {' or '.join(map(str, runs))}; a figure is the median, with the range in brackets when the "
+      "runs differ; an outcome or verdict that not every run had says in how many (×n).\n")
+print("| failure | strategy | " + " | ".join(engines) + " |")
 print("|---|---|" + "---|" * len(engines))
 for (scenario, strategy), by_engine in cells.items():
-    print(f"| {scenario} | {strategy} | " + " | ".join(cell(by_engine.get(e)) for e in engines) + " |")
+    print(f"| {scenario.removesuffix('@demo')} | {strategy} | " + " | ".join(cell(by_engine.get(e)) for e in engines) + " |")
 PYTHON
 }
 
@@ -67,27 +98,28 @@ screenshot() {  # page, png
     --screenshot="$PWD/$2" "file://$PWD/$1" 2>/dev/null
 }
 
-"${HARNESS[@]}" matrix "${SEEDS[@]}" --engines swarm,kubernetes --strategies in-service,blue-green \
-  --repeat "$REPEAT" --reports "$REPORTS" || echo "matrix: not every run passed (see above)" >&2
-matrices=("$REPORTS"/matrix-*)
-latest=${matrices[-1]}  # matrix-<UTC time>: the newest sorts last
-cp "$latest"/compare.md "$latest"/compare.json "$OUT/"
-screenshot "$latest/compare.html" "$OUT/compare.png"
-side_by_side "$OUT/compare.json" > "$latest/findings.md"
-into_page docs/explanation/engines.md "$latest/findings.md"
+mkdir -p "$REPORTS"
+for engine in swarm kubernetes; do
+  measure "$engine" > "$REPORTS/$engine.log" 2>&1 &
+done
+echo "measuring on both engines (progress: $REPORTS/swarm.log, $REPORTS/kubernetes.log)"
+wait
+
+runs=("$REPORTS"/*/20*)  # every matrix run of both engines (the sweeps' runs are in their own directories)
+.venv/bin/chaos-harness compare "${runs[@]}" --output "$REPORTS/compare" > /dev/null
+cp "$REPORTS"/compare/compare.md "$REPORTS"/compare/compare.json "$OUT/"
+screenshot "$REPORTS/compare/compare.html" "$OUT/compare.png"
+side_by_side "$OUT/compare.json" > "$REPORTS/findings.md"
+into_page docs/explanation/engines.md "$REPORTS/findings.md"
 echo "comparison: $OUT/compare.md, $OUT/compare.png; the side by side table in docs/explanation/engines.md"
 
-[ "$SWEEPS" = 1 ] || exit 0
-for scenario in frozen-daemon-rollback registry-unreachable; do
-  before=("$REPORTS"/sweep-*)
-  "${HARNESS[@]}" sweep "$scenario" --engines swarm,kubernetes --strategies in-service --points "$POINTS" \
-    --repeat "$SWEEP_REPEAT" --reports "$REPORTS" || echo "sweep of $scenario: not every run reported" >&2
-  after=("$REPORTS"/sweep-*)
-  for directory in "${after[@]:${#before[@]}}"; do  # this sweep's directories, one per engine
-    engine=${directory##*-}
-    mkdir -p "$OUT/$scenario-$engine"
-    cp "$directory"/sweep.json "$directory"/sweep.md "$OUT/$scenario-$engine/"
-    screenshot "$directory/sweep.html" "$OUT/$scenario-$engine/sweep.png"
-    echo "$scenario on $engine: $OUT/$scenario-$engine/sweep.md"
+for engine in swarm kubernetes; do
+  for scenario in "${SWEPT[@]}"; do
+    for directory in "$REPORTS/$engine/sweeps/$scenario"/sweep-*; do
+      mkdir -p "$OUT/$scenario-$engine"
+      cp "$directory"/sweep.json "$directory"/sweep.md "$OUT/$scenario-$engine/"
+      screenshot "$directory/sweep.html" "$OUT/$scenario-$engine/sweep.png"
+      echo "$scenario on $engine: $OUT/$scenario-$engine/sweep.md"
+    done
   done
 done

@@ -179,7 +179,7 @@ def refusal(report: dict) -> str:
 
 
 COMPARISON_COLUMNS = ("scenario", "strategy", "engine", "runs", "result", "downtime", "longest outage", "error rate", "p99",
-                      "mixed-version window", "upgrade outcomes", "rollback ok", "time to rollback",
+                      "mixed-version window", "switch propagation", "upgrade outcomes", "rollback ok", "time to rollback",
                       "writes acknowledged", "lost writes", "overhead", "machine/cluster")
 
 
@@ -196,7 +196,7 @@ def comparison_cells(row: Row) -> list[str]:
     outcomes = ", ".join(f"{outcome} {count}" for outcome, count in sorted(row.outcomes.items()))
     return [row.scenario, row.strategy, row.engine, str(row.runs), result_text(row.passed, row.runs), row.downtime.text("s"),
             row.longest_outage.text("s"), row.error_rate.text("%", scale=100), row.p99.text("s"),
-            row.mixed_window.text("s"), outcomes, rollback, row.time_to_rollback.text("s"),
+            row.mixed_window.text("s"), row.propagation_window.text("s"), outcomes, rollback, row.time_to_rollback.text("s"),
             row.writes_acknowledged.text(""), row.lost_writes.text(""), row.overhead.text("s", digits=1),
             places_text(row.places)]
 

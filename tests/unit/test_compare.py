@@ -79,9 +79,9 @@ def test_compare_as_markdown_has_a_header_and_one_line_per_row(runs):
     result = CliRunner().invoke(main, ["compare", "--markdown", *map(str, runs)])
     lines = result.output.strip().splitlines()
     assert lines[0] == ("| scenario | strategy | engine | runs | result | downtime | longest outage | error rate | p99 | "
-                        "mixed-version window | upgrade outcomes | rollback ok | time to rollback | "
+                        "mixed-version window | switch propagation | upgrade outcomes | rollback ok | time to rollback | "
                         "writes acknowledged | lost writes | overhead | machine/cluster |")
-    assert lines[2] == ("| sc@demo | blue-green | swarm | 2 | passed | 0s | 0s | 0% | 0.01s | 11.9s | "
+    assert lines[2] == ("| sc@demo | blue-green | swarm | 2 | passed | 0s | 0s | 0% | 0.01s | 11.9s | - | "
                         "completed 1, rolled_back 1 | 1/1 | 0.5s | 1 | 0 | 2s | ci-1/chaos |")
     assert lines[3].startswith("| sc@demo | in-service | swarm | 3 | passed | 2s [1-3] | 2s [1-3] |")
     assert len(lines) == 4
@@ -97,6 +97,10 @@ def test_result_mixed_window_writes_and_overhead_are_folded_and_missing_figures_
     assert row.mixed_window == Spread(pytest.approx(6.7), 1.5, pytest.approx(11.9), 2)  # v1 and v2 from 8 s to 19.9 s
     assert row.overhead == Spread(4.0, 2, 6.0, 2) and row.writes_acknowledged == Spread(1.0, 1, 1, 2)
     assert row.rollback_verdicts == {"none": 3}
+    assert row.propagation_window == Spread(None, None, None, 0)  # no switch in an in-service run
+    switched = [{**r, "propagation": {"window": window}} for r, window in zip(reports, (0.2, None, 1.4))]
+    assert compare(switched)[0].propagation_window == Spread(pytest.approx(0.8), 0.2, 1.4, 2)
+    assert text.comparison_cells(compare(switched)[0])[10] == "0.8s [0.2-1.4]"
     without_probe = [{**r, "writes": {**r["writes"], "measured": False}} for r in reports]
     assert compare(without_probe)[0].writes_acknowledged.text("") == "-"
 
