@@ -578,11 +578,10 @@ class Cluster:
                 for line in self._own_tags(before).differences(self._own_tags(after), kept)]
 
     def _own_tags(self, found: fingerprint.Fingerprint) -> fingerprint.Fingerprint:
-        """This machine's fingerprint with the push tags of this cluster's registry only, once it is known (other
-        clusters push and untag theirs meanwhile); any other fingerprint as it is."""
-        if self._state is None:
-            return found
-        return fingerprint.pushed_to(found, self._registry().address)
+        """This machine's fingerprint with the push tags of this cluster's registry only (other clusters push and
+        untag theirs meanwhile), and none once its state is gone: its registry went with it, and its own tags were
+        compared while it had one; any other fingerprint as it is."""
+        return fingerprint.pushed_to(found, self._registry().address if self._state is not None else None)
 
     # -- internals ------------------------------------------------------------------
 

@@ -198,13 +198,13 @@ def kernel_settings(proc_sys: Path = Path("/proc/sys")) -> list[str]:
     return [f"{tunable} {value(tunable)}" for tunable in KERNEL_TUNABLES]
 
 
-def pushed_to(found: Fingerprint, registry: str) -> Fingerprint:
-    """This machine's fingerprint with only the push tags of ``registry`` (host:port) among its images; any other
-    fingerprint as it is."""
+def pushed_to(found: Fingerprint, registry: str | None) -> Fingerprint:
+    """This machine's fingerprint with only the push tags of ``registry`` (host:port; None: no registry) among its
+    images; any other fingerprint as it is."""
     if found.host != LOCAL:
         return found
     return Fingerprint(found.host, {**found.sections, "images": [
-        tag for tag in found.sections.get("images", []) if tag.startswith(f"{registry}/")]})
+        tag for tag in found.sections.get("images", []) if registry and tag.startswith(f"{registry}/")]})
 
 
 @dataclass(frozen=True)

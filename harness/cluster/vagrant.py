@@ -30,6 +30,7 @@ RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED
 ENGINE_SOCKET = "docker.sock"  # a node engine's API socket, in the host directory mounted at /chaos-api
 
 
+_RUBY_FRAME = re.compile(r"^\s*(from )?\S+\.rb:\d+:in ")  # a line of a Ruby backtrace
 _SECRET_OPTIONS = ("--password", "-p", "--token", "--secret")
 _SECRET_WORDS = re.compile(r"(password|passwd|token|secret|credential)", re.IGNORECASE)
 
@@ -188,7 +189,18 @@ class VagrantNodes:
         except FileNotFoundError as error:
             raise EnvironmentProblem("vagrant is not installed: `apt-get install -y vagrant`") from error
         except subprocess.CalledProcessError as error:
-            log = self._log.read_text() if self._log.exists() else ""
-            tail = log[-1500:].partition("\n")[2] if len(log) > 1500 else log  # cut at a line start
+            log = failure_text(self._log.read_text() if self._log.exists() else "")
             target = node or "the cluster"
-            raise ClusterError(f"`vagrant {action}` failed for {target} (exit {error.returncode}):\n{tail}") from error
+            raise ClusterError(f"`vagrant {action}` failed for {target} (exit {error.returncode}):\n{log}") from error
+
+
+def failure_text(log: str, limit: int = 1500) -> str:
+    """The end of a failed vagrant command's output, cut at a line start, with each Ruby backtrace reduced to its
+    first line (which carries the message): the frames below it would push the message out of the end."""
+    lines, previous = [], ""
+    for line in log.splitlines():
+        if not (_RUBY_FRAME.match(line) and _RUBY_FRAME.match(previous)):
+            lines.append(line)
+        previous = line
+    text = "\n".join(lines)
+    return text[-limit:].partition("\n")[2] if len(text) > limit else text

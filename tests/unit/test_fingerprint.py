@@ -121,6 +121,7 @@ def test_another_clusters_push_tags_are_no_difference_of_this_one():
         "this machine: images: now has 127.0.0.1:15000/chaos/web:v2"]
     assert pushed_to(before, "127.0.0.1:45489").differences(pushed_to(after, "127.0.0.1:45489")) == [
         "this machine: images: no longer has 127.0.0.1:45489/chaos/web:v1"]
+    assert pushed_to(before, None).differences(pushed_to(after, None)) == []  # a cluster whose state is gone
     host = Fingerprint("node1", {"images": ["x"]})
     assert pushed_to(host, "127.0.0.1:15000") is host
 
