@@ -53,14 +53,17 @@ class KubernetesSource(Strict):
     values: list[str] = Field([], max_length=20, description="the chart's values files, in order")
     set: dict[str, StrictStr | StrictBool | StrictInt | StrictFloat] = Field(
         {}, max_length=100, description="the chart's values by key: a string as --set-string, anything else as --set")
+    release: str | None = Field(None, pattern=r"^[a-z]([a-z0-9-]{0,51}[a-z0-9])?$",
+                                description="the chart's release name, which most charts name their objects after "
+                                            "(default: the profile's name)")
 
     @model_validator(mode="after")
     def _one_source(self) -> KubernetesSource:
         given = [key for key in ("manifests", "kustomize", "chart") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of manifests, kustomize or chart; got {', '.join(given) or 'none'}")
-        if (self.values or self.set) and self.chart is None:
-            raise ValueError("values and set are a chart's: give chart, or leave them out")
+        if (self.values or self.set or self.release) and self.chart is None:
+            raise ValueError("values, set and release are a chart's: give chart, or leave them out")
         return self
 
     @property

@@ -342,12 +342,12 @@ def load_profile(path: Path | str) -> Profile:
 
 
 def _kubernetes_objects(model: AppProfile, path: Path) -> tuple[list[dict], list[dict], list[str]]:
-    """The profile's Kubernetes objects rendered (a chart as the profile's release in the stack's namespace), the
-    problems that make them unusable, and what the harness changes."""
+    """The profile's Kubernetes objects rendered (a chart as its release, named after the profile unless it says, in
+    the stack's namespace), the problems that make them unusable, and what the harness changes."""
     source = model.kubernetes
     assert source is not None
     try:
-        documents = render(source, path.parent, model.name, STACK_NAME)
+        documents = render(source, path.parent, source.release or model.name, STACK_NAME)
     except ProfileError as error:
         return [], [{"loc": ("kubernetes",), "input": source.path, "msg": str(error)}], []
     where = "the manifests" if source.manifests else "the kustomization" if source.kustomize else "the chart"

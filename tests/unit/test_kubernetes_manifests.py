@@ -74,7 +74,9 @@ def test_the_demo_and_both_examples_give_compose_and_kubernetes_forms():
 
 @pytest.mark.parametrize("changes, objects, expected", [
     ({"kubernetes": {"manifests": "k8s", "chart": "c"}}, (), "give exactly one of manifests, kustomize or chart"),
-    ({"kubernetes": {"manifests": "k8s", "values": ["v.yaml"]}}, (), "values and set are a chart's"),
+    ({"kubernetes": {"manifests": "k8s", "values": ["v.yaml"]}}, (), "values, set and release are a chart's"),
+    ({"kubernetes": {"manifests": "k8s", "release": "shop"}}, (), "values, set and release are a chart's"),
+    ({"kubernetes": {"chart": "c", "release": "Shop_1"}}, (), "kubernetes.release: got 'Shop_1'"),
     ({"kubernetes": None}, (), "name the app's compose file (compose), its Kubernetes objects (kubernetes), or both"),
     ({"kubernetes": {"manifests": "nowhere"}}, (), "kubernetes.manifests: got 'nowhere': no such directory"),
     ({}, (WEB, DB, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "x"}}),
@@ -213,7 +215,11 @@ def test_task_kill_kills_one_container_of_the_service_and_names_its_pod(tmp_path
     assert missing.returncode == 1 and "no running container of chaos_web" in missing.stderr
 
 
-def test_a_set_value_that_is_no_string_is_given_to_helm_as_yaml_says_it(tmp_path):
+def kinds(profile) -> set[str]:
+    return {f"{o['kind']}/{o['metadata']['name']}" for o in profile.manifests}
+
+
+def test_a_chart_is_rendered_as_the_release_it_names_and_a_set_value_that_is_no_string_as_yaml_says_it(tmp_path):
     chart = EXAMPLES / "guestbook" / "chart"
     profile = {**PROFILE, "kubernetes": {"chart": str(chart), "set": {"app.replicas": 5, "app.port": 8080}},
                "releases": {"1.0": {"app": "guestbook/app:1.0"}}, "entry": {"service": "app", "port": 8080},
@@ -222,6 +228,9 @@ def test_a_set_value_that_is_no_string_is_given_to_helm_as_yaml_says_it(tmp_path
     path.write_text(yaml.safe_dump(profile))
     app = next(o for o in load_profile(path).manifests if o["metadata"]["name"] == "app" and o["kind"] == "Deployment")
     assert app["spec"]["replicas"] == 5  # an int, as --set gives it (--set-string would give "5")
+    assert "Secret/shop-db" in kinds(load_profile(path))  # the release is named after the profile, shop
+    path.write_text(yaml.safe_dump({**profile, "kubernetes": {**profile["kubernetes"], "release": "guestbook"}}))
+    assert "Secret/guestbook-db" in kinds(load_profile(path)) and "Secret/shop-db" not in kinds(load_profile(path))
     assert _set("redis.enabled", False) == ("--set", "redis.enabled=false")
     assert _set("image.tag", "1.0") == ("--set-string", "image.tag=1.0")
 
