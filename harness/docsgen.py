@@ -44,6 +44,7 @@ def pages() -> dict[str, str]:
         "reference/scenario.md": model_page(Scenario, "Scenario file", _SCENARIO_INTRO),
         "reference/app-profile.md": model_page(AppProfile, "App profile", _PROFILE_INTRO),
         "reference/faults.md": faults_page(),
+        "reference/lint-rules.md": lint_rules_page(),
         "reference/cli.md": cli_page(),
         "reference/exit-codes.md": exit_codes_page(),
         "reference/report-json.md": report_page(),
@@ -209,6 +210,28 @@ def faults_page() -> str:
         lines += ["| parameter | type | default | description |", "|---|---|---|---|"]
         lines += [_field_row(key, field) for key, field in fields.items()]
         lines.append("")
+    return "\n".join(lines)
+
+
+def lint_rules_page() -> str:
+    """Every lint rule of the ``harness.lint_rules`` entry points: its engine, severity, reasoning, the run that
+    shows it and its reference."""
+    from harness.lint.registry import GROUP, available
+
+    lines = [_generated("Lint rules"),
+             f"Every rule installed through the `{GROUP}` entry points, as `chaos-harness lint` applies them. A rule "
+             "reads the files the engine would deploy; its proof is the shipped scenario that shows its effect on "
+             "the clients.", "",
+             "| rule | engine | severity | proof | reference |", "|---|---|---|---|---|"]
+    rules = sorted(available().items(), key=lambda item: (item[1].engine, item[0]))
+    lines += [f"| [`{name}`](#{name}) | {rule.engine} | {rule.severity} | `{rule.proof.scenario}` | "
+              f"[{rule.reference.split('//')[1].split('/')[0]}]({rule.reference}) |" for name, rule in rules]
+    lines.append("")
+    for name, rule in rules:
+        fix = f" The fixed variant: {rule.proof.fix}." if rule.proof.fix else ""
+        lines += [f"## {name}", "", f"*{rule.engine}, {rule.severity}*", "", _docstring(rule), "",
+                  f"**Proof**: the scenario `{rule.proof.scenario}` with {rule.proof.settings}.{fix}", "",
+                  f"**Reference**: <{rule.reference}>", ""]
     return "\n".join(lines)
 
 

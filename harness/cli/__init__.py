@@ -23,7 +23,7 @@ import click
 from click.core import ParameterSource
 from rich.markup import escape
 
-from harness.cli import app, calibrate, cluster, faults, project, repair, reports, runs
+from harness.cli import app, calibrate, cluster, faults, lint, project, repair, reports, runs
 from harness.cli.common import console, ui
 from harness.cluster import ClusterConfig
 from harness.cluster.config import (ENGINES, LB_EXPOSURES, MAX_NODES, MIN_NODES, PROVIDERS, Target, check_name,
@@ -152,6 +152,6 @@ def _target(kubeconfig: Path | None, context: str, registry: str, registry_as: s
                   lb_expose or LB_EXPOSURES[0])
 
 
-for _group in (cluster, runs, reports, calibrate, repair, app, faults, project):
+for _group in (cluster, runs, reports, calibrate, repair, app, faults, project, lint):
     for _command in _group.COMMANDS:
         main.add_command(_command)

@@ -1,0 +1,70 @@
+"""What a lint rule is and what it finds: a finding names its rule, the file and key it is about, what clients will
+see during an upgrade and why, how to fix it, a public reference, and the run that shows it (its proof)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from harness.lint.facts import StackFacts
+
+Severity = Literal["error", "warning", "note"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")  # most severe first
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding points: a file (relative to where lint ran, when under it), a key in it, a line when known."""
+
+    file: str
+    key: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The smallest run that shows a rule's effect: a shipped scenario, the changes that give it the user's
+    settings, and the changes that apply the fix (empty when the harness cannot apply it)."""
+
+    scenario: str
+    settings: str  # what the run keeps of the user's stack, in words
+    fix: str = ""  # the fixed variant, in words; empty: the harness cannot apply the fix itself
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule's finding on one service or workload."""
+
+    rule: str
+    severity: Severity
+    engine: str
+    service: str
+    location: Location
+    message: str  # what clients will see during an upgrade, and why
+    fix: str
+    reference: str
+    proof: Proof
+
+    def at_least(self, severity: Severity) -> bool:
+        """Whether this finding is as severe as ``severity`` or more."""
+        return SEVERITIES.index(self.severity) <= SEVERITIES.index(severity)
+
+
+class Rule(ABC):
+    """An upgrade pitfall that can be read from the user's files. A plugin registers its subclass in the
+    ``harness.lint_rules`` entry-point group under its ``name``; its docstring is its reasoning."""
+
+    name: ClassVar[str]
+    engine: ClassVar[str]  # the engine whose files it reads: swarm (the compose file) or kubernetes (the objects)
+    severity: ClassVar[Severity]
+    reference: ClassVar[str]  # the engine's documentation, or a tracker issue
+    proof: ClassVar[Proof]
+
+    @abstractmethod
+    def check(self, facts: StackFacts) -> list[Finding]:
+        """The findings on the stack's services (none when the pitfall is absent)."""
+
+    def finding(self, service: str, location: Location, message: str, fix: str) -> Finding:
+        return Finding(self.name, self.severity, self.engine, service, location, message, fix, self.reference,
+                       self.proof)

@@ -1,0 +1,104 @@
+"""Findings as text for a terminal, Markdown for a job summary, JSON for scripts and SARIF 2.1.0 for code scanning
+(each finding on the line it is about)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from pathlib import Path
+
+from harness import __version__
+from harness.lint.model import Finding, Rule
+
+LINT_SCHEMA = "chaos-harness/lint@1"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
+
+
+def shown_path(file: str, base: Path) -> str:
+    """A finding's file relative to ``base`` when it is below it, else as it is."""
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _place(finding: Finding, base: Path) -> str:
+    line = f":{finding.location.line}" if finding.location.line else ""
+    return f"{shown_path(finding.location.file, base)}{line}"
+
+
+def as_text(findings: list[Finding], base: Path) -> str:
+    """A paragraph a finding: severity, rule, file:line and key, then what happens, the fix, the proof, the
+    reference."""
+    if not findings:
+        return "no upgrade pitfalls found"
+    return "\n\n".join(
+        f"{f.severity} {f.rule} ({f.engine}) {_place(f, base)} {f.location.key}\n  {f.message}\n  fix: {f.fix}\n"
+        f"  proof: {f.proof.scenario} with {f.proof.settings}\n  see: {f.reference}" for f in findings)
+
+
+def as_markdown(findings: list[Finding], base: Path) -> str:
+    """A table for a CI job summary."""
+    if not findings:
+        return "**chaos-harness lint**: no upgrade pitfalls found\n"
+    rows = [f"| {f.severity} | `{f.rule}` | `{_place(f, base)}` `{f.location.key}` | {f.message} | {f.fix} | "
+            f"`{f.proof.scenario}` | [docs]({f.reference}) |" for f in findings]
+    return "\n".join([f"**chaos-harness lint**: {len(findings)} finding(s)", "",
+                      "| severity | rule | where | what clients will see | fix | proof | reference |",
+                      "|---|---|---|---|---|---|---|", *rows]) + "\n"
+
+
+def as_json(findings: list[Finding], profile: Path, engines: list[str], base: Path) -> str:
+    return json.dumps({"schema": LINT_SCHEMA, "profile": shown_path(str(profile), base), "engines": engines,
+                       "findings": [_finding_json(f, base) for f in findings]}, indent=2)
+
+
+def _finding_json(finding: Finding, base: Path) -> dict:
+    return {"rule": finding.rule, "severity": finding.severity, "engine": finding.engine, "service": finding.service,
+            "file": shown_path(finding.location.file, base), "key": finding.location.key,
+            "line": finding.location.line, "message": finding.message, "fix": finding.fix,
+            "reference": finding.reference,
+            "proof": {"scenario": finding.proof.scenario, "settings": finding.proof.settings,
+                      "fix": finding.proof.fix}}
+
+
+def as_sarif(findings: list[Finding], rules: dict[str, type[Rule]], base: Path) -> str:
+    """A SARIF 2.1.0 log of one run: every rule (its reasoning as full description), every finding at its file and
+    line, paths relative to ``base`` (the repository's root, where CI runs lint)."""
+    ids = sorted(rules)
+    return json.dumps({
+        "$schema": SARIF_SCHEMA, "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "chaos-harness", "version": __version__,
+                                "rules": [_rule_sarif(rules[name]) for name in ids]}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": base.resolve().as_uri() + "/"}},
+            "results": [_result_sarif(f, ids.index(f.rule) if f.rule in ids else None, base) for f in findings],
+        }],
+    }, indent=2)
+
+
+def _rule_sarif(rule: type[Rule]) -> dict:
+    return {"id": rule.name, "name": "".join(part.title() for part in rule.name.split("-")),
+            "shortDescription": {"text": rule.name.replace("-", " ")},
+            "fullDescription": {"text": " ".join(inspect.getdoc(rule).split())},
+            "helpUri": rule.reference, "help": {"text": f"Shown by the scenario {rule.proof.scenario}: "
+                                                        f"{rule.proof.settings}. {rule.reference}"},
+            "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
+            "properties": {"engine": rule.engine, "proof": rule.proof.scenario}}
+
+
+def _result_sarif(finding: Finding, index: int | None, base: Path) -> dict:
+    path = shown_path(finding.location.file, base)
+    artifact = ({"uri": path, "uriBaseId": "SRCROOT"} if not os.path.isabs(path)
+                else {"uri": Path(path).as_uri()})
+    physical: dict = {"artifactLocation": artifact}
+    if finding.location.line:
+        physical["region"] = {"startLine": finding.location.line}
+    result = {"ruleId": finding.rule, "level": SARIF_LEVELS[finding.severity],
+              "message": {"text": f"{finding.message}. Fix: {finding.fix}."},
+              "locations": [{"physicalLocation": physical,
+                             "logicalLocations": [{"name": finding.service, "fullyQualifiedName": finding.location.key}]}]}
+    return result | ({"ruleIndex": index} if index is not None else {})

@@ -1,0 +1,200 @@
+"""Upgrade pitfalls of a Swarm service, read from the compose file (and the Dockerfile its image is built from)."""
+
+from __future__ import annotations
+
+from harness.lint.facts import StackFacts, SwarmService
+from harness.lint.model import Finding, Location, Proof, Rule
+
+DOCS = "https://docs.docker.com/reference/compose-file/deploy/"
+UPDATE_DOCS = "https://docs.docker.com/reference/cli/docker/service/update/"
+
+
+class SwarmRule(Rule):
+    """A rule on each compose service that ``applies`` to."""
+
+    engine = "swarm"
+
+    def check(self, facts: StackFacts) -> list[Finding]:
+        return [found for service in facts.swarm if self.applies(service)
+                for found in [self.found(facts, service)] if found is not None]
+
+    def applies(self, service: SwarmService) -> bool:
+        return service.upgraded
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        raise NotImplementedError
+
+    def at(self, facts: StackFacts, service: SwarmService, *keys: str) -> Location:
+        """The service's key ``keys`` (``deploy``, ``update_config``, ...) in the compose file."""
+        file = str(facts.compose_file)
+        return Location(file, ".".join(("services", service.name, *keys)),
+                        facts.compose_line("services", service.name, *keys))
+
+
+class NoHealthCheck(SwarmRule):
+    """Without a health check Swarm counts a task as updated as soon as its process runs, and routes requests to it
+    before the app listens: clients see refused or failed requests at every replaced task, and a release that never
+    serves still completes the update (``failure_action`` never sees a failure)."""
+
+    name = "swarm-no-healthcheck"
+    severity = "warning"
+    reference = "https://docs.docker.com/reference/compose-file/services/#healthcheck"
+    proof = Proof("readiness-too-early", "the service without a health check, the new release answering 503 while "
+                  "it starts", "a health check on the entry's health path")
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        if service.health is not None:
+            return None
+        why = "disables the image's health check" if service.health_disabled else "has no health check (nor has its image)"
+        return self.finding(service.name, self.at(facts, service, "healthcheck"),
+                            f"{service.name} {why}: during an update each new task gets requests as soon as it "
+                            "starts, before it can answer, and a release that never becomes healthy completes the "
+                            "update anyway",
+                            "add a healthcheck (test, interval, retries) that asks what clients ask")
+
+
+class MonitorShorterThanHealthCheck(SwarmRule):
+    """Swarm watches each updated task for ``monitor``; a task that turns unhealthy only after that counts as
+    updated. When a health check needs longer than ``monitor`` to fail (start period, then ``retries`` failed
+    checks), a broken release completes the update and ``failure_action: rollback`` never fires."""
+
+    name = "swarm-monitor-shorter-than-health-check"
+    severity = "error"
+    reference = UPDATE_DOCS
+    proof = Proof("bad-release-rollback", "the service's update_config (monitor) and health check timing",
+                  "update_config.monitor longer than the health check needs to fail")
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        health, monitor = service.health, service.update["monitor"]
+        if health is None or health.time_to_unhealthy <= monitor:
+            return None
+        return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "monitor"),
+                            f"{service.name}'s update_config.monitor is {monitor:g}s, but its health check needs "
+                            f"up to {health.time_to_unhealthy:g}s to fail (start period {health.start_period:g}s, "
+                            f"then {health.retries} checks {health.interval:g}s apart): a release that never "
+                            f"becomes healthy is counted as updated, and failure_action "
+                            f"({service.update['failure_action']}) never fires",
+                            f"set update_config.monitor to at least {health.time_to_unhealthy + health.interval:g}s, "
+                            "or make the health check fail sooner")
+
+
+class StopFirstSingleReplica(SwarmRule):
+    """With one replica and ``order: stop-first``, Swarm stops the only task before the new one starts: every
+    update is an outage as long as the new task takes to start and pass its health check."""
+
+    name = "swarm-stop-first-single-replica"
+    severity = "error"
+    reference = DOCS + "#update_config"
+    proof = Proof("clean-upgrade", "one replica, order stop-first", "order: start-first")
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        if service.replicas != 1 or service.update["order"] != "stop-first":
+            return None
+        return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "order"),
+                            f"{service.name} has one replica, updated stop-first: every update stops the only task "
+                            "before its replacement starts, and clients are refused until it is healthy",
+                            "set update_config.order: start-first, or run two replicas or more")
+
+
+class UpdatesEveryTaskAtOnce(SwarmRule):
+    """``parallelism: 0`` (or as many as the replicas) with ``stop-first`` stops every task of the service at once:
+    the update is an outage."""
+
+    name = "swarm-update-all-at-once"
+    severity = "error"
+    reference = DOCS + "#update_config"
+    proof = Proof("clean-upgrade", "update_config.parallelism of the service", "update_config.parallelism: 1")
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        parallelism, replicas = service.update["parallelism"], service.replicas or 0
+        if replicas < 2 or service.update["order"] != "stop-first" or 0 < parallelism < replicas:
+            return None
+        return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "parallelism"),
+                            f"{service.name} updates {'every' if parallelism == 0 else parallelism} of its "
+                            f"{replicas} tasks at once, stop-first: no task serves while they are replaced",
+                            "set update_config.parallelism below the replicas (1 replaces one task at a time)")
+
+
+class FailureActionPause(SwarmRule):
+    """``failure_action: pause`` (Swarm's default) stops a failed update where it is: some tasks run the new
+    release, the others the old one, and clients get either until someone acts."""
+
+    name = "swarm-failure-action-pause"
+    severity = "warning"
+    reference = UPDATE_DOCS
+    proof = Proof("bad-release-rollback", "failure_action: pause", "failure_action: rollback")
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        if service.update["failure_action"] != "pause":
+            return None
+        return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "failure_action"),
+                            f"{service.name}'s failed update pauses (failure_action: pause, Swarm's default): the "
+                            "service stays half updated, serving both releases, until someone acts",
+                            "set update_config.failure_action: rollback (and a rollback_config)")
+
+
+class HostPortStartFirst(SwarmRule):
+    """A port published in ``mode: host`` binds the node's port itself; with ``order: start-first`` the new task
+    starts on a node where the old one still holds the port, and fails to start ("address already in use")."""
+
+    name = "swarm-host-port-start-first"
+    severity = "error"
+    reference = "https://docs.docker.com/engine/swarm/services/#publish-a-services-ports-directly-on-the-swarm-node"
+    proof = Proof("clean-upgrade", "a port published in mode host, order start-first", "order: stop-first")
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        if not service.host_ports or service.update["order"] != "start-first":
+            return None
+        ports = ", ".join(map(str, service.host_ports))
+        return self.finding(service.name, self.at(facts, service, "ports"),
+                            f"{service.name} publishes {ports} in mode host and updates start-first: a new task "
+                            "on a node where the old one holds the port cannot start, and the update fails",
+                            "publish through the ingress (mode: ingress), or update stop-first")
+
+
+class StatefulWithoutPlacement(SwarmRule):
+    """A stateful service's named volume of the local driver lives on one node. Without a placement constraint,
+    a task moved by a halted or drained node starts elsewhere on an empty volume: the acknowledged writes are gone
+    for clients."""
+
+    name = "swarm-stateful-without-placement"
+    severity = "error"
+    reference = DOCS + "#placement"
+    proof = Proof("moving-stateful-db", "the stateful service free to move (no placement constraint)",
+                  "a placement constraint pinning it to its node")
+
+    def applies(self, service: SwarmService) -> bool:
+        return service.stateful and bool(service.local_volumes)
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        if service.placed:
+            return None
+        return self.finding(service.name, self.at(facts, service, "deploy", "placement"),
+                            f"{service.name} keeps its data in the local volume {service.local_volumes[0]} but "
+                            "may run on any node: when its node halts or is drained it restarts elsewhere on an "
+                            "empty volume, and writes acknowledged before are lost",
+                            "pin it with deploy.placement.constraints (node.hostname or a node label), or use a "
+                            "volume driver every node shares")
+
+
+class StatefulReplicated(SwarmRule):
+    """Each task of a replicated service gets its own copy of a local named volume: with two replicas or more,
+    what a client reads depends on which task answers."""
+
+    name = "swarm-stateful-replicated-volume"
+    severity = "error"
+    reference = "https://docs.docker.com/engine/swarm/services/#give-a-service-access-to-volumes-or-bind-mounts"
+    proof = Proof("clean-upgrade", "the stateful service's replicas", "one replica")
+
+    def applies(self, service: SwarmService) -> bool:
+        return service.stateful and bool(service.local_volumes)
+
+    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
+        if service.replicas is not None and service.replicas < 2:
+            return None
+        count = "one per node (global)" if service.replicas is None else f"{service.replicas}"
+        return self.finding(service.name, self.at(facts, service, "deploy", "replicas"),
+                            f"{service.name} runs {count} tasks on the local volume {service.local_volumes[0]}: "
+                            "each task has its own copy, so a write acknowledged by one is missing from the others",
+                            "run one replica, or replicate the data in the app (and give each replica its own "
+                            "service)")

@@ -1,0 +1,191 @@
+"""chaos-harness lint: each rule on the smallest stack that has its pitfall, and on one that does not; where it
+points; its outputs (SARIF checked against the SARIF 2.1.0 schema's model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from harness.app.profile import load_profile
+from harness.cli import main
+from harness.lint import lint
+from harness.lint.facts import dockerfile_health, go_seconds, rounded
+from harness.lint.registry import available
+
+HEALTHY = {"test": ["CMD", "true"], "interval": "2s", "retries": 2}
+WEB = {"image": "shop/web:1", "deploy": {"replicas": 3, "update_config": {"failure_action": "rollback",
+                                                                          "monitor": "10s"}},
+       "healthcheck": HEALTHY}
+DB = {"image": "postgres:15", "volumes": ["data:/var/lib/postgresql/data"],
+      "deploy": {"placement": {"constraints": ["node.labels.db == true"]}}}
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` merged in, mapping into mapping; None removes a key."""
+    result = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def swarm_stack(tmp_path: Path, web: dict | None = None, db: dict | None = None) -> Path:
+    """A compose file of web (upgraded) and db (stateful) with the changes given, and its profile."""
+    compose = {"services": {"web": merged(WEB, web or {}), "db": merged(DB, db or {})}, "volumes": {"data": {}}}
+    (tmp_path / "compose.yml").write_text(yaml.safe_dump(compose, sort_keys=False))
+    return _profile(tmp_path, compose="compose.yml")
+
+
+def deployment(name: str, **spec) -> dict:
+    container = {"name": name, "image": f"shop/{name}:1", "ports": [{"containerPort": 8080}],
+                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}}
+    pod = {"containers": [merged(container, spec.pop("container", {}))], **spec.pop("pod", {})}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": merged({"replicas": 3, "selector": {"matchLabels": {"app": name}},
+                            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                            "template": {"metadata": {"labels": {"app": name}}, "spec": pod}}, spec)}
+
+
+BUDGET = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}
+CLAIMED = {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+           "tolerations": [{"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": "NoExecute",
+                            "tolerationSeconds": 30} for k in ("not-ready", "unreachable")]}
+
+
+def kube_stack(tmp_path: Path, web: dict | None = None, db: dict | None = None, budget: bool = True) -> Path:
+    """Manifests of web (upgraded) and db (stateful) with the changes given (and web's PodDisruptionBudget), and
+    their profile."""
+    objects = [merged(deployment("web"), web or {}), merged(deployment("db", replicas=1, pod=CLAIMED), db or {})]
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "app.yaml").write_text(yaml.safe_dump_all(objects + [BUDGET] * budget, sort_keys=False))
+    return _profile(tmp_path, kubernetes={"manifests": "k8s"})
+
+
+def _profile(tmp_path: Path, **form) -> Path:
+    path = tmp_path / "shop.yaml"
+    path.write_text(yaml.safe_dump({"name": "shop", **form, "releases": {"1": {"web": "shop/web:1"},
+                                                                          "2": {"web": "shop/web:2"}},
+                                    "entry": {"service": "web", "port": 8080}, "stateful": ["db"]}))
+    return path
+
+
+def rules_found(path: Path, engine: str) -> set[str]:
+    return {finding.rule for finding in lint(load_profile(path), [engine])}
+
+
+SWARM_CASES = {  # rule: (changes to web, changes to db) that have its pitfall
+    "swarm-no-healthcheck": ({"healthcheck": None}, {}),
+    "swarm-monitor-shorter-than-health-check": ({"deploy": {"update_config": {"monitor": "3s"}}}, {}),
+    "swarm-stop-first-single-replica": ({"deploy": {"replicas": 1}}, {}),
+    "swarm-update-all-at-once": ({"deploy": {"update_config": {"parallelism": 0}}}, {}),
+    "swarm-failure-action-pause": ({"deploy": {"update_config": {"failure_action": None}}}, {}),
+    "swarm-host-port-start-first": ({"ports": [{"target": 8080, "published": 8080, "mode": "host"}],
+                                     "deploy": {"update_config": {"order": "start-first"}}}, {}),
+    "swarm-stateful-without-placement": ({}, {"deploy": {"placement": None}}),
+    "swarm-stateful-replicated-volume": ({}, {"deploy": {"replicas": 2}}),
+}
+KUBERNETES_CASES = {  # rule: (changes to web, changes to db, with web's PodDisruptionBudget)
+    "kubernetes-no-readiness-probe": ({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "shop/web:1", "ports": [{"containerPort": 8080}]}]}}}}, {}, True),
+    "kubernetes-recreate": ({"spec": {"strategy": {"type": "Recreate", "rollingUpdate": None}}}, {}, True),
+    "kubernetes-rollout-takes-every-pod": ({"spec": {"replicas": 1, "strategy": {"rollingUpdate": {
+        "maxSurge": "0%", "maxUnavailable": "25%"}}, "template": {"spec": {"tolerations": CLAIMED["tolerations"]}}}},
+        {}, True),
+    "kubernetes-no-disruption-budget": ({}, {}, False),
+    "kubernetes-stateful-without-claim": ({}, {"spec": {"template": {"spec": {"volumes": [
+        {"name": "data", "emptyDir": {}}]}}}}, True),
+    "kubernetes-single-replica-toleration": ({}, {"spec": {"template": {"spec": {"tolerations": []}}}}, True),
+}
+
+
+def test_a_stack_without_pitfalls_has_no_finding_but_the_deadline_note_kubernetes_gives_every_deployment(tmp_path):
+    assert rules_found(swarm_stack(tmp_path), "swarm") == set()
+    assert rules_found(kube_stack(tmp_path), "kubernetes") == {"kubernetes-progress-deadline-without-undo"}
+
+
+@pytest.mark.parametrize("rule", SWARM_CASES)
+def test_each_swarm_rule_finds_its_pitfall_and_only_it(tmp_path, rule):
+    web, db = SWARM_CASES[rule]
+    assert rules_found(swarm_stack(tmp_path, web, db), "swarm") == {rule}
+
+
+@pytest.mark.parametrize("rule", KUBERNETES_CASES)
+def test_each_kubernetes_rule_finds_its_pitfall_and_only_it(tmp_path, rule):
+    web, db, budget = KUBERNETES_CASES[rule]
+    found = rules_found(kube_stack(tmp_path, web, db, budget), "kubernetes")
+    assert found - {"kubernetes-progress-deadline-without-undo"} == {rule}
+
+
+def test_every_shipped_rule_has_a_case_here_and_a_proof_a_reference_and_its_reasoning():
+    assert set(available()) == set(SWARM_CASES) | set(KUBERNETES_CASES) | {"kubernetes-progress-deadline-without-undo"}
+    for rule in available().values():
+        assert rule.reference.startswith("https://") and rule.proof.scenario and rule.__doc__
+
+
+def test_a_finding_points_at_the_line_of_its_key_or_of_the_deepest_key_there(tmp_path):
+    path = swarm_stack(tmp_path, {"deploy": {"update_config": {"monitor": "3s"}}}, {"deploy": {"placement": None}})
+    found = {f.rule: f.location for f in lint(load_profile(path), ["swarm"])}
+    lines = (tmp_path / "compose.yml").read_text().splitlines()
+    monitor = found["swarm-monitor-shorter-than-health-check"]
+    assert monitor.key == "services.web.deploy.update_config.monitor" and "monitor: 3s" in lines[monitor.line - 1]
+    placement = found["swarm-stateful-without-placement"]  # no placement key: its deploy
+    assert placement.key == "services.db.deploy.placement" and lines[placement.line - 1].strip().startswith("deploy:")
+
+
+def test_the_health_check_comes_from_the_compose_file_else_from_the_dockerfile_the_image_is_built_from(tmp_path):
+    health = dockerfile_health("FROM x\nHEALTHCHECK --interval=2s --start-period=1m30s \\\n  --retries=4 CMD true\n",
+                               "Dockerfile")
+    assert (health.interval, health.retries, health.start_period, health.time_to_unhealthy) == (2, 4, 90, 98)
+    assert dockerfile_health("FROM x\nHEALTHCHECK CMD true\nHEALTHCHECK NONE\n", "Dockerfile") is None
+    assert go_seconds("1m30s") == 90 and go_seconds("500ms") == 0.5
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM x\nHEALTHCHECK --interval=30s CMD true\n")
+    path = swarm_stack(tmp_path, {"healthcheck": None, "build": "web"})
+    assert rules_found(path, "swarm") == {"swarm-monitor-shorter-than-health-check"}  # 90 s to fail, 10 s watched
+
+
+def test_shares_are_rounded_as_kubernetes_rounds_them():
+    assert [rounded("25%", 3, up=True), rounded("25%", 3, up=False), rounded("25%", 1, up=False)] == [1, 0, 0]
+    assert rounded(2, 3, up=False) == 2
+
+
+def test_lint_exits_1_on_a_finding_as_severe_as_fail_on_and_writes_json_and_markdown(tmp_path):
+    path = swarm_stack(tmp_path, {"deploy": {"update_config": {"failure_action": None}}})  # a warning only
+    runner = CliRunner()
+    assert runner.invoke(main, ["lint", str(path)]).exit_code == 0
+    failed = runner.invoke(main, ["lint", str(path), "--fail-on", "warning", "--format", "json"])
+    assert failed.exit_code == 1
+    document = json.loads(failed.output)
+    assert document["schema"] == "chaos-harness/lint@1" and document["engines"] == ["swarm"]
+    assert [f["rule"] for f in document["findings"]] == ["swarm-failure-action-pause"]
+    assert document["findings"][0]["proof"]["scenario"] == "bad-release-rollback"
+    markdown = runner.invoke(main, ["lint", str(path), "--format", "markdown"]).output
+    assert "| warning | `swarm-failure-action-pause` |" in markdown
+
+
+def test_the_sarif_log_is_valid_sarif_2_1_0_with_each_finding_on_its_line(tmp_path, monkeypatch):
+    from pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as SarifLog
+
+    path = swarm_stack(tmp_path, {"deploy": {"update_config": {"monitor": "3s"}}})
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(main, ["lint", str(path), "--format", "sarif", "--output", "lint.sarif"])
+    assert done.exit_code == 1, done.output
+    log = json.loads((tmp_path / "lint.sarif").read_text())
+    SarifLog.model_validate(log)
+    (result,) = log["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "compose.yml", "uriBaseId": "SRCROOT"}
+    assert "monitor: 3s" in (tmp_path / "compose.yml").read_text().splitlines()[location["region"]["startLine"] - 1]
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == "swarm-monitor-shorter-than-health-check"
+    with pytest.raises(ValueError):
+        SarifLog.model_validate({**log, "version": "2.0.0"})  # the validator refuses what is no SARIF 2.1.0
