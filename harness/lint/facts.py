@@ -1,6 +1,6 @@
 """The facts of a stack that upgrade pitfalls are read from, as each engine would deploy it: a Swarm service's
-replicas, update and rollback settings, health check (the compose file's, else its image's Dockerfile's), host
-ports, volumes and placement; a Kubernetes workload's replicas, rollout, probes, claims and tolerations, and the
+replicas, update settings, health check (the compose file's, else its image's Dockerfile's),
+volumes and placement; a Kubernetes workload's replicas, rollout, probes, claims and tolerations, and the
 PodDisruptionBudgets. Every fact keeps where it was read, so that a finding can point at the file and key.
 
 Defaults are the engines' own (``docker service create``, the Compose specification, the Kubernetes API).
@@ -17,10 +17,9 @@ import yaml
 from harness.app.manifests import manifest_files
 from harness.app.profile import Profile
 
-# Swarm's defaults for update_config and rollback_config (docker service create --help)
+# Swarm's defaults for update_config (docker service create --help)
 SWARM_UPDATE_DEFAULTS = {"parallelism": 1, "delay": 0.0, "failure_action": "pause", "monitor": 5.0,
                          "max_failure_ratio": 0.0, "order": "stop-first"}
-SWARM_ROLLBACK_DEFAULTS = {**SWARM_UPDATE_DEFAULTS}
 HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}  # Docker's HEALTHCHECK
 PROGRESS_DEADLINE_DEFAULT = 600.0  # a Deployment's progressDeadlineSeconds
 TOLERATION_DEFAULT = 300.0  # the not-ready/unreachable tolerationSeconds the API server adds to every pod
@@ -60,11 +59,9 @@ class SwarmService:
     upgraded: bool
     stateful: bool
     replicas: int | None  # None: global
-    update: dict
-    rollback: dict
+    update: dict  # update_config, Swarm's defaults where it gives none (durations in seconds)
     health: Health | None
     health_disabled: bool
-    host_ports: tuple[int, ...]  # published in mode: host
     local_volumes: tuple[str, ...]  # named volumes of the local driver (each node has its own)
     placed: bool  # placement constraints pin it
 
@@ -139,8 +136,7 @@ def _swarm_service(profile: Profile, name: str) -> SwarmService:
         name, name in profile.upgraded, name in profile.model.stateful,
         None if mode.startswith("global") else int(deploy.get("replicas", 1)),
         _settings(deploy.get("update_config"), SWARM_UPDATE_DEFAULTS),
-        _settings(deploy.get("rollback_config"), SWARM_ROLLBACK_DEFAULTS),
-        health, disabled, _host_ports(spec.get("ports") or []), _local_volumes(profile.compose, spec),
+        health, disabled, _local_volumes(profile.compose, spec),
         bool((deploy.get("placement") or {}).get("constraints")))
 
 
@@ -200,12 +196,6 @@ def dockerfile_health(text: str, source: str) -> Health | None:
                   go_seconds(options.get("timeout", HEALTH_DEFAULTS["timeout"])),
                   int(options.get("retries", HEALTH_DEFAULTS["retries"])),
                   go_seconds(options.get("start_period", HEALTH_DEFAULTS["start_period"])), source)
-
-
-def _host_ports(ports: list) -> tuple[int, ...]:
-    """The ports published in mode host (long syntax only: the short one publishes through the ingress)."""
-    return tuple(int(port["published"]) for port in ports
-                 if isinstance(port, dict) and port.get("mode") == "host" and port.get("published") is not None)
 
 
 def _local_volumes(compose: dict, spec: dict) -> tuple[str, ...]:

@@ -24,12 +24,14 @@ class Location:
 
 @dataclass(frozen=True)
 class Proof:
-    """The smallest run that shows a rule's effect: a shipped scenario, the changes that give it the user's
-    settings, and the changes that apply the fix (empty when the harness cannot apply it)."""
+    """The smallest run that shows a rule's effect: a shipped scenario, what it keeps of the user's stack, the
+    effect looked for in its report (``harness.lint.prove.EFFECTS``), and the fixed variant in words (empty when
+    the harness cannot apply the fix itself)."""
 
     scenario: str
-    settings: str  # what the run keeps of the user's stack, in words
-    fix: str = ""  # the fixed variant, in words; empty: the harness cannot apply the fix itself
+    settings: str
+    effect: str
+    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Finding:
     fix: str
     reference: str
     proof: Proof
+    run: dict | None = None  # the proof scenario's changes (the user's settings); None: no run can show it here
+    fixed: dict | None = None  # the changes that apply the fix on top of ``run``; None: not applied by the harness
 
     def at_least(self, severity: Severity) -> bool:
         """Whether this finding is as severe as ``severity`` or more."""
@@ -65,6 +69,9 @@ class Rule(ABC):
     def check(self, facts: StackFacts) -> list[Finding]:
         """The findings on the stack's services (none when the pitfall is absent)."""
 
-    def finding(self, service: str, location: Location, message: str, fix: str) -> Finding:
+    def finding(self, service: str, location: Location, message: str, fix: str, run: dict | None = None,
+                fixed: dict | None = None) -> Finding:
+        """A finding of this rule; ``run`` and ``fixed``: the changes to the proof scenario that give it the
+        user's settings, and those that then apply the fix."""
         return Finding(self.name, self.severity, self.engine, service, location, message, fix, self.reference,
-                       self.proof)
+                       self.proof, run, fixed)

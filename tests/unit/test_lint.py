@@ -88,15 +88,11 @@ SWARM_CASES = {  # rule: (changes to web, changes to db) that have its pitfall
     "swarm-stop-first-single-replica": ({"deploy": {"replicas": 1}}, {}),
     "swarm-update-all-at-once": ({"deploy": {"update_config": {"parallelism": 0}}}, {}),
     "swarm-failure-action-pause": ({"deploy": {"update_config": {"failure_action": None}}}, {}),
-    "swarm-host-port-start-first": ({"ports": [{"target": 8080, "published": 8080, "mode": "host"}],
-                                     "deploy": {"update_config": {"order": "start-first"}}}, {}),
     "swarm-stateful-without-placement": ({}, {"deploy": {"placement": None}}),
-    "swarm-stateful-replicated-volume": ({}, {"deploy": {"replicas": 2}}),
 }
 KUBERNETES_CASES = {  # rule: (changes to web, changes to db, with web's PodDisruptionBudget)
     "kubernetes-no-readiness-probe": ({"spec": {"template": {"spec": {"containers": [
         {"name": "web", "image": "shop/web:1", "ports": [{"containerPort": 8080}]}]}}}}, {}, True),
-    "kubernetes-recreate": ({"spec": {"strategy": {"type": "Recreate", "rollingUpdate": None}}}, {}, True),
     "kubernetes-rollout-takes-every-pod": ({"spec": {"replicas": 1, "strategy": {"rollingUpdate": {
         "maxSurge": "0%", "maxUnavailable": "25%"}}, "template": {"spec": {"tolerations": CLAIMED["tolerations"]}}}},
         {}, True),

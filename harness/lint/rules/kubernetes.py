@@ -29,6 +29,14 @@ class KubernetesRule(Rule):
         return Location(str(path), f"{workload.kind}/{workload.name}: {key}", line)
 
 
+def rollout_run(workload: KubeWorkload, **kubernetes) -> dict:
+    """The proof scenario's changes that give it the workload's replicas and rollout settings (``kubernetes`` on
+    top)."""
+    settings = {"max_surge": workload.max_surge, "max_unavailable": workload.max_unavailable, **kubernetes}
+    return {"stack": {"replicas": min(workload.replicas, 12)},
+            "strategy": {"kind": "in-service", "kubernetes": settings}}
+
+
 class NoReadinessProbe(KubernetesRule):
     """Without a readinessProbe a pod is Ready as soon as its containers start: its Service sends it requests
     before the app listens, and a rollout counts it available and goes on, even to a release that never serves.
@@ -37,8 +45,8 @@ class NoReadinessProbe(KubernetesRule):
     name = "kubernetes-no-readiness-probe"
     severity = "warning"
     reference = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"
-    proof = Proof("readiness-too-early", "the upgraded container without a readinessProbe",
-                  "a readinessProbe on the entry's health path")
+    proof = Proof("clean-upgrade", "the workload's replicas and rollout (the harness makes the image's HEALTHCHECK "
+                  "a readinessProbe where the image has one)", "downtime")
 
     def found(self, facts: StackFacts, workload: KubeWorkload) -> Finding | None:
         if workload.readiness:
@@ -47,25 +55,8 @@ class NoReadinessProbe(KubernetesRule):
                             f"{workload.kind} {workload.name}'s upgraded container has no readinessProbe: each new "
                             "pod gets requests as soon as it starts, and the rollout completes even when the new "
                             "release never serves (Kubernetes ignores the image's HEALTHCHECK)",
-                            "add a readinessProbe (httpGet on the health path) to the container")
-
-
-class Recreate(KubernetesRule):
-    """``strategy: Recreate`` deletes every old pod before the first new one starts: every upgrade is an outage
-    as long as the new pods take to be ready."""
-
-    name = "kubernetes-recreate"
-    severity = "error"
-    reference = DEPLOYMENT_DOCS + "#recreate-deployment"
-    proof = Proof("clean-upgrade", "strategy Recreate", "strategy RollingUpdate")
-
-    def found(self, facts: StackFacts, workload: KubeWorkload) -> Finding | None:
-        if workload.strategy != "Recreate":
-            return None
-        return self.finding(workload.name, self.at(facts, workload, "spec.strategy.type"),
-                            f"{workload.kind} {workload.name} is upgraded with strategy Recreate: every old pod is "
-                            "deleted before a new one starts, and clients are refused until one is ready",
-                            "use strategy RollingUpdate")
+                            "add a readinessProbe (httpGet on the health path) to the container",
+                            rollout_run(workload))
 
 
 class RolloutTakesEveryPod(KubernetesRule):
@@ -76,7 +67,7 @@ class RolloutTakesEveryPod(KubernetesRule):
     name = "kubernetes-rollout-takes-every-pod"
     severity = "error"
     reference = DEPLOYMENT_DOCS + "#max-unavailable"
-    proof = Proof("max-unavailable-rounding", "the Deployment's replicas, maxSurge and maxUnavailable",
+    proof = Proof("max-unavailable-rounding", "the Deployment's replicas, maxSurge and maxUnavailable", "downtime",
                   "maxUnavailable: 0 with maxSurge: 1")
 
     def applies(self, workload: KubeWorkload) -> bool:
@@ -92,7 +83,8 @@ class RolloutTakesEveryPod(KubernetesRule):
                             f"{workload.kind} {workload.name} has {workload.replicas} replica(s) and its rollout may "
                             f"take {taken} away (maxSurge {workload.max_surge!s} -> {surge}, maxUnavailable "
                             f"{workload.max_unavailable!s} -> {unavailable}): an upgrade can leave no pod ready",
-                            "set maxUnavailable: 0 and maxSurge: 1 (or more replicas)")
+                            "set maxUnavailable: 0 and maxSurge: 1 (or more replicas)",
+                            rollout_run(workload), rollout_run(workload, max_surge=1, max_unavailable=0))
 
 
 class NoDisruptionBudget(KubernetesRule):
@@ -102,7 +94,7 @@ class NoDisruptionBudget(KubernetesRule):
     name = "kubernetes-no-disruption-budget"
     severity = "warning"
     reference = "https://kubernetes.io/docs/tasks/run-application/configure-pdb/"
-    proof = Proof("node-drain", "no PodDisruptionBudget", "a PodDisruptionBudget with minAvailable: 1")
+    proof = Proof("node-drain", "the workload's replicas, and no PodDisruptionBudget", "downtime")
 
     def applies(self, workload: KubeWorkload) -> bool:
         return workload.upgraded and workload.replicas > 1
@@ -113,7 +105,8 @@ class NoDisruptionBudget(KubernetesRule):
         return self.finding(workload.name, self.at(facts, workload, "metadata.name"),
                             f"no PodDisruptionBudget selects {workload.kind} {workload.name}'s pods: a node drained "
                             "during a rollout may evict its ready pods together",
-                            "add a PodDisruptionBudget (minAvailable: 1, or maxUnavailable: 1) selecting its pods")
+                            "add a PodDisruptionBudget (minAvailable: 1, or maxUnavailable: 1) selecting its pods",
+                            {"stack": {"replicas": min(workload.replicas, 12)}})
 
 
 class ProgressDeadlineWithoutUndo(KubernetesRule):
@@ -124,7 +117,8 @@ class ProgressDeadlineWithoutUndo(KubernetesRule):
     name = "kubernetes-progress-deadline-without-undo"
     severity = "note"
     reference = DEPLOYMENT_DOCS + "#failed-deployment"
-    proof = Proof("progress-deadline-pause", "the Deployment's progressDeadlineSeconds",
+    proof = Proof("progress-deadline-pause", "the workload's replicas, a broken release and the deadline shortened "
+                  "to 20 s (the effect is the same after any deadline)", "half-upgraded",
                   "an undo at the deadline (what the harness does under failure_action: rollback)")
 
     def applies(self, workload: KubeWorkload) -> bool:
@@ -136,7 +130,9 @@ class ProgressDeadlineWithoutUndo(KubernetesRule):
                             f"{workload.progress_deadline:g}s without progress, and never undone by Kubernetes: the "
                             "new pods that never become ready stay beside the old ones",
                             "watch the rollout in the deploy job (kubectl rollout status --timeout) and run "
-                            "kubectl rollout undo when it fails")
+                            "kubectl rollout undo when it fails",
+                            {"stack": {"replicas": min(workload.replicas, 12)}},
+                            {"strategy": {"update_config": {"failure_action": "rollback"}}})
 
 
 class StatefulWithoutClaim(KubernetesRule):
@@ -146,7 +142,7 @@ class StatefulWithoutClaim(KubernetesRule):
     name = "kubernetes-stateful-without-claim"
     severity = "error"
     reference = "https://kubernetes.io/docs/concepts/storage/persistent-volumes/"
-    proof = Proof("moving-stateful-db", "the stateful workload's volumes", "a PersistentVolumeClaim")
+    proof = Proof("moving-stateful-db", "the stateful workload's volumes", "lost-writes")
 
     def applies(self, workload: KubeWorkload) -> bool:
         return workload.stateful
@@ -157,7 +153,7 @@ class StatefulWithoutClaim(KubernetesRule):
         return self.finding(workload.name, self.at(facts, workload, "spec.template.spec.volumes"),
                             f"{workload.kind} {workload.name} is stateful but mounts no PersistentVolumeClaim: when "
                             "its pod is replaced, the writes it acknowledged are gone",
-                            "mount a PersistentVolumeClaim (a StatefulSet's volumeClaimTemplates)")
+                            "mount a PersistentVolumeClaim (a StatefulSet's volumeClaimTemplates)", {})
 
 
 class SingleReplicaDefaultToleration(KubernetesRule):
@@ -168,7 +164,7 @@ class SingleReplicaDefaultToleration(KubernetesRule):
     name = "kubernetes-single-replica-toleration"
     severity = "warning"
     reference = "https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/#taint-based-evictions"
-    proof = Proof("toleration-wait", "one replica, the pods' tolerations", "tolerationSeconds: 30")
+    proof = Proof("toleration-wait", "one replica, the pods' tolerations (about 7 minutes)", "downtime")
 
     def applies(self, workload: KubeWorkload) -> bool:
         return workload.replicas == 1 and (workload.upgraded or workload.stateful)
@@ -181,4 +177,5 @@ class SingleReplicaDefaultToleration(KubernetesRule):
                             f"{workload.toleration:g}s after the node stops answering: a halted node leaves it "
                             "without a pod for that long, after the 40 to 50 s Kubernetes takes to notice",
                             "run two replicas or more, or give its pods NoExecute tolerations for "
-                            "node.kubernetes.io/not-ready and unreachable with a short tolerationSeconds")
+                            "node.kubernetes.io/not-ready and unreachable with a short tolerationSeconds",
+                            {"stack": {"replicas": 1}})

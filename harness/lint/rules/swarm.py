@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.app.images import BROKEN_FAILS_WITHIN
 from harness.lint.facts import StackFacts, SwarmService
 from harness.lint.model import Finding, Location, Proof, Rule
 
@@ -31,6 +32,19 @@ class SwarmRule(Rule):
                         facts.compose_line("services", service.name, *keys))
 
 
+def upgrade_run(service: SwarmService, **update) -> dict:
+    """The proof scenario's changes that give it the service's replicas and update_config (``update`` on top)."""
+    return {"stack": {"replicas": min(service.replicas or 3, 12)},
+            "strategy": {"kind": "in-service", "update_config": {**service.update, **update}}}
+
+
+def broken_monitor(service: SwarmService, monitor: float) -> float:
+    """``monitor`` scaled from the service's health check to the broken release's (which fails within
+    BROKEN_FAILS_WITHIN seconds): the same share of the time a health check needs to fail."""
+    assert service.health is not None
+    return round(monitor * BROKEN_FAILS_WITHIN / service.health.time_to_unhealthy, 2)
+
+
 class NoHealthCheck(SwarmRule):
     """Without a health check Swarm counts a task as updated as soon as its process runs, and routes requests to it
     before the app listens: clients see refused or failed requests at every replaced task, and a release that never
@@ -39,8 +53,7 @@ class NoHealthCheck(SwarmRule):
     name = "swarm-no-healthcheck"
     severity = "warning"
     reference = "https://docs.docker.com/reference/compose-file/services/#healthcheck"
-    proof = Proof("readiness-too-early", "the service without a health check, the new release answering 503 while "
-                  "it starts", "a health check on the entry's health path")
+    proof = Proof("clean-upgrade", "the service's replicas and update_config, and no health check", "downtime")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.health is not None:
@@ -50,7 +63,8 @@ class NoHealthCheck(SwarmRule):
                             f"{service.name} {why}: during an update each new task gets requests as soon as it "
                             "starts, before it can answer, and a release that never becomes healthy completes the "
                             "update anyway",
-                            "add a healthcheck (test, interval, retries) that asks what clients ask")
+                            "add a healthcheck (test, interval, retries) that asks what clients ask",
+                            upgrade_run(service))
 
 
 class MonitorShorterThanHealthCheck(SwarmRule):
@@ -61,8 +75,9 @@ class MonitorShorterThanHealthCheck(SwarmRule):
     name = "swarm-monitor-shorter-than-health-check"
     severity = "error"
     reference = UPDATE_DOCS
-    proof = Proof("bad-release-rollback", "the service's update_config (monitor) and health check timing",
-                  "update_config.monitor longer than the health check needs to fail")
+    proof = Proof("bad-release-rollback", "the service's update_config, its monitor scaled to the broken release's "
+                  f"health check (which fails within {BROKEN_FAILS_WITHIN:g}s) as it stands to the service's own",
+                  "broken-completes", "update_config.monitor longer than the health check needs to fail, scaled alike")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         health, monitor = service.health, service.update["monitor"]
@@ -75,7 +90,9 @@ class MonitorShorterThanHealthCheck(SwarmRule):
                             f"becomes healthy is counted as updated, and failure_action "
                             f"({service.update['failure_action']}) never fires",
                             f"set update_config.monitor to at least {health.time_to_unhealthy + health.interval:g}s, "
-                            "or make the health check fail sooner")
+                            "or make the health check fail sooner",
+                            upgrade_run(service, monitor=broken_monitor(service, monitor)),
+                            upgrade_run(service, monitor=broken_monitor(service, health.time_to_unhealthy + health.interval)))
 
 
 class StopFirstSingleReplica(SwarmRule):
@@ -85,7 +102,8 @@ class StopFirstSingleReplica(SwarmRule):
     name = "swarm-stop-first-single-replica"
     severity = "error"
     reference = DOCS + "#update_config"
-    proof = Proof("clean-upgrade", "one replica, order stop-first", "order: start-first")
+    proof = Proof("clean-upgrade", "one replica, the service's update_config (stop-first)", "downtime",
+                  "order: start-first")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.replicas != 1 or service.update["order"] != "stop-first":
@@ -93,7 +111,8 @@ class StopFirstSingleReplica(SwarmRule):
         return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "order"),
                             f"{service.name} has one replica, updated stop-first: every update stops the only task "
                             "before its replacement starts, and clients are refused until it is healthy",
-                            "set update_config.order: start-first, or run two replicas or more")
+                            "set update_config.order: start-first, or run two replicas or more",
+                            upgrade_run(service), upgrade_run(service, order="start-first"))
 
 
 class UpdatesEveryTaskAtOnce(SwarmRule):
@@ -103,7 +122,8 @@ class UpdatesEveryTaskAtOnce(SwarmRule):
     name = "swarm-update-all-at-once"
     severity = "error"
     reference = DOCS + "#update_config"
-    proof = Proof("clean-upgrade", "update_config.parallelism of the service", "update_config.parallelism: 1")
+    proof = Proof("clean-upgrade", "the service's replicas and update_config (parallelism)", "downtime",
+                  "update_config.parallelism: 1")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         parallelism, replicas = service.update["parallelism"], service.replicas or 0
@@ -112,7 +132,8 @@ class UpdatesEveryTaskAtOnce(SwarmRule):
         return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "parallelism"),
                             f"{service.name} updates {'every' if parallelism == 0 else parallelism} of its "
                             f"{replicas} tasks at once, stop-first: no task serves while they are replaced",
-                            "set update_config.parallelism below the replicas (1 replaces one task at a time)")
+                            "set update_config.parallelism below the replicas (1 replaces one task at a time)",
+                            upgrade_run(service), upgrade_run(service, parallelism=1))
 
 
 class FailureActionPause(SwarmRule):
@@ -122,7 +143,8 @@ class FailureActionPause(SwarmRule):
     name = "swarm-failure-action-pause"
     severity = "warning"
     reference = UPDATE_DOCS
-    proof = Proof("bad-release-rollback", "failure_action: pause", "failure_action: rollback")
+    proof = Proof("bad-release-rollback", "the service's replicas and update_config (failure_action: pause)",
+                  "half-upgraded", "failure_action: rollback")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.update["failure_action"] != "pause":
@@ -130,26 +152,8 @@ class FailureActionPause(SwarmRule):
         return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "failure_action"),
                             f"{service.name}'s failed update pauses (failure_action: pause, Swarm's default): the "
                             "service stays half updated, serving both releases, until someone acts",
-                            "set update_config.failure_action: rollback (and a rollback_config)")
-
-
-class HostPortStartFirst(SwarmRule):
-    """A port published in ``mode: host`` binds the node's port itself; with ``order: start-first`` the new task
-    starts on a node where the old one still holds the port, and fails to start ("address already in use")."""
-
-    name = "swarm-host-port-start-first"
-    severity = "error"
-    reference = "https://docs.docker.com/engine/swarm/services/#publish-a-services-ports-directly-on-the-swarm-node"
-    proof = Proof("clean-upgrade", "a port published in mode host, order start-first", "order: stop-first")
-
-    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
-        if not service.host_ports or service.update["order"] != "start-first":
-            return None
-        ports = ", ".join(map(str, service.host_ports))
-        return self.finding(service.name, self.at(facts, service, "ports"),
-                            f"{service.name} publishes {ports} in mode host and updates start-first: a new task "
-                            "on a node where the old one holds the port cannot start, and the update fails",
-                            "publish through the ingress (mode: ingress), or update stop-first")
+                            "set update_config.failure_action: rollback (and a rollback_config)",
+                            upgrade_run(service), upgrade_run(service, failure_action="rollback"))
 
 
 class StatefulWithoutPlacement(SwarmRule):
@@ -160,8 +164,8 @@ class StatefulWithoutPlacement(SwarmRule):
     name = "swarm-stateful-without-placement"
     severity = "error"
     reference = DOCS + "#placement"
-    proof = Proof("moving-stateful-db", "the stateful service free to move (no placement constraint)",
-                  "a placement constraint pinning it to its node")
+    proof = Proof("moving-stateful-db", "the stateful service free to move (no placement constraint)", "lost-writes",
+                  "the stateful service pinned to its node")
 
     def applies(self, service: SwarmService) -> bool:
         return service.stateful and bool(service.local_volumes)
@@ -174,27 +178,5 @@ class StatefulWithoutPlacement(SwarmRule):
                             "may run on any node: when its node halts or is drained it restarts elsewhere on an "
                             "empty volume, and writes acknowledged before are lost",
                             "pin it with deploy.placement.constraints (node.hostname or a node label), or use a "
-                            "volume driver every node shares")
-
-
-class StatefulReplicated(SwarmRule):
-    """Each task of a replicated service gets its own copy of a local named volume: with two replicas or more,
-    what a client reads depends on which task answers."""
-
-    name = "swarm-stateful-replicated-volume"
-    severity = "error"
-    reference = "https://docs.docker.com/engine/swarm/services/#give-a-service-access-to-volumes-or-bind-mounts"
-    proof = Proof("clean-upgrade", "the stateful service's replicas", "one replica")
-
-    def applies(self, service: SwarmService) -> bool:
-        return service.stateful and bool(service.local_volumes)
-
-    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
-        if service.replicas is not None and service.replicas < 2:
-            return None
-        count = "one per node (global)" if service.replicas is None else f"{service.replicas}"
-        return self.finding(service.name, self.at(facts, service, "deploy", "replicas"),
-                            f"{service.name} runs {count} tasks on the local volume {service.local_volumes[0]}: "
-                            "each task has its own copy, so a write acknowledged by one is missing from the others",
-                            "run one replica, or replicate the data in the app (and give each replica its own "
-                            "service)")
+                            "volume driver every node shares",
+                            {"stack": {"stateful_placement": "floating"}}, {"stack": {"stateful_placement": "pinned"}})
