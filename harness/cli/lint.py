@@ -1,13 +1,16 @@
-"""``chaos-harness lint``: the upgrade pitfalls of the user's stack, read from its files."""
+"""``chaos-harness lint``: the upgrade pitfalls of the user's stack, read from its files, and with ``--prove``
+shown by runs on the cluster."""
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from harness.cli.common import APP
+from harness.cli.common import APP, DEFAULT_REPORTS, checked_profile, engines_of, prepared, progress, ui
+from harness.cluster import Cluster, ClusterConfig
 from harness.engine import FORMS
 
 FORMATS = ("text", "markdown", "json", "sarif")
@@ -24,7 +27,13 @@ FAIL_ON = ("error", "warning", "note", "never")
               help="Write the findings to this file (default: standard output).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a finding this severe or more is found.")
-def lint(profile: Path, engines: tuple[str, ...], output_format: str, output: Path | None, fail_on: str) -> None:
+@click.option("--prove", is_flag=True, help="Run each finding's proof scenario (and its fixed variant) on the "
+                                            "cluster's engine, and show what clients saw beside the prediction.")
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path),
+              help="With --prove: where the lint-<time> directory of proof runs goes.")
+@click.pass_obj
+def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], output_format: str, output: Path | None,
+         fail_on: str, prove: bool, reports_dir: Path) -> None:
     """List the upgrade pitfalls of PROFILE's stack: for each, the file and key, what clients will see during an
     upgrade and why, the fix, the scenario that shows it and a reference."""
     from harness.app import load_profile
@@ -36,15 +45,51 @@ def lint(profile: Path, engines: tuple[str, ...], output_format: str, output: Pa
     chosen = list(engines) or [engine for engine in FORMS if FORMS[engine][0] in loaded.forms]
     findings = find(loaded, chosen)
     base = Path.cwd()
+    proven = _proven(config, profile, findings, reports_dir) if prove else None
     text = {"text": lambda: write.as_text(findings, base), "markdown": lambda: write.as_markdown(findings, base),
-            "json": lambda: write.as_json(findings, loaded.path, chosen, base),
+            "json": lambda: write.as_json(findings, loaded.path, chosen, base, proven),
             "sarif": lambda: write.as_sarif(findings, available(), base)}[output_format]()
+    if proven is not None and output_format in ("text", "markdown"):
+        text += "\n\n" + write.proofs_markdown(proven, base)
     if output is None:
         click.echo(text)
     else:
         output.write_text(text + "\n")
         click.echo(f"{len(findings)} finding(s) written to {output}", err=True)
     sys.exit(1 if fail_on != "never" and any(f.at_least(fail_on) for f in findings) else 0)
+
+
+def _proven(config: ClusterConfig, profile: Path, findings: list, reports_dir: Path) -> list:
+    """The proof runs of the findings of the cluster's engine, and their fixed variants, on the cluster; their
+    scenario files, runs, lint.md and lint.json in a lint-<time> directory of ``reports_dir``."""
+    from harness.lint.output import as_json, proofs_markdown
+    from harness.lint.prove import prove, trials
+    from harness.matrix import run_once
+    from harness.reportfile import REPORT_FILE, read_report
+    from harness.runner import Runner
+    from harness.scenario import load_scenario
+
+    (engine,) = engines_of(config, None)
+    directory = reports_dir / f"lint-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    planned = trials([finding for finding in findings if finding.engine == engine], directory)
+    files = [path for trial in planned for path in (trial.scenario, trial.fixed) if path is not None]
+    scenarios = {path: load_scenario(path) for path in files}
+    handle = Cluster(config, progress)
+    app = prepared(checked_profile(profile, list(scenarios.values()), [engine]), list(scenarios.values()), handle)
+    handle.up()
+
+    def run(path: Path) -> tuple[Path, dict | None]:
+        progress(f"proof: {path.stem}")
+        runner = Runner(scenarios[path], handle, directory, app, progress, ui.live)
+        run_once(runner, progress)
+        return runner.run_dir, read_report(runner.run_dir) if (runner.run_dir / REPORT_FILE).exists() else None
+
+    proven = prove(planned, run)
+    ui.done()
+    (directory / "lint.md").write_text(proofs_markdown(proven, Path.cwd()))
+    (directory / "lint.json").write_text(as_json(findings, profile, [engine], Path.cwd(), proven) + "\n")
+    progress(f"proofs: {directory}/lint.md, lint.json")
+    return proven
 
 
 COMMANDS = [lint]

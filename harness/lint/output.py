@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.lint.model import Finding, Rule
+from harness.lint.prove import Effect, Proven
 
 LINT_SCHEMA = "chaos-harness/lint@1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -51,9 +52,14 @@ def as_markdown(findings: list[Finding], base: Path) -> str:
                       "|---|---|---|---|---|---|---|", *rows]) + "\n"
 
 
-def as_json(findings: list[Finding], profile: Path, engines: list[str], base: Path) -> str:
-    return json.dumps({"schema": LINT_SCHEMA, "profile": shown_path(str(profile), base), "engines": engines,
-                       "findings": [_finding_json(f, base) for f in findings]}, indent=2)
+def as_json(findings: list[Finding], profile: Path, engines: list[str], base: Path,
+            proven: list[Proven] | None = None) -> str:
+    """The findings (and, after ``--prove``, each proof's runs and verdicts) as one JSON document."""
+    document = {"schema": LINT_SCHEMA, "profile": shown_path(str(profile), base), "engines": engines,
+                "findings": [_finding_json(f, base) for f in findings]}
+    if proven is not None:
+        document["proofs"] = proofs_json(proven, base)
+    return json.dumps(document, indent=2)
 
 
 def _finding_json(finding: Finding, base: Path) -> dict:
@@ -102,3 +108,32 @@ def _result_sarif(finding: Finding, index: int | None, base: Path) -> dict:
               "locations": [{"physicalLocation": physical,
                              "logicalLocations": [{"name": finding.service, "fullyQualifiedName": finding.location.key}]}]}
     return result | ({"ruleIndex": index} if index is not None else {})
+
+
+def _verdict(proven: Proven) -> str:
+    return {True: "reproduced", False: "not reproduced on this stack", None: "no report"}[proven.reproduced]
+
+
+def _fixed(proven: Proven, base: Path) -> str:
+    if proven.fixed_dir is None:
+        return "the harness cannot apply the fix"
+    removed = {True: "the effect is gone", False: "the effect remains", None: "no report"}[proven.fix_removed]
+    return f"{removed}: {Effect.observed(proven.fixed_report)} (`{shown_path(str(proven.fixed_dir), base)}`)"
+
+
+def proofs_markdown(proven: list[Proven], base: Path) -> str:
+    """Predicted beside observed: each proof run, and its fixed variant."""
+    rows = [f"| `{p.finding.rule}` | {p.finding.service} | {p.effect.predicted} | {Effect.observed(p.report)} "
+            f"(`{shown_path(str(p.run_dir), base)}`) | {_verdict(p)} | {_fixed(p, base)} |" for p in proven]
+    return "\n".join(["**chaos-harness lint --prove**: predicted, then observed", "",
+                      "| rule | service | predicted | observed | verdict | with the fix |", "|---|---|---|---|---|---|",
+                      *rows]) + "\n"
+
+
+def proofs_json(proven: list[Proven], base: Path) -> list[dict]:
+    return [{"rule": p.finding.rule, "service": p.finding.service, "scenario": p.finding.proof.scenario,
+             "predicted": p.effect.predicted, "run_dir": shown_path(str(p.run_dir), base),
+             "observed": Effect.observed(p.report), "reproduced": p.reproduced,
+             "fixed_run_dir": shown_path(str(p.fixed_dir), base) if p.fixed_dir else None,
+             "fixed_observed": Effect.observed(p.fixed_report) if p.fixed_dir else None,
+             "fix_removed": p.fix_removed} for p in proven]

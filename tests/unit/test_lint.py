@@ -99,7 +99,7 @@ KUBERNETES_CASES = {  # rule: (changes to web, changes to db, with web's PodDisr
     "kubernetes-no-disruption-budget": ({}, {}, False),
     "kubernetes-stateful-without-claim": ({}, {"spec": {"template": {"spec": {"volumes": [
         {"name": "data", "emptyDir": {}}]}}}}, True),
-    "kubernetes-single-replica-toleration": ({}, {"spec": {"template": {"spec": {"tolerations": []}}}}, True),
+    "kubernetes-single-replica-toleration": ({"spec": {"replicas": 1}}, {}, True),
 }
 
 
@@ -185,3 +185,42 @@ def test_the_sarif_log_is_valid_sarif_2_1_0_with_each_finding_on_its_line(tmp_pa
     assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == "swarm-monitor-shorter-than-health-check"
     with pytest.raises(ValueError):
         SarifLog.model_validate({**log, "version": "2.0.0"})  # the validator refuses what is no SARIF 2.1.0
+
+
+def test_each_proof_is_a_valid_scenario_file_with_the_users_settings_and_its_fixed_variant_the_fix(tmp_path):
+    from harness.lint.prove import trials
+    from harness.scenario import load_scenario
+
+    path = swarm_stack(tmp_path, {"deploy": {"replicas": 1, "update_config": {"order": "stop-first"}}})
+    (trial,) = trials(lint(load_profile(path), ["swarm"]), tmp_path / "lint")
+    proof, fixed = load_scenario(trial.scenario), load_scenario(trial.fixed)
+    assert trial.finding.rule == "swarm-stop-first-single-replica" and proof.name == "swarm-stop-first-single-replica-web"
+    assert proof.stack.replicas == 1 and proof.strategy.update_config.order == "stop-first"
+    assert proof.strategy.update_config.monitor == 10 and proof.expect.max_downtime == 0  # the user's; no downtime
+    assert fixed.strategy.update_config.order == "start-first" and fixed.stack.replicas == 1
+
+
+def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_its_variant_does_not(tmp_path):
+    from harness.lint.output import proofs_markdown
+    from harness.lint.prove import prove, trials
+
+    path = swarm_stack(tmp_path, {"deploy": {"replicas": 1}}, {"deploy": {"placement": None}})
+    planned = trials(lint(load_profile(path), ["swarm"]), tmp_path / "lint")
+    assert sorted(t.finding.rule for t in planned) == ["swarm-stateful-without-placement",
+                                                        "swarm-stop-first-single-replica"]
+
+    def report(failed: int, lost: int) -> dict:
+        return {"load": {"failed": failed, "samples": 500}, "downtime": failed / 50, "upgrade": {"outcome": "completed"},
+                "writes": {"measured": True, "lost": lost}}
+
+    observed = {"swarm-stop-first-single-replica-web": report(37, 0),  # an outage, as predicted
+                "swarm-stop-first-single-replica-web-fixed": report(0, 0),
+                "swarm-stateful-without-placement-db": report(0, 0),  # no write lost: not reproduced
+                "swarm-stateful-without-placement-db-fixed": None}  # failed before it reported
+    proven = {p.finding.rule: p for p in prove(planned, lambda file: (tmp_path / file.stem, observed[file.stem]))}
+    stop_first, placement = proven["swarm-stop-first-single-replica"], proven["swarm-stateful-without-placement"]
+    assert (stop_first.reproduced, stop_first.fix_removed) == (True, True)
+    assert (placement.reproduced, placement.fix_removed) == (False, None)
+    table = proofs_markdown(list(proven.values()), tmp_path)
+    assert "37 of 500 requests failed, downtime 0.74s" in table and "| reproduced | the effect is gone" in table
+    assert "not reproduced on this stack" in table and "no report" in table

@@ -167,7 +167,7 @@ class SingleReplicaDefaultToleration(KubernetesRule):
     proof = Proof("toleration-wait", "one replica, the pods' tolerations (about 7 minutes)", "downtime")
 
     def applies(self, workload: KubeWorkload) -> bool:
-        return workload.replicas == 1 and (workload.upgraded or workload.stateful)
+        return workload.upgraded and workload.replicas == 1
 
     def found(self, facts: StackFacts, workload: KubeWorkload) -> Finding | None:
         if workload.toleration <= 60:
