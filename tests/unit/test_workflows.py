@@ -160,11 +160,20 @@ def test_the_run_step_builds_each_command_line_and_keeps_the_exit_code(runner):
     assert sweep["calls"] == ["--cluster chaos sweep halted-node --repeat 1 --reports reports --points 3"]
 
 
+def test_lint_writes_the_sarif_file_for_code_scanning_then_the_findings_whose_verdict_the_step_keeps(runner):
+    lint = runner("chaos", {"COMMAND": "lint", "PROFILE": "chaos/app.yaml", "ARGS": "--prove", "EXIT_WITH": "1"})
+    assert (lint["code"], lint["outputs"]) == (0, {"exit-code": "1"})
+    assert lint["calls"] == [
+        "lint chaos/app.yaml --format sarif --output reports/lint.sarif --fail-on never",
+        "--cluster chaos lint chaos/app.yaml --format markdown --output reports/lint.md --reports reports --prove"]
+    assert runner("chaos", {"COMMAND": "lint"})["calls"][0].startswith("lint demo --format sarif")
+
+
 def test_the_run_step_refuses_what_the_command_cannot_take_with_exit_2_and_an_error(runner):
     for env, message in (({"COMMAND": "run", "SCENARIOS": "a", "STRATEGIES": "in-service,blue-green"},
                           "run takes one strategy"),
                          ({"COMMAND": "sweep", "SCENARIOS": "a b"}, "sweep takes exactly one scenario, got 2"),
-                         ({"COMMAND": "deploy", "SCENARIOS": "a"}, "command must be run, matrix, sweep or compare"),
+                         ({"COMMAND": "deploy", "SCENARIOS": "a"}, "command must be run, matrix, sweep, compare or lint"),
                          ({"COMMAND": "compare", "RUNS": "shards/*/*/"}, "no run directory matches 'shards/*/*/'")):
         result = runner("chaos", env)
         assert (result["outputs"], result["calls"]) == ({"exit-code": "2"}, [])
