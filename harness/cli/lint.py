@@ -62,7 +62,7 @@ def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], output_
 def _proven(config: ClusterConfig, profile: Path, findings: list, reports_dir: Path) -> list:
     """The proof runs of the findings of the cluster's engine, and their fixed variants, on the cluster; their
     scenario files, runs, lint.md and lint.json in a lint-<time> directory of ``reports_dir``."""
-    from harness.lint.output import as_json, proofs_markdown
+    from harness.lint.output import as_json, proofs_html, proofs_markdown
     from harness.lint.prove import prove, trials
     from harness.matrix import run_once
     from harness.reportfile import REPORT_FILE, read_report
@@ -88,7 +88,8 @@ def _proven(config: ClusterConfig, profile: Path, findings: list, reports_dir: P
     ui.done()
     (directory / "lint.md").write_text(proofs_markdown(proven, Path.cwd()))
     (directory / "lint.json").write_text(as_json(findings, profile, [engine], Path.cwd(), proven) + "\n")
-    progress(f"proofs: {directory}/lint.md, lint.json")
+    (directory / "lint.html").write_text(proofs_html(proven, directory, f"lint --prove: {profile.stem} on {engine}"))
+    progress(f"proofs: {directory}/lint.html, lint.md, lint.json")
     return proven
 
 

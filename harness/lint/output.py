@@ -116,9 +116,8 @@ def _verdict(proven: Proven) -> str:
 
 def _fixed(proven: Proven, base: Path) -> str:
     if proven.fixed_dir is None:
-        return "the harness cannot apply the fix"
-    removed = {True: "the effect is gone", False: "the effect remains", None: "no report"}[proven.fix_removed]
-    return f"{removed}: {Effect.observed(proven.fixed_report)} (`{shown_path(str(proven.fixed_dir), base)}`)"
+        return _fixed_words(proven)
+    return f"{_fixed_words(proven)} (`{shown_path(str(proven.fixed_dir), base)}`)"
 
 
 def proofs_markdown(proven: list[Proven], base: Path) -> str:
@@ -137,3 +136,23 @@ def proofs_json(proven: list[Proven], base: Path) -> list[dict]:
              "fixed_run_dir": shown_path(str(p.fixed_dir), base) if p.fixed_dir else None,
              "fixed_observed": Effect.observed(p.fixed_report) if p.fixed_dir else None,
              "fix_removed": p.fix_removed} for p in proven]
+
+
+def proofs_html(proven: list[Proven], directory: Path, title: str) -> str:
+    """lint.html in ``directory`` (the proof runs' parent): predicted beside observed, each run's report linked."""
+    from harness.report.html import environment
+
+    def report(run_dir: Path | None) -> str | None:
+        return f"{run_dir.name}/report.html" if run_dir is not None and run_dir.parent == directory else None
+
+    rows = [{"rule": p.finding.rule, "service": p.finding.service, "predicted": p.effect.predicted,
+             "observed": Effect.observed(p.report), "report": report(p.run_dir), "reproduced": p.reproduced,
+             "verdict": _verdict(p), "fixed": _fixed_words(p), "fixed_report": report(p.fixed_dir)} for p in proven]
+    return environment.get_template("lint.html.j2").render(title=title, rows=rows)
+
+
+def _fixed_words(proven: Proven) -> str:
+    if proven.fixed_dir is None:
+        return "the harness cannot apply the fix"
+    removed = {True: "the effect is gone", False: "the effect remains", None: "no report"}[proven.fix_removed]
+    return f"{removed}: {Effect.observed(proven.fixed_report)}"

@@ -201,7 +201,7 @@ def test_each_proof_is_a_valid_scenario_file_with_the_users_settings_and_its_fix
 
 
 def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_its_variant_does_not(tmp_path):
-    from harness.lint.output import proofs_markdown
+    from harness.lint.output import proofs_html, proofs_markdown
     from harness.lint.prove import prove, trials
 
     path = swarm_stack(tmp_path, {"deploy": {"replicas": 1}}, {"deploy": {"placement": None}})
@@ -224,3 +224,5 @@ def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_it
     table = proofs_markdown(list(proven.values()), tmp_path)
     assert "37 of 500 requests failed, downtime 0.74s" in table and "| reproduced | the effect is gone" in table
     assert "not reproduced on this stack" in table and "no report" in table
+    page = proofs_html(list(proven.values()), tmp_path, "lint --prove: shop on swarm")
+    assert '<a href="swarm-stop-first-single-replica-web/report.html">' in page and "the effect is gone" in page
