@@ -22,6 +22,8 @@ FAIL_ON = ("error", "warning", "note", "never")
 @click.option("--engine", "engines", multiple=True, type=click.Choice(tuple(FORMS)),
               help="Lint what this engine would deploy (repeat for both; default: every engine the profile has a "
                    "form for).")
+@click.option("--rule", "rules", multiple=True, metavar="RULE",
+              help="Only this rule (repeat for several): one of the lint rules reference's names.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the findings to this file (default: standard output).")
@@ -32,8 +34,8 @@ FAIL_ON = ("error", "warning", "note", "never")
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path),
               help="With --prove: where the lint-<time> directory of proof runs goes.")
 @click.pass_obj
-def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], output_format: str, output: Path | None,
-         fail_on: str, prove: bool, reports_dir: Path) -> None:
+def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], rules: tuple[str, ...], output_format: str,
+         output: Path | None, fail_on: str, prove: bool, reports_dir: Path) -> None:
     """List the upgrade pitfalls of PROFILE's stack: for each, the file and key, what clients will see during an
     upgrade and why, the fix, the scenario that shows it and a reference."""
     from harness.app import load_profile
@@ -43,7 +45,7 @@ def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], output_
 
     loaded = load_profile(profile)
     chosen = list(engines) or [engine for engine in FORMS if FORMS[engine][0] in loaded.forms]
-    findings = find(loaded, chosen)
+    findings = find(loaded, chosen, rules)
     base = Path.cwd()
     proven = _proven(config, profile, findings, reports_dir) if prove else None
     text = {"text": lambda: write.as_text(findings, base), "markdown": lambda: write.as_markdown(findings, base),

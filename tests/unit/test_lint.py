@@ -166,6 +166,10 @@ def test_lint_exits_1_on_a_finding_as_severe_as_fail_on_and_writes_json_and_mark
     assert document["findings"][0]["proof"]["scenario"] == "bad-release-rollback"
     markdown = runner.invoke(main, ["lint", str(path), "--format", "markdown"]).output
     assert "| warning | `swarm-failure-action-pause` |" in markdown
+    only = runner.invoke(main, ["lint", str(path), "--rule", "swarm-no-healthcheck", "--fail-on", "warning"])
+    assert (only.exit_code, only.output.strip()) == (0, "no upgrade pitfalls found")
+    unknown = runner.invoke(main, ["lint", str(path), "--rule", "swarm-no-such-rule"])
+    assert unknown.exit_code == 2 and "--rule swarm-no-such-rule: no such rule; the rules: " in unknown.output
 
 
 def test_the_sarif_log_is_valid_sarif_2_1_0_with_each_finding_on_its_line(tmp_path, monkeypatch):
