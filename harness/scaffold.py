@@ -1,4 +1,5 @@
-"""``chaos-harness init``: a ``chaos/`` folder in the user's repository, from their compose file.
+"""``chaos-harness init``: a ``chaos/`` folder in the user's repository, from their compose file or Kubernetes
+objects.
 
     chaos/app.yaml              the app profile, as ``app init`` writes it (TODOs to fill in)
     chaos/scenarios/*.yaml      copies of the shipped scenarios, to edit (``pytest chaos/scenarios`` collects them)
@@ -38,16 +39,17 @@ def find_compose(directory: Path) -> Path:
 
 
 def project_files(compose: Path, directory: Path) -> dict[Path, str]:
-    """Every file ``init`` writes into ``directory`` for ``compose``, with its text (the compose file read and
-    validated as ``app init`` does; ``ProfileError`` when it is no compose file Swarm deploys)."""
+    """Every file ``init`` writes into ``directory`` for ``compose`` (a compose file, or a directory of Kubernetes
+    objects), with its text (read and validated as ``app init`` does; ``ProfileError`` when it is unusable)."""
     profile = directory / PROFILE
     files = {profile: starting_profile(compose, profile)}
     for name in scenario_names():
         files[directory / "scenarios" / f"{name}.yaml"] = shipped_scenario(name).read_text()
     shown = Path(os.path.relpath(directory.resolve()))  # as the user's repository names it, in what is written
     files[directory / "README.md"] = _readme(shown)
+    kubernetes = compose.is_dir() or compose.suffix == ".tgz"  # Kubernetes objects only: Swarm cannot deploy them
     files[directory / WORKFLOW] = Template(_WORKFLOW).substitute(
-        version=__version__, dir=shown.as_posix(),
+        version=__version__, dir=shown.as_posix(), engine="--engine kubernetes " if kubernetes else "",
         scenarios=" ".join(f"{shown.as_posix()}/scenarios/{name}.yaml" for name in FIRST_SCENARIOS))
     return files
 
@@ -102,9 +104,9 @@ jobs:
       - name: Install chaos-harness
         run: pip install "chaos-harness==$version"
       - name: Set up this runner
-        run: chaos-harness setup
+        run: chaos-harness ${engine}setup
       - name: Run the scenarios
-        run: chaos-harness run $scenarios --app $dir/app.yaml --reports reports
+        run: chaos-harness ${engine}run $scenarios --app $dir/app.yaml --reports reports
       - name: Summary
         if: always()
         run: cat reports/*/summary.md >> "$$GITHUB_STEP_SUMMARY" || true

@@ -1,4 +1,5 @@
-"""``chaos-harness app init``: a starting profile for a compose file, with what to fill in said in comments.
+"""``chaos-harness app init``: a starting profile for a compose file or Kubernetes objects (a chart, a
+kustomization, manifests), with what to fill in said in comments.
 
 The compose file is read and validated as for ``validate --app``. The entry
 is the first service with a port: from the compose file (``ports`` or
@@ -20,6 +21,8 @@ from string import Template
 
 from harness.app.compose_check import declared_ports, missing_files, validated
 from harness.app.compose_model import ComposeFile
+from harness.app.manifests import KubernetesSource, render, workloads
+from harness.cluster.config import STACK_NAME
 from harness.errors import HarnessError, ProfileError
 from harness.files import KiB, read_bytes
 from harness.models import format_errors, read_yaml_mapping
@@ -28,6 +31,7 @@ ImagePorts = Callable[[str], "set[int] | None"]  # the ports an image on this ho
 _TAG = re.compile(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})$")
 _EXPOSE_PORT = re.compile(r"([0-9]{1,5})(?:/(?:tcp|udp|sctp))?")
 DEFAULT_PORT = 80
+KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")  # the names kubectl kustomize reads
 NEXT = "next"
 
 
@@ -40,9 +44,13 @@ class Entry:
     found_in: str | None
 
 
-def starting_profile(compose_path: Path, profile_path: Path, image_ports: ImagePorts | None = None) -> str:
-    """The text of a profile for ``compose_path``, to be saved as ``profile_path``; ``ProfileError`` naming the
-    compose file, the key and what is allowed when it is no compose file Swarm deploys."""
+def starting_profile(source: Path, profile_path: Path, image_ports: ImagePorts | None = None) -> str:
+    """The text of a profile for ``source`` (a compose file, or a directory of Kubernetes objects: a chart, a
+    kustomization or manifests), to be saved as ``profile_path``; ``ProfileError`` naming the file, the key and
+    what is allowed when it is unusable."""
+    if source.is_dir() or source.suffix == ".tgz":
+        return kubernetes_profile(source, profile_path)
+    compose_path = source
     compose = read_compose(compose_path)
     services = compose["services"]
     entry = guess_entry(services, compose_path.parent, image_ports or host_image_ports)
@@ -51,12 +59,65 @@ def starting_profile(compose_path: Path, profile_path: Path, image_ports: ImageP
     current, repository = _release_of(image)
     profile_dir = profile_path.resolve().parent
     return Template(_TEMPLATE).substitute(
-        name=_profile_name(compose_path), compose=json.dumps(os.path.relpath(compose_path.resolve(), profile_dir)),
+        name=_profile_name(compose_path),
+        form=f"compose: {json.dumps(os.path.relpath(compose_path.resolve(), profile_dir))}",
         current=json.dumps(current), entry=json.dumps(entry.service),
         image=_image_source(image, spec.get("build"), compose_path.parent, profile_dir),
         next=json.dumps(NEXT if current != NEXT else f"{NEXT}-1"), next_image=json.dumps(f"{repository}:NEXT"),
         port=entry.port, port_note=_port_note(entry), services=", ".join(services),
         stateful=json.dumps([name for name, s in services.items() if name != entry.service and _named_volumes(s)]))
+
+
+def kubernetes_profile(source: Path, profile_path: Path) -> str:
+    """The text of a profile for a chart (a directory with ``Chart.yaml``, or a ``.tgz``), a kustomization or a
+    directory of manifests, rendered as the profile will render them: the entry is the first Deployment that mounts
+    no claim and whose containers declare a port; the stateful services are the StatefulSets and the Deployments
+    that mount one."""
+    kind = ("chart" if source.suffix == ".tgz" or (source / "Chart.yaml").is_file() else
+            "kustomize" if any((source / name).is_file() for name in KUSTOMIZATIONS) else "manifests")
+    name = _profile_name(_named_directory(source, kind))
+    objects = render(KubernetesSource(**{kind: str(source.resolve())}), Path("."), name, STACK_NAME)
+    found = workloads(objects)
+    deployments = [w for w in found.values() if w.kind == "Deployment"]
+    if not deployments:
+        raise ProfileError(f"{source}: the {kind} renders no Deployment, so there is nothing an upgrade could change "
+                           f"(found: {', '.join(f'{w.kind}/{w.name}' for w in found.values()) or 'no workload'})")
+    claiming = {o["metadata"]["name"] for o in objects if o.get("kind") == "Deployment" and _claims(o)}
+    stateless = [w for w in deployments if w.name not in claiming] or deployments
+    entry = next((w for w in stateless if w.ports), stateless[0])
+    image = entry.containers[entry.upgraded_container() or entry.main[0]]
+    current, repository = _release_of(image)
+    stateful = [w.name for w in found.values() if w.name != entry.name and (w.kind == "StatefulSet" or w.name in claiming)]
+    where = os.path.relpath(source.resolve(), profile_path.resolve().parent)
+    return Template(_TEMPLATE).substitute(
+        name=name, form=f"kubernetes: {{{kind}: {json.dumps(where)}}}", current=json.dumps(current),
+        entry=json.dumps(entry.name), image=json.dumps(image),
+        next=json.dumps(NEXT if current != NEXT else f"{NEXT}-1"), next_image=json.dumps(f"{repository}:NEXT"),
+        port=min(entry.ports) if entry.ports else DEFAULT_PORT,
+        port_note="" if entry.ports else f"  # TODO: the container port {entry.name} listens on: no container "
+                                         "declares one",
+        services=", ".join(found), stateful=json.dumps(stateful))
+
+
+GENERIC_DIRECTORIES = ("k8s", "kubernetes", "manifests", "deploy", "base", "chart", "charts", "helm")
+
+
+def _named_directory(source: Path, kind: str) -> Path:
+    """A path whose parent's name names the app: a chart's own name (Chart.yaml's), else the directory's, or its
+    parent's when the directory's says only what it holds (``k8s``, ``chart``)."""
+    if kind == "chart" and source.is_dir():
+        chart = read_yaml_mapping(source / "Chart.yaml", "Chart.yaml", ProfileError)
+        if isinstance(chart.get("name"), str):
+            return Path(chart["name"]) / "Chart.yaml"
+    if kind == "chart":  # a packaged chart: NAME-VERSION.tgz
+        return Path(re.sub(r"-v?\d[\w.+-]*$", "", source.name.removesuffix(".tgz"))) / "Chart.yaml"
+    directory = source.resolve()
+    return directory if directory.name.lower() in GENERIC_DIRECTORIES else directory / "x"
+
+
+def _claims(manifest: dict) -> bool:
+    pod = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return any("persistentVolumeClaim" in volume for volume in pod.get("volumes") or [])
 
 
 def read_compose(path: Path) -> dict:
@@ -167,9 +228,9 @@ _TEMPLATE = """\
 # chaos-harness app profile, written by `chaos-harness app init`.
 # Check it with `chaos-harness app check <this file>`; run with
 # `chaos-harness run halted-node --app <this file>`.
-# Paths are relative to this file. The compose file is never changed on disk.
+# Paths are relative to this file. Your files are never changed on disk.
 name: $name
-compose: $compose
+$form
 # Named releases: service -> image. The services a release names are the ones
 # an upgrade changes. The first release is "old", the last "new"; scenarios
 # may also ask for "broken", which the harness makes from the new one.

@@ -18,17 +18,18 @@ def app_group() -> None:
 
 
 @app_group.command("init")
-@click.argument("compose_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", metavar="COMPOSE_FILE|KUBERNETES_DIR", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the profile (default: chaos-app.yaml beside the compose file); never over a file "
-                   "that exists.")
-def app_init(compose_file: Path, output: Path | None) -> None:
-    """Write a starting profile for COMPOSE_FILE, with what to fill in said in comments."""
+              help="Where to write the profile (default: chaos-app.yaml beside the compose file, or beside the "
+                   "Kubernetes directory); never over a file that exists.")
+def app_init(source: Path, output: Path | None) -> None:
+    """Write a starting profile for a compose file, or for Kubernetes objects (a Helm chart, a kustomization or a
+    directory of manifests), with what to fill in said in comments."""
     from harness.app.init import starting_profile
     from harness.files import create_text
 
-    output = output or compose_file.parent / "chaos-app.yaml"
-    text = starting_profile(compose_file, output)
+    output = output or source.resolve().parent / "chaos-app.yaml"
+    text = starting_profile(source, output)
     create_text(output, text, UsageError)
     progress(f"wrote {output}: fill in the TODOs, then `chaos-harness app check {output}`")
 

@@ -11,12 +11,13 @@ from harness.cli.common import progress, ui
 
 
 @click.command()
-@click.argument("compose_file", metavar="[COMPOSE]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("compose_file", metavar="[COMPOSE|KUBERNETES_DIR]", required=False, type=click.Path(path_type=Path))
 @click.option("--dir", "directory", default=Path("chaos"), show_default=True, type=click.Path(path_type=Path),
               help="Where to write the app profile, the scenarios, a README and a CI workflow.")
 def init(compose_file: Path | None, directory: Path) -> None:
     """Start chaos tests in your repository: a folder with an app profile for COMPOSE (default: the compose file
-    here, as Docker Compose finds it), copies of the shipped scenarios, a README and a GitHub Actions workflow.
+    here, as Docker Compose finds it) or for a Helm chart, kustomization or manifests directory, copies of the
+    shipped scenarios, a README and a GitHub Actions workflow.
 
     Never overwrites a file: when one exists, it is named (exit 2) and nothing is written.
     """

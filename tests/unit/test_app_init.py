@@ -156,3 +156,43 @@ def test_a_build_context_that_is_no_directory_is_refused_and_nothing_written(sta
     assert result.exit_code == 2
     assert "services.web.build: got 'web': no such directory" in " ".join(result.output.split())
     assert not (stack / "chaos-app.yaml").exists()
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_kubernetes_objects_give_a_profile_whose_entry_is_the_first_stateless_deployment_with_a_port(tmp_path):
+    """A directory of manifests (no tool needed) and a Helm chart: the profile written loads as it is, rendering
+    the objects the same way; the StatefulSet and the Deployment that mounts a claim are its stateful services."""
+    demo = tmp_path / "demo"
+    (demo / "k8s").mkdir(parents=True)
+    for path in (Path(__file__).parents[2] / "harness/shipped/apps/demo/kubernetes").iterdir():
+        (demo / "k8s" / path.name).write_text(path.read_text())
+    result = invoke(str(demo / "k8s"))
+    assert result.exit_code == 0, result.output
+    profile = load_profile(demo / "chaos-app.yaml")  # beside the directory, named after the app's directory
+    assert (profile.name, profile.model.entry.service, profile.model.entry.port) == ("demo", "web", 8080)
+    assert profile.model.kubernetes.manifests == "k8s" and profile.model.stateful == ["db"]
+    assert list(profile.model.releases) == ["v1", "next"]
+
+    chart = starting_profile(EXAMPLES / "guestbook" / "chart", tmp_path / "gb.yaml")
+    assert "name: guestbook\n" in chart and 'service: "app"' in chart and 'stateful: ["db"]' in chart
+    assert re.search(r'kubernetes: \{chart: ".*examples/guestbook/chart"\}', chart)
+
+
+def test_kubernetes_objects_without_a_deployment_are_refused_naming_what_they_hold(tmp_path):
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "db.yaml").write_text("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\n"
+                                              "spec: {template: {spec: {containers: [{name: db, image: pg:15}]}}}\n")
+    result = invoke(str(tmp_path / "k8s"))
+    assert result.exit_code == 2 and "renders no Deployment" in result.output and "StatefulSet/db" in result.output
+
+
+def test_init_from_a_chart_writes_a_workflow_on_the_kubernetes_engine(tmp_path):
+    from harness.scaffold import WORKFLOW, project_files
+
+    files = project_files(EXAMPLES / "guestbook" / "chart", tmp_path / "chaos")
+    workflow = files[tmp_path / "chaos" / WORKFLOW]
+    assert "chaos-harness --engine kubernetes setup" in workflow and "chaos-harness --engine kubernetes run " in workflow
+    compose = project_files(EXAMPLES / "guestbook" / "compose.yml", tmp_path / "chaos")[tmp_path / "chaos" / WORKFLOW]
+    assert "chaos-harness setup" in compose and "--engine" not in compose
