@@ -20,10 +20,12 @@ import docker
 import paramiko
 import pytest
 import yaml
+from click.testing import CliRunner
 from kubernetes.client import CoreV1Api
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
 from harness.audit import audit
+from harness.cli import main
 from harness.cluster import Cluster, ClusterConfig, existing
 from harness.cluster.config import Target
 from harness.dockerhost import CLUSTER_LABEL
@@ -94,9 +96,6 @@ def test_cluster_dns_is_pulled_from_the_clusters_registry_and_only_pause_is_impo
 
 
 def test_cluster_status_names_the_kubeconfig(kube, tmp_path):
-    from click.testing import CliRunner
-
-    from harness.cli import main
     done = CliRunner().invoke(main, ["--cluster", kube.config.name, "cluster", "status"],
                               env={"CHAOS_HOME": str(kube.config.workdir)})
     assert done.exit_code == 0, done.output
@@ -154,13 +153,26 @@ def deadline(scenario: Scenario, seconds: float = 15) -> Scenario:
     return scenario.model_copy(update={"strategy": scenario.strategy.model_copy(update={"kubernetes": options})})
 
 
-def test_a_bad_release_is_undone_by_the_harness_at_the_progress_deadline_and_verified(kube, demo_app, tmp_path):
-    result = Runner(deadline(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5)), kube,
-                    tmp_path, demo_app).run()
-    assert result.report["upgrade"]["outcome"] == "rolled_back"
-    assert "the harness undid the rollout" in result.report["upgrade"]["message"]
-    assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
-    assert set(result.report["versions"]["counts"]) == {"v1"}  # the broken release never served
+def test_lint_proves_a_rollout_is_left_half_done_at_its_deadline_and_the_harnesss_undo_is_verified(kube, tmp_path):
+    """lint --prove on the demo, as a user runs it, for one rule: its proof (the broken release, the progress
+    deadline passed) leaves the rollout paused, the old pods serving; its fixed variant, where the harness undoes
+    the rollout at the deadline, is rolled back and verified, and the broken release never served."""
+    done = CliRunner().invoke(main, ["--cluster", kube.config.name, "lint", "demo", "--engine", "kubernetes",
+                                     "--rule", "kubernetes-progress-deadline-without-undo", "--prove", "--format",
+                                     "json", "-o", str(tmp_path / "lint.json"), "--reports", str(tmp_path)],
+                              env={"CHAOS_HOME": str(kube.config.workdir)})
+    assert done.exit_code == 0, done.output  # a note: below --fail-on error
+    (proof,) = json.loads((tmp_path / "lint.json").read_text())["proofs"]
+    assert proof["reproduced"] is True and "upgrade paused" in proof["observed"], proof
+    assert proof["fix_removed"] is True and "upgrade rolled_back" in proof["fixed_observed"], proof
+    (lint_dir,) = tmp_path.glob("lint-*")
+    (fixed_report,) = lint_dir.glob("*-fixed-in-service/report.json")
+    fixed = json.loads(fixed_report.read_text())
+    assert "the harness undid the rollout" in fixed["upgrade"]["message"]
+    assert fixed["rollback"]["success"] is True, fixed["rollback"]["reasons"]
+    assert set(fixed["versions"]["counts"]) == {"v1"}  # the broken release never served
+    assert (lint_dir / "lint.html").is_file() and "kubernetes-progress-deadline-without-undo" in (
+        lint_dir / "lint.md").read_text()
 
 
 def test_an_unreachable_registry_fails_the_pull_and_the_undo_is_verified(kube, demo_app, tmp_path):
