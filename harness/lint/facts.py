@@ -9,7 +9,7 @@ Defaults are the engines' own (``docker service create``, the Compose specificat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -94,7 +94,6 @@ class StackFacts:
     disruption_budgets: tuple[dict, ...]  # the PodDisruptionBudgets' selectors (matchLabels)
     compose_file: Path | None
     kubernetes_source: Path | None  # the manifests' directory, kustomization or chart
-    entry: str
 
     def compose_line(self, *keys: str) -> int | None:
         """The line of ``keys`` (or of the deepest of them there) in the compose file."""
@@ -121,17 +120,14 @@ def of_profile(profile: Profile) -> StackFacts:
     source = profile.relative(model.kubernetes.path) if model.kubernetes else None
     swarm = tuple(_swarm_service(profile, name) for name in profile.compose.get("services", {}))
     objects = profile.manifests
-    return StackFacts(swarm, tuple(_workloads(profile, objects)), tuple(_budgets(objects)), compose_file, source,
-                      model.entry.service)
+    return StackFacts(swarm, tuple(_workloads(profile, objects)), tuple(_budgets(objects)), compose_file, source)
 
 
 def _swarm_service(profile: Profile, name: str) -> SwarmService:
     spec = profile.compose["services"][name]
     deploy = spec.get("deploy") or {}
     mode = deploy.get("mode", "replicated")
-    health, disabled = _compose_health(spec.get("healthcheck"))
-    if health is None and not disabled:
-        health = _image_health(profile, name, spec)
+    health, disabled = _health(profile, name, spec)
     return SwarmService(
         name, name in profile.upgraded, name in profile.model.stateful,
         None if mode.startswith("global") else int(deploy.get("replicas", 1)),
@@ -145,18 +141,18 @@ def _settings(given: dict | None, defaults: dict) -> dict:
     return {**settings, "delay": go_seconds(settings["delay"]), "monitor": go_seconds(settings["monitor"])}
 
 
-def _compose_health(check: dict | None) -> tuple[Health | None, bool]:
-    """The compose file's health check, and whether it disables the image's."""
-    if not check:
-        return None, False
+def _health(profile: Profile, name: str, spec: dict) -> tuple[Health | None, bool]:
+    """The service's health check as Swarm runs it, and whether the compose file disables the image's: the compose
+    file's (its timings over the image's when it gives no test of its own), else the image's."""
+    check = spec.get("healthcheck") or {}
     test = check.get("test")
-    if check.get("disable") or test == ["NONE"] or test == "NONE":
+    if check.get("disable") or test in (["NONE"], "NONE"):
         return None, True
-    if test is None:  # only timings: the image's command with these timings
+    base = _image_health(profile, name, spec) if test is None else Health(**HEALTH_DEFAULTS, source="compose")
+    if base is None:
         return None, False
-    return Health(*(go_seconds(check.get(key, HEALTH_DEFAULTS[key])) for key in ("interval", "timeout")),
-                  int(check.get("retries", HEALTH_DEFAULTS["retries"])),
-                  go_seconds(check.get("start_period", HEALTH_DEFAULTS["start_period"])), "compose"), False
+    given = {key: go_seconds(check[key]) for key in ("interval", "timeout", "start_period") if key in check}
+    return replace(base, **given, **({"retries": int(check["retries"])} if "retries" in check else {})), False
 
 
 def _image_health(profile: Profile, name: str, spec: dict) -> Health | None:

@@ -147,6 +147,10 @@ def test_the_health_check_comes_from_the_compose_file_else_from_the_dockerfile_t
     (tmp_path / "web" / "Dockerfile").write_text("FROM x\nHEALTHCHECK --interval=30s CMD true\n")
     path = swarm_stack(tmp_path, {"healthcheck": None, "build": "web"})
     assert rules_found(path, "swarm") == {"swarm-monitor-shorter-than-health-check"}  # 90 s to fail, 10 s watched
+    timed = swarm_stack(tmp_path, {"healthcheck": {"interval": "1s", "retries": 2}, "build": "web"})
+    assert rules_found(timed, "swarm") == set()  # the image's check at the compose file's timings: 2 s to fail
+    disabled = swarm_stack(tmp_path, {"healthcheck": {"disable": True}, "build": "web"})
+    assert rules_found(disabled, "swarm") == {"swarm-no-healthcheck"}
 
 
 def test_shares_are_rounded_as_kubernetes_rounds_them():
