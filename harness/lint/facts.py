@@ -100,17 +100,42 @@ class StackFacts:
         return yaml_line(self.compose_file, keys) if self.compose_file else None
 
     def object_place(self, kind: str, name: str, keys: tuple[str, ...]) -> tuple[Path, int | None]:
-        """The file of a manifests directory that holds the object, and the line of ``keys`` (or of the deepest
-        of them there) in it; a kustomization or chart: its directory, no line."""
+        """The file that holds the object, and the line of ``keys`` (or of the deepest of them there) in it: in a
+        directory of manifests, the object itself; in a chart's templates or a kustomization's files, read as text,
+        the file that makes such an object (named so, if one is) and its key's line after ``kind``; else the source
+        itself, no line."""
         source = self.kubernetes_source
         assert source is not None
-        if not source.is_dir() or (source / "kustomization.yaml").exists() or (source / "Chart.yaml").exists():
+        if not source.is_dir():
             return source, None
-        for path in manifest_files(source):
-            for node in _documents(path):
-                if _scalar(node, "kind") == kind and _scalar(_child(node, "metadata"), "name") == name:
-                    return path, _line(node, keys)
-        return source, None
+        if not any((source / marker).exists() for marker in ("Chart.yaml", "kustomization.yaml", "kustomization.yml")):
+            for path in manifest_files(source):
+                for node in _documents(path):
+                    if _scalar(node, "kind") == kind and _scalar(_child(node, "metadata"), "name") == name:
+                        return path, _line(node, keys)
+            return source, None
+        return _text_place(source, kind, name, keys)
+
+
+def _text_place(directory: Path, kind: str, name: str, keys: tuple[str, ...]) -> tuple[Path, int | None]:
+    """The YAML file below ``directory`` that makes a ``kind`` (the one that names ``name``, if one does), and the
+    line of the deepest of ``keys`` that follows its ``kind:`` line (else that line); ``directory`` when none."""
+    found: list[tuple[Path, list[str], int]] = []
+    for path in sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+        lines = path.read_text(errors="replace").splitlines()
+        start = next((i for i, line in enumerate(lines) if re.fullmatch(rf"\s*kind:\s*{kind}\s*", line)), None)
+        if start is not None:
+            found.append((path, lines, start))
+    if not found:
+        return directory, None
+    named = [entry for entry in found if any(re.search(rf"name:\s*['\"]?{re.escape(name)}['\"]?\s*$", line)
+                                             for line in entry[1])]
+    path, lines, start = (named or found)[0]
+    for key in reversed(keys):
+        line = next((i for i in range(start, len(lines)) if re.match(rf"\s*-?\s*{re.escape(key)}:", lines[i])), None)
+        if line is not None:
+            return path, line + 1
+    return path, start + 1
 
 
 def of_profile(profile: Profile) -> StackFacts:

@@ -234,3 +234,12 @@ def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_it
     assert "not reproduced on this stack" in table and "no report" in table
     page = proofs_html(list(proven.values()), tmp_path, "lint --prove: shop on swarm")
     assert '<a href="swarm-stop-first-single-replica-web/report.html">' in page and "the effect is gone" in page
+
+
+def test_a_finding_in_a_chart_points_at_the_template_that_makes_the_object_and_its_keys_line():
+    guestbook = load_profile(Path(__file__).parents[2] / "examples" / "guestbook" / "guestbook.yaml")
+    found = {f.rule: f.location for f in lint(guestbook, ["kubernetes"])}
+    probe = found["kubernetes-no-readiness-probe"]
+    assert probe.file.endswith("chart/templates/app.yaml") and probe.key.startswith("Deployment/app: ")
+    lines = Path(probe.file).read_text().splitlines()
+    assert lines[probe.line - 1].strip() == "containers:"  # no probe there: the containers it belongs in
