@@ -12,6 +12,7 @@ import re
 import shlex
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ RUNNING, STOPPED, NOT_CREATED = vagrant.Vagrant.RUNNING, vagrant.Vagrant.STOPPED
 ENGINE_SOCKET = "docker.sock"  # a node engine's API socket, in the host directory mounted at /chaos-api
 
 
+LOCKED = "because it is locked"  # Vagrant's words when another of its processes holds a machine's lock
+LOCKED_WAIT, LOCKED_RETRY = 120.0, 2.0  # seconds: how long a locked machine is waited for, and how often tried
 _RUBY_FRAME = re.compile(r"^\s*(from )?\S+\.rb:\d+:in ")  # a line of a Ruby backtrace
 _SECRET_OPTIONS = ("--password", "-p", "--token", "--secret")
 _SECRET_WORDS = re.compile(r"(password|passwd|token|secret|credential)", re.IGNORECASE)
@@ -184,14 +187,31 @@ class VagrantNodes:
         return ExecResult(finished["ExitCode"], output.decode(errors="replace"))
 
     def _call(self, action: str, operation, node: str | None):
-        try:
-            return operation()
-        except FileNotFoundError as error:
-            raise EnvironmentProblem("vagrant is not installed: `apt-get install -y vagrant`") from error
-        except subprocess.CalledProcessError as error:
-            log = failure_text(self._log.read_text() if self._log.exists() else "")
-            target = node or "the cluster"
-            raise ClusterError(f"`vagrant {action}` failed for {target} (exit {error.returncode}):\n{log}") from error
+        """``operation`` (a vagrant command), tried again while Vagrant says a machine is locked by another of its
+        processes (another cluster's, on this machine), for at most LOCKED_WAIT seconds."""
+        waited = 0.0
+        while True:
+            start = self._log.stat().st_size if self._log.exists() else 0
+            try:
+                return operation()
+            except FileNotFoundError as error:
+                raise EnvironmentProblem("vagrant is not installed: `apt-get install -y vagrant`") from error
+            except subprocess.CalledProcessError as error:
+                said = self._said_since(start)
+                if LOCKED in said and waited < LOCKED_WAIT:
+                    time.sleep(LOCKED_RETRY)
+                    waited += LOCKED_RETRY
+                    continue
+                raise ClusterError(f"`vagrant {action}` failed for {node or 'the cluster'} (exit {error.returncode}):"
+                                   f"\n{failure_text(said)}") from error
+
+    def _said_since(self, offset: int) -> str:
+        """What vagrant wrote into the log from ``offset`` on (all of it, if the log is shorter)."""
+        if not self._log.exists():
+            return ""
+        with self._log.open("rb") as log:
+            log.seek(offset if offset <= self._log.stat().st_size else 0)
+            return log.read().decode(errors="replace")
 
 
 def failure_text(log: str, limit: int = 1500) -> str:
