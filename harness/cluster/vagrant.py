@@ -188,7 +188,8 @@ class VagrantNodes:
 
     def _call(self, action: str, operation, node: str | None):
         """``operation`` (a vagrant command), tried again while Vagrant says a machine is locked by another of its
-        processes (another cluster's, on this machine), for at most LOCKED_WAIT seconds."""
+        processes, for at most LOCKED_WAIT seconds: Vagrant's global machine index locks a machine by its
+        Vagrantfile and name, which every cluster on this machine shares (node1, node2, ...)."""
         waited = 0.0
         while True:
             start = self._log.stat().st_size if self._log.exists() else 0
