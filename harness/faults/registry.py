@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
 from pydantic import ValidationError
 
-from harness.errors import EnvironmentProblem
 from harness.faults.base import Fault
+from harness.plugins import load_plugins
 
 GROUP = "harness.faults"
 
@@ -16,18 +15,7 @@ GROUP = "harness.faults"
 @cache
 def available() -> dict[str, type[Fault]]:
     """Every installed fault plugin by name."""
-    plugins: dict[str, type[Fault]] = {}
-    for entry in entry_points(group=GROUP):
-        try:
-            plugin = entry.load()
-        except Exception as error:  # a broken third-party plugin must name itself
-            raise EnvironmentProblem(f"fault plugin {entry.name!r} ({entry.value}) failed to load: {error}") from error
-        if plugin.name != entry.name:
-            raise EnvironmentProblem(
-                f"fault plugin {entry.value} is registered as {entry.name!r} but calls itself {plugin.name!r}"
-            )
-        plugins[entry.name] = plugin
-    return plugins
+    return load_plugins(GROUP, "fault plugin")
 
 
 def create(kind: str, params: dict, target: str) -> Fault:

@@ -4,6 +4,7 @@ see during an upgrade and why, how to fix it, a public reference, and the run th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -65,9 +66,22 @@ class Rule(ABC):
     reference: ClassVar[str]  # the engine's documentation, or a tracker issue
     proof: ClassVar[Proof]
 
-    @abstractmethod
     def check(self, facts: StackFacts) -> list[Finding]:
-        """The findings on the stack's services (none when the pitfall is absent)."""
+        """The findings on the stack's services or workloads it ``applies`` to (none when the pitfall is absent)."""
+        return [found for subject in self.subjects(facts) if self.applies(subject)
+                for found in [self.found(facts, subject)] if found is not None]
+
+    @abstractmethod
+    def subjects(self, facts: StackFacts) -> Sequence:
+        """What the rule reads: the engine's services or workloads."""
+
+    def applies(self, subject) -> bool:
+        """Whether the rule is about ``subject`` at all (by default: an upgraded one)."""
+        return subject.upgraded
+
+    @abstractmethod
+    def found(self, facts: StackFacts, subject) -> Finding | None:
+        """The pitfall on ``subject``, or None."""
 
     def finding(self, service: str, location: Location, message: str, fix: str, run: dict | None = None,
                 fixed: dict | None = None) -> Finding:

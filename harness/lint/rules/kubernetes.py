@@ -9,19 +9,12 @@ DEPLOYMENT_DOCS = "https://kubernetes.io/docs/concepts/workloads/controllers/dep
 
 
 class KubernetesRule(Rule):
-    """A rule on each workload that ``applies`` to."""
+    """A rule on the app's Deployments and StatefulSets."""
 
     engine = "kubernetes"
 
-    def check(self, facts: StackFacts) -> list[Finding]:
-        return [found for workload in facts.kubernetes if self.applies(workload)
-                for found in [self.found(facts, workload)] if found is not None]
-
-    def applies(self, workload: KubeWorkload) -> bool:
-        return workload.upgraded
-
-    def found(self, facts: StackFacts, workload: KubeWorkload) -> Finding | None:
-        raise NotImplementedError
+    def subjects(self, facts: StackFacts) -> tuple[KubeWorkload, ...]:
+        return facts.kubernetes
 
     def at(self, facts: StackFacts, workload: KubeWorkload, key: str) -> Location:
         """The workload's key ``key`` (``spec.strategy``, ...) in the app's Kubernetes objects."""

@@ -11,19 +11,12 @@ UPDATE_DOCS = "https://docs.docker.com/reference/cli/docker/service/update/"
 
 
 class SwarmRule(Rule):
-    """A rule on each compose service that ``applies`` to."""
+    """A rule on the compose file's services."""
 
     engine = "swarm"
 
-    def check(self, facts: StackFacts) -> list[Finding]:
-        return [found for service in facts.swarm if self.applies(service)
-                for found in [self.found(facts, service)] if found is not None]
-
-    def applies(self, service: SwarmService) -> bool:
-        return service.upgraded
-
-    def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
-        raise NotImplementedError
+    def subjects(self, facts: StackFacts) -> tuple[SwarmService, ...]:
+        return facts.swarm
 
     def at(self, facts: StackFacts, service: SwarmService, *keys: str) -> Location:
         """The service's key ``keys`` (``deploy``, ``update_config``, ...) in the compose file."""
