@@ -71,8 +71,9 @@ def starting_profile(source: Path, profile_path: Path, image_ports: ImagePorts |
 def kubernetes_profile(source: Path, profile_path: Path) -> str:
     """The text of a profile for a chart (a directory with ``Chart.yaml``, or a ``.tgz``), a kustomization or a
     directory of manifests, rendered as the profile will render them: the entry is the first Deployment that mounts
-    no claim and whose containers declare a port; the stateful services are the StatefulSets and the Deployments
-    that mount one."""
+    no claim, declares a container port and is exposed by a NodePort or LoadBalancer Service (else the first that
+    mounts no claim and declares a port); the stateful services are the StatefulSets and the Deployments that mount
+    a claim."""
     kind = ("chart" if source.suffix == ".tgz" or (source / "Chart.yaml").is_file() else
             "kustomize" if any((source / name).is_file() for name in KUSTOMIZATIONS) else "manifests")
     name = _profile_name(_named_directory(source, kind))
@@ -84,7 +85,9 @@ def kubernetes_profile(source: Path, profile_path: Path) -> str:
                            f"(found: {', '.join(f'{w.kind}/{w.name}' for w in found.values()) or 'no workload'})")
     claiming = {o["metadata"]["name"] for o in objects if o.get("kind") == "Deployment" and _claims(o)}
     stateless = [w for w in deployments if w.name not in claiming] or deployments
-    entry = next((w for w in stateless if w.ports), stateless[0])
+    exposed = _exposed(objects)
+    entry = next((w for w in stateless if w.name in exposed and w.ports),
+                 next((w for w in stateless if w.ports), stateless[0]))
     image = entry.containers[entry.upgraded_container() or entry.main[0]]
     current, repository = _release_of(image)
     stateful = [w.name for w in found.values() if w.name != entry.name and (w.kind == "StatefulSet" or w.name in claiming)]
@@ -113,6 +116,15 @@ def _named_directory(source: Path, kind: str) -> Path:
         return Path(re.sub(r"-v?\d[\w.+-]*$", "", source.name.removesuffix(".tgz"))) / "Chart.yaml"
     directory = source.resolve()
     return directory if directory.name.lower() in GENERIC_DIRECTORIES else directory / "x"
+
+
+def _exposed(objects: list[dict]) -> set[str]:
+    """The Deployments whose pods a Service of type NodePort or LoadBalancer selects: what clients reach."""
+    selectors = [(o.get("spec") or {}).get("selector") or {} for o in objects if o.get("kind") == "Service"
+                 and (o.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer")]
+    labels = {o["metadata"]["name"]: ((((o.get("spec") or {}).get("template") or {}).get("metadata") or {})
+                                      .get("labels") or {}) for o in objects if o.get("kind") == "Deployment"}
+    return {name for name, pod in labels.items() if any(s and s.items() <= pod.items() for s in selectors)}
 
 
 def _claims(manifest: dict) -> bool:
