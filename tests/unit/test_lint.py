@@ -243,3 +243,21 @@ def test_a_finding_in_a_chart_points_at_the_template_that_makes_the_object_and_i
     assert probe.file.endswith("chart/templates/app.yaml") and probe.key.startswith("Deployment/app: ")
     lines = Path(probe.file).read_text().splitlines()
     assert lines[probe.line - 1].strip() == "containers:"  # no probe there: the containers it belongs in
+
+
+@pytest.mark.parametrize("rule", [*SWARM_CASES, *KUBERNETES_CASES])
+def test_every_rules_proof_and_fixed_variant_are_scenarios_the_harness_runs(tmp_path, rule):
+    from harness.lint.prove import trials
+    from harness.scenario import load_scenario
+
+    if rule in SWARM_CASES:
+        path, engine = swarm_stack(tmp_path, *SWARM_CASES[rule]), "swarm"
+    else:
+        path, engine = kube_stack(tmp_path, *KUBERNETES_CASES[rule]), "kubernetes"
+    (trial,) = trials(lint(load_profile(path), [engine], [rule]), tmp_path / "lint")
+    proof = load_scenario(trial.scenario)  # valid: keys, contradictions, faults
+    assert proof.name.startswith(rule) and rule in proof.description
+    assert (trial.fixed is None) == (available()[rule].proof.fix == "")  # a fixed variant where the fix is applied
+    if trial.fixed is not None:
+        assert load_scenario(trial.fixed).model_dump(exclude={"name", "description"}) != proof.model_dump(
+            exclude={"name", "description"})
