@@ -90,7 +90,8 @@ def kubernetes_profile(source: Path, profile_path: Path) -> str:
                  next((w for w in stateless if w.ports), stateless[0]))
     image = entry.containers[entry.upgraded_container() or entry.main[0]]
     current, repository = _release_of(image)
-    stateful = [w.name for w in found.values() if w.name != entry.name and (w.kind == "StatefulSet" or w.name in claiming)]
+    stateful = [w.name for w in found.values()
+                if w.name != entry.name and (w.kind == "StatefulSet" or w.name in claiming)]
     where = os.path.relpath(source.resolve(), profile_path.resolve().parent)
     return Template(_TEMPLATE).substitute(
         name=name, form=f"kubernetes: {{{kind}: {json.dumps(where)}}}", current=json.dumps(current),

@@ -23,7 +23,8 @@ def lint(profile: Profile, engines: Iterable[str], rules: Iterable[str] = ()) ->
     chosen = set(rules)
     unknown = chosen - set(available())
     if unknown:
-        raise UsageError(f"--rule {', '.join(sorted(unknown))}: no such rule; the rules: {', '.join(sorted(available()))}")
+        raise UsageError(f"--rule {', '.join(sorted(unknown))}: no such rule; the rules: "
+                         f"{', '.join(sorted(available()))}")
     facts = of_profile(profile)
     wanted = set(engines)
     found = [finding for name, rule in available().items() if rule.engine in wanted and (not chosen or name in chosen)

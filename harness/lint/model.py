@@ -16,7 +16,7 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")  # most severe f
 
 @dataclass(frozen=True)
 class Location:
-    """Where a finding points: a file (relative to where lint ran, when under it), a key in it, a line when known."""
+    """Where a finding points: a file's path, a key in it, and the key's line when known."""
 
     file: str
     key: str
@@ -48,7 +48,7 @@ class Finding:
     fix: str
     reference: str
     proof: Proof
-    run: dict | None = None  # the proof scenario's changes (the user's settings); None: no run can show it here
+    run: dict  # the proof scenario's changes: the user's settings
     fixed: dict | None = None  # the changes that apply the fix on top of ``run``; None: not applied by the harness
 
     def at_least(self, severity: Severity) -> bool:
@@ -83,7 +83,7 @@ class Rule(ABC):
     def found(self, facts: StackFacts, subject) -> Finding | None:
         """The pitfall on ``subject``, or None."""
 
-    def finding(self, service: str, location: Location, message: str, fix: str, run: dict | None = None,
+    def finding(self, service: str, location: Location, message: str, fix: str, run: dict,
                 fixed: dict | None = None) -> Finding:
         """A finding of this rule; ``run`` and ``fixed``: the changes to the proof scenario that give it the
         user's settings, and those that then apply the fix."""

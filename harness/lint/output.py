@@ -103,10 +103,10 @@ def _result_sarif(finding: Finding, index: int | None, base: Path) -> dict:
     physical: dict = {"artifactLocation": artifact}
     if finding.location.line:
         physical["region"] = {"startLine": finding.location.line}
+    logical = {"name": finding.service, "fullyQualifiedName": finding.location.key}
     result = {"ruleId": finding.rule, "level": SARIF_LEVELS[finding.severity],
               "message": {"text": f"{finding.message}. Fix: {finding.fix}."},
-              "locations": [{"physicalLocation": physical,
-                             "logicalLocations": [{"name": finding.service, "fullyQualifiedName": finding.location.key}]}]}
+              "locations": [{"physicalLocation": physical, "logicalLocations": [logical]}]}
     return result | ({"ruleIndex": index} if index is not None else {})
 
 

@@ -94,12 +94,10 @@ class Proven:
 
 
 def trials(findings: list[Finding], directory: Path) -> list[Trial]:
-    """Every finding with a proof run, its scenario files written into ``directory``."""
+    """Every finding's proof, its scenario files written into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     found = []
     for finding in findings:
-        if finding.run is None:
-            continue
         name = _name(f"{finding.rule}-{finding.service}")
         proof = _write(directory / f"{name}.yaml", scenario_document(finding, finding.run, name))
         fixed = None

@@ -193,7 +193,8 @@ def test_init_from_a_chart_writes_a_workflow_on_the_kubernetes_engine(tmp_path):
 
     files = project_files(EXAMPLES / "guestbook" / "chart", tmp_path / "chaos")
     workflow = files[tmp_path / "chaos" / WORKFLOW]
-    assert "chaos-harness --engine kubernetes setup" in workflow and "chaos-harness --engine kubernetes run " in workflow
+    assert "chaos-harness --engine kubernetes setup" in workflow
+    assert "chaos-harness --engine kubernetes run " in workflow
     compose = project_files(EXAMPLES / "guestbook" / "compose.yml", tmp_path / "chaos")[tmp_path / "chaos" / WORKFLOW]
     assert "chaos-harness setup" in compose and "--engine" not in compose
 
@@ -206,7 +207,7 @@ def test_the_entry_is_the_deployment_a_nodeport_or_loadbalancer_service_exposes(
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "a-db.yaml").write_text(deployment("db", 5432))  # first, with a port, but not exposed
     (tmp_path / "k8s" / "b-vote.yaml").write_text(
-        deployment("vote", 80) + "---\napiVersion: v1\nkind: Service\nmetadata: {name: vote}\n"
-                                 "spec: {type: NodePort, selector: {app: vote}, ports: [{port: 8080, targetPort: 80}]}\n")
+        deployment("vote", 80) + "---\napiVersion: v1\nkind: Service\nmetadata: {name: vote}\nspec: {type: "
+                                 "NodePort, selector: {app: vote}, ports: [{port: 8080, targetPort: 80}]}\n")
     text = starting_profile(tmp_path / "k8s", tmp_path / "app.yaml")
     assert 'service: "vote"' in text and "port: 80\n" in text and '"1.2":' in text

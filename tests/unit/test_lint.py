@@ -202,7 +202,8 @@ def test_each_proof_is_a_valid_scenario_file_with_the_users_settings_and_its_fix
     path = swarm_stack(tmp_path, {"deploy": {"replicas": 1, "update_config": {"order": "stop-first"}}})
     (trial,) = trials(lint(load_profile(path), ["swarm"]), tmp_path / "lint")
     proof, fixed = load_scenario(trial.scenario), load_scenario(trial.fixed)
-    assert trial.finding.rule == "swarm-stop-first-single-replica" and proof.name == "swarm-stop-first-single-replica-web"
+    assert trial.finding.rule == "swarm-stop-first-single-replica"
+    assert proof.name == "swarm-stop-first-single-replica-web"
     assert proof.stack.replicas == 1 and proof.strategy.update_config.order == "stop-first"
     assert proof.strategy.update_config.monitor == 10 and proof.expect.max_downtime == 0  # the user's; no downtime
     assert fixed.strategy.update_config.order == "start-first" and fixed.stack.replicas == 1
@@ -218,8 +219,8 @@ def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_it
                                                         "swarm-stop-first-single-replica"]
 
     def report(failed: int, lost: int) -> dict:
-        return {"load": {"failed": failed, "samples": 500}, "downtime": failed / 50, "upgrade": {"outcome": "completed"},
-                "writes": {"measured": True, "lost": lost}}
+        return {"load": {"failed": failed, "samples": 500}, "downtime": failed / 50,
+                "upgrade": {"outcome": "completed"}, "writes": {"measured": True, "lost": lost}}
 
     observed = {"swarm-stop-first-single-replica-web": report(37, 0),  # an outage, as predicted
                 "swarm-stop-first-single-replica-web-fixed": report(0, 0),

@@ -18,7 +18,8 @@ class KubernetesRule(Rule):
 
     def at(self, facts: StackFacts, workload: KubeWorkload, key: str) -> Location:
         """The workload's key ``key`` (``spec.strategy``, ...) in the app's Kubernetes objects."""
-        path, line = facts.object_place(workload.kind, workload.name, tuple(p.removesuffix("[]") for p in key.split(".")))
+        keys = tuple(part.removesuffix("[]") for part in key.split("."))
+        path, line = facts.object_place(workload.kind, workload.name, keys)
         return Location(str(path), f"{workload.kind}/{workload.name}: {key}", line)
 
 

@@ -51,7 +51,8 @@ class NoHealthCheck(SwarmRule):
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.health is not None:
             return None
-        why = "disables the image's health check" if service.health_disabled else "has no health check (nor has its image)"
+        why = ("disables the image's health check" if service.health_disabled
+               else "has no health check (nor has its image)")
         return self.finding(service.name, self.at(facts, service, "healthcheck"),
                             f"{service.name} {why}: during an update each new task gets requests as soon as it "
                             "starts, before it can answer, and a release that never becomes healthy completes the "
@@ -76,16 +77,17 @@ class MonitorShorterThanHealthCheck(SwarmRule):
         health, monitor = service.health, service.update["monitor"]
         if health is None or health.time_to_unhealthy <= monitor:
             return None
+        enough = health.time_to_unhealthy + health.interval
         return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "monitor"),
                             f"{service.name}'s update_config.monitor is {monitor:g}s, but its health check needs "
                             f"up to {health.time_to_unhealthy:g}s to fail (start period {health.start_period:g}s, "
                             f"then {health.retries} checks {health.interval:g}s apart): a release that never "
                             f"becomes healthy is counted as updated, and failure_action "
                             f"({service.update['failure_action']}) never fires",
-                            f"set update_config.monitor to at least {health.time_to_unhealthy + health.interval:g}s, "
+                            f"set update_config.monitor to at least {enough:g}s, "
                             "or make the health check fail sooner",
                             upgrade_run(service, monitor=broken_monitor(service, monitor)),
-                            upgrade_run(service, monitor=broken_monitor(service, health.time_to_unhealthy + health.interval)))
+                            upgrade_run(service, monitor=broken_monitor(service, enough)))
 
 
 class StopFirstSingleReplica(SwarmRule):
