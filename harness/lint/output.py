@@ -13,8 +13,7 @@ from harness.lint.model import Finding, Rule
 from harness.lint.prove import Effect, Proven
 
 LINT_SCHEMA = "chaos-harness/lint@1"
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"  # a finding's severity is its SARIF level
 
 
 def shown_path(file: str, base: Path) -> str:
@@ -92,7 +91,7 @@ def _rule_sarif(rule: type[Rule]) -> dict:
             "fullDescription": {"text": " ".join(inspect.getdoc(rule).split())},
             "helpUri": rule.reference, "help": {"text": f"Shown by the scenario {rule.proof.scenario}: "
                                                         f"{rule.proof.settings}. {rule.reference}"},
-            "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
+            "defaultConfiguration": {"level": rule.severity},
             "properties": {"engine": rule.engine, "proof": rule.proof.scenario}}
 
 
@@ -104,7 +103,7 @@ def _result_sarif(finding: Finding, index: int | None, base: Path) -> dict:
     if finding.location.line:
         physical["region"] = {"startLine": finding.location.line}
     logical = {"name": finding.service, "fullyQualifiedName": finding.location.key}
-    result = {"ruleId": finding.rule, "level": SARIF_LEVELS[finding.severity],
+    result = {"ruleId": finding.rule, "level": finding.severity,
               "message": {"text": f"{finding.message}. Fix: {finding.fix}."},
               "locations": [{"physicalLocation": physical, "logicalLocations": [logical]}]}
     return result | ({"ruleIndex": index} if index is not None else {})
