@@ -94,6 +94,7 @@ class StackFacts:
     disruption_budgets: tuple[dict, ...]  # the PodDisruptionBudgets' selectors (matchLabels)
     compose_file: Path | None
     kubernetes_source: Path | None  # the manifests' directory, kustomization or chart
+    entry: str  # the service clients reach
 
     def compose_line(self, *keys: str) -> int | None:
         """The line of ``keys`` (or of the deepest of them there) in the compose file."""
@@ -145,7 +146,8 @@ def of_profile(profile: Profile) -> StackFacts:
     source = profile.relative(model.kubernetes.path) if model.kubernetes else None
     swarm = tuple(_swarm_service(profile, name) for name in profile.compose.get("services", {}))
     objects = profile.manifests
-    return StackFacts(swarm, tuple(_workloads(profile, objects)), tuple(_budgets(objects)), compose_file, source)
+    return StackFacts(swarm, tuple(_workloads(profile, objects)), tuple(_budgets(objects)), compose_file, source,
+                      model.entry.service)
 
 
 def _swarm_service(profile: Profile, name: str) -> SwarmService:

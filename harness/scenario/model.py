@@ -88,6 +88,10 @@ class Stack(Strict):
     registry: Literal["open", "authenticated"] = Field(
         "open", description="pull anonymously, or from the registry twin that requires credentials")
     fresh_pull: bool = Field(True, description="remove to_version from every node first, so the upgrade pulls it")
+    readiness: Literal["as-given", "entry-health"] = Field(
+        "as-given", description="Kubernetes objects: the readiness probes as the app's files give them (as-given), or "
+                                "a probe asking the entry's health path for the entry's container where it has none "
+                                "(entry-health; the broken release keeps its failing check)")
 
     @property
     def releases(self) -> tuple[str, str]:

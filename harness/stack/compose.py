@@ -47,6 +47,7 @@ class StackOptions:
     registry: str  # host:port the nodes pull from
     replicas: int = 3
     stateful_placement: str = "pinned"
+    entry_readiness: bool = False  # Kubernetes objects: the entry's container gets a probe of its health path
     lb_image: str = ""
     server_timeout: float = 2.0
     discovery: Discovery = SWARM_DISCOVERY  # how the load balancer finds the entry's tasks (the engine says)

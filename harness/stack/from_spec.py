@@ -23,6 +23,7 @@ def stack_for(cluster: Cluster, app: App, spec: StackSpec, server_timeout: float
     profile = app.profile
     registry = cluster.pull_registry(spec.registry)
     options = StackOptions(registry=registry, replicas=spec.replicas, stateful_placement=spec.stateful_placement,
+                           entry_readiness=spec.readiness == "entry-health",
                            lb_image=cluster.lb_image(registry), server_timeout=server_timeout,
                            discovery=cluster.engine.discovery, form=form_for(profile, cluster.engine.forms),
                            switch_nodes=tuple(cluster.node_addresses().items()) if switch else ())

@@ -141,12 +141,20 @@ def _retargeted(profile: Profile, obj: dict, release: str, options: StackOptions
         container["image"] = image_ref(options, profile.name, key, tag)
         if container["name"] == main and release == BROKEN:
             container.pop("readinessProbe", None)  # the broken image's own HEALTHCHECK, which never passes, counts
+        elif container["name"] == main and options.entry_readiness and name == profile.model.entry.service:
+            container.setdefault("readinessProbe", _entry_probe(profile))
     if upgraded:
         obj["spec"]["replicas"] = options.replicas
         obj["metadata"].setdefault("annotations", {})[UPGRADED_CONTAINER] = main
     if name in profile.model.stateful:
         _place(pod, placement(name, {"placement": {"constraints": [PLACEMENTS[options.stateful_placement]]}}))
     return obj
+
+
+def _entry_probe(profile: Profile) -> dict:
+    """A readiness probe asking the entry's health path, on its port, every 2 s."""
+    entry = profile.model.entry
+    return {"httpGet": {"path": entry.health.path, "port": entry.port}, "periodSeconds": 2, "failureThreshold": 2}
 
 
 def _place(pod: dict, where: dict) -> None:

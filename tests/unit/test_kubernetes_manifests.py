@@ -254,3 +254,22 @@ def test_a_stateful_workload_without_a_claim_is_a_warning_and_the_harnesss_own_n
     warnings = load_profile(write(tmp_path, {**WEB, "metadata": {"name": "web", "namespace": "chaos"}}, DB)).warnings
     assert any("the stateful workload db mounts no volume claim: its data is lost" in w for w in warnings)
     assert not any("namespace" in w for w in warnings)  # a chart rendered into the harness's namespace says it
+
+
+def test_entry_health_gives_the_entrys_container_a_probe_of_its_health_path_but_not_the_broken_release(tmp_path):
+    """stack.readiness: entry-health (lint's fix of kubernetes-no-readiness-probe): the entry's container without a
+    readinessProbe gets one asking the entry's health path; the broken release keeps its failing HEALTHCHECK, and
+    as-given leaves the objects' probes as they are."""
+    import dataclasses
+
+    profile = load_profile(write(tmp_path, entry={"service": "web", "port": 8080, "health": {"path": "/healthz"}}))
+    probed = dataclasses.replace(OPTIONS, entry_readiness=True)
+
+    def web(rendered) -> dict:
+        deployment = next(o for o in rendered.manifests if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
+        return deployment["spec"]["template"]["spec"]["containers"][0]
+
+    assert web(manifests.blue(profile, "1.1", probed))["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
+    assert web(manifests.green(profile, "1.1", probed))["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "readinessProbe" not in web(manifests.green(profile, "broken", probed))
+    assert "readinessProbe" not in web(manifests.blue(profile, "1.1", OPTIONS))

@@ -60,7 +60,7 @@ def test_a_bad_duration_says_what_a_duration_looks_like(tmp_path):
 def test_the_old_version_keys_are_unknown_and_the_message_lists_from_and_to(tmp_path):
     message = error_of(write(tmp_path, "name: x\nstack:\n  to_version: v9\n"))
     assert "stack.to_version" in message and "'v9'" in message
-    assert "allowed here: fresh_pull, from, publish_on_upgrade, registry, replicas, stateful_placement, to" in message
+    assert "allowed here: fresh_pull, from, publish_on_upgrade, readiness, registry, replicas, stateful_placement, to" in message
 
 
 def test_a_release_that_cannot_be_an_image_tag_is_refused(tmp_path):

@@ -40,7 +40,8 @@ class NoReadinessProbe(KubernetesRule):
     severity = "warning"
     reference = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"
     proof = Proof("clean-upgrade", "the workload's replicas and rollout (the harness makes the image's HEALTHCHECK "
-                  "a readinessProbe where the image has one)", "downtime")
+                  "a readinessProbe where the image has one)", "downtime",
+                  "a readinessProbe on the entry's health path (the entry's workload only)")
 
     def found(self, facts: StackFacts, workload: KubeWorkload) -> Finding | None:
         if workload.readiness:
@@ -50,7 +51,8 @@ class NoReadinessProbe(KubernetesRule):
                             "pod gets requests as soon as it starts, and the rollout completes even when the new "
                             "release never serves (Kubernetes ignores the image's HEALTHCHECK)",
                             "add a readinessProbe (httpGet on the health path) to the container",
-                            rollout_run(workload))
+                            rollout_run(workload),
+                            {"stack": {"readiness": "entry-health"}} if workload.name == facts.entry else None)
 
 
 class RolloutTakesEveryPod(KubernetesRule):
