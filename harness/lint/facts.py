@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.app.images import unhealthy_after
 from harness.app.manifests import manifest_files
 from harness.app.profile import Profile
 
@@ -46,9 +47,8 @@ class Health:
 
     @property
     def time_to_unhealthy(self) -> float:
-        """The longest a task that never passes takes to be marked unhealthy: its start period, then ``retries``
-        failed checks, each after an interval."""
-        return self.start_period + self.retries * self.interval
+        """When a task whose every check fails at once is marked unhealthy (``unhealthy_after``)."""
+        return unhealthy_after(self.interval, self.start_period, self.retries)
 
 
 @dataclass(frozen=True)

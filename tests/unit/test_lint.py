@@ -140,7 +140,8 @@ def test_a_finding_points_at_the_line_of_its_key_or_of_the_deepest_key_there(tmp
 def test_the_health_check_comes_from_the_compose_file_else_from_the_dockerfile_the_image_is_built_from(tmp_path):
     health = dockerfile_health("FROM x\nHEALTHCHECK --interval=2s --start-period=1m30s \\\n  --retries=4 CMD true\n",
                                "Dockerfile")
-    assert (health.interval, health.retries, health.start_period, health.time_to_unhealthy) == (2, 4, 90, 98)
+    # a check every 2 s, those before 90 s not counted: the 45th (at 90 s) is the first counted, the 48th the 4th
+    assert (health.interval, health.retries, health.start_period, health.time_to_unhealthy) == (2, 4, 90, 96)
     assert dockerfile_health("FROM x\nHEALTHCHECK CMD true\nHEALTHCHECK NONE\n", "Dockerfile") is None
     assert go_seconds("1m30s") == 90 and go_seconds("500ms") == 0.5
     (tmp_path / "web").mkdir()
@@ -262,3 +263,13 @@ def test_every_rules_proof_and_fixed_variant_are_scenarios_the_harness_runs(tmp_
     if trial.fixed is not None:
         assert load_scenario(trial.fixed).model_dump(exclude={"name", "description"}) != proof.model_dump(
             exclude={"name", "description"})
+
+
+def test_a_check_is_unhealthy_at_its_retries_th_failure_counted_after_the_start_period_as_a_proof_showed():
+    """The broken release (a check every 2 s, 1 s start period, 2 retries) was paused by Swarm with a monitor of
+    4.17 s (lint --prove on the demo): unhealthy at 4 s, not at 1 + 2 x 2 = 5 s as first predicted."""
+    from harness.app.images import BROKEN_FAILS_WITHIN, unhealthy_after
+
+    assert BROKEN_FAILS_WITHIN == 4
+    assert [unhealthy_after(2, 0, 2), unhealthy_after(2, 2, 2), unhealthy_after(2, 3, 2), unhealthy_after(30, 0, 3)] \
+        == [4, 4, 6, 90]

@@ -79,9 +79,10 @@ class MonitorShorterThanHealthCheck(SwarmRule):
             return None
         enough = health.time_to_unhealthy + health.interval
         return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "monitor"),
-                            f"{service.name}'s update_config.monitor is {monitor:g}s, but its health check needs "
-                            f"up to {health.time_to_unhealthy:g}s to fail (start period {health.start_period:g}s, "
-                            f"then {health.retries} checks {health.interval:g}s apart): a release that never "
+                            f"{service.name}'s update_config.monitor is {monitor:g}s, but its health check marks a "
+                            f"task unhealthy only after {health.time_to_unhealthy:g}s (a check every "
+                            f"{health.interval:g}s, {health.retries} failures counted after a start period of "
+                            f"{health.start_period:g}s; more when a check waits its timeout): a release that never "
                             f"becomes healthy is counted as updated, and failure_action "
                             f"({service.update['failure_action']}) never fires",
                             f"set update_config.monitor to at least {enough:g}s, "
