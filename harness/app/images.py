@@ -8,7 +8,6 @@ harness tells releases apart in everything the engine reports.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,17 +24,6 @@ from harness.models import format_errors
 BASE_TAG = "stack"  # the tag of a service's image that no release changes
 BROKEN_PROBE = "/chaos-harness/this-release-is-broken"  # exists in no image: the health check always fails
 BROKEN_HEALTH = {"interval": 2, "timeout": 1, "start-period": 1, "retries": 2}  # the broken release's check, seconds
-
-
-def unhealthy_after(interval: float, start_period: float, retries: int) -> float:
-    """When Docker marks a container whose every health check fails at once unhealthy: a check every ``interval``
-    from its start, the failures before ``start_period`` not counted, unhealthy at the ``retries``-th counted one."""
-    first_counted = max(1, math.ceil(start_period / interval)) if interval > 0 else 1
-    return interval * (first_counted + retries - 1)
-
-
-BROKEN_FAILS_WITHIN = unhealthy_after(BROKEN_HEALTH["interval"], BROKEN_HEALTH["start-period"],
-                                      BROKEN_HEALTH["retries"])
 Push = Callable[[str, str, str], object]  # (local image, repository, tag)
 
 

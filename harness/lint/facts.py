@@ -9,19 +9,17 @@ Defaults are the engines' own (``docker service create``, the Compose specificat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from harness.app.images import unhealthy_after
 from harness.app.manifests import manifest_files
 from harness.app.profile import Profile
 
 # Swarm's defaults for update_config (docker service create --help)
 SWARM_UPDATE_DEFAULTS = {"parallelism": 1, "delay": 0.0, "failure_action": "pause", "monitor": 5.0,
                          "max_failure_ratio": 0.0, "order": "stop-first"}
-HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}  # Docker's HEALTHCHECK
 PROGRESS_DEADLINE_DEFAULT = 600.0  # a Deployment's progressDeadlineSeconds
 TOLERATION_DEFAULT = 300.0  # the not-ready/unreachable tolerationSeconds the API server adds to every pod
 _GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -36,22 +34,6 @@ def go_seconds(text: str | float | int) -> float:
 
 
 @dataclass(frozen=True)
-class Health:
-    """A health check's timing, and where it was read (``compose`` or a Dockerfile's path)."""
-
-    interval: float
-    timeout: float
-    retries: int
-    start_period: float
-    source: str
-
-    @property
-    def time_to_unhealthy(self) -> float:
-        """When a task whose every check fails at once is marked unhealthy (``unhealthy_after``)."""
-        return unhealthy_after(self.interval, self.start_period, self.retries)
-
-
-@dataclass(frozen=True)
 class SwarmService:
     """A compose service as Swarm would run it."""
 
@@ -60,8 +42,8 @@ class SwarmService:
     stateful: bool
     replicas: int | None  # None: global
     update: dict  # update_config, Swarm's defaults where it gives none (durations in seconds)
-    health: Health | None
-    health_disabled: bool
+    health: str | None  # where its health check comes from (the compose file, or a Dockerfile); None: it has none
+    health_disabled: bool  # the compose file disables the image's
     local_volumes: tuple[str, ...]  # named volumes of the local driver (each node has its own)
     placed: bool  # placement constraints pin it
 
@@ -168,27 +150,19 @@ def _settings(given: dict | None, defaults: dict) -> dict:
     return {**settings, "delay": go_seconds(settings["delay"]), "monitor": go_seconds(settings["monitor"])}
 
 
-def _health(profile: Profile, name: str, spec: dict) -> tuple[Health | None, bool]:
-    """The service's health check as Swarm runs it, and whether the compose file disables the image's: the compose
-    file's (its timings over the image's when it gives no test of its own), else the image's."""
+def _health(profile: Profile, name: str, spec: dict) -> tuple[str | None, bool]:
+    """Where the service's health check comes from as Swarm runs it (the compose file's test, else the image's
+    HEALTHCHECK), and whether the compose file disables the image's."""
     check = spec.get("healthcheck") or {}
     test = check.get("test")
     if check.get("disable") or test in (["NONE"], "NONE"):
         return None, True
-    base = _image_health(profile, name, spec) if test is None else Health(**HEALTH_DEFAULTS, source="compose")
-    if base is None:
-        return None, False
-    given = {key: go_seconds(check[key]) for key in ("interval", "timeout", "start_period") if key in check}
-    return replace(base, **given, **({"retries": int(check["retries"])} if "retries" in check else {})), False
-
-
-def _image_health(profile: Profile, name: str, spec: dict) -> Health | None:
-    """The HEALTHCHECK of the Dockerfile the service's image is built from (the profile's newest release's, else
-    the compose file's build); None when there is none, or no Dockerfile to read."""
+    if test is not None:
+        return "the compose file", False
     dockerfile = _dockerfile(profile, name, spec)
-    if dockerfile is None or not dockerfile.is_file():
-        return None
-    return dockerfile_health(dockerfile.read_text(errors="replace"), str(dockerfile))
+    if dockerfile is not None and dockerfile.is_file() and dockerfile_health(dockerfile.read_text(errors="replace")):
+        return str(dockerfile), False
+    return None, False
 
 
 def _dockerfile(profile: Profile, name: str, spec: dict) -> Path | None:
@@ -206,19 +180,12 @@ def _dockerfile(profile: Profile, name: str, spec: dict) -> Path | None:
 
 
 _HEALTHCHECK = re.compile(r"^\s*HEALTHCHECK\s+(.*)$", re.IGNORECASE | re.MULTILINE)
-_OPTION = re.compile(r"--(interval|timeout|retries|start-period)=(\S+)")
 
 
-def dockerfile_health(text: str, source: str) -> Health | None:
-    """The last HEALTHCHECK of a Dockerfile (None: none, or ``HEALTHCHECK NONE``)."""
+def dockerfile_health(text: str) -> bool:
+    """Whether a Dockerfile's image has a health check: its last HEALTHCHECK, unless that is ``HEALTHCHECK NONE``."""
     found = _HEALTHCHECK.findall(text.replace("\\\n", " "))
-    if not found or found[-1].strip().upper().startswith("NONE"):
-        return None
-    options = {key.replace("-", "_"): value for key, value in _OPTION.findall(found[-1])}
-    return Health(go_seconds(options.get("interval", HEALTH_DEFAULTS["interval"])),
-                  go_seconds(options.get("timeout", HEALTH_DEFAULTS["timeout"])),
-                  int(options.get("retries", HEALTH_DEFAULTS["retries"])),
-                  go_seconds(options.get("start_period", HEALTH_DEFAULTS["start_period"])), source)
+    return bool(found) and not found[-1].strip().upper().startswith("NONE")
 
 
 def _local_volumes(compose: dict, spec: dict) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from harness.app.images import BROKEN_FAILS_WITHIN
 from harness.lint.facts import StackFacts, SwarmService
 from harness.lint.model import Finding, Location, Proof, Rule
 
@@ -31,13 +30,6 @@ def upgrade_run(service: SwarmService, **update) -> dict:
             "strategy": {"kind": "in-service", "update_config": {**service.update, **update}}}
 
 
-def broken_monitor(service: SwarmService, monitor: float) -> float:
-    """``monitor`` scaled from the service's health check to the broken release's (which fails within
-    BROKEN_FAILS_WITHIN seconds): the same share of the time a health check needs to fail."""
-    assert service.health is not None
-    return round(monitor * BROKEN_FAILS_WITHIN / service.health.time_to_unhealthy, 2)
-
-
 class NoHealthCheck(SwarmRule):
     """Without a health check Swarm counts a task as updated as soon as its process runs, and routes requests to it
     before the app listens: clients see refused or failed requests at every replaced task, and a release that never
@@ -61,34 +53,25 @@ class NoHealthCheck(SwarmRule):
                             upgrade_run(service))
 
 
-class MonitorShorterThanHealthCheck(SwarmRule):
-    """Swarm watches each updated task for ``monitor``; a task that turns unhealthy only after that counts as
-    updated. When a health check needs longer than ``monitor`` to fail (start period, then ``retries`` failed
-    checks), a broken release completes the update and ``failure_action: rollback`` never fires."""
+class FailureActionContinue(SwarmRule):
+    """``failure_action: continue`` goes on with the update when an updated task fails: a release that never becomes
+    healthy replaces every task, one after the other, and the service is left with none that serves."""
 
-    name = "swarm-monitor-shorter-than-health-check"
+    name = "swarm-failure-action-continue"
     severity = "error"
     reference = UPDATE_DOCS
-    proof = Proof("bad-release-rollback", "the service's update_config, its monitor scaled to the broken release's "
-                  f"health check (which fails within {BROKEN_FAILS_WITHIN:g}s) as it stands to the service's own",
-                  "broken-completes", "update_config.monitor longer than the health check needs to fail, scaled alike")
+    proof = Proof("bad-release-rollback", "the service's replicas and update_config (failure_action: continue)",
+                  "broken-completes", "failure_action: rollback")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
-        health, monitor = service.health, service.update["monitor"]
-        if health is None or health.time_to_unhealthy <= monitor:
+        if service.update["failure_action"] != "continue":
             return None
-        enough = health.time_to_unhealthy + health.interval
-        return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "monitor"),
-                            f"{service.name}'s update_config.monitor is {monitor:g}s, but its health check marks a "
-                            f"task unhealthy only after {health.time_to_unhealthy:g}s (a check every "
-                            f"{health.interval:g}s, {health.retries} failures counted after a start period of "
-                            f"{health.start_period:g}s; more when a check waits its timeout): a release that never "
-                            f"becomes healthy is counted as updated, and failure_action "
-                            f"({service.update['failure_action']}) never fires",
-                            f"set update_config.monitor to at least {enough:g}s, "
-                            "or make the health check fail sooner",
-                            upgrade_run(service, monitor=broken_monitor(service, monitor)),
-                            upgrade_run(service, monitor=broken_monitor(service, enough)))
+        return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "failure_action"),
+                            f"{service.name}'s update goes on when an updated task fails (failure_action: "
+                            "continue): a release that never becomes healthy replaces every task, and clients are "
+                            "refused once the last old task is gone",
+                            "set update_config.failure_action: rollback (or pause)",
+                            upgrade_run(service), upgrade_run(service, failure_action="rollback"))
 
 
 class StopFirstSingleReplica(SwarmRule):
