@@ -49,9 +49,6 @@ def _outcome(report: dict) -> str:
 EFFECTS = {
     "downtime": Effect("requests fail during the upgrade", {"max_downtime": 0},
                        lambda r: r["load"]["failed"] > 0 or (r["downtime"] or 0) > 0),
-    "broken-completes": Effect("the release that never becomes healthy completes the upgrade",
-                               {"upgrade_outcome": ["rolled_back", "paused", "failed", "timed_out"]},
-                               lambda r: _outcome(r) == "completed"),
     "half-upgraded": Effect("the failed upgrade stops half done and stays so",
                             {"upgrade_outcome": ["completed", "rolled_back"]}, lambda r: _outcome(r) == "paused"),
     "lost-writes": Effect("acknowledged writes are lost", {"max_lost_writes": 0},

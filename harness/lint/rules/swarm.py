@@ -61,7 +61,7 @@ class FailureActionContinue(SwarmRule):
     severity = "error"
     reference = UPDATE_DOCS
     proof = Proof("bad-release-rollback", "the service's replicas and update_config (failure_action: continue)",
-                  "broken-completes", "failure_action: rollback")
+                  "downtime", "failure_action: rollback")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.update["failure_action"] != "continue":
