@@ -266,7 +266,8 @@ class Cluster:
         a failed ``up`` leaves nothing behind; an existing one is left as it is.
         """
         if self._state is not None:
-            return self._bring_up()
+            self._progress("the cluster exists: checking that each of its parts is up")
+            return self._bring_up(reused=True)
         self._check_can_create()
         try:
             self._record_fingerprints()
@@ -282,7 +283,10 @@ class Cluster:
                 self._progress(f"left after the failed up: {problem}")
             raise
 
-    def _bring_up(self) -> ClusterState:
+    def _bring_up(self, reused: bool = False) -> ClusterState:
+        """Every part of the cluster made or checked; ``reused``: an existing cluster's, whose steps that only check
+        say nothing (what they do again, such as a rebuilt image or a restarted node, still says so)."""
+        said = (lambda _: None) if reused else self._progress
         builder = ImageBuilder(self._client, self._progress)
         provider = self._state.provider if self._state else self.config.provider
         if provider == "existing":
@@ -296,16 +300,16 @@ class Cluster:
         registry = self._registry()
         registry.ensure_running(builder.build(REGISTRY_IMAGE))
         self.secure_registry().ensure_running(builder.build(REGISTRY_IMAGE), registry.data_volume)
-        self._progress("starting Toxiproxy in front of the registry")
+        said("starting Toxiproxy in front of the registry")
         self.registry_proxy_server().ensure_running(builder.build(TOXIPROXY_IMAGE))
         lb = builder.build(LB_IMAGE)
         self._state.lb_image_tag = lb.rsplit(":", 1)[1]
         self._state.save(self.config.state_dir)
         registry.push(lb, LB_REPOSITORY, self._state.lb_image_tag)
         if self._kubernetes:
-            self._form_kubernetes(builder, registry)
+            self._form_kubernetes(builder, registry, said)
         else:
-            self._form_swarm()
+            self._form_swarm(said)
         engine = self.engine
         engine.label_node(self._state.manager, {LB_LABEL: "true"})
         engine.label_node(self.stateful_node, {STATEFUL_LABEL: "true"})
@@ -345,18 +349,18 @@ class Cluster:
                 left.append(f"the namespace {namespace}: {error}")
         return left
 
-    def _form_swarm(self) -> None:
+    def _form_swarm(self, said: Progress) -> None:
         engine = self.engine
         engine.wait_for_engines()
         if self.state.over_ssh:
             onhosts.ready_for_registries(self.state, engine, self._runner, self._save_state)
-            self._progress("forming the swarm")
+            said("forming the swarm")
             onhosts.join(self.state, engine, self._save_state)
         else:
-            self._progress("forming the swarm")
+            said("forming the swarm")
             engine.form(self.state.node_ips, self.state.managers)
 
-    def _form_kubernetes(self, builder: ImageBuilder, registry: Registry) -> None:
+    def _form_kubernetes(self, builder: ImageBuilder, registry: Registry, said: Progress) -> None:
         """Kubernetes on the started node containers (see ``engine.kubernetes.formation``), its admin kubeconfig
         in the state directory; the cluster's certificate authority is made once and kept there too (0600)."""
         secrets_file = self.config.state_dir / "kubernetes-secrets.json"
@@ -371,8 +375,8 @@ class Cluster:
         _write_private(self.kubeconfig, admin_kubeconfig(plan, secrets))
         coredns_image = registry.push(coredns, COREDNS_REPOSITORY, coredns.rsplit(":", 1)[1])
         archive = b"".join(self._client.images.get(pause).save(named=pause))
-        self._progress("forming the Kubernetes cluster")
-        formation.form(plan, secrets, self.exec, archive, self.kubeconfig, coredns_image, self._progress)
+        said("forming the Kubernetes cluster")
+        formation.form(plan, secrets, self.exec, archive, self.kubeconfig, coredns_image, said)
 
     def _kubernetes_plan(self, sandbox_image: str = "") -> ClusterPlan:
         return ClusterPlan(self.config.name, dict(self.state.node_ips), self.state.manager,
