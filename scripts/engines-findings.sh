@@ -53,9 +53,8 @@ engines = ["swarm", "kubernetes"]
 def seconds(spread):
     if spread["median"] is None:
         return "-"
-    if spread["low"] == spread["high"]:
-        return f"{spread['median']:.2f} s"
-    return f"{spread['median']:.2f} s ({spread['low']:.2f}-{spread['high']:.2f})"
+    low, high = f"{spread['low']:.2f}", f"{spread['high']:.2f}"
+    return f"{spread['median']:.2f} s" + ("" if low == high else f" ({low}-{high})")
 def cell(row):
     if row is None:
         return "-"
