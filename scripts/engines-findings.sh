@@ -7,6 +7,8 @@
 # reports/engines/<start time>/).
 #
 #   scripts/engines-findings.sh     REPEAT=3 POINTS=3 SWEEP_REPEAT=2 APPS=demo by default; SWEEPS=0 skips the sweeps
+#   MEASURE=0 REPORTS=reports/engines/<time> scripts/engines-findings.sh
+#                                   the table, the copies and the pictures again from runs already made there
 #
 # Each engine has its own cluster (findings-swarm, findings-kubernetes) and its own runs, one after the other; the
 # two engines run side by side, since an idle Swarm cluster takes next to nothing from the Kubernetes one. Both are
@@ -20,7 +22,8 @@ POINTS=${POINTS:-3}
 SWEEP_REPEAT=${SWEEP_REPEAT:-2}
 SWEEPS=${SWEEPS:-1}
 APPS=${APPS:-demo}
-REPORTS=reports/engines/$(date -u +%Y%m%dT%H%M%SZ)
+MEASURE=${MEASURE:-1}
+REPORTS=${REPORTS:-reports/engines/$(date -u +%Y%m%dT%H%M%SZ)}
 OUT=docs/engines
 SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflict bad-release-rollback node-drain
        progress-deadline-pause max-unavailable-rounding readiness-too-early)  # the last three: Kubernetes only
@@ -97,12 +100,14 @@ screenshot() {  # page, png
     --screenshot="$PWD/$2" "file://$PWD/$1" 2>/dev/null
 }
 
-mkdir -p "$REPORTS"
-for engine in swarm kubernetes; do
-  measure "$engine" > "$REPORTS/$engine.log" 2>&1 &
-done
-echo "measuring on both engines (progress: $REPORTS/swarm.log, $REPORTS/kubernetes.log)"
-wait
+if [ "$MEASURE" = 1 ]; then
+  mkdir -p "$REPORTS"
+  for engine in swarm kubernetes; do
+    measure "$engine" > "$REPORTS/$engine.log" 2>&1 &
+  done
+  echo "measuring on both engines (progress: $REPORTS/swarm.log, $REPORTS/kubernetes.log)"
+  wait
+fi
 
 runs=("$REPORTS"/*/20*)  # every matrix run of both engines (the sweeps' runs are in their own directories)
 .venv/bin/chaos-harness compare "${runs[@]}" --output "$REPORTS/compare" > /dev/null
