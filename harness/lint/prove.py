@@ -19,6 +19,7 @@ import yaml
 from harness.errors import ScenarioError
 from harness.lint.model import Finding
 from harness.safe_yaml import read_yaml
+from harness.scenario.model import DEFAULT_STRATEGY
 from harness.shipped import shipped_scenario
 
 Run = Callable[[Path], tuple[Path, dict | None]]  # a scenario file -> its run directory, and its report (None: none)
@@ -111,6 +112,7 @@ def scenario_document(finding: Finding, changes: dict, name: str) -> dict:
     shipped = read_yaml(shipped_scenario(finding.proof.scenario), "scenario", ScenarioError)
     effect = EFFECTS[finding.proof.effect]
     document = merged(shipped, changes)
+    document["strategy"] = {"kind": DEFAULT_STRATEGY, **(document.get("strategy") or {})}  # a run needs one
     document.update(name=name, expect=effect.expect,
                     description=f"The proof of {finding.rule} on {finding.service} ({finding.proof.scenario} with "
                                 f"{finding.proof.settings}). Predicted: {effect.predicted}.")

@@ -260,6 +260,7 @@ def test_every_rules_proof_and_fixed_variant_are_scenarios_the_harness_runs(tmp_
     (trial,) = trials(lint(load_profile(path), [engine], [rule]), tmp_path / "lint")
     proof = load_scenario(trial.scenario)  # valid: keys, contradictions, faults
     assert proof.name.startswith(rule) and rule in proof.description
+    assert proof.strategy.kind is not None  # a run needs its strategy (a shipped scenario may leave it open)
     assert (trial.fixed is None) == (available()[rule].proof.fix == "")  # a fixed variant where the fix is applied
     if trial.fixed is not None:
         assert load_scenario(trial.fixed).model_dump(exclude={"name", "description"}) != proof.model_dump(
