@@ -83,15 +83,23 @@ for (scenario, strategy), by_engine in cells.items():
 PYTHON
 }
 
-into_page() {  # page, table file: the table replaces what is between the page's <!-- findings --> markers
-  .venv/bin/python - "$1" "$2" <<'PYTHON'
+into_page() {  # page, file, marker: the file's text replaces what is between the page's <!-- marker --> markers
+  .venv/bin/python - "$1" "$2" "$3" <<'PYTHON'
 import re, sys
-page = open(sys.argv[1]).read()
-table = open(sys.argv[2]).read().strip()
-marked = re.compile(r"(<!-- findings -->\n).*?(\n<!-- /findings -->)", re.S)
+page, text, marker = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip(), sys.argv[3]
+marked = re.compile(rf"(<!-- {marker} -->\n).*?(\n<!-- /{marker} -->)", re.S)
 if not marked.search(page):
-    sys.exit(f"{sys.argv[1]}: no <!-- findings --> ... <!-- /findings --> markers to write the table between")
-open(sys.argv[1], "w").write(marked.sub(lambda m: m.group(1) + table + m.group(2), page))
+    sys.exit(f"{sys.argv[1]}: no <!-- {marker} --> ... <!-- /{marker} --> markers to write between")
+open(sys.argv[1], "w").write(marked.sub(lambda m: m.group(1) + text + m.group(2), page))
+PYTHON
+}
+
+predictability() {  # sweep.json: its predictability line per strategy, as sweep.md gives it
+  .venv/bin/python - "$1" <<'PYTHON'
+import json, sys
+from harness.sweep.fold import predictability_line
+document = json.load(open(sys.argv[1]))
+print("; ".join(predictability_line(kind, strategy) for kind, strategy in document["strategies"].items()))
 PYTHON
 }
 
@@ -114,16 +122,21 @@ runs=("$REPORTS"/*/20*)  # every matrix run of both engines (the sweeps' runs ar
 cp "$REPORTS"/compare/compare.md "$REPORTS"/compare/compare.json "$OUT/"
 screenshot "$REPORTS/compare/compare.html" "$OUT/compare.png"
 side_by_side "$OUT/compare.json" > "$REPORTS/findings.md"
-into_page docs/explanation/engines.md "$REPORTS/findings.md"
+into_page docs/explanation/engines.md "$REPORTS/findings.md" findings
 echo "comparison: $OUT/compare.md, $OUT/compare.png; the side by side table in docs/explanation/engines.md"
 
-for engine in swarm kubernetes; do
-  for scenario in "${SWEPT[@]}"; do
+: > "$REPORTS/sweeps.md"
+for scenario in "${SWEPT[@]}"; do
+  for engine in swarm kubernetes; do
     for directory in "$REPORTS/$engine/sweeps/$scenario"/sweep-*; do
       mkdir -p "$OUT/$scenario-$engine"
       cp "$directory"/sweep.json "$directory"/sweep.md "$OUT/$scenario-$engine/"
       screenshot "$directory/sweep.html" "$OUT/$scenario-$engine/sweep.png"
+      echo "- **$scenario on $engine**: $(predictability "$directory/sweep.json")" \
+        "([sweep](../engines/$scenario-$engine/sweep.md), [picture](../engines/$scenario-$engine/sweep.png))" \
+        >> "$REPORTS/sweeps.md"
       echo "$scenario on $engine: $OUT/$scenario-$engine/sweep.md"
     done
   done
 done
+[ ! -s "$REPORTS/sweeps.md" ] || into_page docs/explanation/engines.md "$REPORTS/sweeps.md" sweeps
