@@ -87,10 +87,10 @@ into_page() {  # page, file, marker: the file's text replaces what is between th
   .venv/bin/python - "$1" "$2" "$3" <<'PYTHON'
 import re, sys
 page, text, marker = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip(), sys.argv[3]
-marked = re.compile(rf"(<!-- {marker} -->\n).*?(\n<!-- /{marker} -->)", re.S)
+marked = re.compile(rf"(<!-- {marker} -->\n).*?(<!-- /{marker} -->)", re.S)
 if not marked.search(page):
     sys.exit(f"{sys.argv[1]}: no <!-- {marker} --> ... <!-- /{marker} --> markers to write between")
-open(sys.argv[1], "w").write(marked.sub(lambda m: m.group(1) + text + m.group(2), page))
+open(sys.argv[1], "w").write(marked.sub(lambda m: m.group(1) + text + "\n" + m.group(2), page))
 PYTHON
 }
 
@@ -105,7 +105,7 @@ PYTHON
 
 screenshot() {  # page, png
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1250,1400 \
-    --screenshot="$PWD/$2" "file://$PWD/$1" 2>/dev/null
+    --screenshot="$(realpath -m "$2")" "file://$(realpath "$1")" 2>/dev/null
 }
 
 if [ "$MEASURE" = 1 ]; then
@@ -117,7 +117,7 @@ if [ "$MEASURE" = 1 ]; then
   wait
 fi
 
-runs=("$REPORTS"/*/20*)  # every matrix run of both engines (the sweeps' runs are in their own directories)
+runs=("$REPORTS"/swarm/20* "$REPORTS"/kubernetes/20*)  # every matrix run of both engines (not the sweeps')
 .venv/bin/chaos-harness compare "${runs[@]}" --output "$REPORTS/compare" > /dev/null
 cp "$REPORTS"/compare/compare.md "$REPORTS"/compare/compare.json "$OUT/"
 screenshot "$REPORTS/compare/compare.html" "$OUT/compare.png"
