@@ -207,7 +207,7 @@ def test_each_proof_is_a_valid_scenario_file_with_the_users_settings_and_its_fix
     assert trial.finding.rule == "swarm-stop-first-single-replica"
     assert proof.name == "swarm-stop-first-single-replica-web"
     assert proof.stack.replicas == 1 and proof.strategy.update_config.order == "stop-first"
-    assert proof.strategy.update_config.monitor == 10 and proof.expect.max_downtime == 0  # the user's; no downtime
+    assert proof.strategy.update_config.monitor == 10 and proof.expect.max_longest_outage == 1  # the user's; no outage
     assert fixed.strategy.update_config.order == "start-first" and fixed.stack.replicas == 1
 
 
@@ -221,7 +221,7 @@ def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_it
                                                         "swarm-stop-first-single-replica"]
 
     def report(failed: int, lost: int) -> dict:
-        return {"load": {"failed": failed, "samples": 500}, "downtime": failed / 50,
+        return {"load": {"failed": failed, "samples": 500}, "downtime": failed / 50, "longest_outage": failed / 50,
                 "upgrade": {"outcome": "completed"}, "writes": {"measured": True, "lost": lost}}
 
     observed = {"swarm-stop-first-single-replica-web": report(37, 0),  # an outage, as predicted
@@ -265,4 +265,17 @@ def test_every_rules_proof_and_fixed_variant_are_scenarios_the_harness_runs(tmp_
     if trial.fixed is not None:
         assert load_scenario(trial.fixed).model_dump(exclude={"name", "description"}) != proof.model_dump(
             exclude={"name", "description"})
+
+
+def test_an_outage_is_a_second_without_an_answer_or_one_percent_failed_not_a_lone_timeout():
+    """On the demo, lint --prove judged a single timed-out request (1 of 2,060) an outage of a rollout without a
+    readiness probe, although the harness had made the image's HEALTHCHECK its probe: now it is not one."""
+    from harness.lint.prove import EFFECTS
+
+    def report(failed: int, samples: int, longest: float) -> dict:
+        return {"load": {"failed": failed, "samples": samples}, "longest_outage": longest, "downtime": longest}
+
+    outage = EFFECTS["downtime"].shown
+    assert not outage(report(1, 2060, 0.02)) and not outage(report(10, 2566, 0.16))  # the demo's proofs
+    assert outage(report(176, 3916, 3.5)) and outage(report(30, 2000, 0.6))  # a halted node; 1.5 % failed
 
