@@ -59,7 +59,7 @@ def _outage(report: dict) -> bool:
 
 
 EFFECTS = {
-    "downtime": Effect("clients see an outage: a second or more without an answer, or 1 % of requests failed",
+    "outage": Effect("clients see an outage: a second or more without an answer, or 1 % of requests failed",
                        {"max_longest_outage": OUTAGE}, _outage),
     "half-upgraded": Effect("the failed upgrade stops half done and stays so",
                             {"upgrade_outcome": ["completed", "rolled_back"]}, lambda r: _outcome(r) == "paused"),

@@ -149,7 +149,8 @@ def test_the_health_check_comes_from_the_compose_file_else_from_the_dockerfile_t
     timed = swarm_stack(tmp_path, {"healthcheck": {"interval": "1s"}, "build": "web"})  # the image's, retimed
     assert rules_found(timed, "swarm") == set()
     (tmp_path / "web" / "Dockerfile").write_text("FROM x\nHEALTHCHECK NONE\n")
-    assert rules_found(swarm_stack(tmp_path, {"healthcheck": None, "build": "web"}), "swarm") == {"swarm-no-healthcheck"}
+    without = swarm_stack(tmp_path, {"healthcheck": None, "build": "web"})
+    assert rules_found(without, "swarm") == {"swarm-no-healthcheck"}
     disabled = swarm_stack(tmp_path, {"healthcheck": {"disable": True}, "build": "web"})
     assert rules_found(disabled, "swarm") == {"swarm-no-healthcheck"}
 
@@ -275,7 +276,7 @@ def test_an_outage_is_a_second_without_an_answer_or_one_percent_failed_not_a_lon
     def report(failed: int, samples: int, longest: float) -> dict:
         return {"load": {"failed": failed, "samples": samples}, "longest_outage": longest, "downtime": longest}
 
-    outage = EFFECTS["downtime"].shown
+    outage = EFFECTS["outage"].shown
     assert not outage(report(1, 2060, 0.02)) and not outage(report(10, 2566, 0.16))  # the demo's proofs
     assert outage(report(176, 3916, 3.5)) and outage(report(30, 2000, 0.6))  # a halted node; 1.5 % failed
 

@@ -40,7 +40,7 @@ class NoReadinessProbe(KubernetesRule):
     severity = "warning"
     reference = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"
     proof = Proof("clean-upgrade", "the workload's replicas and rollout (the harness makes the image's HEALTHCHECK "
-                  "a readinessProbe where the image has one)", "downtime",
+                  "a readinessProbe where the image has one)", "outage",
                   "a readinessProbe on the entry's health path (the entry's workload only)")
 
     def found(self, facts: StackFacts, workload: KubeWorkload) -> Finding | None:
@@ -63,7 +63,7 @@ class RolloutTakesEveryPod(KubernetesRule):
     name = "kubernetes-rollout-takes-every-pod"
     severity = "error"
     reference = DEPLOYMENT_DOCS + "#max-unavailable"
-    proof = Proof("max-unavailable-rounding", "the Deployment's replicas, maxSurge and maxUnavailable", "downtime",
+    proof = Proof("max-unavailable-rounding", "the Deployment's replicas, maxSurge and maxUnavailable", "outage",
                   "maxUnavailable: 0 with maxSurge: 1")
 
     def applies(self, workload: KubeWorkload) -> bool:
@@ -90,7 +90,7 @@ class NoDisruptionBudget(KubernetesRule):
     name = "kubernetes-no-disruption-budget"
     severity = "warning"
     reference = "https://kubernetes.io/docs/tasks/run-application/configure-pdb/"
-    proof = Proof("node-drain", "the workload's replicas, and no PodDisruptionBudget", "downtime")
+    proof = Proof("node-drain", "the workload's replicas, and no PodDisruptionBudget", "outage")
 
     def applies(self, workload: KubeWorkload) -> bool:
         return workload.upgraded and workload.replicas > 1
@@ -160,7 +160,7 @@ class SingleReplicaDefaultToleration(KubernetesRule):
     name = "kubernetes-single-replica-toleration"
     severity = "warning"
     reference = "https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/#taint-based-evictions"
-    proof = Proof("toleration-wait", "one replica, the pods' tolerations (about 7 minutes)", "downtime")
+    proof = Proof("toleration-wait", "one replica, the pods' tolerations (about 7 minutes)", "outage")
 
     def applies(self, workload: KubeWorkload) -> bool:
         return workload.upgraded and workload.replicas == 1

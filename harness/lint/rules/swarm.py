@@ -38,7 +38,7 @@ class NoHealthCheck(SwarmRule):
     name = "swarm-no-healthcheck"
     severity = "warning"
     reference = "https://docs.docker.com/reference/compose-file/services/#healthcheck"
-    proof = Proof("clean-upgrade", "the service's replicas and update_config, and no health check", "downtime")
+    proof = Proof("clean-upgrade", "the service's replicas and update_config, and no health check", "outage")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.health is not None:
@@ -61,7 +61,7 @@ class FailureActionContinue(SwarmRule):
     severity = "error"
     reference = UPDATE_DOCS
     proof = Proof("bad-release-rollback", "the service's replicas and update_config (failure_action: continue)",
-                  "downtime", "failure_action: rollback")
+                  "outage", "failure_action: rollback")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
         if service.update["failure_action"] != "continue":
@@ -81,7 +81,7 @@ class StopFirstSingleReplica(SwarmRule):
     name = "swarm-stop-first-single-replica"
     severity = "error"
     reference = DOCS + "#update_config"
-    proof = Proof("clean-upgrade", "one replica, the service's update_config (stop-first)", "downtime",
+    proof = Proof("clean-upgrade", "one replica, the service's update_config (stop-first)", "outage",
                   "order: start-first")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
@@ -101,7 +101,7 @@ class UpdatesEveryTaskAtOnce(SwarmRule):
     name = "swarm-update-all-at-once"
     severity = "error"
     reference = DOCS + "#update_config"
-    proof = Proof("clean-upgrade", "the service's replicas and update_config (parallelism)", "downtime",
+    proof = Proof("clean-upgrade", "the service's replicas and update_config (parallelism)", "outage",
                   "update_config.parallelism: 1")
 
     def found(self, facts: StackFacts, service: SwarmService) -> Finding | None:
