@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from docker.errors import APIError, ImageNotFound
@@ -117,7 +117,8 @@ class _Source:
 
 def _sources(profile: Profile) -> list[_Source]:
     """Every image of every release, then every image no release changes: of each compose service, and of each
-    container of the Kubernetes workloads (``workload/container``)."""
+    container of the Kubernetes workloads (``workload/container``; with the build section of a release or compose
+    service that names the same image)."""
     found = [_Source(("releases", name, service), source, profile.relative)
              for name, images in profile.model.releases.items() for service, source in images.items()]
     if profile.compose:
@@ -125,7 +126,9 @@ def _sources(profile: Profile) -> list[_Source]:
         found += [_Source(("services", service, "image"), _compose_source(spec),
                           lambda path: (compose_file.parent / path).resolve(), compose_file)
                   for service, spec in profile.compose["services"].items() if service not in profile.upgraded]
-    return found + [_Source(("services", key, "image"), ImageSource(image=image), profile.relative)
+    built = {place.source.image: place for place in found if place.source.build is not None}
+    return found + [replace(built[image], loc=("services", key, "image")) if image in built  # made by that build
+                    else _Source(("services", key, "image"), ImageSource(image=image), profile.relative)
                     for key, image in base_containers(profile).items()]
 
 

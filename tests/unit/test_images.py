@@ -188,3 +188,20 @@ def test_without_a_port_in_the_compose_file_the_entry_image_must_expose_the_entr
     exposing_8080 = FakeDockerClient(HOST_IMAGES, exposed={"shop/web:1": [8080, 9090]})
     assert prepare(shop, ImageBuilder(exposing_8080)).releases["1.0"] == {"web": "shop/web:1"}
     assert prepare(shop, ImageBuilder(FakeDockerClient(HOST_IMAGES))).base == {"db": "postgres:15"}  # none: trusted
+
+
+def test_a_kubernetes_container_whose_image_a_compose_service_builds_is_made_by_that_build(tmp_path):
+    """A new user's profile: the chart's redis container runs the image its compose service builds. validate
+    refused it ("no build section to make it") where run built it."""
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "app.yaml").write_text(
+        "".join(f"---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  selector: "
+                f"{{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: "
+                f"{{containers: [{{name: {name}, image: '{image}', ports: [{{containerPort: 8080}}]}}]}}\n"
+                for name, image in (("web", "shop/web:1"), ("db", "shop/db:1"))))
+    shop = profile(tmp_path, PREBUILT.replace("compose: compose.yml", "compose: compose.yml\nkubernetes: "
+                                                                      "{manifests: k8s}"),
+                   COMPOSE.replace("    image: postgres:15", "    image: shop/db:1\n    build: db"))
+    check_sources(shop, ImageBuilder(FakeDockerClient(HOST_IMAGES)))  # shop/db:1 is not there, but built
