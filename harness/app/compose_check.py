@@ -30,7 +30,6 @@ IGNORED_BY_SWARM = {
     "container_name": "Swarm names the containers itself",
     "restart": "Swarm uses deploy.restart_policy instead",
     "links": "services find each other by name on their networks",
-    "build": "the image is built on this host and pushed to the cluster's registry instead",
 }
 
 
@@ -179,6 +178,9 @@ def _warnings(compose: dict, profile: ProfileShape) -> list[str]:
         for key, why_ignored in IGNORED_BY_SWARM.items():
             if key in spec:
                 warnings.append(f"services.{name}.{key} is ignored: {why_ignored}")
+        if "build" in spec:
+            warnings.append(f"services.{name}.build is used by the harness, not by Swarm: the image is built on "
+                            "this host and pushed to the cluster's registry")
         if spec.get("ports"):
             warnings.append(f"services.{name}.ports are not published: clients reach {profile.entry.service} "
                             "through the harness's load balancer")

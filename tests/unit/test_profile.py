@@ -225,6 +225,11 @@ def test_what_swarm_or_the_harness_changes_is_a_warning_not_an_error(tmp_path):
     assert all(w.startswith("compose.yml: ") for w in warnings)
     assert all(" ignored: " in w for w in warnings[:2])
     assert "not published" in warnings[2] and "load balancer" in warnings[2]
+    (tmp_path / "web").mkdir()
+    built = {**compose, "services": {**compose["services"], "web": {**web, "build": "web"}}}
+    said = load_profile(write(tmp_path, compose=built)).warnings  # a new user read "build is ignored" as unused
+    assert "compose.yml: services.web.build is used by the harness, not by Swarm: the image is built on this host" \
+        in " ".join(said) and not any("build is ignored" in w for w in said)
 
 
 def test_a_profile_that_is_no_mapping_or_no_yaml_is_a_profile_error(tmp_path):
