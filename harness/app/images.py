@@ -23,7 +23,6 @@ from harness.models import format_errors
 
 BASE_TAG = "stack"  # the tag of a service's image that no release changes
 BROKEN_PROBE = "/chaos-harness/this-release-is-broken"  # exists in no image: the health check always fails
-BROKEN_HEALTH = {"interval": 2, "timeout": 1, "start-period": 1, "retries": 2}  # the broken release's check, seconds
 Push = Callable[[str, str, str], object]  # (local image, repository, tag)
 
 
@@ -85,9 +84,8 @@ def _push_in_order(push_one: Push, pushes: list[tuple[str, str, str]]) -> None:
 
 def synthesise_broken(builder: ImageBuilder, app: str, service: str, image: str) -> str:
     """The same image with a health check that can never pass: a release that starts and never becomes healthy."""
-    options = " ".join(f"--{key}={value}{'' if key == 'retries' else 's'}" for key, value in BROKEN_HEALTH.items())
     dockerfile = (f"# synthesised from {builder.image_id(image)}\nFROM {image}\n"
-                  f"HEALTHCHECK {options} CMD [\"{BROKEN_PROBE}\"]\n")
+                  f'HEALTHCHECK --interval=2s --timeout=1s --start-period=1s --retries=2 CMD ["{BROKEN_PROBE}"]\n')
     return builder.build_dockerfile(dockerfile, f"chaos-harness/{app}-{service}:{BROKEN}")
 
 

@@ -21,7 +21,7 @@ from string import Template
 
 from harness.app.compose_check import declared_ports, missing_files, validated
 from harness.app.compose_model import ComposeFile
-from harness.app.manifests import KubernetesSource, render, workloads
+from harness.app.manifests import KubernetesSource, mounts_claim, render, workloads
 from harness.cluster.config import STACK_NAME
 from harness.errors import HarnessError, ProfileError
 from harness.files import KiB, read_bytes
@@ -56,14 +56,12 @@ def starting_profile(source: Path, profile_path: Path, image_ports: ImagePorts |
     entry = guess_entry(services, compose_path.parent, image_ports or host_image_ports)
     spec = services[entry.service]
     image = spec["image"]
-    current, repository = _release_of(image)
     profile_dir = profile_path.resolve().parent
     return Template(_TEMPLATE).substitute(
         name=_profile_name(compose_path),
         form=f"compose: {json.dumps(os.path.relpath(compose_path.resolve(), profile_dir))}",
-        current=json.dumps(current), entry=json.dumps(entry.service),
+        entry=json.dumps(entry.service), **_releases(image),
         image=_image_source(image, spec.get("build"), compose_path.parent, profile_dir),
-        next=json.dumps(NEXT if current != NEXT else f"{NEXT}-1"), next_image=json.dumps(f"{repository}:NEXT"),
         port=entry.port, port_note=_port_note(entry), services=", ".join(services),
         stateful=json.dumps([name for name, s in services.items() if name != entry.service and _named_volumes(s)]))
 
@@ -83,20 +81,18 @@ def kubernetes_profile(source: Path, profile_path: Path) -> str:
     if not deployments:
         raise ProfileError(f"{source}: the {kind} renders no Deployment, so there is nothing an upgrade could change "
                            f"(found: {', '.join(f'{w.kind}/{w.name}' for w in found.values()) or 'no workload'})")
-    claiming = {o["metadata"]["name"] for o in objects if o.get("kind") == "Deployment" and _claims(o)}
+    claiming = {o["metadata"]["name"] for o in objects if o.get("kind") == "Deployment" and mounts_claim(o)}
     stateless = [w for w in deployments if w.name not in claiming] or deployments
     exposed = _exposed(objects)
     entry = next((w for w in stateless if w.name in exposed and w.ports),
                  next((w for w in stateless if w.ports), stateless[0]))
     image = entry.containers[entry.upgraded_container() or entry.main[0]]
-    current, repository = _release_of(image)
     stateful = [w.name for w in found.values()
                 if w.name != entry.name and (w.kind == "StatefulSet" or w.name in claiming)]
     where = os.path.relpath(source.resolve(), profile_path.resolve().parent)
     return Template(_TEMPLATE).substitute(
-        name=name, form=f"kubernetes: {{{kind}: {json.dumps(where)}}}", current=json.dumps(current),
-        entry=json.dumps(entry.name), image=json.dumps(image),
-        next=json.dumps(NEXT if current != NEXT else f"{NEXT}-1"), next_image=json.dumps(f"{repository}:NEXT"),
+        name=name, form=f"kubernetes: {{{kind}: {json.dumps(where)}}}", entry=json.dumps(entry.name),
+        image=json.dumps(image), **_releases(image),
         port=min(entry.ports) if entry.ports else DEFAULT_PORT,
         port_note="" if entry.ports else f"  # TODO: the container port {entry.name} listens on: no container "
                                          "declares one",
@@ -126,11 +122,6 @@ def _exposed(objects: list[dict]) -> set[str]:
     labels = {o["metadata"]["name"]: ((((o.get("spec") or {}).get("template") or {}).get("metadata") or {})
                                       .get("labels") or {}) for o in objects if o.get("kind") == "Deployment"}
     return {name for name, pod in labels.items() if any(s and s.items() <= pod.items() for s in selectors)}
-
-
-def _claims(manifest: dict) -> bool:
-    pod = ((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return any("persistentVolumeClaim" in volume for volume in pod.get("volumes") or [])
 
 
 def read_compose(path: Path) -> dict:
@@ -193,6 +184,13 @@ def host_image_ports(image: str) -> set[int] | None:
     except (DockerException, HarnessError):
         return None
     return {int(match[1]) for port in exposed if (match := _EXPOSE_PORT.fullmatch(str(port)))}
+
+
+def _releases(image: str) -> dict[str, str]:
+    """The template's release names: the image's own (its tag), and the next one to fill in."""
+    current, repository = _release_of(image)
+    return {"current": json.dumps(current), "next": json.dumps(NEXT if current != NEXT else f"{NEXT}-1"),
+            "next_image": json.dumps(f"{repository}:NEXT")}
 
 
 def _release_of(image: str) -> tuple[str, str]:

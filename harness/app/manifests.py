@@ -318,6 +318,12 @@ def _changes(objects: list[dict], namespace: str, stateful: Sequence[str]) -> li
     return warnings
 
 
+def mounts_claim(obj: dict) -> bool:
+    """Whether a workload's pods mount a PersistentVolumeClaim."""
+    return any("persistentVolumeClaim" in volume for volume in (pod_spec(obj) or {}).get("volumes") or []
+               if isinstance(volume, dict))
+
+
 def _workload(obj: dict, pod: dict) -> Workload:
     main = pod.get("containers") or []
     containers = {c["name"]: c["image"] for c in [*(pod.get("initContainers") or []), *main]}

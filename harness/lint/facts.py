@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.app.manifests import manifest_files
+from harness.app.manifests import manifest_files, mounts_claim
 from harness.app.profile import Profile
 
 # Swarm's defaults for update_config (docker service create --help)
@@ -215,8 +215,7 @@ def _workload(profile: Profile, manifest: dict) -> KubeWorkload:
     deployment = kind == "Deployment"
     strategy = spec.get("strategy" if deployment else "updateStrategy") or {}
     rolling = strategy.get("rollingUpdate") or {}
-    claims = bool(spec.get("volumeClaimTemplates")) or any("persistentVolumeClaim" in volume
-                                                           for volume in pod.get("volumes") or [])
+    claims = bool(spec.get("volumeClaimTemplates")) or mounts_claim(manifest)
     return KubeWorkload(
         kind, name, name in profile.upgraded, name in profile.model.stateful, int(spec.get("replicas", 1)),
         strategy.get("type", "RollingUpdate"), rolling.get("maxSurge", "25%" if deployment else 0),
