@@ -20,8 +20,14 @@ TEST_CLUSTER = ClusterConfig(name="chaos-it", nodes=3, lb_port=28080, lb_admin_p
 
 
 def up_then_down(config: ClusterConfig) -> Iterator[Cluster]:
-    """A fixture's cluster: brought up (and taken down again when that fails), yielded, taken down after."""
+    """A fixture's cluster: brought up (and taken down again when that fails), yielded, taken down after.
+
+    The test clusters' names are the tests' own: what an interrupted earlier test session left under one (its
+    state went with that session's temporary CHAOS_HOME) is taken down first, instead of failing every test."""
     handle = Cluster(config)
+    if left := handle.labelled_objects():
+        print(f"taking down what an interrupted test session left of cluster {config.name!r}: {', '.join(left)}")
+        handle.down()
     try:
         handle.up()
     except BaseException:
