@@ -72,7 +72,7 @@ def test_a_write_carries_its_id_and_counts_only_when_acknowledged_with_an_accept
     stack = app_stack(answer(201), answer(200), None)
     assert writes.write(stack, "w-1").acknowledged
     assert stack.client.sent[0] == ("POST", "/write?id=w-1", None, None)
-    assert writes.write(stack, "w-2").reason == "status 200"  # the profile accepts 201 only
+    assert writes.write(stack, "w-2").reason == "check status 201: got 200"  # the profile accepts 201 only
     assert writes.write(stack, "w-3").reason == "no answer"
 
 

@@ -28,6 +28,7 @@ def test_statuses_accept_codes_and_classes_and_a_redirect_fails_unless_accepted(
     assert failure(check(status=[200, "3xx"]), 302, {}, b"") is None
     assert failure(check(status=["2xx"]), 404, {}, b"") == "status 404"
     assert failure(check(status=["200"]), 200, {}, b"") is None  # a code given as text
+    assert failure(check(status=[202, "3xx"]), 200, {}, b"") == "check status 202/3xx: got 200"  # the check's word
 
 
 def test_body_texts_and_patterns_use_the_writes_values_but_reasons_name_the_profiles_words():
@@ -99,7 +100,7 @@ def test_captures_take_a_json_value_or_a_pattern_group_from_a_header_or_the_body
 def test_a_write_is_acknowledged_only_when_its_status_and_captures_both_hold():
     captures = {"id": Capture.model_validate({"json": "id"})}
     assert write_outcome(check(status=[201]), captures, 201, {}, b'{"id": 3}', {}) == ({"captured.id": "3"}, None)
-    assert write_outcome(check(status=[201]), captures, 200, {}, b'{"id": 3}', {}) == ({}, "status 200")
+    assert write_outcome(check(status=[201]), captures, 200, {}, b'{"id": 3}', {}) == ({}, "check status 201: got 200")
     assert write_outcome(check(status=[201]), captures, 201, {}, b"{}", {})[1] == \
         "acknowledged status, capture id: nothing found"
 
