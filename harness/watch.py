@@ -23,7 +23,7 @@ class EngineWatcher:
         self._update_states: dict[str, tuple[str | None, str]] = {}
         self._tasks: dict[str, tuple[str, str, str]] = {}
         self._known_services: set[str] = set()
-        self._nodes: dict[str, str] = {}
+        self._nodes: dict[str, tuple[str, str]] = {}
         self.last: Snapshots = {}
 
     def poll(self) -> Snapshots | None:
@@ -40,9 +40,10 @@ class EngineWatcher:
             self._journal.write("engine.unreachable", error=str(error))
             return None
         for node in nodes:
-            if self._nodes.get(node.hostname) != node.state:
-                self._nodes[node.hostname] = node.state
-                self._journal.write("engine.node_state", node=node.hostname, state=node.state)
+            if self._nodes.get(node.hostname) != (node.state, node.availability):
+                self._nodes[node.hostname] = (node.state, node.availability)
+                self._journal.write("engine.node_state", node=node.hostname, state=node.state,
+                                    availability=node.availability)
         for snapshot in snapshots.values():
             self._journal_service(snapshot)
         self.last = snapshots

@@ -162,9 +162,11 @@ def fault_timeline(events: list[Event]) -> list[dict]:
 
 
 def _engine_sign(event: Event, node: str) -> bool:
-    """An engine event that shows trouble: the node not ready, a task on it rejected or failed, an update halted."""
+    """An engine event that shows trouble: the node not ready or drained, a task on it rejected or failed, an update
+    halted."""
     if event.type == "engine.node_state":
-        return event.get("node") == node and event.get("state") != "ready"
+        return event.get("node") == node and (event.get("state") != "ready"
+                                              or event.get("availability", "active") != "active")
     if event.type == "engine.task":
         return event.get("node") == node and event.get("state") in FAILED_TASK_STATES
     return event.type == "engine.update_state" and event.get("state") in ("paused", "rolling_back")
@@ -172,7 +174,8 @@ def _engine_sign(event: Event, node: str) -> bool:
 
 def _describe(event: Event) -> str:
     if event.type == "engine.node_state":
-        return f"node {event.get('state')}"
+        drained = event.get("state") == "ready" and event.get("availability", "active") != "active"
+        return "node drained" if drained else f"node {event.get('state')}"
     if event.type == "engine.task":
         return f"task {event.get('state')}: {event.get('error')}"[:160]
     return f"update {event.get('state')}"

@@ -48,11 +48,17 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         ("writes", writes_text(writes)),
         *reads_during_rows(writes),
     ]
-    rows += [(f"fault {f['kind']}", f"on {f['target']}, engine saw {f['engine_effect'] or '-'} after "
-                                    f"{seconds(f['time_to_effect'])}, healed: {f['heal_ok']}"
+    rows += [(f"fault {f['kind']}", f"on {f['target']}, {_engine_saw(f)}, healed: {f['heal_ok']}"
                                     + (f"; engine said: {f['engine_said']}" if f.get("engine_said") else ""))
              for f in report["faults"]]
     return rows
+
+
+def _engine_saw(fault: dict) -> str:
+    """The engine's first sign of a fault, or that it showed none while the fault held."""
+    if fault["engine_effect"] is None:
+        return "the engine showed no sign of it"
+    return f"engine saw {fault['engine_effect']} after {seconds(fault['time_to_effect'])}"
 
 
 def propagation_rows(report: dict) -> list[tuple[str, str]]:

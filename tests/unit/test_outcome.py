@@ -134,6 +134,15 @@ def test_a_fault_the_engine_never_notices_has_no_effect_time():
     assert fault["engine_effect"] is None and fault["time_to_effect"] is None
 
 
+def test_a_drained_node_is_the_engines_sign_of_a_drain():
+    from harness.analysis.outcome import fault_timeline
+
+    (fault,) = fault_timeline([ev(1, "fault.inject", id="0-z", kind="node-drain", target="node2"),
+                               ev(2, "engine.node_state", node="node2", state="ready", availability="active"),
+                               ev(3.5, "engine.node_state", node="node2", state="ready", availability="drain")])
+    assert fault["engine_effect"] == "node drained" and fault["time_to_effect"] == 2.5
+
+
 def test_a_rollback_seen_only_as_completed_is_timed_from_the_engine_start_time():
     journal = [e for e in ROLLBACK_JOURNAL if e.get("state") != "rolling_back"]
     journal = [ev(22, "engine.update_state", state="rolled_back", started_at=15.0)
