@@ -11,12 +11,14 @@ from harness.compare import Row, is_refused, origins_note
 from harness.report.text import (COMPARISON_COLUMNS, comparison_cells, comparison_title, cost_rows, refusal,
                                  result, summary_rows, title)
 
+VALUE_WIDTH = 120  # columns of a figure before it wraps: a long row (the engine's changes) does not widen every row
+
 
 def summary_table(report: dict) -> Table:
     """Key figures and verdicts of one run (a refused run: why)."""
     table = Table(title=f"{title(report)}  ({report['run_id']})", show_header=False)
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(max_width=VALUE_WIDTH, overflow="fold")
     rows = [("refused", escape(refusal(report)))] if is_refused(report) else summary_rows(report) + cost_rows(report)
     for label, text in rows:
         table.add_row(label, text)
