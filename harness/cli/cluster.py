@@ -158,7 +158,8 @@ def _down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> N
     if teardown.complete and not teardown.removed:
         progress(f"cluster {config.name} has nothing to take down")
     elif teardown.complete and FingerprintRecord.load(config.fingerprint_file) is not None:
-        progress("every host and this machine are as they were before the cluster came up (fingerprints match)")
+        progress("every host and this machine are as they were before the cluster came up (fingerprints match); "
+                 f"the fingerprints from before stay in {config.fingerprint_file}, for `audit` to compare again")
 
 
 def _down_options(command):
