@@ -31,7 +31,8 @@ DEMO_CLUSTER = {"name": "chaos", "nodes": ["node1", "node2", "node3"], "provider
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
     """A swarm node as the engine would report it."""
-    return NodeInfo(hostname=hostname, state=state, availability="active", role=role, labels=dict(labels))
+    return NodeInfo(hostname=hostname, state=state, availability="active", role=role, labels=dict(labels),
+                    shown=f"{state}/active {role}")
 
 
 def make_task(node: str, version: str = "v1", state: str = "running", desired: str = "running",
@@ -71,11 +72,12 @@ class FakeEngine:
         return "Docker Swarm 0.0-fake"
 
     def nodes(self) -> list[NodeInfo]:
-        return [
-            NodeInfo(n.hostname, "ready" if self.cluster.states[n.hostname] == "running" else "down",
-                     "drain" if n.hostname in self.drained else n.availability, n.role, n.labels)
-            for n in self.cluster.node_infos
-        ]
+        return [self._node_info(n) for n in self.cluster.node_infos]
+
+    def _node_info(self, node: NodeInfo) -> NodeInfo:
+        state = "ready" if self.cluster.states[node.hostname] == "running" else "down"
+        availability = "drain" if node.hostname in self.drained else node.availability
+        return NodeInfo(node.hostname, state, availability, node.role, node.labels, f"{state}/{availability} {node.role}")
 
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
                      pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:

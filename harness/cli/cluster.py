@@ -126,7 +126,7 @@ def cluster_status(config: ClusterConfig) -> None:
         problems[engine] = f"not read: {error}"
     for node, state in states.items():
         info = seen.get(node)
-        detail = f"{engine} {info.state}/{info.availability} {info.role} {info.labels}" if info else f"not in {engine}"
+        detail = f"{engine} {info.shown} {info.labels}" if info else f"not in {engine}"
         click.echo(f"{node}\t{state}\t{problems.get(node, detail)}")
     if engine in problems:
         click.echo(f"{engine}\t{problems[engine]}")

@@ -93,6 +93,7 @@ class NodeInfo:
     availability: str  # active, pause, drain
     role: str  # manager, worker
     labels: dict[str, str]
+    shown: str = ""  # state, availability and role in the engine's own words, as its users know them
 
 
 @dataclass(frozen=True)

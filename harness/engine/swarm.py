@@ -187,16 +187,14 @@ class SwarmEngine:
 
     def nodes(self) -> list[NodeInfo]:
         """Every swarm node with state, availability, role and labels."""
-        return [
-            NodeInfo(
-                hostname=n.attrs["Description"]["Hostname"],
-                state=n.attrs["Status"]["State"],
-                availability=n.attrs["Spec"].get("Availability", "active"),
-                role=n.attrs["Spec"].get("Role", "worker"),
-                labels=dict(n.attrs["Spec"].get("Labels") or {}),
-            )
-            for n in self._translate("list nodes", self.manager.nodes.list)
-        ]
+        return [self._node_info(n.attrs) for n in self._translate("list nodes", self.manager.nodes.list)]
+
+    @staticmethod
+    def _node_info(attrs: dict) -> NodeInfo:
+        state, spec = attrs["Status"]["State"], attrs["Spec"]
+        availability, role = spec.get("Availability", "active"), spec.get("Role", "worker")
+        return NodeInfo(hostname=attrs["Description"]["Hostname"], state=state, availability=availability, role=role,
+                        labels=dict(spec.get("Labels") or {}), shown=f"{state}/{availability} {role}")
 
     # -- stacks and services ---------------------------------------------------------------
 

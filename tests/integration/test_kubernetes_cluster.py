@@ -100,7 +100,7 @@ def test_cluster_status_names_the_kubeconfig(kube, tmp_path):
                               env={"CHAOS_HOME": str(kube.config.workdir)})
     assert done.exit_code == 0, done.output
     assert f"kubeconfig\t{kube.kubeconfig}" in done.output
-    assert "node2\trunning\tkubernetes ready/active worker" in done.output
+    assert "node2\trunning\tkubernetes Ready, schedulable, worker" in done.output  # in Kubernetes' words
 
 
 @pytest.fixture(scope="module")

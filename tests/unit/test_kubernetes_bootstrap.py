@@ -148,3 +148,19 @@ def test_a_damaged_kubeconfig_is_a_cluster_error_naming_it(tmp_path, data):
 
 
 KUBECONFIG = admin_kubeconfig(PLAN, Secrets.from_json(KEPT))
+
+
+def test_a_node_is_shown_in_kubernetes_words_and_judged_in_the_harnesss():
+    from kubernetes import client as k8s
+
+    from harness.engine.kubernetes.engine import KubernetesEngine
+    from harness.engine.kubernetes.translate import CONTROL_PLANE
+
+    engine = KubernetesEngine.__new__(KubernetesEngine)
+    engine._kept = None
+    node = k8s.V1Node(metadata=k8s.V1ObjectMeta(name="node1", labels={CONTROL_PLANE: ""}),
+                      spec=k8s.V1NodeSpec(unschedulable=True),
+                      status=k8s.V1NodeStatus(conditions=[k8s.V1NodeCondition(type="Ready", status="False")]))
+    info = engine._node_info(node)
+    assert (info.state, info.availability, info.role) == ("down", "drain", "manager")
+    assert info.shown == "NotReady, SchedulingDisabled, control-plane"

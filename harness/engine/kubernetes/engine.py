@@ -180,13 +180,17 @@ class KubernetesEngine:
     def nodes(self) -> list[NodeInfo]:
         """Every node: Ready (``ready``) or not (``down``), cordoned (``drain``) or not, control plane or worker."""
         found = call(lambda: self._core.list_node(_request_timeout=10).items, "list the nodes")
-        return [NodeInfo(
-            hostname=node.metadata.name,
-            state="ready" if is_ready(node) else "down",
-            availability="drain" if node.spec.unschedulable else "active",
-            role="manager" if CONTROL_PLANE in (node.metadata.labels or {}) else "worker",
-            labels={**(node.metadata.labels or {}), **(self._kept.of(node.metadata.name) if self._kept else {})})
-            for node in found]
+        return [self._node_info(node) for node in found]
+
+    def _node_info(self, node: k8s.V1Node) -> NodeInfo:
+        ready, cordoned = is_ready(node), bool(node.spec.unschedulable)
+        control_plane = CONTROL_PLANE in (node.metadata.labels or {})
+        shown = ", ".join(("Ready" if ready else "NotReady", "SchedulingDisabled" if cordoned else "schedulable",
+                           "control-plane" if control_plane else "worker"))
+        return NodeInfo(hostname=node.metadata.name, state="ready" if ready else "down",
+                        availability="drain" if cordoned else "active", role="manager" if control_plane else "worker",
+                        labels={**(node.metadata.labels or {}), **(self._kept.of(node.metadata.name) if self._kept else {})},
+                        shown=shown)
 
     def label_node(self, hostname: str, labels: dict[str, str]) -> None:
         if self._kept is not None:
