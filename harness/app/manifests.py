@@ -16,13 +16,14 @@ CustomResourceDefinition or a PersistentVolume is refused, naming it.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError,
                       model_validator)
 
 from harness.app.shape import AppShape
@@ -185,14 +186,17 @@ def _shape_problem(document: Any) -> str | None:
     kind = document.get("kind")
     checks = [(_Object, document, "")]
     if kind in WORKLOAD_KINDS:
-        checks.append((_WORKLOAD_SPECS.get(kind, _WorkloadSpec), document.get("spec"), "spec."))
+        checks.append((_SPECS.get(kind, _WorkloadSpec), document.get("spec"), "spec."))
+    elif kind in _SPECS and document.get("spec") is not None:  # a budget's spec is optional
+        checks.append((_SPECS[kind], document["spec"], "spec."))
     for model, value, prefix in checks:
         try:
             model.model_validate(value)
         except ValidationError as error:
             first = error.errors()[0]
             where = (prefix + ".".join(str(step) for step in first["loc"])).rstrip(".")
-            return f"{label(document)}: {where}: {first['msg'].split(' or instance of')[0]}"
+            given = f"got {first['input']!r}: " if first["type"] != "missing" else ""
+            return f"{label(document)}: {where}: {given}{first['msg'].removeprefix('Value error, ').split(' or instance of')[0]}"
     return None
 
 
@@ -202,14 +206,35 @@ class _Loose(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _pods(value: Any) -> Any:
+    """A rollout's maxSurge or maxUnavailable: a count of pods, or a share of the replicas such as 25%."""
+    count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    share = isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value) is not None
+    if value is not None and not (count or share):
+        raise ValueError("a count of pods (0 or more) or a share of the replicas such as 25%")
+    return value
+
+
+Pods = Annotated[Any, BeforeValidator(_pods)]
+
+
 class _Container(_Loose):
     name: StrictStr
     image: StrictStr
+    readinessProbe: dict | None = None
+
+
+class _Toleration(_Loose):
+    key: StrictStr | None = None
+    effect: StrictStr | None = None
+    tolerationSeconds: StrictInt | None = None
 
 
 class _PodSpec(_Loose):
     containers: list[_Container] = Field(min_length=1)
     initContainers: list[_Container] = []
+    tolerations: list[_Toleration] | None = None
+    volumes: list[dict] | None = None
 
 
 class _TemplateMetadata(_Loose):
@@ -223,6 +248,17 @@ class _PodTemplate(_Loose):
 
 class _WorkloadSpec(_Loose):
     template: _PodTemplate
+    replicas: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+class _RollingUpdate(_Loose):
+    maxSurge: Pods = None
+    maxUnavailable: Pods = None
+
+
+class _Strategy(_Loose):
+    type: Literal["RollingUpdate", "Recreate", "OnDelete"] | None = None
+    rollingUpdate: _RollingUpdate | None = None
 
 
 class _LabelledMetadata(_Loose):
@@ -235,6 +271,13 @@ class _LabelledTemplate(_PodTemplate):
 
 class _DeploymentSpec(_WorkloadSpec):
     template: _LabelledTemplate
+    strategy: _Strategy | None = None
+    progressDeadlineSeconds: Annotated[StrictInt, Field(ge=1)] | None = None
+
+
+class _StatefulSetSpec(_WorkloadSpec):
+    updateStrategy: _Strategy | None = None
+    volumeClaimTemplates: list[dict] | None = None
 
 
 class _JobTemplate(_Loose):
@@ -255,7 +298,16 @@ class _Object(_Loose):
     metadata: _Metadata
 
 
-_WORKLOAD_SPECS: dict[str, type[BaseModel]] = {"Pod": _PodSpec, "CronJob": _CronJobSpec, "Deployment": _DeploymentSpec}
+class _Selector(_Loose):
+    matchLabels: dict[StrictStr, StrictStr] | None = None
+
+
+class _BudgetSpec(_Loose):
+    selector: _Selector | None = None
+
+
+_SPECS: dict[str, type[BaseModel]] = {"Pod": _PodSpec, "CronJob": _CronJobSpec, "Deployment": _DeploymentSpec,
+                                      "StatefulSet": _StatefulSetSpec, "PodDisruptionBudget": _BudgetSpec}
 
 
 def _duplicates(objects: list[dict], where: str) -> list[Problem]:

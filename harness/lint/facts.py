@@ -237,7 +237,7 @@ def _toleration(tolerations: list[dict]) -> float:
     tolerations (the API server's 300 s where they give none)."""
     keys = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
     seconds = [float(t["tolerationSeconds"]) for t in tolerations
-               if t.get("key") in keys and t.get("effect") == "NoExecute" and "tolerationSeconds" in t]
+               if t.get("key") in keys and t.get("effect") == "NoExecute" and t.get("tolerationSeconds") is not None]
     return min(seconds, default=TOLERATION_DEFAULT)
 
 

@@ -1,5 +1,5 @@
 """Hypothesis fuzz of everything the harness reads besides scenarios: compose files with their profiles
-(``validate --app``), ``app init``, run and sweep directories (``report``, ``compare``, ``heal``) and the values
+(``validate --app``), ``app init``, the files ``lint`` reads (compose files, Kubernetes manifests), run and sweep directories (``report``, ``compare``, ``heal``) and the values
 of command-line options. Every input ends in an exit code a user can act on (never 4, the harness broke) within
 ``HANG_SECONDS``, and no file outside the directories the command was given is written.
 
@@ -197,6 +197,60 @@ def test_fuzz_app_init(tmp_path):
             load_profile(directory / "new.yaml")  # what init writes is a valid profile
         else:
             assert not (directory / "new.yaml").exists()
+
+    check()
+    tally.print()
+
+
+MANIFEST_SOURCES = [path.read_bytes() for path in sorted((ROOT / "examples/demo-pdb/kubernetes").glob("*.yaml"))]
+MANIFEST_FRAGMENTS = st.sampled_from(TEXTS + [": ", "\n  ", "- ", "---\n", "[", "{", "'", "&a ", "*a", "kind: Pod",
+                                              "replicas: 0", "maxUnavailable: 100%", "readinessProbe: {}", "null"])
+LINT_FORMATS = st.sampled_from(["text", "markdown", "json", "sarif"])
+
+
+def test_fuzz_lint_of_compose_files(tmp_path):
+    """``lint --engine swarm`` of a profile and its compose file: exit 0 or 1 (findings) or 2 (refused), and a
+    refusal names the profile or the compose file."""
+    tally = Tally("lint of compose files")
+
+    @FUZZ
+    @given(COMPOSE_FILES, LINT_FORMATS)
+    def check(compose: bytes, output_format: str) -> None:
+        directory = stack_dir(tmp_path)
+        (directory / "compose.yml").write_bytes(compose)
+        tally.inputs += 1
+        code, output = tally.run("lint", str(directory / "shop.yaml"), "--engine", "swarm", "--format", output_format)
+        assert code in (0, 1, 2), output
+        if code == 2:
+            assert "shop.yaml" in "".join(output.split()) or "compose.yml" in "".join(output.split()), output
+
+    check()
+    tally.print()
+
+
+def test_fuzz_lint_of_kubernetes_manifests(tmp_path):
+    """``lint --engine kubernetes`` of the demo with a budget (examples/demo-pdb) whose manifests are damaged: exit
+    0, 1 or 2, a refusal naming the profile or a manifest file."""
+    tally = Tally("lint of Kubernetes manifests")
+    profile = ((ROOT / "examples/demo-pdb/demo-pdb.yaml").read_bytes().replace(b"../../harness/shipped/apps/demo/", b"")
+               .replace(b"{manifests: kubernetes}", b"{manifests: k8s}"))
+
+    @FUZZ
+    @given(st.tuples(*(st.just(source) | mutated([source], MANIFEST_FRAGMENTS) for source in MANIFEST_SOURCES)),
+           LINT_FORMATS)
+    def check(manifests: tuple[bytes, ...], output_format: str) -> None:
+        directory = stack_dir(tmp_path, profile)
+        (directory / "compose.yml").write_bytes(COMPOSE_SOURCES[0])
+        (directory / "k8s").mkdir()
+        for number, manifest in enumerate(manifests):
+            (directory / "k8s" / f"{number}.yaml").write_bytes(manifest)
+        tally.inputs += 1
+        code, output = tally.run("lint", str(directory / "shop.yaml"), "--engine", "kubernetes",
+                                 "--format", output_format)
+        assert code in (0, 1, 2), output
+        if code == 2:
+            flat = "".join(output.split())
+            assert "shop.yaml" in flat or ".yaml" in flat, output
 
     check()
     tally.print()

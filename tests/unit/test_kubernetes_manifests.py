@@ -90,6 +90,13 @@ def test_the_demo_and_both_examples_give_compose_and_kubernetes_forms():
     ({"entry": {"service": "web", "port": 9000}}, (), "entry.port: got 9000: Deployment web's containers declare "
                                                      "the ports 8080"),
     ({"stateful": ["cache"]}, (), "stateful.0: got 'cache': the manifests have no such workload"),
+    ({}, (deployment("web", {"web": "shop/web:1"}, ports=[8080], replicas="3"), DB),
+     "Deployment/web: spec.replicas: got '3': Input should be a valid integer"),
+    ({}, (deployment("web", {"web": "shop/web:1"}, ports=[8080], strategy={"rollingUpdate": {"maxSurge": "a lot"}}),
+          DB), "spec.strategy.rollingUpdate.maxSurge: got 'a lot': a count of pods (0 or more) or a share of the "
+               "replicas such as 25%"),
+    ({}, (WEB, DB, {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "b"},
+                    "spec": {"selector": {"matchLabels": "web"}}}), "PodDisruptionBudget/b: spec.selector.matchLabels"),
 ])
 def test_what_makes_manifests_unusable_is_named_before_anything_starts(tmp_path, changes, objects, expected):
     assert expected in problems_of(write(tmp_path, *objects, **changes))
