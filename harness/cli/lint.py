@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import APP, DEFAULT_REPORTS, checked_profile, engines_of, prepared, progress, ui
+from harness.cli.common import (APP, DEFAULT_REPORTS, checked_profile, engines_of, parse_durations, prepared,
+                                 progress, ui)
 from harness.cluster import Cluster, ClusterConfig
 from harness.engine import FORMS
 
@@ -31,11 +32,14 @@ FAIL_ON = ("error", "warning", "note", "never")
               help="Exit 1 when a finding this severe or more is found.")
 @click.option("--prove", is_flag=True, help="Run each finding's proof scenario (and its fixed variant) on the "
                                             "cluster's engine, and show what clients saw beside the prediction.")
+@click.option("--phase", "phases", multiple=True, metavar="NAME=DURATION",
+              help="With --prove: this length for a phase of every proof run (warmup, observe or verify_window; "
+                   "repeat for several), such as warmup=5s for a quicker CI job.")
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path),
               help="With --prove: where the lint-<time> directory of proof runs goes.")
 @click.pass_obj
 def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], rules: tuple[str, ...], output_format: str,
-         output: Path | None, fail_on: str, prove: bool, reports_dir: Path) -> None:
+         output: Path | None, fail_on: str, prove: bool, phases: tuple[str, ...], reports_dir: Path) -> None:
     """List the upgrade pitfalls of PROFILE's stack: for each, the file and key, what clients will see during an
     upgrade and why, the fix, the scenario that shows it and a reference."""
     from harness.app import load_profile
@@ -43,11 +47,12 @@ def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], rules: 
     from harness.lint import output as write
     from harness.lint.registry import available
 
+    lengths = _phase_lengths(phases)
     loaded = load_profile(profile)
     chosen = list(engines) or [engine for engine in FORMS if FORMS[engine][0] in loaded.forms]
     findings = find(loaded, chosen, rules)
     base = Path.cwd()
-    proven = _proven(config, profile, findings, reports_dir) if prove else None
+    proven = _proven(config, profile, findings, lengths, reports_dir) if prove else None
     text = {"text": lambda: write.as_text(findings, base), "markdown": lambda: write.as_markdown(findings, base),
             "json": lambda: write.as_json(findings, loaded.path, chosen, base, proven),
             "sarif": lambda: write.as_sarif(findings, available(), base)}[output_format]()
@@ -61,9 +66,25 @@ def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], rules: 
     sys.exit(1 if fail_on != "never" and any(f.at_least(fail_on) for f in findings) else 0)
 
 
-def _proven(config: ClusterConfig, profile: Path, findings: list, reports_dir: Path) -> list:
-    """The proof runs of the findings of the cluster's engine, and their fixed variants, on the cluster; their
-    scenario files, runs, lint.md and lint.json in a lint-<time> directory of ``reports_dir``."""
+def _phase_lengths(texts: tuple[str, ...]) -> dict[str, str]:
+    """``--phase NAME=DURATION`` values as a scenario's phases; a bad one is a usage error naming it."""
+    from harness.scenario.model import Phases
+
+    lengths = {}
+    for text in texts:
+        name, _, duration = text.partition("=")
+        if name not in Phases.model_fields or not duration:
+            raise click.BadParameter(f"{text!r}: give NAME=DURATION, NAME one of {', '.join(Phases.model_fields)}",
+                                     param_hint="--phase")
+        parse_durations((duration,), "--phase")
+        lengths[name] = duration
+    return lengths
+
+
+def _proven(config: ClusterConfig, profile: Path, findings: list, phases: dict[str, str], reports_dir: Path) -> list:
+    """The proof runs of the findings of the cluster's engine, and their fixed variants, with ``phases`` where
+    given, on the cluster; their scenario files, runs, lint.md and lint.json in a lint-<time> directory of
+    ``reports_dir``."""
     from harness.lint.output import as_json, proofs_html, proofs_markdown
     from harness.lint.prove import prove, trials
     from harness.matrix import run_once
@@ -73,7 +94,7 @@ def _proven(config: ClusterConfig, profile: Path, findings: list, reports_dir: P
 
     (engine,) = engines_of(config, None)
     directory = reports_dir / f"lint-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    planned = trials([finding for finding in findings if finding.engine == engine], directory)
+    planned = trials([finding for finding in findings if finding.engine == engine], directory, phases)
     files = [path for trial in planned for path in (trial.scenario, trial.fixed) if path is not None]
     scenarios = {path: load_scenario(path) for path in files}
     handle = Cluster(config, progress)

@@ -102,16 +102,17 @@ class Proven:
         return None if self.fixed_report is None else not self.effect.shown(self.fixed_report)
 
 
-def trials(findings: list[Finding], directory: Path) -> list[Trial]:
-    """Every finding's proof, its scenario files written into ``directory``."""
+def trials(findings: list[Finding], directory: Path, phases: dict[str, str] | None = None) -> list[Trial]:
+    """Every finding's proof, its scenario files written into ``directory`` (with ``phases`` where given)."""
     directory.mkdir(parents=True, exist_ok=True)
     found = []
     for finding in findings:
         name = _name(f"{finding.rule}-{finding.service}")
-        proof = _write(directory / f"{name}.yaml", scenario_document(finding, finding.run, name))
+        run = merged(finding.run, {"phases": phases}) if phases else finding.run
+        proof = _write(directory / f"{name}.yaml", scenario_document(finding, run, name))
         fixed = None
         if finding.fixed is not None:
-            document = scenario_document(finding, merged(finding.run, finding.fixed), _name(f"{name}-fixed"))
+            document = scenario_document(finding, merged(run, finding.fixed), _name(f"{name}-fixed"))
             fixed = _write(directory / f"{name}-fixed.yaml", document)
         found.append(Trial(finding, proof, fixed))
     return found

@@ -212,6 +212,18 @@ def test_each_proof_is_a_valid_scenario_file_with_the_users_settings_and_its_fix
     assert fixed.strategy.update_config.order == "start-first" and fixed.stack.replicas == 1
 
 
+def test_phases_given_on_the_command_line_are_those_of_the_proof_and_of_its_fixed_variant(tmp_path):
+    from harness.lint.prove import trials
+    from harness.scenario import load_scenario
+
+    path = swarm_stack(tmp_path, {"deploy": {"replicas": 1, "update_config": {"order": "stop-first"}}})
+    (trial,) = trials(lint(load_profile(path), ["swarm"]), tmp_path / "lint", {"warmup": "3s", "observe": "6s"})
+    for scenario in (load_scenario(trial.scenario), load_scenario(trial.fixed)):
+        assert (scenario.phases.warmup, scenario.phases.observe) == (3, 6)
+    refused = CliRunner().invoke(main, ["lint", str(path), "--prove", "--phase", "settle=5s"])
+    assert refused.exit_code == 2 and "NAME one of warmup, observe, verify_window" in refused.output
+
+
 def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_its_variant_does_not(tmp_path):
     from harness.lint.output import proofs_html, proofs_markdown
     from harness.lint.prove import prove, trials
