@@ -109,7 +109,7 @@ class UpdatesEveryTaskAtOnce(SwarmRule):
         if replicas < 2 or service.update["order"] != "stop-first" or 0 < parallelism < replicas:
             return None
         return self.finding(service.name, self.at(facts, service, "deploy", "update_config", "parallelism"),
-                            f"{service.name} updates {'every' if parallelism == 0 else parallelism} of its "
+                            f"{service.name} updates {'all' if parallelism == 0 else parallelism} of its "
                             f"{replicas} tasks at once, stop-first: no task serves while they are replaced",
                             "set update_config.parallelism below the replicas (1 replaces one task at a time)",
                             upgrade_run(service), upgrade_run(service, parallelism=1))
