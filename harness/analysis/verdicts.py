@@ -36,6 +36,7 @@ def judge(expect: Expect, figures: dict) -> list[Verdict]:
         rollback = figures["rollback"]
         measured = "not triggered" if not rollback["triggered"] else (
             "succeeded" if rollback["success"] else "failed: " + "; ".join(rollback["reasons"]))
+        measured += "".join(f" (unverified: {what})" for what in rollback.get("unverified") or [])
         verdicts.append(Verdict("rollback_succeeds", "succeeded" if expect.rollback_succeeds else "not succeeded",
                                 measured, bool(rollback["success"]) == expect.rollback_succeeds))
     if expect.max_lost_writes is not None and figures.get("writes_measured", True):

@@ -235,3 +235,12 @@ def test_the_final_census_keeps_a_container_still_there_after_its_grace_period()
     import time
     processes, waited, looks = _final_census(["registry:5000/chaos/web:v3-broken"], time.time() - 100)
     assert processes["node2"] == {"v3-broken": 1} and looks == 1 and waited < 1
+
+
+def test_a_rollback_verdict_carries_what_could_not_be_verified():
+    from harness.analysis.verdicts import judge
+    from harness.scenario import Expect
+
+    rollback = {"triggered": True, "success": True, "reasons": [], "unverified": ["the nodes' processes were not read"]}
+    (verdict,) = judge(Expect(rollback_succeeds=True), {"rollback": rollback, "writes_measured": False})
+    assert verdict.passed and verdict.measured == "succeeded (unverified: the nodes' processes were not read)"
