@@ -218,7 +218,8 @@ def failure(check: Check, status: int, headers: Mapping[str, str], body: bytes,
             values: Mapping[str, str] = {}) -> str | None:
     """Why the response fails ``check``, or None when it passes. ``headers`` are looked up without regard to case."""
     if not check.accepts(status):  # a success the check does not take is the check's word, any other the server's
-        return f"check status {'/'.join(map(str, check.status))}: got {status}" if 200 <= status < 300 else f"status {status}"
+        wanted = "/".join(map(str, check.status))
+        return f"check status {wanted}: got {status}" if 200 <= status < 300 else f"status {status}"
     if check.max_bytes is not None and len(body) > check.max_bytes:
         return f"check max_bytes {check.max_bytes}: got {len(body)}"
     return (_header_failure(check, headers, values) or _text_failure(check, body, values)

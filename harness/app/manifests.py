@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
+                      ValidationError, model_validator)
 
 from harness.app.shape import AppShape
 from harness.engine.kubernetes.binaries import COMPONENTS
@@ -196,7 +196,8 @@ def _shape_problem(document: Any) -> str | None:
             first = error.errors()[0]
             where = (prefix + ".".join(str(step) for step in first["loc"])).rstrip(".")
             given = f"got {first['input']!r}: " if first["type"] != "missing" else ""
-            return f"{label(document)}: {where}: {given}{first['msg'].removeprefix('Value error, ').split(' or instance of')[0]}"
+            allowed = first["msg"].removeprefix("Value error, ").split(" or instance of")[0]
+            return f"{label(document)}: {where}: {given}{allowed}"
     return None
 
 

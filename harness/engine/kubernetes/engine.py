@@ -187,10 +187,10 @@ class KubernetesEngine:
         control_plane = CONTROL_PLANE in (node.metadata.labels or {})
         shown = ", ".join(("Ready" if ready else "NotReady", "SchedulingDisabled" if cordoned else "schedulable",
                            "control-plane" if control_plane else "worker"))
+        kept = self._kept.of(node.metadata.name) if self._kept else {}
         return NodeInfo(hostname=node.metadata.name, state="ready" if ready else "down",
                         availability="drain" if cordoned else "active", role="manager" if control_plane else "worker",
-                        labels={**(node.metadata.labels or {}), **(self._kept.of(node.metadata.name) if self._kept else {})},
-                        shown=shown)
+                        labels={**(node.metadata.labels or {}), **kept}, shown=shown)
 
     def label_node(self, hostname: str, labels: dict[str, str]) -> None:
         if self._kept is not None:
