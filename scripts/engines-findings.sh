@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The engines compared (docs/explanation/engines.md): the seed failures on Docker Swarm and on Kubernetes, under
-# in-service, blue-green and (Kubernetes only) service-switch, on the demo app, repeated; then the two failures
-# whose timing matters most swept across the upgrade on both engines. The failures side by side go into
-# docs/explanation/engines.md (between its findings markers); the comparison's compare.md and compare.json, each
-# sweep's sweep.md and screenshots of the HTML pages are copied into docs/engines/ (the runs stay in
-# reports/engines/<start time>/).
+# in-service, blue-green and (Kubernetes only) service-switch, on one app (the demo, or APP=PROFILE), repeated; then
+# the two failures whose timing matters most swept across the upgrade on both engines. The failures side by side go
+# into docs/explanation/engines.md (between its findings markers: <!-- findings --> for the demo, <!-- findings-NAME
+# --> for the app of profile NAME.yaml, and the same for sweeps); the comparison's compare.md and compare.json, each
+# sweep's sweep.md and screenshots of the HTML pages are copied into docs/engines/ (docs/engines/NAME/ for another
+# app; the runs stay in reports/engines/<start time>/).
 #
-#   scripts/engines-findings.sh     REPEAT=3 POINTS=3 SWEEP_REPEAT=2 APPS=demo by default; SWEEPS=0 skips the sweeps
+#   scripts/engines-findings.sh     REPEAT=3 POINTS=3 SWEEP_REPEAT=2 APP=demo by default; SWEEPS=0 skips the sweeps
+#   APP=examples/guestbook/guestbook.yaml scripts/engines-findings.sh
 #   MEASURE=0 REPORTS=reports/engines/<time> scripts/engines-findings.sh
 #                                   the table, the copies and the pictures again from runs already made there
 #
@@ -21,12 +23,16 @@ REPEAT=${REPEAT:-3}
 POINTS=${POINTS:-3}
 SWEEP_REPEAT=${SWEEP_REPEAT:-2}
 SWEEPS=${SWEEPS:-1}
-APPS=${APPS:-demo}
+APP=${APP:-demo}
 MEASURE=${MEASURE:-1}
 REPORTS=${REPORTS:-reports/engines/$(date -u +%Y%m%dT%H%M%SZ)}
-OUT=docs/engines
+NAME=$(basename "$APP" .yaml)
+if [ "$APP" = demo ]; then OUT=docs/engines SUFFIX=; else OUT=docs/engines/$NAME SUFFIX=-$NAME; fi
 SEEDS=(clean-upgrade halted-node registry-unreachable frozen-daemon port-conflict bad-release-rollback node-drain
-       progress-deadline-pause max-unavailable-rounding readiness-too-early)  # the last three: Kubernetes only
+       progress-deadline-pause max-unavailable-rounding)  # the last two: Kubernetes only
+# readiness-too-early (Kubernetes only) upgrades to the demo's v2-warmup, a release whose probe passes before it
+# serves: another app has no such release.
+[ "$APP" != demo ] || SEEDS+=(readiness-too-early)
 # toleration-wait (Kubernetes only too) is left out: it takes 7 minutes a run.
 SWEPT=(frozen-daemon-rollback registry-unreachable)
 mkdir -p "$OUT"
@@ -39,12 +45,13 @@ harness() {  # engine, then the command: on the engine's own cluster
 
 measure() {  # engine: the matrix, then the sweeps, into $REPORTS/<engine>; its output into $REPORTS/<engine>.log
   local engine=$1
-  harness "$engine" matrix "${SEEDS[@]}" --apps "$APPS" --strategies in-service,blue-green,service-switch \
+  harness "$engine" matrix "${SEEDS[@]}" --apps "$APP" --strategies in-service,blue-green,service-switch \
     --repeat "$REPEAT" --reports "$REPORTS/$engine" || echo "matrix on $engine: not every run passed" >&2
   [ "$SWEEPS" = 1 ] || return 0
   for scenario in "${SWEPT[@]}"; do
-    harness "$engine" sweep "$scenario" --strategies in-service --points "$POINTS" --repeat "$SWEEP_REPEAT" \
-      --reports "$REPORTS/$engine/sweeps/$scenario" || echo "sweep of $scenario on $engine: not every run reported" >&2
+    harness "$engine" sweep "$scenario" --app "$APP" --strategies in-service --points "$POINTS" \
+      --repeat "$SWEEP_REPEAT" --reports "$REPORTS/$engine/sweeps/$scenario" \
+      || echo "sweep of $scenario on $engine: not every run reported" >&2
   done
 }
 
@@ -79,7 +86,7 @@ print(f"Runs per cell: {' or '.join(map(str, runs))}; a figure is the median, wi
 print("| failure | strategy | " + " | ".join(engines) + " |")
 print("|---|---|" + "---|" * len(engines))
 for (scenario, strategy), by_engine in cells.items():
-    print(f"| {scenario.removesuffix('@demo')} | {strategy} | " + " | ".join(cell(by_engine.get(e)) for e in engines) + " |")
+    print(f"| {scenario.split('@')[0]} | {strategy} | " + " | ".join(cell(by_engine.get(e)) for e in engines) + " |")
 PYTHON
 }
 
@@ -122,7 +129,7 @@ runs=("$REPORTS"/swarm/20* "$REPORTS"/kubernetes/20*)  # every matrix run of bot
 cp "$REPORTS"/compare/compare.md "$REPORTS"/compare/compare.json "$OUT/"
 screenshot "$REPORTS/compare/compare.html" "$OUT/compare.png"
 side_by_side "$OUT/compare.json" > "$REPORTS/findings.md"
-into_page docs/explanation/engines.md "$REPORTS/findings.md" findings
+into_page docs/explanation/engines.md "$REPORTS/findings.md" "findings$SUFFIX"
 echo "comparison: $OUT/compare.md, $OUT/compare.png; the side by side table in docs/explanation/engines.md"
 
 : > "$REPORTS/sweeps.md"
@@ -133,10 +140,10 @@ for scenario in "${SWEPT[@]}"; do
       cp "$directory"/sweep.json "$directory"/sweep.md "$OUT/$scenario-$engine/"
       screenshot "$directory/sweep.html" "$OUT/$scenario-$engine/sweep.png"
       echo "- **$scenario on $engine**: $(predictability "$directory/sweep.json")" \
-        "([sweep](../engines/$scenario-$engine/sweep.md), [picture](../engines/$scenario-$engine/sweep.png))" \
+        "([sweep](../${OUT#docs/}/$scenario-$engine/sweep.md), [picture](../${OUT#docs/}/$scenario-$engine/sweep.png))" \
         >> "$REPORTS/sweeps.md"
       echo "$scenario on $engine: $OUT/$scenario-$engine/sweep.md"
     done
   done
 done
-[ ! -s "$REPORTS/sweeps.md" ] || into_page docs/explanation/engines.md "$REPORTS/sweeps.md" sweeps
+[ ! -s "$REPORTS/sweeps.md" ] || into_page docs/explanation/engines.md "$REPORTS/sweeps.md" "sweeps$SUFFIX"
