@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from harness.app import DEFAULT_PROFILE, App, load_profile
+from harness.cli import main
 from harness.cluster import Cluster, ClusterConfig
 from harness.errors import ServiceMissing
 from harness.scenario import Stack
@@ -58,7 +61,8 @@ def guestbook(cluster) -> App:
 
 
 def relocatable(profile: Path) -> dict:
-    """The profile's document with every path it names made absolute, so that a changed copy can live elsewhere."""
+    """The profile's document with every path it names made absolute, so that a changed copy can live elsewhere
+    (written with ``sort_keys=False``: the order of its releases says which is old and which new)."""
     document = yaml.safe_load(profile.read_text())
     absolute = lambda path: str(profile.parent / path)  # noqa: E731
     if "compose" in document:
@@ -95,3 +99,17 @@ LAST = ("test_crash_heal", "test_teardown")  # the most destructive test, then t
 def pytest_collection_modifyitems(items):
     """Tests run in file order, except that the crash test and then the teardown check come last."""
     items.sort(key=lambda item: next((i + 1 for i, name in enumerate(LAST) if name in item.nodeid), 0))
+
+
+def lint_proofs(cluster: Cluster, profile: str, rule: str, tmp_path: Path, *phases: str) -> tuple[dict, Path]:
+    """``lint PROFILE --rule RULE --prove`` on the cluster's engine, as a user runs it, with ``phases``
+    (NAME=DURATION) for each proof run: the proof's entry of lint.json, and the lint-<time> directory of its runs."""
+    options = [option for phase in phases for option in ("--phase", phase)]
+    done = CliRunner().invoke(main, ["--cluster", cluster.config.name, "lint", profile, "--engine",
+                                     cluster.config.engine, "--rule", rule, "--prove", *options, "--format", "json",
+                                     "-o", str(tmp_path / "lint.json"), "--fail-on", "never", "--reports",
+                                     str(tmp_path)], env={"CHAOS_HOME": str(cluster.config.workdir)})
+    assert done.exit_code == 0, done.output
+    (proof,) = json.loads((tmp_path / "lint.json").read_text())["proofs"]
+    (lint_dir,) = tmp_path.glob("lint-*")
+    return proof, lint_dir

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.analysis import attribute
 from harness.analysis import downtime as dt
 from harness.analysis.samples import read_samples
+from harness.app import DEFAULT_PROFILE
 from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.journal import read_journal
 from harness.ledger import HealLedger
@@ -21,7 +25,7 @@ from harness.scenario import Phases, load_scenario
 from harness.shipped import shipped_scenario
 from harness.stack import BLUE
 from harness.waiting import wait_until
-from tests.integration.conftest import live_releases
+from tests.integration.conftest import lint_proofs, live_releases, relocatable
 
 pytestmark = pytest.mark.docker
 
@@ -93,17 +97,43 @@ def test_halted_node_during_in_service_upgrade(cluster, demo, tmp_path):
     assert "Traceback" not in (run_dir / "logs" / "chaos_web.log").read_text()
 
 
-def test_bad_release_is_rolled_back_and_v1_serves_again(cluster, demo, tmp_path):
-    scenario = shortened("bad-release-rollback", warmup=5, observe=12, verify_window=8)
-    report = Runner(scenario, cluster, tmp_path, demo).run().report
+def test_lint_proves_a_paused_update_is_left_half_done_and_its_fix_rolls_the_bad_release_back(cluster, demo,
+                                                                                              tmp_path):
+    """swarm-failure-action-pause on the demo (Swarm's default failure_action): the synthesised broken release
+    leaves the update paused; the fixed variant (failure_action: rollback) rolls it back, verified, and v1 serves
+    every request again."""
+    proof, lint_dir = lint_proofs(cluster, "demo", "swarm-failure-action-pause", tmp_path, "warmup=5s", "observe=10s",
+                                  "verify_window=8s")
+    assert proof["reproduced"] is True and "upgrade paused" in proof["observed"], proof
+    assert proof["fix_removed"] is True and "upgrade rolled_back" in proof["fixed_observed"], proof
 
+    (fixed_report,) = lint_dir.glob("*-fixed-in-service/report.json")
+    report = json.loads(fixed_report.read_text())
     assert report["app"]["new"] == "broken", "the broken release is synthesised from the demo's new one"
-    assert report["upgrade"]["outcome"] == "rolled_back"
     assert report["rollback"]["success"] is True, report["rollback"]["reasons"]
     assert report["rollback"]["time_to_rollback"] > 0
     assert "broken" not in Counter(t.version for t in cluster.engine.service(BLUE.service("web")).running())
     assert live_releases(cluster, demo) == ["v1"] * 10
     assert report["passed"] is True, report["verdicts"]
+
+
+def test_lint_proves_updating_every_task_at_once_is_an_outage_and_one_at_a_time_is_none(cluster, tmp_path):
+    """swarm-update-all-at-once on a copy of the demo whose web service updates all its tasks at once
+    (update_config.parallelism: 0, stop-first): no task serves while they are replaced, an outage; the fixed
+    variant (parallelism 1) replaces one task at a time and clients see none."""
+    demo = relocatable(DEFAULT_PROFILE)
+    compose = yaml.safe_load(Path(demo["compose"]).read_text())
+    for service in compose["services"].values():
+        service["build"]["context"] = str(Path(demo["compose"]).parent / service["build"]["context"])
+    compose["services"]["web"]["deploy"]["update_config"] = {"parallelism": 0}
+    (tmp_path / "compose.yml").write_text(yaml.safe_dump(compose))
+    demo["compose"] = str(tmp_path / "compose.yml")
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo, sort_keys=False))
+    proof, lint_dir = lint_proofs(cluster, str(tmp_path / "demo.yaml"), "swarm-update-all-at-once", tmp_path,
+                                  "warmup=5s", "observe=8s")
+    assert proof["reproduced"] is True and proof["fix_removed"] is True, proof
+    (proof_report,) = (path for path in lint_dir.glob("*/report.json") if "-fixed-" not in path.parent.name)
+    assert json.loads(proof_report.read_text())["longest_outage"] >= 1
 
 
 def test_an_interrupted_run_heals_its_fault(cluster, tmp_path):

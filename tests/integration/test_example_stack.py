@@ -98,7 +98,7 @@ def test_a_stack_that_never_becomes_healthy_fails_prepare_with_its_tasks_and_log
     document = relocatable(GUESTBOOK)
     document["entry"]["health"]["path"] = "/no-such-health-page"  # answers 404: never healthy
     profile = tmp_path / "unhealthy.yaml"
-    profile.write_text(yaml.safe_dump(document))
+    profile.write_text(yaml.safe_dump(document, sort_keys=False))
     app = App.prepare(load_profile(profile), cluster.builder)
 
     with pytest.raises(ProfileError) as failed:  # every task answers 404: the profile's mistake, exit 2

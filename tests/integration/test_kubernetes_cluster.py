@@ -203,7 +203,7 @@ def test_a_profile_without_kubernetes_objects_is_deployed_from_its_compose_file(
     """The demo given as its compose file only: each service becomes a Deployment and a headless Service."""
     demo = relocatable(DEFAULT_PROFILE)
     del demo["kubernetes"]
-    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo))
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo, sort_keys=False))
     compose_only = App.prepare(load_profile(tmp_path / "demo.yaml"), kube.builder, ["old", "new"])
     result = Runner(shortened("clean-upgrade", warmup=5, observe=5), kube, tmp_path, compose_only).run()
     assert result.report["upgrade"]["outcome"] == "completed" and result.report["writes"]["lost"] == 0

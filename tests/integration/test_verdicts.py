@@ -114,7 +114,7 @@ def test_the_negative_control_refuses_a_read_back_that_only_checks_the_status(cl
     document = relocatable(ITEMSTORE)  # the copy lives elsewhere
     document["writes"]["read"] = {"name": "search", "path": "/items?search={id}", "status": [200]}
     careless = tmp_path / "careless-search.yaml"
-    careless.write_text(yaml.safe_dump(document))
+    careless.write_text(yaml.safe_dump(document, sort_keys=False))
     env = {**os.environ, "CHAOS_HOME": str(cluster.config.workdir)}
     check = subprocess.run([sys.executable, "-m", "harness.cli", "--cluster", cluster.config.name, "app",
                             "check", str(careless)], env=env, capture_output=True, text=True, timeout=600)
