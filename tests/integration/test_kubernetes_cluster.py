@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import ssl
+import shutil
 import stat
 import subprocess
 import sys
@@ -40,7 +41,7 @@ from harness.stack import router
 from harness.stack.from_spec import stack_for
 from harness.stack.prepare import census, deploy_and_wait
 from harness.waiting import wait_until
-from tests.integration.conftest import GUESTBOOK, relocatable, up_then_down
+from tests.integration.conftest import GUESTBOOK, lint_proofs, relocatable, up_then_down
 from tests.integration.test_crash_heal import harness as harness_cli, killed_once_faults_hold
 from tests.integration.test_end_to_end import events_of, shortened
 
@@ -108,12 +109,28 @@ def demo_app(kube) -> App:
     return App.prepare(load_profile(DEFAULT_PROFILE), kube.builder, ["old", "new", "broken"])
 
 
-def test_a_clean_rolling_update_completes_and_every_write_is_read_back(kube, demo_app, tmp_path):
-    result = Runner(shortened("clean-upgrade", warmup=5, observe=8), kube, tmp_path, demo_app).run()
-    assert result.report["upgrade"]["outcome"] == "completed"
-    assert result.report["versions"]["counts"].get("v2", 0) > 0
-    writes = result.report["writes"]
-    assert writes["acknowledged"] > 0 and writes["lost"] == 0, writes
+def test_lint_proves_a_rollout_that_may_take_the_only_pod_is_an_outage_and_surging_first_loses_nothing(kube,
+                                                                                                       tmp_path):
+    """kubernetes-rollout-takes-every-pod on a copy of the demo whose web Deployment has one replica, maxSurge 0
+    and maxUnavailable 25% (a quarter of a pod, rounded to the whole pod): the proof's clients see an outage; the
+    fixed variant (maxUnavailable 0, maxSurge 1) is a clean rolling update that completes, serves v2 and reads every
+    acknowledged write back."""
+    demo = relocatable(DEFAULT_PROFILE)
+    manifests = tmp_path / "kubernetes"
+    shutil.copytree(demo["kubernetes"]["manifests"], manifests)
+    web, *others = yaml.safe_load_all((manifests / "web.yaml").read_text())
+    web["spec"].update(replicas=1, strategy={"type": "RollingUpdate",
+                                             "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"}})
+    (manifests / "web.yaml").write_text(yaml.safe_dump_all([web, *others]))
+    demo["kubernetes"]["manifests"] = str(manifests)
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo, sort_keys=False))
+    proof, lint_dir = lint_proofs(kube, str(tmp_path / "demo.yaml"), "kubernetes-rollout-takes-every-pod", tmp_path,
+                                  "warmup=5s", "observe=8s")
+    assert proof["reproduced"] is True and proof["fix_removed"] is True, proof
+    (fixed_report,) = lint_dir.glob("*-fixed-in-service/report.json")
+    fixed = json.loads(fixed_report.read_text())
+    assert fixed["upgrade"]["outcome"] == "completed" and fixed["versions"]["counts"].get("v2", 0) > 0
+    assert fixed["writes"]["acknowledged"] > 0 and fixed["writes"]["lost"] == 0, fixed["writes"]
 
 
 def test_service_switch_flips_the_live_services_selector_and_measures_what_clients_saw_of_it(kube, demo_app, tmp_path):
@@ -153,24 +170,23 @@ def deadline(scenario: Scenario, seconds: float = 15) -> Scenario:
     return scenario.model_copy(update={"strategy": scenario.strategy.model_copy(update={"kubernetes": options})})
 
 
-def test_lint_proves_a_rollout_is_left_half_done_at_its_deadline_and_the_harnesss_undo_is_verified(kube, tmp_path):
-    """lint --prove on the demo, as a user runs it, for one rule: its proof (the broken release, the progress
-    deadline passed) leaves the rollout paused, the old pods serving; its fixed variant, where the harness undoes
-    the rollout at the deadline, is rolled back and verified, and the broken release never served."""
-    done = CliRunner().invoke(main, ["--cluster", kube.config.name, "lint", "demo", "--engine", "kubernetes",
-                                     "--rule", "kubernetes-progress-deadline-without-undo", "--prove", "--format",
-                                     "json", "-o", str(tmp_path / "lint.json"), "--reports", str(tmp_path)],
-                              env={"CHAOS_HOME": str(kube.config.workdir)})
-    assert done.exit_code == 0, done.output  # a note: below --fail-on error
-    (proof,) = json.loads((tmp_path / "lint.json").read_text())["proofs"]
+def test_lint_proves_a_charts_rollout_is_left_half_done_at_its_deadline_and_the_harnesss_undo_is_verified(kube,
+                                                                                                         tmp_path):
+    """lint --prove on the guestbook as its Helm chart (a StatefulSet with a claim template, a Secret), as a user
+    runs it: the proof (the broken release, the progress deadline passed) leaves the rollout paused, the old pods
+    serving; the fixed variant, where the harness undoes the rollout at the deadline, is rolled back and verified,
+    the broken release never served, and no acknowledged write in the StatefulSet's data is lost."""
+    proof, lint_dir = lint_proofs(kube, str(GUESTBOOK), "kubernetes-progress-deadline-without-undo", tmp_path,
+                                  "warmup=5s", "observe=10s")
     assert proof["reproduced"] is True and "upgrade paused" in proof["observed"], proof
     assert proof["fix_removed"] is True and "upgrade rolled_back" in proof["fixed_observed"], proof
-    (lint_dir,) = tmp_path.glob("lint-*")
     (fixed_report,) = lint_dir.glob("*-fixed-in-service/report.json")
     fixed = json.loads(fixed_report.read_text())
     assert "the harness undid the rollout" in fixed["upgrade"]["message"]
     assert fixed["rollback"]["success"] is True, fixed["rollback"]["reasons"]
-    assert set(fixed["versions"]["counts"]) == {"v1"}  # the broken release never served
+    assert set(fixed["versions"]["counts"]) == {"1.0"}  # the broken release never served
+    assert fixed["writes"]["acknowledged"] > 0 and fixed["writes"]["lost"] == 0, fixed["writes"]
+    assert "guestbook-db" in kubectl(kube, "get", "secret", "-n", "chaos", "-o", "name")  # the chart's own objects
     assert (lint_dir / "lint.html").is_file() and "kubernetes-progress-deadline-without-undo" in (
         lint_dir / "lint.md").read_text()
 
@@ -184,19 +200,6 @@ def test_an_unreachable_registry_fails_the_pull_and_the_undo_is_verified(kube, d
     assert stuck and not any(e["state"] in ("starting", "running") for e in stuck), stuck  # its pull never finished
     assert result.report["upgrade"]["outcome"] == "rolled_back"
     assert result.report["rollback"]["success"] is True, result.report["rollback"]["reasons"]
-
-
-def test_a_helm_chart_is_rendered_deployed_and_a_bad_release_undone_on_its_statefulsets_data(kube, tmp_path):
-    """The guestbook as its Helm chart (a StatefulSet with a claim template, a Secret): the synthesised broken
-    release is undone by the harness, verified, and no acknowledged write is lost."""
-    guestbook = App.prepare(load_profile(GUESTBOOK), kube.builder, ["old", "new", "broken"])
-    result = Runner(deadline(shortened("bad-release-rollback", warmup=5, observe=10, verify_window=5)), kube,
-                    tmp_path, guestbook).run()
-    report = result.report
-    assert report["upgrade"]["outcome"] == "rolled_back" and report["rollback"]["success"] is True, report["upgrade"]
-    assert set(report["versions"]["counts"]) == {"1.0"}
-    assert report["writes"]["acknowledged"] > 0 and report["writes"]["lost"] == 0, report["writes"]
-    assert "guestbook-db" in kubectl(kube, "get", "secret", "-n", "chaos", "-o", "name")  # the chart's own objects
 
 
 def test_a_profile_without_kubernetes_objects_is_deployed_from_its_compose_file(kube, demo_app, tmp_path):
