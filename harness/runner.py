@@ -282,14 +282,14 @@ class Runner:
         return snapshots
 
     def _show_live(self, snapshots: Snapshots | None, upgrade: UpgradeStrategy) -> None:
-        """One status line: phase and its age, request rate, failures, and from the upgrade on the live service's
-        update state (before it, the state is an earlier run's)."""
+        """One status line: phase and its age, request rate, failures, and the live service's update state once an
+        update of this run started (an older one is an earlier run's)."""
         now = time.time()
         phase = max(self._phase_starts, key=self._phase_starts.get)
         rate = self._samples.poll(now)
         live = (snapshots or {}).get(upgrade.live_service())
-        upgrading = "upgrade" in self._phase_starts
-        engine = f" · {live.name} {live.update_state}" if upgrading and live and live.update_state else ""
+        ours = live is not None and (live.update_started_at or 0) >= self._phase_starts.get("upgrade", now) - 1
+        engine = f" · {live.name} {live.update_state}" if ours and live.update_state else ""
         self._live(f"{phase} {now - self._phase_starts[phase]:.0f}s · {rate:.1f} req/s · "
                    f"{self._samples.failed} of {self._samples.total} failed{engine}")
 
