@@ -31,8 +31,7 @@ DEMO_CLUSTER = {"name": "chaos", "nodes": ["node1", "node2", "node3"], "provider
 
 def make_node(hostname: str, role: str = "worker", state: str = "ready", **labels: str) -> NodeInfo:
     """A swarm node as the engine would report it."""
-    return NodeInfo(hostname=hostname, state=state, availability="active", role=role, labels=dict(labels),
-                    shown=f"{state}/active {role}")
+    return NodeInfo(hostname=hostname, state=state, availability="active", role=role, labels=dict(labels))
 
 
 def make_task(node: str, version: str = "v1", state: str = "running", desired: str = "running",
@@ -77,7 +76,7 @@ class FakeEngine:
     def _node_info(self, node: NodeInfo) -> NodeInfo:
         state = "ready" if self.cluster.states[node.hostname] == "running" else "down"
         availability = "drain" if node.hostname in self.drained else node.availability
-        return NodeInfo(node.hostname, state, availability, node.role, node.labels, f"{state}/{availability} {node.role}")
+        return NodeInfo(node.hostname, state, availability, node.role, node.labels)
 
     def deploy_stack(self, stack: str, compose: str, auth: RegistryAuth | None = None,
                      pin_digests: bool = True, manifests: Sequence[dict] = ()) -> None:

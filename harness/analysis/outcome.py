@@ -165,17 +165,20 @@ def _engine_sign(event: Event, node: str) -> bool:
     """An engine event that shows trouble: the node not ready or drained, a task on it rejected or failed, an update
     halted."""
     if event.type == "engine.node_state":
-        return event.get("node") == node and (event.get("state") != "ready"
-                                              or event.get("availability", "active") != "active")
+        return event.get("node") == node and (event.get("state") != "ready" or _drained(event))
     if event.type == "engine.task":
         return event.get("node") == node and event.get("state") in FAILED_TASK_STATES
     return event.type == "engine.update_state" and event.get("state") in ("paused", "rolling_back")
 
 
+def _drained(event: Event) -> bool:
+    """A node event of a node taken out of scheduling (journals from before availability was recorded: none)."""
+    return event.get("availability", "active") != "active"
+
+
 def _describe(event: Event) -> str:
     if event.type == "engine.node_state":
-        drained = event.get("state") == "ready" and event.get("availability", "active") != "active"
-        return "node drained" if drained else f"node {event.get('state')}"
+        return "node drained" if event.get("state") == "ready" and _drained(event) else f"node {event.get('state')}"
     if event.type == "engine.task":
         return f"task {event.get('state')}: {event.get('error')}"[:160]
     return f"update {event.get('state')}"

@@ -10,6 +10,7 @@ from rich.markup import escape
 from harness.cli.common import console, progress, ui
 from harness.cluster import Cluster, ClusterConfig
 from harness.cluster.fingerprint import FingerprintRecord
+from harness.engine.base import NodeInfo
 from harness.errors import EnvironmentProblem, HarnessError
 
 
@@ -126,7 +127,7 @@ def cluster_status(config: ClusterConfig) -> None:
         problems[engine] = f"not read: {error}"
     for node, state in states.items():
         info = seen.get(node)
-        detail = f"{engine} {info.shown} {info.labels}" if info else f"not in {engine}"
+        detail = f"{engine} {_in_words(info)} {info.labels}" if info else f"not in {engine}"
         click.echo(f"{node}\t{state}\t{problems.get(node, detail)}")
     if engine in problems:
         click.echo(f"{engine}\t{problems[engine]}")
@@ -160,6 +161,11 @@ def _down(config: ClusterConfig, keep_data: bool, accept_differences: bool) -> N
     elif teardown.complete and FingerprintRecord.load(config.fingerprint_file) is not None:
         progress("every host and this machine are as they were before the cluster came up (fingerprints match); "
                  f"the fingerprints from before stay in {config.fingerprint_file}, for `audit` to compare again")
+
+
+def _in_words(node: NodeInfo) -> str:
+    """A node's state, availability and role in its engine's words (Swarm's are the harness's own)."""
+    return node.shown or f"{node.state}/{node.availability} {node.role}"
 
 
 def _down_options(command):

@@ -93,7 +93,7 @@ class NodeInfo:
     availability: str  # active, pause, drain
     role: str  # manager, worker
     labels: dict[str, str]
-    shown: str = ""  # state, availability and role in the engine's own words, as its users know them
+    shown: str = ""  # state, availability and role in the engine's own words, where they differ from the harness's
 
 
 @dataclass(frozen=True)

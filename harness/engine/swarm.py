@@ -194,7 +194,7 @@ class SwarmEngine:
         state, spec = attrs["Status"]["State"], attrs["Spec"]
         availability, role = spec.get("Availability", "active"), spec.get("Role", "worker")
         return NodeInfo(hostname=attrs["Description"]["Hostname"], state=state, availability=availability, role=role,
-                        labels=dict(spec.get("Labels") or {}), shown=f"{state}/{availability} {role}")
+                        labels=dict(spec.get("Labels") or {}))
 
     # -- stacks and services ---------------------------------------------------------------
 
