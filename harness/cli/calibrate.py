@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import (DEFAULT_REPORTS, app_option, checked_profile, engines_of, parse_durations, prepared,
-                                progress, ui)
+from harness.cli.common import (DEFAULT_REPORTS, REPORTS, app_option, checked_profile, engines_of, parse_durations,
+                                prepared, progress, ui)
 from harness.cluster import Cluster, ClusterConfig
 
 
@@ -25,7 +25,7 @@ from harness.cluster import Cluster, ClusterConfig
 @click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1, max=100),
               help="Outages of each kind, length and rate.")
 @click.option("--timeout", default="1s", show_default=True, metavar="DURATION", help="Client timeout of the load.")
-@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=REPORTS)
 @click.option("--json", "as_json", is_flag=True, help="Print calibration.json to stdout.")
 @click.pass_obj
 def calibrate(config: ClusterConfig, app_path: Path, rates: tuple[float, ...], durations: tuple[str, ...],

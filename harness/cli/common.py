@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,7 +102,26 @@ class AppParam(click.ParamType):
         return value if isinstance(value, Path) else app_argument(value)
 
 
-SCENARIO, APP = ScenarioParam(), AppParam()
+class ReportsParam(click.ParamType):
+    """A directory the command writes runs into: it may not exist yet, but where it would be made must be a
+    directory this user can write (refused before anything starts, not when the first run begins)."""
+
+    name = "directory"
+
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(value)
+        try:
+            existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+        except OSError as error:  # a name too long
+            self.fail(f"{str(value)[:200]!r}: {error.strerror}", param, ctx)
+        if not existing.is_dir():
+            self.fail(f"{str(value)!r}: {existing} is not a directory", param, ctx)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            self.fail(f"{str(value)!r}: {existing} is not writable", param, ctx)
+        return path
+
+
+SCENARIO, APP, REPORTS = ScenarioParam(), AppParam(), ReportsParam()
 DEMO_SHOWN = "demo, the shipped demo app"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import (APP, DEFAULT_REPORTS, checked_profile, engines_of, parse_durations, prepared,
+from harness.cli.common import (APP, DEFAULT_REPORTS, REPORTS, checked_profile, engines_of, parse_durations, prepared,
                                  progress, ui)
 from harness.cluster import Cluster, ClusterConfig
 from harness.engine import FORMS
@@ -35,7 +35,7 @@ FAIL_ON = ("error", "warning", "note", "never")
 @click.option("--phase", "phases", multiple=True, metavar="NAME=DURATION",
               help="With --prove: this length for a phase of every proof run (warmup, observe or verify_window; "
                    "repeat for several), such as warmup=5s for a quicker CI job.")
-@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path),
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=REPORTS,
               help="With --prove: where the lint-<time> directory of proof runs goes.")
 @click.pass_obj
 def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], rules: tuple[str, ...], output_format: str,

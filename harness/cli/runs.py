@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import (APP, DEFAULT_REPORTS, DEMO_SHOWN, SCENARIO, app_option, check_forms, check_releases,
-                                checked_profile, clusters_of, engines_of, engines_option, parse_durations, prepared,
-                                progress, show_comparison, ui)
+from harness.cli.common import (APP, DEFAULT_REPORTS, DEMO_SHOWN, REPORTS, SCENARIO, app_option, check_forms,
+                                check_releases, checked_profile, clusters_of, engines_of, engines_option,
+                                parse_durations, prepared, progress, show_comparison, ui)
 from harness.app import DEFAULT_PROFILE, load_profile
 from harness.cluster import Cluster, ClusterConfig
 from harness.scenario import STRATEGIES
@@ -64,7 +64,7 @@ def _images_checked(profile) -> None:
 @app_option
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help="For scenarios that leave strategy.kind open (default in-service).")
-@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=REPORTS)
 @click.option("--json", "as_json", is_flag=True, help="Print the report documents as JSON on stdout.")
 @click.pass_obj
 def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, strategy: str | None, reports_dir: Path,
@@ -99,7 +99,7 @@ def run(config: ClusterConfig, scenarios: tuple[Path, ...], app_path: Path, stra
               help="Comma-separated strategy kinds to run each scenario under.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per scenario and strategy.")
 @engines_option
-@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=REPORTS)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 @click.pass_obj
 def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strategies: str, repeat: int,
@@ -140,7 +140,7 @@ def matrix(config: ClusterConfig, scenarios: tuple[Path, ...], apps: str, strate
 @click.option("--max-duration", default="4h", show_default=True,
               help="Refuse a sweep estimated to take longer (e.g. 90m, 2h).")
 @engines_option
-@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=click.Path(path_type=Path))
+@click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=REPORTS)
 @click.option("--json", "as_json", is_flag=True, help="Print sweep.json on stdout (one document per engine).")
 @click.pass_obj
 def sweep(config: ClusterConfig, scenario_path: Path, app_path: Path, strategies: str, points: int | None,

@@ -212,3 +212,13 @@ def test_an_engine_given_for_a_cluster_that_is_up_as_another_is_refused(tmp_path
     assert refused.exit_code == 2 and "is up as a swarm cluster" in " ".join(refused.output.split())
     for argv in (["validate", "--app", "demo"], ["--engine", "swarm", "validate", "--app", "demo"]):
         assert CliRunner().invoke(main, argv, env={"CHAOS_HOME": str(tmp_path)}).exit_code == 0
+
+
+def test_a_reports_directory_that_cannot_be_made_is_refused_before_anything_starts(tmp_path):
+    (tmp_path / "file").write_text("")
+    for command in (["run", "halted-node"], ["matrix", "halted-node"], ["sweep", "halted-node"], ["calibrate"],
+                    ["lint", "demo", "--prove"]):
+        for reports, why in ((tmp_path / "file", "is not a directory"),
+                             (tmp_path / "file" / "runs", "is not a directory"), ("x" * 5000, "File name too long")):
+            done = CliRunner().invoke(main, [*command, "--reports", str(reports)], env={"CHAOS_HOME": str(tmp_path)})
+            assert done.exit_code == 2 and why in done.output and "--reports" in done.output, (command, done.output)

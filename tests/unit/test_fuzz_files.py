@@ -80,7 +80,7 @@ class Tally:
 def isolated(tmp_path_factory, monkeypatch):
     """``$CHAOS_HOME`` of its own, no cluster ever made (``WouldStart``), no Docker engine asked for images."""
     monkeypatch.setenv("CHAOS_HOME", str(tmp_path_factory.mktemp("home")))
-    for module in ("runs", "calibrate", "cluster", "app"):
+    for module in ("runs", "calibrate", "cluster", "app", "lint"):
         monkeypatch.setattr(f"harness.cli.{module}.Cluster", _would_start, raising=False)
     monkeypatch.setattr("harness.app.init.host_image_ports", lambda image: {8000} if "web" in image else None)
 
@@ -389,7 +389,9 @@ OPTION_TEXTS = st.sampled_from(["", "0", "-1", "1", "3", "1e400", "nan", "inf", 
                                 ",", "canary", "in-service,blue-green,canary", "tasks_replaced=0,1",
                                 "tasks_replaced=", "phase=rollback", "step=green_ready,switched", "step=", "=",
                                 "a=b=c", "x" * 5000, "../x", "/dev/zero", "/", ".", "nowhere/x", "chaos",
-                                "Chaos", "é", "demo", "demo,", "apps/demo.yaml", "reports", "refusal"]) \
+                                "Chaos", "é", "demo", "demo,", "apps/demo.yaml", "reports", "refusal", "swarm",
+                                "kubernetes", "sarif", "json", "warning", "never", "swarm-failure-action-pause",
+                                "warmup=5s", "observe=", "verify_window=2h", "settle=5s"]) \
     | st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30)
 
 
@@ -411,6 +413,8 @@ def command_lines(draw: st.DrawFn, scratch: Path) -> list[str]:
         ["report", path()], ["compare", path(), "--output", path()], ["heal", "--reports", path()],
         ["app", "init", path(), "-o", path()], ["app", "check", value()],
         ["cluster", "up"], ["faults", "list"],
+        ["lint", "demo", "--engine", value(), "--rule", value(), "--format", value(), "--fail-on", value(),
+         "-o", path(), "--prove", "--phase", value(), "--phase", value(), "--reports", path()],
     ]
     chosen = draw(st.sampled_from(commands))
     kept = [part for part in chosen if draw(st.integers(0, 5)) or not part.startswith("-")]
