@@ -33,8 +33,9 @@ FAIL_ON = ("error", "warning", "note", "never")
 @click.option("--prove", is_flag=True, help="Run each finding's proof scenario (and its fixed variant) on the "
                                             "cluster's engine, and show what clients saw beside the prediction.")
 @click.option("--phase", "phases", multiple=True, metavar="NAME=DURATION",
-              help="With --prove: this length for a phase of every proof run (warmup, observe or verify_window; "
-                   "repeat for several), such as warmup=5s for a quicker CI job.")
+              help="With --prove: this length for a phase of every proof run (warmup, observe, verify_window, or "
+                   "upgrade: the longest the upgrade may take; repeat for several), such as warmup=5s for a "
+                   "quicker CI job.")
 @click.option("--reports", "reports_dir", default=DEFAULT_REPORTS, show_default=True, type=REPORTS,
               help="With --prove: where the lint-<time> directory of proof runs goes.")
 @click.pass_obj
@@ -67,14 +68,16 @@ def lint(config: ClusterConfig, profile: Path, engines: tuple[str, ...], rules: 
 
 
 def _phase_lengths(texts: tuple[str, ...]) -> dict[str, str]:
-    """``--phase NAME=DURATION`` values as a scenario's phases; a bad one is a usage error naming it."""
+    """``--phase NAME=DURATION`` values by name; a bad one is a usage error naming it."""
+    from harness.lint.prove import UPGRADE
     from harness.scenario.model import Phases
 
+    names = (*Phases.model_fields, UPGRADE)
     lengths = {}
     for text in texts:
         name, _, duration = text.partition("=")
-        if name not in Phases.model_fields or not duration:
-            raise click.BadParameter(f"{text!r}: give NAME=DURATION, NAME one of {', '.join(Phases.model_fields)}",
+        if name not in names or not duration:
+            raise click.BadParameter(f"{text!r}: give NAME=DURATION, NAME one of {', '.join(names)}",
                                      param_hint="--phase")
         parse_durations((duration,), "--phase")
         lengths[name] = duration

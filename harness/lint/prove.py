@@ -22,6 +22,7 @@ from harness.safe_yaml import read_yaml
 from harness.scenario.model import DEFAULT_STRATEGY
 from harness.shipped import shipped_scenario
 
+UPGRADE = "upgrade"  # the --phase name of the upgrade, bounded by the strategy's timeout
 Run = Callable[[Path], tuple[Path, dict | None]]  # a scenario file -> its run directory, and its report (None: none)
 
 
@@ -108,7 +109,7 @@ def trials(findings: list[Finding], directory: Path, phases: dict[str, str] | No
     found = []
     for finding in findings:
         name = _name(f"{finding.rule}-{finding.service}")
-        run = merged(finding.run, {"phases": phases}) if phases else finding.run
+        run = merged(finding.run, lengths(phases or {}))
         proof = _write(directory / f"{name}.yaml", scenario_document(finding, run, name))
         fixed = None
         if finding.fixed is not None:
@@ -116,6 +117,17 @@ def trials(findings: list[Finding], directory: Path, phases: dict[str, str] | No
             fixed = _write(directory / f"{name}-fixed.yaml", document)
         found.append(Trial(finding, proof, fixed))
     return found
+
+
+def lengths(phases: dict[str, str]) -> dict:
+    """``--phase`` lengths as scenario changes: ``upgrade`` is the longest the upgrade may take (the strategy's
+    timeout), the others are the scenario's phases."""
+    changes: dict = {}
+    if rest := {name: length for name, length in phases.items() if name != UPGRADE}:
+        changes["phases"] = rest
+    if UPGRADE in phases:
+        changes["strategy"] = {"timeout": phases[UPGRADE]}
+    return changes
 
 
 def scenario_document(finding: Finding, changes: dict, name: str) -> dict:

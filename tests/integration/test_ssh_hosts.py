@@ -150,7 +150,10 @@ def test_the_scenarios_run_on_hosts_are_shipped_ones():
 def test_every_seed_scenario_runs_on_real_hosts(ssh_cluster, ssh_demo, tmp_path, seed):
     """Each, shortened, ends with a report: what it does to the hosts is what `down` must undo
     (test_down_leaves_every_host_as_it_was)."""
-    result = Runner(shortened(seed, warmup=4, observe=6, verify_window=4), ssh_cluster, tmp_path, ssh_demo).run()
+    # moving-stateful-db's upgrade cannot finish while its node is halted: 30 s (not 60) shows the move
+    upgrade = 30 if seed == "moving-stateful-db" else None
+    result = Runner(shortened(seed, upgrade=upgrade, warmup=4, observe=6, verify_window=4), ssh_cluster, tmp_path,
+                    ssh_demo).run()
     assert result.report["upgrade"]["outcome"] != "not_started", result.report["upgrade"]
 
 

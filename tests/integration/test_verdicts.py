@@ -24,14 +24,8 @@ import yaml
 from harness.app import App, load_profile
 from harness.checks import ABSENT, PRESENT
 from harness.runner import Runner
-from harness.audit import Leftover, cluster_leftovers
-from harness.scenario import Stack
-from harness.stack import BLUE, router
-from harness.stack.from_spec import stack_for
-from harness.stack.prepare import deploy_and_wait
-from harness.stack.volumes import stale_volumes
-from harness.waiting import wait_until
-from tests.integration.conftest import relocatable
+from harness.stack import BLUE
+from tests.integration.conftest import lint_proofs, relocatable
 from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
@@ -123,44 +117,36 @@ def test_the_negative_control_refuses_a_read_back_that_only_checks_the_status(cl
     assert "200" in check.stderr and "[]" in check.stderr  # what the search answered for an id never written
 
 
-def test_moving_the_database_loses_acknowledged_writes_and_the_reads_during_the_run_show_when(cluster, itemstore,
-                                                                                            tmp_path):
-    """The moving-stateful-db seed: its db halted, MariaDB starts over on an empty volume elsewhere. The read-back
-    lists the lost writes; reads during the run show the window; the next prepare removes the volume left behind."""
-    scenario = shortened("moving-stateful-db", "in-service", warmup=8, observe=15)
-    result = Runner(scenario, cluster, tmp_path, itemstore).run()
-    writes = result.report["writes"]
+def test_lint_proves_a_database_free_to_move_loses_acknowledged_writes_and_pinning_it_loses_none(cluster, itemstore,
+                                                                                                  tmp_path):
+    """swarm-stateful-without-placement on the itemstore (its db's volume is local, its placement free): the proof
+    (moving-stateful-db: the db's node halted, MariaDB starts over on an empty volume elsewhere) loses writes; the
+    read-back lists them and reads during the run show the window. The fixed variant pins the db to its node: no
+    write is lost, and its prepare removes the volume the proof's db left behind."""
+    proof, lint_dir = lint_proofs(cluster, str(ITEMSTORE), "swarm-stateful-without-placement", tmp_path,
+                                  "warmup=5s", "observe=10s", "upgrade=30s")
+    assert proof["reproduced"] is True and proof["fix_removed"] is True, proof
+    (run_dir,) = (path.parent for path in lint_dir.glob("*-db-in-service/report.json"))
+    (fixed_dir,) = (path.parent for path in lint_dir.glob("*-fixed-in-service/report.json"))
+    report = json.loads((run_dir / "report.json").read_text())
+    writes = report["writes"]
     assert writes["lost"] and writes["lost"] > 0, writes
     assert len(writes["lost_ids"]) == min(writes["lost"], 100)
-    assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in result.report["verdicts"])
+    assert any(v["name"] == "max_lost_writes" and not v["passed"] for v in report["verdicts"])
     during = writes["during_run"]
-    (inject,) = events_of(result.run_dir, "fault.inject")
+    (inject,) = events_of(run_dir, "fault.inject")
     assert inject.get("kind") == "node-halt"
     assert during["missing_windows"], during
     first = during["missing_windows"][0]
     assert first["start"] >= inject.t - 1 and first["reads"] >= 2, (first, inject.t)
     assert during["by_phase"]["upgrade"]["missing"] > 0
-
-    outcomes = [json.loads(line)["outcome"] for line in (result.run_dir / "readback.jsonl").read_text().splitlines()]
+    outcomes = [json.loads(line)["outcome"] for line in (run_dir / "readback.jsonl").read_text().splitlines()]
     assert outcomes.count(ABSENT) == writes["absent"] and outcomes.count(PRESENT) == writes["present"]
     assert writes["absent"] + writes["present"] + writes["unverifiable"] == writes["acknowledged"]
-    the_next_prepare_starts_without_the_volume_the_db_left(cluster, itemstore, left=inject.get("target"))
 
-
-def the_next_prepare_starts_without_the_volume_the_db_left(cluster, app: App, left: str) -> None:
-    """The db's volume stays on the node it left: audit lists it, the next prepare removes it (and only it)."""
-    db, volume = BLUE.service("db"), f"{BLUE.stack}_itemdata"
-    (moved_to,) = {task.node for task in cluster.engine.service(db).running()}
-    assert moved_to != left, "the db did not move off the node that halted"
-    expected = [(left, volume, (db,), (moved_to,))]
-    # The node just came back: its engine may still be stopping the db's old task, which mounts the volume.
-    found = wait_until(lambda: [(v.node, v.volume, v.users, v.runs_on) for v in stale_volumes(cluster.exec, cluster.engine)
-                                if v.volume == volume] or None,  # other apps' volumes (the guestbook's) are reported too
-                       timeout=60, what=f"the volume the db left on {left} to be unused")
-    assert found == expected
-    assert Leftover(left, f"stale volume {volume} ({db} runs on {moved_to})") in cluster_leftovers(cluster)
-    stack = stack_for(cluster, app, Stack())  # pinned to the stateful node again, as every other scenario
-    cleared = deploy_and_wait(cluster.engine, router(cluster.state.lb_admin), stack, run_on=cluster.exec)
-    assert (left, volume, True) in [(v.node, v.volume, v.removed) for v in cleared], [str(v) for v in cleared]
-    assert {task.node for task in cluster.engine.service(db).running()} == {cluster.stateful_node}
-    assert not [v for v in stale_volumes(cluster.exec, cluster.engine) if (v.node, v.volume) == (left, volume)]
+    fixed = json.loads((fixed_dir / "report.json").read_text())
+    assert fixed["writes"]["acknowledged"] > 0 and fixed["writes"]["lost"] == 0, fixed["writes"]
+    cleared = [e.data for e in events_of(fixed_dir, "stack.stale_volume")]
+    assert any(e["node"] == inject.get("target") and e["volume"] == f"{BLUE.stack}_itemdata" and e["removed"]
+               for e in cleared), cleared
+    assert {task.node for task in cluster.engine.service(BLUE.service("db")).running()} == {cluster.stateful_node}

@@ -217,11 +217,12 @@ def test_phases_given_on_the_command_line_are_those_of_the_proof_and_of_its_fixe
     from harness.scenario import load_scenario
 
     path = swarm_stack(tmp_path, {"deploy": {"replicas": 1, "update_config": {"order": "stop-first"}}})
-    (trial,) = trials(lint(load_profile(path), ["swarm"]), tmp_path / "lint", {"warmup": "3s", "observe": "6s"})
+    (trial,) = trials(lint(load_profile(path), ["swarm"]), tmp_path / "lint",
+                      {"warmup": "3s", "observe": "6s", "upgrade": "30s"})
     for scenario in (load_scenario(trial.scenario), load_scenario(trial.fixed)):
-        assert (scenario.phases.warmup, scenario.phases.observe) == (3, 6)
+        assert (scenario.phases.warmup, scenario.phases.observe, scenario.strategy.timeout) == (3, 6, 30)
     refused = CliRunner().invoke(main, ["lint", str(path), "--prove", "--phase", "settle=5s"])
-    assert refused.exit_code == 2 and "NAME one of warmup, observe, verify_window" in refused.output
+    assert refused.exit_code == 2 and "NAME one of warmup, observe, verify_window, upgrade" in refused.output
 
 
 def test_a_proof_is_reproduced_when_its_run_shows_the_effect_and_the_fix_when_its_variant_does_not(tmp_path):
