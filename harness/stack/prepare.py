@@ -39,6 +39,10 @@ PREPARE_UPDATE = {"parallelism": 0, "delay": "0s", "order": "stop-first", "failu
 ANSWERS_SHOWN = 3  # the entry's last answers a wait that gave up shows
 BODY_SHOWN = 160  # bytes of each answer's body it shows
 PROBE_TIMEOUT = 1.0
+SERVING_TIMEOUT = 60.0  # seconds for the entry to be served once its tasks run
+# Seconds every entry task may answer the load balancer's health check with a status the profile does not accept
+# before prepare stops waiting: a page that answers so that long is the wrong page, not a slow start.
+WRONG_ANSWERS_FOR = 20.0
 # What to do when the cluster itself is the problem. Taking it down deletes nodes the harness made, and with
 # them every volume of the stack: say so, and say the step that deletes nothing first.
 REBUILD_ADVICE = ("`chaos-harness audit` lists what earlier runs left (`chaos-harness heal` heals pending faults); "
@@ -78,9 +82,7 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
                    what="the load balancer's runtime API routing live traffic to blue")
         engine.remove_stack(GREEN.stack)
         _converge(engine, app, timeout)
-        wait_until(lambda: _serving(engine, router, app, answers), timeout=60, interval=POLL,
-                   what=f"the load balancer at {app.lb_url} with every task up, answering every probe from "
-                        f"release {app.old}")
+        _until_serving(engine, router, app, answers)
         _ensure_writes(engine, app, timeout)
     except WaitTimeout as error:
         checks = _health_checks(router)
@@ -92,6 +94,26 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
     after = _clear_volumes(run_on, engine)
     found_again = {(v.node, v.volume) for v in after}  # left alone before the deploy, and after it
     return [v for v in cleared if (v.node, v.volume) not in found_again] + after
+
+
+def _until_serving(engine: Engine, router: Router, app: AppStack, answers: EntryAnswers) -> None:
+    """Wait until the load balancer serves every task of the entry; give up early when every task has answered its
+    health check with a status the profile does not accept for ``WRONG_ANSWERS_FOR`` seconds."""
+    wrong_since: list[float] = []
+
+    def settled() -> str | None:
+        if _serving(engine, router, app, answers):
+            return "serving"
+        if _health_check_the_app_never_passes(app, _health_checks(router)) is None:
+            wrong_since.clear()
+            return None
+        wrong_since[:] = wrong_since or [time.monotonic()]
+        return "wrong" if time.monotonic() - wrong_since[0] >= WRONG_ANSWERS_FOR else None
+
+    what = f"the load balancer at {app.lb_url} with every task up, answering every probe from release {app.old}"
+    if wait_until(settled, timeout=SERVING_TIMEOUT, interval=POLL, what=what) == "wrong":
+        raise WaitTimeout(f"gave up waiting for {what}: every task answered its health check with a status not "
+                          f"accepted for {WRONG_ANSWERS_FOR:.0f}s")
 
 
 def _routed_to_blue(router: Router) -> bool:

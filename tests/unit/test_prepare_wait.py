@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from requests.structures import CaseInsensitiveDict
 
 from harness.app import DEFAULT_PROFILE, load_profile
-from harness.errors import ClusterError, WaitTimeout
+from harness.errors import ClusterError, ProfileError, WaitTimeout
 from harness.http import Answer
 from harness.stack import PROBES, AppStack
 from harness.stack import prepare
 from harness.stack.compose import StackOptions
 from harness.stack.prepare import REBUILD_ADVICE, EntryAnswers, answered, deploy_and_wait
-from harness.stack.router import Server
+from harness.stack.router import HealthCheck, Server
 from harness.testing import FakeCluster, make_service, make_task
 
 ADDRESSES = ("10.0.1.11", "10.0.1.12", "10.0.1.13")
@@ -143,3 +145,23 @@ def test_prepare_removes_a_stale_volume_before_the_deploy_could_start_from_it_an
     steps = [step if step == "deploy" else (step[0], step[1][3]) for step in cluster.commands]
     assert steps.index(("node3", "remove")) < steps.index("deploy")
     assert deploy_and_wait(cluster.engine, Router(), stack(served)) == []  # without run_on: volumes untouched
+
+
+class WrongPageRouter(Router):
+    """Every entry task answers the health check with a redirect."""
+
+    def health_checks(self, backend):
+        return [HealthCheck(f"srv{n}", "L7STS", "302", "Layer7 wrong status") for n in range(1, 4)]
+
+
+def test_prepare_stops_waiting_once_every_task_has_answered_the_health_check_wrongly_for_a_while(monkeypatch):
+    monkeypatch.setattr(prepare, "WRONG_ANSWERS_FOR", 0.5)
+    cluster = FakeCluster()
+    cluster.engine.snapshot = make_service("chaos_web", [
+        make_task(node, "v1", slot=slot, addresses=(address,))
+        for slot, (node, address) in enumerate(zip(("node1", "node2", "node3"), ADDRESSES), 1)])
+    started = time.monotonic()
+    with pytest.raises(ProfileError) as raised:  # not the 60 s a slow start may take
+        deploy_and_wait(cluster.engine, WrongPageRouter(), stack(SETUP))
+    assert time.monotonic() - started < prepare.SERVING_TIMEOUT / 4
+    assert "entry.health: every task of web answers GET /healthz with 302" in str(raised.value)
