@@ -35,15 +35,6 @@ def run(cluster, guestbook, tmp_path, name, strategy, held=None, **phases):
     return result
 
 
-def test_halted_node_on_the_guestbook(cluster, guestbook, tmp_path):
-    result = run(cluster, guestbook, tmp_path, "halted-node", "in-service", held=15, warmup=5, observe=8,
-                 verify_window=5)
-    report = result.report
-    assert report["upgrade"]["outcome"] == "completed", report["upgrade"]
-    assert report["versions"]["counts"].get("1.0", 0) > 0 and report["versions"]["counts"].get("1.1", 0) > 0
-    assert report["passed"], report["verdicts"]
-
-
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_synthesised_broken_release_is_rolled_back_on_the_guestbook(cluster, guestbook, tmp_path, strategy):
     result = run(cluster, guestbook, tmp_path, "bad-release-rollback", strategy, warmup=5, observe=10,
