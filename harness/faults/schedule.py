@@ -8,11 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.engine.base import NodeInfo, ServiceSnapshot
+from harness.errors import ClusterError
 from harness.faults import registry, targets
 from harness.faults.base import Fault, FaultContext, cluster_problems, node_problem
 from harness.journal import Journal
 from harness.ledger import HealLedger, LedgerEntry
 from harness.scenario.model import FaultSpec
+
+
+# Seconds a due fault whose target is where tasks run (upgraded-worker, most-upgraded, a service) waits for a node to
+# match: the first task an update replaces may be on the manager or the stateful node, the next ones elsewhere.
+PLACEMENT_GRACE = 30.0
 
 
 @dataclass
@@ -37,6 +43,7 @@ class FaultScheduler:
         self._stateful_floats = stateful_floats
         self._service_name = service_name
         self._active: list[_Active] = []
+        self._deferred: dict[int, float] = {}  # spec index -> when it was due, while no node matched its target
         self._ctx = ctx
         self._journal = journal
         self._ledger = ledger
@@ -47,9 +54,9 @@ class FaultScheduler:
         step started (epoch seconds), by name."""
         now = time.time()
         for index, spec in list(self._waiting):
-            if _due(spec, marks, tasks_replaced, now):
+            if _due(spec, marks, tasks_replaced, now) and (target := self._target(index, spec, snapshot, now)):
                 self._waiting.remove((index, spec))
-                self._inject(index, spec, snapshot)
+                self._inject(index, spec, target)
         for active in list(self._active):
             if active.duration is not None and now >= active.injected_at + active.duration:
                 self._heal(active)
@@ -84,12 +91,25 @@ class FaultScheduler:
         self._active.clear()
         heal_pending(self._ledger, self._ctx, self._journal)
 
-    def _inject(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None) -> None:
+    def _target(self, index: int, spec: FaultSpec, snapshot: ServiceSnapshot | None, now: float) -> str | None:
+        """The node to hit; None while a target that is where tasks run matches none yet (for ``PLACEMENT_GRACE``
+        seconds, journalled once), ClusterError after that or for any other target."""
         stateful = self._placed(self._stateful) if spec.target.role == "stateful" else []
         named = self._placed([self._service_name(spec.target.service)]) if spec.target.service else []
         nodes = self._ctx.cluster.engine.nodes()
-        target = targets.choose(spec.target, nodes, snapshot.placed() if snapshot else [], stateful, named,
-                                self._unfit(spec, nodes))
+        try:
+            return targets.choose(spec.target, nodes, snapshot.placed() if snapshot else [], stateful, named,
+                                  self._unfit(spec, nodes))
+        except ClusterError as error:
+            due = self._deferred.setdefault(index, now)
+            if not targets.where_tasks_run(spec.target) or now - due >= PLACEMENT_GRACE:
+                raise
+            if due == now:
+                self._journal.write("fault.deferred", id=f"{index}-{spec.kind}", reason=str(error),
+                                    waits=PLACEMENT_GRACE)
+            return None
+
+    def _inject(self, index: int, spec: FaultSpec, target: str) -> None:
         entry = LedgerEntry(id=f"{index}-{spec.kind}", kind=spec.kind, target=target, params=spec.params,
                             cluster=self._cluster)
         fault = registry.create(spec.kind, spec.params, target)

@@ -68,6 +68,11 @@ def candidates(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[T
     return sorted(matched)
 
 
+def where_tasks_run(target: Target) -> bool:
+    """Whether ``target`` is wherever certain tasks run at the moment, rather than a node the cluster names."""
+    return target.role in ("upgraded-worker", "most-upgraded") or target.service is not None
+
+
 def choose(target: Target, nodes: list[NodeInfo], upgraded_tasks: Sequence[TaskInfo],
            stateful_tasks: Sequence[TaskInfo] = (), service_tasks: Sequence[TaskInfo] = (),
            unfit: Mapping[str, str] | None = None) -> str:

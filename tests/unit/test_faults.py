@@ -129,6 +129,28 @@ def test_tasks_replaced_zero_strikes_as_the_upgrade_starts_and_a_step_when_the_s
     assert cluster.states["node3"] == "stopped"
 
 
+def test_a_due_fault_on_the_upgraded_worker_waits_until_an_upgraded_task_runs_on_one(tmp_path, monkeypatch):
+    """The update's first new task on the manager or the stateful node (as Kubernetes may place it): the fault
+    waits for one on a plain worker, then strikes; no such task within the grace is the run's error."""
+    from harness.faults import schedule
+
+    cluster = FakeCluster()
+    journal = Journal(tmp_path / "j.jsonl")
+    spec = FaultSpec(kind="node-halt", at={"tasks_replaced": 1}, params={"rejoin_timeout": 1})
+    scheduler = FaultScheduler([spec], FaultContext(cluster), journal, HealLedger(tmp_path), "c")
+    scheduler.tick({"upgrade": 0.0}, snapshot_with(make_task("node1"), make_task("node3")), 1)
+    assert set(cluster.states.values()) == {"running"}
+    scheduler.tick({"upgrade": 0.0}, snapshot_with(make_task("node1"), make_task("node3"), make_task("node2")), 1)
+    assert cluster.states["node2"] == "stopped"
+    assert [e.type for e in read_journal(journal.path)] == ["fault.deferred", "fault.inject", "fault.verify"]
+    scheduler.heal_all()
+
+    monkeypatch.setattr(schedule, "PLACEMENT_GRACE", 0.0)
+    late = FaultScheduler([spec], FaultContext(cluster), journal, HealLedger(tmp_path / "late"), "c")
+    with pytest.raises(ClusterError, match="no node matches fault target"):
+        late.tick({"upgrade": 0.0}, snapshot_with(make_task("node1")), 1)
+
+
 def test_a_fault_with_a_duration_is_healed_when_its_time_is_up(tmp_path):
     cluster = FakeCluster()
     spec = FaultSpec(kind="node-halt", at={"phase": "upgrade"}, duration=0.01, params={"rejoin_timeout": 1})
