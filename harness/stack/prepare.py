@@ -99,16 +99,17 @@ def deploy_and_wait(engine: Engine, router: Router, app: AppStack, auth: Registr
 def _until_serving(engine: Engine, router: Router, app: AppStack, answers: EntryAnswers) -> None:
     """Wait until the load balancer serves every task of the entry; give up early when every task has answered its
     health check with a status the profile does not accept for ``WRONG_ANSWERS_FOR`` seconds."""
-    wrong_since: list[float] = []
+    wrong_since: float | None = None
 
     def settled() -> str | None:
+        nonlocal wrong_since
         if _serving(engine, router, app, answers):
             return "serving"
         if _health_check_the_app_never_passes(app, _health_checks(router)) is None:
-            wrong_since.clear()
+            wrong_since = None
             return None
-        wrong_since[:] = wrong_since or [time.monotonic()]
-        return "wrong" if time.monotonic() - wrong_since[0] >= WRONG_ANSWERS_FOR else None
+        wrong_since = wrong_since or time.monotonic()
+        return "wrong" if time.monotonic() - wrong_since >= WRONG_ANSWERS_FOR else None
 
     what = f"the load balancer at {app.lb_url} with every task up, answering every probe from release {app.old}"
     if wait_until(settled, timeout=SERVING_TIMEOUT, interval=POLL, what=what) == "wrong":
