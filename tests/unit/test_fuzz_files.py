@@ -143,8 +143,8 @@ COMPOSE_FILES = VALID_COMPOSE.map(_dumped) | COMPOSE_DOCUMENTS.map(_dumped) | mu
 
 
 SHOP = (b"name: shop\ncompose: compose.yml\nreleases:\n  v1: {web: {image: 'shop/web:1', build: {context: web}}}\n"
-        b"  v2: {web: 'shop/web:2'}\nentry: {service: web, port: 8080, health: {path: /health, check: "
-        b"{status: [200], contains: ok}}}\nload:\n  rate: 20\n  requests:\n"
+        b"  v2: {web: {image: 'shop/web:2', build: {context: web}}}\n"
+        b"entry: {service: web, port: 8080, health: {path: /health, check: {status: [200], contains: ok}}}\nload:\n  rate: 20\n  requests:\n"
         b"    - {path: /, check: {status: [2xx], not_contains: error}}\n")
 
 
@@ -154,6 +154,7 @@ def stack_dir(root: Path, profile: bytes = SHOP) -> Path:
     directory = Path(tempfile.mkdtemp(dir=root))
     for name in ("web", "db", "app"):
         (directory / name).mkdir()
+    (directory / "web" / "Dockerfile").write_text("FROM scratch\n")  # both releases' images can be built
     (directory / "web.env").write_text("A=1\n")
     (directory / "shop.yaml").write_bytes(profile)
     return directory
