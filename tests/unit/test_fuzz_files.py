@@ -144,7 +144,8 @@ COMPOSE_FILES = VALID_COMPOSE.map(_dumped) | COMPOSE_DOCUMENTS.map(_dumped) | mu
 
 SHOP = (b"name: shop\ncompose: compose.yml\nreleases:\n  v1: {web: {image: 'shop/web:1', build: {context: web}}}\n"
         b"  v2: {web: {image: 'shop/web:2', build: {context: web}}}\n"
-        b"entry: {service: web, port: 8080, health: {path: /health, check: {status: [200], contains: ok}}}\nload:\n  rate: 20\n  requests:\n"
+        b"entry: {service: web, port: 8080, health: {path: /health, check: {status: [200], contains: ok}}}\n"
+        b"load:\n  rate: 20\n  requests:\n"
         b"    - {path: /, check: {status: [2xx], not_contains: error}}\n")
 
 
