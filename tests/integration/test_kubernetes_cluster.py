@@ -47,8 +47,8 @@ from tests.integration.test_end_to_end import events_of, shortened
 
 pytestmark = pytest.mark.docker
 
-KUBE_CLUSTER = dict(name="chaos-kube", nodes=3, lb_port=36080, lb_admin_port=36999, registry_port=36500,
-                    toxiproxy_port=36474, engine="kubernetes")
+KUBE_CLUSTER = dict(name="chaos-kube", nodes=3, lb_port=22080, lb_admin_port=22999, registry_port=22500,
+                    toxiproxy_port=22474, engine="kubernetes")  # below the ephemeral range
 
 
 @pytest.fixture(scope="module")

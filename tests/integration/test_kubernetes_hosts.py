@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 NAMES = ["node1", "node2"]  # the control plane and load balancer, and the stateful host: two are enough
 CLUSTER = "chaos-kubehosts"
 NETWORK_VIEW = "ip -o link show | awk '{print $2}'; ip route show"
-PORTS = {"lb_port": 37080, "lb_admin_port": 37999, "registry_port": 37500, "toxiproxy_port": 37474}
+PORTS = {"lb_port": 23080, "lb_admin_port": 23999, "registry_port": 23500, "toxiproxy_port": 23474}  # below 32768
 
 
 @pytest.fixture(scope="module")

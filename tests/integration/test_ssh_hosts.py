@@ -38,7 +38,7 @@ from tests.integration.test_end_to_end import shortened
 pytestmark = pytest.mark.docker
 NAMES = ["node1", "node2", "node3"]
 CLUSTER = "chaos-ssh"
-PORTS = {"lb_port": 38080, "lb_admin_port": 39999, "registry_port": 35000, "toxiproxy_port": 38474}
+PORTS = {"lb_port": 24080, "lb_admin_port": 24999, "registry_port": 24500, "toxiproxy_port": 24474}  # below 32768
 
 
 USER_DAEMON_JSON = '{"log-level": "warn", "insecure-registries": ["myreg.example:5000"]}'
