@@ -135,11 +135,11 @@ def test_the_harness_never_execs_into_the_hosts(ssh_cluster, hosts):
 
 
 # The shipped scenarios that leave on the hosts what no fault's own trial above does: a stack's volumes and a host
-# powered off and on mid-run (moving-stateful-db), a rollback while a host's engine is frozen
-# (frozen-daemon-rollback), the authenticated registry's login from the hosts (registry-auth), a full disk under a
-# running stack (disk-full). Every other shipped scenario's fault is tried over SSH above, and the scenario itself
-# on the docker provider (halted-node, registry-unreachable, ...).
-ON_HOSTS = ("disk-full", "frozen-daemon-rollback", "moving-stateful-db", "registry-auth")
+# powered off and on mid-run (moving-stateful-db), the authenticated registry's login from the hosts
+# (registry-auth), a full disk under a running stack (disk-full). Every other shipped scenario's fault is tried over
+# SSH above, and the scenario itself on the docker provider (halted-node, registry-unreachable,
+# frozen-daemon-rollback, ...).
+ON_HOSTS = ("disk-full", "moving-stateful-db", "registry-auth")
 
 
 def test_the_scenarios_run_on_hosts_are_shipped_ones():
