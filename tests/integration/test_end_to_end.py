@@ -30,14 +30,11 @@ from tests.integration.conftest import lint_proofs, live_releases, relocatable
 pytestmark = pytest.mark.docker
 
 
-def shortened(name: str, strategy: str | None = None, held: float | None = None, upgrade: float | None = None,
-              **phases):
+def shortened(name: str, strategy: str | None = None, held: float | None = None, **phases):
     """A shipped scenario with shorter phases, under ``strategy`` (default: its own, else in-service); ``held``: the
-    seconds its first fault holds, when shorter than its own; ``upgrade``: the longest its upgrade may take."""
+    seconds its first fault holds, when shorter than its own."""
     scenario = load_scenario(shipped_scenario(name)).under(strategy)
     update: dict = {"phases": Phases(**{**scenario.phases.model_dump(), **phases})}
-    if upgrade is not None:
-        update["strategy"] = scenario.strategy.model_copy(update={"timeout": upgrade})
     if held is not None:
         update["faults"] = [scenario.faults[0].model_copy(update={"duration": held}), *scenario.faults[1:]]
     return scenario.model_copy(update=update)
