@@ -150,8 +150,10 @@ def workloads(objects: Iterable[dict]) -> dict[str, Workload]:
 
 
 def label(obj: dict) -> str:
-    """``Deployment/web``: how messages name an object."""
-    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+    """``Deployment/web``: how messages name an object (``Deployment (no metadata.name)`` when it has none)."""
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{obj.get('kind')}/{name}" if name else f"{obj.get('kind')} (no metadata.name)"
 
 
 def check_manifests(profile: AppShape, documents: list[Any], where: str, namespace: str) -> tuple[

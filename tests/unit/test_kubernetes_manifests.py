@@ -83,6 +83,8 @@ def test_the_demo_and_both_examples_give_compose_and_kubernetes_forms():
      "ClusterRole/x: the harness deploys namespaced objects only"),
     ({}, (WEB, DB, WEB), "Deployment/web is given twice"),
     ({}, (WEB, DB, ["not", "an", "object"]), "a document is list, not an object"),
+    ({}, (WEB, DB, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": "name: data"}),
+     "PersistentVolumeClaim (no metadata.name): metadata: got 'name: data': Input should be a valid dictionary"),
     ({"releases": {"1": {"db": "postgres:15"}}, "entry": {"service": "db", "port": 5432}}, (),
      "releases.1.db: got 'db': the manifests have no Deployment of that name"),
     ({}, (deployment("web", {"proxy": "envoy:1", "app": "shop/web:1"}), DB),
