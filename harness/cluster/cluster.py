@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import docker
-from docker.errors import NotFound
 from toxiproxy.proxy import Proxy
 
 from harness.build import LB_IMAGE, NODE_IMAGE, REGISTRY_IMAGE, TOXIPROXY_IMAGE, ImageBuilder
@@ -28,13 +27,14 @@ from harness.cluster.config import (LB_LABEL, LB_PORTS, STATEFUL_LABEL, VM_PROVI
 from harness.cluster.hostsetup import RunOn, point_registry_names
 from harness.cluster.inventory import Inventory, load_inventory
 from harness.cluster.kubehosts import KubeNodesOnHosts
+from harness.cluster.localobjects import LocalObjects
 from harness.cluster.ports import choose_ports
 from harness.cluster.registry import (
     NODE_REGISTRY, SECURE_REGISTRY, STACK_NAMESPACE, Registry, RegistryProxy, SecureRegistry)
 from harness.cluster.sshnodes import KNOWN_HOSTS, SshNodes
 from harness.cluster.vagrant import ENGINE_SOCKET, RUNNING, ExecResult, VagrantNodes, shown_command
 from harness.cluster.vms import VagrantVms, provider_problem, vm_subnet
-from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, host_docker, owned_volume, refuse_unowned
+from harness.dockerhost import host_docker
 from harness.engine.kubernetes import formation
 from harness.engine.kubernetes.bootstrap import ClusterPlan, Secrets, admin_kubeconfig
 from harness.engine.kubernetes.engine import KubernetesEngine
@@ -46,7 +46,6 @@ from harness.engine.swarm import SwarmEngine
 from harness.errors import ClusterError, EngineError, EnvironmentProblem, HarnessError, UsageError
 
 Progress = Callable[[str], None]
-SUBNET_POOL = ipaddress.ip_network("172.28.0.0/14")
 FIRST_NODE_HOST = 10  # node i gets <subnet>.<10+i>
 LB_REPOSITORY = "harness/lb"
 MAX_SOCKET_PATH = 100  # a unix socket path has at most 107 bytes
@@ -73,6 +72,7 @@ class Cluster:
         self.config = config
         self._progress = progress
         self._client = host_docker()
+        self._objects = LocalObjects(self._client, config)
         self._state = ClusterState.load(config.state_dir)
         self._hosts: SshNodes | VagrantVms | None = None  # hosts and VMs: one set of SSH connections kept
         self._engine: SwarmEngine | KubernetesEngine | None = None  # its clients, kept: over SSH, connections
@@ -397,14 +397,15 @@ class Cluster:
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
             with _lock(self.config.clusters_dir):  # two `up`s at once must not choose the same ports
-                network = self._ensure_network()
+                network = self._objects.network()
                 subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
-                self._state = self._plan(subnet, node_image=node_image, privileged=self._privileged_ok(node_image))
+                privileged = self._objects.accepts_privileged(node_image)
+                self._state = self._plan(subnet, node_image=node_image, privileged=privileged)
                 self._state.save(self.config.state_dir)
         self._state.node_image = node_image
         self._state.save(self.config.state_dir)
         if not self._kubernetes:
-            self._ensure_volumes()
+            self._objects.volumes(self._state.nodes)
             self._ensure_socket_dirs()
         statuses = self.nodes.status()
         if any(s != RUNNING for s in statuses.values()):
@@ -414,7 +415,7 @@ class Cluster:
     def _record_fingerprints(self) -> None:
         """Before a first ``up`` changes anything: every host checked at once (on real hosts), then the
         fingerprints of the hosts and of this machine recorded (see ``fingerprint``)."""
-        found = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
+        found = [fingerprint.of_this_machine(self._client, self.config.name, self._objects.all_names())]
         inventory = ""
         if self.config.provider == "ssh":
             hosts = load_inventory(self.config.inventory, self.config.engine)
@@ -465,7 +466,7 @@ class Cluster:
         """Vagrant's VMs up, then each checked over SSH like an inventory's host."""
         if self._state is None:
             with _lock(self.config.clusters_dir):
-                self._ensure_network()  # the registries' own network on this machine
+                self._objects.network()  # the registries' own network on this machine
                 self._state = self._plan(vm_subnet(self._addresses_taken()), node_image="")
                 self._state.save(self.config.state_dir)
         vms = self.nodes
@@ -535,16 +536,7 @@ class Cluster:
                 return result
         elif self._state is not None:
             self.nodes.destroy()
-        label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
-        for container in self._client.containers.list(all=True, filters=label):
-            container.remove(force=True, v=True)
-            result.removed.append(f"container {container.name}")
-        for network in self._client.networks.list(filters=label):
-            network.remove()
-            result.removed.append(f"network {network.name}")
-        for volume in self._client.volumes.list(filters=label):
-            volume.remove(force=True)
-            result.removed.append(f"volume {volume.name}")
+        result.removed = self._objects.remove()
         try:
             result.differences = self.fingerprint_differences(kept=onhosts.stack_volume if keep_data else None)
         except HarnessError as error:  # a host went away after its release
@@ -569,7 +561,7 @@ class Cluster:
         record = FingerprintRecord.load(self.config.fingerprint_file)
         if record is None:
             return []
-        now = [fingerprint.of_this_machine(self._client, self.config.name, self._flat_own_names())]
+        now = [fingerprint.of_this_machine(self._client, self.config.name, self._objects.all_names())]
         if self._state is not None and self._state.provider == "ssh":
             now += [fingerprint.of_host(node, self._host_runner(node)) for node in self._state.nodes]
         elif self._state is not None and self._state.provider == "existing":
@@ -610,7 +602,7 @@ class Cluster:
     def _plan_hosts(self, inventory: Inventory) -> ClusterState:
         """The state of a cluster on the inventory's hosts: their names and addresses, this machine's ports."""
         ports = choose_ports(self.config.asked_ports, self.config.clusters_dir, self.config.name)
-        self._ensure_network()  # the registries' own network on this machine
+        self._objects.network()  # the registries' own network on this machine
         found = onhosts.addresses(inventory)
         return ClusterState(
             name=self.config.name, provider="ssh", nodes=list(found), node_ips=found, **ports,
@@ -627,41 +619,6 @@ class Cluster:
         return onhosts.release(state, self.engine, self._runner, self._save_state, rollback=rollback,
                                keep_swarm=keep_swarm, keep_data=keep_data,
                                before=FingerprintRecord.load(self.config.fingerprint_file))
-
-    def _ensure_network(self):
-        try:
-            network = self._client.networks.get(self.config.network_name)
-        except NotFound:
-            pass
-        else:
-            refuse_unowned("network", network.name, network.attrs.get("Labels"), self.config.name)
-            return network
-        subnet = self._free_subnet()
-        # Docker hands out addresses only from the upper half; node addresses are fixed below it.
-        pool = docker.types.IPAMPool(subnet=str(subnet), iprange=str(list(subnet.subnets())[1]))
-        return self._client.networks.create(
-            self.config.network_name,
-            driver="bridge",
-            ipam=docker.types.IPAMConfig(pool_configs=[pool]),
-            labels={CLUSTER_LABEL: self.config.name},
-        )
-
-    def _free_subnet(self) -> ipaddress.IPv4Network:
-        """The first /24 of SUBNET_POOL that no Docker network on this engine overlaps."""
-        taken = [
-            ipaddress.ip_network(config["Subnet"])
-            for network in self._client.networks.list(greedy=True)
-            for config in (network.attrs.get("IPAM") or {}).get("Config") or []
-            if "Subnet" in config and ":" not in config["Subnet"]
-        ]
-        for candidate in SUBNET_POOL.subnets(new_prefix=24):
-            if not any(candidate.overlaps(t) for t in taken):
-                return candidate
-        raise ClusterError(f"no free /24 left in {SUBNET_POOL} for the cluster network")
-
-    def _ensure_volumes(self) -> None:
-        for node in self.state.nodes:
-            owned_volume(self._client, self.config.resource_name(f"{node}-docker"), self.config.name)
 
     def _socket_dir(self, node: str) -> Path:
         """The host directory a node's engine puts its API socket in (mounted into the node)."""
@@ -688,42 +645,14 @@ class Cluster:
             raise ClusterError(f"cluster {config.name!r} has no state in {config.state_dir} but Docker objects "
                                f"carry its name: {', '.join(claimed[:5])}. Was it made with another CHAOS_HOME? "
                                "Take it down there (or with `down` here), or choose another cluster name")
-        self._refuse_name_collisions()
+        self._objects.refuse_collisions()
         if config.state_dir.exists() and any(config.state_dir.iterdir()) and not config.owns_state_dir():
             raise ClusterError(f"{config.state_dir} exists and is not the harness's (no marker); move it away "
                                "or choose another cluster name")
 
-    def own_names(self) -> dict[str, list[str]]:
-        """The names the cluster gives its containers, networks and volumes on this machine, by kind."""
-        name = self.config.resource_name
-        if self.config.provider == "existing":
-            return {"network": [], "container": [], "volume": []}
-        nodes = self.config.node_names if self.config.provider not in ("ssh", *VM_PROVIDERS) else []
-        return {"network": [self.config.network_name],
-                "container": [name("registry"), name("registry-secure"), name("toxiproxy"), *map(name, nodes)],
-                "volume": [name("registry-data"), *(name(f"{node}-docker") for node in nodes)]}
-
-    def _flat_own_names(self) -> set[str]:
-        return {name for names in self.own_names().values() for name in names}
-
-    def _refuse_name_collisions(self) -> None:
-        """Nothing here may carry a name the cluster will give its own containers, networks and volumes."""
-        names = self.own_names()
-        found = [("network", n.name, n.attrs.get("Labels"))  # (no names: Docker would list every network)
-                 for n in (self._client.networks.list(names=names["network"]) if names["network"] else [])]
-        found += [("container", c.name, c.labels) for c in self._client.containers.list(all=True)
-                  if c.name in names["container"]]
-        found += [("volume", v.name, v.attrs.get("Labels")) for v in self._client.volumes.list()
-                  if v.name in names["volume"]]
-        for kind, object_name, labels in found:
-            refuse_unowned(kind, object_name, labels, self.config.name)
-
     def labelled_objects(self) -> list[str]:
-        """Every container, network and volume on this engine labelled with the cluster's name."""
-        label = {"label": f"{CLUSTER_LABEL}={self.config.name}"}
-        return [f"container {c.name}" for c in self._client.containers.list(all=True, filters=label)] + \
-            [f"network {n.name}" for n in self._client.networks.list(filters=label)] + \
-            [f"volume {v.name}" for v in self._client.volumes.list(filters=label)]
+        """Every container, network and volume on this machine's engine labelled with the cluster's name."""
+        return self._objects.labelled()
 
     def _ensure_socket_dirs(self) -> None:
         (self.config.state_dir / "engines").mkdir(mode=0o700, exist_ok=True)  # only the harness's user gets in
@@ -741,10 +670,6 @@ class Cluster:
     def _kubernetes(self) -> bool:
         """Whether the cluster is (or, before its first ``up``, is to be) a Kubernetes cluster."""
         return (self._state.engine if self._state else self.config.engine) == "kubernetes"
-
-    def _privileged_ok(self, image: str) -> bool:
-        """Whether this engine accepts --privileged (some hosts lack CAP_SYS_RESOURCE)."""
-        return accepts_privileged(self._client, image, {CLUSTER_LABEL: self.config.name})
 
     def _registry(self) -> Registry:
         if (target := self.target) is not None:
