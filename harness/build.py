@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
+from time import monotonic
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ DOCKERFILES = package_path("harness", "dockerfiles")
 UPSTREAM_BASE = "debian:bookworm-slim"
 BOOTSTRAPPED_BASE = "chaos-harness/debian:bookworm"
 DEBIAN_SUITE = "bookworm"
+STEP_QUIET = 15.0  # seconds: a step running longer shows its latest output line this often
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_ARCHIVE = "rootfs.tar.gz"
 
@@ -153,16 +155,20 @@ class ImageBuilder:
         return {int(port.split("/")[0]) for port in exposed}
 
     def _build(self, what: str, tag: str, **options) -> None:
-        """Build through the streaming API so that each Dockerfile step shows as it starts."""
+        """Build through the streaming API so that each Dockerfile step shows as it starts, and a long step its
+        latest output line every STEP_QUIET seconds."""
         log: list[str] = []
+        shown = monotonic()
         try:
             for chunk in self._client.api.build(tag=tag, rm=True, forcerm=True, decode=True, **options):
                 if "error" in chunk:
                     raise HarnessError(f"building image {tag} failed: {chunk['error']}\n{''.join(log)[-2000:]}")
                 line = chunk.get("stream", "")
                 log.append(line)
-                if line.startswith("Step "):
-                    self._progress(f"  {what} {textwrap.shorten(line, 100, placeholder=' ...')}")
+                if line.startswith("Step ") or (line.strip() and monotonic() - shown >= STEP_QUIET):
+                    indent = "" if line.startswith("Step ") else "  "
+                    self._progress(f"  {what} {indent}{textwrap.shorten(line, 100, placeholder=' ...')}")
+                    shown = monotonic()
         except APIError as error:
             raise EnvironmentProblem(f"the Docker engine refused to build {tag}: {error}") from error
 

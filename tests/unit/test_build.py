@@ -26,6 +26,18 @@ def test_each_dockerfile_step_is_reported_as_it_starts_and_the_image_is_tagged_b
     assert LB.content_hash("sha256:other") != LB.content_hash("sha256:base")  # a new base means a new tag
 
 
+def test_a_long_step_shows_its_latest_output_line_every_fifteen_seconds(monkeypatch):
+    clock = iter([0.0, 1.0, 2.0, 16.0, 17.0, 20.0, 40.0, 40.0])  # each call: after the step line, each output line
+    monkeypatch.setattr(build, "monotonic", lambda: next(clock))
+    steps = [STEPS[0], {"stream": "Get:1 http://deb.example bookworm InRelease\n"},
+             {"stream": "Get:2 http://deb.example bookworm/main amd64 Packages\n"},
+             {"stream": "Unpacking haproxy ...\n"}, {"stream": "Setting up haproxy ...\n"}]
+    lines: list[str] = []
+    ImageBuilder(FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, steps), lines.append).build(LB)
+    assert lines[1:] == ["  lb Step 1/2 : FROM base", "  lb   Get:2 http://deb.example bookworm/main amd64 Packages",
+                         "  lb   Setting up haproxy ..."]
+
+
 def test_an_image_whose_inputs_did_not_change_is_not_rebuilt():
     client = FakeDockerClient({UPSTREAM_BASE: "sha256:base"}, STEPS)
     builder = ImageBuilder(client)
