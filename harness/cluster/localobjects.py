@@ -56,6 +56,8 @@ class LocalObjects:
         return removed
 
     def _labelled(self) -> Iterator[tuple[str, Any]]:
+        """Each labelled object by kind, each kind listed only once the one before it has been consumed (a
+        network is listed after the containers on it are gone)."""
         label = {"label": f"{CLUSTER_LABEL}={self._config.name}"}
         yield from (("container", c) for c in self._client.containers.list(all=True, filters=label))
         yield from (("network", n) for n in self._client.networks.list(filters=label))
