@@ -22,10 +22,10 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
-from time import monotonic
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 
 import docker
 from docker.errors import APIError, ImageNotFound
@@ -165,8 +165,9 @@ class ImageBuilder:
                     raise HarnessError(f"building image {tag} failed: {chunk['error']}\n{''.join(log)[-2000:]}")
                 line = chunk.get("stream", "")
                 log.append(line)
-                if line.startswith("Step ") or (line.strip() and monotonic() - shown >= STEP_QUIET):
-                    indent = "" if line.startswith("Step ") else "  "
+                step = line.startswith("Step ")
+                if step or (line.strip() and monotonic() - shown >= STEP_QUIET):
+                    indent = "" if step else "  "
                     self._progress(f"  {what} {indent}{textwrap.shorten(line, 100, placeholder=' ...')}")
                     shown = monotonic()
         except APIError as error:
