@@ -21,7 +21,6 @@ from docker.errors import DockerException
 from harness.cluster import Cluster, ClusterConfig
 from harness.cluster.registry import SECURE_ALIAS
 from harness.cluster.vagrant import RUNNING
-from harness.dockerhost import CLUSTER_LABEL, host_docker
 from harness.engine.base import HOLD_DIR
 from harness.errors import HarnessError
 from harness.faults.disk import FULL_FS
@@ -90,7 +89,7 @@ def cluster_leftovers(cluster: Cluster) -> list[Leftover]:
         found += [Leftover(node, line.strip()) for line in output.splitlines() if line.strip()]
         found += _port_holds(cluster, node)
     return found + _drained(cluster) + _registry_leftovers(cluster) + _stale_volumes(cluster) + \
-        _stopped_containers(cluster.config)
+        _stopped_containers(cluster)
 
 
 def half_down_leftovers(cluster: Cluster) -> list[Leftover]:
@@ -111,7 +110,7 @@ def _differences(cluster: Cluster) -> list[Leftover]:
 def removed_cluster_leftovers(cluster: Cluster) -> list[Leftover]:
     """What a cluster that was taken down still has on the machine (labelled objects and state), and how this
     machine and the hosts differ from their fingerprints from before it came up."""
-    found = [Leftover("host", what) for what in cluster.labelled_objects()]
+    found = [Leftover("host", what) for what in cluster.local_objects.labelled()]
     if cluster.config.state_dir.exists():
         found.append(Leftover("host", f"state directory {cluster.config.state_dir}"))
     return found + _differences(cluster)
@@ -159,7 +158,6 @@ def _stale_volumes(cluster: Cluster) -> list[Leftover]:
         return [Leftover("volumes", f"cannot be checked: {error}")]
 
 
-def _stopped_containers(config: ClusterConfig) -> list[Leftover]:
-    label = {"label": f"{CLUSTER_LABEL}={config.name}"}
+def _stopped_containers(cluster: Cluster) -> list[Leftover]:
     return [Leftover("host", f"container {c.name} is {c.status}")
-            for c in host_docker().containers.list(all=True, filters=label) if c.status != "running"]
+            for c in cluster.local_objects.containers() if c.status != "running"]

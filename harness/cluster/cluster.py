@@ -72,7 +72,7 @@ class Cluster:
         self.config = config
         self._progress = progress
         self._client = host_docker()
-        self._objects = LocalObjects(self._client, config)
+        self.local_objects = LocalObjects(self._client, config)  # what it makes on this machine's engine
         self._state = ClusterState.load(config.state_dir)
         self._hosts: SshNodes | VagrantVms | None = None  # hosts and VMs: one set of SSH connections kept
         self._engine: SwarmEngine | KubernetesEngine | None = None  # its clients, kept: over SSH, connections
@@ -397,15 +397,15 @@ class Cluster:
     def _start_node_containers(self, node_image: str) -> None:
         if self._state is None:
             with _lock(self.config.clusters_dir):  # two `up`s at once must not choose the same ports
-                network = self._objects.network()
+                network = self.local_objects.network()
                 subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
-                privileged = self._objects.accepts_privileged(node_image)
+                privileged = self.local_objects.accepts_privileged(node_image)
                 self._state = self._plan(subnet, node_image=node_image, privileged=privileged)
                 self._state.save(self.config.state_dir)
         self._state.node_image = node_image
         self._state.save(self.config.state_dir)
         if not self._kubernetes:
-            self._objects.volumes(self._state.nodes)
+            self.local_objects.volumes(self._state.nodes)
             self._ensure_socket_dirs()
         statuses = self.nodes.status()
         if any(s != RUNNING for s in statuses.values()):
@@ -415,7 +415,7 @@ class Cluster:
     def _record_fingerprints(self) -> None:
         """Before a first ``up`` changes anything: every host checked at once (on real hosts), then the
         fingerprints of the hosts and of this machine recorded (see ``fingerprint``)."""
-        found = [fingerprint.of_this_machine(self._client, self.config.name, self._objects.all_names())]
+        found = [fingerprint.of_this_machine(self._client, self.config.name, self.local_objects.all_names())]
         inventory = ""
         if self.config.provider == "ssh":
             hosts = load_inventory(self.config.inventory, self.config.engine)
@@ -466,7 +466,7 @@ class Cluster:
         """Vagrant's VMs up, then each checked over SSH like an inventory's host."""
         if self._state is None:
             with _lock(self.config.clusters_dir):
-                self._objects.network()  # the registries' own network on this machine
+                self.local_objects.network()  # the registries' own network on this machine
                 self._state = self._plan(vm_subnet(self._addresses_taken()), node_image="")
                 self._state.save(self.config.state_dir)
         vms = self.nodes
@@ -536,7 +536,7 @@ class Cluster:
                 return result
         elif self._state is not None:
             self.nodes.destroy()
-        result.removed = self._objects.remove()
+        result.removed = self.local_objects.remove()
         try:
             result.differences = self.fingerprint_differences(kept=onhosts.stack_volume if keep_data else None)
         except HarnessError as error:  # a host went away after its release
@@ -561,7 +561,7 @@ class Cluster:
         record = FingerprintRecord.load(self.config.fingerprint_file)
         if record is None:
             return []
-        now = [fingerprint.of_this_machine(self._client, self.config.name, self._objects.all_names())]
+        now = [fingerprint.of_this_machine(self._client, self.config.name, self.local_objects.all_names())]
         if self._state is not None and self._state.provider == "ssh":
             now += [fingerprint.of_host(node, self._host_runner(node)) for node in self._state.nodes]
         elif self._state is not None and self._state.provider == "existing":
@@ -602,7 +602,7 @@ class Cluster:
     def _plan_hosts(self, inventory: Inventory) -> ClusterState:
         """The state of a cluster on the inventory's hosts: their names and addresses, this machine's ports."""
         ports = choose_ports(self.config.asked_ports, self.config.clusters_dir, self.config.name)
-        self._objects.network()  # the registries' own network on this machine
+        self.local_objects.network()  # the registries' own network on this machine
         found = onhosts.addresses(inventory)
         return ClusterState(
             name=self.config.name, provider="ssh", nodes=list(found), node_ips=found, **ports,
@@ -641,18 +641,14 @@ class Cluster:
         if config.provider == "docker" and len(longest.encode()) > MAX_SOCKET_PATH:
             raise ClusterError(f"the node engines' sockets would be at {longest}, longer than a unix socket path "
                                f"may be ({MAX_SOCKET_PATH} bytes); set CHAOS_HOME to a shorter directory")
-        if claimed := self.labelled_objects():
+        if claimed := self.local_objects.labelled():
             raise ClusterError(f"cluster {config.name!r} has no state in {config.state_dir} but Docker objects "
                                f"carry its name: {', '.join(claimed[:5])}. Was it made with another CHAOS_HOME? "
                                "Take it down there (or with `down` here), or choose another cluster name")
-        self._objects.refuse_collisions()
+        self.local_objects.refuse_collisions()
         if config.state_dir.exists() and any(config.state_dir.iterdir()) and not config.owns_state_dir():
             raise ClusterError(f"{config.state_dir} exists and is not the harness's (no marker); move it away "
                                "or choose another cluster name")
-
-    def labelled_objects(self) -> list[str]:
-        """Every container, network and volume on this machine's engine labelled with the cluster's name."""
-        return self._objects.labelled()
 
     def _ensure_socket_dirs(self) -> None:
         (self.config.state_dir / "engines").mkdir(mode=0o700, exist_ok=True)  # only the harness's user gets in

@@ -9,6 +9,7 @@ from typing import Any
 
 import docker
 from docker.errors import NotFound
+from docker.models.containers import Container
 
 from harness.cluster.config import VM_PROVIDERS, ClusterConfig
 from harness.dockerhost import CLUSTER_LABEL, accepts_privileged, owned_volume, refuse_unowned
@@ -58,10 +59,17 @@ class LocalObjects:
     def _labelled(self) -> Iterator[tuple[str, Any]]:
         """Each labelled object by kind, each kind listed only once the one before it has been consumed (a
         network is listed after the containers on it are gone)."""
-        label = {"label": f"{CLUSTER_LABEL}={self._config.name}"}
-        yield from (("container", c) for c in self._client.containers.list(all=True, filters=label))
-        yield from (("network", n) for n in self._client.networks.list(filters=label))
-        yield from (("volume", v) for v in self._client.volumes.list(filters=label))
+        yield from (("container", c) for c in self.containers())
+        yield from (("network", n) for n in self._client.networks.list(filters=self._label))
+        yield from (("volume", v) for v in self._client.volumes.list(filters=self._label))
+
+    def containers(self) -> list[Container]:
+        """The containers on this engine labelled with the cluster's name, running or not."""
+        return self._client.containers.list(all=True, filters=self._label)
+
+    @property
+    def _label(self) -> dict[str, str]:
+        return {"label": f"{CLUSTER_LABEL}={self._config.name}"}
 
     def refuse_collisions(self) -> None:
         """Nothing here may carry a name the cluster will give its own containers, networks and volumes."""

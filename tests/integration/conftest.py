@@ -28,7 +28,7 @@ def up_then_down(config: ClusterConfig) -> Iterator[Cluster]:
     The test clusters' names are the tests' own: what an interrupted earlier test session left under one (its
     state went with that session's temporary CHAOS_HOME) is taken down first, instead of failing every test."""
     handle = Cluster(config)
-    if left := handle.labelled_objects():
+    if left := handle.local_objects.labelled():
         print(f"taking down what an interrupted test session left of cluster {config.name!r}: {', '.join(left)}")
         handle.down()
     try:
